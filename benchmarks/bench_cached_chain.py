@@ -1,0 +1,144 @@
+"""A fully cached 1000-step chain, engine in-process, beside joblib.Memory's cost per cached call.
+
+Target (issue #2): under 20 ms for the whole chain (under 20 µs a step). Prints figures only.
+
+    python benchmarks/bench_cached_chain.py [--steps 1000] [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.records import wait_for_pending_records
+
+
+def chain_source(steps: int) -> str:
+    lines = ["from flowyml_tui import Pipeline, step", "", 'pipeline = Pipeline("chain")']
+    lines.append(
+        textwrap.dedent("""
+        @step(outputs=["v0"])
+        def s0():
+            return 0
+        pipeline.add_step(s0)
+    """)
+    )
+    for i in range(1, steps):
+        lines.append(
+            textwrap.dedent(f"""
+            @step(inputs=["v{i - 1}"], outputs=["v{i}"])
+            def s{i}(x):
+                return x + {i}
+            pipeline.add_step(s{i})
+        """)
+        )
+    return "\n".join(lines)
+
+
+def bench_flowyml(steps: int, repeat: int, workdir: Path) -> tuple[list[float], list[float]]:
+    """(time until `run()` returns, time until its run record is on disk) per repeat."""
+    path = workdir / "chain.py"
+    path.write_text(chain_source(steps))
+    pipeline = load_pipelines(path)["chain"]
+    pipeline.cache_dir = workdir / "cache"
+    first = pipeline.run()
+    assert not first.failed_steps
+    wait_for_pending_records()
+    returned, recorded = [], []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = pipeline.run()
+        returned.append(time.perf_counter() - started)
+        wait_for_pending_records()
+        recorded.append(time.perf_counter() - started)
+        assert all(r.cached for r in result.step_results.values()), "chain was not fully cached"
+    return returned, recorded
+
+
+COLD_RUN = """
+import sys, time
+from flowyml_tui.engine.loader import load_pipelines
+pipeline = load_pipelines(sys.argv[1])["chain"]
+pipeline.cache_dir = sys.argv[2]
+started = time.perf_counter()
+result = pipeline.run()
+print(time.perf_counter() - started)
+assert all(r.cached for r in result.step_results.values())
+"""
+
+
+def bench_cold_process(workdir: Path, repeat: int) -> list[float]:
+    """The same cached run in a fresh process each time (as every TUI worker run is):
+    no metadata in memory, every entry read from disk, every step's code hashed."""
+    timings = []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_RUN, str(workdir / "chain.py"), str(workdir / "cache")],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        timings.append(float(out.stdout))
+    return timings
+
+
+def bench_joblib(calls: int, workdir: Path) -> float | None:
+    try:
+        import joblib
+    except ImportError:
+        return None
+    memory = joblib.Memory(workdir / "joblib", verbose=0)
+
+    @memory.cache
+    def add(x: int, i: int) -> int:
+        return x + i
+
+    for i in range(calls):
+        add(i, i)
+    started = time.perf_counter()
+    for i in range(calls):
+        add(i, i)
+    return (time.perf_counter() - started) / calls
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        returned, recorded = bench_flowyml(args.steps, args.repeat, workdir)
+        cold = bench_cold_process(workdir, 3)
+        joblib_per_call = bench_joblib(min(args.steps, 300), workdir)
+    n = args.steps
+    print(f"flowyml-tui: fully cached {n}-step chain, in-process ({args.repeat} runs)")
+    for label, timings in (("run() returns", returned), ("+ run record written", recorded)):
+        best, median = min(timings), statistics.median(timings)
+        print(
+            f"  {label:<22} best {best * 1e3:7.2f} ms ({best / n * 1e6:6.2f} µs/step)  "
+            f"median {median * 1e3:7.2f} ms ({median / n * 1e6:6.2f} µs/step)"
+        )
+    print("  target (run)           under 20 ms (20 µs/step)")
+    best = min(cold)
+    print(
+        f"  fresh process (as a TUI worker): best {best * 1e3:7.2f} ms "
+        f"({best / n * 1e6:6.2f} µs/step): entries read from disk, code hashed from source"
+    )
+    if joblib_per_call is not None:
+        print(
+            f"joblib.Memory: {joblib_per_call * 1e6:7.2f} µs per cached call "
+            "(same machine, same run)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

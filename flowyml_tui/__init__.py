@@ -1,0 +1,23 @@
+"""flowyml-tui: a pipeline workbench whose step cache explains itself.
+
+`from flowyml_tui import Pipeline, step, CacheStore` is the whole public API; the names load
+lazily so that `import flowyml_tui.engine.events` (the worker protocol) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["CacheStore", "Pipeline", "RunResult", "Step", "StepResult", "step"]
+
+if TYPE_CHECKING:
+    from .engine import CacheStore, Pipeline, RunResult, Step, StepResult, step
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from . import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module 'flowyml_tui' has no attribute {name!r}")

@@ -1,0 +1,90 @@
+"""`flowyml-tui cache stats|ls|clear|pin|unpin`: look after the step cache from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from ..engine.errors import FlowymlError
+from .common import add_cache_dir, human_seconds, human_size, open_existing_store
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    stats = actions.add_parser("stats", help="entries, size, hits and misses per step")
+    stats.add_argument("--json", action="store_true", help="print as JSON")
+    listing = actions.add_parser("ls", help="list cached entries")
+    listing.add_argument("--step", metavar="S", help="only this step")
+    clear = actions.add_parser("clear", help="delete cached entries")
+    clear.add_argument("--step", metavar="S", help="only this step")
+    clear.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    pin = actions.add_parser("pin", help="pin a step to its current cached result")
+    pin.add_argument("step", metavar="STEP")
+    unpin = actions.add_parser("unpin", help="unpin a step")
+    unpin.add_argument("step", metavar="STEP")
+    for sub in (stats, listing, clear, pin, unpin):
+        add_cache_dir(sub)
+
+
+def main(args: argparse.Namespace) -> int:
+    store = open_existing_store(args.cache_dir)
+    if args.action == "stats":
+        stats = store.stats()
+        if args.json:
+            print(json.dumps(stats, indent=2))
+            return 0
+        total = stats["hits"] + stats["misses"]
+        rate = f"{stats['hits'] / total:.0%}" if total else "-"
+        print(
+            f"cache {stats['path']}: {stats['entries']} entries, {human_size(stats['bytes'])}, "
+            f"{stats['hits']} hits / {stats['misses']} misses (hit rate {rate})"
+        )
+        for name, row in stats["steps"].items():
+            pin = "  pinned" if row["pinned"] else ""
+            print(
+                f"  {name:<24} {row['entries']:>3} entries {human_size(row['bytes']):>9}  "
+                f"{row['hits']} hits / {row['misses']} misses{pin}"
+            )
+        return 0
+    if args.action == "ls":
+        entries = store.entries(args.step)
+        if not entries:
+            print("no cached entries" + (f" for step {args.step}" if args.step else ""))
+        for info in entries:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.created_at))
+            pin = "  pinned" if info.pinned else ""
+            print(
+                f"{info.step:<24} {when}  {human_size(info.size):>9}  "
+                f"took {human_seconds(info.duration_seconds):>8}  {info.key}{pin}"
+            )
+        return 0
+    if args.action == "clear":
+        what = f"the cached entries of step {args.step}" if args.step else "the whole cache"
+        if not args.yes and not _confirm(f"delete {what} at {store.path}?"):
+            print("nothing deleted (pass --yes to skip this question)", file=sys.stderr)
+            return 1
+        if args.step:
+            count = store.clear_step(args.step)
+            print(f"deleted {count} entries of step {args.step}")
+        else:
+            store.clear()
+            print(f"cleared the cache at {store.path}")
+        return 0
+    if args.action == "pin":
+        key = store.pin(args.step)
+        print(f"pinned {args.step} to {key}")
+        return 0
+    if args.action == "unpin":
+        if not store.unpin(args.step):
+            raise FlowymlError(f"step {args.step!r} is not pinned")
+        print(f"unpinned {args.step}")
+        return 0
+    raise FlowymlError(f"unknown cache action {args.action!r}")
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")

@@ -1,0 +1,57 @@
+"""Argument helpers shared by the headless commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..engine.errors import FlowymlError
+from ..engine.store import DEFAULT_CACHE_DIR, CacheStore
+
+
+def add_cache_dir(parser: argparse.ArgumentParser, default: str | None = DEFAULT_CACHE_DIR) -> None:
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=default,
+        help=f"the cache directory (default: {default or 'the pipeline own cache_dir'})",
+    )
+
+
+def open_existing_store(cache_dir: str) -> CacheStore:
+    """The store at `cache_dir`; a clear error rather than a new empty cache if it is missing."""
+    if not (Path(cache_dir).expanduser() / "store").is_dir():
+        raise FlowymlError(f"no cache at {cache_dir}; run a pipeline first or pass --cache-dir DIR")
+    return CacheStore(cache_dir)
+
+
+def parse_context(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs; a VALUE that parses as JSON (numbers, lists, true) is taken as such."""
+    context: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise FlowymlError(f"--context takes KEY=VALUE with KEY a Python name, got {pair!r}")
+        try:
+            context[key] = json.loads(raw)
+        except ValueError:
+            context[key] = raw
+    return context
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def human_seconds(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.1f}ms" if seconds >= 0.0001 else f"{seconds * 1e6:.0f}µs"
+    if seconds < 120:
+        return f"{seconds:.2f}s"
+    return f"{seconds / 60:.1f}m"

@@ -1,0 +1,166 @@
+"""`flowyml-tui run FILE`: one run, headless, a line per step as it finishes; for scripts and CI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from ..engine.events import Event, RunWarning, StepFinished, StepLog, StepStatus
+from ..engine.executor import StepPlan
+from ..engine.loader import load_pipelines, pick_pipeline
+from ..engine.result import RunResult
+from .common import add_cache_dir, human_seconds, parse_context
+
+SYMBOLS = {
+    StepStatus.CACHED: "✓ cached",
+    StepStatus.EXECUTED: "● ran",
+    StepStatus.FAILED: "✗ failed",
+    StepStatus.SKIPPED: "- skipped",
+    StepStatus.PINNED: "📌 pinned",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="a Python file that defines a Pipeline")
+    parser.add_argument(
+        "--pipeline", metavar="NAME", help="which pipeline, if the file has several"
+    )
+    add_cache_dir(parser, default=None)
+    parser.add_argument("--no-cache", action="store_true", help="run every step, cache nothing")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="say what would run and why; run nothing"
+    )
+    parser.add_argument(
+        "-c",
+        "--context",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="a run context value (repeatable); VALUE is parsed as JSON when it can be",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="echo each step's output as it runs"
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    pipeline = pick_pipeline(load_pipelines(args.file), args.pipeline, args.file)
+    if args.cache_dir:
+        pipeline.cache_dir = args.cache_dir
+    if args.no_cache:
+        pipeline.enable_cache = False
+    context = parse_context(args.context)
+    if args.dry_run:
+        plans = pipeline.plan(context)
+        if args.json:
+            print(json.dumps([vars_of(p) for p in plans], indent=2))
+        else:
+            print_plan(pipeline.name, plans, sys.stdout)
+        return 0
+    printer = None if args.json else LivePrinter(sys.stdout, verbose=args.verbose)
+    if printer is not None:
+        print(f"pipeline {pipeline.name} · {args.file}", flush=True)
+    result = pipeline.run(context, on_event=printer)
+    if args.json:
+        print(json.dumps(result_to_json(result), indent=2))
+    else:
+        print_summary(result, sys.stdout)
+    return 1 if result.failed_steps else 0
+
+
+class LivePrinter:
+    """Prints a line per step as it finishes, so a long CI run shows progress."""
+
+    def __init__(self, out: TextIO, *, verbose: bool) -> None:
+        self.out = out
+        self.verbose = verbose
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StepFinished):
+            status = SYMBOLS.get(StepStatus(event.status), event.status)
+            reason = event.reason
+            if event.saved_seconds and event.cached:
+                reason += f" (saved {human_seconds(event.saved_seconds)})"
+            duration = human_seconds(event.duration_seconds) if not event.cached else "-"
+            print(
+                f"  {status:<10} {event.step:<24} {duration:>8}  {reason}",
+                file=self.out,
+                flush=True,
+            )
+        elif isinstance(event, StepLog) and self.verbose:
+            for line in event.text.splitlines():
+                print(f"    {event.step} | {line}", file=self.out, flush=True)
+        elif isinstance(event, RunWarning):
+            print(f"  warning: {event.message}", file=sys.stderr, flush=True)
+
+
+def print_summary(result: RunResult, out: TextIO) -> None:
+    counts = {status: 0 for status in StepStatus}
+    for step_result in result.step_results.values():
+        counts[step_result.status] += 1
+    for name in result.failed_steps:
+        error = result.step_results[name].error or ""
+        print(f"\n{name} failed:\n" + _indent(error), file=out)
+    saved = sum(r.saved_seconds for r in result.step_results.values())
+    parts = [
+        f"{len(result.step_results)} steps",
+        f"{counts[StepStatus.EXECUTED]} executed",
+        f"{counts[StepStatus.CACHED] + counts[StepStatus.PINNED]} cached",
+    ]
+    if counts[StepStatus.FAILED]:
+        parts.append(f"{counts[StepStatus.FAILED]} failed")
+    if counts[StepStatus.SKIPPED]:
+        parts.append(f"{counts[StepStatus.SKIPPED]} skipped")
+    print(
+        f"{', '.join(parts)} · hit rate {result.hit_rate:.0%} · saved {human_seconds(saved)} · "
+        f"took {human_seconds(result.duration_seconds)} · run {result.run_id}",
+        file=out,
+    )
+
+
+def print_plan(name: str, plans: list[StepPlan], out: TextIO) -> None:
+    print(f"pipeline {name} (dry run: nothing is executed)", file=out)
+    for plan in plans:
+        print(f"  {plan.action:<7} {plan.step:<24} {plan.reason}", file=out)
+    runs = sum(p.action == "run" for p in plans)
+    print(f"{len(plans)} steps: {runs} would run, {len(plans) - runs} from the cache", file=out)
+
+
+def result_to_json(result: RunResult) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "pipeline": result.pipeline,
+        "status": result.status,
+        "duration_seconds": result.duration_seconds,
+        "hit_rate": result.hit_rate,
+        "steps": [
+            {
+                "name": r.name,
+                "status": r.status.value,
+                "cached": r.cached,
+                "duration_seconds": r.duration_seconds,
+                "saved_seconds": r.saved_seconds,
+                "reason": r.reason,
+                "reason_kind": r.reason_kind.value if r.reason_kind else None,
+                "code_hash": r.code_hash,
+                "error": r.error,
+            }
+            for r in result.step_results.values()
+        ],
+    }
+
+
+def vars_of(plan: StepPlan) -> dict[str, str]:
+    return {
+        "step": plan.step,
+        "action": plan.action,
+        "reason": plan.reason,
+        "reason_kind": plan.reason_kind.value,
+    }
+
+
+def _indent(text: str) -> str:
+    return "".join("    " + line + "\n" for line in text.rstrip().splitlines())

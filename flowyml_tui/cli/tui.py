@@ -1,0 +1,62 @@
+"""`flowyml-tui [FILE_OR_DIR ...]`: open the workbench (the default command)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..engine.errors import FlowymlError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="FILE_OR_DIR",
+        help="pipeline files or folders (default: the current folder, else pipelines/)",
+    )
+    parser.add_argument("--pipeline", metavar="NAME", help="which pipeline, when a file has several")
+    parser.add_argument("--cache-dir", metavar="DIR", help="use this cache dir for every pipeline")
+    parser.add_argument("--theme", metavar="NAME", help="colour theme (built-in or a theme file)")
+    parser.add_argument(
+        "--no-watch", action="store_true", help="run once on start and on r; ignore saves"
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Validate the arguments before the screen takes over, so mistakes read as one line."""
+    from ..runner.watch import discover_pipeline_files
+    from ..tui.themes import available_themes
+
+    try:
+        files = discover_pipeline_files([Path(p) for p in args.paths])
+    except FlowymlError as exc:
+        return _usage_error(str(exc))
+    themes, _problems = available_themes()
+    if args.theme is not None and args.theme not in themes:
+        return _usage_error(
+            f"unknown theme {args.theme!r}; choose one of: {', '.join(sorted(themes))} "
+            "(or add a theme file to ~/.config/flowyml-tui/themes/)"
+        )
+    if args.cache_dir is not None and Path(args.cache_dir).exists() and not Path(
+        args.cache_dir
+    ).is_dir():
+        return _usage_error(f"--cache-dir {args.cache_dir} is a file, not a directory")
+
+    from ..tui.app import FlowymlApp
+
+    app = FlowymlApp(
+        files,
+        pipeline=args.pipeline,
+        cache_dir=args.cache_dir,
+        theme=args.theme,
+        watch=not args.no_watch,
+    )
+    result = app.run()
+    return int(result or 0)
+
+
+def _usage_error(message: str) -> int:
+    print(f"flowyml-tui: error: {message}", file=sys.stderr)
+    return 2

@@ -1,0 +1,31 @@
+"""The pipeline engine: a pure library (no Textual or Rich), usable from scripts and CI."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["CacheStore", "Pipeline", "RunResult", "Step", "StepResult", "step"]
+
+# Bound eagerly: importing the submodule `step` would otherwise shadow the decorator `step`.
+from .step import Step, step
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+    from .result import RunResult, StepResult
+    from .store import CacheStore
+
+_HOMES = {
+    "CacheStore": "store",
+    "Pipeline": "pipeline",
+    "RunResult": "result",
+    "StepResult": "result",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'flowyml_tui.engine' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f".{home}", __name__), name)

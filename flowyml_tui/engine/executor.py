@@ -1,0 +1,624 @@
+"""Runs the DAG: decides hit or miss for each step, says why, executes, stores, emits events.
+
+A cached step is decided from metadata alone: its inputs' fingerprints were stored when those
+inputs were produced, so a fully cached run loads and hashes no artifact. Values are loaded only
+when a step that executes needs them, or when a caller asks the result for one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import explain
+from .capture import capture_output
+from .errors import FlowymlError, StepOutputError, UnhashableInput
+from .events import (
+    Event,
+    ReasonKind,
+    RunFinished,
+    RunStarted,
+    RunWarning,
+    StepFinished,
+    StepLog,
+    StepStarted,
+    StepStatus,
+)
+from .graph import Graph
+from .hashing import CodeIdentity, Unfingerprintable, code_identity, fingerprint
+from .keys import Recipe
+from .preview import preview
+from .result import Outputs, RunResult, StepResult
+from .step import CachePolicy, Step
+from .store import CacheStore, CorruptEntry, checksum, serialize
+
+EventSink = Callable[[Event], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StepPlan:
+    """What a run would do with one step, without running anything (`Pipeline.plan`)."""
+
+    step: str
+    action: str
+    """"hit", "run", "pinned" or "skip"."""
+    reason: str
+    reason_kind: ReasonKind
+
+
+@dataclass(slots=True)
+class _Decision:
+    action: str
+    kind: ReasonKind
+    reason: str
+    recipe: Recipe | None = None
+    entry: dict[str, Any] | None = None
+    changed: tuple[str, ...] = ()
+    diff: str | None = None
+
+
+def new_run_id() -> str:
+    """Sortable and unique: the start time, then a random suffix."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
+
+
+class Executor:
+    """One run of one pipeline. Not reusable: make a new one per run."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: str,
+        graph: Graph,
+        store: CacheStore | None,
+        context: Mapping[str, Any],
+        on_event: EventSink | None = None,
+        code_hash_mode: str = "ast",
+        source_file: str | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.graph = graph
+        self.store = store
+        self.context = dict(context)
+        self.code_hash_mode = code_hash_mode
+        self.source_file = source_file
+        self.run_id = new_run_id()
+        self.events: list[Event] = []
+        self._sink = on_event
+        self._results: dict[str, StepResult] = {}
+        self._values: dict[str, Any] = {}
+        self._output_entry: dict[str, tuple[dict[str, Any], int]] = {}
+        self._output_fps: dict[str, str] = {}
+        self._context_fps: dict[str, str] = {}
+        self._used: dict[str, str] = {}
+        self._broken: set[str] = set()
+        if store is not None:
+            store.refresh()
+        self._pins = store.pins() if store else {}
+        self._invalidated = store.invalidations() if store else {}
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        started_at, started = time.time(), time.perf_counter()
+        self._emit(
+            RunStarted(
+                run_id=self.run_id,
+                pipeline=self.pipeline,
+                started_at=started_at,
+                steps=self.graph.infos,
+                source_file=self.source_file,
+                cache_dir=str(self.store.path) if self.store else None,
+            )
+        )
+        for step in self.graph.order:
+            self._results[step.name] = self._run_step(step)
+        if self.store is not None:
+            self._record_usage()
+        duration = time.perf_counter() - started
+        counts = {status: 0 for status in StepStatus}
+        for result in self._results.values():
+            counts[result.status] += 1
+        failed = counts[StepStatus.FAILED]
+        self._emit(
+            RunFinished(
+                run_id=self.run_id,
+                pipeline=self.pipeline,
+                status="failed" if failed else "succeeded",
+                started_at=started_at,
+                finished_at=time.time(),
+                duration_seconds=duration,
+                executed=counts[StepStatus.EXECUTED],
+                cached=counts[StepStatus.CACHED] + counts[StepStatus.PINNED],
+                failed=failed,
+                skipped=counts[StepStatus.SKIPPED],
+                saved_seconds=sum(r.saved_seconds for r in self._results.values()),
+            )
+        )
+        outputs = [name for s in self.graph.order for name in s.outputs]
+        return RunResult(
+            run_id=self.run_id,
+            pipeline=self.pipeline,
+            step_results=self._results,
+            outputs=Outputs(outputs, self.materialize),
+            duration_seconds=duration,
+            events=self.events,
+        )
+
+    def plan(self) -> list[StepPlan]:
+        """Decide every step as `run` would, executing nothing; unknown outputs are "will run"."""
+        plans = []
+        will_run: set[str] = set()
+        for step in self.graph.order:
+            blocked = [u for u in self.graph.upstream[step.name] if u in will_run]
+            try:
+                decision = self._decide(step, pending_upstream=blocked)
+            except FlowymlError as exc:
+                plans.append(StepPlan(step.name, "run", f"failed: {exc}", ReasonKind.FAILED))
+                will_run.add(step.name)
+                continue
+            if decision.action == "run":
+                will_run.add(step.name)
+            elif decision.entry is not None:
+                self._remember_entry(step, decision.entry)
+            plans.append(StepPlan(step.name, decision.action, decision.reason, decision.kind))
+        return plans
+
+    # -- one step --------------------------------------------------------------------------
+
+    def _run_step(self, step: Step) -> StepResult:
+        result = StepResult(name=step.name)
+        broken = [u for u in self.graph.upstream[step.name] if u in self._broken]
+        if broken:
+            verb = "failed" if self._results[broken[0]].status is StepStatus.FAILED else "skipped"
+            result.status, result.reason_kind = StepStatus.SKIPPED, ReasonKind.SKIPPED
+            result.reason = f"upstream {broken[0]} {verb}"
+            self._broken.add(step.name)
+            self._finish(step, result)
+            return result
+        try:
+            decision = self._decide(step)
+        except Exception as exc:  # an unhashable input, a key function that raised
+            self._fail(result, exc, prefix="")
+            self._finish(step, result)
+            return result
+        result.reason, result.reason_kind = decision.reason, decision.kind
+        result.changed, result.diff = decision.changed, decision.diff
+        if decision.action in ("hit", "pinned") and decision.entry is not None:
+            entry = decision.entry
+            result.status = StepStatus.PINNED if decision.action == "pinned" else StepStatus.CACHED
+            result.cached = True
+            result.key = entry["key"]
+            result.code_hash = entry.get("code_hash") or result.code_hash
+            result.saved_seconds = float(entry.get("duration", 0.0))
+            self._remember_entry(step, entry)
+            result.output_fingerprints = dict(zip(step.outputs, entry["output_fps"], strict=False))
+            self._used[step.name] = entry["key"]
+            self._finish(step, result, entry=entry)
+            return result
+        self._execute(step, decision, result)
+        return result
+
+    def _decide(self, step: Step, pending_upstream: list[str] | None = None) -> _Decision:
+        if self.store is None or step.policy is CachePolicy.DISABLED:
+            return _Decision("run", ReasonKind.CACHE_DISABLED, "cache disabled")
+        ident = self._code(step)
+        if pending_upstream:
+            return _Decision(
+                "run",
+                ReasonKind.UPSTREAM_CHANGED,
+                f"upstream {pending_upstream[0]} will run",
+            )
+        recipe = self._recipe(step, ident)
+        pinned_key = self._pins.get(step.name)
+        if pinned_key is not None:
+            pinned = self.store.get_entry(pinned_key)
+            if pinned is not None:
+                return self._pinned(step, recipe, ident, pinned)
+            self._warn(f"the pinned entry of {step.name} is gone; running it instead", step.name)
+        key = recipe.key()
+        entry = self.store.get_entry(key)
+        if entry is not None:
+            mark = self._invalidated.get(step.name)
+            if mark is not None and entry["created_ns"] < mark:
+                return _Decision("run", ReasonKind.INVALIDATED, "invalidated", recipe)
+            if step.ttl is not None and time.time() - entry["created"] > step.ttl:
+                age = time.time() - entry["created"]
+                return _Decision(
+                    "run",
+                    ReasonKind.EXPIRED,
+                    f"expired (ttl {step.ttl:g}s, age {age:.0f}s)",
+                    recipe,
+                )
+            return _Decision("hit", ReasonKind.CACHED, "cached", recipe, entry)
+        return self._explain_miss(step, recipe, ident)
+
+    def _pinned(
+        self, step: Step, recipe: Recipe, ident: CodeIdentity | None, pinned: dict[str, Any]
+    ) -> _Decision:
+        if pinned["key"] == recipe.key():
+            return _Decision("pinned", ReasonKind.PINNED, "pinned", recipe, pinned)
+        since = self._compare(step, recipe, ident, pinned)
+        reason = f"pinned; since the pin: {since.text}" if since.kinds else "pinned"
+        return _Decision(
+            "pinned", ReasonKind.PINNED, reason, recipe, pinned, since.changed, since.diff
+        )
+
+    def _explain_miss(self, step: Step, recipe: Recipe, ident: CodeIdentity | None) -> _Decision:
+        assert self.store is not None
+        newest = self.store.newest_entry(step.name)
+        if newest is None:
+            return _Decision("run", ReasonKind.NEW_STEP, "new step", recipe)
+        found = self._compare(step, recipe, ident, newest)
+        if not found.kinds:
+            mark = self._invalidated.get(step.name)
+            if mark is not None and newest["created_ns"] < mark:
+                return _Decision("run", ReasonKind.INVALIDATED, "invalidated", recipe)
+            return _Decision("run", ReasonKind.NEW_STEP, "not in the cache (evicted)", recipe)
+        assert found.kind is not None
+        return _Decision("run", found.kind, found.text, recipe, None, found.changed, found.diff)
+
+    def _compare(
+        self, step: Step, recipe: Recipe, ident: CodeIdentity | None, entry: dict[str, Any]
+    ) -> explain.Explanation:
+        assert self.store is not None
+        return explain.compare(
+            recipe,
+            ident.functions if ident else {},
+            ident.sources if ident else {},
+            entry,
+            {
+                name: self.graph.producers[name]
+                for name in step.inputs
+                if name in self.graph.producers
+            },
+            self.store.source,
+            home=getattr(step.func, "__module__", "") or "",
+        )
+
+    def _execute(self, step: Step, decision: _Decision, result: StepResult) -> None:
+        self._emit(
+            StepStarted(
+                run_id=self.run_id,
+                step=step.name,
+                started_at=time.time(),
+                reason=decision.reason,
+                reason_kind=decision.kind.value,
+            )
+        )
+        result.status = StepStatus.RUNNING
+        result.reason, result.reason_kind = decision.reason, decision.kind
+        result.changed, result.diff = decision.changed, decision.diff
+        if decision.recipe is not None:
+            result.code_hash = decision.recipe.code_hash
+
+        def sink(stream: str, text: str) -> None:
+            result.logs.append((stream, text))
+            self._emit(StepLog(run_id=self.run_id, step=step.name, stream=stream, text=text))
+
+        started = time.perf_counter()
+        try:
+            kwargs = self._arguments(step)
+            with capture_output(sink):
+                returned = step.func(**kwargs)
+            values = self._split_outputs(step, returned)
+        except Exception as exc:
+            result.duration_seconds = time.perf_counter() - started
+            self._fail(result, exc, prefix="failed: ")
+            self._finish(step, result)
+            return
+        result.duration_seconds = time.perf_counter() - started
+        result.status = StepStatus.EXECUTED
+        fps = [
+            self._fingerprint_output(step, name, value, result)
+            for name, value in zip(step.outputs, values, strict=True)
+        ]
+        for name, value, fp in zip(step.outputs, values, fps, strict=True):
+            self._values[name] = value
+            self._output_fps[name] = fp
+            self._output_entry.pop(name, None)
+        result.output_fingerprints = dict(zip(step.outputs, fps, strict=True))
+        entry = None
+        if decision.recipe is not None and self.store is not None:
+            entry = self._store_entry(step, decision.recipe, values, fps, result)
+        self._finish(step, result, entry=entry, values=values)
+
+    def _arguments(self, step: Step) -> dict[str, Any]:
+        kwargs = {
+            param: self.materialize(name) if name in self.graph.producers else self.context[name]
+            for name, param in step.bindings
+        }
+        for param in step.params:
+            if param in self.context:
+                kwargs[param] = self.context[param]
+        return kwargs
+
+    def _split_outputs(self, step: Step, returned: Any) -> tuple[Any, ...]:
+        if len(step.outputs) == 1:
+            return (returned,)
+        if not isinstance(returned, (tuple, list)) or len(returned) != len(step.outputs):
+            got = (
+                f"a {type(returned).__name__} of {len(returned)}"
+                if isinstance(returned, (tuple, list))
+                else f"a {type(returned).__name__}"
+            )
+            raise StepOutputError(
+                f"step {step.name!r} declares {len(step.outputs)} outputs {list(step.outputs)} "
+                f"but returned {got}; return a tuple with one item per output"
+            )
+        return tuple(returned)
+
+    def _fingerprint_output(self, step: Step, name: str, value: Any, result: StepResult) -> str:
+        try:
+            return fingerprint(value)
+        except Unfingerprintable as exc:
+            message = (
+                f"output {name!r} of step {step.name} cannot be fingerprinted ({exc}); "
+                "steps that read it will re-run whenever this step runs"
+            )
+            result.warnings.append(message)
+            self._warn(message, step.name)
+            return "unhashable-" + uuid.uuid4().hex
+
+    def _store_entry(
+        self,
+        step: Step,
+        recipe: Recipe,
+        values: tuple[Any, ...],
+        fps: list[str],
+        result: StepResult,
+    ) -> dict[str, Any] | None:
+        assert self.store is not None
+        blobs, formats = [], []
+        for name, value in zip(step.outputs, values, strict=True):
+            try:
+                blob, fmt = serialize(value)
+            except Exception as exc:
+                message = (
+                    f"output {name!r} of step {step.name} cannot be pickled "
+                    f"({type(exc).__name__}: {exc}); the step ran but is not cached"
+                )
+                result.warnings.append(message)
+                self._warn(message, step.name)
+                return None
+            blobs.append(blob)
+            formats.append(fmt)
+        ident = self._code(step)
+        now = time.time_ns()
+        entry = {
+            "key": recipe.key(),
+            "step": step.name,
+            "created": now / 1e9,
+            "created_ns": now,
+            "duration": result.duration_seconds,
+            "policy": recipe.policy,
+            "code_hash": ident.hash if ident else None,
+            "functions": ident.functions if ident else {},
+            "recipe": recipe.to_json(),
+            "outputs": list(step.outputs),
+            "output_fps": fps,
+            "sizes": [len(b) for b in blobs],
+            "checksums": [checksum(b) for b in blobs],
+            "formats": formats,
+            "previews": [preview(v) for v in values],
+        }
+        sources = {}
+        if ident is not None:
+            sources = {
+                ident.functions[q]: text
+                for q, text in ident.sources.items()
+                if q in ident.functions
+            }
+        try:
+            self.store.put_entry(entry, blobs, sources)
+        except Exception as exc:  # disk full, cache dir removed under us
+            message = f"could not cache step {step.name}: {exc}"
+            result.warnings.append(message)
+            self._warn(message, step.name)
+            return None
+        result.key = entry["key"]
+        self._used[step.name] = entry["key"]
+        return entry
+
+    # -- values ----------------------------------------------------------------------------
+
+    def materialize(self, output_name: str) -> Any:
+        """The value of an output: from this run's memory, else from the cache.
+
+        A corrupt entry is a miss with a warning: its step runs again right here.
+        """
+        if output_name in self._values:
+            return self._values[output_name]
+        located = self._output_entry.get(output_name)
+        if located is None:
+            producer = self.graph.producers.get(output_name)
+            status = self._results[producer].status if producer in self._results else None
+            raise KeyError(
+                f"output {output_name!r} has no value in this run (step {producer} {status})"
+            )
+        entry, index = located
+        assert self.store is not None
+        try:
+            value = self.store.load_value(entry, index)
+        except CorruptEntry as exc:
+            return self._recover(output_name, exc)
+        self._values[output_name] = value
+        return value
+
+    def _recover(self, output_name: str, problem: CorruptEntry) -> Any:
+        producer = self.graph.step(self.graph.producers[output_name])
+        self._warn(
+            f"corrupt cache entry for {producer.name} ({problem}); running it again", producer.name
+        )
+        assert self.store is not None
+        self.store.delete_entry(self._output_entry[output_name][0]["key"])
+        for name in producer.outputs:
+            self._output_entry.pop(name, None)
+        result = StepResult(name=producer.name)
+        decision = _Decision(
+            "run",
+            ReasonKind.CORRUPT_ENTRY,
+            f"corrupt cache entry: {problem}",
+            self._recipe(producer, self._code(producer)),
+        )
+        self._execute(producer, decision, result)
+        self._results[producer.name] = result
+        if result.status is StepStatus.FAILED:
+            raise RuntimeError(f"step {producer.name} failed when re-run: {result.error}")
+        return self._values[output_name]
+
+    def _remember_entry(self, step: Step, entry: dict[str, Any]) -> None:
+        fps = entry["output_fps"]
+        for index, name in enumerate(step.outputs):
+            self._output_entry[name] = (entry, index)
+            self._output_fps[name] = fps[index]
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def _code(self, step: Step) -> CodeIdentity | None:
+        if step.policy is CachePolicy.DISABLED:
+            return None
+        return code_identity(step.func, mode=self.code_hash_mode)
+
+    def _recipe(self, step: Step, ident: CodeIdentity | None) -> Recipe:
+        if step.policy is CachePolicy.KEY_FN:  # the user's key is the whole key
+            return Recipe(
+                step.name, step.policy.value, step.outputs, custom_key=self._custom_key(step)
+            )
+        inputs = {}
+        for name, param in step.bindings:
+            if name in self.graph.producers:
+                inputs[name] = self._output_fps[name]
+            else:
+                inputs[name] = self._context_fp(step, name, param)
+        context = {
+            param: self._context_fp(step, param, param)
+            for param in step.params
+            if param in self.context
+        }
+        return Recipe(
+            step=step.name,
+            policy=step.policy.value,
+            outputs=step.outputs,
+            code_hash=ident.hash if ident and step.policy is CachePolicy.CODE_HASH else None,
+            inputs=inputs,
+            context=context,
+        )
+
+    def _context_fp(self, step: Step, name: str, param: str) -> str:
+        fp = self._context_fps.get(name)
+        if fp is None:
+            try:
+                fp = fingerprint(self.context[name])
+            except Unfingerprintable as exc:
+                raise UnhashableInput(
+                    f"step {step.name!r}: argument {param!r} (context value {name!r}) cannot be "
+                    f"hashed: {exc}; pass a picklable value, or use cache=False or a key function"
+                ) from exc
+            self._context_fps[name] = fp
+        return fp
+
+    def _custom_key(self, step: Step) -> str:
+        assert step.key_fn is not None
+        inputs = {
+            param: self.materialize(name) if name in self.graph.producers else self.context[name]
+            for name, param in step.bindings
+        }
+        key = step.key_fn(step, inputs, dict(self.context))
+        if not isinstance(key, str):
+            raise FlowymlError(
+                f"step {step.name!r}: the key function returned a {type(key).__name__}; "
+                "it must return a str"
+            )
+        return key
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def _fail(self, result: StepResult, exc: BaseException, prefix: str) -> None:
+        self._broken.add(result.name)
+        result.status = StepStatus.FAILED
+        result.reason_kind = ReasonKind.FAILED
+        result.reason = f"{prefix}{type(exc).__name__}: {exc}"
+        result.exception = exc
+        result.error = _user_traceback(exc)
+
+    def _finish(
+        self,
+        step: Step,
+        result: StepResult,
+        *,
+        entry: dict[str, Any] | None = None,
+        values: tuple[Any, ...] | None = None,
+    ) -> None:
+        if entry is not None:
+            sizes = dict(zip(step.outputs, entry["sizes"], strict=False))
+            previews = dict(zip(step.outputs, entry["previews"], strict=False))
+        else:
+            sizes = {}
+            previews = (
+                {n: preview(v) for n, v in zip(step.outputs, values, strict=True)}
+                if values is not None
+                else {}
+            )
+        self._emit(
+            StepFinished(
+                run_id=self.run_id,
+                step=step.name,
+                status=result.status.value,
+                reason=result.reason,
+                reason_kind=result.reason_kind.value if result.reason_kind else "",
+                cached=result.cached,
+                duration_seconds=result.duration_seconds,
+                saved_seconds=result.saved_seconds,
+                cache=step.cache_label,
+                key=result.key,
+                code_hash=result.code_hash,
+                changed=result.changed,
+                diff=result.diff,
+                error=result.error,
+                input_fingerprints={
+                    n: self._output_fps[n] for n in step.inputs if n in self._output_fps
+                },
+                output_fingerprints=result.output_fingerprints,
+                output_sizes=sizes,
+                output_previews=previews,
+                warnings=tuple(result.warnings),
+            )
+        )
+
+    def _warn(self, message: str, step: str | None = None) -> None:
+        self._emit(RunWarning(run_id=self.run_id, message=message, step=step))
+
+    def _emit(self, event: Event) -> None:
+        self.events.append(event)
+        if self._sink is not None:
+            self._sink(event)
+
+    def _record_usage(self) -> None:
+        assert self.store is not None
+        hits = [n for n, r in self._results.items() if r.cached]
+        misses = [
+            n
+            for n, r in self._results.items()
+            if r.status is StepStatus.EXECUTED and r.key is not None
+        ]
+        try:
+            self.store.record_run(self._used, hits, misses)
+        except Exception as exc:  # bookkeeping must never fail a run that succeeded
+            self._warn(f"could not update cache statistics: {exc}")
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback from the user's frame down: the engine's own frames are noise here."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    engine_dir = os.path.dirname(__file__)
+    user = [f for f in frames if not f.filename.startswith(engine_dir)]
+    lines = ["Traceback (most recent call last):\n"]
+    lines += traceback.format_list(user or frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)

@@ -1,0 +1,50 @@
+"""Cache keys as pure functions of a step's recipe (Hamilton's model).
+
+A recipe is everything the result depends on: step name, strategy, code identity, the
+fingerprint of every input and context value read. The recipe is stored with the entry, so a
+miss can be explained by comparing it with the newest entry's recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import xxhash
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """What a step's cached result depends on; `key()` digests it."""
+
+    step: str
+    policy: str
+    outputs: tuple[str, ...]
+    code_hash: str | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
+    """input name -> fingerprint of its value (an upstream output's stored fingerprint)"""
+    context: dict[str, str] = field(default_factory=dict)
+    """context parameter -> fingerprint of its value"""
+    custom_key: str | None = None
+
+    def key(self) -> str:
+        """`<step>-<xxh3_128 of the recipe>`: readable in a debugger, unique per recipe."""
+        parts = [
+            self.step,
+            self.policy,
+            ",".join(self.outputs),
+            "code=" + (self.code_hash or "-"),
+            "key=" + (self.custom_key or "-"),
+        ]
+        parts += [f"in:{name}={fp}" for name, fp in sorted(self.inputs.items())]
+        parts += [f"ctx:{name}={fp}" for name, fp in sorted(self.context.items())]
+        return f"{self.step}-{xxhash.xxh3_128_hexdigest(chr(0).join(parts).encode())}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "code_hash": self.code_hash,
+            "inputs": self.inputs,
+            "context": self.context,
+            "custom_key": self.custom_key,
+        }

@@ -1,0 +1,167 @@
+"""Find the pipelines in an ordinary Python file by importing it fresh."""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+from .errors import PipelineLoadError
+from .pipeline import Pipeline
+
+_PIPELINE_FOLDERS: set[Path] = set()
+"""Folders pipelines were loaded from in this process: their modules are re-imported."""
+
+
+def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
+    """Import `path` and return its module-level `Pipeline` objects by name.
+
+    The module is named after the file (as `python -c "import quickstart"` would) with its
+    folder on `sys.path`, so sibling helper modules import and pickled values of classes
+    defined in the file load again in a later process. A re-load replaces the old module.
+    """
+    path = Path(path).expanduser().absolute()
+    if not path.exists():
+        raise PipelineLoadError(f"{path}: no such file")
+    if path.is_dir():
+        raise PipelineLoadError(f"{path} is a folder; pass a pipeline .py file")
+    if path.suffix != ".py":
+        raise PipelineLoadError(f"{path}: not a Python file (expected .py)")
+    module_name = path.stem if path.stem.isidentifier() else "flowyml_pipeline"
+    folder = str(path.parent)
+    if folder in sys.path:
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)
+    _PIPELINE_FOLDERS.add(path.parent)
+    _forget_local_modules()
+    _install_fresh_finder()
+    spec = importlib.util.spec_from_file_location(
+        module_name, path, loader=_FreshSourceLoader(module_name, str(path))
+    )
+    if spec is None or spec.loader is None:
+        raise PipelineLoadError(f"{path}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get(module_name)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        _restore(module_name, previous)
+        file = exc.filename or str(path)
+        raise PipelineLoadError(
+            f"{file}:{exc.lineno}: syntax error: {exc.msg}", file=file, line=exc.lineno
+        ) from exc
+    except BaseException as exc:
+        _restore(module_name, previous)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        file, line = _user_frame(exc, path)
+        raise PipelineLoadError(
+            f"{file}:{line}: {type(exc).__name__} while importing the pipeline: {exc}",
+            file=file,
+            line=line,
+            traceback="".join(traceback.format_exception(exc)),
+        ) from exc
+    pipelines: dict[str, Pipeline] = {}
+    for value in vars(module).values():
+        if isinstance(value, Pipeline) and value.name not in pipelines:
+            value.source_file = str(path)
+            pipelines[value.name] = value
+    if not pipelines:
+        raise PipelineLoadError(
+            f"{path}: defines no Pipeline; create one at module level, e.g. "
+            "`pipeline = Pipeline('name').add_step(my_step)`"
+        )
+    return pipelines
+
+
+def pick_pipeline(pipelines: dict[str, Pipeline], name: str | None, path: str | Path) -> Pipeline:
+    """The one pipeline a command should use, or a clear error listing the choices."""
+    if name is not None:
+        if name not in pipelines:
+            raise PipelineLoadError(
+                f"{path}: no pipeline named {name!r}; it has: {', '.join(sorted(pipelines))}"
+            )
+        return pipelines[name]
+    if len(pipelines) > 1:
+        raise PipelineLoadError(
+            f"{path} defines several pipelines ({', '.join(sorted(pipelines))}); "
+            "choose one with --pipeline NAME"
+        )
+    return next(iter(pipelines.values()))
+
+
+class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
+    """Compile from source, never from `__pycache__`.
+
+    A .pyc is trusted when the source's mtime (in whole seconds) and size match, so an edit
+    that keeps the size and lands within a second of the last import would run the old code
+    while the cache key is made from the new source.
+    """
+
+    def get_code(self, fullname: str) -> object:
+        path = self.get_filename(fullname)
+        return self.source_to_code(self.get_data(path), path)
+
+
+class _FreshFinder(importlib.abc.MetaPathFinder):
+    """Gives modules under pipeline folders the `_FreshSourceLoader`; others are untouched."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            return None
+        origin = Path(spec.origin or "")
+        if "site-packages" in origin.parts or not _in_pipeline_folder(origin.parent):
+            return None
+        spec.loader = _FreshSourceLoader(fullname, str(origin))
+        return spec
+
+
+def _install_fresh_finder() -> None:
+    if not any(isinstance(finder, _FreshFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _FreshFinder())
+
+
+def _in_pipeline_folder(folder: Path) -> bool:
+    return any(folder.is_relative_to(root) for root in _PIPELINE_FOLDERS)
+
+
+def _forget_local_modules() -> None:
+    """Drop modules loaded from pipeline folders, so edited helpers are imported anew.
+
+    Every folder a pipeline was loaded from counts, not just this one: a `helpers` module
+    imported for another pipeline must not stand in for this folder's `helpers`.
+    """
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file or name == "flowyml_tui" or name.startswith("flowyml_tui."):
+            continue
+        if "site-packages" in file:
+            continue
+        if _in_pipeline_folder(Path(file).parent):
+            del sys.modules[name]
+
+
+def _restore(name: str, previous: object) -> None:
+    if previous is None:
+        sys.modules.pop(name, None)
+    else:
+        sys.modules[name] = previous  # type: ignore[assignment]
+
+
+def _user_frame(exc: BaseException, path: Path) -> tuple[str, int | None]:
+    """The deepest frame in the pipeline file, else the deepest frame at all."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if Path(f.filename) == path]
+    chosen = (mine or frames or [None])[-1]
+    if chosen is None:
+        return str(path), None
+    return chosen.filename, chosen.lineno

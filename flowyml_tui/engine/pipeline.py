@@ -1,0 +1,175 @@
+"""`Pipeline`: flowyml's pipeline object, with a cache that explains itself."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import MissingInputError, StepDefinitionError
+from .events import Event
+from .executor import Executor, StepPlan
+from .graph import Graph, build_graph
+from .records import RunRecorder
+from .result import RunResult
+from .step import Step
+from .store import DEFAULT_CACHE_DIR, CacheStore
+
+CODE_HASH_MODES = ("ast", "source")
+
+
+class Pipeline:
+    """A named set of steps wired by input/output names, run with a step cache.
+
+    `code_hash_mode="source"` is flowyml's strict behaviour (any edit to a step's source,
+    comments included, re-runs it); the default `"ast"` ignores comments, formatting and
+    docstrings.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        enable_cache: bool = True,
+        cache_dir: str | os.PathLike[str] = DEFAULT_CACHE_DIR,
+        context: Mapping[str, Any] | None = None,
+        *,
+        code_hash_mode: str = "ast",
+        keep_runs: int = 50,
+    ) -> None:
+        if code_hash_mode not in CODE_HASH_MODES:
+            raise ValueError(
+                f"code_hash_mode must be one of {CODE_HASH_MODES}, got {code_hash_mode!r}"
+            )
+        self.name = name
+        self.enable_cache = enable_cache
+        self.cache_dir = cache_dir
+        self.context: dict[str, Any] = dict(context or {})
+        self.code_hash_mode = code_hash_mode
+        self.keep_runs = keep_runs
+        self.source_file: str | None = None
+        self.steps: list[Step] = []
+        self._store: CacheStore | None = None
+        self._graph: tuple[tuple[Any, ...], Graph] | None = None
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.name!r}, steps={[s.name for s in self.steps]})"
+
+    # -- building --------------------------------------------------------------------------
+
+    def add_step(self, step: Step | Callable[..., Any]) -> Pipeline:
+        """Add a step (a plain function becomes a default `@step`); returns self for chaining."""
+        if not isinstance(step, Step):
+            if not callable(step):
+                raise StepDefinitionError(f"add_step() takes a @step function, got {step!r}")
+            from .step import step as make_step
+
+            step = make_step(step)
+        self.steps.append(step)
+        return self
+
+    def graph(self, context: Mapping[str, Any] | None = None) -> Graph:
+        """The DAG for a run with this context; rebuilt only when steps or context names change."""
+        return self._graph_for(self._context(context, {}))
+
+    def _graph_for(self, context: Mapping[str, Any]) -> Graph:
+        signature = (*self.steps, frozenset(context))
+        if self._graph is None or self._graph[0] != signature:
+            self._graph = (signature, build_graph(self.steps, context))
+        return self._graph[1]
+
+    def order(self) -> list[str]:
+        """Step names in the order a run executes them."""
+        return [s.name for s in self.graph(self.context).order]
+
+    # -- the cache -------------------------------------------------------------------------
+
+    @property
+    def store(self) -> CacheStore:
+        """The cache store at `cache_dir`, opened on first use (and again if the dir changed)."""
+        path = Path(self.cache_dir).expanduser().absolute()
+        if self._store is None or self._store.path != path:
+            self._store = CacheStore(path)
+        return self._store
+
+    def invalidate(self, step: str, downstream: bool = True) -> list[str]:
+        """Make the next run execute `step` (and, by default, everything that depends on it)."""
+        graph = self.graph(self.context)
+        names = graph.downstream([step]) if downstream else [graph.step(step).name]
+        self.store.invalidate(names)
+        return names
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        context: Mapping[str, Any] | None = None,
+        *,
+        on_event: Callable[[Event], None] | None = None,
+        **params: Any,
+    ) -> RunResult:
+        """Run every step in topological order, from the cache where nothing changed.
+
+        Values come from `params`, then `context`, then the pipeline's own context. Raises a
+        `PipelineDefinitionError` before anything runs if the DAG or a parameter is wrong;
+        step failures do not raise: they are in `result.step_results` (or use
+        `result.raise_for_failures()`).
+        """
+        executor = self._executor(context, params, on_event)
+        return executor.run()
+
+    def plan(self, context: Mapping[str, Any] | None = None, **params: Any) -> list[StepPlan]:
+        """What `run` would do with each step and why, without running anything."""
+        return self._executor(context, params, None).plan()
+
+    def _executor(
+        self,
+        context: Mapping[str, Any] | None,
+        params: Mapping[str, Any],
+        on_event: Callable[[Event], None] | None,
+    ) -> Executor:
+        merged = self._context(context, params)
+        graph = self._graph_for(merged)
+        _check_parameters(graph, merged)
+        store = self.store if self.enable_cache else None
+        sinks = [on_event] if on_event is not None else []
+        sinks.append(RunRecorder(self.store.path, keep=self.keep_runs))
+        return Executor(
+            pipeline=self.name,
+            graph=graph,
+            store=store,
+            context=merged,
+            on_event=_fan_out(sinks),
+            code_hash_mode=self.code_hash_mode,
+            source_file=self.source_file,
+        )
+
+    def _context(
+        self, context: Mapping[str, Any] | None, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return {**self.context, **(context or {}), **params}
+
+
+def _check_parameters(graph: Graph, context: Mapping[str, Any]) -> None:
+    for step in graph.order:
+        for param in step.params:
+            if param not in context and param not in step.defaults:
+                raise MissingInputError(
+                    f"step {step.name!r} needs parameter {param!r}: it is not an input, the run "
+                    f"context has no {param!r} and the function gives it no default; pass "
+                    f"pipeline.run(context={{{param!r}: ...}}) or add it to inputs=[...]"
+                )
+
+
+def _fan_out(sinks: Iterable[Callable[[Event], None]]) -> Callable[[Event], None] | None:
+    sinks = list(sinks)
+    if not sinks:
+        return None
+    if len(sinks) == 1:
+        return sinks[0]
+
+    def emit(event: Event) -> None:
+        for sink in sinks:
+            sink(event)
+
+    return emit

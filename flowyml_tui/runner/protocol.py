@@ -1,0 +1,138 @@
+"""Runner-level messages: what the worker and the session say besides the engine's own events.
+
+They travel on the same JSON-lines channel as the engine events (`"event"` names the type), so a
+consumer reads one stream: engine events from `flowyml_tui.engine.events` plus these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from flowyml_tui.engine.events import EVENT_TYPES, Event, event_from_dict
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerMessage:
+    """Base of the runner's own messages; `kind` names the subclass on the wire."""
+
+    kind: ClassVar[str] = "runner_message"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
+        data["event"] = self.kind
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class PipelinesFound(RunnerMessage):
+    """The worker loaded the file: which pipelines it holds, which one runs, what to watch."""
+
+    kind: ClassVar[str] = "pipelines_found"
+    file: str
+    names: tuple[str, ...]
+    selected: str
+    local_modules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailed(RunnerMessage):
+    """The file could not give a pipeline to run; `file`/`line` point at the user's code."""
+
+    kind: ClassVar[str] = "load_failed"
+    file: str
+    line: int | None
+    message: str
+    traceback: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChildOutput(RunnerMessage):
+    """Output printed outside any step (at import time, say); `stream` is stdout or stderr."""
+
+    kind: ClassVar[str] = "child_output"
+    text: str
+    stream: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChildExited(RunnerMessage):
+    """The child ended without finishing the run: sys.exit, os._exit, a crash, a kill.
+
+    `signal` is the signal name (``"SIGSEGV"``) when a signal ended it; `file`/`line` point at the
+    user's code when it is known (the step that was running, the `sys.exit` call, the crash frame).
+    """
+
+    kind: ClassVar[str] = "child_exited"
+    returncode: int
+    signal: str | None
+    stderr_tail: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    step: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunCancelled(RunnerMessage):
+    """We stopped the child on purpose (a new save, quitting)."""
+
+    kind: ClassVar[str] = "run_cancelled"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerExiting(RunnerMessage):
+    """Worker -> session only: user code called `sys.exit`; folded into `ChildExited`."""
+
+    kind: ClassVar[str] = "worker_exiting"
+    code: int
+    message: str
+    file: str | None = None
+    line: int | None = None
+    step: str | None = None
+
+
+RUNNER_TYPES: dict[str, type[RunnerMessage]] = {
+    cls.kind: cls
+    for cls in (PipelinesFound, LoadFailed, ChildOutput, ChildExited, RunCancelled, WorkerExiting)
+}
+
+Message = Event | RunnerMessage
+
+
+class ProtocolError(ValueError):
+    """A line on the events channel that is not a message we know."""
+
+
+def decode_message(line: str | bytes) -> Message:
+    """Decode one JSON line from the channel into an engine event or a runner message."""
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        raise ProtocolError(f"not a JSON line on the events channel: {line[:200]!r}") from exc
+    if not isinstance(data, dict) or "event" not in data:
+        raise ProtocolError(f"no 'event' field in message: {str(line)[:200]!r}")
+    kind = data["event"]
+    if kind in EVENT_TYPES:
+        return event_from_dict(data)
+    cls = RUNNER_TYPES.get(kind)
+    if cls is None:
+        raise ProtocolError(f"unknown message type {kind!r} on the events channel")
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            value = data[f.name]
+            kwargs[f.name] = tuple(value) if isinstance(value, list) else value
+    return cls(**kwargs)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,425 @@
+"""Parent side of a run: start the worker, stream its messages, stop it, always reap it.
+
+Each `run()` starts one child in its own process group with two extra pipes: the events channel
+(JSON lines, read here) and a lifeline (the child exits when it breaks, so a dead parent never
+leaves a pipeline running). Whatever happens, the child is waited for: no zombies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import os
+import re
+import signal
+import sys
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flowyml_tui.engine.events import Event, RunFinished, RunStarted, StepFinished, StepStarted
+from flowyml_tui.runner.protocol import (
+    ChildExited,
+    ChildOutput,
+    LoadFailed,
+    PipelinesFound,
+    ProtocolError,
+    RunCancelled,
+    WorkerExiting,
+    decode_message,
+)
+
+RunMessage = Event | PipelinesFound | LoadFailed | ChildOutput | ChildExited | RunCancelled
+
+_PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
+_LINE_LIMIT = 64 * 1024 * 1024  # a StepFinished with a long diff is still one line
+_STDERR_TAIL = 8000  # what ChildExited shows
+_STDERR_KEPT = 256  # chunks kept to find the user's frame in a long crash dump
+_EXIT_DRAIN_SECONDS = (
+    2.0  # after the child exits, how long a stray holder of its pipes may delay us
+)
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
+
+
+@dataclass
+class _Run:
+    """What one run knows about itself; kept apart so a new run never mixes with a draining one."""
+
+    proc: asyncio.subprocess.Process
+    cancel_reason: str | None = None
+    finished: bool = False
+    load_failed: bool = False
+    exit_notice: WorkerExiting | None = None
+    current_step: str | None = None
+    step_sources: dict[str, tuple[str | None, int | None]] = field(default_factory=dict)
+    stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=_STDERR_KEPT))
+
+    def observe(self, message: RunMessage) -> None:
+        if isinstance(message, RunStarted):
+            self.step_sources = {s.name: (s.source_file, s.source_line) for s in message.steps}
+        elif isinstance(message, StepStarted):
+            self.current_step = message.step
+        elif isinstance(message, StepFinished) and message.step == self.current_step:
+            self.current_step = None
+        elif isinstance(message, RunFinished):
+            self.finished = True
+        elif isinstance(message, LoadFailed):
+            self.load_failed = True
+
+
+@dataclass
+class _Child:
+    """A started worker; it imports the engine, then waits for the go byte on its lifeline."""
+
+    proc: asyncio.subprocess.Process
+    events_r: int
+    life_w: int
+    argv: tuple[str, ...]
+
+    def close_fds(self) -> None:
+        for fd in (self.events_r, self.life_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class RunSession:
+    """Runs one pipeline file, one child process at a time.
+
+    With `warm=True` (the default) a spare worker is started after each run: it has imported the
+    engine and waits, so the next save only pays for importing the user's file. It imports no
+    user code before it is told to go, so every run still loads the pipeline fresh.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        pipeline: str | None = None,
+        cache_dir: str | None = None,
+        enable_cache: bool = True,
+        python: str = sys.executable,
+        cwd: Path | None = None,
+        grace_seconds: float = 2.0,
+        warm: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.pipeline = pipeline
+        self.cache_dir = cache_dir
+        self.enable_cache = enable_cache
+        self.python = python
+        self.cwd = cwd
+        self.grace_seconds = grace_seconds
+        self.warm = warm
+        self._current: _Run | None = None
+        self._starting: asyncio.Event | None = None
+        self._spare: _Child | None = None
+        self._spare_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def running(self) -> bool:
+        """True while a child is starting or alive (not yet reaped)."""
+        if self._starting is not None:
+            return True
+        return self._current is not None and self._current.proc.returncode is None
+
+    @property
+    def pid(self) -> int | None:
+        """The current child's pid (also its process group id), for diagnostics and tests."""
+        return self._current.proc.pid if self._current is not None else None
+
+    def command(self) -> list[str]:
+        """The worker command line without its descriptors; public so the CLI can show it."""
+        cmd = [self.python, "-m", "flowyml_tui.runner.worker", str(self.path)]
+        if self.pipeline is not None:
+            cmd += ["--pipeline", self.pipeline]
+        if self.cache_dir is not None:
+            cmd += ["--cache-dir", str(self.cache_dir)]
+        if not self.enable_cache:
+            cmd.append("--no-cache")
+        return cmd
+
+    async def run(self) -> AsyncIterator[RunMessage]:
+        """Start one child and yield its messages as they arrive.
+
+        The last message is `RunFinished`, `LoadFailed`, `ChildExited` or `RunCancelled`; by then
+        the child has been reaped. Leaving the loop early stops the child.
+        """
+        if self._closed:
+            raise RuntimeError("this RunSession is closed; create a new one to run again")
+        if self.running:
+            raise RuntimeError(
+                "a run is already in progress; await cancel() before starting another"
+            )
+        starting = self._starting = asyncio.Event()
+        try:
+            child = await self._start()
+            run = self._current = _Run(child.proc)
+        finally:
+            starting.set()
+            self._starting = None
+        proc = child.proc
+        queue: asyncio.Queue[RunMessage | None] = asyncio.Queue()
+        transport, events = await _open_reader(child.events_r)
+        assert proc.stdout is not None and proc.stderr is not None
+        readers = [
+            asyncio.create_task(_read_events(events, queue)),
+            asyncio.create_task(_read_output(proc.stdout, "stdout", queue, None)),
+            asyncio.create_task(_read_output(proc.stderr, "stderr", queue, run.stderr_tail)),
+        ]
+        exited = asyncio.create_task(proc.wait())
+        try:
+            open_channels = len(readers)
+            drain_deadline: float | None = None
+            loop = asyncio.get_running_loop()
+            while open_channels:
+                if exited.done() and drain_deadline is None:
+                    _signal_group(proc.pid, signal.SIGKILL)  # strays would hold the pipes open
+                    drain_deadline = loop.time() + _EXIT_DRAIN_SECONDS
+                item = await _next(queue, exited, drain_deadline, loop)
+                if item is _TIMEOUT:
+                    break
+                if item is _WAKE:
+                    continue
+                if item is None:
+                    open_channels -= 1
+                    continue
+                if isinstance(item, WorkerExiting):
+                    run.exit_notice = item
+                    continue
+                run.observe(item)  # type: ignore[arg-type]
+                yield item  # type: ignore[misc]
+            returncode = await exited
+            final = self._final_message(run, returncode)
+            if final is not None:
+                yield final
+            if self.warm and not self._closed and self._spare_task is None:
+                self._spare_task = asyncio.create_task(self._prepare_spare())
+        finally:
+            if proc.returncode is None:  # the consumer left early or was cancelled
+                _signal_group(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(exited)
+            for task in readers:
+                task.cancel()
+            transport.close()
+            with contextlib.suppress(OSError):
+                os.close(child.life_w)
+            if self._current is run:
+                self._current = None
+
+    async def cancel(self, reason: str = "cancelled") -> None:
+        """Stop the running child and its process group: SIGTERM, then SIGKILL after the grace."""
+        if self._starting is not None:  # a run is starting: stop it once its child exists
+            await self._starting.wait()
+        run = self._current
+        if run is None or run.proc.returncode is not None:
+            return
+        if run.cancel_reason is None:
+            run.cancel_reason = reason
+        _signal_group(run.proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(run.proc.wait()), self.grace_seconds)
+        except TimeoutError:
+            _signal_group(run.proc.pid, signal.SIGKILL)
+            await run.proc.wait()
+
+    async def aclose(self) -> None:
+        """Stop whatever runs, drop the spare worker, refuse new runs; safe to call twice."""
+        self._closed = True
+        await self.cancel("session closed")
+        spare = await self._take_spare()
+        if spare is not None:
+            await _discard(spare)
+
+    async def _start(self) -> _Child:
+        """The spare if it still fits the settings, else a new child; either way, told to go."""
+        spare = await self._take_spare()
+        if spare is not None:
+            if spare.proc.returncode is None and spare.argv == tuple(self.command()):
+                try:
+                    os.write(spare.life_w, b"g")
+                    return spare
+                except OSError:  # it died just now
+                    pass
+            await _discard(spare)
+        child = await self._spawn()
+        os.write(child.life_w, b"g")
+        return child
+
+    async def _take_spare(self) -> _Child | None:
+        if self._spare_task is not None:
+            task, self._spare_task = self._spare_task, None
+            with contextlib.suppress(Exception):
+                await task
+        spare, self._spare = self._spare, None
+        return spare
+
+    async def _prepare_spare(self) -> None:
+        child = await self._spawn()
+        if self._closed or self._spare is not None:
+            await _discard(child)
+        else:
+            self._spare = child
+
+    async def _spawn(self) -> _Child:
+        events_r, events_w = os.pipe()
+        life_r, life_w = os.pipe()
+        argv = self.command()
+        fds = ["--events-fd", str(events_w), "--lifeline-fd", str(life_r), "--wait-for-go"]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                *fds,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=(events_w, life_r),
+                start_new_session=True,
+                cwd=self.cwd,
+                env=_child_env(),
+            )
+        except BaseException:
+            os.close(events_r)
+            os.close(life_w)
+            raise
+        finally:
+            os.close(events_w)
+            os.close(life_r)
+        return _Child(proc, events_r, life_w, tuple(argv))
+
+    def _final_message(self, run: _Run, returncode: int) -> RunMessage | None:
+        if run.finished or run.load_failed:
+            return None
+        if run.cancel_reason is not None:
+            return RunCancelled(run.cancel_reason)
+        return _child_exited(run, returncode, self.path)
+
+
+async def _discard(child: _Child) -> None:
+    """Stop an unused worker: closing its lifeline is enough, the kill makes sure; then reap."""
+    child.close_fds()
+    _signal_group(child.proc.pid, signal.SIGKILL)
+    await child.proc.wait()
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if _PACKAGE_PARENT not in paths:  # works whether or not flowyml-tui is installed
+        paths.insert(0, _PACKAGE_PARENT)
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["PYTHONUNBUFFERED"] = "1"  # import-time prints arrive as they happen
+    return env
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+async def _open_reader(fd: int) -> tuple[asyncio.BaseTransport, asyncio.StreamReader]:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    return transport, reader
+
+
+async def _read_events(reader: asyncio.StreamReader, queue: asyncio.Queue) -> None:
+    try:
+        while line := await reader.readline():
+            try:
+                queue.put_nowait(decode_message(line))
+            except ProtocolError as exc:
+                queue.put_nowait(ChildOutput(f"flowyml: {exc}\n", "stderr"))
+    except ValueError:  # one line over the limit: the channel cannot be trusted any more
+        queue.put_nowait(ChildOutput("flowyml: oversized line on the events channel\n", "stderr"))
+    finally:
+        queue.put_nowait(None)
+
+
+async def _read_output(
+    stream: asyncio.StreamReader, name: str, queue: asyncio.Queue, tail: deque[str] | None
+) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    try:
+        while chunk := await stream.read(65536):
+            text = decoder.decode(chunk)
+            if text:
+                if tail is not None:
+                    tail.append(text)
+                queue.put_nowait(ChildOutput(text, name))
+    finally:
+        queue.put_nowait(None)
+
+
+_TIMEOUT = object()
+_WAKE = object()
+
+
+async def _next(
+    queue: asyncio.Queue,
+    exited: asyncio.Task,
+    deadline: float | None,
+    loop: asyncio.AbstractEventLoop,
+) -> object:
+    """The next queued item; wakes up when the child exits, gives up at the drain deadline."""
+    if not queue.empty():
+        return queue.get_nowait()
+    getter = asyncio.ensure_future(queue.get())
+    try:
+        if deadline is not None:
+            done, _ = await asyncio.wait({getter}, timeout=max(0.0, deadline - loop.time()))
+        else:
+            done, _ = await asyncio.wait({getter, exited}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not getter.done():
+            getter.cancel()
+    if getter in done:
+        return getter.result()
+    return _TIMEOUT if deadline is not None else _WAKE
+
+
+def _child_exited(run: _Run, returncode: int, path: Path) -> ChildExited:
+    kept = "".join(run.stderr_tail)
+    tail = kept[-_STDERR_TAIL:]
+    step = run.current_step
+    notice = run.exit_notice
+    sig = _signal_name(returncode)
+    if notice is not None:
+        message, file, line = notice.message, notice.file, notice.line
+        step = notice.step or step
+    else:
+        where = f" while step {step!r} was running" if step else " before the run finished"
+        if sig is not None:
+            message = f"the worker was killed by {sig} ({signal.strsignal(-returncode)}){where}"
+        else:
+            message = f"the worker exited with code {returncode}{where}"
+            if returncode != 0:
+                message += " (os._exit, or a crash in native code?)"
+        file, line = _frame_in_tail(kept, path)
+        if file is None and step is not None:
+            file, line = run.step_sources.get(step, (None, None))
+    return ChildExited(returncode, sig, tail, message, file, line, step)
+
+
+def _signal_name(returncode: int) -> str | None:
+    if returncode >= 0:
+        return None
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def _frame_in_tail(tail: str, path: Path) -> tuple[str | None, int | None]:
+    """The user's frame in a traceback or faulthandler dump left on stderr, if any."""
+    frames = [(m["file"], int(m["line"])) for m in _FRAME.finditer(tail)]
+    if "most recent call first" in tail:  # faulthandler: innermost frame first
+        frames.reverse()
+    real = os.path.realpath(path)
+    mine = [f for f in frames if os.path.realpath(f[0]) == real]
+    return mine[-1] if mine else (None, None)

@@ -1,0 +1,190 @@
+"""Which files to watch, and one change set per burst of saves.
+
+Only the directories that hold a relevant file are watched, each non-recursively: a project's
+`.venv` or cache dir never gets an inotify watch, and writes there can never trigger a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
+
+from watchfiles import awatch
+
+from flowyml_tui.engine.errors import FlowymlError
+
+DEFAULT_IGNORE_DIRS = (".flowyml", ".venv", "venv", "__pycache__", ".git", ".mypy_cache")
+_MAX_BURST_MS = 1600  # a never-ending stream of writes still yields this often
+_POLL_EXTRA_MS = 300  # how soon a newly reported local module in a new folder is watched
+
+
+class PipelineDiscoveryError(FlowymlError):
+    """No pipeline file where the user pointed (or nowhere obvious when they pointed nowhere)."""
+
+
+def discover_pipeline_files(args: list[Path]) -> list[Path]:
+    """Resolve FILE_OR_DIR arguments into pipeline files.
+
+    No argument: the ``*.py`` files in the current directory that define a Pipeline, else those
+    in ``pipelines/``. A directory contributes its ``*.py`` files that mention ``Pipeline(``.
+    """
+    if not args:
+        found = _pipeline_files_in(Path.cwd()) or _pipeline_files_in(Path.cwd() / "pipelines")
+        if not found:
+            raise PipelineDiscoveryError(
+                f"no pipeline file in {Path.cwd()} or {Path.cwd() / 'pipelines'}: "
+                "pass a file or directory (flowyml-tui my_pipeline.py), or create a .py file "
+                'that builds a Pipeline, e.g. pipeline = Pipeline("etl").add_step(load)'
+            )
+        return found
+    files: list[Path] = []
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            found = _pipeline_files_in(path)
+            if not found:
+                raise PipelineDiscoveryError(
+                    f"{path} holds no .py file that defines a Pipeline (looked for 'Pipeline(')"
+                )
+            files.extend(found)
+        elif path.is_file():
+            if path.suffix != ".py":
+                raise PipelineDiscoveryError(
+                    f"{path} is not a Python file: pass a .py pipeline file"
+                )
+            files.append(path.resolve())
+        else:
+            raise PipelineDiscoveryError(
+                f"{path} does not exist: pass a pipeline file or directory"
+            )
+    return list(dict.fromkeys(files))
+
+
+def _pipeline_files_in(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in sorted(directory.glob("*.py")):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if "Pipeline(" in text:
+            found.append(path.resolve())
+    return found
+
+
+async def watch_pipeline_files(
+    paths: Iterable[Path],
+    *,
+    extra: Callable[[], Iterable[Path]] = tuple,
+    ignore_dirs: Iterable[str | Path] = DEFAULT_IGNORE_DIRS,
+    debounce_ms: int = 50,
+    stop_event: asyncio.Event | None = None,
+) -> AsyncIterator[set[Path]]:
+    """Yield the set of changed relevant files, once per burst of saves.
+
+    Relevant: `paths` plus whatever `extra()` returns (the local modules the worker reported),
+    re-read after every change so a newly imported helper is watched from the next save on.
+    `ignore_dirs` holds directory names (``.venv``) or paths (the cache dir). A burst is writes
+    less than `debounce_ms` apart.
+    """
+    pipeline_files = [_real(p) for p in paths]
+    names, ignored_paths = _split_ignores(ignore_dirs)
+
+    def relevant_now() -> set[Path]:
+        found = set(pipeline_files) | {_real(Path(p)) for p in extra()}
+        return {p for p in found if not _ignored(p, names, ignored_paths)}
+
+    seen: dict[Path, int | None] = {}  # mtime when a file became relevant or last yielded
+    relevant = relevant_now()
+    while stop_event is None or not stop_event.is_set():
+        for path in relevant:
+            seen.setdefault(path, _mtime(path))
+        roots = _roots(relevant)
+        if not roots:
+            raise PipelineDiscoveryError("nothing to watch: the pipeline files' folders are gone")
+        changes = awatch(
+            *roots,
+            watch_filter=None,
+            debounce=max(_MAX_BURST_MS, debounce_ms),
+            step=debounce_ms,
+            stop_event=_Stop(stop_event),
+            rust_timeout=_POLL_EXTRA_MS,
+            yield_on_timeout=True,  # a quiet tick to re-read extra()
+            recursive=False,
+        )
+        restart = False
+        async with contextlib.aclosing(changes):
+            async for raw in changes:
+                hits = {_real(Path(name)) for _, name in raw} & relevant
+                if hits:
+                    for path in hits:
+                        seen[path] = _mtime(path)
+                    yield hits
+                relevant = relevant_now()
+                if _roots(relevant) != roots:
+                    restart = True  # a helper in a folder we do not watch yet
+                    break
+        if not restart:
+            return
+        # Saves made while that folder was not watched yet still count.
+        missed = {p for p in relevant if p in seen and _mtime(p) != seen[p]}
+        if missed:
+            for path in missed:
+                seen[path] = _mtime(path)
+            yield missed
+
+
+def _roots(files: Iterable[Path]) -> list[Path]:
+    return sorted({p.parent for p in files if p.parent.is_dir()})
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+class _Stop:
+    """The stop signal the watch thread polls: ours (to re-root) or the caller's."""
+
+    def __init__(self, outer: asyncio.Event | None) -> None:
+        self._outer = outer
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set or (self._outer is not None and self._outer.is_set())
+
+    def set(self) -> None:
+        self._set = True
+
+    async def wait(self) -> None:
+        while not self.is_set():
+            await asyncio.sleep(0.05)
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _split_ignores(ignore_dirs: Iterable[str | Path]) -> tuple[set[str], list[Path]]:
+    names: set[str] = set()
+    paths: list[Path] = []
+    for item in ignore_dirs:
+        text = str(item)
+        if os.sep in text or isinstance(item, Path):
+            paths.append(_real(Path(text)))
+        else:
+            names.add(text)
+    return names, paths
+
+
+def _ignored(path: Path, names: set[str], paths: list[Path]) -> bool:
+    if any(part in names for part in path.parent.parts):
+        return True
+    return any(path.is_relative_to(p) for p in paths)

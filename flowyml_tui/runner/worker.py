@@ -1,0 +1,302 @@
+"""Child side of a run: load the pipeline file fresh, run it, write events as JSON lines.
+
+Run as ``python -m flowyml_tui.runner.worker FILE [--pipeline NAME] [--cache-dir DIR]
+[--no-cache] --events-fd N [--lifeline-fd M]``. Events go to fd N only, never to stdout, so
+whatever user code prints cannot corrupt the protocol. Start-up time is on the save -> running
+path: keep imports here to the engine and the standard library (no textual, rich, numpy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import faulthandler
+import os
+import signal
+import sys
+import sysconfig
+import threading
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from flowyml_tui.engine.events import Event, StepFinished, StepStarted
+from flowyml_tui.runner.protocol import LoadFailed, PipelinesFound, RunnerMessage, WorkerExiting
+
+EXIT_OK = 0
+EXIT_LOAD_FAILED = 2
+EXIT_USAGE = 64
+EXIT_PARENT_GONE = 70
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+class Channel:
+    """The events pipe: one JSON line per message, flushed at once so the parent sees steps live."""
+
+    def __init__(self, fd: int) -> None:
+        os.set_inheritable(fd, False)  # processes user code starts must not keep the pipe open
+        self._fd = fd
+        self._lock = threading.Lock()  # steps may report from several threads
+        self.engine_events = 0
+        self.current_step: str | None = None
+
+    def send(self, message: Event | RunnerMessage) -> None:
+        if isinstance(message, Event):
+            self.engine_events += 1
+            if isinstance(message, StepStarted):
+                self.current_step = message.step
+            elif isinstance(message, StepFinished) and message.step == self.current_step:
+                self.current_step = None
+        data = memoryview((message.to_json() + "\n").encode("utf-8", "surrogatepass"))
+        with self._lock:
+            try:
+                while data:
+                    data = data[os.write(self._fd, data) :]
+            except OSError:  # EPIPE: the parent is gone, nobody will read what we do
+                _parent_gone()
+
+
+def _parent_gone() -> None:
+    """Stop at once, with any process user code started, instead of running unwatched."""
+    if os.getpgrp() == os.getpid():  # started by a session: we lead our own group
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    os._exit(EXIT_PARENT_GONE)
+
+
+def _watch_lifeline(fd: int) -> threading.Event:
+    """The parent holds the write end of this pipe: a byte means go, EOF means it died."""
+    os.set_inheritable(fd, False)
+    go = threading.Event()
+
+    def wait() -> None:
+        try:
+            while os.read(fd, 1):
+                go.set()
+        except OSError:
+            pass
+        _parent_gone()
+
+    threading.Thread(target=wait, name="flowyml-lifeline", daemon=True).start()
+    return go
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m flowyml_tui.runner.worker",
+        description="Run one pipeline file; write its events as JSON lines to a descriptor.",
+    )
+    parser.add_argument("file", help="the pipeline file (a .py file that defines a Pipeline)")
+    parser.add_argument("--pipeline", help="which pipeline to run when the file defines several")
+    parser.add_argument("--cache-dir", help="override the pipeline's cache directory")
+    parser.add_argument("--no-cache", action="store_true", help="run every step, cache nothing")
+    parser.add_argument("--events-fd", type=int, required=True, help="fd to write events to")
+    parser.add_argument("--lifeline-fd", type=int, help="fd whose EOF means the parent died")
+    parser.add_argument(
+        "--wait-for-go",
+        action="store_true",
+        help="import the engine, then wait for a byte on the lifeline before loading FILE",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    channel = Channel(args.events_fd)
+    if args.wait_for_go and args.lifeline_fd is None:
+        print("--wait-for-go needs --lifeline-fd: the go byte arrives there", file=sys.stderr)
+        return EXIT_USAGE
+    go = _watch_lifeline(args.lifeline_fd) if args.lifeline_fd is not None else None
+    try:  # before waiting: a spare worker has the engine imported when the save comes
+        from flowyml_tui.engine.loader import load_pipelines
+    except BaseException as exc:
+        engine_error: BaseException | None = exc
+    else:
+        engine_error = None
+    if args.wait_for_go and go is not None:
+        go.wait()
+    faulthandler.enable()  # a segfault leaves the Python stack (file and line) on stderr
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
+    path = Path(os.path.abspath(args.file))
+    sys.argv = [str(path)]
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+
+    try:
+        if engine_error is not None:
+            raise engine_error
+        pipelines = load_pipelines(path)
+    except BaseException as exc:  # anything user code raises at import is a load failure
+        channel.send(_load_failed(exc, path))
+        return EXIT_LOAD_FAILED
+
+    names = tuple(pipelines)
+    if not names:
+        channel.send(LoadFailed(str(path), None, _no_pipeline_message(path), ""))
+        return EXIT_LOAD_FAILED
+    selected = args.pipeline if args.pipeline is not None else names[0]
+    if selected not in pipelines:
+        message = (
+            f"{path.name} has no pipeline named {selected!r}; it defines "
+            f"{', '.join(repr(n) for n in names)}. Pick one of those with --pipeline."
+        )
+        channel.send(LoadFailed(str(path), None, message, ""))
+        return EXIT_LOAD_FAILED
+    pipeline = pipelines[selected]
+    if args.cache_dir is not None:
+        pipeline.cache_dir = args.cache_dir
+    if args.no_cache:
+        pipeline.enable_cache = False
+    channel.send(PipelinesFound(str(path), names, selected, local_modules(path)))
+
+    try:
+        pipeline.run(on_event=channel.send)
+    except SystemExit as exc:
+        code = _exit_code(exc)
+        file, line = _user_location(exc, path)
+        where = f" in step {channel.current_step!r}" if channel.current_step else ""
+        message = f"the pipeline called sys.exit({exc.code!r}){where}"
+        channel.send(WorkerExiting(code, message, file, line, channel.current_step))
+        return code
+    except BaseException as exc:
+        if channel.engine_events == 0:  # the run refused to start: a definition problem
+            channel.send(_load_failed(exc, path))
+            return EXIT_LOAD_FAILED
+        traceback.print_exc()
+        return 1
+    return EXIT_OK
+
+
+def _load_failed(exc: BaseException, path: Path) -> LoadFailed:
+    """Point at the user's code: the syntax error's own line, or the deepest frame in the file."""
+    file, line = _user_location(exc, path)
+    original = _innermost(exc)
+    if isinstance(exc, SystemExit) or isinstance(original, SystemExit):
+        message = f"{path.name} called sys.exit({original.code!r}) at import time"  # type: ignore[attr-defined]
+    elif original is exc or type(exc).__name__ != "PipelineLoadError":
+        message = _describe(original)
+    else:
+        message = str(exc) or _describe(original)
+    tb = "".join(traceback.format_exception(original))
+    return LoadFailed(file, line, message, tb)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        where = f" ({Path(exc.filename).name}, line {exc.lineno})" if exc.filename else ""
+        return f"{type(exc).__name__}: {exc.msg}{where}"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The exception user code raised, under any wrapper the loader put around it."""
+    *_, last = _chain(exc)
+    return last
+
+
+def _user_location(exc: BaseException, path: Path) -> tuple[str, int | None]:
+    for err in _chain(exc):
+        if isinstance(err, SyntaxError) and err.filename:
+            return err.filename, err.lineno
+    frames = [f for err in _chain(exc) for f in _frames(err.__traceback__)]
+    in_file = [f for f in frames if _same_file(f[0], path)]
+    if in_file:
+        return in_file[-1]
+    local = [f for f in frames if _is_local(f[0], _roots(path))]
+    if local:
+        return local[-1]
+    file = getattr(exc, "file", None)
+    line = getattr(exc, "line", None)
+    return (str(file) if file else str(path)), (line if isinstance(line, int) else None)
+
+
+def _frames(tb: TracebackType | None) -> list[tuple[str, int | None]]:
+    return [(fs.filename, fs.lineno) for fs in traceback.extract_tb(tb)] if tb else []
+
+
+def _same_file(name: str, path: Path) -> bool:
+    return os.path.realpath(name) == os.path.realpath(path)
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    print(exc.code, file=sys.stderr)  # what the interpreter would print for sys.exit("message")
+    return 1
+
+
+def _no_pipeline_message(path: Path) -> str:
+    return (
+        f"{path.name} defines no Pipeline at module level. "
+        'Create one, e.g. `pipeline = Pipeline("etl").add_step(load)`.'
+    )
+
+
+def _excluded_prefixes() -> tuple[str, ...]:
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, str(_PACKAGE_DIR)}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        value = sysconfig.get_paths().get(key)
+        if value:
+            paths.add(value)
+    real = {os.path.realpath(p) for p in paths} | {os.path.abspath(p) for p in paths}
+    return tuple(p.rstrip(os.sep) + os.sep for p in real)
+
+
+def _roots(path: Path) -> tuple[str, ...]:
+    dirs = {os.path.realpath(path.parent), os.path.realpath(os.getcwd())}
+    return tuple(d.rstrip(os.sep) + os.sep for d in dirs)
+
+
+def _is_local(name: str, roots: tuple[str, ...], excluded: tuple[str, ...] = ()) -> bool:
+    if not excluded:
+        excluded = _excluded_prefixes()
+    if name.startswith(excluded) or "site-packages" in name:
+        return False
+    real = os.path.realpath(name)
+    return real.startswith(roots) and not real.startswith(excluded)
+
+
+def local_modules(path: Path) -> tuple[str, ...]:
+    """Files of the user's own modules the pipeline imported: editing one should re-run it."""
+    roots = _roots(path)
+    excluded = _excluded_prefixes()
+    own = os.path.realpath(path)
+    found: set[str] = set()
+    for module in list(sys.modules.values()):
+        name: Any = getattr(module, "__file__", None)
+        if not isinstance(name, str) or not name.endswith(".py"):
+            continue
+        if _is_local(name, roots, excluded):
+            real = os.path.realpath(name)
+            if real != own:
+                found.add(real)
+    return tuple(sorted(found))
+
+
+def _finish(code: int) -> None:
+    """Exit without waiting for threads user code left running; our events are already out."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    if "logging" in sys.modules:
+        sys.modules["logging"].shutdown()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    _finish(main())

@@ -1,0 +1,602 @@
+"""The workbench: re-runs the pipeline on every save and shows why each step ran.
+
+This file wires things together. Workers talk to the runner and the store and only post
+messages; widgets change in the handlers below, and catch up with the model once per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, DataTable, Footer, Select
+from textual.worker import Worker, WorkerState
+
+from flowyml_tui.engine.events import (
+    RunFinished,
+    RunStarted,
+    RunWarning,
+    StepFinished,
+    StepLog,
+    StepStarted,
+    StepStatus,
+)
+from flowyml_tui.runner.protocol import (
+    ChildExited,
+    ChildOutput,
+    LoadFailed,
+    PipelinesFound,
+    RunCancelled,
+)
+
+from .messages import FilesChanged, ReportExported, RunnerUpdate, StoreChanged
+from .screens.confirm import ConfirmScreen
+from .screens.help import HelpScreen
+from .state import Problem, RunModel
+from .themes import DEFAULT_THEME, available_themes, step_variable_defaults, theme_dirs
+from .widgets.dag_view import DagView
+from .widgets.detail_pane import DetailPane
+from .widgets.error_panel import ErrorPanel
+from .widgets.pipeline_selector import PipelineSelector, parse_target, target_value
+from .widgets.status_line import StatusLine
+from .widgets.step_table import StepTable
+
+FRAME_SECONDS = 1 / 30
+"""Widgets catch up with the model at most this often, however fast events arrive."""
+TICK_SECONDS = 0.2
+"""How often the elapsed time of running steps moves."""
+MAX_WARNING_TOASTS = 3
+CHILD_OUTPUT_LIMIT = 8000
+
+
+@dataclass(frozen=True)
+class Target:
+    """What runs: a file and, when it holds several, which pipeline."""
+
+    file: Path
+    pipeline: str | None = None
+
+
+class FlowymlApp(App[int]):
+    """Textual app over a RunSession (runs), the watcher (saves) and the CacheStore (keys)."""
+
+    CSS_PATH = Path(__file__).parent / "app.tcss"
+    TITLE = "flowyml-tui"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("r", "rerun", "Re-run", id="rerun"),
+        Binding("i", "invalidate", "Invalidate", id="invalidate"),
+        Binding("I", "invalidate_downstream", "Invalidate+down", id="invalidate_downstream"),
+        Binding("p", "toggle_pin", "Pin", id="pin"),
+        Binding("c", "clear_cache", "Clear cache", id="clear_cache"),
+        Binding("w", "toggle_watch", "Pause", id="watch"),
+        Binding("d", "toggle_dag", "DAG", id="dag"),
+        Binding("e", "export", "Export", id="export"),
+        Binding("t", "change_theme", "Theme", id="theme"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        files: Sequence[Path],
+        *,
+        pipeline: str | None = None,
+        cache_dir: str | None = None,
+        theme: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        watch: bool = True,
+        autorun: bool = True,
+        themes_from: Iterable[Path] | None = None,
+    ) -> None:
+        self._theme_dirs = list(themes_from) if themes_from is not None else theme_dirs()
+        super().__init__()
+        if not files:
+            raise ValueError("FlowymlApp needs at least one pipeline file")
+        self.files = [Path(f) for f in files]
+        self.target = Target(self.files[0], pipeline)
+        self.cache_dir = cache_dir
+        self.requested_theme = theme
+        self.clock = clock
+        self.watching = watch
+        self.autorun = autorun
+        self.paused = False
+        self.model = RunModel()
+        self.pipelines: dict[Path, tuple[str, ...]] = {}
+        self.local_modules: tuple[Path, ...] = ()
+        self.child_output: list[str] = []
+        self.runs_started = 0
+        self._pending_changes: set[Path] = set()
+        self._token = 0
+        self._run_worker_obj: Worker[None] | None = None
+        self._session = None
+        self._session_target: Target | None = None
+        self._watch_stop = asyncio.Event()
+        self._warning_toasts = 0
+        self._details_dirty = True
+        self._shut_down = False
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        yield PipelineSelector(id="selector")
+        yield ErrorPanel(id="error")
+        with Vertical(id="main"):
+            with ContentSwitcher(initial="steps", id="left"):
+                yield StepTable(id="steps")
+                yield DagView(id="dag")
+            yield DetailPane(id="detail")
+        yield Footer()
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return step_variable_defaults(self.current_theme.to_color_system().generate())
+
+    def on_mount(self) -> None:
+        self._install_themes()
+        self.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
+        self._refresh_selector()
+        self.set_interval(FRAME_SECONDS, self._catch_up, name="frame")
+        self.set_interval(TICK_SECONDS, self._tick_elapsed, name="elapsed")
+        self.query_one(StepTable).focus()
+        if self.autorun:
+            self.start_run("start")
+        if self.watching:
+            self._follow_saves()
+        self._catch_up()
+
+    def _install_themes(self) -> None:
+        themes, problems = available_themes(self._theme_dirs)
+        for theme in themes.values():
+            self.register_theme(theme)
+        if problems:
+            self.notify(
+                "\n".join(problems) + "\nOther themes loaded normally.",
+                title=f"{len(problems)} theme file(s) skipped",
+                severity="warning",
+                timeout=12,
+            )
+        wanted = self.requested_theme or DEFAULT_THEME
+        if wanted not in self.available_themes:
+            self.notify(f"Unknown theme {wanted!r}; using {DEFAULT_THEME}.", severity="warning")
+            wanted = DEFAULT_THEME
+        self.theme = wanted
+
+    # -- runs --------------------------------------------------------------------------------
+
+    @property
+    def activity(self) -> str:
+        if self._run_active:
+            return "running" if self.model.running else "starting"
+        if self.paused:
+            return "paused"
+        return "watching" if self.watching else "idle"
+
+    @property
+    def _run_active(self) -> bool:
+        worker = self._run_worker_obj
+        return worker is not None and worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    def start_run(self, why: str) -> None:
+        """Start a run now; a run in progress is cancelled (its cached work stays cached)."""
+        self._token += 1
+        self.runs_started += 1
+        if self.model.running:
+            self.model.interrupted(None, reason=f"cancelled: {why}")
+        self._run_worker_obj = self._run_pipeline(self.target, self._token, why)
+        self.model.summary_dirty = True
+
+    @work(exclusive=True, group="run", exit_on_error=False, name="run")
+    async def _run_pipeline(self, target: Target, token: int, why: str) -> None:
+        from flowyml_tui.runner.session import RunSession
+
+        session = self._session
+        if session is not None and self._session_target != target:
+            await session.aclose()
+            session = None
+        if session is None:
+            session = RunSession(target.file, pipeline=target.pipeline, cache_dir=self.cache_dir)
+            self._session, self._session_target = session, target
+        await session.cancel(why)
+        async for message in session.run():
+            self.post_message(RunnerUpdate(message, token))
+
+    @work(group="watch", exit_on_error=False, name="watch files")
+    async def _follow_saves(self) -> None:
+        from flowyml_tui.runner.watch import DEFAULT_IGNORE_DIRS, watch_pipeline_files
+
+        ignore: list[str | Path] = list(DEFAULT_IGNORE_DIRS)
+        if self.cache_dir:
+            ignore.append(Path(self.cache_dir).resolve())
+        async for changed in watch_pipeline_files(
+            self.files,
+            extra=lambda: self.local_modules,
+            ignore_dirs=ignore,
+            stop_event=self._watch_stop,
+        ):
+            self.post_message(FilesChanged(frozenset(changed)))
+
+    @on(FilesChanged)
+    def _files_changed(self, message: FilesChanged) -> None:
+        if self.paused:
+            self._pending_changes |= set(message.paths)
+            self.model.summary_dirty = True
+            return
+        self._react_to_changes(set(message.paths))
+
+    def _react_to_changes(self, paths: set[Path]) -> None:
+        current = self.target.file.resolve()
+        others = [p for p in self.files if p.resolve() in paths and p.resolve() != current]
+        if current in paths or not others:
+            names = ", ".join(sorted(p.name for p in paths))
+            self.start_run(f"saved {names}")
+        else:
+            self._switch_target(Target(others[0], None), why=f"saved {others[0].name}")
+
+    def _switch_target(self, target: Target, *, why: str) -> None:
+        if target == self.target:
+            return
+        self.target = target
+        self.model = RunModel()
+        self.model.structure_changed = True
+        self._details_dirty = True
+        self._refresh_selector()
+        self.start_run(why)
+
+    @on(RunnerUpdate)
+    def _runner_update(self, message: RunnerUpdate) -> None:
+        if message.token != self._token:
+            return  # a late message from a run that was replaced
+        payload = message.payload
+        model = self.model
+        if isinstance(payload, StepFinished):
+            model.step_finished(payload)
+        elif isinstance(payload, StepStarted):
+            model.step_started(payload, self.clock())
+        elif isinstance(payload, StepLog):
+            model.step_log(payload)
+        elif isinstance(payload, RunStarted):
+            self.child_output.clear()
+            self._warning_toasts = 0
+            model.start(payload)
+            self.query_one(ErrorPanel).show(None)
+        elif isinstance(payload, RunFinished):
+            model.finish(payload)
+            self.query_one(ErrorPanel).show(model.problem)
+            self.refresh_bindings()
+        elif isinstance(payload, RunWarning):
+            model.warning(payload)
+            self._warning_toast(payload)
+        elif isinstance(payload, PipelinesFound):
+            self._pipelines_found(payload)
+        elif isinstance(payload, ChildOutput):
+            self._child_output(payload)
+        elif isinstance(payload, LoadFailed):
+            location = f"{payload.file}:{payload.line}" if payload.line else payload.file
+            problem = Problem("Could not load the pipeline", location, payload.message,
+                              payload.traceback)
+            model.interrupted(problem, reason="not run: the file did not load")
+            self.query_one(ErrorPanel).show(problem)
+        elif isinstance(payload, ChildExited):
+            self._child_exited(payload)
+        elif isinstance(payload, RunCancelled):
+            model.interrupted(None, reason=f"cancelled: {payload.reason}")
+
+    def _pipelines_found(self, found: PipelinesFound) -> None:
+        file = Path(found.file)
+        key = next((f for f in self.files if f.resolve() == file.resolve()), file)
+        self.pipelines[key] = tuple(found.names)
+        self.local_modules = tuple(Path(m) for m in found.local_modules)
+        if self.target.file == key and self.target.pipeline != found.selected:
+            self.target = Target(key, found.selected)
+            self._session_target = self.target
+        self._refresh_selector()
+
+    def _child_output(self, output: ChildOutput) -> None:
+        self.child_output.append(output.text)
+        while sum(map(len, self.child_output)) > CHILD_OUTPUT_LIMIT and len(self.child_output) > 1:
+            self.child_output.pop(0)
+
+    def _child_exited(self, exited: ChildExited) -> None:
+        location = None
+        if exited.file:
+            location = f"{exited.file}:{exited.line}" if exited.line else exited.file
+        title = f"The pipeline process died ({exited.signal})" if exited.signal else (
+            f"The pipeline process exited (code {exited.returncode})"
+        )
+        detail = exited.stderr_tail or "".join(self.child_output)
+        problem = Problem(title, location, exited.message, detail)
+        self.model.interrupted(problem, reason=f"process exited: {exited.message}")
+        if exited.step and exited.step in self.model.rows:
+            row = self.model.rows[exited.step]
+            row.status, row.reason = StepStatus.FAILED, exited.message
+            row.error = row.error or exited.stderr_tail or None
+            self.model.dirty.add(exited.step)
+        self.query_one(ErrorPanel).show(problem)
+
+    def _warning_toast(self, warning: RunWarning) -> None:
+        self._warning_toasts += 1
+        if self._warning_toasts <= MAX_WARNING_TOASTS:
+            where = f"{warning.step}: " if warning.step else ""
+            self.notify(where + warning.message, title="Warning", severity="warning")
+
+    # -- drawing -----------------------------------------------------------------------------
+
+    def _catch_up(self) -> None:
+        """Bring the widgets up to date with the model: at most once per frame."""
+        if self._shut_down:
+            return
+        model = self.model
+        now = self.clock()
+        try:
+            table = self.query_one(StepTable)
+        except NoMatches:  # the screen is being torn down
+            return
+        selected = table.selected_step
+        if model.structure_changed:
+            model.structure_changed = False
+            model.take_dirty()
+            table.show_steps(model.rows.values(), now)
+            dirty = set(model.rows)
+            if table.selected_step != selected:
+                selected = table.selected_step
+            self._details_dirty = True
+        else:
+            dirty = model.take_dirty()
+            for name in dirty:
+                row = model.rows.get(name)
+                if row is not None:
+                    table.update_step(row, now)
+        if model.summary_dirty:
+            model.summary_dirty = False
+            self.query_one(StatusLine).show(model, self.activity, str(self.target.file))
+        if self._details_dirty or (selected is not None and selected in dirty):
+            self._details_dirty = False
+            self._show_details(selected)
+        dag = self.query_one(DagView)
+        if dirty and dag.display and self.query_one(ContentSwitcher).current == "dag":
+            dag.show(model)
+
+    def _show_details(self, name: str | None) -> None:
+        row = self.model.rows.get(name) if name else None
+        history = self.model.history.get(name, ()) if name else ()
+        self.query_one(DetailPane).show(row, list(history))
+
+    def _tick_elapsed(self) -> None:
+        running = [n for n, r in self.model.rows.items() if r.status == StepStatus.RUNNING]
+        self.model.dirty.update(running)
+
+    def _restyle(self) -> None:
+        self.model.dirty.update(self.model.rows)
+        self.model.summary_dirty = True
+        self._details_dirty = True
+        self.query_one(ErrorPanel).show(self.model.problem)
+        self.query_one(DagView).show(self.model)
+
+    def _refresh_selector(self) -> None:
+        self.query_one(PipelineSelector).set_targets(
+            self.files, self.pipelines, target_value(self.target.file, self.target.pipeline)
+        )
+
+    @on(DataTable.RowHighlighted, "#steps")
+    def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._details_dirty = True
+        self.refresh_bindings()
+
+    @on(Select.Changed, "#selector")
+    def _target_selected(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            file, pipeline = parse_target(event.value)
+            self._switch_target(Target(file, pipeline), why="pipeline selected")
+
+    # -- store operations --------------------------------------------------------------------
+
+    @property
+    def known_cache_dir(self) -> str | None:
+        return self.model.cache_dir or self.cache_dir
+
+    @property
+    def selected_step(self) -> str | None:
+        return self.query_one(StepTable).selected_step
+
+    @work(thread=True, group="store", exit_on_error=False, name="cache")
+    def _store_op(self, op: str, names: tuple[str, ...], cache_dir: str) -> None:
+        from flowyml_tui.engine.store import CacheStore
+
+        store = CacheStore(cache_dir)
+        try:
+            if op == "invalidate":
+                store.invalidate(names)
+                note, rerun = f"Invalidated {', '.join(names)}", True
+            elif op == "pin":
+                (name,) = names
+                if name in store.pins():
+                    store.unpin(name)
+                    note = f"Unpinned {name}"
+                else:
+                    store.pin(name)
+                    note = f"Pinned {name}: it keeps its cached result until unpinned"
+                rerun = True
+            elif op == "clear":
+                store.clear()
+                note, rerun = "Cache cleared; the next run executes every step", False
+            else:
+                raise ValueError(f"unknown cache operation {op!r}")
+        finally:
+            store.close()
+        self.post_message(StoreChanged(note, rerun))
+
+    @on(StoreChanged)
+    def _store_changed(self, message: StoreChanged) -> None:
+        self.notify(message.note)
+        if message.rerun:
+            self.start_run(message.note.lower())
+
+    @work(thread=True, group="export", exit_on_error=False, name="export report")
+    def _export(self, cache_dir: str) -> None:
+        from flowyml_tui.engine.report import export_latest
+
+        self.post_message(ReportExported(Path(export_latest(cache_dir))))
+
+    @on(ReportExported)
+    def _report_exported(self, message: ReportExported) -> None:
+        self.notify(f"Report written to {message.path}", title="Exported")
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker failures reach the user; the app itself carries on."""
+        worker = event.worker
+        if worker is self._run_worker_obj:
+            self.model.summary_dirty = True
+        if event.state == WorkerState.ERROR:
+            error = worker.error
+            text = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
+            self.notify(text, title=f"{worker.name or 'worker'} failed", severity="error",
+                        timeout=10)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("invalidate", "invalidate_downstream", "toggle_pin"):
+            return True if (self.selected_step and self.known_cache_dir) else None
+        if action in ("clear_cache", "export"):
+            return True if self.known_cache_dir else None
+        return True
+
+    def action_rerun(self) -> None:
+        self.start_run("re-run requested")
+
+    def action_invalidate(self) -> None:
+        name, cache_dir = self.selected_step, self.known_cache_dir
+        if name and cache_dir:
+            self._store_op("invalidate", (name,), cache_dir)
+
+    def action_invalidate_downstream(self) -> None:
+        name, cache_dir = self.selected_step, self.known_cache_dir
+        if name and cache_dir:
+            self._store_op("invalidate", tuple(self.model.downstream(name)), cache_dir)
+
+    def action_toggle_pin(self) -> None:
+        name, cache_dir = self.selected_step, self.known_cache_dir
+        if name and cache_dir:
+            self._store_op("pin", (name,), cache_dir)
+
+    def action_clear_cache(self) -> None:
+        cache_dir = self.known_cache_dir
+        if not cache_dir:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._store_op("clear", (), cache_dir)
+
+        self.push_screen(
+            ConfirmScreen(f"Delete every cached result in {cache_dir}?", yes="Clear"), answered
+        )
+
+    def action_toggle_watch(self) -> None:
+        self.paused = not self.paused
+        self.model.summary_dirty = True
+        if self.paused:
+            self.notify("Watching paused: saves are noted, not run. Press w to resume.")
+        elif self._pending_changes:
+            changes, self._pending_changes = self._pending_changes, set()
+            self._react_to_changes(changes)
+        else:
+            self.notify("Watching resumed.")
+
+    def action_toggle_dag(self) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        switcher.current = "dag" if switcher.current == "steps" else "steps"
+        switcher.set_class(switcher.current == "dag", "-dag")
+        if switcher.current == "dag":
+            self.query_one(DagView).show(self.model)
+        else:
+            self.query_one(StepTable).focus()
+
+    def action_export(self) -> None:
+        cache_dir = self.known_cache_dir
+        if cache_dir:
+            self._export(cache_dir)
+
+    def action_help(self) -> None:
+        rows = []
+        for key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if active.node is self and binding.id:
+                rows.append((binding.key_display or key, binding.description, binding.id))
+        self.push_screen(HelpScreen(rows))
+
+    async def action_quit(self) -> None:
+        await self.shutdown_runs()
+        self.exit(0)
+
+    async def shutdown_runs(self) -> None:
+        """Stop the watcher and the child; after this no process of ours is left."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._watch_stop.set()
+        self.workers.cancel_group(self, "run")
+        if self._session is not None:
+            await self._session.aclose()
+
+    async def on_unmount(self) -> None:
+        await self.shutdown_runs()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        commands = [
+            ("Re-run pipeline", "Run the pipeline now (r)", self.action_rerun),
+            ("Invalidate step", "Force the selected step to run (i)", self.action_invalidate),
+            ("Invalidate step and downstream", "The selected step and all that depends on it (I)",
+             self.action_invalidate_downstream),
+            ("Pin / unpin step", "Keep the selected step's cached result (p)",
+             self.action_toggle_pin),
+            ("Clear cache", "Delete every cached result, after confirming (c)",
+             self.action_clear_cache),
+            ("Pause / resume watching", "Stop or restart re-runs on save (w)",
+             self.action_toggle_watch),
+            ("Toggle DAG view", "Draw the pipeline graph (d)", self.action_toggle_dag),
+            ("Export report", "Write a report of the last run (e)", self.action_export),
+            ("Keys", "Show every key and its binding id (?)", self.action_help),
+        ]
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)
+
+
+def make_app(
+    paths: Sequence[str | Path],
+    *,
+    pipeline: str | None = None,
+    cache_dir: str | None = None,
+    theme: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    watch: bool = True,
+    autorun: bool = True,
+    themes_from: Iterable[Path] | None = None,
+) -> FlowymlApp:
+    """Build the app for these FILE_OR_DIR arguments; tests pass a temp cache dir and a clock."""
+    from flowyml_tui.runner.watch import discover_pipeline_files
+
+    files = discover_pipeline_files([Path(p) for p in paths])
+    return FlowymlApp(
+        files,
+        pipeline=pipeline,
+        cache_dir=cache_dir,
+        theme=theme,
+        clock=clock,
+        watch=watch,
+        autorun=autorun,
+        themes_from=themes_from,
+    )

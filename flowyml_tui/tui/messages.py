@@ -1,0 +1,49 @@
+"""Messages workers post to the app; widgets change only in the handlers that receive them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.message import Message
+
+
+@dataclass
+class RunnerUpdate(Message):
+    """One engine event or runner message from the run worker.
+
+    `token` names the run worker that produced it, so a late message from a cancelled run is
+    dropped instead of being folded into the run that replaced it.
+    """
+
+    payload: object
+    token: int
+
+
+@dataclass
+class FilesChanged(Message):
+    """A burst of saves touched these files (one message per burst)."""
+
+    paths: frozenset[Path]
+
+
+@dataclass
+class StoreChanged(Message):
+    """A cache operation (invalidate, pin, clear) finished; `rerun` starts a run at once."""
+
+    note: str
+    rerun: bool
+
+
+@dataclass
+class ReportExported(Message):
+    """The report of the last run was written."""
+
+    path: Path
+
+
+@dataclass
+class StepSelected(Message):
+    """The cursor moved to another step."""
+
+    name: str | None

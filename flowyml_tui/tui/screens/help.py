@@ -1,0 +1,44 @@
+"""Every key, what it does, and how to remap it."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+INTRO = (
+    "flowyml-tui re-runs the pipeline each time you save. Steps whose code and inputs did not "
+    "change come back from the cache; the Why tab says why a step ran, with the diff."
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists the app's bindings (with their ids, for set_keymap) and closes on any of its keys."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help.close")]
+
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, expand=True, show_header=True, header_style="bold")
+        table.add_column("Key", no_wrap=True)
+        table.add_column("Does")
+        table.add_column("Binding id", style="dim", no_wrap=True)
+        for key, description, binding_id in self.rows:
+            table.add_row(Text(key, style="bold"), description, binding_id)
+        with VerticalScroll(id="dialog"):
+            yield Static(Text(INTRO), id="help-intro")
+            yield Static(table, id="help-keys")
+            yield Static(
+                Text("Esc or ? closes this. Ctrl+P opens the command palette.", style="italic"),
+                id="help-outro",
+            )
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)

@@ -1,0 +1,260 @@
+"""What the screen shows, as plain data: the app folds runner messages into it, widgets read it.
+
+Keeping this free of widgets lets a burst of a thousand events cost a thousand dict updates; the
+widgets then catch up at most once per frame from the `dirty` set.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from flowyml_tui.engine.events import (
+    RunFinished,
+    RunStarted,
+    RunWarning,
+    StepFinished,
+    StepInfo,
+    StepLog,
+    StepStarted,
+    StepStatus,
+)
+
+HISTORY_LENGTH = 50
+LOG_LIMIT = 64_000
+"""Characters of captured output kept per step: enough to read, bounded for chatty steps."""
+
+SYMBOLS: dict[str, str] = {
+    StepStatus.PENDING: "·",
+    StepStatus.RUNNING: "▶",
+    StepStatus.CACHED: "✓",
+    StepStatus.EXECUTED: "●",
+    StepStatus.FAILED: "✗",
+    StepStatus.SKIPPED: "–",
+    StepStatus.PINNED: "◆",
+}
+
+CACHE_LABELS = {"disabled": "off", "False": "off", "false": "off"}
+
+
+@dataclass(slots=True)
+class HistoryPoint:
+    """One step's outcome in one run of this session."""
+
+    run: int
+    status: str
+    duration: float
+
+
+@dataclass(slots=True)
+class StepRow:
+    """Everything known about one step in the current run."""
+
+    info: StepInfo
+    status: str = StepStatus.PENDING
+    reason: str = ""
+    reason_kind: str = ""
+    started_at: float | None = None
+    duration: float | None = None
+    saved: float = 0.0
+    cached: bool = False
+    changed: tuple[str, ...] = ()
+    diff: str | None = None
+    error: str | None = None
+    logs: list[str] = field(default_factory=list)
+    log_chars: int = 0
+    previews: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def strategy(self) -> str:
+        return CACHE_LABELS.get(self.info.cache, self.info.cache)
+
+    def add_log(self, text: str) -> None:
+        self.logs.append(text)
+        self.log_chars += len(text)
+        while self.log_chars > LOG_LIMIT and len(self.logs) > 1:
+            self.log_chars -= len(self.logs.pop(0))
+
+    def elapsed(self, now: float) -> float | None:
+        """The live duration of a running step, or its final one."""
+        if self.status == StepStatus.RUNNING and self.started_at is not None:
+            return max(0.0, now - self.started_at)
+        return self.duration
+
+
+@dataclass(slots=True)
+class Problem:
+    """Why the last attempt produced no (complete) run: shown above the last good table."""
+
+    title: str
+    location: str | None
+    message: str
+    detail: str = ""
+
+
+class RunModel:
+    """The current run, the history of this session and the last problem, folded from messages."""
+
+    def __init__(self) -> None:
+        self.pipeline = ""
+        self.source_file: str | None = None
+        self.cache_dir: str | None = None
+        self.run_number = 0
+        self.running = False
+        self.rows: dict[str, StepRow] = {}
+        self.history: dict[str, deque[HistoryPoint]] = {}
+        self.finished: RunFinished | None = None
+        self.problem: Problem | None = None
+        self.warnings: list[str] = []
+        self.dirty: set[str] = set()
+        self.structure_changed = False
+        self.summary_dirty = True
+
+    # -- folding events ----------------------------------------------------------------------
+
+    def start(self, event: RunStarted) -> None:
+        shape = [(s.name, s.upstream, s.cache) for s in event.steps]
+        old_shape = [(r.info.name, r.info.upstream, r.info.cache) for r in self.rows.values()]
+        self.structure_changed = self.structure_changed or shape != old_shape
+        self.pipeline = event.pipeline
+        self.source_file = event.source_file
+        self.cache_dir = event.cache_dir
+        self.run_number += 1
+        self.running = True
+        self.finished = None
+        self.problem = None
+        self.warnings = []
+        self.rows = {info.name: StepRow(info) for info in event.steps}
+        self.dirty.update(self.rows)
+        self.summary_dirty = True
+
+    def step_started(self, event: StepStarted, now: float) -> None:
+        row = self.rows.get(event.step)
+        if row is None:
+            return
+        row.status = StepStatus.RUNNING
+        row.reason = event.reason
+        row.reason_kind = event.reason_kind
+        row.started_at = now
+        self._touch(row.name)
+
+    def step_log(self, event: StepLog) -> None:
+        row = self.rows.get(event.step)
+        if row is not None:
+            row.add_log(event.text)
+            self._touch(row.name)
+
+    def step_finished(self, event: StepFinished) -> None:
+        row = self.rows.get(event.step)
+        if row is None:
+            return
+        row.status = event.status
+        row.reason = event.reason
+        row.reason_kind = event.reason_kind
+        row.cached = event.cached
+        row.duration = event.duration_seconds
+        row.saved = event.saved_seconds
+        row.changed = tuple(event.changed)
+        row.diff = event.diff
+        row.error = event.error
+        row.previews = dict(event.output_previews)
+        row.sizes = dict(event.output_sizes)
+        row.warnings = tuple(event.warnings)
+        points = self.history.setdefault(row.name, deque(maxlen=HISTORY_LENGTH))
+        points.append(HistoryPoint(self.run_number, event.status, event.duration_seconds))
+        self._touch(row.name)
+
+    def warning(self, event: RunWarning) -> None:
+        text = f"{event.step}: {event.message}" if event.step else event.message
+        self.warnings.append(text)
+        self.summary_dirty = True
+
+    def finish(self, event: RunFinished) -> None:
+        self.finished = event
+        self.running = False
+        if event.error and not any(r.status == StepStatus.FAILED for r in self.rows.values()):
+            self.problem = Problem("Run failed", None, event.error.strip().splitlines()[-1],
+                                   event.error)
+        self.summary_dirty = True
+
+    def interrupted(self, problem: Problem | None, *, reason: str) -> None:
+        """The child stopped before RunFinished: steps it was running did not finish."""
+        was_running = self.running
+        self.running = False
+        if problem is not None:
+            self.problem = problem
+        if was_running:
+            for row in self.rows.values():
+                if row.status == StepStatus.RUNNING:
+                    row.status = StepStatus.FAILED if problem else StepStatus.PENDING
+                    row.reason = reason
+                    row.started_at = None
+                    self._touch(row.name)
+        self.summary_dirty = True
+
+    def _touch(self, name: str) -> None:
+        self.dirty.add(name)
+        self.summary_dirty = True
+
+    # -- questions the widgets ask ------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in StepStatus}
+        for row in self.rows.values():
+            counts[row.status] = counts.get(row.status, 0) + 1
+        return counts
+
+    def hit_rate(self) -> float | None:
+        counts = self.counts()
+        reused = counts[StepStatus.CACHED] + counts[StepStatus.PINNED]
+        done = reused + counts[StepStatus.EXECUTED] + counts[StepStatus.FAILED]
+        return reused / done if done else None
+
+    def saved_seconds(self) -> float:
+        return sum(row.saved for row in self.rows.values() if row.cached)
+
+    def downstream(self, name: str) -> list[str]:
+        """`name` and every step that reads, directly or not, what it produces (topological)."""
+        children: dict[str, list[str]] = {n: [] for n in self.rows}
+        for row in self.rows.values():
+            for parent in row.info.upstream:
+                children.setdefault(parent, []).append(row.name)
+        seen = {name}
+        stack = [name]
+        while stack:
+            for child in children.get(stack.pop(), ()):
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        return [n for n in self.rows if n in seen]
+
+    def depths(self) -> dict[str, int]:
+        """Longest distance from a root, the layer a step is drawn in."""
+        depth: dict[str, int] = {}
+        for row in self.rows.values():  # rows are in topological order
+            ups = [depth.get(u, 0) for u in row.info.upstream if u in depth]
+            depth[row.name] = (max(ups) + 1) if ups else 0
+        return depth
+
+    def take_dirty(self) -> set[str]:
+        dirty, self.dirty = self.dirty, set()
+        return dirty
+
+
+def format_seconds(seconds: float | None) -> str:
+    """Durations people can compare at a glance: 840µs, 12ms, 1.25s, 3m05s."""
+    if seconds is None:
+        return ""
+    if seconds < 0.001:
+        return f"{seconds * 1_000_000:.0f}µs"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"

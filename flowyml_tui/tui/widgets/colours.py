@@ -1,0 +1,18 @@
+"""Rich styles for step statuses, read from the active theme's variables."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from textual.app import App
+from textual.color import Color, ColorParseError
+
+
+def status_style(app: App[object], status: str) -> Style:
+    """The `$step-<status>` colour of the current theme as a Rich style."""
+    value = app.theme_variables.get(f"step-{status}")
+    if not value:
+        return Style()
+    try:
+        return Style(color=Color.parse(value).rich_color)
+    except ColorParseError:
+        return Style()

@@ -1,0 +1,139 @@
+"""The selected step in depth: why it ran (with the code diff), its logs, outputs and history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Sparkline, Static, TabbedContent, TabPane
+
+from flowyml_tui.engine.events import ReasonKind, StepStatus
+
+from ..state import SYMBOLS, HistoryPoint, StepRow, format_seconds
+from .colours import status_style
+
+BOLD = Style(bold=True)
+
+
+def highlighted(code: str, lexer: str, *, dark: bool) -> Syntax:
+    """Pygments highlighting that sits on the widget's own background in every theme."""
+    return Syntax(
+        code.rstrip("\n"),
+        lexer,
+        theme="monokai" if dark else "default",
+        background_color="default",
+        word_wrap=True,
+    )
+
+
+class DetailPane(Vertical):
+    """Tabs for one step; `show()` redraws them from the model."""
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(initial="tab-why", id="detail-tabs"):
+            with TabPane("Why / Diff", id="tab-why"), VerticalScroll():
+                yield Static("Select a step to see why it ran.", id="why")
+            with TabPane("Logs", id="tab-logs"), VerticalScroll():
+                yield Static("", id="logs")
+            with TabPane("Output", id="tab-output"), VerticalScroll():
+                yield Static("", id="output")
+            with TabPane("History", id="tab-history"), VerticalScroll():
+                yield Sparkline([], id="history-spark")
+                yield Static("", id="history")
+
+    def show(self, row: StepRow | None, history: Sequence[HistoryPoint]) -> None:
+        dark = self.app.current_theme.dark
+        if row is None:
+            self.query_one("#why", Static).update("Select a step to see why it ran.")
+            for name in ("logs", "output", "history"):
+                self.query_one(f"#{name}", Static).update("")
+            self.query_one("#history-spark", Sparkline).data = []
+            return
+        self.query_one("#why", Static).update(self._why(row, dark))
+        self.query_one("#logs", Static).update(self._logs(row, dark))
+        self.query_one("#output", Static).update(self._output(row))
+        self.query_one("#history", Static).update(self._history(history))
+        self.query_one("#history-spark", Sparkline).data = [p.duration for p in history]
+
+    def _why(self, row: StepRow, dark: bool) -> RenderableType:
+        style = status_style(self.app, row.status)
+        head = Text.assemble(
+            (f"{SYMBOLS.get(row.status, '?')} {row.status}", style + BOLD),
+            "  ",
+            (row.name, "bold"),
+            f"  cache={row.strategy}",
+        )
+        parts: list[RenderableType] = [head]
+        if row.status == StepStatus.PENDING and not row.reason:
+            parts.append(Text("Waiting for its turn in this run.", style="italic"))
+        elif row.reason:
+            parts.append(Text.assemble("Why: ", (row.reason, "bold")))
+        if row.changed:
+            parts.append(Text("Changed: " + ", ".join(row.changed)))
+        if row.cached and row.saved:
+            parts.append(Text(f"Saved {format_seconds(row.saved)} by reusing the cached result."))
+        for warning in row.warnings:
+            parts.append(Text(f"⚠ {warning}", style=status_style(self.app, "running")))
+        if row.diff:
+            label = (
+                "Changes since the pin (the pinned result is still used):"
+                if row.reason_kind == ReasonKind.PINNED or row.status == StepStatus.PINNED
+                else "Diff against the cached version:"
+            )
+            parts += [Text(""), Text(label, style="bold"), highlighted(row.diff, "diff", dark=dark)]
+        elif row.reason_kind == ReasonKind.CODE_CHANGED:
+            parts.append(Text("(no earlier source to compare with)", style="italic"))
+        if row.error:
+            parts += [Text(""), Text("Traceback — see Logs for the full output:", style="bold")]
+            parts.append(Text(row.error.strip().splitlines()[-1], style=style))
+        return Group(*parts)
+
+    def _logs(self, row: StepRow, dark: bool) -> RenderableType:
+        parts: list[RenderableType] = []
+        if row.logs:
+            parts.append(Text("".join(row.logs).rstrip("\n")))
+        if row.error:
+            if parts:
+                parts.append(Text(""))
+            parts.append(highlighted(row.error, "pytb", dark=dark))
+        if not parts:
+            return Text("No output captured for this step.", style="italic")
+        return Group(*parts)
+
+    def _output(self, row: StepRow) -> RenderableType:
+        if not row.previews and not row.sizes:
+            return Text("No outputs yet.", style="italic")
+        parts: list[RenderableType] = []
+        for name in row.info.outputs or tuple(row.previews):
+            size = row.sizes.get(name)
+            head = Text.assemble((name, "bold"), f"  {_size(size)}" if size is not None else "")
+            parts.append(head)
+            parts.append(Text(row.previews.get(name, "(not loaded)")))
+            parts.append(Text(""))
+        return Group(*parts)
+
+    def _history(self, history: Sequence[HistoryPoint]) -> RenderableType:
+        if not history:
+            return Text("No runs of this step yet in this session.", style="italic")
+        text = Text()
+        for point in reversed(history):
+            style = status_style(self.app, point.status)
+            text.append(f"run #{point.run:<4} ")
+            text.append(f"{SYMBOLS.get(point.status, '?')} {point.status:<9}", style=style)
+            text.append(f" {format_seconds(point.duration):>8}\n")
+        return text
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return ""

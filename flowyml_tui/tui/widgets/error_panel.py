@@ -1,0 +1,42 @@
+"""Why the last attempt failed, shown above the last good run instead of replacing it."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
+from ..state import Problem
+from .colours import status_style
+from .detail_pane import highlighted
+
+DETAIL_LINES = 14
+
+BOLD = Style(bold=True)
+
+
+class ErrorPanel(Static):
+    """Hidden while all is well; `show(problem)` reveals it with file:line and the traceback."""
+
+    def show(self, problem: Problem | None) -> None:
+        self.set_class(problem is not None, "-visible")
+        if problem is None:
+            self.update("")
+            return
+        self.update(self._render(problem))
+
+    def _render(self, problem: Problem) -> RenderableType:
+        style = status_style(self.app, "failed")
+        head = Text.assemble(("✗ " + problem.title, style + BOLD))
+        if problem.location:
+            head.append(f"  {problem.location}", style="bold underline")
+        parts: list[RenderableType] = [head, Text(problem.message)]
+        if problem.detail:
+            tail = "\n".join(problem.detail.rstrip().splitlines()[-DETAIL_LINES:])
+            lexer = "pytb" if "Traceback" in problem.detail else "text"
+            parts.append(highlighted(tail, lexer, dark=self.app.current_theme.dark))
+        parts.append(
+            Text("The last good run stays below; save the file to try again.", style="italic")
+        )
+        return Group(*parts)

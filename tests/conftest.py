@@ -1,0 +1,39 @@
+"""Fixtures shared by every test: real pipeline files in temp dirs, real caches."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from flowyml_tui.engine.loader import load_pipelines, pick_pipeline
+from flowyml_tui.engine.pipeline import Pipeline
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def write_file(tmp_path: Path) -> Callable[..., Path]:
+    """Write dedented source to a file under tmp_path (the way a user's editor would)."""
+
+    def write(name: str, source: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source).lstrip())
+        return path
+
+    return write
+
+
+@pytest.fixture
+def load(tmp_path: Path) -> Callable[..., Pipeline]:
+    """Import a pipeline file fresh, with its cache in tmp_path/cache."""
+
+    def load_one(path: Path, name: str | None = None) -> Pipeline:
+        pipeline = pick_pipeline(load_pipelines(path), name, path)
+        pipeline.cache_dir = tmp_path / "cache"
+        return pipeline
+
+    return load_one

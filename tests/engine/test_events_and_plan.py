@@ -1,0 +1,106 @@
+"""The event stream, the dry-run plan, and the engine's independence from the TUI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from flowyml_tui.engine.events import (
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepLog,
+    StepStarted,
+    event_from_json,
+)
+
+PIPE = """
+from pathlib import Path
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["a"])
+def first():
+    print("working")
+    return 1
+
+@step(inputs=["a"], outputs=["b"])
+def second(a):
+    Path(__file__).with_name("second-ran").write_text("yes")
+    return a + 1
+
+pipeline = Pipeline("events").add_step(first).add_step(second)
+"""
+
+
+def test_a_run_emits_started_log_finished_in_order(write_file, load):
+    events = []
+    load(write_file("events.py", PIPE)).run(on_event=events.append)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == [
+        "RunStarted",
+        "StepStarted",
+        "StepLog",
+        "StepFinished",
+        "StepStarted",
+        "StepFinished",
+        "RunFinished",
+    ]
+    started = events[0]
+    assert isinstance(started, RunStarted)
+    assert [s.name for s in started.steps] == ["first", "second"]
+    assert started.steps[1].upstream == ("first",)
+    assert isinstance(events[2], StepLog) and events[2].text == "working\n"
+    finished = events[-1]
+    assert isinstance(finished, RunFinished) and finished.executed == 2
+
+
+def test_every_event_survives_a_json_round_trip(write_file, load):
+    pipeline = load(write_file("events.py", PIPE))
+    events = []
+    pipeline.run(on_event=events.append)
+    pipeline.run(on_event=events.append)
+    for event in events:
+        assert event_from_json(event.to_json()) == event
+
+
+def test_a_cached_step_event_carries_saved_time_and_output_preview(write_file, load):
+    pipeline = load(write_file("events.py", PIPE))
+    pipeline.run()
+    events = []
+    pipeline.run(on_event=events.append)
+    finished = [e for e in events if isinstance(e, StepFinished)]
+    assert [e.status for e in finished] == ["cached", "cached"]
+    assert not any(isinstance(e, StepStarted) for e in events)
+    assert finished[0].saved_seconds > 0
+    assert finished[1].output_previews["b"].startswith("int\n2")
+
+
+def test_plan_says_what_would_run_and_why_without_running(write_file, load, tmp_path):
+    path = write_file("events.py", PIPE)
+    plan = load(path).plan()
+    assert [(p.step, p.action, p.reason) for p in plan] == [
+        ("first", "run", "new step"),
+        ("second", "run", "upstream first will run"),
+    ]
+    assert not (tmp_path / "second-ran").exists()
+    load(path).run()
+    path.write_text(PIPE.replace('write_text("yes")', 'write_text("yes!")'))
+    plan = load(path).plan()
+    assert [(p.step, p.action) for p in plan] == [("first", "hit"), ("second", "run")]
+    assert plan[1].reason == "code changed: second"
+
+
+def test_the_engine_imports_nothing_from_textual_or_rich(write_file):
+    path = write_file("events.py", PIPE)
+    code = (
+        "import sys\n"
+        "from flowyml_tui.engine.loader import load_pipelines\n"
+        f"p = load_pipelines({str(path)!r})['events']\n"
+        f"p.cache_dir = {str(path.parent / 'cache')!r}\n"
+        "p.run()\n"
+        "from flowyml_tui.engine import report, records\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
+        "assert not bad, bad\n"
+        "assert 'numpy' not in sys.modules and 'pandas' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
