@@ -30,15 +30,20 @@ def _sigmoid(z: float) -> float:
     return 1 / (1 + math.exp(-max(min(z, 30), -30)))
 
 
+def _predict(weights: list[float], bias: float, features: list[float]) -> float:
+    return _sigmoid(sum(w * x for w, x in zip(weights, features, strict=True)) + bias)
+
+
 @step(inputs=["dataset"], outputs=["model"], cache="input_hash")
 def train_model(dataset, learning_rate: float, epochs: int):
     weights, bias = [0.0, 0.0], 0.0
     for epoch in range(epochs):
         for features, label in dataset["train"]:
-            error = _sigmoid(sum(w * x for w, x in zip(weights, features, strict=True)) + bias) - label
-            weights = [w - learning_rate * error * x for w, x in zip(weights, features, strict=True)]
+            error = _predict(weights, bias, features) - label
+            step_size = learning_rate * error
+            weights = [w - step_size * x for w, x in zip(weights, features, strict=True)]
             bias -= learning_rate * error
-        if epoch % 10 == 0:
+        if epoch % 50 == 0:
             print(f"epoch {epoch}: weights {[round(w, 3) for w in weights]}")
     return {"weights": weights, "bias": bias}
 
@@ -47,13 +52,13 @@ def train_model(dataset, learning_rate: float, epochs: int):
 def evaluate(model, dataset):
     correct = 0
     for features, label in dataset["test"]:
-        z = sum(w * x for w, x in zip(model["weights"], features, strict=True)) + model["bias"]
-        correct += int((_sigmoid(z) > 0.5) == bool(label))
+        predicted = _predict(model["weights"], model["bias"], features) > 0.5
+        correct += int(predicted == bool(label))
     return {"accuracy": round(correct / len(dataset["test"]), 4)}
 
 
 pipeline = Pipeline(
     "ml",
-    context={"n_samples": 4000, "test_split": 0.2, "learning_rate": 0.05, "epochs": 40},
+    context={"n_samples": 4000, "test_split": 0.2, "learning_rate": 0.05, "epochs": 300},
 )
 pipeline.add_step(prepare_dataset).add_step(train_model).add_step(evaluate)

@@ -18,7 +18,7 @@ SYMBOLS = {
     StepStatus.EXECUTED: "● ran",
     StepStatus.FAILED: "✗ failed",
     StepStatus.SKIPPED: "- skipped",
-    StepStatus.PINNED: "📌 pinned",
+    StepStatus.PINNED: "◆ pinned",
 }
 
 

@@ -1,0 +1,203 @@
+"""`flowyml-tui run` and `flowyml-tui cache`, run as a user types them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+PIPE = """
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["a"])
+def first(n: int = 2):
+    print("first says hi")
+    return n
+
+@step(inputs=["a"], outputs=["b"])
+def second(a):
+    return a * 10
+
+pipeline = Pipeline("demo")
+pipeline.add_step(first).add_step(second)
+"""
+
+
+def cli(*args, cwd=None, stdin=subprocess.DEVNULL):
+    return subprocess.run(
+        [sys.executable, "-m", "flowyml_tui", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        stdin=stdin,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def demo(write_file, tmp_path):
+    return write_file("demo.py", PIPE), tmp_path / "cache"
+
+
+def test_run_prints_a_line_per_step_and_the_hit_rate(demo):
+    path, cache = demo
+    first = cli("run", path, "--cache-dir", cache)
+    assert first.returncode == 0, first.stderr
+    assert "● ran      first" in first.stdout and "new step" in first.stdout
+    second = cli("run", path, "--cache-dir", cache)
+    assert "✓ cached   first" in second.stdout
+    assert "2 steps, 0 executed, 2 cached · hit rate 100%" in second.stdout
+
+
+def test_run_json_is_machine_readable(demo):
+    path, cache = demo
+    out = cli("run", path, "--cache-dir", cache, "--json")
+    data = json.loads(out.stdout)
+    assert data["pipeline"] == "demo"
+    assert [s["status"] for s in data["steps"]] == ["executed", "executed"]
+    assert [s["reason"] for s in data["steps"]] == ["new step", "new step"]
+
+
+def test_run_context_values_are_parsed_as_json(demo):
+    path, cache = demo
+    cli("run", path, "--cache-dir", cache)
+    out = cli("run", path, "--cache-dir", cache, "-c", "n=5", "--json")
+    steps = {s["name"]: s for s in json.loads(out.stdout)["steps"]}
+    assert steps["first"]["reason"] == "context key n changed"
+
+
+def test_run_verbose_echoes_step_output(demo):
+    path, cache = demo
+    out = cli("run", path, "--cache-dir", cache, "-v")
+    assert "first | first says hi" in out.stdout
+
+
+def test_dry_run_plans_without_running(demo):
+    path, cache = demo
+    out = cli("run", path, "--cache-dir", cache, "--dry-run")
+    assert out.returncode == 0
+    assert "run     first" in out.stdout and "new step" in out.stdout
+    assert not (cache / "runs").exists()
+
+
+def test_a_failed_step_exits_1_with_its_traceback(write_file, tmp_path):
+    path = write_file(
+        "fails.py",
+        """
+        from flowyml_tui import Pipeline, step
+
+        @step(outputs=["x"])
+        def explode():
+            raise KeyError("missing column")
+
+        pipeline = Pipeline("fails").add_step(explode)
+        """,
+    )
+    out = cli("run", path, "--cache-dir", tmp_path / "cache")
+    assert out.returncode == 1
+    assert "✗ failed   explode" in out.stdout
+    assert "explode failed:" in out.stdout and "KeyError: 'missing column'" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (None, "no such file"),
+        ("x = 1\n", "defines no Pipeline"),
+        ("def broken(:\n", "syntax error"),
+        (
+            "from flowyml_tui import Pipeline\na = Pipeline('a')\nb = Pipeline('b')\n",
+            "several pipelines (a, b); choose one with --pipeline NAME",
+        ),
+        (
+            "from flowyml_tui import Pipeline, step\n"
+            "@step(inputs=['y'], outputs=['x'])\ndef fx(y): return y\n"
+            "@step(inputs=['x'], outputs=['y'])\ndef fy(x): return x\n"
+            "pipeline = Pipeline('loop').add_step(fx).add_step(fy)\n",
+            "the steps form a cycle",
+        ),
+        (
+            "from flowyml_tui import Pipeline, step\n"
+            "@step(inputs=['raw'], outputs=['x'])\ndef fx(raw): return raw\n"
+            "pipeline = Pipeline('p').add_step(fx)\n",
+            "needs input 'raw'",
+        ),
+        (
+            "from flowyml_tui import Pipeline, step\n"
+            "@step(outputs=['x'])\ndef one(): return 1\n"
+            "@step(outputs=['x'])\ndef two(): return 2\n"
+            "pipeline = Pipeline('p').add_step(one).add_step(two)\n",
+            "output 'x' is produced by both 'one' and 'two'",
+        ),
+    ],
+    ids=[
+        "missing-file",
+        "no-pipeline",
+        "syntax",
+        "ambiguous",
+        "cycle",
+        "missing-input",
+        "duplicate-output",
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(tmp_path, source, expected):
+    path = tmp_path / "bad.py"
+    if source is not None:
+        path.write_text(source)
+    out = cli("run", path, "--cache-dir", tmp_path / "cache")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("flowyml-tui: error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_debug_adds_the_traceback(tmp_path):
+    path = tmp_path / "bad.py"
+    path.write_text("x = 1\n")
+    out = cli("run", path, "--debug")
+    assert out.returncode == 2
+    assert "Traceback" in out.stderr
+
+
+def test_an_unknown_option_is_an_argparse_error(demo):
+    path, _ = demo
+    out = cli("run", path, "--frobnicate")
+    assert out.returncode == 2
+    assert "unrecognized arguments: --frobnicate" in out.stderr
+
+
+def test_cache_stats_ls_pin_unpin_and_clear(demo):
+    path, cache = demo
+    cli("run", path, "--cache-dir", cache)
+    cli("run", path, "--cache-dir", cache)
+    stats = json.loads(cli("cache", "stats", "--json", "--cache-dir", cache).stdout)
+    assert stats["entries"] == 2 and stats["hits"] == 2 and stats["misses"] == 2
+    listing = cli("cache", "ls", "--step", "second", "--cache-dir", cache).stdout
+    assert listing.startswith("second ")
+    assert "pinned first" in cli("cache", "pin", "first", "--cache-dir", cache).stdout
+    assert "◆ pinned   first" in cli("run", path, "--cache-dir", cache).stdout
+    assert cli("cache", "unpin", "first", "--cache-dir", cache).returncode == 0
+    refused = cli("cache", "clear", "--cache-dir", cache)
+    assert refused.returncode == 1 and "pass --yes" in refused.stderr
+    assert cli("cache", "clear", "--step", "first", "--yes", "--cache-dir", cache).returncode == 0
+    again = cli("run", path, "--cache-dir", cache, "--json")
+    steps = {s["name"]: s["reason"] for s in json.loads(again.stdout)["steps"]}
+    assert steps == {"first": "new step", "second": "cached"}
+
+
+def test_cache_commands_on_a_missing_cache_say_so(tmp_path):
+    out = cli("cache", "stats", "--cache-dir", tmp_path / "nowhere")
+    assert out.returncode == 2
+    assert "no cache at" in out.stderr
+
+
+def test_pinning_a_step_with_no_entry_is_a_clear_error(demo):
+    path, cache = demo
+    cli("run", path, "--cache-dir", cache)
+    out = cli("cache", "pin", "nonexistent", "--cache-dir", cache)
+    assert out.returncode == 2
+    assert "has no cached result to pin" in out.stderr
