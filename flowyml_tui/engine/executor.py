@@ -209,11 +209,7 @@ class Executor:
             return _Decision("run", ReasonKind.CACHE_DISABLED, "cache disabled")
         ident = self._code(step)
         if pending_upstream:
-            return _Decision(
-                "run",
-                ReasonKind.UPSTREAM_CHANGED,
-                f"upstream {pending_upstream[0]} will run",
-            )
+            return self._plan_behind(step, ident, pending_upstream[0])
         recipe = self._recipe(step, ident)
         pinned_key = self._pins.get(step.name)
         if pinned_key is not None:
@@ -237,6 +233,35 @@ class Executor:
                 )
             return _Decision("hit", ReasonKind.CACHED, "cached", recipe, entry)
         return self._explain_miss(step, recipe, ident)
+
+    def _plan_behind(self, step: Step, ident: CodeIdentity | None, upstream: str) -> _Decision:
+        """Plan a step whose inputs are not known yet because `upstream` will run first.
+
+        Its own code and context can still be compared with its newest entry, and a pin
+        still wins.
+        """
+        assert self.store is not None
+        pinned = self.store.get_entry(self._pins.get(step.name, ""))
+        if pinned is not None:
+            return _Decision("pinned", ReasonKind.PINNED, "pinned", None, pinned)
+        newest = self.store.newest_entry(step.name)
+        if newest is None:
+            return _Decision("run", ReasonKind.NEW_STEP, "new step")
+        will_run = f"upstream {upstream} will run"
+        known = Recipe(
+            step=step.name,
+            policy=step.policy.value,
+            outputs=step.outputs,
+            code_hash=ident.hash if ident and step.policy is CachePolicy.CODE_HASH else None,
+            inputs=dict(newest["recipe"]["inputs"]),
+            context={p: self._context_fp(step, p, p) for p in step.params if p in self.context},
+            custom_key=newest["recipe"].get("custom_key"),
+        )
+        found = self._compare(step, known, ident, newest)
+        if found.kind is None:
+            return _Decision("run", ReasonKind.UPSTREAM_CHANGED, will_run)
+        text = f"{found.text}; {will_run}"
+        return _Decision("run", found.kind, text, None, None, found.changed, found.diff)
 
     def _pinned(
         self, step: Step, recipe: Recipe, ident: CodeIdentity | None, pinned: dict[str, Any]

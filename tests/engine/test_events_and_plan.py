@@ -80,7 +80,7 @@ def test_plan_says_what_would_run_and_why_without_running(write_file, load, tmp_
     plan = load(path).plan()
     assert [(p.step, p.action, p.reason) for p in plan] == [
         ("first", "run", "new step"),
-        ("second", "run", "upstream first will run"),
+        ("second", "run", "new step"),
     ]
     assert not (tmp_path / "second-ran").exists()
     load(path).run()
@@ -104,3 +104,25 @@ def test_the_engine_imports_nothing_from_textual_or_rich(write_file):
         "assert 'numpy' not in sys.modules and 'pandas' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plan_names_a_steps_own_change_even_behind_a_step_that_will_run(write_file, load):
+    path = write_file("events.py", PIPE)
+    load(path).run()
+    edited = PIPE.replace("return 1", "return 2").replace("return a + 1", "return a + 2")
+    path.write_text(edited)
+    plan = {p.step: p for p in load(path).plan()}
+    assert plan["first"].reason == "code changed: first"
+    assert plan["second"].reason == "code changed: second; upstream first will run"
+
+
+def test_plan_keeps_a_pinned_step_pinned_behind_a_step_that_will_run(write_file, load):
+    from flowyml_tui import CacheStore
+
+    path = write_file("events.py", PIPE)
+    pipeline = load(path)
+    pipeline.run()
+    CacheStore(pipeline.cache_dir).pin("second")
+    path.write_text(PIPE.replace("return 1", "return 2"))
+    plan = {p.step: (p.action, p.reason) for p in load(path).plan()}
+    assert plan["second"] == ("pinned", "pinned")
