@@ -772,6 +772,19 @@ class _SourceFile:
             body = found.body
         return found
 
+    def assignment(self, name: str) -> str | None:
+        """The source of the module-level statement that last binds `name` (a constant)."""
+        found = None
+        for node in self.tree.body:
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+                targets = [node.target]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                found = node
+        return self.segment(found) if found is not None else None
+
     def segment(self, node: ast.AST) -> str:
         start = _first_line(node)
         if isinstance(node, ast.Lambda):
@@ -985,7 +998,7 @@ class CodeIdentity:
     functions: dict[str, str] = field(default_factory=dict)
     """"module:qualname" -> hash of that one function, class or constant."""
     sources: dict[str, str] = field(default_factory=dict)
-    """"module:qualname" -> its source text as written (constants are omitted)."""
+    """"module:qualname" -> its source text as written (for a constant: its assignment)."""
     packages: dict[str, str] = field(default_factory=dict)
     """Third-party top-level package -> installed version."""
     root: str = ""
@@ -1171,7 +1184,9 @@ class _IdentityWalk:
         except Unfingerprintable:
             digest = xxh3_128(b"unfingerprintable:" + _type_tag(cls)).hexdigest()
         module, _, name = key.partition(":")
-        self.add(key, self.location(path, module, name), digest, None)
+        parsed = _source_file(path) if path else None
+        source = parsed.assignment(name) if parsed is not None else None
+        self.add(key, self.location(path, module, name), digest, source)
 
     # -- definitions ----------------------------------------------------------------------------
 

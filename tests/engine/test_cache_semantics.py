@@ -88,6 +88,7 @@ def test_a_module_constant_edit_reruns_the_steps_that_read_it(chain, load):
     result = load(path).run()
     assert result.step_results["shifted"].reason_kind is ReasonKind.CODE_CHANGED
     assert "OFFSET" in result.step_results["shifted"].reason
+    assert "-OFFSET = 1\n+OFFSET = 2\n" in result.step_results["shifted"].diff
     assert result.step_results["scaled"].cached
 
 
