@@ -16,7 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE_OR_DIR",
         help="pipeline files or folders (default: the current folder, else pipelines/)",
     )
-    parser.add_argument("--pipeline", metavar="NAME", help="which pipeline, when a file has several")
+    parser.add_argument(
+        "--pipeline", metavar="NAME", help="which pipeline, when a file has several"
+    )
     parser.add_argument("--cache-dir", metavar="DIR", help="use this cache dir for every pipeline")
     parser.add_argument("--theme", metavar="NAME", help="colour theme (built-in or a theme file)")
     parser.add_argument(
@@ -39,9 +41,11 @@ def main(args: argparse.Namespace) -> int:
             f"unknown theme {args.theme!r}; choose one of: {', '.join(sorted(themes))} "
             "(or add a theme file to ~/.config/flowyml-tui/themes/)"
         )
-    if args.cache_dir is not None and Path(args.cache_dir).exists() and not Path(
-        args.cache_dir
-    ).is_dir():
+    if (
+        args.cache_dir is not None
+        and Path(args.cache_dir).exists()
+        and not Path(args.cache_dir).is_dir()
+    ):
         return _usage_error(f"--cache-dir {args.cache_dir} is a file, not a directory")
 
     from ..tui.app import FlowymlApp

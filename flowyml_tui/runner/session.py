@@ -3,6 +3,10 @@
 Each `run()` starts one child in its own process group with two extra pipes: the events channel
 (JSON lines, read here) and a lifeline (the child exits when it breaks, so a dead parent never
 leaves a pipeline running). Whatever happens, the child is waited for: no zombies.
+
+Processes are started with `subprocess.Popen` (synchronous, a few ms) and watched with a pidfd,
+not with `asyncio.create_subprocess_exec`: on Python 3.11 a task cancelled while that call is
+connecting its pipes waits forever, and a save can cancel a run at any moment.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import contextlib
 import os
 import re
 import signal
+import subprocess
 import sys
+import threading
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -36,25 +42,87 @@ RunMessage = Event | PipelinesFound | LoadFailed | ChildOutput | ChildExited | R
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
 _LINE_LIMIT = 64 * 1024 * 1024  # a StepFinished with a long diff is still one line
 _STDERR_TAIL = 8000  # what ChildExited shows
-_STDERR_KEPT = 256  # chunks kept to find the user's frame in a long crash dump
+_STDERR_KEPT = 64 * 1024  # chars kept to find the user's frame in a long crash dump
 _EXIT_DRAIN_SECONDS = (
     2.0  # after the child exits, how long a stray holder of its pipes may delay us
 )
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
+class _Proc:
+    """A child process whose exit the event loop learns about, and which it always reaps."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+        self._loop = loop
+        self._exited: asyncio.Future[int] = loop.create_future()
+        try:
+            self._pidfd = os.pidfd_open(popen.pid)
+        except (AttributeError, OSError):  # no pidfd (old kernel, not Linux): a thread waits
+            self._pidfd = -1
+            threading.Thread(target=self._wait_in_thread, daemon=True).start()
+        else:
+            loop.add_reader(self._pidfd, self._reap)
+
+    @property
+    def returncode(self) -> int | None:
+        """None until the child has exited and been reaped."""
+        return self._exited.result() if self._exited.done() else None
+
+    @property
+    def exited(self) -> asyncio.Future[int]:
+        """Done, with the return code, once the child is reaped; never cancel it."""
+        return self._exited
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+    def _reap(self) -> None:
+        self._loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._set_exited(self.popen.wait())  # the pidfd is readable: it has exited already
+
+    def _wait_in_thread(self) -> None:
+        code = self.popen.wait()
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing waits any more
+            self._loop.call_soon_threadsafe(self._set_exited, code)
+
+    def _set_exited(self, code: int) -> None:
+        if not self._exited.done():
+            self._exited.set_result(code)
+
+
+class _Tail:
+    """The last `limit` characters of a stream, however small the chunks it arrives in."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._chunks: deque[str] = deque()
+        self._size = 0
+
+    def append(self, text: str) -> None:
+        self._chunks.append(text)
+        self._size += len(text)
+        while self._size - len(self._chunks[0]) >= self._limit:
+            self._size -= len(self._chunks.popleft())
+
+    def text(self) -> str:
+        return "".join(self._chunks)[-self._limit :]
+
+
 @dataclass
 class _Run:
     """What one run knows about itself; kept apart so a new run never mixes with a draining one."""
 
-    proc: asyncio.subprocess.Process
+    proc: _Proc
     cancel_reason: str | None = None
     finished: bool = False
     load_failed: bool = False
     exit_notice: WorkerExiting | None = None
     current_step: str | None = None
     step_sources: dict[str, tuple[str | None, int | None]] = field(default_factory=dict)
-    stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=_STDERR_KEPT))
+    stderr_tail: _Tail = field(default_factory=lambda: _Tail(_STDERR_KEPT))
 
     def observe(self, message: RunMessage) -> None:
         if isinstance(message, RunStarted):
@@ -73,15 +141,24 @@ class _Run:
 class _Child:
     """A started worker; it imports the engine, then waits for the go byte on its lifeline."""
 
-    proc: asyncio.subprocess.Process
+    proc: _Proc
     events_r: int
+    stdout_r: int
+    stderr_r: int
     life_w: int
     argv: tuple[str, ...]
 
     def close_fds(self) -> None:
-        for fd in (self.events_r, self.life_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        """Close what we still own (-1: closed, or handed to a transport); EOF stops a spare."""
+        for name in ("events_r", "stdout_r", "stderr_r", "life_w"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            setattr(self, name, -1)
+
+    def __del__(self) -> None:  # a session dropped without aclose() must not keep a spare
+        self.close_fds()
 
 
 class RunSession:
@@ -113,16 +190,12 @@ class RunSession:
         self.grace_seconds = grace_seconds
         self.warm = warm
         self._current: _Run | None = None
-        self._starting: asyncio.Event | None = None
         self._spare: _Child | None = None
-        self._spare_task: asyncio.Task[None] | None = None
         self._closed = False
 
     @property
     def running(self) -> bool:
-        """True while a child is starting or alive (not yet reaped)."""
-        if self._starting is not None:
-            return True
+        """True while a child is alive (started and not yet reaped)."""
         return self._current is not None and self._current.proc.returncode is None
 
     @property
@@ -153,24 +226,25 @@ class RunSession:
             raise RuntimeError(
                 "a run is already in progress; await cancel() before starting another"
             )
-        starting = self._starting = asyncio.Event()
-        try:
-            child = await self._start()
-            run = self._current = _Run(child.proc)
-        finally:
-            starting.set()
-            self._starting = None
+        child = self._start()  # synchronous: nothing can cancel us half-way through a spawn
+        run = self._current = _Run(child.proc)
         proc = child.proc
         queue: asyncio.Queue[RunMessage | None] = asyncio.Queue()
-        transport, events = await _open_reader(child.events_r)
-        assert proc.stdout is not None and proc.stderr is not None
-        readers = [
-            asyncio.create_task(_read_events(events, queue)),
-            asyncio.create_task(_read_output(proc.stdout, "stdout", queue, None)),
-            asyncio.create_task(_read_output(proc.stderr, "stderr", queue, run.stderr_tail)),
-        ]
-        exited = asyncio.create_task(proc.wait())
+        transports: list[asyncio.BaseTransport] = []
+        readers: list[asyncio.Task[None]] = []
         try:
+            for name in ("events_r", "stdout_r", "stderr_r"):
+                fd = getattr(child, name)
+                setattr(child, name, -1)  # _open_reader owns it from here, even if cancelled
+                transport, reader = await _open_reader(fd)
+                transports.append(transport)
+                if name == "events_r":
+                    readers.append(asyncio.create_task(_read_events(reader, queue)))
+                else:
+                    stream = name.removesuffix("_r")
+                    tail = run.stderr_tail if stream == "stderr" else None
+                    readers.append(asyncio.create_task(_read_output(reader, stream, queue, tail)))
+            exited = proc.exited
             open_channels = len(readers)
             drain_deadline: float | None = None
             loop = asyncio.get_running_loop()
@@ -191,29 +265,27 @@ class RunSession:
                     continue
                 run.observe(item)  # type: ignore[arg-type]
                 yield item  # type: ignore[misc]
-            returncode = await exited
+            returncode = await proc.wait()
             final = self._final_message(run, returncode)
             if final is not None:
                 yield final
-            if self.warm and not self._closed and self._spare_task is None:
-                self._spare_task = asyncio.create_task(self._prepare_spare())
+            if self.warm and not self._closed and self._spare is None:
+                self._spare = self._spawn()  # the next save skips Python and engine start-up
         finally:
             if proc.returncode is None:  # the consumer left early or was cancelled
                 _signal_group(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(exited)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await proc.wait()
             for task in readers:
                 task.cancel()
-            transport.close()
-            with contextlib.suppress(OSError):
-                os.close(child.life_w)
+            for transport in transports:
+                transport.close()
+            child.close_fds()
             if self._current is run:
                 self._current = None
 
     async def cancel(self, reason: str = "cancelled") -> None:
         """Stop the running child and its process group: SIGTERM, then SIGKILL after the grace."""
-        if self._starting is not None:  # a run is starting: stop it once its child exists
-            await self._starting.wait()
         run = self._current
         if run is None or run.proc.returncode is not None:
             return
@@ -221,7 +293,7 @@ class RunSession:
             run.cancel_reason = reason
         _signal_group(run.proc.pid, signal.SIGTERM)
         try:
-            await asyncio.wait_for(asyncio.shield(run.proc.wait()), self.grace_seconds)
+            await asyncio.wait_for(run.proc.wait(), self.grace_seconds)
         except TimeoutError:
             _signal_group(run.proc.pid, signal.SIGKILL)
             await run.proc.wait()
@@ -230,13 +302,13 @@ class RunSession:
         """Stop whatever runs, drop the spare worker, refuse new runs; safe to call twice."""
         self._closed = True
         await self.cancel("session closed")
-        spare = await self._take_spare()
+        spare, self._spare = self._spare, None
         if spare is not None:
             await _discard(spare)
 
-    async def _start(self) -> _Child:
+    def _start(self) -> _Child:
         """The spare if it still fits the settings, else a new child; either way, told to go."""
-        spare = await self._take_spare()
+        spare, self._spare = self._spare, None
         if spare is not None:
             if spare.proc.returncode is None and spare.argv == tuple(self.command()):
                 try:
@@ -244,51 +316,39 @@ class RunSession:
                     return spare
                 except OSError:  # it died just now
                     pass
-            await _discard(spare)
-        child = await self._spawn()
+            spare.close_fds()
+            _signal_group(spare.proc.pid, signal.SIGKILL)  # reaped by its pidfd reader
+        child = self._spawn()
         os.write(child.life_w, b"g")
         return child
 
-    async def _take_spare(self) -> _Child | None:
-        if self._spare_task is not None:
-            task, self._spare_task = self._spare_task, None
-            with contextlib.suppress(Exception):
-                await task
-        spare, self._spare = self._spare, None
-        return spare
-
-    async def _prepare_spare(self) -> None:
-        child = await self._spawn()
-        if self._closed or self._spare is not None:
-            await _discard(child)
-        else:
-            self._spare = child
-
-    async def _spawn(self) -> _Child:
+    def _spawn(self) -> _Child:
+        loop = asyncio.get_running_loop()
         events_r, events_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
         life_r, life_w = os.pipe()
         argv = self.command()
         fds = ["--events-fd", str(events_w), "--lifeline-fd", str(life_r), "--wait-for-go"]
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                *fds,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+            popen = subprocess.Popen(
+                [*argv, *fds],
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
                 pass_fds=(events_w, life_r),
                 start_new_session=True,
                 cwd=self.cwd,
                 env=_child_env(),
             )
         except BaseException:
-            os.close(events_r)
-            os.close(life_w)
+            for fd in (events_r, out_r, err_r, life_w):
+                os.close(fd)
             raise
         finally:
-            os.close(events_w)
-            os.close(life_r)
-        return _Child(proc, events_r, life_w, tuple(argv))
+            for fd in (events_w, out_w, err_w, life_r):
+                os.close(fd)
+        return _Child(_Proc(popen, loop), events_r, out_r, err_r, life_w, tuple(argv))
 
     def _final_message(self, run: _Run, returncode: int) -> RunMessage | None:
         if run.finished or run.load_failed:
@@ -342,7 +402,7 @@ async def _read_events(reader: asyncio.StreamReader, queue: asyncio.Queue) -> No
 
 
 async def _read_output(
-    stream: asyncio.StreamReader, name: str, queue: asyncio.Queue, tail: deque[str] | None
+    stream: asyncio.StreamReader, name: str, queue: asyncio.Queue, tail: _Tail | None
 ) -> None:
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     try:
@@ -362,7 +422,7 @@ _WAKE = object()
 
 async def _next(
     queue: asyncio.Queue,
-    exited: asyncio.Task,
+    exited: asyncio.Future[int],
     deadline: float | None,
     loop: asyncio.AbstractEventLoop,
 ) -> object:
@@ -384,7 +444,7 @@ async def _next(
 
 
 def _child_exited(run: _Run, returncode: int, path: Path) -> ChildExited:
-    kept = "".join(run.stderr_tail)
+    kept = run.stderr_tail.text()
     tail = kept[-_STDERR_TAIL:]
     step = run.current_step
     notice = run.exit_notice

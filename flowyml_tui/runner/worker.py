@@ -289,7 +289,15 @@ def local_modules(path: Path) -> tuple[str, ...]:
 
 
 def _finish(code: int) -> None:
-    """Exit without waiting for threads user code left running; our events are already out."""
+    """Exit without waiting for threads user code left running; our events are already out.
+
+    The run record is ours, though: it is written on a background thread, and `e` in the
+    TUI reads it as soon as the run is over.
+    """
+    records = sys.modules.get("flowyml_tui.engine.records")
+    if records is not None:
+        with contextlib.suppress(Exception):
+            records.wait_for_pending_records(timeout=10)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()

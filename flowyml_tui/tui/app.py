@@ -52,6 +52,8 @@ from .widgets.step_table import StepTable
 
 FRAME_SECONDS = 1 / 30
 """Widgets catch up with the model at most this often, however fast events arrive."""
+ROWS_PER_FRAME = 200
+"""A frame updates at most this many rows, so a run of a thousand steps never stalls the UI."""
 TICK_SECONDS = 0.2
 """How often the elapsed time of running steps moves."""
 MAX_WARNING_TOASTS = 3
@@ -125,6 +127,7 @@ class FlowymlApp(App[int]):
         self._warning_toasts = 0
         self._details_dirty = True
         self._shut_down = False
+        self._binding_state: tuple[bool, bool] | None = None
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -176,8 +179,10 @@ class FlowymlApp(App[int]):
 
     @property
     def activity(self) -> str:
+        if self.model.running:
+            return "running"
         if self._run_active:
-            return "running" if self.model.running else "starting"
+            return "starting"
         if self.paused:
             return "paused"
         return "watching" if self.watching else "idle"
@@ -273,7 +278,7 @@ class FlowymlApp(App[int]):
         elif isinstance(payload, RunFinished):
             model.finish(payload)
             self.query_one(ErrorPanel).show(model.problem)
-            self.refresh_bindings()
+            self._refresh_bindings_if_changed()
         elif isinstance(payload, RunWarning):
             model.warning(payload)
             self._warning_toast(payload)
@@ -282,9 +287,10 @@ class FlowymlApp(App[int]):
         elif isinstance(payload, ChildOutput):
             self._child_output(payload)
         elif isinstance(payload, LoadFailed):
-            location = f"{payload.file}:{payload.line}" if payload.line else payload.file
-            problem = Problem("Could not load the pipeline", location, payload.message,
-                              payload.traceback)
+            location = _where(payload.file, payload.line)
+            problem = Problem(
+                "Could not load the pipeline", location, payload.message, payload.traceback
+            )
             model.interrupted(problem, reason="not run: the file did not load")
             self.query_one(ErrorPanel).show(problem)
         elif isinstance(payload, ChildExited):
@@ -308,11 +314,11 @@ class FlowymlApp(App[int]):
             self.child_output.pop(0)
 
     def _child_exited(self, exited: ChildExited) -> None:
-        location = None
-        if exited.file:
-            location = f"{exited.file}:{exited.line}" if exited.line else exited.file
-        title = f"The pipeline process died ({exited.signal})" if exited.signal else (
-            f"The pipeline process exited (code {exited.returncode})"
+        location = _where(exited.file, exited.line) if exited.file else None
+        title = (
+            f"The pipeline process died ({exited.signal})"
+            if exited.signal
+            else (f"The pipeline process exited (code {exited.returncode})")
         )
         detail = exited.stderr_tail or "".join(self.child_output)
         problem = Problem(title, location, exited.message, detail)
@@ -352,7 +358,7 @@ class FlowymlApp(App[int]):
                 selected = table.selected_step
             self._details_dirty = True
         else:
-            dirty = model.take_dirty()
+            dirty = self._this_frame(table, model.take_dirty())
             for name in dirty:
                 row = model.rows.get(name)
                 if row is not None:
@@ -366,6 +372,21 @@ class FlowymlApp(App[int]):
         dag = self.query_one(DagView)
         if dirty and dag.display and self.query_one(ContentSwitcher).current == "dag":
             dag.show(model)
+
+    def _this_frame(self, table: StepTable, dirty: set[str]) -> set[str]:
+        """At most ROWS_PER_FRAME rows, the visible ones first; the rest wait for the next frame."""
+        if len(dirty) <= ROWS_PER_FRAME:
+            return dirty
+        top = table.scroll_offset.y
+        bottom = top + table.size.height
+
+        def hidden(name: str) -> bool:
+            index = table.get_row_index(name) if name in self.model.rows else -1
+            return not top <= index <= bottom
+
+        ordered = sorted(dirty, key=hidden)
+        self.model.dirty.update(ordered[ROWS_PER_FRAME:])
+        return set(ordered[:ROWS_PER_FRAME])
 
     def _show_details(self, name: str | None) -> None:
         row = self.model.rows.get(name) if name else None
@@ -391,7 +412,14 @@ class FlowymlApp(App[int]):
     @on(DataTable.RowHighlighted, "#steps")
     def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._details_dirty = True
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
+
+    def _refresh_bindings_if_changed(self) -> None:
+        """The footer recomposes on refresh_bindings: only when what is enabled changed."""
+        state = (self.selected_step is not None, self.known_cache_dir is not None)
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
 
     @on(Select.Changed, "#selector")
     def _target_selected(self, event: Select.Changed) -> None:
@@ -461,8 +489,9 @@ class FlowymlApp(App[int]):
         if event.state == WorkerState.ERROR:
             error = worker.error
             text = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
-            self.notify(text, title=f"{worker.name or 'worker'} failed", severity="error",
-                        timeout=10)
+            self.notify(
+                text, title=f"{worker.name or 'worker'} failed", severity="error", timeout=10
+            )
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -520,7 +549,9 @@ class FlowymlApp(App[int]):
         switcher.current = "dag" if switcher.current == "steps" else "steps"
         switcher.set_class(switcher.current == "dag", "-dag")
         if switcher.current == "dag":
-            self.query_one(DagView).show(self.model)
+            dag = self.query_one(DagView)
+            dag.show(self.model)
+            self.call_after_refresh(dag.show, self.model)
         else:
             self.query_one(StepTable).focus()
 
@@ -559,20 +590,42 @@ class FlowymlApp(App[int]):
         commands = [
             ("Re-run pipeline", "Run the pipeline now (r)", self.action_rerun),
             ("Invalidate step", "Force the selected step to run (i)", self.action_invalidate),
-            ("Invalidate step and downstream", "The selected step and all that depends on it (I)",
-             self.action_invalidate_downstream),
-            ("Pin / unpin step", "Keep the selected step's cached result (p)",
-             self.action_toggle_pin),
-            ("Clear cache", "Delete every cached result, after confirming (c)",
-             self.action_clear_cache),
-            ("Pause / resume watching", "Stop or restart re-runs on save (w)",
-             self.action_toggle_watch),
+            (
+                "Invalidate step and downstream",
+                "The selected step and all that depends on it (I)",
+                self.action_invalidate_downstream,
+            ),
+            (
+                "Pin / unpin step",
+                "Keep the selected step's cached result (p)",
+                self.action_toggle_pin,
+            ),
+            (
+                "Clear cache",
+                "Delete every cached result, after confirming (c)",
+                self.action_clear_cache,
+            ),
+            (
+                "Pause / resume watching",
+                "Stop or restart re-runs on save (w)",
+                self.action_toggle_watch,
+            ),
             ("Toggle DAG view", "Draw the pipeline graph (d)", self.action_toggle_dag),
             ("Export report", "Write a report of the last run (e)", self.action_export),
             ("Keys", "Show every key and its binding id (?)", self.action_help),
         ]
         for title, help_text, callback in commands:
             yield SystemCommand(title, help_text, callback)
+
+
+def _where(file: str, line: int | None) -> str:
+    """file:line as the user would type it: relative to where they started us, if inside."""
+    path = Path(file)
+    try:
+        shown = str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        shown = file
+    return f"{shown}:{line}" if line else shown
 
 
 def make_app(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+
 from flowyml_tui.engine.events import (
     RunFinished,
     RunStarted,
@@ -29,7 +30,7 @@ SYMBOLS: dict[str, str] = {
     StepStatus.CACHED: "✓",
     StepStatus.EXECUTED: "●",
     StepStatus.FAILED: "✗",
-    StepStatus.SKIPPED: "–",
+    StepStatus.SKIPPED: "\u2013",  # en dash: skipped, because something upstream failed
     StepStatus.PINNED: "◆",
 }
 
@@ -178,8 +179,9 @@ class RunModel:
         self.finished = event
         self.running = False
         if event.error and not any(r.status == StepStatus.FAILED for r in self.rows.values()):
-            self.problem = Problem("Run failed", None, event.error.strip().splitlines()[-1],
-                                   event.error)
+            self.problem = Problem(
+                "Run failed", None, event.error.strip().splitlines()[-1], event.error
+            )
         self.summary_dirty = True
 
     def interrupted(self, problem: Problem | None, *, reason: str) -> None:

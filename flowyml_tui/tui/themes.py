@@ -31,8 +31,19 @@ STEP_VARIABLES = (
 )
 
 DEFAULT_THEME = "flowyml"
-COLOUR_FIELDS = ("primary", "secondary", "warning", "error", "success", "accent",
-                 "foreground", "background", "surface", "panel", "boost")
+COLOUR_FIELDS = (
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
 THEME_SUFFIXES = (".toml", ".json")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -194,7 +205,7 @@ def load_theme_dirs(dirs: Iterable[Path]) -> tuple[list[Theme], list[str]]:
 
 
 def available_themes(dirs: Iterable[Path] | None = None) -> tuple[dict[str, Theme], list[str]]:
-    """Textual's themes, ours, then theme files (a file may replace a built-in): what --theme names."""
+    """Textual's themes, ours, then theme files (which may replace one): what --theme names."""
     themes = dict(TEXTUAL_THEMES)
     themes.update({theme.name: theme for theme in BUILTIN_THEMES})
     found, problems = load_theme_dirs(theme_dirs() if dirs is None else dirs)

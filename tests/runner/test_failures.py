@@ -144,10 +144,20 @@ def test_a_segfault_in_a_step_is_reported_with_the_signal_and_line(write_pipelin
     exited = run_file(path)[-1]
 
     assert isinstance(exited, ChildExited)
-    open("/tmp/segdebug.txt", "a").write(f"=== {len(exited.stderr_tail)}\n" + exited.stderr_tail)
     assert exited.signal == "SIGSEGV" and exited.returncode == -11
     assert exited.file == str(path) and exited.line == 7
     assert "Fatal Python error" in exited.stderr_tail
+
+
+def test_a_crash_after_lots_of_stderr_still_finds_the_line(write_pipeline, run_file):
+    noise = 'for _ in range(3000):\n    os.write(2, b"noise ")\nctypes.string_at(0)'
+    path = write_pipeline(_one_step(noise))
+
+    exited = run_file(path)[-1]
+
+    assert isinstance(exited, ChildExited) and exited.signal == "SIGSEGV"
+    assert exited.line == 9
+    assert len(exited.stderr_tail) <= 8000 and "Fatal Python error" in exited.stderr_tail
 
 
 def test_an_exception_in_a_step_is_a_failed_step_not_a_crash(write_pipeline, run_file):

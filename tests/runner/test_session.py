@@ -335,3 +335,138 @@ def test_aclose_is_safe_twice_and_refuses_new_runs(write_pipeline, cache_dir):
             await anext(session.run())
 
     asyncio.run(main())
+
+
+def our_children() -> list[int]:
+    """Processes whose parent is this test process (zombies included)."""
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
+                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == me:
+                found.append(int(entry))
+    return found
+
+
+COUNTS_IMPORTS = """
+    from pathlib import Path
+
+    with open(Path(__file__).with_suffix(".imports"), "a") as log:
+        log.write("imported\\n")
+
+    @step(outputs=["x"])
+    def value():
+        return {value}
+
+    pipeline = Pipeline("counted").add_step(value)
+"""
+
+
+def test_a_warm_worker_still_loads_the_pipeline_file_afresh(write_pipeline, cache_dir):
+    path = write_pipeline(COUNTS_IMPORTS.format(value=1))
+    imports = path.with_suffix(".imports")
+    session = RunSession(path, cache_dir=cache_dir)
+
+    async def main() -> tuple[list, list[int], int, list]:
+        try:
+            first = [m async for m in session.run()]
+            await asyncio.sleep(0.5)  # the spare worker is up and waiting by now
+            spare = our_children()
+            count = imports.read_text().count("imported")
+            write_pipeline(COUNTS_IMPORTS.format(value=2))
+            second = [m async for m in session.run()]
+            return first, spare, count, second
+        finally:
+            await session.aclose()
+
+    first, spare, imports_before_second_run, second = asyncio.run(main())
+
+    assert isinstance(first[-1], RunFinished) and len(spare) == 1
+    assert imports_before_second_run == 1  # the spare imported no user code
+    assert imports.read_text().count("imported") == 2
+    finished = [m for m in second if isinstance(m, StepFinished)]
+    assert finished[0].cached is False and finished[0].reason_kind == "code_changed"
+
+
+def test_changing_the_settings_between_runs_takes_effect(write_pipeline, cache_dir):
+    session = RunSession(write_pipeline(TWO_STEPS), cache_dir=cache_dir)
+
+    async def main() -> list:
+        try:
+            [m async for m in session.run()]
+            session.enable_cache = False
+            return [m async for m in session.run()]
+        finally:
+            await session.aclose()
+
+    messages = asyncio.run(main())
+
+    assert [m.cached for m in messages if isinstance(m, StepFinished)] == [False, False]
+
+
+def test_aclose_leaves_no_process_behind(write_pipeline, cache_dir):
+    session = RunSession(write_pipeline(TWO_STEPS), cache_dir=cache_dir)
+
+    async def main() -> list[int]:
+        [m async for m in session.run()]
+        await asyncio.sleep(0.2)
+        alive = our_children()  # the spare worker
+        await session.aclose()
+        return alive
+
+    spare = asyncio.run(main())
+
+    assert len(spare) == 1
+    assert our_children() == []
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.001, 0.005, 0.02, 0.1])
+def test_cancelling_the_consumer_at_any_moment_never_hangs_or_leaks(
+    write_pipeline, cache_dir, delay
+):
+    session = RunSession(write_pipeline(SLOW_SECOND_STEP), cache_dir=cache_dir)
+
+    async def consume() -> None:
+        async for _ in session.run():
+            pass
+
+    async def main() -> None:
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(delay)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+        assert not session.running
+        await session.aclose()
+
+    asyncio.run(main())
+
+    assert our_children() == []
+
+
+def test_a_program_that_forgets_aclose_still_exits(write_pipeline, cache_dir):
+    path = write_pipeline(TWO_STEPS)
+    code = f"""
+import asyncio
+from pathlib import Path
+from flowyml_tui.runner.session import RunSession
+
+async def main():
+    session = RunSession(Path({str(path)!r}), cache_dir={cache_dir!r})
+    async for message in session.run():
+        pass
+
+asyncio.run(main())
+print("exited")
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=20
+    )
+
+    assert done.stdout.strip() == "exited", done.stderr

@@ -76,3 +76,11 @@ def table_cell(app: FlowymlApp, step: str, column: str) -> str:
 
     value = app.query_one(StepTable).get_cell(step, column)
     return getattr(value, "plain", str(value))
+
+
+def widget_text(widget) -> str:
+    """The characters a widget shows on screen right now (what a user would read)."""
+    from textual.geometry import Region
+
+    width, height = widget.size
+    return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, width, height)))

@@ -11,12 +11,12 @@ from flowyml_tui.tui.screens.confirm import ConfirmScreen
 from flowyml_tui.tui.screens.help import HelpScreen
 from flowyml_tui.tui.widgets.step_table import StepTable
 
-from .helpers import drive, statuses, wait_for_run, wait_until
+from .helpers import drive, statuses, wait_for_run, wait_until, widget_text
 
 pytestmark = pytest.mark.timeout(60)
 
 
-async def select(pilot, app, step: str) -> None:  # noqa: ANN001
+async def select(pilot, app, step: str) -> None:
     table = app.query_one(StepTable)
     table.move_cursor(row=table.get_row_index(step))
     await pilot.pause()
@@ -26,7 +26,7 @@ async def select(pilot, app, step: str) -> None:  # noqa: ANN001
 def test_r_reruns_and_unchanged_steps_come_from_the_cache(write_pipeline, new_app) -> None:
     app = new_app(write_pipeline())
 
-    async def scenario(pilot) -> None:  # noqa: ANN001
+    async def scenario(pilot) -> None:
         await wait_for_run(pilot, app, 1)
         assert statuses(app) == {"load": "executed", "double": "executed", "total": "executed"}
         await pilot.press("r")
@@ -39,7 +39,7 @@ def test_r_reruns_and_unchanged_steps_come_from_the_cache(write_pipeline, new_ap
 def test_i_invalidates_only_the_selected_step(write_pipeline, new_app) -> None:
     app = new_app(write_pipeline())
 
-    async def scenario(pilot) -> None:  # noqa: ANN001
+    async def scenario(pilot) -> None:
         await wait_for_run(pilot, app, 1)
         await select(pilot, app, "double")
         await pilot.press("i")
@@ -57,7 +57,7 @@ def test_i_invalidates_only_the_selected_step(write_pipeline, new_app) -> None:
 def test_shift_i_invalidates_the_step_and_everything_downstream(write_pipeline, new_app) -> None:
     app = new_app(write_pipeline())
 
-    async def scenario(pilot) -> None:  # noqa: ANN001
+    async def scenario(pilot) -> None:
         await wait_for_run(pilot, app, 1)
         await select(pilot, app, "double")
         await pilot.press("I")
@@ -73,7 +73,7 @@ def test_p_pins_then_unpins_and_the_pin_persists_in_the_store(
 ) -> None:
     app = new_app(write_pipeline())
 
-    async def scenario(pilot) -> None:  # noqa: ANN001
+    async def scenario(pilot) -> None:
         await wait_for_run(pilot, app, 1)
         await select(pilot, app, "double")
         await pilot.press("p")
@@ -91,7 +91,7 @@ def test_p_pins_then_unpins_and_the_pin_persists_in_the_store(
 def test_c_asks_before_clearing_the_cache(write_pipeline, new_app, tmp_path: Path) -> None:
     app = new_app(write_pipeline())
 
-    async def scenario(pilot) -> None:  # noqa: ANN001
+    async def scenario(pilot) -> None:
         await wait_for_run(pilot, app, 1)
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="dialog")
@@ -114,11 +114,12 @@ def test_c_asks_before_clearing_the_cache(write_pipeline, new_app, tmp_path: Pat
 def test_e_exports_a_report_of_the_last_run(write_pipeline, new_app, tmp_path: Path) -> None:
     app = new_app(write_pipeline())
 
-    async def scenario(pilot) -> None:  # noqa: ANN001
+    async def scenario(pilot) -> None:
         await wait_for_run(pilot, app, 1)
         await pilot.press("e")
-        await wait_until(pilot, lambda: list(tmp_path.glob("flowyml-report-*.html")),
-                         what="the report file")
+        await wait_until(
+            pilot, lambda: list(tmp_path.glob("flowyml-report-*.html")), what="the report file"
+        )
         report = next(tmp_path.glob("flowyml-report-*.html")).read_text()
         assert "double" in report
 
@@ -128,12 +129,23 @@ def test_e_exports_a_report_of_the_last_run(write_pipeline, new_app, tmp_path: P
 def test_question_mark_shows_every_key_with_its_binding_id(write_pipeline, new_app) -> None:
     app = new_app(write_pipeline(), autorun=False)
 
-    async def scenario(pilot) -> None:  # noqa: ANN001
+    async def scenario(pilot) -> None:
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
         ids = {binding_id for _, _, binding_id in app.screen.rows}
-        assert {"rerun", "invalidate", "invalidate_downstream", "pin", "clear_cache", "watch",
-                "export", "theme", "help", "quit", "dag"} <= ids
+        assert {
+            "rerun",
+            "invalidate",
+            "invalidate_downstream",
+            "pin",
+            "clear_cache",
+            "watch",
+            "export",
+            "theme",
+            "help",
+            "quit",
+            "dag",
+        } <= ids
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen))
 
@@ -143,7 +155,7 @@ def test_question_mark_shows_every_key_with_its_binding_id(write_pipeline, new_a
 def test_keys_can_be_remapped_by_binding_id(write_pipeline, new_app) -> None:
     app = new_app(write_pipeline())
 
-    async def scenario(pilot) -> None:  # noqa: ANN001
+    async def scenario(pilot) -> None:
         await wait_for_run(pilot, app, 1)
         app.set_keymap({"rerun": "f5"})
         await pilot.press("f5")
@@ -153,12 +165,10 @@ def test_keys_can_be_remapped_by_binding_id(write_pipeline, new_app) -> None:
     drive(app, scenario)
 
 
-def test_t_opens_the_theme_picker_and_the_table_follows_the_theme(
-    write_pipeline, new_app
-) -> None:
+def test_t_opens_the_theme_picker_and_the_table_follows_the_theme(write_pipeline, new_app) -> None:
     app = new_app(write_pipeline())
 
-    async def scenario(pilot) -> None:  # noqa: ANN001
+    async def scenario(pilot) -> None:
         await wait_for_run(pilot, app, 1)
         before = app.query_one(StepTable).get_cell("load", "status").style
         await pilot.press("t")
@@ -177,10 +187,10 @@ def test_t_opens_the_theme_picker_and_the_table_follows_the_theme(
 def test_d_toggles_the_dag_view(write_pipeline, new_app) -> None:
     app = new_app(write_pipeline())
 
-    async def scenario(pilot) -> None:  # noqa: ANN001
+    async def scenario(pilot) -> None:
         await wait_for_run(pilot, app, 1)
         await pilot.press("d")
-        drawing = str(app.query_one("#dag-drawing").render())
+        drawing = widget_text(app.query_one("#dag-drawing"))
         assert "load" in drawing and "← double" in drawing
         await pilot.press("d")
         assert app.query_one(StepTable).display
@@ -202,7 +212,7 @@ def test_q_quits_and_leaves_no_child_behind(write_pipeline, new_app) -> None:
     app = new_app(path)
     pids: list[int] = []
 
-    async def scenario(pilot) -> None:  # noqa: ANN001
+    async def scenario(pilot) -> None:
         await wait_until(pilot, lambda: statuses(app).get("slow") == "running", what="running")
         assert app._session is not None and app._session.pid is not None
         pids.append(app._session.pid)
@@ -216,17 +226,22 @@ def test_q_quits_and_leaves_no_child_behind(write_pipeline, new_app) -> None:
         os.kill(pids[0], 0)
 
 
-def test_debug_e(write_pipeline, new_app, tmp_path: Path) -> None:
-    app = new_app(write_pipeline())
+def test_every_action_is_also_in_the_command_palette(write_pipeline, new_app) -> None:
+    app = new_app(write_pipeline(), autorun=False)
 
-    async def scenario(pilot) -> None:  # noqa: ANN001
-        await wait_for_run(pilot, app, 1)
-        print("check", app.check_action("export", ()), app.known_cache_dir, app.focused)
-        await pilot.press("e")
-        print("workers0", [(w.name, w.state, w.error) for w in app.workers])
-        await pilot.pause(1)
-        print("notes", [n.message for n in app._notifications])
-        print("workers", [(w.name, w.state, w.error) for w in app.workers])
-        print(list(tmp_path.iterdir()))
+    async def scenario(pilot) -> None:
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {
+            "Re-run pipeline",
+            "Invalidate step",
+            "Invalidate step and downstream",
+            "Pin / unpin step",
+            "Clear cache",
+            "Pause / resume watching",
+            "Toggle DAG view",
+            "Export report",
+            "Keys",
+        } <= titles
+        assert any("theme" in title.lower() for title in titles)
 
     drive(app, scenario)

@@ -1,9 +1,18 @@
-"""The DAG drawn in layers: each step a box in the layer of its depth, edges named inside."""
+"""The DAG drawn in layers: each step a box in the layer of its depth, its inputs named inside.
+
+Drawing exact edges between arbitrary layers in a terminal turns into a tangle fast; naming the
+upstream steps inside each box ("← a, b") stays legible at any size, and the boxes still read
+top to bottom in the order the data flows.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from rich.style import Style
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -11,8 +20,11 @@ from ..state import SYMBOLS, RunModel, StepRow, format_seconds
 from .colours import status_style
 
 BOX_MAX = 32
-GAP = 2
+GAP = "  "
 GUTTER = 5
+BOLD = Style(bold=True)
+
+StyleFor = Callable[[str], Style]
 
 
 class DagView(VerticalScroll):
@@ -21,102 +33,109 @@ class DagView(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = "DAG"
+        self._model: RunModel | None = None
 
-    def compose(self):  # type: ignore[override]
+    def compose(self) -> ComposeResult:
         yield Static("", id="dag-drawing")
 
+    def on_resize(self) -> None:
+        if self._model is not None:
+            self.show(self._model)
+
     def show(self, model: RunModel) -> None:
-        width = max(self.size.width - 2, 40)
+        self._model = model
+        width = max(self.scrollable_content_region.width, 40)
         drawing = render_dag(model, width, lambda status: status_style(self.app, status))
         self.query_one("#dag-drawing", Static).update(drawing)
+
+
+@dataclass(frozen=True, slots=True)
+class _Box:
+    row: StepRow
+    lines: tuple[str, ...]
+    inner: int
+    style: Style
+    has_children: bool
+
+
+def render_dag(model: RunModel, width: int, style_for: StyleFor) -> Text:
+    """Text drawing of the layered graph; a layer wider than `width` wraps onto more rows."""
+    if not model.rows:
+        return Text("The graph appears when the first run starts.", style="italic")
+    depths = model.depths()
+    parents = {parent for row in model.rows.values() for parent in row.info.upstream}
+    layers: dict[int, list[_Box]] = {}
+    for row in model.rows.values():
+        lines = _box_lines(row)
+        inner = min(max(len(line) for line in lines) + 2, BOX_MAX)
+        clipped = tuple(_clip(line, inner - 2) for line in lines)
+        box = _Box(row, clipped, inner, style_for(row.status), row.name in parents)
+        layers.setdefault(depths[row.name], []).append(box)
+    out = Text(no_wrap=True)
+    for depth in sorted(layers):
+        for index, chunk in enumerate(_wrap(layers[depth], width - GUTTER)):
+            label = f"{depth:>3}  " if index == 0 else " " * GUTTER
+            _draw(out, chunk, label)
+    return out
+
+
+def _box_lines(row: StepRow) -> list[str]:
+    status = row.status
+    if row.duration is not None and row.status not in ("pending", "running"):
+        status += f" {format_seconds(row.duration)}"
+    lines = [f"{SYMBOLS.get(row.status, '?')} {row.name}", status]
+    if row.info.upstream:
+        lines.append("← " + ", ".join(row.info.upstream))
+    return lines
 
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _box_lines(row: StepRow) -> list[str]:
-    lines = [f"{SYMBOLS.get(row.status, '?')} {row.name}", row.status]
-    if row.duration is not None and row.status not in ("pending", "running"):
-        lines[1] += f" {format_seconds(row.duration)}"
-    if row.info.upstream:
-        lines.append("← " + ", ".join(row.info.upstream))
-    return lines
-
-
-def render_dag(model: RunModel, width: int, style_for) -> Text:  # noqa: ANN001
-    """Text drawing of the layered graph; wraps a wide layer onto several rows."""
-    if not model.rows:
-        return Text("The graph appears when the first run starts.", style="italic")
-    depths = model.depths()
-    children = {name: False for name in model.rows}
-    for row in model.rows.values():
-        for parent in row.info.upstream:
-            if parent in children:
-                children[parent] = True
-    layers: dict[int, list[StepRow]] = {}
-    for row in model.rows.values():
-        layers.setdefault(depths[row.name], []).append(row)
-    out = Text(no_wrap=True)
-    for depth in sorted(layers):
-        chunks = _wrap(layers[depth], width - GUTTER)
-        for index, chunk in enumerate(chunks):
-            label = f"{depth:>3}  " if index == 0 else " " * GUTTER
-            _draw_row(out, chunk, label, children, style_for)
-    return out
-
-
-def _wrap(rows: list[StepRow], width: int) -> list[list[tuple[StepRow, list[str], int]]]:
-    chunks: list[list[tuple[StepRow, list[str], int]]] = [[]]
+def _wrap(boxes: list[_Box], width: int) -> list[list[_Box]]:
+    chunks: list[list[_Box]] = [[]]
     used = 0
-    for row in rows:
-        lines = _box_lines(row)
-        inner = min(max(len(line) for line in lines) + 2, BOX_MAX)
-        box = inner + 2
-        if chunks[-1] and used + box > width:
+    for box in boxes:
+        size = box.inner + 2 + len(GAP)
+        if chunks[-1] and used + size > width:
             chunks.append([])
             used = 0
-        chunks[-1].append((row, [_clip(line, inner - 2) for line in lines], inner))
-        used += box + GAP
+        chunks[-1].append(box)
+        used += size
     return chunks
 
 
-def _draw_row(out: Text, chunk, label: str, children: dict[str, bool], style_for) -> None:  # noqa: ANN001
-    height = max(len(lines) for _, lines, _ in chunk)
+def _draw(out: Text, chunk: list[_Box], label: str) -> None:
     blank = " " * len(label)
-    gap = " " * GAP
 
-    def line(parts: list[tuple[str, Style | str]], first: bool = False) -> None:
+    def border(first: bool, parts: list[tuple[str, Style]]) -> None:
         out.append(label if first else blank, style="dim")
         for index, (text, style) in enumerate(parts):
             if index:
-                out.append(gap)
+                out.append(GAP)
             out.append(text, style=style)
         out.append("\n")
 
-    styles = [style_for(row.status) for row, _, _ in chunk]
-    line([("╭" + "─" * inner + "╮", s) for (_, _, inner), s in zip(chunk, styles)], first=True)
-    for i in range(height):
-        _content_line(out, blank, chunk, styles, i, gap)
-    bottoms = []
-    arrows = []
-    for (row, _, inner), s in zip(chunk, styles):
-        mid = inner // 2
-        has = children.get(row.name, False)
-        bottoms.append(("╰" + "─" * mid + ("┬" if has else "─") + "─" * (inner - mid - 1) + "╯", s))
-        arrows.append((" " * (mid + 1) + ("▼" if has else " ") + " " * (inner - mid), s))
-    line(bottoms)
-    if any(children.get(row.name, False) for row, _, _ in chunk):
-        line(arrows)
-
-
-def _content_line(out, blank, chunk, styles, i, gap) -> None:  # noqa: ANN001
-    out.append(blank, style="dim")
-    for index, ((row, lines, inner), s) in enumerate(zip(chunk, styles)):
-        if index:
-            out.append(gap)
-        content = lines[i] if i < len(lines) else ""
-        out.append("│ ", style=s)
-        out.append(content.ljust(inner - 2), style=(s + Style(bold=True)) if i == 0 else "")
-        out.append(" │", style=s)
-    out.append("\n")
+    border(True, [("╭" + "─" * box.inner + "╮", box.style) for box in chunk])
+    for i in range(max(len(box.lines) for box in chunk)):
+        out.append(blank)
+        for index, box in enumerate(chunk):
+            if index:
+                out.append(GAP)
+            content = box.lines[i] if i < len(box.lines) else ""
+            out.append("│ ", style=box.style)
+            out.append(content.ljust(box.inner - 2), style=box.style + BOLD if i == 0 else "")
+            out.append(" │", style=box.style)
+        out.append("\n")
+    bottoms: list[tuple[str, Style]] = []
+    arrows: list[tuple[str, Style]] = []
+    for box in chunk:
+        mid = box.inner // 2
+        joint = "┬" if box.has_children else "─"
+        bottoms.append(("╰" + "─" * mid + joint + "─" * (box.inner - mid - 1) + "╯", box.style))
+        arrow = "▼" if box.has_children else " "
+        arrows.append((" " * (mid + 1) + arrow + " " * (box.inner - mid), box.style))
+    border(False, bottoms)
+    if any(box.has_children for box in chunk):
+        border(False, arrows)

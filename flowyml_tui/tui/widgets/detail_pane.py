@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.style import Style
-from rich.text import Text
+from rich.syntax import Syntax
+from rich.text import Span, Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static, TabbedContent, TabPane
@@ -20,15 +20,23 @@ from .colours import status_style
 BOLD = Style(bold=True)
 
 
-def highlighted(code: str, lexer: str, *, dark: bool) -> Syntax:
-    """Pygments highlighting that sits on the widget's own background in every theme."""
-    return Syntax(
-        code.rstrip("\n"),
-        lexer,
-        theme="monokai" if dark else "default",
-        background_color="default",
-        word_wrap=True,
-    )
+def highlighted(code: str, lexer: str, *, dark: bool) -> Text:
+    """Pygments token colours only, so the text sits on the widget's own background."""
+    syntax = Syntax(code.rstrip("\n"), lexer, theme="monokai" if dark else "default")
+    text = syntax.highlight(code.rstrip("\n"))
+    text.style = Style()
+    text.spans = [_without_background(span) for span in text.spans]
+    return text
+
+
+def _without_background(span: Span) -> Span:
+    style = span.style
+    if isinstance(style, Style) and style.bgcolor is not None:
+        plain = Style(
+            color=style.color, bold=style.bold, italic=style.italic, underline=style.underline
+        )
+        return Span(span.start, span.end, plain)
+    return span
 
 
 class DetailPane(Vertical):

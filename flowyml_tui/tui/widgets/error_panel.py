@@ -11,7 +11,7 @@ from ..state import Problem
 from .colours import status_style
 from .detail_pane import highlighted
 
-DETAIL_LINES = 14
+DETAIL_LINES = 6
 
 BOLD = Style(bold=True)
 
@@ -24,16 +24,18 @@ class ErrorPanel(Static):
         if problem is None:
             self.update("")
             return
-        self.update(self._render(problem))
+        self.update(self._problem_renderable(problem))
 
-    def _render(self, problem: Problem) -> RenderableType:
+    def _problem_renderable(self, problem: Problem) -> RenderableType:
         style = status_style(self.app, "failed")
         head = Text.assemble(("✗ " + problem.title, style + BOLD))
         if problem.location:
             head.append(f"  {problem.location}", style="bold underline")
-        parts: list[RenderableType] = [head, Text(problem.message)]
-        if problem.detail:
-            tail = "\n".join(problem.detail.rstrip().splitlines()[-DETAIL_LINES:])
+        parts: list[RenderableType] = [head]
+        tail = "\n".join(problem.detail.rstrip().splitlines()[-DETAIL_LINES:])
+        if not tail.endswith(problem.message):
+            parts.append(Text(problem.message))
+        if tail:
             lexer = "pytb" if "Traceback" in problem.detail else "text"
             parts.append(highlighted(tail, lexer, dark=self.app.current_theme.dark))
         parts.append(

@@ -12,8 +12,14 @@ from flowyml_tui.engine.events import StepStatus
 from ..state import RunModel, format_seconds
 from .colours import status_style
 
-ACTIVITY_STYLE = {"running": "running", "watching": "cached", "paused": "skipped",
-                  "idle": "pending", "starting": "running", "error": "failed"}
+ACTIVITY_STYLE = {
+    "running": "running",
+    "watching": "cached",
+    "paused": "skipped",
+    "idle": "pending",
+    "starting": "running",
+    "error": "failed",
+}
 
 
 class StatusLine(Static):

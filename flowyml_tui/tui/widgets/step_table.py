@@ -70,7 +70,8 @@ class StepTable(DataTable[Text | str]):
         if reason is None:
             return
         others = sum(
-            column.get_render_width(self) for key, column in self.columns.items()
+            column.get_render_width(self)
+            for key, column in self.columns.items()
             if key != reason.key
         )
         available = self.scrollable_content_region.width - others - 2 * self.cell_padding

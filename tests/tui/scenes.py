@@ -1,0 +1,203 @@
+"""Fixed event streams for snapshot tests: the same screen every time, whatever the machine."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+
+from flowyml_tui.engine.events import (
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepInfo,
+    StepLog,
+    StepStarted,
+)
+from flowyml_tui.runner.protocol import LoadFailed
+from flowyml_tui.tui.app import FlowymlApp
+from flowyml_tui.tui.messages import RunnerUpdate
+from flowyml_tui.tui.widgets.step_table import StepTable
+
+RUN = "20260101-120000-abcdef"
+FILE = "pipelines/diamond.py"
+CACHE = "/tmp/flowyml-snapshots/cache"
+
+STEPS = (
+    StepInfo("source", (), ("numbers",), (), "code_hash", None, FILE, 18),
+    StepInfo("squares", ("numbers",), ("squares",), ("source",), "code_hash", None, FILE, 24),
+    StepInfo("cubes", ("numbers",), ("cubes",), ("source",), "input_hash", None, FILE, 30),
+    StepInfo(
+        "combine",
+        ("squares", "cubes"),
+        ("ratio",),
+        ("squares", "cubes"),
+        "disabled",
+        None,
+        FILE,
+        36,
+    ),
+)
+
+CUBES_DIFF = """\
+--- cubes (cached)
++++ cubes (now)
+@@ -1,4 +1,4 @@
+ @step(inputs=["numbers"], outputs=["cubes"])
+ def cubes(numbers):
+     time.sleep(0.4)
+-    return [n**3 for n in numbers]
++    return [n**3 + 1 for n in numbers]
+"""
+
+TRACEBACK = """\
+Traceback (most recent call last):
+  File "pipelines/diamond.py", line 38, in combine
+    return round(sum(cubes) / sum(squares), 3)
+                 ~~~~~~~~~~~^~~~~~~~~~~~~~
+ZeroDivisionError: division by zero
+"""
+
+
+def started() -> RunStarted:
+    return RunStarted(RUN, "diamond", 0.0, STEPS, FILE, CACHE)
+
+
+def done(step: str, status: str, reason: str, kind: str, seconds: float, **kw: object):
+    return StepFinished(
+        RUN, step, status, reason, kind, status in ("cached", "pinned"), seconds, **kw
+    )  # type: ignore[arg-type]
+
+
+def finished(**kw: object) -> RunFinished:
+    return RunFinished(RUN, "diamond", "succeeded", 0.0, 1.0, 1.1, **kw)  # type: ignore[arg-type]
+
+
+def first_run_in_progress():
+    return [
+        started(),
+        StepStarted(RUN, "source", 0.0, "new step", "new_step"),
+        done(
+            "source",
+            "executed",
+            "new step",
+            "new_step",
+            0.301,
+            output_previews={"numbers": "list[int] len=50  [1, 2, 3, 4, 5, …]"},
+            output_sizes={"numbers": 412},
+        ),
+        StepStarted(RUN, "squares", 0.3, "new step", "new_step"),
+    ]
+
+
+def cached_rerun():
+    return [
+        started(),
+        done("source", "cached", "cached", "cached", 0.0004, saved_seconds=0.301),
+        done("squares", "cached", "cached", "cached", 0.0003, saved_seconds=0.402),
+        done("cubes", "cached", "cached", "cached", 0.0003, saved_seconds=0.404),
+        StepStarted(RUN, "combine", 0.0, "cache disabled", "cache_disabled"),
+        done(
+            "combine",
+            "executed",
+            "cache disabled",
+            "cache_disabled",
+            0.0021,
+            output_previews={"ratio": "float  38.25"},
+        ),
+        finished(executed=1, cached=3, saved_seconds=1.107),
+    ]
+
+
+def code_change():
+    return [
+        started(),
+        done("source", "cached", "cached", "cached", 0.0004, saved_seconds=0.301),
+        done("squares", "cached", "cached", "cached", 0.0003, saved_seconds=0.402),
+        StepStarted(RUN, "cubes", 0.0, "code changed: cubes", "code_changed"),
+        done(
+            "cubes",
+            "executed",
+            "code changed: cubes",
+            "code_changed",
+            0.402,
+            changed=("cubes",),
+            diff=CUBES_DIFF,
+        ),
+        done(
+            "combine",
+            "executed",
+            "upstream cubes changed",
+            "upstream_changed",
+            0.0021,
+            changed=("cubes",),
+        ),
+        finished(executed=2, cached=2, saved_seconds=0.703),
+    ]
+
+
+def failed_step():
+    return [
+        started(),
+        done("source", "cached", "cached", "cached", 0.0004, saved_seconds=0.301),
+        done("squares", "cached", "cached", "cached", 0.0003, saved_seconds=0.402),
+        done("cubes", "cached", "cached", "cached", 0.0003, saved_seconds=0.404),
+        StepStarted(RUN, "combine", 0.0, "cache disabled", "cache_disabled"),
+        StepLog(RUN, "combine", "stdout", "combining 50 squares and 50 cubes\n"),
+        done(
+            "combine",
+            "failed",
+            "ZeroDivisionError: division by zero",
+            "failed",
+            0.0012,
+            error=TRACEBACK,
+        ),
+        finished(executed=0, cached=3, failed=1, saved_seconds=1.107),
+    ]
+
+
+def pinned_step():
+    return [
+        started(),
+        done("source", "cached", "cached", "cached", 0.0004, saved_seconds=0.301),
+        done("squares", "cached", "cached", "cached", 0.0003, saved_seconds=0.402),
+        done(
+            "cubes",
+            "pinned",
+            "pinned; since the pin: code changed: cubes",
+            "pinned",
+            0.0003,
+            saved_seconds=0.404,
+            changed=("cubes",),
+            diff=CUBES_DIFF,
+        ),
+        done("combine", "executed", "cache disabled", "cache_disabled", 0.0021),
+        finished(executed=1, cached=3, saved_seconds=1.107),
+    ]
+
+
+def load_error():
+    return [
+        *cached_rerun(),
+        LoadFailed(
+            FILE,
+            31,
+            "SyntaxError: expected ':'",
+            '  File "pipelines/diamond.py", line 31\n    def cubes(numbers)\n'
+            "                      ^\nSyntaxError: expected ':'\n",
+        ),
+    ]
+
+
+async def play(pilot: Pilot[int], events: list[object], select: str | None = None) -> None:
+    """Feed events as the run worker would, then let the widgets catch up."""
+    app = pilot.app
+    assert isinstance(app, FlowymlApp)
+    for event in events:
+        app.post_message(RunnerUpdate(event, app._token))
+    await pilot.pause()
+    app._catch_up()
+    if select is not None:
+        table = app.query_one(StepTable)
+        table.move_cursor(row=table.get_row_index(select), animate=False)
+        await pilot.pause()
+        app._catch_up()
+    await pilot.pause()

@@ -1,0 +1,64 @@
+"""`flowyml-tui [FILE_OR_DIR ...]`: a mistake on the command line is one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def flowyml_tui(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flowyml_tui", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(cwd)},
+        timeout=50,
+    )
+
+
+def test_a_missing_file_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
+    result = flowyml_tui("nope.py", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "flowyml-tui: error: nope.py does not exist: pass a pipeline file or directory"
+    ]
+
+
+def test_an_unknown_theme_is_one_clear_line_and_exit_2(write_pipeline, tmp_path: Path) -> None:
+    path = write_pipeline()
+    result = flowyml_tui(str(path), "--theme", "nah", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown theme 'nah'" in lines[0] and "flowyml-dusk" in lines[0]
+
+
+def test_no_argument_and_no_pipeline_here_says_what_to_do(tmp_path: Path) -> None:
+    result = flowyml_tui(cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no pipeline file" in result.stderr and "pass a file or directory" in result.stderr
+
+
+def test_the_arguments_parse(tmp_path: Path) -> None:
+    import argparse
+
+    from flowyml_tui.cli.tui import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["a.py", "b", "--pipeline", "etl", "--cache-dir", "c", "--theme", "nord", "--no-watch"]
+    )
+    assert (args.paths, args.pipeline, args.cache_dir, args.theme, args.no_watch) == (
+        ["a.py", "b"],
+        "etl",
+        "c",
+        "nord",
+        True,
+    )

@@ -1,0 +1,79 @@
+"""The screen model: what the widgets read, folded from events, cheap per event."""
+
+from __future__ import annotations
+
+from flowyml_tui.engine.events import StepStatus
+from flowyml_tui.tui.state import RunModel, format_seconds
+
+from . import scenes
+
+
+def fold(events) -> RunModel:
+    model = RunModel()
+    for event in events:
+        kind = type(event).__name__
+        if kind == "RunStarted":
+            model.start(event)
+        elif kind == "StepStarted":
+            model.step_started(event, now=10.0)
+        elif kind == "StepFinished":
+            model.step_finished(event)
+        elif kind == "StepLog":
+            model.step_log(event)
+        elif kind == "RunFinished":
+            model.finish(event)
+    return model
+
+
+def test_downstream_follows_the_dag_in_topological_order() -> None:
+    model = fold(scenes.cached_rerun())
+    assert model.downstream("source") == ["source", "squares", "cubes", "combine"]
+    assert model.downstream("cubes") == ["cubes", "combine"]
+    assert model.downstream("combine") == ["combine"]
+
+
+def test_depths_put_parallel_branches_in_one_layer() -> None:
+    model = fold(scenes.cached_rerun())
+    assert model.depths() == {"source": 0, "squares": 1, "cubes": 1, "combine": 2}
+
+
+def test_hit_rate_and_saved_time_count_only_reused_steps() -> None:
+    model = fold(scenes.cached_rerun())
+    assert model.hit_rate() == 0.75
+    assert round(model.saved_seconds(), 3) == 1.107
+
+
+def test_events_mark_only_their_step_dirty_and_a_new_run_resets_rows() -> None:
+    model = fold(scenes.code_change())
+    model.take_dirty()
+    model.step_started(scenes.StepStarted(scenes.RUN, "cubes", 0.0), now=5.0)
+    assert model.take_dirty() == {"cubes"}
+    assert model.rows["cubes"].elapsed(now=6.5) == 1.5
+    model.start(scenes.started())
+    assert model.run_number == 2
+    assert {row.status for row in model.rows.values()} == {StepStatus.PENDING}
+    assert len(model.history["cubes"]) == 1
+
+
+def test_an_interrupted_run_fails_the_running_step_when_the_child_died() -> None:
+    model = fold(scenes.first_run_in_progress())
+    model.interrupted(None, reason="cancelled: saved")
+    assert model.rows["squares"].status == StepStatus.PENDING
+    model = fold(scenes.first_run_in_progress())
+    model.interrupted(scenes_problem(), reason="process exited")
+    assert model.rows["squares"].status == StepStatus.FAILED
+
+
+def scenes_problem():
+    from flowyml_tui.tui.state import Problem
+
+    return Problem("died", None, "killed")
+
+
+def test_durations_read_at_a_glance() -> None:
+    assert [format_seconds(s) for s in (0.0004, 0.012, 1.254, 185)] == [
+        "400µs",
+        "12ms",
+        "1.25s",
+        "3m05s",
+    ]
