@@ -180,7 +180,10 @@ def _load_failed(exc: BaseException, path: Path) -> LoadFailed:
         message = _describe(original)
     else:
         message = str(exc) or _describe(original)
-    tb = "".join(traceback.format_exception(original))
+    if isinstance(original, SyntaxError):  # the import machinery's frames are noise here
+        tb = "".join(traceback.format_exception_only(original))
+    else:
+        tb = "".join(traceback.format_exception(original))
     return LoadFailed(file, line, message, tb)
 
 

@@ -38,6 +38,7 @@ from flowyml_tui.runner.protocol import (
     RunCancelled,
 )
 
+from .keymap import keymap_path, load_keymap
 from .messages import FilesChanged, ReportExported, RunnerUpdate, StoreChanged
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
@@ -100,8 +101,10 @@ class FlowymlApp(App[int]):
         watch: bool = True,
         autorun: bool = True,
         themes_from: Iterable[Path] | None = None,
+        keymap_file: Path | None = None,
     ) -> None:
         self._theme_dirs = list(themes_from) if themes_from is not None else theme_dirs()
+        self._keymap_file = keymap_file if keymap_file is not None else keymap_path()
         super().__init__()
         if not files:
             raise ValueError("FlowymlApp needs at least one pipeline file")
@@ -147,6 +150,7 @@ class FlowymlApp(App[int]):
 
     def on_mount(self) -> None:
         self._install_themes()
+        self._install_keymap()
         self.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
         self._refresh_selector()
         self.set_interval(FRAME_SECONDS, self._catch_up, name="frame")
@@ -174,6 +178,16 @@ class FlowymlApp(App[int]):
             self.notify(f"Unknown theme {wanted!r}; using {DEFAULT_THEME}.", severity="warning")
             wanted = DEFAULT_THEME
         self.theme = wanted
+
+    def _install_keymap(self) -> None:
+        ids = [binding.id for binding in self.BINDINGS if isinstance(binding, Binding)]
+        keymap, problems = load_keymap(self._keymap_file, [i for i in ids if i])
+        if keymap:
+            self.set_keymap(keymap)
+        if problems:
+            self.notify(
+                "\n".join(problems), title="keymap.toml: some keys not remapped", severity="warning"
+            )
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -638,6 +652,7 @@ def make_app(
     watch: bool = True,
     autorun: bool = True,
     themes_from: Iterable[Path] | None = None,
+    keymap_file: Path | None = None,
 ) -> FlowymlApp:
     """Build the app for these FILE_OR_DIR arguments; tests pass a temp cache dir and a clock."""
     from flowyml_tui.runner.watch import discover_pipeline_files
@@ -652,4 +667,5 @@ def make_app(
         watch=watch,
         autorun=autorun,
         themes_from=themes_from,
+        keymap_file=keymap_file,
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -19,6 +18,8 @@ from typing import Any
 from textual.color import Color, ColorParseError
 from textual.theme import BUILTIN_THEMES as TEXTUAL_THEMES
 from textual.theme import Theme
+
+from .keymap import config_dir
 
 STEP_VARIABLES = (
     "step-pending",
@@ -125,8 +126,7 @@ def _blend(background: str, foreground: str, factor: float) -> str:
 def theme_dirs(repo_root: Path | None = None) -> list[Path]:
     """Where theme files live: the project's `themes/`, then the user's config dir."""
     root = repo_root or Path(__file__).resolve().parents[2]
-    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return [root / "themes", Path(config_home) / "flowyml-tui" / "themes"]
+    return [root / "themes", config_dir() / "themes"]
 
 
 def load_theme_file(path: Path) -> Theme:

@@ -25,6 +25,8 @@ def test_a_syntax_error_points_at_its_own_line(write_pipeline, run_file):
     failed = messages[0]
     assert failed.file == str(path) and failed.line == 4
     assert "SyntaxError" in failed.traceback
+    assert "def broken(:" in failed.traceback
+    assert "importlib" not in failed.traceback  # the user's line, not the import machinery
 
 
 def test_a_syntax_error_in_a_helper_module_points_at_the_helper(tmp_path, write_pipeline, run_file):

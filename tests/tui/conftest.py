@@ -61,6 +61,7 @@ def new_app(tmp_path: Path) -> Callable[..., FlowymlApp]:
     def build(*paths: Path, **kwargs: Any) -> FlowymlApp:
         kwargs.setdefault("cache_dir", str(tmp_path / "cache"))
         kwargs.setdefault("watch", False)
+        kwargs.setdefault("keymap_file", tmp_path / "keymap.toml")  # never the user's own
         return make_app(list(paths), **kwargs)
 
     return build

@@ -81,7 +81,7 @@ def render_dag(model: RunModel, width: int, style_for: StyleFor) -> Text:
 
 def _box_lines(row: StepRow) -> list[str]:
     status = row.status
-    if row.duration is not None and row.status not in ("pending", "running"):
+    if row.duration is not None and row.status not in ("pending", "running") and not row.cached:
         status += f" {format_seconds(row.duration)}"
     lines = [f"{SYMBOLS.get(row.status, '?')} {row.name}", status]
     if row.info.upstream:

@@ -92,12 +92,13 @@ class StepTable(DataTable[Text | str]):
         style = status_style(self.app, row.status)
         status = Text(f"{SYMBOLS.get(row.status, '?')} {row.status}", style=style)
         saved = format_seconds(row.saved) if row.cached and row.saved else ""
+        took = "-" if row.cached else format_seconds(row.elapsed(now))  # a hit did not run
         reason = Text(row.reason or "", style=style if row.status == StepStatus.FAILED else "")
         return [
             ("status", status),
             ("name", Text(row.name, style="bold" if row.status == StepStatus.RUNNING else "")),
             ("cache", row.strategy),
-            ("time", Text(format_seconds(row.elapsed(now)), justify="right")),
+            ("time", Text(took, justify="right")),
             ("saved", Text(saved, justify="right", style=status_style(self.app, "cached"))),
             ("reason", reason),
         ]
