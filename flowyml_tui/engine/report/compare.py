@@ -1,0 +1,205 @@
+"""Two run records side by side: what changed from run A (the baseline) to run B."""
+
+from __future__ import annotations
+
+import json
+
+from pygments.lexers import DiffLexer
+
+from ..records import SCHEMA_VERSION
+from .common import (
+    NONE,
+    Record,
+    _e,
+    _reason,
+    fmt_delta,
+    fmt_seconds,
+    normalise_format,
+    short_hash,
+)
+from .html import _badge, _highlight, _page, _run_badge
+from .markdown import _md_cell, _md_code, _md_fence, _md_text
+
+
+def compare_runs(record_a: Record, record_b: Record) -> Record:
+    """What changed from run A to run B, step by step (A is the baseline)."""
+    steps_a = {step["name"]: step for step in record_a.get("steps", [])}
+    steps_b = {step["name"]: step for step in record_b.get("steps", [])}
+    names = list(steps_b) + [name for name in steps_a if name not in steps_b]
+    rows = []
+    for name in names:
+        a, b = steps_a.get(name), steps_b.get(name)
+        hash_a = a.get("code_hash") if a else None
+        hash_b = b.get("code_hash") if b else None
+        code_changed = bool(a and b and hash_a and hash_b and hash_a != hash_b)
+        duration_a = a.get("duration_seconds") if a else None
+        duration_b = b.get("duration_seconds") if b else None
+        rows.append(
+            {
+                "name": name,
+                "status_a": a.get("status") if a else None,
+                "status_b": b.get("status") if b else None,
+                "status_changed": (a or {}).get("status") != (b or {}).get("status"),
+                "duration_a": duration_a,
+                "duration_b": duration_b,
+                "duration_delta": (
+                    duration_b - duration_a
+                    if duration_a is not None and duration_b is not None
+                    else None
+                ),
+                "reason_b": _reason(b) if b else "not in run B",
+                "code_hash_a": hash_a,
+                "code_hash_b": hash_b,
+                "code_changed": code_changed,
+                "diff": (b.get("diff") if b else None) if code_changed else None,
+            }
+        )
+
+    def side(record: Record) -> Record:
+        return {
+            key: record.get(key)
+            for key in (
+                "run_id",
+                "pipeline",
+                "status",
+                "started_at",
+                "duration_seconds",
+                "totals",
+            )
+        }
+
+    duration_a = record_a.get("duration_seconds")
+    duration_b = record_b.get("duration_seconds")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "comparison",
+        "a": side(record_a),
+        "b": side(record_b),
+        "duration_delta": (
+            duration_b - duration_a if duration_a is not None and duration_b is not None else None
+        ),
+        "steps": rows,
+    }
+
+
+def _status_change(row: Record) -> str:
+    a, b = row["status_a"] or "absent", row["status_b"] or "absent"
+    return b if a == b else f"{a} → {b}"
+
+
+def _comparison_markdown(cmp: Record) -> str:
+    a, b = cmp["a"], cmp["b"]
+    summary = (
+        f"{_md_code(a.get('pipeline') or '')} {_md_text(a.get('status') or '')} in "
+        f"{fmt_seconds(a.get('duration_seconds'))} → {_md_code(b.get('pipeline') or '')} "
+        f"{_md_text(b.get('status') or '')} in {fmt_seconds(b.get('duration_seconds'))} "
+        f"({fmt_delta(cmp.get('duration_delta'))})"
+    )
+    out = [
+        f"### Comparing run {_md_code(a['run_id'])} → {_md_code(b['run_id'])}",
+        "",
+        summary,
+        "",
+        "| Step | Status (A → B) | Duration A | Duration B | Δ | Code |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for row in cmp["steps"]:
+        status = _status_change(row)
+        if row["status_changed"]:
+            status = f"**{status}**"
+        code = "changed" if row["code_changed"] else "same" if row["code_hash_b"] else NONE
+        out.append(
+            f"| {_md_code(row['name'], table=True)} | {_md_cell(status)} "
+            f"| {fmt_seconds(row['duration_a'])} | {fmt_seconds(row['duration_b'])} "
+            f"| {fmt_delta(row['duration_delta'])} | {code} |"
+        )
+    changed = [row for row in cmp["steps"] if row["status_changed"]]
+    if changed:
+        out += ["", "#### Status changes", ""]
+        out += [
+            f"- {_md_code(row['name'])}: {_md_text(_status_change(row))} — "
+            f"{_md_text(row['reason_b'])}"
+            for row in changed
+        ]
+    code_rows = [row for row in cmp["steps"] if row["code_changed"]]
+    if code_rows:
+        out += ["", "#### Code changes"]
+        for row in code_rows:
+            header = (
+                f"**{_md_code(row['name'])}** — code "
+                f"{_md_code(short_hash(row['code_hash_a']))} → "
+                f"{_md_code(short_hash(row['code_hash_b']))}"
+            )
+            body = _md_fence(row["diff"], "diff") if row["diff"] else "_(no diff recorded)_"
+            out += ["", header, "", body]
+    return "\n".join(out) + "\n"
+
+
+def _comparison_html(cmp: Record) -> str:
+    a, b = cmp["a"], cmp["b"]
+    rows = []
+    for row in cmp["steps"]:
+        delta = row["duration_delta"]
+        cls = "" if not delta else "delta-up" if delta > 0 else "delta-down"
+        if row["status_changed"]:
+            status = (
+                f"{_badge(row['status_a'] or 'absent')} → {_badge(row['status_b'] or 'absent')}"
+            )
+        else:
+            status = _badge(row["status_b"] or "absent")
+        code = "changed" if row["code_changed"] else "same" if row["code_hash_b"] else NONE
+        rows.append(
+            f"<tr><td class=step>{_e(row['name'])}</td><td>{status}</td>"
+            f"<td class=num>{_e(fmt_seconds(row['duration_a']))}</td>"
+            f"<td class=num>{_e(fmt_seconds(row['duration_b']))}</td>"
+            f'<td class="num {cls}">{_e(fmt_delta(delta))}</td>'
+            f"<td>{_e(code)}</td><td>{_e(row['reason_b'])}</td></tr>"
+        )
+    diffs = []
+    for row in cmp["steps"]:
+        if not row["code_changed"]:
+            continue
+        body = (
+            _highlight(row["diff"], DiffLexer())
+            if row["diff"]
+            else '<p class="note">No diff recorded.</p>'
+        )
+        diffs.append(
+            f'<article class="change"><h3>{_e(row["name"])} <small>code '
+            f"{_e(short_hash(row['code_hash_a']))} → {_e(short_hash(row['code_hash_b']))}"
+            f"</small></h3>{body}</article>"
+        )
+
+    def describe(side: Record) -> str:
+        return (
+            f"<code>{_e(side['run_id'])}</code> {_e(side.get('pipeline') or '')} "
+            f"{_run_badge(str(side.get('status') or ''))} "
+            f"in {_e(fmt_seconds(side.get('duration_seconds')))}"
+        )
+
+    body = (
+        f"<header><h1>Comparing two runs</h1><p class=meta>A: {describe(a)}</p>"
+        f"<p class=meta>B: {describe(b)} ({_e(fmt_delta(cmp.get('duration_delta')))})</p>"
+        "</header>"
+        "<section><h2>Steps</h2><table><thead><tr><th>Step</th><th>Status (A → B)</th>"
+        "<th class=num>Duration A</th><th class=num>Duration B</th><th class=num>Δ</th>"
+        f"<th>Code</th><th>Why (B)</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "</section>"
+        + (
+            f'<section id="changes"><h2>Code changes</h2>{"".join(diffs)}</section>'
+            if diffs
+            else ""
+        )
+    )
+    return _page(f"flowyml runs {a['run_id']} → {b['run_id']}", body)
+
+
+def render_comparison(record_a: Record, record_b: Record, fmt: str = "md") -> str:
+    """Run B against run A (the baseline) as html, md or json."""
+    cmp = compare_runs(record_a, record_b)
+    fmt = normalise_format(fmt)
+    if fmt == "json":
+        return json.dumps(cmp, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "md":
+        return _comparison_markdown(cmp)
+    return _comparison_html(cmp)
