@@ -232,6 +232,11 @@ class Executor:
                     recipe,
                 )
             return _Decision("hit", ReasonKind.CACHED, "cached", recipe, entry)
+        if key in self.store.unreadable:
+            self._warn(f"corrupt cache entry for {step.name} (unreadable metadata); running it")
+            return _Decision(
+                "run", ReasonKind.CORRUPT_ENTRY, "corrupt cache entry: unreadable metadata", recipe
+            )
         return self._explain_miss(step, recipe, ident)
 
     def _plan_behind(self, step: Step, ident: CodeIdentity | None, upstream: str) -> _Decision:

@@ -102,6 +102,8 @@ class CacheStore:
             ) from exc
         os.chmod(self.path / "store", 0o700)
         self._l1: dict[str, dict[str, Any]] = {}
+        self.unreadable: set[str] = set()
+        """Keys whose metadata could not be read: the executor reports them as corrupt."""
         self._generation = self._cache.get(_GENERATION, 0)
 
     def __repr__(self) -> str:
@@ -129,7 +131,10 @@ class CacheStore:
             return None
         try:
             entry = json.loads(raw)
+            if not isinstance(entry, dict) or entry.get("key") != key:
+                raise ValueError("not an entry")
         except (TypeError, ValueError):
+            self.unreadable.add(key)
             return None
         self._remember(entry)
         return entry
@@ -170,6 +175,7 @@ class CacheStore:
             versions.append(key)
             cache.set("versions:" + step, json.dumps(versions))
         self._remember(meta)
+        self.unreadable.discard(key)
 
     def load_value(self, entry: dict[str, Any], index: int) -> Any:
         """Load output `index` of an entry, checking its bytes before anything is unpickled."""

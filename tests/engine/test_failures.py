@@ -216,6 +216,29 @@ def test_a_corrupt_entry_is_a_miss_with_a_warning_not_a_crash(write_file, load):
     assert load(path).run().step_results["rows"].cached  # re-stored, healthy again
 
 
+def test_unreadable_entry_metadata_is_a_miss_with_a_warning(write_file, load):
+    path = write_file(
+        "meta.py",
+        """
+        from flowyml_tui import Pipeline, step
+
+        @step(outputs=["x"])
+        def x():
+            return 41
+
+        pipeline = Pipeline("meta").add_step(x)
+        """,
+    )
+    pipeline = load(path)
+    key = pipeline.run().step_results["x"].key
+    CacheStore(pipeline.cache_dir)._cache.set("e:" + key, '{"truncated": ')
+    events = []
+    result = load(path).run(on_event=events.append)
+    assert result.step_results["x"].reason_kind is ReasonKind.CORRUPT_ENTRY
+    assert any(getattr(e, "kind", "") == "warning" and "unreadable" in e.message for e in events)
+    assert load(path).run().step_results["x"].cached
+
+
 def test_a_writer_killed_mid_write_leaves_no_entry_that_loads_wrong(tmp_path):
     script = textwrap.dedent(
         f"""
