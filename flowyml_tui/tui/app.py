@@ -53,7 +53,7 @@ from .widgets.step_table import StepTable
 
 FRAME_SECONDS = 1 / 30
 """Widgets catch up with the model at most this often, however fast events arrive."""
-ROWS_PER_FRAME = 200
+ROWS_PER_FRAME = 500
 """A frame updates at most this many rows, so a run of a thousand steps never stalls the UI."""
 TICK_SECONDS = 0.2
 """How often the elapsed time of running steps moves."""
@@ -373,10 +373,8 @@ class FlowymlApp(App[int]):
             self._details_dirty = True
         else:
             dirty = self._this_frame(table, model.take_dirty())
-            for name in dirty:
-                row = model.rows.get(name)
-                if row is not None:
-                    table.update_step(row, now)
+            rows = model.rows
+            table.update_steps((rows[name] for name in dirty if name in rows), now)
         if model.summary_dirty:
             model.summary_dirty = False
             self.query_one(StatusLine).show(model, self.activity, str(self.target.file))
@@ -412,6 +410,7 @@ class FlowymlApp(App[int]):
         self.model.dirty.update(running)
 
     def _restyle(self) -> None:
+        self.query_one(StepTable).restyle()
         self.model.dirty.update(self.model.rows)
         self.model.summary_dirty = True
         self._details_dirty = True

@@ -25,8 +25,15 @@ ACTIVITY_STYLE = {
 class StatusLine(Static):
     """Pipeline, run number, activity, cached vs executed, hit rate, time saved."""
 
+    _shown: Text | None = None
+
     def show(self, model: RunModel, activity: str, target: str | None) -> None:
-        self.update(render_status(self, model, activity, target))
+        """Redraw only when the line reads differently; it is one line high, so no layout."""
+        text = render_status(self, model, activity, target)
+        if self._shown is not None and text == self._shown:
+            return
+        self._shown = text
+        self.update(text, layout=False)
 
 
 def render_status(widget: Static, model: RunModel, activity: str, target: str | None) -> Text:

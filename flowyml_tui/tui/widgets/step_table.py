@@ -1,9 +1,17 @@
-"""The step table: one row per step in topological order, updated cell by cell."""
+"""The step table: one row per step in topological order, updated cell by cell.
+
+A run of a thousand steps must not make the UI lag (issue #3), so the table does as little as it
+can per frame: it remembers what each cell shows as a small tuple and only touches (and only
+builds Rich Text for) the cells whose content changed, and it never asks DataTable to measure
+columns: every width is fixed or computed here from the names.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
+from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
@@ -22,6 +30,12 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("saved", "Saved", 8),
     ("reason", "Why", None),
 )
+COLUMN_KEYS = tuple(ColumnKey(key) for key, _, _ in COLUMNS)
+
+Shown = tuple[Hashable, ...]
+"""What each cell of a row shows, one small value per column: equal means nothing to redraw."""
+STALE: Shown = (None,) * len(COLUMNS)
+"""What a row "shows" after a theme change: unlike anything, so every cell is drawn again."""
 
 
 class StepTable(DataTable[Text | str]):
@@ -35,6 +49,8 @@ class StepTable(DataTable[Text | str]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.border_title = "Steps"
+        self._shown: dict[str, Shown] = {}
+        self._styles: dict[str, Style] = {}
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -50,16 +66,38 @@ class StepTable(DataTable[Text | str]):
             return None
         return key.value
 
+    def restyle(self) -> None:
+        """The theme changed: every cell is drawn again with the new colours on its next update."""
+        self._styles.clear()
+        self._shown = dict.fromkeys(self._shown, STALE)
+
     def show_steps(self, rows: Iterable[StepRow], now: float) -> None:
         """Rebuild the rows: only when the DAG's shape changed."""
         selected = self.selected_step
         self.clear()
+        self._shown.clear()
         rows = list(rows)
         for row in rows:
-            self.add_row(*(cell for _, cell in self._cells(row, now)), key=row.name)
-        if selected is not None and selected in {row.name for row in rows}:
+            shown = self._what_shows(row, now)
+            self.add_row(*self._cells(row, shown), key=row.name)
+            self._shown[row.name] = shown
+        self._size_name_column(rows)
+        if selected is not None and selected in self._shown:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
         self._fit_reason_column()
+
+    def _size_name_column(self, rows: list[StepRow]) -> None:
+        """Widen "Step" to the longest name now, instead of DataTable measuring every cell.
+
+        DataTable measures each cell of each new row when it is next idle (~70 ms for a thousand
+        rows); the other columns have fixed widths and names are plain text, so their longest
+        length is the same answer, and knowing it now lets "Why" be fitted right away.
+        """
+        self._new_rows.clear()  # DataTable's queue of rows to measure: nothing left to learn
+        name = self.columns[COLUMN_KEYS[1]]
+        longest = max((cell_len(row.name) for row in rows), default=0)
+        name.content_width = max(name.content_width, longest)
+        self._require_update_dimensions = True
 
     def on_resize(self) -> None:
         self._fit_reason_column()
@@ -81,24 +119,85 @@ class StepTable(DataTable[Text | str]):
             self._require_update_dimensions = True
             self.refresh()
 
-    def update_step(self, row: StepRow, now: float) -> None:
-        key = RowKey(row.name)
-        if key not in self._row_locations:
-            return
-        for column, cell in self._cells(row, now):
-            self.update_cell(key, column, cell)
+    def update_step(self, row: StepRow, now: float) -> int:
+        """Redraw the cells of `row` that show something new; returns how many rows changed."""
+        return self.update_steps((row,), now)
 
-    def _cells(self, row: StepRow, now: float) -> list[tuple[str, Text | str]]:
-        style = status_style(self.app, row.status)
-        status = Text(f"{SYMBOLS.get(row.status, '?')} {row.status}", style=style)
+    def update_steps(self, rows: Iterable[StepRow], now: float) -> int:
+        """Bring these rows up to date in one go; returns how many of them changed.
+
+        `update_cell` would invalidate every render cache and repaint the whole visible table
+        for each cell, so a frame that touches many rows (most of them scrolled out of sight)
+        cost a full repaint per frame. Instead the changed cells are written to the table's
+        data, its caches are invalidated once (DataTable keys them all on `_update_count`), and
+        only the changed rows that are on screen are repainted; the others are drawn from the
+        new data when they scroll into view. Relies on DataTable internals of the pinned
+        Textual (8.2.x): `_data`, `_row_locations`, `_update_count`.
+        """
+        top = self.scroll_offset.y
+        bottom = top + self.size.height  # rows are one line high; generous by the header
+        data, locations = self._data, self._row_locations
+        repaint: list[int] = []
+        changed = 0
+        for row in rows:
+            old = self._shown.get(row.name)
+            if old is None:
+                continue  # not a row of this table (the shape changed and a rebuild is due)
+            shown = self._what_shows(row, now)
+            if shown == old:
+                continue
+            key = RowKey(row.name)
+            cells = data[key]
+            for index, column in enumerate(COLUMN_KEYS):
+                if shown[index] != old[index]:
+                    cells[column] = self._cell(index, row, shown)
+            self._shown[row.name] = shown
+            changed += 1
+            position = locations.get(key)
+            if position is not None and top <= position <= bottom:
+                repaint.append(position)
+        if changed:
+            self._update_count += 1
+            for position in repaint:
+                self.refresh_row(position)
+        return changed
+
+    def _what_shows(self, row: StepRow, now: float) -> Shown:
+        """Plain values that decide each cell, cheap enough to compute for every row per frame."""
+        status = row.status
         saved = format_seconds(row.saved) if row.cached and row.saved else ""
         took = "-" if row.cached else format_seconds(row.elapsed(now))  # a hit did not run
-        reason = Text(row.reason or "", style=style if row.status == StepStatus.FAILED else "")
-        return [
-            ("status", status),
-            ("name", Text(row.name, style="bold" if row.status == StepStatus.RUNNING else "")),
-            ("cache", row.strategy),
-            ("time", Text(took, justify="right")),
-            ("saved", Text(saved, justify="right", style=status_style(self.app, "cached"))),
-            ("reason", reason),
-        ]
+        return (
+            status,
+            status == StepStatus.RUNNING,
+            row.strategy,
+            took,
+            saved,
+            (row.reason or "", status == StepStatus.FAILED),
+        )
+
+    def _cells(self, row: StepRow, shown: Shown) -> list[Text | str]:
+        return [self._cell(index, row, shown) for index in range(len(COLUMN_KEYS))]
+
+    def _cell(self, index: int, row: StepRow, shown: Shown) -> Text | str:
+        """The renderable for column `index`, built from what `_what_shows` said it shows."""
+        if index == 0:
+            return Text(
+                f"{SYMBOLS.get(row.status, '?')} {row.status}", style=self._style(row.status)
+            )
+        if index == 1:
+            return Text(row.name, style="bold" if shown[1] else "")
+        if index == 2:
+            return row.strategy
+        if index == 3:
+            return Text(str(shown[3]), justify="right")
+        if index == 4:
+            return Text(str(shown[4]), justify="right", style=self._style(StepStatus.CACHED))
+        failed = row.status == StepStatus.FAILED
+        return Text(row.reason or "", style=self._style(row.status) if failed else "")
+
+    def _style(self, status: str) -> Style:
+        style = self._styles.get(status)
+        if style is None:
+            style = self._styles[status] = status_style(self.app, status)
+        return style
