@@ -7,8 +7,9 @@ import json
 import sys
 import time
 
+from ..engine.display import format_bytes, format_duration
 from ..engine.errors import FlowymlError
-from .common import add_cache_dir, human_seconds, human_size, open_existing_store
+from .common import add_cache_dir, open_existing_store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,13 +39,13 @@ def main(args: argparse.Namespace) -> int:
         total = stats["hits"] + stats["misses"]
         rate = f"{stats['hits'] / total:.0%}" if total else "-"
         print(
-            f"cache {stats['path']}: {stats['entries']} entries, {human_size(stats['bytes'])}, "
+            f"cache {stats['path']}: {stats['entries']} entries, {format_bytes(stats['bytes'])}, "
             f"{stats['hits']} hits / {stats['misses']} misses (hit rate {rate})"
         )
         for name, row in stats["steps"].items():
             pin = "  pinned" if row["pinned"] else ""
             print(
-                f"  {name:<24} {row['entries']:>3} entries {human_size(row['bytes']):>9}  "
+                f"  {name:<24} {row['entries']:>3} entries {format_bytes(row['bytes']):>9}  "
                 f"{row['hits']} hits / {row['misses']} misses{pin}"
             )
         return 0
@@ -56,8 +57,8 @@ def main(args: argparse.Namespace) -> int:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.created_at))
             pin = "  pinned" if info.pinned else ""
             print(
-                f"{info.step:<24} {when}  {human_size(info.size):>9}  "
-                f"took {human_seconds(info.duration_seconds):>8}  {info.key}{pin}"
+                f"{info.step:<24} {when}  {format_bytes(info.size):>9}  "
+                f"took {format_duration(info.duration_seconds):>8}  {info.key}{pin}"
             )
         return 0
     if args.action == "clear":

@@ -39,19 +39,3 @@ def parse_context(pairs: list[str]) -> dict[str, Any]:
         except ValueError:
             context[key] = raw
     return context
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
-
-
-def human_seconds(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.1f}ms" if seconds >= 0.0001 else f"{seconds * 1e6:.0f}µs"
-    if seconds < 120:
-        return f"{seconds:.2f}s"
-    return f"{seconds / 60:.1f}m"

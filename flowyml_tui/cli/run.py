@@ -7,19 +7,15 @@ import json
 import sys
 from typing import Any, TextIO
 
+from ..engine.display import STATUS_SYMBOLS, format_duration
 from ..engine.events import Event, RunWarning, StepFinished, StepLog, StepStatus
 from ..engine.executor import StepPlan
 from ..engine.loader import load_pipelines, pick_pipeline
 from ..engine.result import RunResult
-from .common import add_cache_dir, human_seconds, parse_context
+from .common import add_cache_dir, parse_context
 
-SYMBOLS = {
-    StepStatus.CACHED: "✓ cached",
-    StepStatus.EXECUTED: "● ran",
-    StepStatus.FAILED: "✗ failed",
-    StepStatus.SKIPPED: "- skipped",
-    StepStatus.PINNED: "◆ pinned",
-}
+WORDS = {StepStatus.EXECUTED: "ran"}
+"""How a status reads in the run log, where it differs from its name."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,11 +76,11 @@ class LivePrinter:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, StepFinished):
-            status = SYMBOLS.get(StepStatus(event.status), event.status)
+            status = f"{STATUS_SYMBOLS[event.status]} {WORDS.get(event.status, event.status)}"
             reason = event.reason
             if event.saved_seconds and event.cached:
-                reason += f" (saved {human_seconds(event.saved_seconds)})"
-            duration = human_seconds(event.duration_seconds) if not event.cached else "-"
+                reason += f" (saved {format_duration(event.saved_seconds)})"
+            duration = format_duration(event.duration_seconds) if not event.cached else "-"
             print(
                 f"  {status:<10} {event.step:<24} {duration:>8}  {reason}",
                 file=self.out,
@@ -98,25 +94,23 @@ class LivePrinter:
 
 
 def print_summary(result: RunResult, out: TextIO) -> None:
-    counts = {status: 0 for status in StepStatus}
-    for step_result in result.step_results.values():
-        counts[step_result.status] += 1
     for name in result.failed_steps:
         error = result.step_results[name].error or ""
         print(f"\n{name} failed:\n" + _indent(error), file=out)
-    saved = sum(r.saved_seconds for r in result.step_results.values())
+    totals = result.finished
     parts = [
         f"{len(result.step_results)} steps",
-        f"{counts[StepStatus.EXECUTED]} executed",
-        f"{counts[StepStatus.CACHED] + counts[StepStatus.PINNED]} cached",
+        f"{totals.executed} executed",
+        f"{totals.cached} cached",
     ]
-    if counts[StepStatus.FAILED]:
-        parts.append(f"{counts[StepStatus.FAILED]} failed")
-    if counts[StepStatus.SKIPPED]:
-        parts.append(f"{counts[StepStatus.SKIPPED]} skipped")
+    if totals.failed:
+        parts.append(f"{totals.failed} failed")
+    if totals.skipped:
+        parts.append(f"{totals.skipped} skipped")
     print(
-        f"{', '.join(parts)} · hit rate {result.hit_rate:.0%} · saved {human_seconds(saved)} · "
-        f"took {human_seconds(result.duration_seconds)} · run {result.run_id}",
+        f"{', '.join(parts)} · hit rate {result.hit_rate:.0%} · "
+        f"saved {format_duration(totals.saved_seconds)} · "
+        f"took {format_duration(result.duration_seconds)} · run {result.run_id}",
         file=out,
     )
 

@@ -66,6 +66,11 @@ _PATH_KINDS: dict[str, Kind] = {}
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
+def is_user_file(path: str | None) -> bool:
+    """A file of the user's own project: not the stdlib, site-packages or flowyml_tui itself."""
+    return _kind_of_path(path) == "user"
+
+
 def _kind_of_path(path: str | None) -> Kind:
     """user = a real file outside the stdlib and site-packages; flowyml_tui itself is not user."""
     if not path:

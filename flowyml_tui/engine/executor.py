@@ -358,11 +358,15 @@ class Executor:
             entry = self._store_entry(step, decision.recipe, values, fps, result)
         self._finish(step, result, entry=entry, values=values)
 
-    def _arguments(self, step: Step) -> dict[str, Any]:
-        kwargs = {
+    def _input_values(self, step: Step) -> dict[str, Any]:
+        """Parameter -> value for each of the step's inputs (upstream outputs or context)."""
+        return {
             param: self.materialize(name) if name in self.graph.producers else self.context[name]
             for name, param in step.bindings
         }
+
+    def _arguments(self, step: Step) -> dict[str, Any]:
+        kwargs = self._input_values(step)
         for param in step.params:
             if param in self.context:
                 kwargs[param] = self.context[param]
@@ -555,11 +559,7 @@ class Executor:
 
     def _custom_key(self, step: Step) -> str:
         assert step.key_fn is not None
-        inputs = {
-            param: self.materialize(name) if name in self.graph.producers else self.context[name]
-            for name, param in step.bindings
-        }
-        key = step.key_fn(step, inputs, dict(self.context))
+        key = step.key_fn(step, self._input_values(step), dict(self.context))
         if not isinstance(key, str):
             raise FlowymlError(
                 f"step {step.name!r}: the key function returned a {type(key).__name__}; "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .events import ReasonKind
@@ -19,7 +19,6 @@ class Explanation:
     phrases: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     diff: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> ReasonKind | None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
+from .code_identity import is_user_file
 from .errors import PipelineLoadError
 from .pipeline import Pipeline
 
@@ -119,7 +120,7 @@ class _FreshFinder(importlib.abc.MetaPathFinder):
         if spec is None or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
             return None
         origin = Path(spec.origin or "")
-        if "site-packages" in origin.parts or not _in_pipeline_folder(origin.parent):
+        if not is_user_file(spec.origin) or not _in_pipeline_folder(origin.parent):
             return None
         spec.loader = _FreshSourceLoader(fullname, str(origin))
         return spec
@@ -142,11 +143,7 @@ def _forget_local_modules() -> None:
     """
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if not file or name == "flowyml_tui" or name.startswith("flowyml_tui."):
-            continue
-        if "site-packages" in file:
-            continue
-        if _in_pipeline_folder(Path(file).parent):
+        if is_user_file(file) and _in_pipeline_folder(Path(file).parent):
             del sys.modules[name]
 
 

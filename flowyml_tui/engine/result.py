@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import Event, ReasonKind, StepStatus
+from .events import Event, ReasonKind, RunFinished, StepStatus
 
 
 @dataclass
@@ -72,6 +72,13 @@ class RunResult:
     @property
     def status(self) -> str:
         return "failed" if self.failed_steps else "succeeded"
+
+    @property
+    def finished(self) -> RunFinished:
+        """The run's closing event: its counts of executed, cached, failed, skipped and saved."""
+        last = self.events[-1]
+        assert isinstance(last, RunFinished)
+        return last
 
     @property
     def failed_steps(self) -> list[str]:

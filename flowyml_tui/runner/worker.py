@@ -14,7 +14,6 @@ import faulthandler
 import os
 import signal
 import sys
-import sysconfig
 import threading
 import traceback
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from flowyml_tui.engine.code_identity import is_user_file
 from flowyml_tui.engine.events import Event, StepFinished, StepStarted
 from flowyml_tui.runner.protocol import LoadFailed, PipelinesFound, RunnerMessage, WorkerExiting
 
@@ -29,7 +29,6 @@ EXIT_OK = 0
 EXIT_LOAD_FAILED = 2
 EXIT_USAGE = 64
 EXIT_PARENT_GONE = 70
-_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 class Channel:
@@ -250,41 +249,26 @@ def _no_pipeline_message(path: Path) -> str:
     )
 
 
-def _excluded_prefixes() -> tuple[str, ...]:
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, str(_PACKAGE_DIR)}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        value = sysconfig.get_paths().get(key)
-        if value:
-            paths.add(value)
-    real = {os.path.realpath(p) for p in paths} | {os.path.abspath(p) for p in paths}
-    return tuple(p.rstrip(os.sep) + os.sep for p in real)
-
-
 def _roots(path: Path) -> tuple[str, ...]:
     dirs = {os.path.realpath(path.parent), os.path.realpath(os.getcwd())}
     return tuple(d.rstrip(os.sep) + os.sep for d in dirs)
 
 
-def _is_local(name: str, roots: tuple[str, ...], excluded: tuple[str, ...] = ()) -> bool:
-    if not excluded:
-        excluded = _excluded_prefixes()
-    if name.startswith(excluded) or "site-packages" in name:
-        return False
-    real = os.path.realpath(name)
-    return real.startswith(roots) and not real.startswith(excluded)
+def _is_local(name: str, roots: tuple[str, ...]) -> bool:
+    """The user's own code, under the pipeline's folder or the working directory."""
+    return is_user_file(name) and os.path.realpath(name).startswith(roots)
 
 
 def local_modules(path: Path) -> tuple[str, ...]:
     """Files of the user's own modules the pipeline imported: editing one should re-run it."""
     roots = _roots(path)
-    excluded = _excluded_prefixes()
     own = os.path.realpath(path)
     found: set[str] = set()
     for module in list(sys.modules.values()):
         name: Any = getattr(module, "__file__", None)
         if not isinstance(name, str) or not name.endswith(".py"):
             continue
-        if _is_local(name, roots, excluded):
+        if _is_local(name, roots):
             real = os.path.realpath(name)
             if real != own:
                 found.add(real)

@@ -40,10 +40,3 @@ class ReportExported(Message):
     """The report of the last run was written."""
 
     path: Path
-
-
-@dataclass
-class StepSelected(Message):
-    """The cursor moved to another step."""
-
-    name: str | None

@@ -24,18 +24,6 @@ HISTORY_LENGTH = 50
 LOG_LIMIT = 64_000
 """Characters of captured output kept per step: enough to read, bounded for chatty steps."""
 
-SYMBOLS: dict[str, str] = {
-    StepStatus.PENDING: "·",
-    StepStatus.RUNNING: "▶",
-    StepStatus.CACHED: "✓",
-    StepStatus.EXECUTED: "●",
-    StepStatus.FAILED: "✗",
-    StepStatus.SKIPPED: "\u2013",  # en dash: skipped, because something upstream failed
-    StepStatus.PINNED: "◆",
-}
-
-CACHE_LABELS = {"disabled": "off", "False": "off", "false": "off"}
-
 
 @dataclass(slots=True)
 class HistoryPoint:
@@ -73,7 +61,7 @@ class StepRow:
 
     @property
     def strategy(self) -> str:
-        return CACHE_LABELS.get(self.info.cache, self.info.cache)
+        return self.info.cache
 
     def add_log(self, text: str) -> None:
         self.logs.append(text)
@@ -246,17 +234,3 @@ class RunModel:
     def take_dirty(self) -> set[str]:
         dirty, self.dirty = self.dirty, set()
         return dirty
-
-
-def format_seconds(seconds: float | None) -> str:
-    """Durations people can compare at a glance: 840µs, 12ms, 1.25s, 3m05s."""
-    if seconds is None:
-        return ""
-    if seconds < 0.001:
-        return f"{seconds * 1_000_000:.0f}µs"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.2f}s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes}m{rest:02d}s"

@@ -30,7 +30,7 @@ STEPS = (
         ("squares", "cubes"),
         ("ratio",),
         ("squares", "cubes"),
-        "disabled",
+        "off",
         None,
         FILE,
         36,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from flowyml_tui.engine.display import format_duration
 from flowyml_tui.engine.events import StepStatus
-from flowyml_tui.tui.state import RunModel, format_seconds
+from flowyml_tui.tui.state import RunModel
 
 from . import scenes
 
@@ -71,7 +72,7 @@ def scenes_problem():
 
 
 def test_durations_read_at_a_glance() -> None:
-    assert [format_seconds(s) for s in (0.0004, 0.012, 1.254, 185)] == [
+    assert [format_duration(s) for s in (0.0004, 0.012, 1.254, 185)] == [
         "400µs",
         "12ms",
         "1.25s",

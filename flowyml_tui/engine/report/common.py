@@ -70,15 +70,6 @@ def fmt_delta(seconds: float | None) -> str:
     return f"{sign}{fmt_seconds(abs(seconds))}"
 
 
-def fmt_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
 def fmt_when(epoch: float | None) -> str:
     if not epoch:
         return NONE

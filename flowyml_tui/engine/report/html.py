@@ -13,6 +13,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, PythonTracebackLexer, TextLexer
 
+from ..display import format_bytes
 from ..records import SCHEMA_VERSION
 from .common import (
     _OK_RUN,
@@ -23,7 +24,6 @@ from .common import (
     _e,
     _reason,
     error_summary,
-    fmt_bytes,
     fmt_rate,
     fmt_seconds,
     fmt_when,
@@ -253,7 +253,7 @@ def _details(steps: list[Record]) -> str:
             _mapping(
                 "Output sizes",
                 step.get("output_sizes") or {},
-                lambda v: _e(fmt_bytes(v)),
+                lambda v: _e(format_bytes(v)),
             )
         )
         body.append(_mapping("Output previews", step.get("output_previews") or {}, code))

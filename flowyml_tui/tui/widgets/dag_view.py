@@ -16,7 +16,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..state import SYMBOLS, RunModel, StepRow, format_seconds
+from flowyml_tui.engine.display import STATUS_SYMBOLS, format_duration
+
+from ..state import RunModel, StepRow
 from .colours import status_style
 
 BOX_MAX = 32
@@ -82,8 +84,8 @@ def render_dag(model: RunModel, width: int, style_for: StyleFor) -> Text:
 def _box_lines(row: StepRow) -> list[str]:
     status = row.status
     if row.duration is not None and row.status not in ("pending", "running") and not row.cached:
-        status += f" {format_seconds(row.duration)}"
-    lines = [f"{SYMBOLS.get(row.status, '?')} {row.name}", status]
+        status += f" {format_duration(row.duration)}"
+    lines = [f"{STATUS_SYMBOLS.get(row.status, '?')} {row.name}", status]
     if row.info.upstream:
         lines.append("← " + ", ".join(row.info.upstream))
     return lines

@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static, TabbedContent, TabPane
 
+from flowyml_tui.engine.display import STATUS_SYMBOLS, format_duration
 from flowyml_tui.engine.events import ReasonKind, StepStatus
 
-from ..state import SYMBOLS, HistoryPoint, StepRow, format_seconds
+from ..state import HistoryPoint, StepRow
 from .colours import status_style
 
 BOLD = Style(bold=True)
@@ -71,7 +72,7 @@ class DetailPane(Vertical):
     def _why(self, row: StepRow, dark: bool) -> RenderableType:
         style = status_style(self.app, row.status)
         head = Text.assemble(
-            (f"{SYMBOLS.get(row.status, '?')} {row.status}", style + BOLD),
+            (f"{STATUS_SYMBOLS.get(row.status, '?')} {row.status}", style + BOLD),
             "  ",
             (row.name, "bold"),
             f"  cache={row.strategy}",
@@ -84,7 +85,7 @@ class DetailPane(Vertical):
         if row.changed:
             parts.append(Text("Changed: " + ", ".join(row.changed)))
         if row.cached and row.saved:
-            parts.append(Text(f"Saved {format_seconds(row.saved)} by reusing the cached result."))
+            parts.append(Text(f"Saved {format_duration(row.saved)} by reusing the cached result."))
         for warning in row.warnings:
             parts.append(Text(f"⚠ {warning}", style=status_style(self.app, "running")))
         if row.diff:
@@ -132,8 +133,8 @@ class DetailPane(Vertical):
         for point in reversed(history):
             style = status_style(self.app, point.status)
             text.append(f"run #{point.run:<4} ")
-            text.append(f"{SYMBOLS.get(point.status, '?')} {point.status:<9}", style=style)
-            text.append(f" {format_seconds(point.duration):>8}\n")
+            text.append(f"{STATUS_SYMBOLS.get(point.status, '?')} {point.status:<9}", style=style)
+            text.append(f" {format_duration(point.duration):>8}\n")
         return text
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import Static
 
+from flowyml_tui.engine.display import format_duration
 from flowyml_tui.engine.events import StepStatus
 
-from ..state import RunModel, format_seconds
+from ..state import RunModel
 from .colours import status_style
 
 ACTIVITY_STYLE = {
@@ -64,9 +65,9 @@ def render_status(widget: Static, model: RunModel, activity: str, target: str | 
             text.append(f"  │  hit {rate:.0%}")
         saved = model.saved_seconds()
         if saved:
-            text.append(f"  │  saved {format_seconds(saved)}")
+            text.append(f"  │  saved {format_duration(saved)}")
         if model.finished is not None:
-            text.append(f"  │  took {format_seconds(model.finished.duration_seconds)}")
+            text.append(f"  │  took {format_duration(model.finished.duration_seconds)}")
     if model.warnings:
         text.append(f"  │  ⚠ {len(model.warnings)}", style=status_style(app, "running"))
     return text

@@ -17,9 +17,10 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
+from flowyml_tui.engine.display import STATUS_SYMBOLS, format_duration
 from flowyml_tui.engine.events import StepStatus
 
-from ..state import SYMBOLS, StepRow, format_seconds
+from ..state import StepRow
 from .colours import status_style
 
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
@@ -119,10 +120,6 @@ class StepTable(DataTable[Text | str]):
             self._require_update_dimensions = True
             self.refresh()
 
-    def update_step(self, row: StepRow, now: float) -> int:
-        """Redraw the cells of `row` that show something new; returns how many rows changed."""
-        return self.update_steps((row,), now)
-
     def update_steps(self, rows: Iterable[StepRow], now: float) -> int:
         """Bring these rows up to date in one go; returns how many of them changed.
 
@@ -165,8 +162,8 @@ class StepTable(DataTable[Text | str]):
     def _what_shows(self, row: StepRow, now: float) -> Shown:
         """Plain values that decide each cell, cheap enough to compute for every row per frame."""
         status = row.status
-        saved = format_seconds(row.saved) if row.cached and row.saved else ""
-        took = "-" if row.cached else format_seconds(row.elapsed(now))  # a hit did not run
+        saved = format_duration(row.saved) if row.cached and row.saved else ""
+        took = "-" if row.cached else format_duration(row.elapsed(now))  # a hit did not run
         return (
             status,
             status == StepStatus.RUNNING,
@@ -183,7 +180,7 @@ class StepTable(DataTable[Text | str]):
         """The renderable for column `index`, built from what `_what_shows` said it shows."""
         if index == 0:
             return Text(
-                f"{SYMBOLS.get(row.status, '?')} {row.status}", style=self._style(row.status)
+                f"{STATUS_SYMBOLS.get(row.status, '?')} {row.status}", style=self._style(row.status)
             )
         if index == 1:
             return Text(row.name, style="bold" if shown[1] else "")

@@ -1,0 +1,43 @@
+"""What the terminal views (the TUI and `flowyml-tui run`) print for statuses, times and sizes.
+
+One table and one format, so the same step reads the same in both; reports for documents keep
+their own spaced style (report/common.py).
+"""
+
+from __future__ import annotations
+
+from .events import StepStatus
+
+STATUS_SYMBOLS: dict[str, str] = {
+    StepStatus.PENDING: "·",
+    StepStatus.RUNNING: "▶",
+    StepStatus.CACHED: "✓",
+    StepStatus.EXECUTED: "●",
+    StepStatus.FAILED: "✗",
+    StepStatus.SKIPPED: "\u2013",  # en dash: skipped, because something upstream failed
+    StepStatus.PINNED: "◆",
+}
+
+
+def format_duration(seconds: float | None) -> str:
+    """Durations people can compare at a glance: 840µs, 12ms, 1.25s, 3m05s."""
+    if seconds is None:
+        return ""
+    if seconds < 0.001:
+        return f"{seconds * 1_000_000:.0f}µs"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def format_bytes(size: float) -> str:
+    """512 B, 3.4 KB, 1.2 GB (powers of 1024)."""
+    value = float(size)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
