@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -115,25 +115,24 @@ class Pipeline:
         step failures do not raise: they are in `result.step_results` (or use
         `result.raise_for_failures()`).
         """
-        executor = self._executor(context, params, on_event)
-        return executor.run()
+        recorder = RunRecorder(self.store.path, keep=self.keep_runs)
+        sinks = [on_event, recorder] if on_event is not None else [recorder]
+        return self._executor(context, params, sinks).run()
 
     def plan(self, context: Mapping[str, Any] | None = None, **params: Any) -> list[StepPlan]:
         """What `run` would do with each step and why, without running anything."""
-        return self._executor(context, params, None).plan()
+        return self._executor(context, params, []).plan()
 
     def _executor(
         self,
         context: Mapping[str, Any] | None,
         params: Mapping[str, Any],
-        on_event: Callable[[Event], None] | None,
+        sinks: list[Callable[[Event], None]],
     ) -> Executor:
         merged = self._context(context, params)
         graph = self._graph_for(merged)
         _check_parameters(graph, merged)
         store = self.store if self.enable_cache else None
-        sinks = [on_event] if on_event is not None else []
-        sinks.append(RunRecorder(self.store.path, keep=self.keep_runs))
         return Executor(
             pipeline=self.name,
             graph=graph,
@@ -161,8 +160,7 @@ def _check_parameters(graph: Graph, context: Mapping[str, Any]) -> None:
                 )
 
 
-def _fan_out(sinks: Iterable[Callable[[Event], None]]) -> Callable[[Event], None] | None:
-    sinks = list(sinks)
+def _fan_out(sinks: list[Callable[[Event], None]]) -> Callable[[Event], None] | None:
     if not sinks:
         return None
     if len(sinks) == 1:
