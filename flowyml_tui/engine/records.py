@@ -240,7 +240,7 @@ class RunRecorder:
 
     def _complete(self, finished: RunFinished, state: _RunEvents) -> None:
         try:
-            self._record = self.build(finished, state)
+            self._record = self._build(finished, state)
             self._path = write_record(self.cache_dir, self._record)
             prune_runs(self.cache_dir, self.keep)
         except Exception as exc:  # a record must never break a run
@@ -250,12 +250,8 @@ class RunRecorder:
         self._error = message
         warnings.warn(message, RunRecordWarning, stacklevel=3)
 
-    def build(self, finished: RunFinished, state: _RunEvents | None = None) -> dict[str, Any]:
-        """The record of the run that `finished` ends, from the events seen so far."""
-        if state is None:
-            state = _RunEvents(
-                self._started, self._step_started, self._finished, self._logs, self._warnings
-            )
+    def _build(self, finished: RunFinished, state: _RunEvents) -> dict[str, Any]:
+        """The record of the run that `finished` ends, from that run's events."""
         started = state.started
         infos = {info.name: info for info in (started.steps if started else ())}
         order = list(infos) + [name for name in state.finished if name not in infos]

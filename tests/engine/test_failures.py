@@ -216,6 +216,35 @@ def test_a_corrupt_entry_is_a_miss_with_a_warning_not_a_crash(write_file, load):
     assert load(path).run().step_results["rows"].cached  # re-stored, healthy again
 
 
+def test_a_flipped_byte_that_still_unpickles_is_caught_by_the_checksum(write_file, load):
+    path = write_file(
+        "flip.py",
+        """
+        from flowyml_tui import Pipeline, step
+
+        @step(outputs=["payload"])
+        def payload():
+            return b"a" * 4096
+
+        @step(inputs=["payload"], outputs=["size"], cache=False)
+        def count(payload):
+            return payload.count(b"a")
+
+        pipeline = Pipeline("flip").add_step(payload).add_step(count)
+        """,
+    )
+    pipeline = load(path)
+    pipeline.run()
+    store = CacheStore(pipeline.cache_dir)
+    (key,) = [k for k in store._cache.iterkeys() if isinstance(k, str) and k.startswith("v:")]
+    blob = bytearray(store._cache.get(key))
+    blob[len(blob) // 2] = ord("b")  # same length, still a valid pickle, wrong value
+    store._cache.set(key, bytes(blob))
+    result = load(path).run()
+    assert result.step_results["payload"].reason_kind is ReasonKind.CORRUPT_ENTRY
+    assert result["size"] == 4096
+
+
 def test_unreadable_entry_metadata_is_a_miss_with_a_warning(write_file, load):
     path = write_file(
         "meta.py",
@@ -280,6 +309,48 @@ def test_a_cache_dir_others_can_write_is_refused(tmp_path):
     os.chmod(shared, 0o777)
     with pytest.raises(CacheError, match=r"writable by other users.*chmod 700"):
         CacheStore(shared)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a dir to another user needs root")
+def test_a_cache_dir_owned_by_another_user_is_refused(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 12345, -1)
+    with pytest.raises(CacheError, match=r"belongs to another user \(uid 12345\)"):
+        CacheStore(theirs)
+
+
+def test_a_clear_by_another_process_is_seen_by_a_pipeline_kept_in_memory(write_file, load):
+    path = write_file(
+        "kept.py",
+        """
+        from flowyml_tui import Pipeline, step
+
+        @step(outputs=["x"])
+        def x():
+            return 1
+
+        pipeline = Pipeline("kept").add_step(x)
+        """,
+    )
+    pipeline = load(path)
+    pipeline.run()
+    assert pipeline.run().step_results["x"].cached  # metadata now held in memory
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flowyml_tui",
+            "cache",
+            "clear",
+            "--yes",
+            "--cache-dir",
+            str(pipeline.cache_dir),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert pipeline.run().step_results["x"].reason == "new step"
 
 
 def test_step_prints_and_logs_are_captured_per_step(write_file, load):
