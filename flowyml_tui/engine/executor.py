@@ -38,6 +38,7 @@ from .step import CachePolicy, Step
 from .store import CacheStore, CorruptEntry, checksum, serialize
 
 EventSink = Callable[[Event], None]
+_MAX_REDECISIONS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +98,17 @@ class Executor:
         self._context_fps: dict[str, str] = {}
         self._used: dict[str, str] = {}
         self._broken: set[str] = set()
+        self._preparing: set[str] = set()
+        """Steps gathering their inputs right now: they re-decide themselves if one changes."""
+        self._epoch = 0
+        """Bumped whenever a producer is re-run mid-run (a value that failed to load)."""
+        self._running = False
         if store is not None:
             store.refresh()
-        self._pins = store.pins() if store else {}
-        self._invalidated = store.invalidations() if store else {}
+        self._pins = store.pins(pipeline) if store else {}
+        self._invalidated = store.invalidations(pipeline) if store else {}
+        self._previous = store.current(pipeline) if store else {}
+        """Step -> the entry this pipeline's previous run used: what a miss is explained by."""
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -116,8 +124,10 @@ class Executor:
                 cache_dir=str(self.store.path) if self.store else None,
             )
         )
+        self._running = True
         for step in self.graph.order:
             self._results[step.name] = self._run_step(step)
+        self._running = False
         if self.store is not None:
             self._record_usage()
         duration = time.perf_counter() - started
@@ -181,12 +191,15 @@ class Executor:
             self._broken.add(step.name)
             self._finish(step, result)
             return result
+        self._preparing.add(step.name)
         try:
-            decision = self._decide(step)
+            decision = self._decide_with_inputs(step)
         except Exception as exc:  # an unhashable input, a key function that raised
             self._fail(result, exc, prefix="")
             self._finish(step, result)
             return result
+        finally:
+            self._preparing.discard(step.name)
         result.reason, result.reason_kind = decision.reason, decision.kind
         result.changed, result.diff = decision.changed, decision.diff
         if decision.action in ("hit", "pinned") and decision.entry is not None:
@@ -203,6 +216,26 @@ class Executor:
             return result
         self._execute(step, decision, result)
         return result
+
+    def _decide_with_inputs(self, step: Step) -> _Decision:
+        """Decide a step; one that will run also gets its inputs loaded, consistently.
+
+        Loading an input can re-run its producer (a corrupt or vanished value), and the value
+        that comes back may differ from the fingerprint the decision was keyed by. Then the
+        step is decided again from what it will actually receive, so an entry's key always
+        matches what its step consumed.
+        """
+        for _ in range(_MAX_REDECISIONS):
+            epoch = self._epoch
+            decision = self._decide(step)
+            if decision.action == "run":
+                self._input_values(step)  # loads each input into this run's memory
+            if epoch == self._epoch:
+                return decision
+        raise FlowymlError(
+            f"step {step.name!r}: its inputs kept changing while they were loaded "
+            f"({_MAX_REDECISIONS} times); the cache dir may be cleared by another process"
+        )
 
     def _decide(self, step: Step, pending_upstream: list[str] | None = None) -> _Decision:
         if self.store is None or step.policy is CachePolicy.DISABLED:
@@ -249,11 +282,12 @@ class Executor:
         pinned = self.store.get_entry(self._pins.get(step.name, ""))
         if pinned is not None:
             return _Decision("pinned", ReasonKind.PINNED, "pinned", None, pinned)
-        newest = self.store.newest_entry(step.name)
+        newest = self._baseline(step)
         if newest is None:
             return _Decision("run", ReasonKind.NEW_STEP, "new step")
         will_run = f"upstream {upstream} will run"
         known = Recipe(
+            pipeline=self.pipeline,
             step=step.name,
             policy=step.policy.value,
             outputs=step.outputs,
@@ -279,9 +313,16 @@ class Executor:
             "pinned", ReasonKind.PINNED, reason, recipe, pinned, since.changed, since.diff
         )
 
-    def _explain_miss(self, step: Step, recipe: Recipe, ident: CodeIdentity | None) -> _Decision:
+    def _baseline(self, step: Step) -> dict[str, Any] | None:
+        """The entry a miss is explained against: the one this pipeline's previous run used,
+        else (no previous run, or that entry is gone) the step's newest."""
         assert self.store is not None
-        newest = self.store.newest_entry(step.name)
+        key = self._previous.get(step.name)
+        entry = self.store.get_entry(key) if key else None
+        return entry or self.store.newest_entry(self.pipeline, step.name)
+
+    def _explain_miss(self, step: Step, recipe: Recipe, ident: CodeIdentity | None) -> _Decision:
+        newest = self._baseline(step)
         if newest is None:
             return _Decision("run", ReasonKind.NEW_STEP, "new step", recipe)
         found = self._compare(step, recipe, ident, newest)
@@ -426,6 +467,7 @@ class Executor:
         now = time.time_ns()
         entry = {
             "key": recipe.key(),
+            "pipeline": self.pipeline,
             "step": step.name,
             "created": now / 1e9,
             "created_ns": now,
@@ -485,12 +527,14 @@ class Executor:
         return value
 
     def _recover(self, output_name: str, problem: CorruptEntry) -> Any:
+        """Re-run the producer of a value that failed to load, and re-decide what used it."""
         producer = self.graph.step(self.graph.producers[output_name])
         self._warn(
             f"corrupt cache entry for {producer.name} ({problem}); running it again", producer.name
         )
         assert self.store is not None
         self.store.delete_entry(self._output_entry[output_name][0]["key"])
+        before = {name: self._output_fps.get(name) for name in producer.outputs}
         for name in producer.outputs:
             self._output_entry.pop(name, None)
         result = StepResult(name=producer.name)
@@ -502,13 +546,33 @@ class Executor:
         )
         self._execute(producer, decision, result)
         self._results[producer.name] = result
+        self._epoch += 1
         if result.status is StepStatus.FAILED:
             raise RuntimeError(f"step {producer.name} failed when re-run: {result.error}")
+        after = {name: self._output_fps.get(name) for name in producer.outputs}
+        if after != before and self._running:
+            self._redecide_downstream(producer)
         return self._values[output_name]
+
+    def _redecide_downstream(self, producer: Step) -> None:
+        """The producer's value changed mid-run: steps already decided from its old value
+        are decided again, in order, so none keeps a result keyed by a value it never got."""
+        for name in self.graph.downstream([producer.name]):
+            if name == producer.name or name in self._preparing or name not in self._results:
+                continue
+            step = self.graph.step(name)
+            for output in step.outputs:
+                self._values.pop(output, None)
+                self._output_entry.pop(output, None)
+                self._output_fps.pop(output, None)
+            self._broken.discard(name)
+            self._used.pop(name, None)
+            self._results[name] = self._run_step(step)
 
     def _remember_entry(self, step: Step, entry: dict[str, Any]) -> None:
         fps = entry["output_fps"]
         for index, name in enumerate(step.outputs):
+            self._values.pop(name, None)
             self._output_entry[name] = (entry, index)
             self._output_fps[name] = fps[index]
 
@@ -522,7 +586,11 @@ class Executor:
     def _recipe(self, step: Step, ident: CodeIdentity | None) -> Recipe:
         if step.policy is CachePolicy.KEY_FN:  # the user's key is the whole key
             return Recipe(
-                step.name, step.policy.value, step.outputs, custom_key=self._custom_key(step)
+                self.pipeline,
+                step.name,
+                step.policy.value,
+                step.outputs,
+                custom_key=self._custom_key(step),
             )
         inputs = {}
         for name, param in step.bindings:
@@ -536,6 +604,7 @@ class Executor:
             if param in self.context
         }
         return Recipe(
+            pipeline=self.pipeline,
             step=step.name,
             policy=step.policy.value,
             outputs=step.outputs,
@@ -638,7 +707,7 @@ class Executor:
             if r.status is StepStatus.EXECUTED and r.key is not None
         ]
         try:
-            self.store.record_run(self._used, hits, misses)
+            self.store.record_run(self.pipeline, self._used, hits, misses)
         except Exception as exc:  # bookkeeping must never fail a run that succeeded
             self._warn(f"could not update cache statistics: {exc}")
 

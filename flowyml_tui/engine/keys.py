@@ -12,11 +12,16 @@ from typing import Any
 
 import xxhash
 
+KEY_FORMAT = 2
+"""Bumped whenever what a key covers or how an entry is laid out changes: entries written by
+another format never match (the digest includes it) and a store of another layout is emptied."""
+
 
 @dataclass(frozen=True, slots=True)
 class Recipe:
     """What a step's cached result depends on; `key()` digests it."""
 
+    pipeline: str
     step: str
     policy: str
     outputs: tuple[str, ...]
@@ -28,8 +33,14 @@ class Recipe:
     custom_key: str | None = None
 
     def key(self) -> str:
-        """`<step>-<xxh3_128 of the recipe>`: readable in a debugger, unique per recipe."""
+        """`<step>-<xxh3_128 of the recipe>`: readable in a debugger, unique per recipe.
+
+        The digest covers the key format and the pipeline: two pipelines sharing a cache dir
+        never share an entry, even for steps of the same name and code.
+        """
         parts = [
+            f"v{KEY_FORMAT}",
+            self.pipeline,
             self.step,
             self.policy,
             ",".join(self.outputs),

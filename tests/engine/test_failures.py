@@ -278,8 +278,9 @@ def test_a_writer_killed_mid_write_leaves_no_entry_that_loads_wrong(tmp_path):
         while True:
             blob = pickle.dumps(os.urandom(8 * 2**20))
             key = f"s-{{i}}"
-            meta = {{"key": key, "step": "s", "created": 0, "created_ns": 0, "duration": 0,
-                     "sizes": [len(blob)], "checksums": [checksum(blob)], "outputs": ["x"]}}
+            meta = {{"key": key, "pipeline": "p", "step": "s", "created": 0, "created_ns": 0,
+                     "duration": 0, "sizes": [len(blob)], "checksums": [checksum(blob)],
+                     "outputs": ["x"]}}
             store.put_entry(meta, [blob], {{}})
             i += 1
             if i == 3:
