@@ -73,7 +73,7 @@ def test_clearing_an_ambiguous_step_asks_which_pipeline(write_file, load, tmp_pa
 
 
 def test_the_reason_compares_with_this_pipelines_own_entries(write_file, load, tmp_path):
-    a, b, path = _two_pipelines(write_file, load, tmp_path)
+    a, b, _ = _two_pipelines(write_file, load, tmp_path)
     a.run()
     b.run()
     a2, b2, _ = _two_pipelines(write_file, load, tmp_path, rate_b=3.0)
@@ -296,9 +296,9 @@ def test_no_cache_on_the_cli_runs_beside_a_broken_cache(write_file, tmp_path):
         pipeline = Pipeline("p").add_step(x)
         """,
     )
+    command = [sys.executable, "-m", "flowyml_tui", "run", str(path), "--no-cache"]
     out = subprocess.run(
-        [sys.executable, "-m", "flowyml_tui", "run", str(path), "--cache-dir", str(cache)]
-        + ["--no-cache"],
+        [*command, "--cache-dir", str(cache)],
         capture_output=True,
         text=True,
     )
