@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import explain
+from .cache.entry import Entry
 from .capture import capture_output
 from .errors import FlowymlError, StepOutputError, UnhashableInput
 from .events import (
@@ -58,7 +59,7 @@ class _Decision:
     kind: ReasonKind
     reason: str
     recipe: Recipe | None = None
-    entry: dict[str, Any] | None = None
+    entry: Entry | None = None
     changed: tuple[str, ...] = ()
     diff: str | None = None
 
@@ -93,7 +94,7 @@ class Executor:
         self._sink = on_event
         self._results: dict[str, StepResult] = {}
         self._values: dict[str, Any] = {}
-        self._output_entry: dict[str, tuple[dict[str, Any], int]] = {}
+        self._output_entry: dict[str, tuple[Entry, int]] = {}
         self._output_fps: dict[str, str] = {}
         self._context_fps: dict[str, str] = {}
         self._used: dict[str, str] = {}
@@ -206,12 +207,12 @@ class Executor:
             entry = decision.entry
             result.status = StepStatus.PINNED if decision.action == "pinned" else StepStatus.CACHED
             result.cached = True
-            result.key = entry["key"]
-            result.code_hash = entry.get("code_hash") or result.code_hash
-            result.saved_seconds = float(entry.get("duration", 0.0))
+            result.key = entry.key
+            result.code_hash = entry.code_hash or result.code_hash
+            result.saved_seconds = entry.duration
             self._remember_entry(step, entry)
-            result.output_fingerprints = dict(zip(step.outputs, entry["output_fps"], strict=False))
-            self._used[step.name] = entry["key"]
+            result.output_fingerprints = dict(zip(step.outputs, entry.output_fps, strict=False))
+            self._used[step.name] = entry.key
             self._finish(step, result, entry=entry)
             return result
         self._execute(step, decision, result)
@@ -254,10 +255,10 @@ class Executor:
         entry = self.store.get_entry(key)
         if entry is not None:
             mark = self._invalidated.get(step.name)
-            if mark is not None and entry["created_ns"] < mark:
+            if mark is not None and entry.created_ns < mark:
                 return _Decision("run", ReasonKind.INVALIDATED, "invalidated", recipe)
-            if step.ttl is not None and time.time() - entry["created"] > step.ttl:
-                age = time.time() - entry["created"]
+            if step.ttl is not None and time.time() - entry.created > step.ttl:
+                age = time.time() - entry.created
                 return _Decision(
                     "run",
                     ReasonKind.EXPIRED,
@@ -292,9 +293,9 @@ class Executor:
             policy=step.policy.value,
             outputs=step.outputs,
             code_hash=ident.hash if ident and step.policy is CachePolicy.CODE_HASH else None,
-            inputs=dict(newest["recipe"]["inputs"]),
+            inputs=dict(newest.recipe.inputs),
             context={p: self._context_fp(step, p, p) for p in step.params if p in self.context},
-            custom_key=newest["recipe"].get("custom_key"),
+            custom_key=newest.recipe.custom_key,
         )
         found = self._compare(step, known, ident, newest)
         if found.kind is None:
@@ -303,9 +304,9 @@ class Executor:
         return _Decision("run", found.kind, text, None, None, found.changed, found.diff)
 
     def _pinned(
-        self, step: Step, recipe: Recipe, ident: CodeIdentity | None, pinned: dict[str, Any]
+        self, step: Step, recipe: Recipe, ident: CodeIdentity | None, pinned: Entry
     ) -> _Decision:
-        if pinned["key"] == recipe.key():
+        if pinned.key == recipe.key():
             return _Decision("pinned", ReasonKind.PINNED, "pinned", recipe, pinned)
         since = self._compare(step, recipe, ident, pinned)
         reason = f"pinned; since the pin: {since.text}" if since.kinds else "pinned"
@@ -313,7 +314,7 @@ class Executor:
             "pinned", ReasonKind.PINNED, reason, recipe, pinned, since.changed, since.diff
         )
 
-    def _baseline(self, step: Step) -> dict[str, Any] | None:
+    def _baseline(self, step: Step) -> Entry | None:
         """The entry a miss is explained against: the one this pipeline's previous run used,
         else (no previous run, or that entry is gone) the step's newest."""
         assert self.store is not None
@@ -328,14 +329,14 @@ class Executor:
         found = self._compare(step, recipe, ident, newest)
         if not found.kinds:
             mark = self._invalidated.get(step.name)
-            if mark is not None and newest["created_ns"] < mark:
+            if mark is not None and newest.created_ns < mark:
                 return _Decision("run", ReasonKind.INVALIDATED, "invalidated", recipe)
             return _Decision("run", ReasonKind.NEW_STEP, "not in the cache (evicted)", recipe)
         assert found.kind is not None
         return _Decision("run", found.kind, found.text, recipe, None, found.changed, found.diff)
 
     def _compare(
-        self, step: Step, recipe: Recipe, ident: CodeIdentity | None, entry: dict[str, Any]
+        self, step: Step, recipe: Recipe, ident: CodeIdentity | None, entry: Entry
     ) -> explain.Explanation:
         assert self.store is not None
         return explain.compare(
@@ -447,7 +448,7 @@ class Executor:
         values: tuple[Any, ...],
         fps: list[str],
         result: StepResult,
-    ) -> dict[str, Any] | None:
+    ) -> Entry | None:
         assert self.store is not None
         blobs, formats = [], []
         for name, value in zip(step.outputs, values, strict=True):
@@ -465,24 +466,24 @@ class Executor:
             formats.append(fmt)
         ident = self._code(step)
         now = time.time_ns()
-        entry = {
-            "key": recipe.key(),
-            "pipeline": self.pipeline,
-            "step": step.name,
-            "created": now / 1e9,
-            "created_ns": now,
-            "duration": result.duration_seconds,
-            "policy": recipe.policy,
-            "code_hash": ident.hash if ident else None,
-            "functions": ident.functions if ident else {},
-            "recipe": recipe.to_json(),
-            "outputs": list(step.outputs),
-            "output_fps": fps,
-            "sizes": [len(b) for b in blobs],
-            "checksums": [checksum(b) for b in blobs],
-            "formats": formats,
-            "previews": [preview(v) for v in values],
-        }
+        entry = Entry(
+            key=recipe.key(),
+            pipeline=self.pipeline,
+            step=step.name,
+            created=now / 1e9,
+            created_ns=now,
+            duration=result.duration_seconds,
+            policy=recipe.policy,
+            code_hash=ident.hash if ident else None,
+            functions=ident.functions if ident else {},
+            recipe=recipe.stored(),
+            outputs=list(step.outputs),
+            output_fps=fps,
+            sizes=[len(b) for b in blobs],
+            checksums=[checksum(b) for b in blobs],
+            formats=formats,
+            previews=[preview(v) for v in values],
+        )
         sources = {}
         if ident is not None:
             sources = {
@@ -497,8 +498,8 @@ class Executor:
             result.warnings.append(message)
             self._warn(message, step.name)
             return None
-        result.key = entry["key"]
-        self._used[step.name] = entry["key"]
+        result.key = entry.key
+        self._used[step.name] = entry.key
         return entry
 
     # -- values ----------------------------------------------------------------------------
@@ -533,7 +534,7 @@ class Executor:
             f"corrupt cache entry for {producer.name} ({problem}); running it again", producer.name
         )
         assert self.store is not None
-        self.store.delete_entry(self._output_entry[output_name][0]["key"])
+        self.store.delete_entry(self._output_entry[output_name][0].key)
         before = {name: self._output_fps.get(name) for name in producer.outputs}
         for name in producer.outputs:
             self._output_entry.pop(name, None)
@@ -569,8 +570,8 @@ class Executor:
             self._used.pop(name, None)
             self._results[name] = self._run_step(step)
 
-    def _remember_entry(self, step: Step, entry: dict[str, Any]) -> None:
-        fps = entry["output_fps"]
+    def _remember_entry(self, step: Step, entry: Entry) -> None:
+        fps = entry.output_fps
         for index, name in enumerate(step.outputs):
             self._values.pop(name, None)
             self._output_entry[name] = (entry, index)
@@ -651,12 +652,12 @@ class Executor:
         step: Step,
         result: StepResult,
         *,
-        entry: dict[str, Any] | None = None,
+        entry: Entry | None = None,
         values: tuple[Any, ...] | None = None,
     ) -> None:
         if entry is not None:
-            sizes = dict(zip(step.outputs, entry["sizes"], strict=False))
-            previews = dict(zip(step.outputs, entry["previews"], strict=False))
+            sizes = dict(zip(step.outputs, entry.sizes, strict=False))
+            previews = dict(zip(step.outputs, entry.previews, strict=False))
         else:
             sizes = {}
             previews = (

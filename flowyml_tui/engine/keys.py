@@ -8,9 +8,10 @@ miss can be explained by comparing it with the newest entry's recipe.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import xxhash
+
+from .cache.entry import StoredRecipe
 
 KEY_FORMAT = 2
 """Bumped whenever what a key covers or how an entry is laid out changes: entries written by
@@ -51,11 +52,12 @@ class Recipe:
         parts += [f"ctx:{name}={fp}" for name, fp in sorted(self.context.items())]
         return f"{self.step}-{xxhash.xxh3_128_hexdigest(chr(0).join(parts).encode())}"
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "policy": self.policy,
-            "code_hash": self.code_hash,
-            "inputs": self.inputs,
-            "context": self.context,
-            "custom_key": self.custom_key,
-        }
+    def stored(self) -> StoredRecipe:
+        """The part kept with an entry, to explain a later miss against."""
+        return StoredRecipe(
+            policy=self.policy,
+            code_hash=self.code_hash,
+            inputs=self.inputs,
+            context=self.context,
+            custom_key=self.custom_key,
+        )

@@ -33,8 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import diskcache
+import msgspec
 import xxhash
 
+from .cache.entry import Entry, decode_entry, encode_entry
 from .errors import AmbiguousStepError, CacheError, UnknownStepError
 from .keys import KEY_FORMAT
 
@@ -110,7 +112,7 @@ class CacheStore:
                 "move it away or pass another --cache-dir"
             ) from exc
         os.chmod(self.path / "store", 0o700)
-        self._l1: dict[str, dict[str, Any]] = {}
+        self._l1: dict[str, Entry] = {}
         self.unreadable: set[str] = set()
         """Keys whose metadata could not be read: the executor reports them as corrupt."""
         self._check_format()
@@ -145,8 +147,8 @@ class CacheStore:
             self._l1.clear()
             self._generation = generation
 
-    def get_entry(self, key: str) -> dict[str, Any] | None:
-        """The metadata of one entry, or None; unreadable metadata counts as absent."""
+    def get_entry(self, key: str) -> Entry | None:
+        """The metadata of one entry, or None; unreadable or malformed metadata is absent."""
         entry = self._l1.get(key)
         if entry is not None:
             return entry
@@ -154,26 +156,28 @@ class CacheStore:
         if raw is None:
             return None
         try:
-            entry = json.loads(raw)
-            if not isinstance(entry, dict) or entry.get("key") != key:
-                raise ValueError("not an entry")
-        except (TypeError, ValueError):
+            if not isinstance(raw, (bytes, str)):
+                raise ValueError("not JSON")
+            entry = decode_entry(raw)
+            if entry.key != key:
+                raise ValueError("an entry stored under another key")
+        except (ValueError, msgspec.DecodeError):  # ValidationError is a DecodeError
             self.unreadable.add(key)
             return None
         self._remember(entry)
         return entry
 
-    def _remember(self, entry: dict[str, Any]) -> None:
+    def _remember(self, entry: Entry) -> None:
         if len(self._l1) >= _L1_LIMIT:
             self._l1.clear()
-        self._l1[entry["key"]] = entry
+        self._l1[entry.key] = entry
 
     def _deleted(self) -> None:
         """Tell every process's L1 that entries went (call inside the deleting transaction)."""
         self._generation = self._cache.incr(_GENERATION, default=0)
         self._l1.clear()
 
-    def newest_entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
+    def newest_entry(self, pipeline: str, step: str) -> Entry | None:
         """The newest readable entry of one step of one pipeline."""
         for key in reversed(self._versions(pipeline, step)):
             entry = self.get_entry(key)
@@ -189,9 +193,9 @@ class CacheStore:
         raw = self._cache.get(_versions_key(pipeline, step))
         return json.loads(raw) if raw else []
 
-    def put_entry(self, meta: dict[str, Any], blobs: list[bytes], sources: dict[str, str]) -> None:
+    def put_entry(self, meta: Entry, blobs: list[bytes], sources: dict[str, str]) -> None:
         """Write the values, their sources and the metadata of one entry, all or nothing."""
-        key, step, pipeline = meta["key"], meta["step"], meta["pipeline"]
+        key, step, pipeline = meta.key, meta.step, meta.pipeline
         cache = self._cache
         with cache.transact():
             for fn_hash, text in sources.items():
@@ -199,20 +203,20 @@ class CacheStore:
                     cache.set("s:" + fn_hash, text)
             for index, blob in enumerate(blobs):
                 cache.set(f"v:{key}:{index}", blob)
-            cache.set("e:" + key, json.dumps(meta, separators=(",", ":")))
+            cache.set("e:" + key, encode_entry(meta))
             versions = [k for k in self._versions(pipeline, step) if k != key]
             versions.append(key)
             cache.set(_versions_key(pipeline, step), json.dumps(versions))
         self._remember(meta)
         self.unreadable.discard(key)
 
-    def load_value(self, entry: dict[str, Any], index: int) -> Any:
+    def load_value(self, entry: Entry, index: int) -> Any:
         """Load output `index` of an entry, checking its bytes before anything is unpickled."""
-        key = entry["key"]
+        key = entry.key
         blob = self._cache.get(f"v:{key}:{index}")
         if not isinstance(blob, bytes):
             raise CorruptEntry(f"output {index} of entry {key} is missing")
-        if len(blob) != entry["sizes"][index] or checksum(blob) != entry["checksums"][index]:
+        if len(blob) != entry.sizes[index] or checksum(blob) != entry.checksums[index]:
             raise CorruptEntry(f"output {index} of entry {key} fails its checksum (truncated?)")
         try:
             return pickle.loads(blob)
@@ -226,13 +230,13 @@ class CacheStore:
     def delete_entry(self, key: str) -> None:
         entry = self.get_entry(key)
         with self._cache.transact():
-            count = len(entry["sizes"]) if entry else 0
+            count = len(entry.sizes) if entry else 0
             for index in range(count):
                 self._cache.delete(f"v:{key}:{index}")
             self._cache.delete("e:" + key)
             if entry:
-                scope = _versions_key(entry["pipeline"], entry["step"])
-                versions = [k for k in self._versions(entry["pipeline"], entry["step"]) if k != key]
+                scope = _versions_key(entry.pipeline, entry.step)
+                versions = [k for k in self._versions(entry.pipeline, entry.step) if k != key]
                 if versions:
                     self._cache.set(scope, json.dumps(versions))
                 else:
@@ -431,12 +435,12 @@ class CacheStore:
                         key=key,
                         step=name,
                         pipeline=owner,
-                        created_at=entry["created"],
-                        last_used=last_used.get(key, entry["created"]),
-                        size=sum(entry["sizes"]),
-                        duration_seconds=entry["duration"],
+                        created_at=entry.created,
+                        last_used=last_used.get(key, entry.created),
+                        size=sum(entry.sizes),
+                        duration_seconds=entry.duration,
                         pinned=key in pins,
-                        code_hash=entry.get("code_hash"),
+                        code_hash=entry.code_hash,
                     )
                 )
         return infos

@@ -188,30 +188,30 @@ def _assert_every_entry_matches_what_it_consumed(store: CacheStore, pipeline) ->
     """
     entries = [store.get_entry(info.key) for info in store.entries(pipeline=pipeline.name)]
     for entry in entries:
-        recipe = entry["recipe"]
+        recipe = entry.recipe
         rebuilt = Recipe(
             pipeline=pipeline.name,
-            step=entry["step"],
-            policy=recipe["policy"],
-            outputs=tuple(entry["outputs"]),
-            code_hash=recipe["code_hash"],
-            inputs=recipe["inputs"],
-            context=recipe["context"],
-            custom_key=recipe["custom_key"],
+            step=entry.step,
+            policy=recipe.policy,
+            outputs=tuple(entry.outputs),
+            code_hash=recipe.code_hash,
+            inputs=recipe.inputs,
+            context=recipe.context,
+            custom_key=recipe.custom_key,
         )
-        assert rebuilt.key() == entry["key"]
+        assert rebuilt.key() == entry.key
         value = store.load_value(entry, 0)
-        received = recipe["inputs"]
-        if entry["step"] == "consumer":
+        received = recipe.inputs
+        if entry.step == "consumer":
             assert fingerprint(value["got"]) == received["raw"], "consumer keyed by another raw"
-        elif entry["step"] == "sibling":
+        elif entry.step == "sibling":
             assert fingerprint([value // 3] * 3) == received["raw"], "sibling keyed by another raw"
-        elif entry["step"] == "joined":
+        elif entry.step == "joined":
             assert fingerprint(value[0]) == received["sibling"]
             (consumed,) = [
                 e
                 for e in entries
-                if e["step"] == "consumer" and e["output_fps"] == [received["consumer"]]
+                if e.step == "consumer" and e.output_fps == [received["consumer"]]
             ]
             assert store.load_value(consumed, 0)["got"] == value[1]
 
@@ -304,3 +304,37 @@ def test_no_cache_on_the_cli_runs_beside_a_broken_cache(write_file, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "cache disabled" in out.stdout
+
+
+# -- entry metadata is validated when read ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda meta: meta.pop("sizes"),
+        lambda meta: meta.pop("output_fps"),
+        lambda meta: meta.update(sizes=[1, 2, 3]),
+        lambda meta: meta.update(created="yesterday"),
+        lambda meta: meta.update(recipe=None),
+    ],
+    ids=["no sizes", "no output_fps", "sizes of another length", "string time", "null recipe"],
+)
+def test_malformed_entry_metadata_is_a_miss_not_a_crash(damage, tmp_path):
+    import json
+
+    @step(outputs=["x"])
+    def x():
+        return [1, 2, 3]
+
+    pipeline = Pipeline("meta", cache_dir=tmp_path / "cache").add_step(x)
+    key = pipeline.run().step_results["x"].key
+    store = CacheStore(tmp_path / "cache")
+    meta = json.loads(store._cache.get("e:" + key))
+    damage(meta)
+    store._cache.set("e:" + key, json.dumps(meta).encode())
+    again = Pipeline("meta", cache_dir=tmp_path / "cache").add_step(x).run()
+    assert again.step_results["x"].reason_kind is ReasonKind.CORRUPT_ENTRY
+    assert again["x"] == [1, 2, 3]
+    healed = Pipeline("meta", cache_dir=tmp_path / "cache").add_step(x).run()
+    assert healed.step_results["x"].status is StepStatus.CACHED
