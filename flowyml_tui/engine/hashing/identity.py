@@ -2,8 +2,8 @@
 
 `code_identity(func)` hashes the normalised AST of a step plus, transitively, the user code
 and module constants it references, so a formatter run re-runs nothing and a helper edit
-re-runs exactly the steps that use it. Constants are hashed with the value feeders of
-`fingerprint`.
+re-runs exactly the steps that use it. Code without source is identified by its code object
+plus the values it captures. Constants are hashed with the value feeders of `fingerprint`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .bytecode import code_digest, code_reads
 from .encoder import Walk, type_tag, write_text
 from .fingerprint import Unfingerprintable, feed, feed_root
 from .normalise import Reads, ast_reads, node_digest
-from .origin import kind_of_path, module_kind, package_version
+from .origin import code_kind, kind_of_path, module_kind, package_version
 from .sources import DEF_TYPES, function_definition, source_file
 
 __all__ = ["CodeIdentity", "code_identity"]
@@ -53,7 +53,9 @@ def code_identity(func: Any, *, mode: str = "ast") -> CodeIdentity:
     """Identity of a step's code: its normalised AST plus the user code it references.
 
     mode="ast" ignores comments, formatting, docstrings and decorators; mode="source" hashes
-    the source text as written (flowyml's behaviour). Memoised per function object.
+    the source text as written (flowyml's behaviour). Memoised per function object, except
+    when code without source (exec, eval, a REPL) is met: that identity includes values its
+    globals and closures hold now, which are read again on every call.
     """
     if mode not in _MODES:
         raise ValueError(f"code_identity mode must be 'ast' or 'source', got {mode!r}")
@@ -65,9 +67,11 @@ def code_identity(func: Any, *, mode: str = "ast") -> CodeIdentity:
         found = memo.get(mode)
         if found is not None:
             return found
-    identity = _IdentityWalk(mode).run(func)
-    with contextlib.suppress(TypeError):  # not weak-referenceable: computed each time
-        _MEMO.setdefault(func, {})[mode] = identity
+    walk = _IdentityWalk(mode)
+    identity = walk.run(func)
+    if not walk.sourceless:
+        with contextlib.suppress(TypeError):  # not weak-referenceable: computed each time
+            _MEMO.setdefault(func, {})[mode] = identity
     return identity
 
 
@@ -110,6 +114,9 @@ class _IdentityWalk:
         self.keep: list[Any] = []  # keeps ids stable during the walk
         self.queue: list[Any] = []
         self.root_dir = ""
+        # Set when code without source was met: what it captures can be re-bound at any time
+        # (a notebook cell assigning a global again), so such an identity is never memoised.
+        self.sourceless = False
 
     # -- driving --------------------------------------------------------------------------------
 
@@ -176,9 +183,12 @@ class _IdentityWalk:
     def code_ref(self, obj: Any) -> None:
         module = getattr(obj, "__module__", None)
         code = getattr(obj, "__code__", None)
-        path = code.co_filename if code is not None else _class_file(obj)
-        real_file = bool(path) and not path.startswith("<")
-        kind = kind_of_path(path) if real_file else module_kind(module)
+        if code is not None:
+            kind = code_kind(code.co_filename, module)
+        else:
+            path = _class_file(obj)
+            real_file = bool(path) and not path.startswith("<")
+            kind = kind_of_path(path) if real_file else module_kind(module)
         if kind == "user":
             if id(obj) not in self.seen:
                 self.seen[id(obj)] = ""
@@ -260,6 +270,7 @@ class _IdentityWalk:
             digest, source = node_digest(node[0], node[1], strip, self.mode)
         else:
             digest = code_digest(code)
+            self.sourceless = True
         extra = self.defaults_digest(func)
         if extra:
             digest = xxh3_128((digest + extra).encode()).hexdigest()
@@ -316,6 +327,7 @@ class _IdentityWalk:
             found, attrs = ast_reads(node)
         else:
             digest, (found, attrs) = self.class_members_digest(cls)
+            self.sourceless = True
         unique = self.add(key, self.location(path, cls.__module__, cls.__qualname__), digest, text)
         for base in cls.__bases__:
             if base is not object:
@@ -371,10 +383,13 @@ def _class_globals(cls: type) -> dict[str, Any] | None:
 
 @feed.register(types.FunctionType)
 def _feed_function(value: types.FunctionType, h: Any, ctx: Walk) -> None:
-    """A function as a value: user code by its code, others by name."""
+    """A function as a value: user code (or code without source) by its code, others by name."""
     if ctx.on_code is not None:
         ctx.on_code(value)
-    elif kind_of_path(value.__code__.co_filename) == "user" or "<locals>" in value.__qualname__:
+    elif (
+        code_kind(value.__code__.co_filename, value.__module__) == "user"
+        or "<locals>" in value.__qualname__
+    ):
         # A user function (or lambda, or closure) as a value is its code, not its name.
         h.update(b"L")
         write_text(h, b"s", code_identity(value).hash.encode())

@@ -1,6 +1,8 @@
 """Where code comes from: the user's project, the standard library, or a third-party package.
 
-User code is hashed by its content; library code counts by package version.
+User code is hashed by its content; library code counts by package version. Code with no file
+behind it (`exec`, `eval`, a REPL or notebook cell) is the user's: it has nothing else to be
+identified by than its code object.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import sys
 import sysconfig
 from typing import Literal
 
-__all__ = ["Kind", "is_user_file", "kind_of_path", "module_kind", "package_version"]
+__all__ = ["Kind", "code_kind", "is_user_file", "kind_of_path", "module_kind", "package_version"]
 
 Kind = Literal["user", "std", "third"]
 
@@ -118,3 +120,23 @@ def package_version(module_name: str) -> tuple[str, str]:
             version = str(getattr(sys.modules.get(top), "__version__", "unknown"))
         _VERSIONS[top] = version
     return top, version
+
+
+_FILES_SEEN: dict[str, bool] = {}
+
+
+def code_kind(path: str | None, module_name: str | None) -> Kind:
+    """Where a function's code lives, from its `co_filename` and `__module__`.
+
+    Code whose file is not there (`<string>`, a notebook cell's temporary name) counts as its
+    module does, and code from a bare `exec`/`eval` namespace (no module) is the user's.
+    """
+    if path and not path.startswith("<"):
+        exists = _FILES_SEEN.get(path)
+        if exists is None:
+            exists = _FILES_SEEN[path] = os.path.exists(path)
+        if exists:
+            return kind_of_path(path)
+    if not module_name:
+        return "user"
+    return module_kind(module_name)
