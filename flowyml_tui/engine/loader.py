@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from .code_identity import is_user_file
 from .errors import PipelineLoadError
+from .hashing import is_user_file
 from .pipeline import Pipeline
 
 _PIPELINE_FOLDERS: set[Path] = set()

@@ -21,8 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from flowyml_tui.engine.code_identity import is_user_file
 from flowyml_tui.engine.events import Event, StepFinished, StepStarted
+from flowyml_tui.engine.hashing import is_user_file
 from flowyml_tui.runner.protocol import LoadFailed, PipelinesFound, RunnerMessage, WorkerExiting
 
 EXIT_OK = 0
