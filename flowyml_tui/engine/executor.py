@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import explain
-from .capture import capture_output
+from .aio import StepLoop
 from .errors import FlowymlError, StepOutputError, UnhashableInput
 from .events import (
     Event,
@@ -35,6 +35,7 @@ from .keys import Recipe
 from .preview import preview
 from .result import Outputs, RunResult, StepResult
 from .step import CachePolicy, Step
+from .stepcall import call_step
 from .store import CacheStore, CorruptEntry, checksum, serialize
 
 EventSink = Callable[[Event], None]
@@ -97,6 +98,7 @@ class Executor:
         self._context_fps: dict[str, str] = {}
         self._used: dict[str, str] = {}
         self._broken: set[str] = set()
+        self._loop: StepLoop | None = None
         if store is not None:
             store.refresh()
         self._pins = store.pins() if store else {}
@@ -116,8 +118,13 @@ class Executor:
                 cache_dir=str(self.store.path) if self.store else None,
             )
         )
-        for step in self.graph.order:
-            self._results[step.name] = self._run_step(step)
+        self._loop = StepLoop()  # the run's async steps share one event loop
+        try:
+            for step in self.graph.order:
+                self._results[step.name] = self._run_step(step)
+        finally:
+            self._loop.close()
+            self._loop = None
         if self.store is not None:
             self._record_usage()
         duration = time.perf_counter() - started
@@ -334,8 +341,7 @@ class Executor:
         started = time.perf_counter()
         try:
             kwargs = self._arguments(step)
-            with capture_output(sink):
-                returned = step.func(**kwargs)
+            returned = call_step(step.name, step.func, kwargs, sink, self._loop)
             values = self._split_outputs(step, returned)
         except Exception as exc:
             result.duration_seconds = time.perf_counter() - started
