@@ -8,9 +8,9 @@ each get exactly their own output, and nothing is swapped back and forth per ste
 
 A thread started (`Thread.start()`) while a step captures writes to that step's sink until the
 step ends, then to the real stream. Threads that already existed (a pool shared between steps)
-write where their own context says; wrap the work in `contextvars.copy_context().run` to have
-it counted for the step that submitted it. Writes to the file descriptor itself (subprocesses,
-C extensions) are not captured.
+write where their own context says; `pool.submit(contextvars.copy_context().run, fn, x)` has
+the work counted for the step that submitted it (`asyncio.to_thread` does so already).
+Writes to the file descriptor itself (subprocesses, C extensions) are not captured.
 """
 
 from __future__ import annotations
@@ -43,41 +43,55 @@ class _Capture:
         self._lock = threading.Lock()
         self.closed = False
 
-    def write(self, stream: str, text: str) -> None:
+    def write(self, stream: str, text: str) -> bool:
+        """False once the step has ended: the caller writes to the real stream instead."""
         with self._lock:
-            pending = self._pending[stream] + text
-            if "\n" in text:
-                complete, _, pending = pending.rpartition("\n")
-                self._deliver(stream, complete + "\n")
-            self._pending[stream] = pending
+            if self.closed:
+                return False
+            self._add(stream, text)
+            return True
 
-    def write_bytes(self, stream: str, data: bytes) -> None:
-        decoder = self._decoders.get(stream)
-        if decoder is None:
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            self._decoders[stream] = decoder
-        text = decoder.decode(data)
-        if text:
-            self.write(stream, text)
+    def write_bytes(self, stream: str, data: bytes) -> bool:
+        with self._lock:
+            if self.closed:
+                return False
+            decoder = self._decoders.get(stream)
+            if decoder is None:
+                decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+                self._decoders[stream] = decoder
+            self._add(stream, decoder.decode(data))
+            return True
 
     def flush(self, stream: str) -> None:
         with self._lock:
-            text, self._pending[stream] = self._pending[stream], ""
-            if text:
-                self._deliver(stream, text)
+            self._flush(stream)
 
-    def log(self, text: str) -> None:
+    def log(self, text: str) -> bool:
         with self._lock:
+            if self.closed:
+                return False
             self._deliver("log", text)
+            return True
 
     def close(self) -> None:
-        for stream, decoder in self._decoders.items():
-            tail = decoder.decode(b"", final=True)
-            if tail:
-                self.write(stream, tail)
-        for stream in _STREAMS:
-            self.flush(stream)
-        self.closed = True
+        with self._lock:
+            for stream, decoder in self._decoders.items():
+                self._add(stream, decoder.decode(b"", final=True))
+            for stream in _STREAMS:
+                self._flush(stream)
+            self.closed = True
+
+    def _add(self, stream: str, text: str) -> None:
+        pending = self._pending[stream] + text
+        if "\n" in text:
+            complete, _, pending = pending.rpartition("\n")
+            self._deliver(stream, complete + "\n")
+        self._pending[stream] = pending
+
+    def _flush(self, stream: str) -> None:
+        text, self._pending[stream] = self._pending[stream], ""
+        if text:
+            self._deliver(stream, text)
 
     def _deliver(self, stream: str, text: str) -> None:
         # Whatever the sink itself prints or logs (a live printer, say) goes to the real stream.
@@ -110,12 +124,12 @@ class _RoutedStream:
 
     def write(self, text: str) -> int:
         capture = _active()
-        if capture is None:
-            return self._real.write(text)
-        if not isinstance(text, str):
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        capture.write(self._name, text)
-        return len(text)
+        if capture is not None:
+            if not isinstance(text, str):
+                raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+            if capture.write(self._name, text):
+                return len(text)
+        return self._real.write(text)
 
     def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
@@ -183,8 +197,7 @@ class _RoutedBuffer:
     def write(self, data: bytes | bytearray | memoryview) -> int:
         size = memoryview(data).nbytes
         capture = _active()
-        if capture is not None:
-            capture.write_bytes(self._text._name, bytes(data))
+        if capture is not None and capture.write_bytes(self._text._name, bytes(data)):
             return size
         real = self._text.real
         raw = getattr(real, "buffer", None)
@@ -243,13 +256,13 @@ class _RoutedLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         capture = _active()
-        if capture is None:
-            self._as_if_absent(record)
-            return
         try:
-            capture.log(self.format(record) + "\n")
+            if capture is not None and capture.log(self.format(record) + "\n"):
+                return
         except Exception:  # a broken log record must not fail the step
             self.handleError(record)
+            return
+        self._as_if_absent(record)
 
     def _as_if_absent(self, record: logging.LogRecord) -> None:
         """A record from outside any step: do what logging would do if this handler were not
