@@ -8,6 +8,7 @@ when a step that executes needs them, or when a caller asks the result for one.
 from __future__ import annotations
 
 import os
+import pickle
 import time
 import traceback
 import uuid
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import explain
+from .aio import StepLoop
 from .cache.entry import Entry
-from .capture import capture_output
 from .errors import FlowymlError, StepOutputError, UnhashableInput
 from .events import (
     Event,
@@ -33,9 +34,11 @@ from .events import (
 from .graph import Graph
 from .hashing import CodeIdentity, Unfingerprintable, code_identity, fingerprint
 from .keys import Recipe
+from .mutation import is_immutable
 from .preview import preview
 from .result import Outputs, RunResult, StepResult
 from .step import CachePolicy, Step
+from .stepcall import call_step
 from .store import CacheStore, CorruptEntry, checksum, serialize
 
 EventSink = Callable[[Event], None]
@@ -104,6 +107,9 @@ class Executor:
         self._epoch = 0
         """Bumped whenever a producer is re-run mid-run (a value that failed to load)."""
         self._running = False
+        self._loop: StepLoop | None = None
+        self._stored: dict[str, tuple[Entry, int]] = {}
+        self._originals: dict[str, bytes | None] = {}
         if store is not None:
             store.refresh()
         self._pins = store.pins(pipeline) if store else {}
@@ -125,10 +131,15 @@ class Executor:
                 cache_dir=str(self.store.path) if self.store else None,
             )
         )
+        self._loop = StepLoop()  # the run's async steps share one event loop
         self._running = True
-        for step in self.graph.order:
-            self._results[step.name] = self._run_step(step)
-        self._running = False
+        try:
+            for step in self.graph.order:
+                self._results[step.name] = self._run_step(step)
+        finally:
+            self._running = False
+            self._loop.close()
+            self._loop = None
         if self.store is not None:
             self._record_usage()
         duration = time.perf_counter() - started
@@ -374,18 +385,22 @@ class Executor:
             self._emit(StepLog(run_id=self.run_id, step=step.name, stream=stream, text=text))
 
         started = time.perf_counter()
+        kwargs: dict[str, Any] | None = None
         try:
             kwargs = self._arguments(step)
-            with capture_output(sink):
-                returned = step.func(**kwargs)
+            self._keep_originals(step)
+            returned = call_step(step.name, step.func, kwargs, sink, self._loop)
             values = self._split_outputs(step, returned)
         except Exception as exc:
             result.duration_seconds = time.perf_counter() - started
             self._fail(result, exc, prefix="failed: ")
+            if kwargs is not None:
+                self._check_mutations(step, kwargs, result)
             self._finish(step, result)
             return
         result.duration_seconds = time.perf_counter() - started
         result.status = StepStatus.EXECUTED
+        self._check_mutations(step, kwargs, result)
         fps = [
             self._fingerprint_output(step, name, value, result)
             for name, value in zip(step.outputs, values, strict=True)
@@ -394,11 +409,108 @@ class Executor:
             self._values[name] = value
             self._output_fps[name] = fp
             self._output_entry.pop(name, None)
+            self._stored.pop(name, None)
+            self._originals.pop(name, None)
         result.output_fingerprints = dict(zip(step.outputs, fps, strict=True))
         entry = None
         if decision.recipe is not None and self.store is not None:
             entry = self._store_entry(step, decision.recipe, values, fps, result)
+        if entry is not None:
+            for index, name in enumerate(step.outputs):
+                self._stored[name] = (entry, index)
         self._finish(step, result, entry=entry, values=values)
+
+    # -- inputs changed in place -------------------------------------------------------------
+
+    def _keep_originals(self, step: Step) -> None:
+        """Pickle an upstream value the cache holds no copy of, before a step first gets it,
+        so that if a step changes it in place later steps can still get it as produced."""
+        for name, _ in step.bindings:
+            if name not in self.graph.producers or name in self._originals:
+                continue
+            if name in self._output_entry or name in self._stored:
+                continue  # the cache has it as produced
+            value = self._values[name]
+            if is_immutable(value) or self._output_fps[name].startswith("unhashable-"):
+                continue
+            try:
+                self._originals[name] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # cannot keep a copy: a change is still reported
+                self._originals[name] = None
+
+    def _check_mutations(self, step: Step, kwargs: dict[str, Any], result: StepResult) -> None:
+        """Re-fingerprint the step's mutable inputs: a step that changed one in place is
+        reported, and later steps get the value as produced (or, for a context value, a key
+        that says what they actually receive)."""
+        for name, param in step.bindings:
+            value = kwargs[param]
+            if is_immutable(value):
+                continue
+            if name in self.graph.producers:
+                before = self._output_fps.get(name, "")
+                if before.startswith("unhashable-") or self._fingerprint_or_none(value) == before:
+                    continue
+                self._mutated_upstream(step, name, value, result)
+            else:
+                self._mutated_context(step, name, value, result)
+        for param in step.params:
+            if param in kwargs and not is_immutable(kwargs[param]):
+                self._mutated_context(step, param, kwargs[param], result)
+
+    def _mutated_upstream(self, step: Step, name: str, value: Any, result: StepResult) -> None:
+        producer = self.graph.producers[name]
+        aliases = [n for n, v in self._values.items() if v is value and n != name]
+        lost = [n for n in [name, *aliases] if not self._restore(n)]
+        message = (
+            f"step {step.name} changed its input {name!r} (output of {producer}) in place; "
+            "copy it before changing it (e.g. `copy.deepcopy`). "
+            + (
+                f"Steps after it still get {producer}'s value as produced"
+                if not lost
+                else f"No copy of {', '.join(map(repr, lost))} was kept: steps after it get "
+                "the changed value"
+            )
+        )
+        result.warnings.append(message)
+        self._warn(message, step.name)
+
+    def _restore(self, name: str) -> bool:
+        """Put the value of `name` back as its producer made it; False if no copy exists."""
+        located = self._output_entry.get(name) or self._stored.get(name)
+        if located is not None:  # reloaded from the cache when next asked for
+            self._values.pop(name, None)
+            self._output_entry[name] = located
+            return True
+        blob = self._originals.get(name)
+        if blob is None:
+            return False
+        self._values[name] = pickle.loads(blob)
+        return True
+
+    def _mutated_context(self, step: Step, name: str, value: Any, result: StepResult) -> None:
+        before = self._context_fps.get(name)
+        if before is None:
+            return
+        after = self._fingerprint_or_none(value)
+        if after == before:
+            return
+        if after is None:
+            self._context_fps.pop(name)  # later steps that read it get a clear error
+        else:
+            self._context_fps[name] = after  # later keys say what later steps receive
+        message = (
+            f"step {step.name} changed the context value {name!r} in place; steps after it "
+            "get the changed value. Copy it before changing it (e.g. `copy.deepcopy`)"
+        )
+        result.warnings.append(message)
+        self._warn(message, step.name)
+
+    @staticmethod
+    def _fingerprint_or_none(value: Any) -> str | None:
+        try:
+            return fingerprint(value)
+        except Unfingerprintable:
+            return None
 
     def _input_values(self, step: Step) -> dict[str, Any]:
         """Parameter -> value for each of the step's inputs (upstream outputs or context)."""
@@ -563,9 +675,10 @@ class Executor:
                 continue
             step = self.graph.step(name)
             for output in step.outputs:
-                self._values.pop(output, None)
-                self._output_entry.pop(output, None)
-                self._output_fps.pop(output, None)
+                for table in (self._values, self._output_entry, self._output_fps):
+                    table.pop(output, None)
+                self._stored.pop(output, None)
+                self._originals.pop(output, None)
             self._broken.discard(name)
             self._used.pop(name, None)
             self._results[name] = self._run_step(step)
