@@ -118,6 +118,23 @@ def test_a_generated_helper_with_another_closure_is_a_miss(tmp_path: Path) -> No
     assert run_step(tmp_path, generated_step(make(5))) == ("executed", 10)
 
 
+def test_a_generated_class_a_step_uses_counts_with_its_globals(tmp_path: Path) -> None:
+    source = """
+    class Scaler:
+        def apply(self, x):
+            return x * mult
+    """
+
+    def made(mult: int) -> Any:
+        scaler = generated(source, "Scaler", mult=mult)
+        uses = "def scaled(x):\n    return Scaler().apply(x)\n"
+        return step(outputs=["y"])(generated(uses, "scaled", Scaler=scaler))
+
+    assert run_step(tmp_path, made(3)) == ("executed", 6)
+    assert run_step(tmp_path, made(5)) == ("executed", 10)
+    assert run_step(tmp_path, made(3)) == ("cached", 6)
+
+
 def test_a_generated_step_whose_global_is_rebound_is_a_miss(tmp_path: Path) -> None:
     made = generated_step(eval("lambda x: x"), offset=1)
     assert run_step(tmp_path, made) == ("executed", 3)

@@ -8,6 +8,7 @@ plus the values it captures. Constants are hashed with the value feeders of `fin
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import os
@@ -189,6 +190,8 @@ class _IdentityWalk:
             path = _class_file(obj)
             real_file = bool(path) and not path.startswith("<")
             kind = kind_of_path(path) if real_file else module_kind(module)
+            if module == "builtins" and getattr(builtins, obj.__qualname__, None) is not obj:
+                kind = "user"  # a class made by exec in a bare namespace: no module to name
         if kind == "user":
             if id(obj) not in self.seen:
                 self.seen[id(obj)] = ""
