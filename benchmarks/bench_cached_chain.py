@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from flowyml_tui.engine.loader import load_pipelines
-from flowyml_tui.engine.records import wait_for_pending_records
 
 
 def chain_source(steps: int) -> str:
@@ -50,13 +49,11 @@ def bench_flowyml(steps: int, repeat: int, workdir: Path) -> tuple[list[float], 
     pipeline.cache_dir = workdir / "cache"
     first = pipeline.run()
     assert not first.failed_steps
-    wait_for_pending_records()
     returned, recorded = [], []
     for _ in range(repeat):
         started = time.perf_counter()
         result = pipeline.run()
         returned.append(time.perf_counter() - started)
-        wait_for_pending_records()
         recorded.append(time.perf_counter() - started)
         assert all(r.cached for r in result.step_results.values()), "chain was not fully cached"
     return returned, recorded

@@ -1,9 +1,10 @@
 """Run records: one JSON file per run in `<cache_dir>/runs/`, for review and for tools.
 
-The recorder sits on the event stream of a run. It only accumulates in memory and, when the run
-finishes, builds and writes the record on a background writer thread, so a run returns as soon
-as its last step does; readers here wait for pending writes first. It never raises: a full disk
-must not turn a good run into a failure.
+The recorder sits on the event stream of a run. It accumulates in memory and, on `RunFinished`,
+builds and writes the record before it returns: when `run()` returns, the record is on disk and
+no thread of ours is still writing into the cache dir (a background writer raced anyone who
+removed the dir, a temp dir say). It never raises: a full disk must not turn a good run into a
+failure, so a record that cannot be written is a `RunRecordWarning`.
 The record's shape is documented in `run_record.schema.json` beside this module.
 """
 
@@ -13,11 +14,9 @@ import json
 import os
 import re
 import tempfile
-import threading
 import time
 import warnings
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,29 +40,6 @@ LOG_EXCERPT_LINES = 200
 MAX_LINE_CHARS = 2000
 """A single line longer than this (a progress bar without newlines, say) is cut."""
 SCHEMA_PATH = Path(__file__).with_name("run_record.schema.json")
-
-_WRITER: ThreadPoolExecutor | None = None
-_WRITER_LOCK = threading.Lock()
-_PENDING: set[Future[None]] = set()
-
-
-def _submit(work: Any, *args: Any) -> Future[None]:
-    """Run `work` on the one writer thread (records land in order; exit waits for them)."""
-    global _WRITER
-    with _WRITER_LOCK:
-        if _WRITER is None:
-            _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowyml-run-record")
-        future = _WRITER.submit(work, *args)
-        _PENDING.add(future)
-    future.add_done_callback(_PENDING.discard)
-    return future
-
-
-def wait_for_pending_records(timeout: float | None = 30.0) -> None:
-    """Block until records still being written by this process are on disk."""
-    for future in list(_PENDING):
-        future.result(timeout=timeout)
-
 
 _RUN_ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _STALE_TEMP_SECONDS = 3600.0
@@ -154,7 +130,7 @@ class _StepLog:
 
 @dataclass(frozen=True, slots=True)
 class _RunEvents:
-    """One run's events as the recorder kept them, handed whole to the writer thread."""
+    """One run's events as the recorder kept them."""
 
     started: RunStarted | None
     step_started: dict[str, float]
@@ -166,10 +142,9 @@ class _RunEvents:
 class RunRecorder:
     """Turns one run's events into a record on disk: `pipeline.run(on_event=RunRecorder(dir))`.
 
-    Calls are cheap (events are kept in memory) and never raise. After `RunFinished`,
-    `path` is the written file, or `error` says why there is none (also sent as a
-    `RunRecordWarning`); both wait for the background write. One recorder can follow
-    several runs in turn.
+    Calls are cheap (events are kept in memory) and never raise. Once `RunFinished` has been
+    handled, `path` is the written file, or `error` says why there is none (also sent as a
+    `RunRecordWarning`). One recorder can follow several runs in turn.
     """
 
     def __init__(self, cache_dir: Path | str, *, keep: int = 50) -> None:
@@ -178,27 +153,18 @@ class RunRecorder:
         self._path: Path | None = None
         self._error: str | None = None
         self._record: dict[str, Any] | None = None
-        self._pending: Future[None] | None = None
         self._reset(None)
-
-    def wait(self) -> None:
-        """Block until the last finished run's record is written (or has failed)."""
-        if self._pending is not None:
-            self._pending.result()
 
     @property
     def path(self) -> Path | None:
-        self.wait()
         return self._path
 
     @property
     def error(self) -> str | None:
-        self.wait()
         return self._error
 
     @property
     def record(self) -> dict[str, Any] | None:
-        self.wait()
         return self._record
 
     def _reset(self, started: RunStarted | None) -> None:
@@ -224,7 +190,6 @@ class RunRecorder:
         elif isinstance(event, StepStarted):
             self._step_started[event.step] = event.started_at
         elif isinstance(event, RunStarted):
-            self.wait()
             self._reset(event)
             self._path = None
             self._error = None
@@ -236,7 +201,7 @@ class RunRecorder:
                 self._started, self._step_started, self._finished, self._logs, self._warnings
             )
             self._reset(None)
-            self._pending = _submit(self._complete, event, state)
+            self._complete(event, state)
 
     def _complete(self, finished: RunFinished, state: _RunEvents) -> None:
         try:
@@ -446,7 +411,6 @@ def _summary(record: dict[str, Any], path: Path) -> RunSummary:
 
 
 def _all_runs(cache_dir: Path | str) -> list[tuple[RunSummary, dict[str, Any]]]:
-    wait_for_pending_records()
     directory = runs_dir(cache_dir)
     if not directory.is_dir():
         return []
@@ -471,7 +435,6 @@ def list_runs(cache_dir: Path | str, limit: int | None = 20) -> list[RunSummary]
 
 def load_run(cache_dir: Path | str, run_id: str = "latest") -> dict[str, Any]:
     """A run record by id, unique id prefix, or "latest" (the newest finished run)."""
-    wait_for_pending_records()
     directory = runs_dir(cache_dir)
     if run_id != "latest" and not _RUN_ID_OK.match(run_id):
         raise UnknownRunError(
