@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from flowyml_tui.engine.events import RunFinished, RunStarted, StepInfo, StepLog
+from flowyml_tui.engine.events import RunFinished, RunStarted, StepInfo, StepLog, event_from_json
 from flowyml_tui.engine.loader import load_pipelines
 from flowyml_tui.engine.records import (
     LOG_EXCERPT_LINES,
@@ -287,3 +287,18 @@ def test_when_run_returns_the_run_is_on_disk_and_no_thread_of_ours_is_left(
             ours = [t.name for t in threading.enumerate() if t.name.startswith("flowyml")]
             assert ours == []
             assert (runs_dir(cache_dir) / f"{result.run_id}.json").is_file()
+
+
+def test_output_with_a_lone_surrogate_is_still_recorded_and_sent(tmp_path: Path) -> None:
+    # A file name decoded with surrogateescape, printed by a step: JSON can escape it.
+    source = PIPELINE.replace('print("loading", n)', 'print("loading", "caf\\udce9")')
+    recorder = RunRecorder(tmp_path / "records")
+    result = run_source(
+        tmp_path, source.replace("FACTOR", "2").replace("LINES", "1"), recorder=recorder, n=2
+    )
+
+    assert recorder.error is None
+    assert recorder.record["steps"][0]["log"]["lines"] == ["loading caf\udce9"]
+    log = next(e for e in result.events if isinstance(e, StepLog))
+    assert event_from_json(log.to_json()) == log
+    assert load_run(tmp_path / "records")["steps"][0]["log"]["lines"] == ["loading caf\udce9"]
