@@ -43,7 +43,8 @@ MAX_LINE_CHARS = 2000
 """A single line longer than this (a progress bar without newlines, say) is cut."""
 SCHEMA_PATH = Path(__file__).with_name("run_record.schema.json")
 
-_RUN_ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_RUN_ID_OK = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+"""What a run id looks like (matched whole when used: compiling at import costs start-up)."""
 _STALE_TEMP_SECONDS = 3600.0
 
 
@@ -533,7 +534,7 @@ def list_runs(cache_dir: Path | str, limit: int | None = 20) -> list[RunSummary]
 def load_run(cache_dir: Path | str, run_id: str = "latest") -> dict[str, Any]:
     """A run record by id, unique id prefix, or "latest" (the newest finished run)."""
     directory = runs_dir(cache_dir)
-    if run_id != "latest" and not _RUN_ID_OK.match(run_id):
+    if run_id != "latest" and not re.fullmatch(_RUN_ID_OK, run_id):
         raise UnknownRunError(
             f"{run_id!r} is not a run id (letters, digits, '.', '_' and '-' only); "
             "list the runs with `flowyml-tui runs`"
