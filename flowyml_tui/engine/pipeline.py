@@ -126,8 +126,9 @@ class Pipeline:
         step failures do not raise: they are in `result.step_results` (or use
         `result.raise_for_failures()`).
         """
+        # The recorder goes first, so whoever sees RunFinished finds the record already on disk.
         recorder = RunRecorder(self._cache_path(), keep=self.keep_runs)
-        sinks = [on_event, recorder] if on_event is not None else [recorder]
+        sinks = [recorder, on_event] if on_event is not None else [recorder]
         return self._executor(context, params, sinks).run()
 
     def plan(self, context: Mapping[str, Any] | None = None, **params: Any) -> list[StepPlan]:

@@ -276,15 +276,8 @@ def local_modules(path: Path) -> tuple[str, ...]:
 
 
 def _finish(code: int) -> None:
-    """Exit without waiting for threads user code left running; our events are already out.
-
-    The run record is ours, though: it is written on a background thread, and `e` in the
-    TUI reads it as soon as the run is over.
-    """
-    records = sys.modules.get("flowyml_tui.engine.records")
-    if records is not None:
-        with contextlib.suppress(Exception):
-            records.wait_for_pending_records(timeout=10)
+    """Exit without waiting for threads user code left running; our events and the run record
+    are already out (`run()` returns only once its record is on disk)."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
