@@ -33,7 +33,7 @@ from .events import (
 )
 from .graph import Graph
 from .hashing import CodeIdentity, Unfingerprintable, code_identity, fingerprint
-from .keys import Recipe
+from .keys import Recipe, key_of, key_prefix
 from .mutation import is_immutable
 from .preview import preview
 from .result import Outputs, RunResult, StepResult
@@ -112,6 +112,8 @@ class Executor:
         self._originals: dict[str, bytes | None] = {}
         if store is not None:
             store.refresh()
+        memo = graph.memo.setdefault(("key-prefixes", pipeline, code_hash_mode), {})
+        self._prefixes: dict[str, tuple[Step, str]] = memo  # type: ignore[assignment]
         self._pins = store.pins(pipeline) if store else {}
         self._invalidated = store.invalidations(pipeline) if store else {}
         self._previous = store.current(pipeline) if store else {}
@@ -203,6 +205,10 @@ class Executor:
             self._broken.add(step.name)
             self._finish(step, result)
             return result
+        if self.store is not None:
+            hit = self._cached_hit(step)
+            if hit is not None:
+                return hit
         self._preparing.add(step.name)
         try:
             decision = self._decide_with_inputs(step)
@@ -228,6 +234,122 @@ class Executor:
             return result
         self._execute(step, decision, result)
         return result
+
+    def _cached_hit(self, step: Step) -> StepResult | None:
+        """A plain cache hit, decided and reported without building a `Recipe`, or None.
+
+        The common case of a cached run, so it is kept lean: the key is digested straight
+        from the step's fingerprints (`_fast_key`, byte-identical to `Recipe.key`). Anything
+        else (a pin, key function, invalidation, expiry, a miss, an input that cannot be
+        hashed) returns None and takes the full decision, which explains it.
+        """
+        policy = step.policy
+        if policy is CachePolicy.DISABLED or policy is CachePolicy.KEY_FN:
+            return None
+        name = step.name
+        if name in self._pins:
+            return None
+        assert self.store is not None
+        try:
+            key = self._key_from(step, self._prefix(step))
+        except Exception:  # the full decision raises it again and reports it
+            return None
+        entry = self.store.get_entry(key)
+        if entry is None:
+            return None
+        mark = self._invalidated.get(name)
+        if mark is not None and entry.created_ns < mark:
+            return None
+        if step.ttl is not None and time.time() - entry.created > step.ttl:
+            return None
+        outputs = step.outputs
+        output_fps = entry.output_fps
+        values, located, known = self._values, self._output_entry, self._output_fps
+        for index, output in enumerate(outputs):
+            values.pop(output, None)
+            located[output] = (entry, index)
+            known[output] = output_fps[index]
+        fps = dict(zip(outputs, output_fps, strict=False))
+        code_hash = entry.code_hash or None
+        result = StepResult(
+            name=name,
+            status=StepStatus.CACHED,
+            reason="cached",
+            reason_kind=ReasonKind.CACHED,
+            cached=True,
+            saved_seconds=entry.duration,
+            code_hash=code_hash,
+            key=key,
+            output_fingerprints=fps,
+        )
+        self._used[name] = key
+        self._emit(
+            StepFinished(
+                run_id=self.run_id,
+                step=name,
+                status="cached",
+                reason="cached",
+                reason_kind="cached",
+                cached=True,
+                duration_seconds=0.0,
+                saved_seconds=entry.duration,
+                cache=step.cache_label,
+                key=key,
+                code_hash=code_hash,
+                input_fingerprints={n: known[n] for n in step.inputs if n in known},
+                output_fingerprints=fps,
+                output_sizes=dict(zip(outputs, entry.sizes, strict=False)),
+                output_previews=dict(zip(outputs, entry.previews, strict=False)),
+            )
+        )
+        return result
+
+    def _prefix(self, step: Step) -> str:
+        """The step's fixed key prefix, kept on the graph across runs while it stays valid.
+
+        It is kept only when the step's code identity is memoised for its function (so
+        `code_identity` would return that very object again); code without source is
+        identified afresh on every call, so its prefix is too.
+        """
+        memo = self._prefixes
+        found = memo.get(step.name)
+        if found is not None and found[0] is step:
+            return found[1]
+        ident = self._code(step)
+        code_hash = ident.hash if ident and step.policy is CachePolicy.CODE_HASH else None
+        prefix = key_prefix(
+            self.pipeline, step.name, step.policy.value, step.outputs, code_hash, None
+        )
+        if ident is not None and self._code(step) is ident:
+            memo[step.name] = (step, prefix)
+        return prefix
+
+    def _fast_key(self, step: Step, ident: CodeIdentity | None) -> str:
+        """`self._recipe(step, ident).key()` for a step without a key function, with no
+        `Recipe` built: the same parts, digested the same way (`keys.key_prefix`/`key_of`)."""
+        code_hash = ident.hash if ident and step.policy is CachePolicy.CODE_HASH else None
+        prefix = key_prefix(
+            self.pipeline, step.name, step.policy.value, step.outputs, code_hash, None
+        )
+        return self._key_from(step, prefix)
+
+    def _key_from(self, step: Step, prefix: str) -> str:
+        known, producers = self._output_fps, self.graph.producers
+        inputs = {
+            name: known[name] if name in producers else self._context_fp(step, name, param)
+            for name, param in step.bindings
+        }
+        parts = [prefix]
+        if len(inputs) == 1:
+            for name, fp in inputs.items():
+                parts.append(f"in:{name}={fp}")
+        else:
+            parts += [f"in:{name}={fp}" for name, fp in sorted(inputs.items())]
+        context = self.context
+        if step.params:
+            read = sorted(p for p in step.params if p in context)
+            parts += [f"ctx:{p}={self._context_fp(step, p, p)}" for p in read]
+        return key_of(step.name, parts)
 
     def _decide_with_inputs(self, step: Step) -> _Decision:
         """Decide a step; one that will run also gets its inputs loaded, consistently.

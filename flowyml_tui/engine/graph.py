@@ -23,6 +23,12 @@ class Graph:
     downstream_of: Mapping[str, tuple[str, ...]]
 
     @cached_property
+    def memo(self) -> dict[object, object]:
+        """Scratch space that lives as long as the graph (the executor keeps each step's
+        fixed key prefix here, so a cached run does not rebuild it every run)."""
+        return {}
+
+    @cached_property
     def infos(self) -> tuple[StepInfo, ...]:
         """The static shape of every step, in order: what `RunStarted` sends."""
         infos = []

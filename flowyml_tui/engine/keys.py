@@ -40,17 +40,18 @@ class Recipe:
         never share an entry, even for steps of the same name and code.
         """
         parts = [
-            f"v{KEY_FORMAT}",
-            self.pipeline,
-            self.step,
-            self.policy,
-            ",".join(self.outputs),
-            "code=" + (self.code_hash or "-"),
-            "key=" + (self.custom_key or "-"),
+            key_prefix(
+                self.pipeline,
+                self.step,
+                self.policy,
+                self.outputs,
+                self.code_hash,
+                self.custom_key,
+            )
         ]
         parts += [f"in:{name}={fp}" for name, fp in sorted(self.inputs.items())]
         parts += [f"ctx:{name}={fp}" for name, fp in sorted(self.context.items())]
-        return f"{self.step}-{xxhash.xxh3_128_hexdigest(chr(0).join(parts).encode())}"
+        return key_of(self.step, parts)
 
     def stored(self) -> StoredRecipe:
         """The part kept with an entry, to explain a later miss against."""
@@ -61,3 +62,37 @@ class Recipe:
             context=self.context,
             custom_key=self.custom_key,
         )
+
+
+def key_prefix(
+    pipeline: str,
+    step: str,
+    policy: str,
+    outputs: tuple[str, ...],
+    code_hash: str | None,
+    custom_key: str | None,
+) -> str:
+    """The part of a key's digested text fixed by the step and its code, not its inputs.
+
+    Split out so the executor's hit path can digest a key without building a `Recipe`;
+    `Recipe.key` uses it too, so both stay byte-identical.
+    """
+    return _SEP.join(
+        (
+            f"v{KEY_FORMAT}",
+            pipeline,
+            step,
+            policy,
+            ",".join(outputs),
+            "code=" + (code_hash or "-"),
+            "key=" + (custom_key or "-"),
+        )
+    )
+
+
+def key_of(step: str, parts: list[str]) -> str:
+    """The key of a step from its prefix then its `in:`/`ctx:` parts, in sorted order."""
+    return f"{step}-{xxhash.xxh3_128_hexdigest(_SEP.join(parts).encode())}"
+
+
+_SEP = chr(0)

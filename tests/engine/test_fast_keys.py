@@ -1,0 +1,77 @@
+"""The hit path digests keys without a `Recipe`: its keys must be `Recipe.key()` byte for byte."""
+
+from __future__ import annotations
+
+from flowyml_tui.engine.events import StepFinished
+from flowyml_tui.engine.step import CachePolicy
+
+SHAPES = """
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["a", "b"])
+def source(size=3):
+    return list(range(size)), "label"
+
+@step(inputs=["b", "a", "rate"], outputs=["scaled"], cache="input_hash")
+def scale(label, values, factor, offset=0):
+    return [v * factor + offset for v in values], label
+
+@step(inputs=["scaled"], outputs=["total"], cache=lambda step, inputs, context: "fixed")
+def total(scaled):
+    return len(scaled)
+
+@step(inputs=["scaled", "total"], outputs=["report"])
+def report(scaled, total, offset):
+    return f"{total}: {scaled} +{offset}"
+
+pipeline = Pipeline("shapes")
+for s in (source, scale, total, report):
+    pipeline.add_step(s)
+"""
+
+CONTEXT = {"rate": 2.5, "offset": 7, "size": 4}
+
+
+def _executor(pipeline):
+    return pipeline._executor(CONTEXT, {}, [])
+
+
+def test_the_fast_key_is_the_recipe_key_for_inputs_context_and_several_outputs(write_file, load):
+    pipeline = load(write_file("shapes.py", SHAPES))
+    pipeline.run(context=CONTEXT)
+    executor = _executor(pipeline)
+    executor.run()  # fills the output fingerprints the keys are made from
+    checked = 0
+    for step in executor.graph.order:
+        expected = executor._recipe(step, executor._code(step)).key()
+        if step.policy is not CachePolicy.KEY_FN:
+            assert executor._fast_key(step, executor._code(step)) == expected
+            assert executor._key_from(step, executor._prefix(step)) == expected
+            checked += 1
+        assert executor._results[step.name].key == expected
+    assert checked == 3
+
+
+def test_a_second_run_hits_every_step_under_the_keys_its_misses_stored(write_file, load):
+    pipeline = load(write_file("shapes.py", SHAPES))
+    first = pipeline.run(context=CONTEXT)
+    second = pipeline.run(context=CONTEXT)
+    assert all(r.cached for r in second.step_results.values())
+    for name, result in second.step_results.items():
+        assert result.key == first.step_results[name].key
+    finished = {e.step: e for e in second.events if isinstance(e, StepFinished)}
+    assert finished["scale"].input_fingerprints == {
+        "b": finished["source"].output_fingerprints["b"],
+        "a": finished["source"].output_fingerprints["a"],
+    }
+    assert finished["report"].output_sizes and finished["report"].output_previews
+    assert second["report"] == first["report"]
+
+
+def test_the_prefix_kept_across_runs_follows_a_changed_context_key(write_file, load):
+    pipeline = load(write_file("shapes.py", SHAPES))
+    pipeline.run(context=CONTEXT)
+    changed = pipeline.run(context={**CONTEXT, "offset": 8})
+    assert not changed.step_results["scale"].cached
+    assert not changed.step_results["report"].cached
+    assert changed.step_results["total"].cached
