@@ -67,6 +67,18 @@ class _Decision:
     diff: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _KeyPlan:
+    """What a step's key is made of, short of its input fingerprints (`Executor._key_plan`)."""
+
+    step: Step
+    prefix: str
+    inputs: tuple[tuple[str, str, str, bool], ...]
+    """(`in:<name>=`, input name, parameter, produced upstream?) in the key's order"""
+    context: tuple[tuple[str, str], ...]
+    """(`ctx:<param>=`, parameter) in the key's order"""
+
+
 def new_run_id() -> str:
     """Sortable and unique: the start time, then a random suffix."""
     return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
@@ -112,8 +124,10 @@ class Executor:
         self._originals: dict[str, bytes | None] = {}
         if store is not None:
             store.refresh()
-        memo = graph.memo.setdefault(("key-prefixes", pipeline, code_hash_mode), {})
-        self._prefixes: dict[str, tuple[Step, str]] = memo  # type: ignore[assignment]
+        plans = graph.memo.setdefault(
+            ("key-plans", pipeline, code_hash_mode, frozenset(self.context)), {}
+        )
+        self._plans: dict[str, _KeyPlan] = plans  # type: ignore[assignment]
         self._pins = store.pins(pipeline) if store else {}
         self._invalidated = store.invalidations(pipeline) if store else {}
         self._previous = store.current(pipeline) if store else {}
@@ -196,8 +210,16 @@ class Executor:
     # -- one step --------------------------------------------------------------------------
 
     def _run_step(self, step: Step) -> StepResult:
+        broken = (
+            [u for u in self.graph.upstream[step.name] if u in self._broken]
+            if self._broken
+            else None
+        )
+        if not broken and self.store is not None:
+            hit = self._cached_hit(step)
+            if hit is not None:
+                return hit
         result = StepResult(name=step.name)
-        broken = [u for u in self.graph.upstream[step.name] if u in self._broken]
         if broken:
             verb = "failed" if self._results[broken[0]].status is StepStatus.FAILED else "skipped"
             result.status, result.reason_kind = StepStatus.SKIPPED, ReasonKind.SKIPPED
@@ -205,10 +227,6 @@ class Executor:
             self._broken.add(step.name)
             self._finish(step, result)
             return result
-        if self.store is not None:
-            hit = self._cached_hit(step)
-            if hit is not None:
-                return hit
         self._preparing.add(step.name)
         try:
             decision = self._decide_with_inputs(step)
@@ -251,7 +269,7 @@ class Executor:
             return None
         assert self.store is not None
         try:
-            key = self._key_from(step, self._prefix(step))
+            key = self._key_from(self._key_plan(step))
         except Exception:  # the full decision raises it again and reports it
             return None
         entry = self.store.get_entry(key)
@@ -269,7 +287,7 @@ class Executor:
             values.pop(output, None)
             located[output] = (entry, index)
             known[output] = output_fps[index]
-        fps = dict(zip(outputs, output_fps, strict=False))
+        fps = _by_output(outputs, output_fps)
         code_hash = entry.code_hash or None
         result = StepResult(
             name=name,
@@ -298,57 +316,57 @@ class Executor:
                 code_hash=code_hash,
                 input_fingerprints={n: known[n] for n in step.inputs if n in known},
                 output_fingerprints=fps,
-                output_sizes=dict(zip(outputs, entry.sizes, strict=False)),
-                output_previews=dict(zip(outputs, entry.previews, strict=False)),
+                output_sizes=_by_output(outputs, entry.sizes),
+                output_previews=_by_output(outputs, entry.previews),
             )
         )
         return result
 
-    def _prefix(self, step: Step) -> str:
-        """The step's fixed key prefix, kept on the graph across runs while it stays valid.
+    def _key_plan(self, step: Step) -> _KeyPlan:
+        """The step's fixed key parts, kept on the graph across runs while they stay valid.
 
-        It is kept only when the step's code identity is memoised for its function (so
-        `code_identity` would return that very object again); code without source is
-        identified afresh on every call, so its prefix is too.
+        The graph fixes the producers and the context's names, so only the step's code can
+        change them: a plan is kept only when the step's code identity is memoised for its
+        function (`code_identity` would return that very object again). Code without source
+        is identified afresh on every call, so its plan is too.
         """
-        memo = self._prefixes
-        found = memo.get(step.name)
-        if found is not None and found[0] is step:
-            return found[1]
+        found = self._plans.get(step.name)
+        if found is not None and found.step is step:
+            return found
         ident = self._code(step)
+        plan = self._plan_key(step, ident)
+        if ident is not None and self._code(step) is ident:
+            self._plans[step.name] = plan
+        return plan
+
+    def _plan_key(self, step: Step, ident: CodeIdentity | None) -> _KeyPlan:
         code_hash = ident.hash if ident and step.policy is CachePolicy.CODE_HASH else None
         prefix = key_prefix(
             self.pipeline, step.name, step.policy.value, step.outputs, code_hash, None
         )
-        if ident is not None and self._code(step) is ident:
-            memo[step.name] = (step, prefix)
-        return prefix
+        bound = {}  # as `_recipe` builds its inputs: one per name, in sorted order
+        for name, param in step.bindings:
+            bound[name] = (f"in:{name}=", name, param, name in self.graph.producers)
+        read = sorted(p for p in step.params if p in self.context)
+        return _KeyPlan(
+            step,
+            prefix,
+            tuple(bound[name] for name in sorted(bound)),
+            tuple((f"ctx:{p}=", p) for p in read),
+        )
 
     def _fast_key(self, step: Step, ident: CodeIdentity | None) -> str:
         """`self._recipe(step, ident).key()` for a step without a key function, with no
         `Recipe` built: the same parts, digested the same way (`keys.key_prefix`/`key_of`)."""
-        code_hash = ident.hash if ident and step.policy is CachePolicy.CODE_HASH else None
-        prefix = key_prefix(
-            self.pipeline, step.name, step.policy.value, step.outputs, code_hash, None
-        )
-        return self._key_from(step, prefix)
+        return self._key_from(self._plan_key(step, ident))
 
-    def _key_from(self, step: Step, prefix: str) -> str:
-        known, producers = self._output_fps, self.graph.producers
-        inputs = {
-            name: known[name] if name in producers else self._context_fp(step, name, param)
-            for name, param in step.bindings
-        }
-        parts = [prefix]
-        if len(inputs) == 1:
-            for name, fp in inputs.items():
-                parts.append(f"in:{name}={fp}")
-        else:
-            parts += [f"in:{name}={fp}" for name, fp in sorted(inputs.items())]
-        context = self.context
-        if step.params:
-            read = sorted(p for p in step.params if p in context)
-            parts += [f"ctx:{p}={self._context_fp(step, p, p)}" for p in read]
+    def _key_from(self, plan: _KeyPlan) -> str:
+        known, step = self._output_fps, plan.step
+        parts = [plan.prefix]
+        for label, name, param, produced in plan.inputs:
+            parts.append(label + (known[name] if produced else self._context_fp(step, name, param)))
+        for label, param in plan.context:
+            parts.append(label + self._context_fp(step, param, param))
         return key_of(step.name, parts)
 
     def _decide_with_inputs(self, step: Step) -> _Decision:
@@ -946,6 +964,13 @@ class Executor:
             self.store.record_run(self.pipeline, self._used, hits, misses)
         except Exception as exc:  # bookkeeping must never fail a run that succeeded
             self._warn(f"could not update cache statistics: {exc}")
+
+
+def _by_output(outputs: tuple[str, ...], values: list[Any]) -> dict[str, Any]:
+    """`dict(zip(outputs, values))`, quicker for the common single output (per cached step)."""
+    if len(outputs) == 1:
+        return {outputs[0]: values[0]} if values else {}
+    return dict(zip(outputs, values, strict=False))
 
 
 def _user_traceback(exc: BaseException) -> str:

@@ -46,7 +46,7 @@ def test_the_fast_key_is_the_recipe_key_for_inputs_context_and_several_outputs(w
         expected = executor._recipe(step, executor._code(step)).key()
         if step.policy is not CachePolicy.KEY_FN:
             assert executor._fast_key(step, executor._code(step)) == expected
-            assert executor._key_from(step, executor._prefix(step)) == expected
+            assert executor._key_from(executor._key_plan(step)) == expected
             checked += 1
         assert executor._results[step.name].key == expected
     assert checked == 3
