@@ -257,7 +257,7 @@ class Executor:
         """A plain cache hit, decided and reported without building a `Recipe`, or None.
 
         The common case of a cached run, so it is kept lean: the key is digested straight
-        from the step's fingerprints (`_fast_key`, byte-identical to `Recipe.key`). Anything
+        from the step's fingerprints (`_key_from`, byte-identical to `Recipe.key`). Anything
         else (a pin, key function, invalidation, expiry, a miss, an input that cannot be
         hashed) returns None and takes the full decision, which explains it.
         """
@@ -269,7 +269,10 @@ class Executor:
             return None
         assert self.store is not None
         try:
-            key = self._key_from(self._key_plan(step))
+            plan = self._plans.get(name)
+            if plan is None or plan.step is not step:
+                plan = self._key_plan(step)
+            key = self._key_from(plan)
         except Exception:  # the full decision raises it again and reports it
             return None
         entry = self.store.get_entry(key)
@@ -301,25 +304,26 @@ class Executor:
             output_fingerprints=fps,
         )
         self._used[name] = key
-        self._emit(
-            StepFinished(
-                run_id=self.run_id,
-                step=name,
-                status="cached",
-                reason="cached",
-                reason_kind="cached",
-                cached=True,
-                duration_seconds=0.0,
-                saved_seconds=entry.duration,
-                cache=step.cache_label,
-                key=key,
-                code_hash=code_hash,
-                input_fingerprints={n: known[n] for n in step.inputs if n in known},
-                output_fingerprints=fps,
-                output_sizes=_by_output(outputs, entry.sizes),
-                output_previews=_by_output(outputs, entry.previews),
-            )
+        finished = StepFinished(
+            run_id=self.run_id,
+            step=name,
+            status="cached",
+            reason="cached",
+            reason_kind="cached",
+            cached=True,
+            duration_seconds=0.0,
+            saved_seconds=entry.duration,
+            cache=step.cache_label,
+            key=key,
+            code_hash=code_hash,
+            input_fingerprints={n: known[n] for n in step.inputs if n in known},
+            output_fingerprints=fps,
+            output_sizes=_by_output(outputs, entry.sizes),
+            output_previews=_by_output(outputs, entry.previews),
         )
+        self.events.append(finished)  # `_emit`, inlined: this runs once per cached step
+        if self._sink is not None:
+            self._sink(finished)
         return result
 
     def _key_plan(self, step: Step) -> _KeyPlan:
