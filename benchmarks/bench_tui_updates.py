@@ -59,20 +59,20 @@ class Probe:
 
 
 class Instruments:
-    """Wraps `_catch_up` and the screen's compositor refresh; a task measures loop lateness."""
+    """Wraps `catch_up` and the screen's compositor refresh; a task measures loop lateness."""
 
     def __init__(self, app: FlowymlApp) -> None:
         self.app = app
         self.probe = Probe()
         self._stop = False
-        original = app._catch_up
+        original = app.catch_up
 
         def timed_catch_up() -> None:
             started = time.perf_counter()
             original()
             self.probe.catch_ups.append(time.perf_counter() - started)
 
-        app._catch_up = timed_catch_up  # type: ignore[method-assign]
+        app.catch_up = timed_catch_up  # type: ignore[method-assign]
 
     def watch_paints(self) -> None:
         screen = self.app.screen
@@ -180,7 +180,7 @@ async def feed(
     async def deliver() -> None:
         for burst in bursts:
             for event in burst:
-                app.post_message(RunnerUpdate(event, app._token))
+                app.post_message(RunnerUpdate(event, app.run_token))
             await asyncio.sleep(gap)
 
     delivery = asyncio.create_task(deliver())
@@ -214,7 +214,7 @@ async def feed_real(app: FlowymlApp, tools: Instruments, number: int, steps: int
         now = time.perf_counter()
         if built_at is None and table.row_count == steps and app.model.run_number == number:
             built_at = now
-        if app.model.run_number == number and not app._run_active and table_is_final(app):
+        if app.model.run_number == number and not app.run_active and table_is_final(app):
             break
         if now - started > 120:
             raise RuntimeError(f"run {number} never finished: {app.model.problem}")

@@ -33,6 +33,7 @@ from .events import (
     StepStarted,
     StepStatus,
 )
+from .totals import totals_of_record
 
 SCHEMA_VERSION = 1
 RUNS_DIRNAME = "runs"
@@ -352,22 +353,7 @@ def _describe(exc: Exception) -> str:
 
 
 def _totals(steps: list[dict[str, Any]], finished: RunFinished) -> dict[str, Any]:
-    counts = {status.value: 0 for status in StepStatus}
-    for step in steps:
-        counts[step["status"]] = counts.get(step["status"], 0) + 1
-    cached = counts["cached"] + counts["pinned"]
-    ran = counts["executed"] + counts["failed"]
-    saved = sum(step["saved_seconds"] for step in steps) or finished.saved_seconds
-    return {
-        "steps": len(steps),
-        "executed": counts["executed"],
-        "cached": cached,
-        "pinned": counts["pinned"],
-        "failed": counts["failed"],
-        "skipped": counts["skipped"],
-        "hit_rate": cached / (cached + ran) if cached + ran else None,
-        "saved_seconds": saved,
-    }
+    return totals_of_record(steps).to_dict()
 
 
 def write_record(cache_dir: Path | str, record: dict[str, Any]) -> Path:

@@ -31,6 +31,7 @@ import diskcache
 import xxhash
 
 from .errors import CacheError, UnknownStepError
+from .totals import hit_rate
 
 DEFAULT_CACHE_DIR = ".flowyml/cache"
 DEFAULT_SIZE_LIMIT = 4 * 2**30
@@ -345,7 +346,7 @@ class CacheStore:
         return infos
 
     def stats(self) -> dict[str, Any]:
-        """Entries, bytes, hits and misses, in total and per step."""
+        """Entries, bytes, hits and misses, in total and per step, and the one hit rate."""
         counters = self._meta(_STATS)
         pins = self.pins()
         per_step: dict[str, dict[str, Any]] = {}
@@ -358,12 +359,14 @@ class CacheStore:
         for name, row in per_step.items():
             hits, misses = counters.get(name, [0, 0])
             row.update(hits=hits, misses=misses, pinned=name in pins)
+        hits, misses = (sum(row[k] for row in per_step.values()) for k in ("hits", "misses"))
         return {
             "path": str(self.path),
             "entries": sum(row["entries"] for row in per_step.values()),
             "bytes": sum(row["bytes"] for row in per_step.values()),
-            "hits": sum(row["hits"] for row in per_step.values()),
-            "misses": sum(row["misses"] for row in per_step.values()),
+            "hits": hits,
+            "misses": misses,
+            "hit_rate": hit_rate(hits, misses),
             "steps": dict(sorted(per_step.items())),
         }
 
