@@ -443,7 +443,7 @@ class FlowymlApp(App[int]):
 
     @work(thread=True, group="export", exit_on_error=False, name="export report")
     def _export(self, cache_dir: str) -> None:
-        from flowyml_tui.engine.report import export_latest
+        from flowyml_tui.report import export_latest
 
         self.post_message(ReportExported(Path(export_latest(cache_dir))))
 
