@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from flowyml_tui.engine.events import RunFinished, RunStarted, RunWarning, StepStatus
 from flowyml_tui.runner.protocol import PipelinesFound
 
+from .commands import palette_commands
 from .keymap import keymap_path, load_keymap
 from .messages import FilesChanged, ReportExported, RunnerUpdate, StoreChanged
 from .screens.confirm import ConfirmScreen
@@ -558,35 +559,7 @@ class FlowymlApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        commands = [
-            ("Re-run pipeline", "Run the pipeline now (r)", self.action_rerun),
-            ("Invalidate step", "Force the selected step to run (i)", self.action_invalidate),
-            (
-                "Invalidate step and downstream",
-                "The selected step and all that depends on it (I)",
-                self.action_invalidate_downstream,
-            ),
-            (
-                "Pin / unpin step",
-                "Keep the selected step's cached result (p)",
-                self.action_toggle_pin,
-            ),
-            (
-                "Clear cache",
-                "Delete every cached result, after confirming (c)",
-                self.action_clear_cache,
-            ),
-            (
-                "Pause / resume watching",
-                "Stop or restart re-runs on save (w)",
-                self.action_toggle_watch,
-            ),
-            ("Toggle DAG view", "Draw the pipeline graph (d)", self.action_toggle_dag),
-            ("Export report", "Write a report of the last run (e)", self.action_export),
-            ("Keys", "Show every key and its binding id (?)", self.action_help),
-        ]
-        for title, help_text, callback in commands:
-            yield SystemCommand(title, help_text, callback)
+        yield from palette_commands(self, self.BINDINGS, screen)
 
 
 def make_app(
