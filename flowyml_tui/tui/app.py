@@ -21,11 +21,12 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Select
 from textual.worker import Worker, WorkerState
 
+from flowyml_tui.config import keymap_path
 from flowyml_tui.engine.events import RunFinished, RunStarted, RunWarning, StepStatus
 from flowyml_tui.runner.protocol import PipelinesFound
 
 from .commands import palette_commands
-from .keymap import keymap_path, load_keymap
+from .keymap import load_keymap
 from .messages import FilesChanged, ReportExported, RunnerUpdate, StoreChanged
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen

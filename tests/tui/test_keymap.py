@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flowyml_tui.tui.keymap import keymap_path, load_keymap
+from flowyml_tui.config import keymap_path
+from flowyml_tui.tui.keymap import load_keymap
 
 from .helpers import drive, wait_for_run, wait_until
 
