@@ -1,6 +1,9 @@
 """A fully cached 1000-step chain, engine in-process, beside joblib.Memory's cost per cached call.
 
-Target (issue #2): under 20 ms for the whole chain (under 20 µs a step). Prints figures only.
+Timed is the whole `run()`: it returns only once its run record is on disk, so nothing is left
+to a background thread. Targets (issue 7): under 10 ms for the chain (10 µs a step), and at
+least 8x faster per step than joblib.Memory's cached call measured in the same run. Prints
+figures only.
 
     python benchmarks/bench_cached_chain.py [--steps 1000] [--repeat 7]
 """
@@ -17,7 +20,7 @@ import time
 from pathlib import Path
 
 from flowyml_tui.engine.loader import load_pipelines
-from flowyml_tui.engine.records import wait_for_pending_records
+from flowyml_tui.engine.records import runs_dir
 
 
 def chain_source(steps: int) -> str:
@@ -42,29 +45,28 @@ def chain_source(steps: int) -> str:
     return "\n".join(lines)
 
 
-def bench_flowyml(steps: int, repeat: int, workdir: Path) -> tuple[list[float], list[float]]:
-    """(time until `run()` returns, time until its run record is on disk) per repeat."""
+def bench_flowyml(steps: int, repeat: int, workdir: Path) -> list[float]:
+    """Wall time of a fully cached `run()`, its run record written, per repeat."""
     path = workdir / "chain.py"
     path.write_text(chain_source(steps))
     pipeline = load_pipelines(path)["chain"]
     pipeline.cache_dir = workdir / "cache"
     first = pipeline.run()
     assert not first.failed_steps
-    wait_for_pending_records()
-    returned, recorded = [], []
+    timings = []
     for _ in range(repeat):
         started = time.perf_counter()
         result = pipeline.run()
-        returned.append(time.perf_counter() - started)
-        wait_for_pending_records()
-        recorded.append(time.perf_counter() - started)
+        timings.append(time.perf_counter() - started)
         assert all(r.cached for r in result.step_results.values()), "chain was not fully cached"
-    return returned, recorded
+    assert any(runs_dir(workdir / "cache").glob(f"{result.run_id}.json")), "no run record"
+    return timings
 
 
 COLD_RUN = """
 import sys, time
 from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.records import runs_dir
 pipeline = load_pipelines(sys.argv[1])["chain"]
 pipeline.cache_dir = sys.argv[2]
 started = time.perf_counter()
@@ -111,31 +113,31 @@ def bench_joblib(calls: int, workdir: Path) -> float | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        returned, recorded = bench_flowyml(args.steps, args.repeat, workdir)
+        timings = bench_flowyml(args.steps, args.repeat, workdir)
         cold = bench_cold_process(workdir, 3)
         joblib_per_call = bench_joblib(min(args.steps, 300), workdir)
     n = args.steps
+    best, median = min(timings), statistics.median(timings)
     print(f"flowyml-tui: fully cached {n}-step chain, in-process ({args.repeat} runs)")
-    for label, timings in (("run() returns", returned), ("+ run record written", recorded)):
-        best, median = min(timings), statistics.median(timings)
-        print(
-            f"  {label:<22} best {best * 1e3:7.2f} ms ({best / n * 1e6:6.2f} µs/step)  "
-            f"median {median * 1e3:7.2f} ms ({median / n * 1e6:6.2f} µs/step)"
-        )
-    print("  target (run)           under 20 ms (20 µs/step)")
-    best = min(cold)
     print(
-        f"  fresh process (as a TUI worker): best {best * 1e3:7.2f} ms "
-        f"({best / n * 1e6:6.2f} µs/step): entries read from disk, code hashed from source"
+        f"  run() incl. its run record  best {best * 1e3:7.2f} ms ({best / n * 1e6:6.2f} µs/step)"
+        f"  median {median * 1e3:7.2f} ms ({median / n * 1e6:6.2f} µs/step)"
+    )
+    print("  target                      under 10 ms (10 µs/step)")
+    best_cold = min(cold)
+    print(
+        f"  fresh process (as a TUI worker): best {best_cold * 1e3:7.2f} ms "
+        f"({best_cold / n * 1e6:6.2f} µs/step): entries read from disk, code hashed from source"
     )
     if joblib_per_call is not None:
+        ratio = joblib_per_call / (median / n)
         print(
-            f"joblib.Memory: {joblib_per_call * 1e6:7.2f} µs per cached call "
-            "(same machine, same run)"
+            f"joblib.Memory: {joblib_per_call * 1e6:7.2f} µs per cached call (same run); "
+            f"flowyml-tui's median step is {ratio:.1f}x faster (target: at least 8x)"
         )
     return 0
 

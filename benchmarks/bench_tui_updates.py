@@ -8,8 +8,8 @@ Drives the real app headless (`App.run_test`) and feeds it the events of two run
 2. a fully cached re-run (every event arrives at once, the case that used to stall a frame).
 
 For each run it prints: time until the table is first painted with every row, the worst and
-median `_catch_up` (the once-per-frame widget update), the worst and median event-loop stall
-(lateness of a 2 ms probe timer: message handling, `_catch_up` and compositing together), and
+median `catch_up` (the once-per-frame widget update), the worst and median event-loop stall
+(lateness of a 2 ms probe timer: message handling, `catch_up` and compositing together), and
 the time until every cell of the table shows the final state. Prints figures only.
 
     python benchmarks/bench_tui_updates.py [--steps 1000] [--repeat 3] [--real]
@@ -235,8 +235,8 @@ def report(label: str, results: list[Figures]) -> None:
 
     print(f"{label}  (median of {len(results)})")
     print(f"  table first painted        {ms(med(lambda r: r.first_paint))}")
-    print(f"  worst _catch_up            {ms(med(lambda r: max(r.probe.catch_ups)))}")
-    print(f"  median _catch_up           {ms(med(lambda r: statistics.median(r.probe.catch_ups)))}")
+    print(f"  worst catch_up             {ms(med(lambda r: max(r.probe.catch_ups)))}")
+    print(f"  median catch_up            {ms(med(lambda r: statistics.median(r.probe.catch_ups)))}")
     print(f"  worst event-loop stall     {ms(med(lambda r: max(r.probe.stalls)))}")
     slow = med(lambda r: sum(s > 1 / 30 for s in r.probe.stalls))
     print(f"  stalls > 33 ms             {slow:7.0f}")

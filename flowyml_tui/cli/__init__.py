@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 from collections.abc import Sequence
 from importlib import import_module
 
@@ -44,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(getattr(module, main_name)(args) or 0)
     except FlowymlError as exc:
         if args.debug:
+            import traceback
+
             traceback.print_exc()
         print(f"flowyml-tui: error: {exc}", file=sys.stderr)
         return 2

@@ -28,12 +28,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     unpin.add_argument("step", metavar="STEP")
     for sub in (stats, listing, clear, pin, unpin):
         add_cache_dir(sub)
+        sub.add_argument(
+            "--pipeline",
+            metavar="NAME",
+            help="the pipeline the step belongs to (needed only when pipelines sharing this "
+            "cache dir have a step of the same name)",
+        )
 
 
 def main(args: argparse.Namespace) -> int:
     store = open_existing_store(args.cache_dir)
     if args.action == "stats":
         stats = store.stats()
+        if args.pipeline is not None:
+            stats["steps"] = [r for r in stats["steps"] if r["pipeline"] == args.pipeline]
         if args.json:
             print(json.dumps(stats, indent=2))
             return 0
@@ -42,43 +50,53 @@ def main(args: argparse.Namespace) -> int:
             f"cache {stats['path']}: {stats['entries']} entries, {format_bytes(stats['bytes'])}, "
             f"{stats['hits']} hits / {stats['misses']} misses (hit rate {rate})"
         )
-        for name, row in stats["steps"].items():
+        for row in stats["steps"]:
             pin = "  pinned" if row["pinned"] else ""
             print(
-                f"  {name:<24} {row['entries']:>3} entries {format_bytes(row['bytes']):>9}  "
+                f"  {row['step']:<24} {row['pipeline']:<16} {row['entries']:>3} entries "
+                f"{format_bytes(row['bytes']):>9}  "
                 f"{row['hits']} hits / {row['misses']} misses{pin}"
             )
         return 0
     if args.action == "ls":
-        entries = store.entries(args.step)
+        entries = store.entries(args.step, pipeline=args.pipeline)
         if not entries:
             print("no cached entries" + (f" for step {args.step}" if args.step else ""))
         for info in entries:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.created_at))
             pin = "  pinned" if info.pinned else ""
             print(
-                f"{info.step:<24} {when}  {format_bytes(info.size):>9}  "
+                f"{info.step:<24} {info.pipeline:<16} {when}  {format_bytes(info.size):>9}  "
                 f"took {format_duration(info.duration_seconds):>8}  {info.key}{pin}"
             )
         return 0
     if args.action == "clear":
-        what = f"the cached entries of step {args.step}" if args.step else "the whole cache"
+        if args.step:
+            what = f"the cached entries of step {args.step}"
+        elif args.pipeline:
+            what = f"the cached entries of pipeline {args.pipeline}"
+        else:
+            what = "the whole cache"
         if not args.yes and not _confirm(f"delete {what} at {store.path}?"):
             print("nothing deleted (pass --yes to skip this question)", file=sys.stderr)
             return 1
         if args.step:
-            count = store.clear_step(args.step)
-            print(f"deleted {count} entries of step {args.step}")
+            owner = store.resolve(args.step, args.pipeline)
+            count = store.clear_step(args.step, pipeline=owner)
+            print(f"deleted {count} entries of step {args.step} (pipeline {owner})")
+        elif args.pipeline:
+            count = store.clear_pipeline(args.pipeline)
+            print(f"deleted {count} entries of pipeline {args.pipeline}")
         else:
             store.clear()
             print(f"cleared the cache at {store.path}")
         return 0
     if args.action == "pin":
-        key = store.pin(args.step)
+        key = store.pin(args.step, pipeline=args.pipeline)
         print(f"pinned {args.step} to {key}")
         return 0
     if args.action == "unpin":
-        if not store.unpin(args.step):
+        if not store.unpin(args.step, pipeline=args.pipeline):
             raise FlowymlError(f"step {args.step!r} is not pinned")
         print(f"unpinned {args.step}")
         return 0

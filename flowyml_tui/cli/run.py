@@ -8,7 +8,15 @@ import sys
 from typing import Any, TextIO
 
 from ..engine.display import STATUS_SYMBOLS, format_duration
-from ..engine.events import Event, RunWarning, StepFinished, StepLog, StepStatus
+from ..engine.events import (
+    Event,
+    RunFinished,
+    RunWarning,
+    StepFinished,
+    StepLog,
+    StepStarted,
+    StepStatus,
+)
 from ..engine.executor import StepPlan
 from ..engine.loader import load_pipelines, pick_pipeline
 from ..engine.result import RunResult
@@ -69,7 +77,12 @@ def main(args: argparse.Namespace) -> int:
 
 
 class LivePrinter:
-    """Prints a line per step as it finishes, so a long CI run shows progress."""
+    """Prints a line per step as it finishes, so a long CI run shows progress.
+
+    Output is flushed when a step starts executing and when the run ends, not after every
+    line: everything finished shows before any wait, and a burst of cached steps costs one
+    write instead of one per step.
+    """
 
     def __init__(self, out: TextIO, *, verbose: bool) -> None:
         self.out = out
@@ -82,15 +95,15 @@ class LivePrinter:
             if event.saved_seconds and event.cached:
                 reason += f" (saved {format_duration(event.saved_seconds)})"
             duration = format_duration(event.duration_seconds) if not event.cached else "-"
-            print(
-                f"  {status:<10} {event.step:<24} {duration:>8}  {reason}",
-                file=self.out,
-                flush=True,
-            )
+            self.out.write(f"  {status:<10} {event.step:<24} {duration:>8}  {reason}\n")
+        elif isinstance(event, (StepStarted, RunFinished)):
+            self.out.flush()
         elif isinstance(event, StepLog) and self.verbose:
             for line in event.text.splitlines():
-                print(f"    {event.step} | {line}", file=self.out, flush=True)
+                self.out.write(f"    {event.step} | {line}\n")
+            self.out.flush()
         elif isinstance(event, RunWarning):
+            self.out.flush()
             print(f"  warning: {event.message}", file=sys.stderr, flush=True)
 
 

@@ -31,6 +31,10 @@ class UnknownStepError(FlowymlError):
     """A step name that the pipeline or the cache does not know."""
 
 
+class AmbiguousStepError(UnknownStepError):
+    """A step name that several pipelines sharing one cache dir use: name the pipeline."""
+
+
 class UnhashableInput(FlowymlError):
     """A value that cannot be fingerprinted, so no cache key can be made for the step."""
 

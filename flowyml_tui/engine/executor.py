@@ -8,6 +8,7 @@ when a step that executes needs them, or when a caller asks the result for one.
 from __future__ import annotations
 
 import os
+import pickle
 import time
 import traceback
 import uuid
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import explain
-from .capture import capture_output
+from .aio import StepLoop
+from .cache.entry import Entry
 from .errors import FlowymlError, StepOutputError, UnhashableInput
 from .events import (
     Event,
@@ -32,12 +34,15 @@ from .events import (
 from .graph import Graph
 from .hashing import CodeIdentity, Unfingerprintable, code_identity, fingerprint
 from .keys import Recipe
+from .mutation import is_immutable
 from .preview import preview
 from .result import Outputs, RunResult, StepResult
 from .step import CachePolicy, Step
+from .stepcall import call_step
 from .store import CacheStore, CorruptEntry, checksum, serialize
 
 EventSink = Callable[[Event], None]
+_MAX_REDECISIONS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +62,7 @@ class _Decision:
     kind: ReasonKind
     reason: str
     recipe: Recipe | None = None
-    entry: dict[str, Any] | None = None
+    entry: Entry | None = None
     changed: tuple[str, ...] = ()
     diff: str | None = None
 
@@ -92,15 +97,25 @@ class Executor:
         self._sink = on_event
         self._results: dict[str, StepResult] = {}
         self._values: dict[str, Any] = {}
-        self._output_entry: dict[str, tuple[dict[str, Any], int]] = {}
+        self._output_entry: dict[str, tuple[Entry, int]] = {}
         self._output_fps: dict[str, str] = {}
         self._context_fps: dict[str, str] = {}
         self._used: dict[str, str] = {}
         self._broken: set[str] = set()
+        self._preparing: set[str] = set()
+        """Steps gathering their inputs right now: they re-decide themselves if one changes."""
+        self._epoch = 0
+        """Bumped whenever a producer is re-run mid-run (a value that failed to load)."""
+        self._running = False
+        self._loop: StepLoop | None = None
+        self._stored: dict[str, tuple[Entry, int]] = {}
+        self._originals: dict[str, bytes | None] = {}
         if store is not None:
             store.refresh()
-        self._pins = store.pins() if store else {}
-        self._invalidated = store.invalidations() if store else {}
+        self._pins = store.pins(pipeline) if store else {}
+        self._invalidated = store.invalidations(pipeline) if store else {}
+        self._previous = store.current(pipeline) if store else {}
+        """Step -> the entry this pipeline's previous run used: what a miss is explained by."""
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -116,8 +131,15 @@ class Executor:
                 cache_dir=str(self.store.path) if self.store else None,
             )
         )
-        for step in self.graph.order:
-            self._results[step.name] = self._run_step(step)
+        self._loop = StepLoop()  # the run's async steps share one event loop
+        self._running = True
+        try:
+            for step in self.graph.order:
+                self._results[step.name] = self._run_step(step)
+        finally:
+            self._running = False
+            self._loop.close()
+            self._loop = None
         if self.store is not None:
             self._record_usage()
         duration = time.perf_counter() - started
@@ -181,28 +203,51 @@ class Executor:
             self._broken.add(step.name)
             self._finish(step, result)
             return result
+        self._preparing.add(step.name)
         try:
-            decision = self._decide(step)
+            decision = self._decide_with_inputs(step)
         except Exception as exc:  # an unhashable input, a key function that raised
             self._fail(result, exc, prefix="")
             self._finish(step, result)
             return result
+        finally:
+            self._preparing.discard(step.name)
         result.reason, result.reason_kind = decision.reason, decision.kind
         result.changed, result.diff = decision.changed, decision.diff
         if decision.action in ("hit", "pinned") and decision.entry is not None:
             entry = decision.entry
             result.status = StepStatus.PINNED if decision.action == "pinned" else StepStatus.CACHED
             result.cached = True
-            result.key = entry["key"]
-            result.code_hash = entry.get("code_hash") or result.code_hash
-            result.saved_seconds = float(entry.get("duration", 0.0))
+            result.key = entry.key
+            result.code_hash = entry.code_hash or result.code_hash
+            result.saved_seconds = entry.duration
             self._remember_entry(step, entry)
-            result.output_fingerprints = dict(zip(step.outputs, entry["output_fps"], strict=False))
-            self._used[step.name] = entry["key"]
+            result.output_fingerprints = dict(zip(step.outputs, entry.output_fps, strict=False))
+            self._used[step.name] = entry.key
             self._finish(step, result, entry=entry)
             return result
         self._execute(step, decision, result)
         return result
+
+    def _decide_with_inputs(self, step: Step) -> _Decision:
+        """Decide a step; one that will run also gets its inputs loaded, consistently.
+
+        Loading an input can re-run its producer (a corrupt or vanished value), and the value
+        that comes back may differ from the fingerprint the decision was keyed by. Then the
+        step is decided again from what it will actually receive, so an entry's key always
+        matches what its step consumed.
+        """
+        for _ in range(_MAX_REDECISIONS):
+            epoch = self._epoch
+            decision = self._decide(step)
+            if decision.action == "run":
+                self._input_values(step)  # loads each input into this run's memory
+            if epoch == self._epoch:
+                return decision
+        raise FlowymlError(
+            f"step {step.name!r}: its inputs kept changing while they were loaded "
+            f"({_MAX_REDECISIONS} times); the cache dir may be cleared by another process"
+        )
 
     def _decide(self, step: Step, pending_upstream: list[str] | None = None) -> _Decision:
         if self.store is None or step.policy is CachePolicy.DISABLED:
@@ -221,10 +266,10 @@ class Executor:
         entry = self.store.get_entry(key)
         if entry is not None:
             mark = self._invalidated.get(step.name)
-            if mark is not None and entry["created_ns"] < mark:
+            if mark is not None and entry.created_ns < mark:
                 return _Decision("run", ReasonKind.INVALIDATED, "invalidated", recipe)
-            if step.ttl is not None and time.time() - entry["created"] > step.ttl:
-                age = time.time() - entry["created"]
+            if step.ttl is not None and time.time() - entry.created > step.ttl:
+                age = time.time() - entry.created
                 return _Decision(
                     "run",
                     ReasonKind.EXPIRED,
@@ -249,18 +294,19 @@ class Executor:
         pinned = self.store.get_entry(self._pins.get(step.name, ""))
         if pinned is not None:
             return _Decision("pinned", ReasonKind.PINNED, "pinned", None, pinned)
-        newest = self.store.newest_entry(step.name)
+        newest = self._baseline(step)
         if newest is None:
             return _Decision("run", ReasonKind.NEW_STEP, "new step")
         will_run = f"upstream {upstream} will run"
         known = Recipe(
+            pipeline=self.pipeline,
             step=step.name,
             policy=step.policy.value,
             outputs=step.outputs,
             code_hash=ident.hash if ident and step.policy is CachePolicy.CODE_HASH else None,
-            inputs=dict(newest["recipe"]["inputs"]),
+            inputs=dict(newest.recipe.inputs),
             context={p: self._context_fp(step, p, p) for p in step.params if p in self.context},
-            custom_key=newest["recipe"].get("custom_key"),
+            custom_key=newest.recipe.custom_key,
         )
         found = self._compare(step, known, ident, newest)
         if found.kind is None:
@@ -269,9 +315,9 @@ class Executor:
         return _Decision("run", found.kind, text, None, None, found.changed, found.diff)
 
     def _pinned(
-        self, step: Step, recipe: Recipe, ident: CodeIdentity | None, pinned: dict[str, Any]
+        self, step: Step, recipe: Recipe, ident: CodeIdentity | None, pinned: Entry
     ) -> _Decision:
-        if pinned["key"] == recipe.key():
+        if pinned.key == recipe.key():
             return _Decision("pinned", ReasonKind.PINNED, "pinned", recipe, pinned)
         since = self._compare(step, recipe, ident, pinned)
         reason = f"pinned; since the pin: {since.text}" if since.kinds else "pinned"
@@ -279,22 +325,29 @@ class Executor:
             "pinned", ReasonKind.PINNED, reason, recipe, pinned, since.changed, since.diff
         )
 
-    def _explain_miss(self, step: Step, recipe: Recipe, ident: CodeIdentity | None) -> _Decision:
+    def _baseline(self, step: Step) -> Entry | None:
+        """The entry a miss is explained against: the one this pipeline's previous run used,
+        else (no previous run, or that entry is gone) the step's newest."""
         assert self.store is not None
-        newest = self.store.newest_entry(step.name)
+        key = self._previous.get(step.name)
+        entry = self.store.get_entry(key) if key else None
+        return entry or self.store.newest_entry(self.pipeline, step.name)
+
+    def _explain_miss(self, step: Step, recipe: Recipe, ident: CodeIdentity | None) -> _Decision:
+        newest = self._baseline(step)
         if newest is None:
             return _Decision("run", ReasonKind.NEW_STEP, "new step", recipe)
         found = self._compare(step, recipe, ident, newest)
         if not found.kinds:
             mark = self._invalidated.get(step.name)
-            if mark is not None and newest["created_ns"] < mark:
+            if mark is not None and newest.created_ns < mark:
                 return _Decision("run", ReasonKind.INVALIDATED, "invalidated", recipe)
             return _Decision("run", ReasonKind.NEW_STEP, "not in the cache (evicted)", recipe)
         assert found.kind is not None
         return _Decision("run", found.kind, found.text, recipe, None, found.changed, found.diff)
 
     def _compare(
-        self, step: Step, recipe: Recipe, ident: CodeIdentity | None, entry: dict[str, Any]
+        self, step: Step, recipe: Recipe, ident: CodeIdentity | None, entry: Entry
     ) -> explain.Explanation:
         assert self.store is not None
         return explain.compare(
@@ -332,18 +385,22 @@ class Executor:
             self._emit(StepLog(run_id=self.run_id, step=step.name, stream=stream, text=text))
 
         started = time.perf_counter()
+        kwargs: dict[str, Any] | None = None
         try:
             kwargs = self._arguments(step)
-            with capture_output(sink):
-                returned = step.func(**kwargs)
+            self._keep_originals(step)
+            returned = call_step(step.name, step.func, kwargs, sink, self._loop)
             values = self._split_outputs(step, returned)
         except Exception as exc:
             result.duration_seconds = time.perf_counter() - started
             self._fail(result, exc, prefix="failed: ")
+            if kwargs is not None:
+                self._check_mutations(step, kwargs, result)
             self._finish(step, result)
             return
         result.duration_seconds = time.perf_counter() - started
         result.status = StepStatus.EXECUTED
+        self._check_mutations(step, kwargs, result)
         fps = [
             self._fingerprint_output(step, name, value, result)
             for name, value in zip(step.outputs, values, strict=True)
@@ -352,11 +409,108 @@ class Executor:
             self._values[name] = value
             self._output_fps[name] = fp
             self._output_entry.pop(name, None)
+            self._stored.pop(name, None)
+            self._originals.pop(name, None)
         result.output_fingerprints = dict(zip(step.outputs, fps, strict=True))
         entry = None
         if decision.recipe is not None and self.store is not None:
             entry = self._store_entry(step, decision.recipe, values, fps, result)
+        if entry is not None:
+            for index, name in enumerate(step.outputs):
+                self._stored[name] = (entry, index)
         self._finish(step, result, entry=entry, values=values)
+
+    # -- inputs changed in place -------------------------------------------------------------
+
+    def _keep_originals(self, step: Step) -> None:
+        """Pickle an upstream value the cache holds no copy of, before a step first gets it,
+        so that if a step changes it in place later steps can still get it as produced."""
+        for name, _ in step.bindings:
+            if name not in self.graph.producers or name in self._originals:
+                continue
+            if name in self._output_entry or name in self._stored:
+                continue  # the cache has it as produced
+            value = self._values[name]
+            if is_immutable(value) or self._output_fps[name].startswith("unhashable-"):
+                continue
+            try:
+                self._originals[name] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # cannot keep a copy: a change is still reported
+                self._originals[name] = None
+
+    def _check_mutations(self, step: Step, kwargs: dict[str, Any], result: StepResult) -> None:
+        """Re-fingerprint the step's mutable inputs: a step that changed one in place is
+        reported, and later steps get the value as produced (or, for a context value, a key
+        that says what they actually receive)."""
+        for name, param in step.bindings:
+            value = kwargs[param]
+            if is_immutable(value):
+                continue
+            if name in self.graph.producers:
+                before = self._output_fps.get(name, "")
+                if before.startswith("unhashable-") or self._fingerprint_or_none(value) == before:
+                    continue
+                self._mutated_upstream(step, name, value, result)
+            else:
+                self._mutated_context(step, name, value, result)
+        for param in step.params:
+            if param in kwargs and not is_immutable(kwargs[param]):
+                self._mutated_context(step, param, kwargs[param], result)
+
+    def _mutated_upstream(self, step: Step, name: str, value: Any, result: StepResult) -> None:
+        producer = self.graph.producers[name]
+        aliases = [n for n, v in self._values.items() if v is value and n != name]
+        lost = [n for n in [name, *aliases] if not self._restore(n)]
+        message = (
+            f"step {step.name} changed its input {name!r} (output of {producer}) in place; "
+            "copy it before changing it (e.g. `copy.deepcopy`). "
+            + (
+                f"Steps after it still get {producer}'s value as produced"
+                if not lost
+                else f"No copy of {', '.join(map(repr, lost))} was kept: steps after it get "
+                "the changed value"
+            )
+        )
+        result.warnings.append(message)
+        self._warn(message, step.name)
+
+    def _restore(self, name: str) -> bool:
+        """Put the value of `name` back as its producer made it; False if no copy exists."""
+        located = self._output_entry.get(name) or self._stored.get(name)
+        if located is not None:  # reloaded from the cache when next asked for
+            self._values.pop(name, None)
+            self._output_entry[name] = located
+            return True
+        blob = self._originals.get(name)
+        if blob is None:
+            return False
+        self._values[name] = pickle.loads(blob)
+        return True
+
+    def _mutated_context(self, step: Step, name: str, value: Any, result: StepResult) -> None:
+        before = self._context_fps.get(name)
+        if before is None:
+            return
+        after = self._fingerprint_or_none(value)
+        if after == before:
+            return
+        if after is None:
+            self._context_fps.pop(name)  # later steps that read it get a clear error
+        else:
+            self._context_fps[name] = after  # later keys say what later steps receive
+        message = (
+            f"step {step.name} changed the context value {name!r} in place; steps after it "
+            "get the changed value. Copy it before changing it (e.g. `copy.deepcopy`)"
+        )
+        result.warnings.append(message)
+        self._warn(message, step.name)
+
+    @staticmethod
+    def _fingerprint_or_none(value: Any) -> str | None:
+        try:
+            return fingerprint(value)
+        except Unfingerprintable:
+            return None
 
     def _input_values(self, step: Step) -> dict[str, Any]:
         """Parameter -> value for each of the step's inputs (upstream outputs or context)."""
@@ -406,7 +560,7 @@ class Executor:
         values: tuple[Any, ...],
         fps: list[str],
         result: StepResult,
-    ) -> dict[str, Any] | None:
+    ) -> Entry | None:
         assert self.store is not None
         blobs, formats = [], []
         for name, value in zip(step.outputs, values, strict=True):
@@ -424,23 +578,24 @@ class Executor:
             formats.append(fmt)
         ident = self._code(step)
         now = time.time_ns()
-        entry = {
-            "key": recipe.key(),
-            "step": step.name,
-            "created": now / 1e9,
-            "created_ns": now,
-            "duration": result.duration_seconds,
-            "policy": recipe.policy,
-            "code_hash": ident.hash if ident else None,
-            "functions": ident.functions if ident else {},
-            "recipe": recipe.to_json(),
-            "outputs": list(step.outputs),
-            "output_fps": fps,
-            "sizes": [len(b) for b in blobs],
-            "checksums": [checksum(b) for b in blobs],
-            "formats": formats,
-            "previews": [preview(v) for v in values],
-        }
+        entry = Entry(
+            key=recipe.key(),
+            pipeline=self.pipeline,
+            step=step.name,
+            created=now / 1e9,
+            created_ns=now,
+            duration=result.duration_seconds,
+            policy=recipe.policy,
+            code_hash=ident.hash if ident else None,
+            functions=ident.functions if ident else {},
+            recipe=recipe.stored(),
+            outputs=list(step.outputs),
+            output_fps=fps,
+            sizes=[len(b) for b in blobs],
+            checksums=[checksum(b) for b in blobs],
+            formats=formats,
+            previews=[preview(v) for v in values],
+        )
         sources = {}
         if ident is not None:
             sources = {
@@ -455,8 +610,8 @@ class Executor:
             result.warnings.append(message)
             self._warn(message, step.name)
             return None
-        result.key = entry["key"]
-        self._used[step.name] = entry["key"]
+        result.key = entry.key
+        self._used[step.name] = entry.key
         return entry
 
     # -- values ----------------------------------------------------------------------------
@@ -485,12 +640,14 @@ class Executor:
         return value
 
     def _recover(self, output_name: str, problem: CorruptEntry) -> Any:
+        """Re-run the producer of a value that failed to load, and re-decide what used it."""
         producer = self.graph.step(self.graph.producers[output_name])
         self._warn(
             f"corrupt cache entry for {producer.name} ({problem}); running it again", producer.name
         )
         assert self.store is not None
-        self.store.delete_entry(self._output_entry[output_name][0]["key"])
+        self.store.delete_entry(self._output_entry[output_name][0].key)
+        before = {name: self._output_fps.get(name) for name in producer.outputs}
         for name in producer.outputs:
             self._output_entry.pop(name, None)
         result = StepResult(name=producer.name)
@@ -502,13 +659,34 @@ class Executor:
         )
         self._execute(producer, decision, result)
         self._results[producer.name] = result
+        self._epoch += 1
         if result.status is StepStatus.FAILED:
             raise RuntimeError(f"step {producer.name} failed when re-run: {result.error}")
+        after = {name: self._output_fps.get(name) for name in producer.outputs}
+        if after != before and self._running:
+            self._redecide_downstream(producer)
         return self._values[output_name]
 
-    def _remember_entry(self, step: Step, entry: dict[str, Any]) -> None:
-        fps = entry["output_fps"]
+    def _redecide_downstream(self, producer: Step) -> None:
+        """The producer's value changed mid-run: steps already decided from its old value
+        are decided again, in order, so none keeps a result keyed by a value it never got."""
+        for name in self.graph.downstream([producer.name]):
+            if name == producer.name or name in self._preparing or name not in self._results:
+                continue
+            step = self.graph.step(name)
+            for output in step.outputs:
+                for table in (self._values, self._output_entry, self._output_fps):
+                    table.pop(output, None)
+                self._stored.pop(output, None)
+                self._originals.pop(output, None)
+            self._broken.discard(name)
+            self._used.pop(name, None)
+            self._results[name] = self._run_step(step)
+
+    def _remember_entry(self, step: Step, entry: Entry) -> None:
+        fps = entry.output_fps
         for index, name in enumerate(step.outputs):
+            self._values.pop(name, None)
             self._output_entry[name] = (entry, index)
             self._output_fps[name] = fps[index]
 
@@ -522,7 +700,11 @@ class Executor:
     def _recipe(self, step: Step, ident: CodeIdentity | None) -> Recipe:
         if step.policy is CachePolicy.KEY_FN:  # the user's key is the whole key
             return Recipe(
-                step.name, step.policy.value, step.outputs, custom_key=self._custom_key(step)
+                self.pipeline,
+                step.name,
+                step.policy.value,
+                step.outputs,
+                custom_key=self._custom_key(step),
             )
         inputs = {}
         for name, param in step.bindings:
@@ -536,6 +718,7 @@ class Executor:
             if param in self.context
         }
         return Recipe(
+            pipeline=self.pipeline,
             step=step.name,
             policy=step.policy.value,
             outputs=step.outputs,
@@ -582,12 +765,12 @@ class Executor:
         step: Step,
         result: StepResult,
         *,
-        entry: dict[str, Any] | None = None,
+        entry: Entry | None = None,
         values: tuple[Any, ...] | None = None,
     ) -> None:
         if entry is not None:
-            sizes = dict(zip(step.outputs, entry["sizes"], strict=False))
-            previews = dict(zip(step.outputs, entry["previews"], strict=False))
+            sizes = dict(zip(step.outputs, entry.sizes, strict=False))
+            previews = dict(zip(step.outputs, entry.previews, strict=False))
         else:
             sizes = {}
             previews = (
@@ -638,7 +821,7 @@ class Executor:
             if r.status is StepStatus.EXECUTED and r.key is not None
         ]
         try:
-            self.store.record_run(self._used, hits, misses)
+            self.store.record_run(self.pipeline, self._used, hits, misses)
         except Exception as exc:  # bookkeeping must never fail a run that succeeded
             self._warn(f"could not update cache statistics: {exc}")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from .cache.entry import Entry
 from .events import ReasonKind
 from .keys import Recipe
 
@@ -33,7 +33,7 @@ def compare(
     recipe: Recipe,
     functions: Mapping[str, str],
     sources: Mapping[str, str],
-    entry: Mapping[str, Any],
+    entry: Entry,
     producers: Mapping[str, str],
     old_source: Callable[[str], str | None],
     home: str = "",
@@ -44,17 +44,17 @@ def compare(
     `producers` maps an input name to the step that outputs it; `old_source` fetches the text
     of a function version from the store; functions of module `home` are named without it.
     """
-    old = entry["recipe"]
+    old = entry.recipe
     kinds: list[ReasonKind] = []
     phrases: list[str] = []
     changed: list[str] = []
     diff = None
 
-    if old["policy"] != recipe.policy:
+    if old.policy != recipe.policy:
         kinds.append(ReasonKind.KEY_CHANGED)
-        phrases.append(f"cache strategy changed ({old['policy']} -> {recipe.policy})")
-    if recipe.code_hash and old.get("code_hash") and old["code_hash"] != recipe.code_hash:
-        old_functions: dict[str, str] = entry.get("functions", {})
+        phrases.append(f"cache strategy changed ({old.policy} -> {recipe.policy})")
+    if recipe.code_hash and old.code_hash and old.code_hash != recipe.code_hash:
+        old_functions = entry.functions
         names = _changed_functions(old_functions, functions)
         kinds.append(ReasonKind.CODE_CHANGED)
         phrases.append(
@@ -64,8 +64,8 @@ def compare(
         )
         changed.extend(_short(n, home) for n in names)
         diff = code_diff(names, old_functions, functions, sources, old_source, home) or None
-    for name in sorted(set(old["inputs"]) | set(recipe.inputs)):
-        if old["inputs"].get(name) != recipe.inputs.get(name):
+    for name in sorted(set(old.inputs) | set(recipe.inputs)):
+        if old.inputs.get(name) != recipe.inputs.get(name):
             producer = producers.get(name)
             if producer:
                 kinds.append(ReasonKind.UPSTREAM_CHANGED)
@@ -75,15 +75,15 @@ def compare(
                 kinds.append(ReasonKind.INPUT_CHANGED)
                 phrases.append(f"input {name} changed")
                 changed.append(name)
-    for name in sorted(set(old["context"]) | set(recipe.context)):
-        if old["context"].get(name) != recipe.context.get(name):
+    for name in sorted(set(old.context) | set(recipe.context)):
+        if old.context.get(name) != recipe.context.get(name):
             kinds.append(ReasonKind.CONTEXT_CHANGED)
             phrases.append(f"context key {name} changed")
             changed.append(name)
-    if old.get("custom_key") != recipe.custom_key:
+    if old.custom_key != recipe.custom_key:
         kinds.append(ReasonKind.KEY_CHANGED)
         phrases.append("key function returned a new key")
-    if tuple(entry.get("outputs", ())) != recipe.outputs:
+    if tuple(entry.outputs) != recipe.outputs:
         kinds.append(ReasonKind.KEY_CHANGED)
         phrases.append("declared outputs changed")
     order = list(ReasonKind)

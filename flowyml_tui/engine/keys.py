@@ -8,15 +8,21 @@ miss can be explained by comparing it with the newest entry's recipe.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import xxhash
+
+from .cache.entry import StoredRecipe
+
+KEY_FORMAT = 2
+"""Bumped whenever what a key covers or how an entry is laid out changes: entries written by
+another format never match (the digest includes it) and a store of another layout is emptied."""
 
 
 @dataclass(frozen=True, slots=True)
 class Recipe:
     """What a step's cached result depends on; `key()` digests it."""
 
+    pipeline: str
     step: str
     policy: str
     outputs: tuple[str, ...]
@@ -28,8 +34,14 @@ class Recipe:
     custom_key: str | None = None
 
     def key(self) -> str:
-        """`<step>-<xxh3_128 of the recipe>`: readable in a debugger, unique per recipe."""
+        """`<step>-<xxh3_128 of the recipe>`: readable in a debugger, unique per recipe.
+
+        The digest covers the key format and the pipeline: two pipelines sharing a cache dir
+        never share an entry, even for steps of the same name and code.
+        """
         parts = [
+            f"v{KEY_FORMAT}",
+            self.pipeline,
             self.step,
             self.policy,
             ",".join(self.outputs),
@@ -40,11 +52,12 @@ class Recipe:
         parts += [f"ctx:{name}={fp}" for name, fp in sorted(self.context.items())]
         return f"{self.step}-{xxhash.xxh3_128_hexdigest(chr(0).join(parts).encode())}"
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "policy": self.policy,
-            "code_hash": self.code_hash,
-            "inputs": self.inputs,
-            "context": self.context,
-            "custom_key": self.custom_key,
-        }
+    def stored(self) -> StoredRecipe:
+        """The part kept with an entry, to explain a later miss against."""
+        return StoredRecipe(
+            policy=self.policy,
+            code_hash=self.code_hash,
+            inputs=self.inputs,
+            context=self.context,
+            custom_key=self.custom_key,
+        )

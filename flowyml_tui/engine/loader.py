@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
@@ -11,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from .code_identity import is_user_file
 from .errors import PipelineLoadError
+from .hashing import is_user_file
 from .pipeline import Pipeline
 
 _PIPELINE_FOLDERS: set[Path] = set()
@@ -110,8 +109,12 @@ class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
         return self.source_to_code(self.get_data(path), path)
 
 
-class _FreshFinder(importlib.abc.MetaPathFinder):
-    """Gives modules under pipeline folders the `_FreshSourceLoader`; others are untouched."""
+class _FreshFinder:
+    """Gives modules under pipeline folders the `_FreshSourceLoader`; others are untouched.
+
+    A meta path finder needs only `find_spec`; not deriving from `importlib.abc.MetaPathFinder`
+    spares every `flowyml-tui run` importing `importlib.abc` and `importlib.resources`.
+    """
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None

@@ -87,7 +87,7 @@ class Pipeline:
     @property
     def store(self) -> CacheStore:
         """The cache store at `cache_dir`, opened on first use (and again if the dir changed)."""
-        path = Path(self.cache_dir).expanduser().absolute()
+        path = self._cache_path()
         if self._store is None or self._store.path != path:
             self._store = CacheStore(path)
         return self._store
@@ -96,8 +96,19 @@ class Pipeline:
         """Make the next run execute `step` (and, by default, everything that depends on it)."""
         graph = self.graph(self.context)
         names = graph.downstream([step]) if downstream else [graph.step(step).name]
-        self.store.invalidate(names)
+        self.store.invalidate(names, pipeline=self.name)
         return names
+
+    def pin(self, step: str) -> str:
+        """Pin `step` of this pipeline to the entry its last run used; returns that key."""
+        return self.store.pin(self.graph(self.context).step(step).name, pipeline=self.name)
+
+    def unpin(self, step: str) -> bool:
+        """Unpin `step` of this pipeline; False if it was not pinned."""
+        return self.store.unpin(self.graph(self.context).step(step).name, pipeline=self.name)
+
+    def _cache_path(self) -> Path:
+        return Path(self.cache_dir).expanduser().absolute()
 
     # -- running ---------------------------------------------------------------------------
 
@@ -115,8 +126,9 @@ class Pipeline:
         step failures do not raise: they are in `result.step_results` (or use
         `result.raise_for_failures()`).
         """
-        recorder = RunRecorder(self.store.path, keep=self.keep_runs)
-        sinks = [on_event, recorder] if on_event is not None else [recorder]
+        # The recorder goes first, so whoever sees RunFinished finds the record already on disk.
+        recorder = RunRecorder(self._cache_path(), keep=self.keep_runs)
+        sinks = [recorder, on_event] if on_event is not None else [recorder]
         return self._executor(context, params, sinks).run()
 
     def plan(self, context: Mapping[str, Any] | None = None, **params: Any) -> list[StepPlan]:

@@ -1,9 +1,10 @@
 """Run records: one JSON file per run in `<cache_dir>/runs/`, for review and for tools.
 
-The recorder sits on the event stream of a run. It only accumulates in memory and, when the run
-finishes, builds and writes the record on a background writer thread, so a run returns as soon
-as its last step does; readers here wait for pending writes first. It never raises: a full disk
-must not turn a good run into a failure.
+The recorder sits on the event stream of a run. It accumulates in memory and, on `RunFinished`,
+builds and writes the record before it returns: when `run()` returns, the record is on disk and
+no thread of ours is still writing into the cache dir (a background writer raced anyone who
+removed the dir, a temp dir say). It never raises: a full disk must not turn a good run into a
+failure, so a record that cannot be written is a `RunRecordWarning`.
 The record's shape is documented in `run_record.schema.json` beside this module.
 """
 
@@ -13,14 +14,13 @@ import json
 import os
 import re
 import tempfile
-import threading
 import time
 import warnings
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from .errors import FlowymlError
 from .events import (
@@ -29,11 +29,12 @@ from .events import (
     RunStarted,
     RunWarning,
     StepFinished,
+    StepInfo,
     StepLog,
     StepStarted,
     StepStatus,
 )
-from .totals import totals_of_record
+from .totals import run_totals
 
 SCHEMA_VERSION = 1
 RUNS_DIRNAME = "runs"
@@ -43,30 +44,8 @@ MAX_LINE_CHARS = 2000
 """A single line longer than this (a progress bar without newlines, say) is cut."""
 SCHEMA_PATH = Path(__file__).with_name("run_record.schema.json")
 
-_WRITER: ThreadPoolExecutor | None = None
-_WRITER_LOCK = threading.Lock()
-_PENDING: set[Future[None]] = set()
-
-
-def _submit(work: Any, *args: Any) -> Future[None]:
-    """Run `work` on the one writer thread (records land in order; exit waits for them)."""
-    global _WRITER
-    with _WRITER_LOCK:
-        if _WRITER is None:
-            _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowyml-run-record")
-        future = _WRITER.submit(work, *args)
-        _PENDING.add(future)
-    future.add_done_callback(_PENDING.discard)
-    return future
-
-
-def wait_for_pending_records(timeout: float | None = 30.0) -> None:
-    """Block until records still being written by this process are on disk."""
-    for future in list(_PENDING):
-        future.result(timeout=timeout)
-
-
-_RUN_ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_RUN_ID_OK = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+"""What a run id looks like (matched whole when used: compiling at import costs start-up)."""
 _STALE_TEMP_SECONDS = 3600.0
 
 
@@ -86,8 +65,7 @@ class RunRecordWarning(UserWarning):
     """A record could not be written or a stored record could not be read; the run goes on."""
 
 
-@dataclass(frozen=True, slots=True)
-class RunSummary:
+class RunSummary(msgspec.Struct, frozen=True):
     """One line of `flowyml-tui runs`: enough to choose a run without loading its steps."""
 
     run_id: str
@@ -117,6 +95,17 @@ def safe_run_id(run_id: str) -> str:
     return cleaned
 
 
+class LogExcerpt(msgspec.Struct, frozen=True, gc=False):
+    """The tail of a step's output as a record keeps it."""
+
+    lines: tuple[str, ...] = ()
+    total_lines: int = 0
+    truncated: bool = False
+
+
+_NO_LOG = LogExcerpt()
+
+
 class _StepLog:
     """The tail of one step's output, kept line by line so memory stays bounded."""
 
@@ -141,21 +130,106 @@ class _StepLog:
         self.lines.append(line)
         self.total += 1
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self) -> LogExcerpt:
         for stream in sorted(self.partial):
             if self.partial[stream]:
                 self._push(self.partial[stream])
         self.partial.clear()
-        return {
-            "lines": list(self.lines),
-            "total_lines": self.total,
-            "truncated": self.total > len(self.lines),
-        }
+        return LogExcerpt(tuple(self.lines), self.total, self.total > len(self.lines))
 
 
-@dataclass(frozen=True, slots=True)
-class _RunEvents:
-    """One run's events as the recorder kept them, handed whole to the writer thread."""
+# The record's shape as Structs: msgspec builds and encodes these several times faster than
+# dicts through `json`, and the record is built while the caller of `run()` waits. Field order
+# is the order in the file; `run_record.schema.json` documents the fields.
+class StepRecord(msgspec.Struct, frozen=True, gc=False):
+    """One step of a run record."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    upstream: tuple[str, ...]
+    source_file: str | None
+    source_line: int | None
+    started_at: float | None
+    offset_seconds: float | None
+    log: LogExcerpt
+    warnings: tuple[str, ...]
+    status: str
+    reason: str
+    reason_kind: str
+    cached: bool
+    duration_seconds: float
+    saved_seconds: float
+    cache: str
+    key: str | None
+    code_hash: str | None
+    changed: tuple[str, ...]
+    diff: str | None
+    error: str | None
+    input_fingerprints: dict[str, str]
+    output_fingerprints: dict[str, str]
+    output_sizes: dict[str, int]
+    output_previews: dict[str, str]
+
+
+class RunTotals(msgspec.Struct, frozen=True, gc=False):
+    steps: int
+    executed: int
+    cached: int
+    pinned: int
+    failed: int
+    skipped: int
+    hit_rate: float | None
+    saved_seconds: float
+
+
+class WarningRecord(msgspec.Struct, frozen=True, gc=False):
+    message: str
+    step: str | None
+
+
+class RunRecord(msgspec.Struct, frozen=True, gc=False):
+    """A whole run record, as written to `runs/<run_id>.json`."""
+
+    schema_version: int
+    run_id: str
+    pipeline: str
+    source_file: str | None
+    cache_dir: str | None
+    status: str
+    started_at: float
+    finished_at: float
+    duration_seconds: float
+    error: str | None
+    totals: RunTotals
+    steps: list[StepRecord]
+    warnings: list[WarningRecord]
+    recorded_at: float
+
+
+_ENCODER = msgspec.json.Encoder()
+_EMPTY: dict[str, Any] = {}
+_NOT_RUN = "the run ended before this step"
+
+
+def encode_record(record: RunRecord | dict[str, Any]) -> bytes:
+    """The record as UTF-8 JSON."""
+    try:
+        return _ENCODER.encode(record)
+    except UnicodeEncodeError:  # a lone surrogate in a step's output: json escapes it
+        return json.dumps(msgspec.to_builtins(record), separators=(",", ":")).encode()
+
+
+def decode_record(data: bytes) -> Any:
+    """JSON bytes -> Python objects; raises ValueError if they are not JSON."""
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:  # msgspec refuses escaped lone surrogates; json takes them
+        return json.loads(data)
+
+
+class _RunEvents(msgspec.Struct, frozen=True):
+    """One run's events as the recorder kept them."""
 
     started: RunStarted | None
     step_started: dict[str, float]
@@ -167,10 +241,10 @@ class _RunEvents:
 class RunRecorder:
     """Turns one run's events into a record on disk: `pipeline.run(on_event=RunRecorder(dir))`.
 
-    Calls are cheap (events are kept in memory) and never raise. After `RunFinished`,
-    `path` is the written file, or `error` says why there is none (also sent as a
-    `RunRecordWarning`); both wait for the background write. One recorder can follow
-    several runs in turn.
+    Calls are cheap (events are kept in memory) and never raise. Once `RunFinished` has been
+    handled, `path` is the written file, or `error` says why there is none (also sent as a
+    `RunRecordWarning`), and `record` is the record as a dict (decoded when first asked for).
+    One recorder can follow several runs in turn.
     """
 
     def __init__(self, cache_dir: Path | str, *, keep: int = 50) -> None:
@@ -178,28 +252,22 @@ class RunRecorder:
         self.keep = max(1, int(keep))
         self._path: Path | None = None
         self._error: str | None = None
+        self._encoded: bytes | None = None
         self._record: dict[str, Any] | None = None
-        self._pending: Future[None] | None = None
         self._reset(None)
-
-    def wait(self) -> None:
-        """Block until the last finished run's record is written (or has failed)."""
-        if self._pending is not None:
-            self._pending.result()
 
     @property
     def path(self) -> Path | None:
-        self.wait()
         return self._path
 
     @property
     def error(self) -> str | None:
-        self.wait()
         return self._error
 
     @property
     def record(self) -> dict[str, Any] | None:
-        self.wait()
+        if self._record is None and self._encoded is not None:
+            self._record = decode_record(self._encoded)
         return self._record
 
     def _reset(self, started: RunStarted | None) -> None:
@@ -221,14 +289,17 @@ class RunRecorder:
         if isinstance(event, StepFinished):  # the common case first: this is per step
             self._finished[event.step] = event
         elif isinstance(event, StepLog):
-            self._logs.setdefault(event.step, _StepLog()).add(event.stream, event.text)
+            log = self._logs.get(event.step)
+            if log is None:
+                log = self._logs[event.step] = _StepLog()
+            log.add(event.stream, event.text)
         elif isinstance(event, StepStarted):
             self._step_started[event.step] = event.started_at
         elif isinstance(event, RunStarted):
-            self.wait()
             self._reset(event)
             self._path = None
             self._error = None
+            self._encoded = None
             self._record = None
         elif isinstance(event, RunWarning):
             self._warnings.append(event)
@@ -237,12 +308,12 @@ class RunRecorder:
                 self._started, self._step_started, self._finished, self._logs, self._warnings
             )
             self._reset(None)
-            self._pending = _submit(self._complete, event, state)
+            self._complete(event, state)
 
     def _complete(self, finished: RunFinished, state: _RunEvents) -> None:
         try:
-            self._record = self._build(finished, state)
-            self._path = write_record(self.cache_dir, self._record)
+            self._encoded = encode_record(self._build(finished, state))
+            self._path = write_record_bytes(self.cache_dir, finished.run_id, self._encoded)
             prune_runs(self.cache_dir, self.keep)
         except Exception as exc:  # a record must never break a run
             self._fail(f"run record for {finished.run_id} not written: {_describe(exc)}")
@@ -251,99 +322,82 @@ class RunRecorder:
         self._error = message
         warnings.warn(message, RunRecordWarning, stacklevel=3)
 
-    def _build(self, finished: RunFinished, state: _RunEvents) -> dict[str, Any]:
+    def _build(self, finished: RunFinished, state: _RunEvents) -> RunRecord:
         """The record of the run that `finished` ends, from that run's events."""
         started = state.started
         infos = {info.name: info for info in (started.steps if started else ())}
         order = list(infos) + [name for name in state.finished if name not in infos]
-        for name in state.logs:
-            if name not in order:
-                order.append(name)
+        order += [name for name in state.logs if name not in infos and name not in order]
+        step_warnings: dict[str, list[str]] = {}
+        for warning in state.warnings:
+            if warning.step is not None:
+                step_warnings.setdefault(warning.step, []).append(warning.message)
         run_start = started.started_at if started else finished.started_at
-        steps: list[dict[str, Any]] = []
+        steps: list[StepRecord] = []
         cursor = run_start
         for name in order:
-            step = self._step_record(state, name, infos.get(name), run_start, cursor)
-            if step["started_at"] is not None:
-                cursor = max(cursor, step["started_at"] + step["duration_seconds"])
+            step = _step_record(state, name, infos.get(name), run_start, cursor, step_warnings)
+            if step.started_at is not None:
+                cursor = max(cursor, step.started_at + step.duration_seconds)
             steps.append(step)
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "run_id": finished.run_id,
-            "pipeline": finished.pipeline or (started.pipeline if started else ""),
-            "source_file": started.source_file if started else None,
-            "cache_dir": (started.cache_dir if started else None) or str(self.cache_dir),
-            "status": finished.status,
-            "started_at": run_start,
-            "finished_at": finished.finished_at,
-            "duration_seconds": finished.duration_seconds,
-            "error": finished.error,
-            "totals": _totals(steps, finished),
-            "steps": steps,
-            "warnings": [{"message": w.message, "step": w.step} for w in state.warnings],
-            "recorded_at": time.time(),
-        }
+        return RunRecord(
+            schema_version=SCHEMA_VERSION,
+            run_id=finished.run_id,
+            pipeline=finished.pipeline or (started.pipeline if started else ""),
+            source_file=started.source_file if started else None,
+            cache_dir=(started.cache_dir if started else None) or str(self.cache_dir),
+            status=finished.status,
+            started_at=run_start,
+            finished_at=finished.finished_at,
+            duration_seconds=finished.duration_seconds,
+            error=finished.error,
+            totals=_totals(steps, finished),
+            steps=steps,
+            warnings=[WarningRecord(w.message, w.step) for w in state.warnings],
+            recorded_at=time.time(),
+        )
 
-    def _step_record(
-        self, state: _RunEvents, name: str, info: Any, run_start: float, cursor: float
-    ) -> dict[str, Any]:
-        done = state.finished.get(name)
-        log = state.logs[name].finish() if name in state.logs else _StepLog().finish()
-        own_warnings = list(done.warnings) if done else []
-        own_warnings += [w.message for w in state.warnings if w.step == name]
-        started_at = state.step_started.get(name)
-        if done is not None and started_at is None:
-            started_at = cursor  # not executed (cached, skipped): placed after what came before
-        base: dict[str, Any] = {
-            "name": name,
-            "inputs": list(info.inputs) if info else [],
-            "outputs": list(info.outputs) if info else [],
-            "upstream": list(info.upstream) if info else [],
-            "source_file": info.source_file if info else None,
-            "source_line": info.source_line if info else None,
-            "started_at": started_at,
-            "offset_seconds": None if started_at is None else max(0.0, started_at - run_start),
-            "log": log,
-            "warnings": list(dict.fromkeys(own_warnings)),
-        }
-        if done is None:
-            not_run = "the run ended before this step"
-            return base | {
-                "status": StepStatus.SKIPPED.value,
-                "reason": not_run,
-                "reason_kind": "skipped",
-                "cached": False,
-                "duration_seconds": 0.0,
-                "saved_seconds": 0.0,
-                "cache": info.cache if info else "",
-                "key": None,
-                "code_hash": None,
-                "changed": [],
-                "diff": None,
-                "error": None,
-                "input_fingerprints": {},
-                "output_fingerprints": {},
-                "output_sizes": {},
-                "output_previews": {},
-            }
-        return base | {
-            "status": done.status,
-            "reason": done.reason,
-            "reason_kind": done.reason_kind,
-            "cached": done.cached,
-            "duration_seconds": done.duration_seconds,
-            "saved_seconds": done.saved_seconds,
-            "cache": done.cache,
-            "key": done.key,
-            "code_hash": done.code_hash,
-            "changed": list(done.changed),
-            "diff": done.diff,
-            "error": done.error,
-            "input_fingerprints": dict(done.input_fingerprints),
-            "output_fingerprints": dict(done.output_fingerprints),
-            "output_sizes": dict(done.output_sizes),
-            "output_previews": dict(done.output_previews),
-        }
+
+def _step_record(
+    state: _RunEvents,
+    name: str,
+    info: StepInfo | None,
+    run_start: float,
+    cursor: float,
+    step_warnings: dict[str, list[str]],
+) -> StepRecord:
+    done = state.finished.get(name)
+    log = state.logs[name].finish() if name in state.logs else _NO_LOG
+    own_warnings: tuple[str, ...] = done.warnings if done is not None else ()
+    extra = step_warnings.get(name)
+    if extra:
+        own_warnings = tuple(dict.fromkeys((*own_warnings, *extra)))
+    elif len(own_warnings) > 1:
+        own_warnings = tuple(dict.fromkeys(own_warnings))
+    started_at = state.step_started.get(name)
+    if done is not None and started_at is None:
+        started_at = cursor  # not executed (cached, skipped): placed after what came before
+    offset = None if started_at is None else max(0.0, started_at - run_start)
+    if info is not None:
+        inputs, outputs, upstream = info.inputs, info.outputs, info.upstream
+        source_file, source_line = info.source_file, info.source_line
+    else:
+        inputs = outputs = upstream = ()
+        source_file = source_line = None
+    if done is None:
+        return StepRecord(
+            name, inputs, outputs, upstream, source_file, source_line, started_at, offset, log,
+            own_warnings, StepStatus.SKIPPED.value, _NOT_RUN, "skipped", False, 0.0, 0.0,
+            info.cache if info else "", None, None, (), None, None,
+            _EMPTY, _EMPTY, _EMPTY, _EMPTY,
+        )  # fmt: skip
+    return StepRecord(
+        name, inputs, outputs, upstream, source_file, source_line, started_at, offset, log,
+        own_warnings, done.status, done.reason, done.reason_kind, done.cached,
+        done.duration_seconds, done.saved_seconds, done.cache, done.key, done.code_hash,
+        done.changed, done.diff, done.error, done.input_fingerprints, done.output_fingerprints,
+        done.output_sizes, done.output_previews,
+    )  # fmt: skip
 
 
 def _describe(exc: Exception) -> str:
@@ -352,20 +406,35 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _totals(steps: list[dict[str, Any]], finished: RunFinished) -> dict[str, Any]:
-    return totals_of_record(steps).to_dict()
+def _totals(steps: list[StepRecord], finished: RunFinished) -> RunTotals:
+    counted = run_totals((s.status, s.cache, s.reason_kind, s.saved_seconds) for s in steps)
+    return RunTotals(
+        steps=counted.steps,
+        executed=counted.executed,
+        cached=counted.cached,
+        pinned=counted.pinned,
+        failed=counted.failed,
+        skipped=counted.skipped,
+        hit_rate=counted.hit_rate,  # the one definition: engine/totals.py
+        saved_seconds=counted.saved_seconds,
+    )
 
 
-def write_record(cache_dir: Path | str, record: dict[str, Any]) -> Path:
-    """Write atomically (temp file + rename), so a reader never sees half a record."""
+def write_record(cache_dir: Path | str, record: RunRecord | dict[str, Any]) -> Path:
+    """Write a record atomically (temp file + rename), so a reader never sees half a record."""
+    run_id = record.run_id if isinstance(record, RunRecord) else record["run_id"]
+    return write_record_bytes(cache_dir, run_id, encode_record(record))
+
+
+def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes) -> Path:
+    """Write an encoded record atomically (temp file + rename): no reader sees half of one."""
     directory = runs_dir(cache_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{safe_run_id(record['run_id'])}.json"
+    target = directory / f"{safe_run_id(run_id)}.json"
     fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{target.stem}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            # dumps, not dump: dump streams through the pure-Python encoder, ~10x slower
-            handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(encoded)
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -397,8 +466,8 @@ def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = decode_record(path.read_bytes())
+    except (OSError, ValueError) as exc:
         raise RunRecordError(f"run record {path} cannot be read ({exc}); delete it") from exc
     if not isinstance(data, dict) or not isinstance(data.get("run_id"), str):
         raise RunRecordError(f"run record {path} is not a run record; delete it")
@@ -432,7 +501,6 @@ def _summary(record: dict[str, Any], path: Path) -> RunSummary:
 
 
 def _all_runs(cache_dir: Path | str) -> list[tuple[RunSummary, dict[str, Any]]]:
-    wait_for_pending_records()
     directory = runs_dir(cache_dir)
     if not directory.is_dir():
         return []
@@ -457,9 +525,8 @@ def list_runs(cache_dir: Path | str, limit: int | None = 20) -> list[RunSummary]
 
 def load_run(cache_dir: Path | str, run_id: str = "latest") -> dict[str, Any]:
     """A run record by id, unique id prefix, or "latest" (the newest finished run)."""
-    wait_for_pending_records()
     directory = runs_dir(cache_dir)
-    if run_id != "latest" and not _RUN_ID_OK.match(run_id):
+    if run_id != "latest" and not re.fullmatch(_RUN_ID_OK, run_id):
         raise UnknownRunError(
             f"{run_id!r} is not a run id (letters, digits, '.', '_' and '-' only); "
             "list the runs with `flowyml-tui runs`"

@@ -88,6 +88,11 @@ def _make_step(
     name: str | None,
 ) -> Step:
     step_name = name or getattr(fn, "__name__", None) or "step"
+    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        raise StepDefinitionError(
+            f"step {step_name!r} is a generator (it uses `yield`); a generator can be read only "
+            "once, so it cannot be cached as an output: collect the items and return a list"
+        )
     input_names = _names(inputs, "inputs", step_name)
     output_names = _names(outputs, "outputs", step_name) or (step_name,)
     policy, key_fn = _policy(cache, step_name)

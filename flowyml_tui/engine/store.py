@@ -5,8 +5,13 @@ Layout inside one diskcache.Cache (string keys, so nothing but values goes throu
 - ``e:<key>``        entry metadata as JSON (recipe of the key, sizes, checksums, previews)
 - ``v:<key>:<i>``    output ``i`` as pickle bytes, verified by checksum before it is unpickled
 - ``s:<hash>``       source text of one function, shared by every entry that used it (diffs)
-- ``versions:<step>`` JSON list of that step's entry keys, oldest first
-- ``meta:*``         pins, invalidations, hit/miss counters, last use, current entry per step
+- ``versions:["<pipeline>","<step>"]`` JSON list of that step's entry keys, oldest first
+- ``meta:*``         pins, invalidations, hit/miss counters and the entry each step's last run
+                     used, as JSON tables ``{pipeline: {step: ...}}``; last use per entry key
+- ``meta:format``    the layout version: a store of another version is emptied at open
+
+Everything a step owns belongs to (pipeline, step): two pipelines sharing a cache dir may both
+have a step ``train`` and never see each other's entries, pins or counters.
 
 Values and metadata of one entry are written in one transaction, so a process killed mid-write
 leaves either the whole entry or none of it. Entries never change once written, so metadata
@@ -28,9 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import diskcache
+import msgspec
 import xxhash
 
-from .errors import CacheError, UnknownStepError
+from .cache.entry import Entry, decode_entry, encode_entry
+from .errors import AmbiguousStepError, CacheError, UnknownStepError
+from .keys import KEY_FORMAT
 from .totals import hit_rate
 
 DEFAULT_CACHE_DIR = ".flowyml/cache"
@@ -42,6 +50,8 @@ _STATS = "meta:stats"
 _USED = "meta:used"
 _CURRENT = "meta:current"
 _GENERATION = "meta:generation"
+_FORMAT = "meta:format"
+_VERSIONS = "versions:"
 _L1_LIMIT = 50_000
 
 
@@ -55,6 +65,7 @@ class EntryInfo:
 
     key: str
     step: str
+    pipeline: str
     created_at: float
     last_used: float
     size: int
@@ -102,10 +113,25 @@ class CacheStore:
                 "move it away or pass another --cache-dir"
             ) from exc
         os.chmod(self.path / "store", 0o700)
-        self._l1: dict[str, dict[str, Any]] = {}
+        self._l1: dict[str, Entry] = {}
         self.unreadable: set[str] = set()
         """Keys whose metadata could not be read: the executor reports them as corrupt."""
+        self._check_format()
         self._generation = self._cache.get(_GENERATION, 0)
+
+    def _check_format(self) -> None:
+        """Empty a store written in another layout: its entries would be misread, not reused."""
+        found = self._cache.get(_FORMAT)
+        if found == str(KEY_FORMAT):
+            return
+        if len(self._cache):
+            warnings.warn(
+                f"the cache at {self.path} was written by another version of flowyml-tui "
+                f"(format {found or 1}, now {KEY_FORMAT}); its entries were dropped",
+                stacklevel=3,
+            )
+            self.clear()
+        self._cache.set(_FORMAT, str(KEY_FORMAT))
 
     def __repr__(self) -> str:
         return f"CacheStore({str(self.path)!r})"
@@ -122,8 +148,8 @@ class CacheStore:
             self._l1.clear()
             self._generation = generation
 
-    def get_entry(self, key: str) -> dict[str, Any] | None:
-        """The metadata of one entry, or None; unreadable metadata counts as absent."""
+    def get_entry(self, key: str) -> Entry | None:
+        """The metadata of one entry, or None; unreadable or malformed metadata is absent."""
         entry = self._l1.get(key)
         if entry is not None:
             return entry
@@ -131,39 +157,46 @@ class CacheStore:
         if raw is None:
             return None
         try:
-            entry = json.loads(raw)
-            if not isinstance(entry, dict) or entry.get("key") != key:
-                raise ValueError("not an entry")
-        except (TypeError, ValueError):
+            if not isinstance(raw, (bytes, str)):
+                raise ValueError("not JSON")
+            entry = decode_entry(raw)
+            if entry.key != key:
+                raise ValueError("an entry stored under another key")
+        except (ValueError, msgspec.DecodeError):  # ValidationError is a DecodeError
             self.unreadable.add(key)
             return None
         self._remember(entry)
         return entry
 
-    def _remember(self, entry: dict[str, Any]) -> None:
+    def _remember(self, entry: Entry) -> None:
         if len(self._l1) >= _L1_LIMIT:
             self._l1.clear()
-        self._l1[entry["key"]] = entry
+        self._l1[entry.key] = entry
 
     def _deleted(self) -> None:
         """Tell every process's L1 that entries went (call inside the deleting transaction)."""
         self._generation = self._cache.incr(_GENERATION, default=0)
         self._l1.clear()
 
-    def newest_entry(self, step: str) -> dict[str, Any] | None:
-        for key in reversed(self.versions(step)):
+    def newest_entry(self, pipeline: str, step: str) -> Entry | None:
+        """The newest readable entry of one step of one pipeline."""
+        for key in reversed(self._versions(pipeline, step)):
             entry = self.get_entry(key)
             if entry is not None:
                 return entry
         return None
 
-    def versions(self, step: str) -> list[str]:
-        raw = self._cache.get("versions:" + step)
+    def versions(self, step: str, *, pipeline: str | None = None) -> list[str]:
+        """Entry keys of a step, oldest first (`pipeline` needed only if the name is shared)."""
+        return self._versions(self.resolve(step, pipeline), step)
+
+    def _versions(self, pipeline: str, step: str) -> list[str]:
+        raw = self._cache.get(_versions_key(pipeline, step))
         return json.loads(raw) if raw else []
 
-    def put_entry(self, meta: dict[str, Any], blobs: list[bytes], sources: dict[str, str]) -> None:
+    def put_entry(self, meta: Entry, blobs: list[bytes], sources: dict[str, str]) -> None:
         """Write the values, their sources and the metadata of one entry, all or nothing."""
-        key, step = meta["key"], meta["step"]
+        key, step, pipeline = meta.key, meta.step, meta.pipeline
         cache = self._cache
         with cache.transact():
             for fn_hash, text in sources.items():
@@ -171,20 +204,20 @@ class CacheStore:
                     cache.set("s:" + fn_hash, text)
             for index, blob in enumerate(blobs):
                 cache.set(f"v:{key}:{index}", blob)
-            cache.set("e:" + key, json.dumps(meta, separators=(",", ":")))
-            versions = [k for k in self.versions(step) if k != key]
+            cache.set("e:" + key, encode_entry(meta))
+            versions = [k for k in self._versions(pipeline, step) if k != key]
             versions.append(key)
-            cache.set("versions:" + step, json.dumps(versions))
+            cache.set(_versions_key(pipeline, step), json.dumps(versions))
         self._remember(meta)
         self.unreadable.discard(key)
 
-    def load_value(self, entry: dict[str, Any], index: int) -> Any:
+    def load_value(self, entry: Entry, index: int) -> Any:
         """Load output `index` of an entry, checking its bytes before anything is unpickled."""
-        key = entry["key"]
+        key = entry.key
         blob = self._cache.get(f"v:{key}:{index}")
         if not isinstance(blob, bytes):
             raise CorruptEntry(f"output {index} of entry {key} is missing")
-        if len(blob) != entry["sizes"][index] or checksum(blob) != entry["checksums"][index]:
+        if len(blob) != entry.sizes[index] or checksum(blob) != entry.checksums[index]:
             raise CorruptEntry(f"output {index} of entry {key} fails its checksum (truncated?)")
         try:
             return pickle.loads(blob)
@@ -198,65 +231,123 @@ class CacheStore:
     def delete_entry(self, key: str) -> None:
         entry = self.get_entry(key)
         with self._cache.transact():
-            count = len(entry["sizes"]) if entry else 0
+            count = len(entry.sizes) if entry else 0
             for index in range(count):
                 self._cache.delete(f"v:{key}:{index}")
             self._cache.delete("e:" + key)
             if entry:
-                step = entry["step"]
-                versions = [k for k in self.versions(step) if k != key]
+                scope = _versions_key(entry.pipeline, entry.step)
+                versions = [k for k in self._versions(entry.pipeline, entry.step) if k != key]
                 if versions:
-                    self._cache.set("versions:" + step, json.dumps(versions))
+                    self._cache.set(scope, json.dumps(versions))
                 else:
-                    self._cache.delete("versions:" + step)
+                    self._cache.delete(scope)
             self._deleted()
+
+    # -- which pipeline a step name means ------------------------------------------------
+
+    def scopes(self) -> list[tuple[str, str]]:
+        """Every (pipeline, step) that has entries or a pin, sorted."""
+        found = set()
+        for key in self._keys(_VERSIONS):
+            try:
+                pipeline, step = json.loads(key[len(_VERSIONS) :])
+            except (TypeError, ValueError):
+                continue
+            found.add((str(pipeline), str(step)))
+        for pipeline, table in self._meta(_PINS).items():
+            found.update((pipeline, step) for step in _table(table))
+        return sorted(found)
+
+    def resolve(self, step: str, pipeline: str | None = None) -> str:
+        """The pipeline a step name belongs to: `pipeline` if given, else the only one with it."""
+        if pipeline is not None:
+            return pipeline
+        owners = sorted({p for p, s in self.scopes() if s == step})
+        if len(owners) == 1:
+            return owners[0]
+        if not owners:
+            raise UnknownStepError(
+                f"step {step!r} has no cached result in {self.path}; run its pipeline once first"
+            )
+        raise AmbiguousStepError(
+            f"step {step!r} is in several pipelines of the cache at {self.path} "
+            f"({', '.join(owners)}); name one with --pipeline NAME (pipeline=...)"
+        )
 
     # -- pins and invalidation -------------------------------------------------------------
 
-    def pins(self) -> dict[str, str]:
-        """Pinned steps and the entry key each is pinned to."""
-        return self._meta(_PINS)
+    def pins(self, pipeline: str | None = None) -> dict[str, str]:
+        """Pinned steps and the entry key each is pinned to, of one pipeline or of all."""
+        table = self._meta(_PINS)
+        if pipeline is not None:
+            return _table(table.get(pipeline))
+        return {step: key for inner in table.values() for step, key in _table(inner).items()}
 
-    def pin(self, step: str, key: str | None = None) -> str:
+    def pin(self, step: str, key: str | None = None, *, pipeline: str | None = None) -> str:
         """Pin a step to `key`, else to the entry its last run used, else its newest entry."""
-        if key is None:
-            key = self._meta(_CURRENT).get(step) or next(iter(reversed(self.versions(step))), None)
-        if key is None or self.get_entry(key) is None:
+        try:
+            pipeline = self.resolve(step, pipeline)
+        except AmbiguousStepError:
+            raise
+        except UnknownStepError:
             raise UnknownStepError(
                 f"step {step!r} has no cached result to pin; run the pipeline once first"
+            ) from None
+        if key is None:
+            key = self.current(pipeline).get(step) or next(
+                iter(reversed(self._versions(pipeline, step))), None
+            )
+        if key is None or self.get_entry(key) is None:
+            raise UnknownStepError(
+                f"step {step!r} of pipeline {pipeline!r} has no cached result to pin; "
+                "run the pipeline once first"
             )
         with self._cache.transact():
-            pins = self.pins()
-            pins[step] = key
-            self._set_meta(_PINS, pins)
+            self._update(_PINS, pipeline, {step: key})
         return key
 
-    def unpin(self, step: str) -> bool:
+    def unpin(self, step: str, *, pipeline: str | None = None) -> bool:
+        """Unpin a step; False if it was not pinned."""
+        pipeline = self.resolve(step, pipeline)
         with self._cache.transact():
-            pins = self.pins()
-            found = pins.pop(step, None) is not None
-            self._set_meta(_PINS, pins)
-        return found
+            return self._update(_PINS, pipeline, drop=[step])
 
-    def invalidate(self, steps: Iterable[str]) -> None:
+    def invalidate(self, steps: Iterable[str], *, pipeline: str | None = None) -> None:
         """Make the next run of these steps execute (and drop their pins, which would hide it)."""
         now = time.time_ns()
+        names = list(steps)
+        owners = {name: self._owner(name, pipeline) for name in names}
         with self._cache.transact():
-            marks = self.invalidations()
-            pins = self.pins()
-            for name in steps:
-                marks[name] = now
-                pins.pop(name, None)
-            self._set_meta(_INVALIDATED, marks)
-            self._set_meta(_PINS, pins)
+            for name, owner in owners.items():
+                if owner is not None:
+                    self._update(_INVALIDATED, owner, {name: now})
+                    self._update(_PINS, owner, drop=[name])
 
-    def invalidations(self) -> dict[str, int]:
-        """Step -> time (ns) before which its entries no longer count."""
-        return self._meta(_INVALIDATED)
+    def _owner(self, step: str, pipeline: str | None) -> str | None:
+        """Like `resolve`, but None for a step the cache has never seen (nothing to mark)."""
+        try:
+            return self.resolve(step, pipeline)
+        except AmbiguousStepError:
+            raise
+        except UnknownStepError:
+            return None
+
+    def invalidations(self, pipeline: str) -> dict[str, int]:
+        """Step -> time (ns) before which its entries no longer count, for one pipeline."""
+        return {
+            step: int(ns) for step, ns in _table(self._meta(_INVALIDATED).get(pipeline)).items()
+        }
+
+    def current(self, pipeline: str) -> dict[str, str]:
+        """Step -> the entry key the pipeline's last run used: what a reason compares with."""
+        return _table(self._meta(_CURRENT).get(pipeline))
 
     # -- bookkeeping, once per run ---------------------------------------------------------
 
-    def record_run(self, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]) -> None:
+    def record_run(
+        self, pipeline: str, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]
+    ) -> None:
         """Remember which entry each step used and count hits/misses: one write per run.
 
         An entry's last use is stamped when it stops being its step's current entry; a
@@ -265,22 +356,23 @@ class CacheStore:
         """
         now = time.time()
         with self._cache.transact():
-            current = self._meta(_CURRENT)
+            current = self.current(pipeline)
             moved = {step: key for step, key in used.items() if current.get(step) != key}
             if moved:
                 last_used = self._meta(_USED)
                 for step, key in moved.items():
                     if step in current:
                         last_used[current[step]] = now
-                    current[step] = key
                     last_used.pop(key, None)
                 self._set_meta(_USED, last_used)
-                self._set_meta(_CURRENT, current)
+                self._update(_CURRENT, pipeline, moved)
             counters = self._meta(_STATS)
+            mine = _table(counters.get(pipeline))
             for step in hits:
-                counters.setdefault(step, [0, 0])[0] += 1
+                mine.setdefault(step, [0, 0])[0] += 1
             for step in misses:
-                counters.setdefault(step, [0, 0])[1] += 1
+                mine.setdefault(step, [0, 0])[1] += 1
+            counters[pipeline] = mine
             self._set_meta(_STATS, counters)
         if self._cache.volume() > self.size_limit:
             self.evict()
@@ -289,8 +381,9 @@ class CacheStore:
         """Entry key -> when it was last used; current entries count as used now."""
         now = time.time()
         stamps = self._meta(_USED)
-        for key in self._meta(_CURRENT).values():
-            stamps[key] = now
+        for table in self._meta(_CURRENT).values():
+            for key in _table(table).values():
+                stamps[key] = now
         return stamps
 
     def evict(self, size_limit: int | None = None) -> list[str]:
@@ -299,8 +392,8 @@ class CacheStore:
         infos = self.entries()
         total = sum(info.size for info in infos)
         protected = set(self.pins().values())
-        for step in {info.step for info in infos}:
-            versions = self.versions(step)
+        for pipeline, step in {(info.pipeline, info.step) for info in infos}:
+            versions = self._versions(pipeline, step)
             if versions:
                 protected.add(versions[-1])
         evicted = []
@@ -317,17 +410,24 @@ class CacheStore:
     # -- what users call -------------------------------------------------------------------
 
     def steps(self) -> list[str]:
-        names = {key[len("versions:") :] for key in self._keys("versions:")}
-        return sorted(names | set(self.pins()))
+        """Step names with entries or a pin, of every pipeline."""
+        return sorted({step for _, step in self.scopes()})
 
-    def entries(self, step: str | None = None) -> list[EntryInfo]:
-        """Cached versions, oldest first, of one step or of all."""
-        names = [step] if step is not None else self.steps()
+    def pipelines(self) -> list[str]:
+        """Pipelines with entries or pins in this cache dir."""
+        return sorted({pipeline for pipeline, _ in self.scopes()})
+
+    def entries(self, step: str | None = None, *, pipeline: str | None = None) -> list[EntryInfo]:
+        """Cached versions, oldest first, of one step, of one pipeline's steps, or of all."""
+        if step is not None:
+            scopes = [(self.resolve(step, pipeline), step)]
+        else:
+            scopes = [s for s in self.scopes() if pipeline is None or s[0] == pipeline]
         pins = set(self.pins().values())
         last_used = self.last_used()
         infos = []
-        for name in names:
-            for key in self.versions(name):
+        for owner, name in scopes:
+            for key in self._versions(owner, name):
                 entry = self.get_entry(key)
                 if entry is None:
                     continue
@@ -335,39 +435,55 @@ class CacheStore:
                     EntryInfo(
                         key=key,
                         step=name,
-                        created_at=entry["created"],
-                        last_used=last_used.get(key, entry["created"]),
-                        size=sum(entry["sizes"]),
-                        duration_seconds=entry["duration"],
+                        pipeline=owner,
+                        created_at=entry.created,
+                        last_used=last_used.get(key, entry.created),
+                        size=sum(entry.sizes),
+                        duration_seconds=entry.duration,
                         pinned=key in pins,
-                        code_hash=entry.get("code_hash"),
+                        code_hash=entry.code_hash,
                     )
                 )
         return infos
 
     def stats(self) -> dict[str, Any]:
-        """Entries, bytes, hits and misses, in total and per step, and the one hit rate."""
+        """Entries, bytes, hits and misses, in total and per (pipeline, step).
+
+        ``steps`` is a list of rows, each naming its ``pipeline`` and ``step``.
+        """
         counters = self._meta(_STATS)
-        pins = self.pins()
-        per_step: dict[str, dict[str, Any]] = {}
+        pins = self._meta(_PINS)
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def row(pipeline: str, step: str) -> dict[str, Any]:
+            return rows.setdefault(
+                (pipeline, step), {"pipeline": pipeline, "step": step, "entries": 0, "bytes": 0}
+            )
+
         for info in self.entries():
-            row = per_step.setdefault(info.step, {"entries": 0, "bytes": 0})
-            row["entries"] += 1
-            row["bytes"] += info.size
-        for name in set(counters) | set(pins):
-            per_step.setdefault(name, {"entries": 0, "bytes": 0})
-        for name, row in per_step.items():
-            hits, misses = counters.get(name, [0, 0])
-            row.update(hits=hits, misses=misses, pinned=name in pins)
-        hits, misses = (sum(row[k] for row in per_step.values()) for k in ("hits", "misses"))
+            found = row(info.pipeline, info.step)
+            found["entries"] += 1
+            found["bytes"] += info.size
+        for pipeline, table in counters.items():
+            for step in _table(table):
+                row(pipeline, step)
+        for pipeline, table in pins.items():
+            for step in _table(table):
+                row(pipeline, step)
+        for (pipeline, step), found in rows.items():
+            hits, misses = _table(counters.get(pipeline)).get(step, [0, 0])
+            found.update(hits=hits, misses=misses, pinned=step in _table(pins.get(pipeline)))
+        ordered = [rows[scope] for scope in sorted(rows)]
+        hits, misses = sum(r["hits"] for r in ordered), sum(r["misses"] for r in ordered)
         return {
             "path": str(self.path),
-            "entries": sum(row["entries"] for row in per_step.values()),
-            "bytes": sum(row["bytes"] for row in per_step.values()),
+            "entries": sum(r["entries"] for r in ordered),
+            "bytes": sum(r["bytes"] for r in ordered),
             "hits": hits,
             "misses": misses,
-            "hit_rate": hit_rate(hits, misses),
-            "steps": dict(sorted(per_step.items())),
+            "hit_rate": hit_rate(hits, misses),  # the one definition: engine/totals.py
+            "pipelines": sorted({r["pipeline"] for r in ordered}),
+            "steps": ordered,
         }
 
     def clear(self) -> None:
@@ -376,20 +492,26 @@ class CacheStore:
             generation = self._cache.get(_GENERATION, 0)
             self._cache.clear()
             self._cache.set(_GENERATION, generation)
+            self._cache.set(_FORMAT, str(KEY_FORMAT))
             self._deleted()
 
-    def clear_step(self, step: str) -> int:
+    def clear_step(self, step: str, *, pipeline: str | None = None) -> int:
         """Forget one step's entries, pin and counters; returns how many entries went."""
-        keys = self.versions(step)
+        pipeline = self.resolve(step, pipeline)
+        keys = self._versions(pipeline, step)
         for key in keys:
             self.delete_entry(key)
         with self._cache.transact():
-            self._cache.delete("versions:" + step)
+            self._cache.delete(_versions_key(pipeline, step))
             for name in (_PINS, _STATS, _INVALIDATED, _CURRENT):
-                table = self._meta(name)
-                if table.pop(step, None) is not None:
-                    self._set_meta(name, table)
+                self._update(name, pipeline, drop=[step])
         return len(keys)
+
+    def clear_pipeline(self, pipeline: str) -> int:
+        """Forget every step of one pipeline; returns how many entries went."""
+        return sum(
+            self.clear_step(step, pipeline=pipeline) for p, step in self.scopes() if p == pipeline
+        )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -409,10 +531,40 @@ class CacheStore:
     def _set_meta(self, name: str, table: dict[str, Any]) -> None:
         self._cache.set(name, json.dumps(table, separators=(",", ":")))
 
+    def _update(
+        self,
+        name: str,
+        pipeline: str,
+        values: dict[str, Any] | None = None,
+        drop: Iterable[str] = (),
+    ) -> bool:
+        """Set and drop steps in one pipeline's part of a meta table; True if any was dropped."""
+        table = self._meta(name)
+        mine = _table(table.get(pipeline))
+        dropped = False
+        for step in drop:
+            dropped = mine.pop(step, None) is not None or dropped
+        mine.update(values or {})
+        if mine:
+            table[pipeline] = mine
+        else:
+            table.pop(pipeline, None)
+        self._set_meta(name, table)
+        return dropped
+
     def _keys(self, prefix: str) -> Iterator[str]:
         for key in self._cache.iterkeys():
             if isinstance(key, str) and key.startswith(prefix):
                 yield key
+
+
+def _versions_key(pipeline: str, step: str) -> str:
+    return _VERSIONS + json.dumps([pipeline, step], separators=(",", ":"))
+
+
+def _table(value: Any) -> dict[str, Any]:
+    """A pipeline's part of a meta table, or an empty one if it is missing or malformed."""
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _ensure_private_dir(path: Path) -> None:

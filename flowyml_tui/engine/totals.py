@@ -85,8 +85,11 @@ def format_rate(rate: float | None) -> str:
     return "\u2013" if rate is None else f"{rate:.0%}"
 
 
-def run_totals(steps: Iterable[StepTally]) -> RunTotals:
-    """The one place a run's steps are counted; pending and running steps count only in `steps`."""
+def run_totals(steps: Iterable[tuple[str, str, str, float]]) -> RunTotals:
+    """The one place a run's steps are counted; pending and running steps count only in `steps`.
+
+    Each item is a `StepTally` or a plain (status, cache, reason_kind, saved_seconds) tuple.
+    """
     n = executed = cached = pinned = failed = skipped = uncached = 0
     saved = 0.0
     for status, cache, reason_kind, saved_seconds in steps:

@@ -21,8 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from flowyml_tui.engine.code_identity import is_user_file
 from flowyml_tui.engine.events import Event, StepFinished, StepStarted
+from flowyml_tui.engine.hashing import is_user_file
 from flowyml_tui.runner.protocol import LoadFailed, PipelinesFound, RunnerMessage, WorkerExiting
 
 EXIT_OK = 0
@@ -266,15 +266,8 @@ def local_modules(path: Path) -> tuple[str, ...]:
 
 
 def _finish(code: int) -> None:
-    """Exit without waiting for threads user code left running; our events are already out.
-
-    The run record is ours, though: it is written on a background thread, and `e` in the
-    TUI reads it as soon as the run is over.
-    """
-    records = sys.modules.get("flowyml_tui.engine.records")
-    if records is not None:
-        with contextlib.suppress(Exception):
-            records.wait_for_pending_records(timeout=10)
+    """Exit without waiting for threads user code left running; our events and the run record
+    are already out (`run()` returns only once its record is on disk)."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()

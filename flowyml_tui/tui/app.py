@@ -415,17 +415,18 @@ class FlowymlApp(App[int]):
         from flowyml_tui.engine.store import CacheStore
 
         store = CacheStore(cache_dir)
+        pipeline = self.model.pipeline or None
         try:
             if op == "invalidate":
-                store.invalidate(names)
+                store.invalidate(names, pipeline=pipeline)
                 note, rerun = f"Invalidated {', '.join(names)}", True
             elif op == "pin":
                 (name,) = names
-                if name in store.pins():
-                    store.unpin(name)
+                if name in store.pins(pipeline):
+                    store.unpin(name, pipeline=pipeline)
                     note = f"Unpinned {name}"
                 else:
-                    store.pin(name)
+                    store.pin(name, pipeline=pipeline)
                     note = f"Pinned {name}: it keeps its cached result until unpinned"
                 rerun = True
             elif op == "clear":

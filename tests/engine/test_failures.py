@@ -272,14 +272,18 @@ def test_a_writer_killed_mid_write_leaves_no_entry_that_loads_wrong(tmp_path):
     script = textwrap.dedent(
         f"""
         import os, pickle
+        from flowyml_tui.engine.cache import Entry, StoredRecipe
         from flowyml_tui.engine.store import CacheStore, checksum
         store = CacheStore({str(tmp_path / "cache")!r})
         i = 0
         while True:
             blob = pickle.dumps(os.urandom(8 * 2**20))
             key = f"s-{{i}}"
-            meta = {{"key": key, "step": "s", "created": 0, "created_ns": 0, "duration": 0,
-                     "sizes": [len(blob)], "checksums": [checksum(blob)], "outputs": ["x"]}}
+            meta = Entry(key=key, pipeline="p", step="s", created=0, created_ns=0, duration=0,
+                         policy="code_hash", code_hash=None, functions={{}},
+                         recipe=StoredRecipe(policy="code_hash"), outputs=["x"],
+                         output_fps=["-"], sizes=[len(blob)], checksums=[checksum(blob)],
+                         formats=["pickle"], previews=[""])
             store.put_entry(meta, [blob], {{}})
             i += 1
             if i == 3:

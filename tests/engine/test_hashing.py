@@ -23,9 +23,11 @@ import pytest
 
 from flowyml_tui.engine.hashing import (
     CodeIdentity,
+    Encoder,
     Unfingerprintable,
     code_identity,
     fingerprint,
+    register,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -220,6 +222,111 @@ def test_unfingerprintable_value_raises_a_clear_error(value: Any) -> None:
     assert type(value).__name__ in message
     assert "key function" in message
     assert isinstance(caught.value, TypeError)
+
+
+# -- fingerprints: user types through register() ----------------------------------------------
+
+
+def test_a_registered_type_is_fingerprinted_by_what_its_hook_writes() -> None:
+    class Model:
+        def __init__(self, name: str, weights: bytes) -> None:
+            self.name = name
+            self.weights = weights
+            self.lock = threading.Lock()  # no stable fingerprint: the hook leaves it out
+
+    with pytest.raises(Unfingerprintable):
+        fingerprint(Model("a", b"123"))
+
+    @register(Model)
+    def _(model: Model, out: Encoder) -> None:
+        out.value(model.name)
+        out.write(model.weights)
+
+    assert fingerprint(Model("a", b"123")) == fingerprint(Model("a", b"123"))
+    assert fingerprint(Model("a", b"123")) != fingerprint(Model("b", b"123"))
+    assert fingerprint(Model("a", b"123")) != fingerprint(Model("a", b"124"))
+    assert fingerprint([Model("a", b"1")]) != fingerprint([Model("a", b"1"), 1])
+
+
+def test_encoder_writes_never_run_together_and_follow_the_type() -> None:
+    class Split:
+        def __init__(self, *parts: bytes) -> None:
+            self.parts = parts
+
+    class Other(Split):
+        pass
+
+    def write_parts(value: Split, out: Encoder) -> None:
+        for part in value.parts:
+            out.write(part)
+
+    register(Split, write_parts)
+    assert fingerprint(Split(b"ab", b"c")) != fingerprint(Split(b"a", b"bc"))
+    assert fingerprint(Split(b"aw", b"b")) != fingerprint(Split(b"a", b"wb"))
+    assert fingerprint(Split(b"ab", b"")) != fingerprint(Split(b"", b"ab"))
+    assert fingerprint(Split(b"ab")) != fingerprint(Other(b"ab"))  # subclasses use the hook
+    assert fingerprint(Split(b"ab")) != fingerprint(b"ab")
+
+
+def test_a_registered_type_inside_itself_does_not_loop() -> None:
+    class Ring:
+        def __init__(self, label: str) -> None:
+            self.label = label
+            self.next = self
+
+    register(Ring, lambda ring, out: (out.value(ring.label), out.value(ring.next)))
+    one, two = Ring("a"), Ring("a")
+    assert fingerprint(one) == fingerprint(two)
+    two.next = Ring("b")
+    assert fingerprint(one) != fingerprint(two)
+
+
+def test_a_failing_hook_is_a_clear_unfingerprintable_error() -> None:
+    class Broken:
+        pass
+
+    def hook(value: Broken, out: Encoder) -> None:
+        raise AttributeError("no weights yet")
+
+    register(Broken, hook)
+    with pytest.raises(Unfingerprintable, match=r"hook registered for .*Broken.*no weights yet"):
+        fingerprint({"model": Broken()})
+
+
+_REGISTER_SCRIPT = """
+import json
+from flowyml_tui.engine.hashing import Encoder, fingerprint, register
+
+class Tagged:
+    def __init__(self, tags, scale):
+        self.tags, self.scale = tags, scale
+
+@register(Tagged)
+def _(value: Tagged, out: Encoder) -> None:
+    out.value(value.tags)
+    out.value(value.scale)
+
+words = {f"word{i}" for i in range(40)}
+print(json.dumps([fingerprint(Tagged(words, 1.5)), fingerprint(Tagged(words, 2.5))]))
+"""
+
+
+def test_a_registered_type_fingerprints_alike_in_every_process() -> None:
+    def run(seed: str) -> list[str]:
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO)}
+        out = subprocess.run(
+            [sys.executable, "-c", _REGISTER_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    first, second = run("1"), run("4242")
+    assert first == second
+    assert first[0] != first[1]
 
 
 # -- fingerprints: stability across processes ---------------------------------------------------

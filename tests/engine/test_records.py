@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from flowyml_tui.engine.events import RunFinished, RunStarted, StepInfo, StepLog
+from flowyml_tui.engine.events import RunFinished, RunStarted, StepInfo, StepLog, event_from_json
 from flowyml_tui.engine.loader import load_pipelines
 from flowyml_tui.engine.records import (
     LOG_EXCERPT_LINES,
@@ -24,7 +26,6 @@ from flowyml_tui.engine.records import (
     list_runs,
     load_run,
     runs_dir,
-    wait_for_pending_records,
 )
 
 pytestmark = pytest.mark.timeout(30)
@@ -82,17 +83,12 @@ pipeline.add_step(load_data).add_step(train).add_step(evaluate)
 def run_source(
     tmp_path: Path, source: str, *, recorder: RunRecorder | None = None, **context: Any
 ) -> Any:
-    """Write `source` as a pipeline file, import it fresh and run it with a cache in tmp_path.
-
-    Returns once the run's records are on disk (they are written in the background).
-    """
+    """Write `source` as a pipeline file, import it fresh and run it with a cache in tmp_path."""
     path = tmp_path / "records_example.py"
     path.write_text(source)
     (pipeline,) = load_pipelines(path).values()
     pipeline.cache_dir = tmp_path / "cache"
-    result = pipeline.run(context=context, on_event=recorder)
-    wait_for_pending_records()
-    return result
+    return pipeline.run(context=context, on_event=recorder)
 
 
 def example(factor: str = "2", lines: int = 3) -> str:
@@ -276,3 +272,33 @@ def test_output_split_across_chunks_is_joined_into_lines(tmp_path: Path) -> None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         jsonschema.validate(recorder.record, schema())
+
+
+def test_when_run_returns_the_run_is_on_disk_and_no_thread_of_ours_is_left(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "records_example.py"
+    path.write_text(example())
+    (pipeline,) = load_pipelines(path).values()
+    for _ in range(30):  # the old background writer lost this race about one time in six
+        with tempfile.TemporaryDirectory() as cache_dir:
+            pipeline.cache_dir = cache_dir
+            result = pipeline.run(n=3)
+            ours = [t.name for t in threading.enumerate() if t.name.startswith("flowyml")]
+            assert ours == []
+            assert (runs_dir(cache_dir) / f"{result.run_id}.json").is_file()
+
+
+def test_output_with_a_lone_surrogate_is_still_recorded_and_sent(tmp_path: Path) -> None:
+    # A file name decoded with surrogateescape, printed by a step: JSON can escape it.
+    source = PIPELINE.replace('print("loading", n)', 'print("loading", "caf\\udce9")')
+    recorder = RunRecorder(tmp_path / "records")
+    result = run_source(
+        tmp_path, source.replace("FACTOR", "2").replace("LINES", "1"), recorder=recorder, n=2
+    )
+
+    assert recorder.error is None
+    assert recorder.record["steps"][0]["log"]["lines"] == ["loading caf\udce9"]
+    log = next(e for e in result.events if isinstance(e, StepLog))
+    assert event_from_json(log.to_json()) == log
+    assert load_run(tmp_path / "records")["steps"][0]["log"]["lines"] == ["loading caf\udce9"]

@@ -1,0 +1,64 @@
+"""`Entry`: one cached version of one step, typed, frozen and validated when read.
+
+Metadata is the one thing read from disk (or, later, from a shared tier) on every cached run,
+so it is decoded into a msgspec Struct: a missing field, a wrong type or lists of different
+lengths fail to decode, and the store treats that entry as a miss instead of crashing later.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class StoredRecipe(msgspec.Struct, frozen=True, kw_only=True):
+    """The part of a `Recipe` kept with the entry, so a later miss can say what changed."""
+
+    policy: str
+    code_hash: str | None = None
+    inputs: dict[str, str] = {}
+    context: dict[str, str] = {}
+    custom_key: str | None = None
+
+
+class Entry(msgspec.Struct, frozen=True, kw_only=True):
+    """What the store keeps about one result besides its values."""
+
+    key: str
+    pipeline: str
+    step: str
+    created: float
+    """Unix time, for TTLs and listings."""
+    created_ns: int
+    """The same instant in ns, compared with invalidation marks."""
+    duration: float
+    """Seconds the step took: what a hit saves."""
+    policy: str
+    code_hash: str | None
+    functions: dict[str, str]
+    """Qualified name -> hash of each function or constant in the code identity (for diffs)."""
+    recipe: StoredRecipe
+    outputs: list[str]
+    output_fps: list[str]
+    sizes: list[int]
+    checksums: list[str]
+    formats: list[str]
+    previews: list[str]
+
+    def __post_init__(self) -> None:
+        count = len(self.outputs)
+        for name in ("output_fps", "sizes", "checksums", "formats", "previews"):
+            if len(getattr(self, name)) != count:
+                raise ValueError(f"{name} has {len(getattr(self, name))} items for {count} outputs")
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(Entry)
+
+
+def encode_entry(entry: Entry) -> bytes:
+    return _ENCODER.encode(entry)
+
+
+def decode_entry(raw: bytes | str) -> Entry:
+    """Decode and validate; raises `msgspec.ValidationError`/`DecodeError` on a bad entry."""
+    return _DECODER.decode(raw)

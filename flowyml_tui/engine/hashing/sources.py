@@ -1,0 +1,149 @@
+"""Source files, parsed once: a module's definitions found by the line a code object names.
+
+A file is re-read only when its stat changes (and content-checked while its mtime is recent,
+so two saves within one second are not missed); digests of its definitions are cached on it.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import threading
+import time
+import types
+
+from xxhash import xxh3_64_intdigest
+
+__all__ = ["DEF_TYPES", "Def", "SourceFile", "first_line", "function_definition", "source_file"]
+
+Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+"""A definition whose source is hashed: a function or a class."""
+DEF_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_BODY_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+class SourceFile:
+    """One parsed module file with its definitions indexed by first line and name."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines(keepends=True)
+        self.tree = ast.parse(text, filename=path)
+        self.defs: dict[tuple[int, str], Def] = {}
+        self.digests: dict[tuple[int, int, bool, str], str] = {}
+        self._lambdas: dict[int, list[ast.Lambda]] | None = None
+        self._index(self.tree.body)
+
+    def _index(self, body: list[ast.stmt]) -> None:
+        # Only statement lists can hold a def, so expressions are never walked.
+        stack = [body]
+        while stack:
+            for node in stack.pop():
+                if isinstance(node, DEF_TYPES):
+                    self.defs[(first_line(node), node.name)] = node
+                    stack.append(node.body)
+                    continue
+                for name in _BODY_FIELDS:
+                    sub = getattr(node, name, None)
+                    if sub:
+                        stack.append(sub)  # handlers/cases hold nodes with a body of their own
+
+    def lambdas(self, line: int) -> list[ast.Lambda]:
+        if self._lambdas is None:
+            self._lambdas = {}
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.Lambda):
+                    self._lambdas.setdefault(node.lineno, []).append(node)
+        return self._lambdas.get(line, [])
+
+    def find_class(self, qualname: str) -> ast.ClassDef | None:
+        body: list[ast.stmt] = self.tree.body
+        found: ast.ClassDef | None = None
+        for part in qualname.split("."):
+            found = None
+            for node in body:  # the last definition wins, as at run time
+                if isinstance(node, ast.ClassDef) and node.name == part:
+                    found = node
+            if found is None:
+                return None
+            body = found.body
+        return found
+
+    def assignment(self, name: str) -> str | None:
+        """The source of the module-level statement that last binds `name` (a constant)."""
+        found = None
+        for node in self.tree.body:
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+                targets = [node.target]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                found = node
+        return self.segment(found) if found is not None else None
+
+    def segment(self, node: ast.AST) -> str:
+        start = first_line(node)
+        if isinstance(node, ast.Lambda):
+            line = self.lines[node.lineno - 1].encode()
+            if node.lineno == node.end_lineno:
+                return line[node.col_offset : node.end_col_offset].decode()
+        return "".join(self.lines[start - 1 : node.end_lineno])
+
+
+def first_line(node: ast.AST) -> int:
+    decorators = getattr(node, "decorator_list", None)
+    return decorators[0].lineno if decorators else node.lineno  # type: ignore[attr-defined]
+
+
+_FILES: dict[str, tuple[tuple[int, int, int], int, float, SourceFile | None]] = {}
+_FILES_LOCK = threading.Lock()
+_RACY_SECONDS = 2.0
+
+
+def source_file(path: str) -> SourceFile | None:
+    """Parse a file once; re-read it when it changed (content-checked for recent mtimes)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    stat_key = (st.st_mtime_ns, st.st_size, st.st_ino)
+    cached = _FILES.get(path)
+    if cached is not None and cached[0] == stat_key and cached[2] - st.st_mtime > _RACY_SECONDS:
+        return cached[3]
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    content = xxh3_64_intdigest(data)
+    if cached is not None and cached[1] == content:
+        parsed = cached[3]
+    else:
+        try:
+            parsed = SourceFile(path, data.decode("utf-8"))
+        except (SyntaxError, ValueError, UnicodeDecodeError):
+            parsed = None
+    with _FILES_LOCK:
+        _FILES[path] = (stat_key, content, time.time(), parsed)
+    return parsed
+
+
+def function_definition(func: types.FunctionType) -> tuple[SourceFile, ast.AST] | None:
+    """The parsed file and the `def` (or lambda) node of a function; None without source."""
+    code = func.__code__
+    source = source_file(code.co_filename)
+    if source is None:
+        return None
+    if code.co_name == "<lambda>":
+        candidates = source.lambdas(code.co_firstlineno)
+        if len(candidates) > 1:
+            positions = [p for p in code.co_positions() if p[2]]
+            if positions:
+                line, col = positions[0][0], positions[0][2]
+                candidates = [
+                    c for c in candidates if (c.body.lineno, c.body.col_offset) == (line, col)
+                ]
+        return (source, candidates[0]) if len(candidates) == 1 else None
+    node = source.defs.get((code.co_firstlineno, code.co_name))
+    return (source, node) if node is not None else None
