@@ -407,7 +407,7 @@ def _describe(exc: Exception) -> str:
 
 
 def _totals(steps: list[StepRecord], finished: RunFinished) -> RunTotals:
-    counted = run_totals((s.status, s.cache, s.reason_kind, s.saved_seconds) for s in steps)
+    counted = run_totals(steps)
     return RunTotals(
         steps=counted.steps,
         executed=counted.executed,

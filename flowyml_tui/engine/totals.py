@@ -14,16 +14,46 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from .events import ReasonKind, StepFinished, StepStatus
 
 CACHE_OFF = "off"
 """The cache strategy label of a `cache=False` step (`StepInfo.cache`, `StepFinished.cache`)."""
 
+# Plain strings, not the enums: comparing to a StrEnum member costs several times more.
+_CACHED, _PINNED, _EXECUTED, _FAILED, _SKIPPED = (
+    str(s.value)
+    for s in (
+        StepStatus.CACHED,
+        StepStatus.PINNED,
+        StepStatus.EXECUTED,
+        StepStatus.FAILED,
+        StepStatus.SKIPPED,
+    )
+)
+_COUNTED = (_CACHED, _PINNED, _EXECUTED, _FAILED, _SKIPPED)
+_HITS = frozenset((_CACHED, _PINNED))
+_RAN = frozenset((_EXECUTED, _FAILED))
+_CACHE_DISABLED = str(ReasonKind.CACHE_DISABLED.value)
+
+
+class StepOutcome(Protocol):
+    """What the totals read of a step. `StepFinished`, a record's `StepRecord` and the TUI's
+    `StepRow` all have these, so they are counted as they are, with no copy per step."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def cache(self) -> str: ...
+    @property
+    def reason_kind(self) -> str: ...
+    @property
+    def saved_seconds(self) -> float: ...
+
 
 class StepTally(NamedTuple):
-    """What the totals need to know of one step; every view of a run can say this much."""
+    """A `StepOutcome` built by hand, for steps held in some other shape (a record's dicts)."""
 
     status: str
     cache: str = ""
@@ -85,38 +115,38 @@ def format_rate(rate: float | None) -> str:
     return "\u2013" if rate is None else f"{rate:.0%}"
 
 
-def run_totals(steps: Iterable[tuple[str, str, str, float]]) -> RunTotals:
-    """The one place a run's steps are counted; pending and running steps count only in `steps`.
-
-    Each item is a `StepTally` or a plain (status, cache, reason_kind, saved_seconds) tuple.
-    """
-    n = executed = cached = pinned = failed = skipped = uncached = 0
+def run_totals(steps: Iterable[StepOutcome]) -> RunTotals:
+    """The one place a run's steps are counted; pending and running steps count only in `steps`."""
+    counts = dict.fromkeys(_COUNTED, 0)
+    n = uncached = 0
     saved = 0.0
-    for status, cache, reason_kind, saved_seconds in steps:
+    for step in steps:  # per step of every run: keep it cheap
         n += 1
-        if status == StepStatus.CACHED or status == StepStatus.PINNED:
-            cached += 1
-            pinned += status == StepStatus.PINNED
-            saved += saved_seconds or 0.0
-        elif status == StepStatus.EXECUTED or status == StepStatus.FAILED:
-            if status == StepStatus.EXECUTED:
-                executed += 1
-            else:
-                failed += 1
-            if cache == CACHE_OFF or reason_kind == ReasonKind.CACHE_DISABLED:
+        status = step.status
+        if status in counts:
+            counts[status] += 1
+            if status in _HITS:
+                saved += step.saved_seconds or 0.0
+            elif status in _RAN and (
+                step.cache == CACHE_OFF or step.reason_kind == _CACHE_DISABLED
+            ):
                 uncached += 1
-        elif status == StepStatus.SKIPPED:
-            skipped += 1
-    return RunTotals(n, executed, cached, pinned, failed, skipped, uncached, saved)
+    pinned = counts[_PINNED]
+    return RunTotals(
+        steps=n,
+        executed=counts[_EXECUTED],
+        cached=counts[_CACHED] + pinned,
+        pinned=pinned,
+        failed=counts[_FAILED],
+        skipped=counts[_SKIPPED],
+        uncached=uncached,
+        saved_seconds=saved,
+    )
 
 
 def totals_of_events(events: Iterable[object]) -> RunTotals:
     """Totals from the `StepFinished` among a run's events (what `RunResult` holds)."""
-    return run_totals(
-        StepTally(e.status, e.cache, e.reason_kind, e.saved_seconds)
-        for e in events
-        if isinstance(e, StepFinished)
-    )
+    return run_totals(e for e in events if isinstance(e, StepFinished))
 
 
 def totals_of_record(steps: Iterable[Mapping[str, Any]]) -> RunTotals:

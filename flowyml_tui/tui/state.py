@@ -20,7 +20,7 @@ from flowyml_tui.engine.events import (
     StepStarted,
     StepStatus,
 )
-from flowyml_tui.engine.totals import RunTotals, StepTally, run_totals
+from flowyml_tui.engine.totals import RunTotals, run_totals
 from flowyml_tui.runner.protocol import ChildExited, ChildOutput, LoadFailed, RunCancelled
 
 HISTORY_LENGTH = 50
@@ -67,6 +67,15 @@ class StepRow:
     @property
     def strategy(self) -> str:
         return self.info.cache
+
+    @property
+    def cache(self) -> str:
+        """The cache strategy (a `StepOutcome` for engine/totals.py)."""
+        return self.info.cache
+
+    @property
+    def saved_seconds(self) -> float:
+        return self.saved
 
     def add_log(self, text: str) -> None:
         self.logs.append(text)
@@ -260,10 +269,7 @@ class RunModel:
 
     def totals(self) -> RunTotals:
         """The status line's numbers, counted as the CLI, records and reports count them."""
-        return run_totals(
-            StepTally(row.status, row.info.cache, row.reason_kind, row.saved)
-            for row in self.rows.values()
-        )
+        return run_totals(self.rows.values())
 
     def hit_rate(self) -> float | None:
         return self.totals().hit_rate
