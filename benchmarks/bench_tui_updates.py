@@ -8,8 +8,8 @@ Drives the real app headless (`App.run_test`) and feeds it the events of two run
 2. a fully cached re-run (every event arrives at once, the case that used to stall a frame).
 
 For each run it prints: time until the table is first painted with every row, the worst and
-median `_catch_up` (the once-per-frame widget update), the worst and median event-loop stall
-(lateness of a 2 ms probe timer: message handling, `_catch_up` and compositing together), and
+median `catch_up` (the once-per-frame widget update), the worst and median event-loop stall
+(lateness of a 2 ms probe timer: message handling, `catch_up` and compositing together), and
 the time until every cell of the table shows the final state. Prints figures only.
 
     python benchmarks/bench_tui_updates.py [--steps 1000] [--repeat 3] [--real]
@@ -59,20 +59,20 @@ class Probe:
 
 
 class Instruments:
-    """Wraps `_catch_up` and the screen's compositor refresh; a task measures loop lateness."""
+    """Wraps `catch_up` and the screen's compositor refresh; a task measures loop lateness."""
 
     def __init__(self, app: FlowymlApp) -> None:
         self.app = app
         self.probe = Probe()
         self._stop = False
-        original = app._catch_up
+        original = app.catch_up
 
         def timed_catch_up() -> None:
             started = time.perf_counter()
             original()
             self.probe.catch_ups.append(time.perf_counter() - started)
 
-        app._catch_up = timed_catch_up  # type: ignore[method-assign]
+        app.catch_up = timed_catch_up  # type: ignore[method-assign]
 
     def watch_paints(self) -> None:
         screen = self.app.screen
@@ -180,7 +180,7 @@ async def feed(
     async def deliver() -> None:
         for burst in bursts:
             for event in burst:
-                app.post_message(RunnerUpdate(event, app._token))
+                app.post_message(RunnerUpdate(event, app.run_token))
             await asyncio.sleep(gap)
 
     delivery = asyncio.create_task(deliver())
@@ -214,7 +214,7 @@ async def feed_real(app: FlowymlApp, tools: Instruments, number: int, steps: int
         now = time.perf_counter()
         if built_at is None and table.row_count == steps and app.model.run_number == number:
             built_at = now
-        if app.model.run_number == number and not app._run_active and table_is_final(app):
+        if app.model.run_number == number and not app.run_active and table_is_final(app):
             break
         if now - started > 120:
             raise RuntimeError(f"run {number} never finished: {app.model.problem}")
@@ -235,8 +235,8 @@ def report(label: str, results: list[Figures]) -> None:
 
     print(f"{label}  (median of {len(results)})")
     print(f"  table first painted        {ms(med(lambda r: r.first_paint))}")
-    print(f"  worst _catch_up            {ms(med(lambda r: max(r.probe.catch_ups)))}")
-    print(f"  median _catch_up           {ms(med(lambda r: statistics.median(r.probe.catch_ups)))}")
+    print(f"  worst catch_up             {ms(med(lambda r: max(r.probe.catch_ups)))}")
+    print(f"  median catch_up            {ms(med(lambda r: statistics.median(r.probe.catch_ups)))}")
     print(f"  worst event-loop stall     {ms(med(lambda r: max(r.probe.stalls)))}")
     slow = med(lambda r: sum(s > 1 / 30 for s in r.probe.stalls))
     print(f"  stalls > 33 ms             {slow:7.0f}")

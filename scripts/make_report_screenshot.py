@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flowyml_tui.engine.loader import load_pipelines  # noqa: E402
-from flowyml_tui.engine.report import export_latest  # noqa: E402
+from flowyml_tui.report import export_latest  # noqa: E402
 
 EXAMPLE = '''
 """Sales ETL: the example the report screenshot is made from."""

@@ -51,9 +51,7 @@ async def run_done(pilot: Pilot[int], app: FlowymlApp, number: int) -> None:
     await until(
         pilot,
         lambda: (
-            app.model.run_number >= number
-            and app.model.finished is not None
-            and not app._run_active
+            app.model.run_number >= number and app.model.finished is not None and not app.run_active
         ),
         f"run #{number}",
     )
@@ -141,7 +139,7 @@ async def make(output: Path, theme: str) -> None:
             await pilot.press("r")
             await until(
                 pilot,
-                lambda: app.model.problem is not None and not app._run_active,
+                lambda: app.model.problem is not None and not app.run_active,
                 "the load error",
             )
             await select(pilot, app, "combine", tab="tab-logs")

@@ -9,6 +9,7 @@ import time
 
 from ..engine.display import format_bytes, format_duration
 from ..engine.errors import FlowymlError
+from ..engine.totals import format_rate
 from .common import add_cache_dir, open_existing_store
 
 
@@ -44,8 +45,7 @@ def main(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(stats, indent=2))
             return 0
-        total = stats["hits"] + stats["misses"]
-        rate = f"{stats['hits'] / total:.0%}" if total else "-"
+        rate = format_rate(stats["hit_rate"])
         print(
             f"cache {stats['path']}: {stats['entries']} entries, {format_bytes(stats['bytes'])}, "
             f"{stats['hits']} hits / {stats['misses']} misses (hit rate {rate})"

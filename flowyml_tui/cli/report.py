@@ -12,7 +12,8 @@ from pathlib import Path
 
 from ..engine.errors import FlowymlError
 from ..engine.records import RunRecordWarning, list_runs, load_run
-from ..engine.report import (
+from ..engine.store import DEFAULT_CACHE_DIR
+from ..report import (
     default_report_path,
     fmt_seconds,
     fmt_when,
@@ -21,7 +22,6 @@ from ..engine.report import (
     render_comparison,
     write_report,
 )
-from ..engine.store import DEFAULT_CACHE_DIR
 from .common import add_cache_dir
 
 EXIT_USAGE = 2

@@ -20,6 +20,7 @@ from ..engine.events import (
 from ..engine.executor import StepPlan
 from ..engine.loader import load_pipelines, pick_pipeline
 from ..engine.result import RunResult
+from ..engine.totals import format_rate
 from .common import add_cache_dir, parse_context
 
 WORDS = {StepStatus.EXECUTED: "ran"}
@@ -110,9 +111,9 @@ def print_summary(result: RunResult, out: TextIO) -> None:
     for name in result.failed_steps:
         error = result.step_results[name].error or ""
         print(f"\n{name} failed:\n" + _indent(error), file=out)
-    totals = result.finished
+    totals = result.totals
     parts = [
-        f"{len(result.step_results)} steps",
+        f"{totals.steps} steps",
         f"{totals.executed} executed",
         f"{totals.cached} cached",
     ]
@@ -121,7 +122,7 @@ def print_summary(result: RunResult, out: TextIO) -> None:
     if totals.skipped:
         parts.append(f"{totals.skipped} skipped")
     print(
-        f"{', '.join(parts)} · hit rate {result.hit_rate:.0%} · "
+        f"{', '.join(parts)} · hit rate {format_rate(totals.hit_rate)} · "
         f"saved {format_duration(totals.saved_seconds)} · "
         f"took {format_duration(result.duration_seconds)} · run {result.run_id}",
         file=out,
@@ -143,6 +144,7 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
         "status": result.status,
         "duration_seconds": result.duration_seconds,
         "hit_rate": result.hit_rate,
+        "totals": result.totals.to_dict(),
         "steps": [
             {
                 "name": r.name,

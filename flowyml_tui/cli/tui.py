@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Validate the arguments before the screen takes over, so mistakes read as one line."""
+    from ..config import user_themes_dir
     from ..runner.watch import discover_pipeline_files
     from ..tui.themes import available_themes
 
@@ -39,7 +40,7 @@ def main(args: argparse.Namespace) -> int:
     if args.theme is not None and args.theme not in themes:
         return _usage_error(
             f"unknown theme {args.theme!r}; choose one of: {', '.join(sorted(themes))} "
-            "(or add a theme file to ~/.config/flowyml-tui/themes/)"
+            f"(or add a theme file to {user_themes_dir()}/)"
         )
     if (
         args.cache_dir is not None

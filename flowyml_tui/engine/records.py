@@ -34,6 +34,7 @@ from .events import (
     StepStarted,
     StepStatus,
 )
+from .totals import run_totals
 
 SCHEMA_VERSION = 1
 RUNS_DIRNAME = "runs"
@@ -406,26 +407,17 @@ def _describe(exc: Exception) -> str:
 
 
 def _totals(steps: list[StepRecord], finished: RunFinished) -> RunTotals:
-    counts = dict.fromkeys(_STATUSES, 0)
-    saved = 0.0
-    for step in steps:
-        counts[step.status] = counts.get(step.status, 0) + 1
-        saved += step.saved_seconds
-    cached = counts["cached"] + counts["pinned"]
-    ran = counts["executed"] + counts["failed"]
+    counted = run_totals(steps)
     return RunTotals(
-        steps=len(steps),
-        executed=counts["executed"],
-        cached=cached,
-        pinned=counts["pinned"],
-        failed=counts["failed"],
-        skipped=counts["skipped"],
-        hit_rate=cached / (cached + ran) if cached + ran else None,
-        saved_seconds=saved or finished.saved_seconds,
+        steps=counted.steps,
+        executed=counted.executed,
+        cached=counted.cached,
+        pinned=counted.pinned,
+        failed=counted.failed,
+        skipped=counted.skipped,
+        hit_rate=counted.hit_rate,  # the one definition: engine/totals.py
+        saved_seconds=counted.saved_seconds,
     )
-
-
-_STATUSES = tuple(status.value for status in StepStatus)
 
 
 def write_record(cache_dir: Path | str, record: RunRecord | dict[str, Any]) -> Path:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .events import Event, ReasonKind, RunFinished, StepStatus
+from .totals import RunTotals, totals_of_events
 
 
 @dataclass
@@ -33,10 +34,6 @@ class StepResult:
     @property
     def succeeded(self) -> bool:
         return self.status in (StepStatus.CACHED, StepStatus.EXECUTED, StepStatus.PINNED)
-
-    @property
-    def log_text(self) -> str:
-        return "".join(text for _, text in self.logs)
 
 
 class Outputs(Mapping[str, Any]):
@@ -85,10 +82,14 @@ class RunResult:
         return [n for n, r in self.step_results.items() if r.status is StepStatus.FAILED]
 
     @property
-    def hit_rate(self) -> float:
-        """Share of the steps that completed which came from the cache (pinned counts as a hit)."""
-        done = [r for r in self.step_results.values() if r.succeeded]
-        return sum(r.cached for r in done) / len(done) if done else 0.0
+    def totals(self) -> RunTotals:
+        """Executed, cached, failed, skipped, saved and the hit rate, counted as every view does."""
+        return totals_of_events(self.events)
+
+    @property
+    def hit_rate(self) -> float | None:
+        """hits / (hits + executed + failed), cache-off and skipped steps aside: see totals.py."""
+        return self.totals.hit_rate
 
     def __getitem__(self, output_name: str) -> Any:
         return self.outputs[output_name]

@@ -39,6 +39,7 @@ import xxhash
 from .cache.entry import Entry, decode_entry, encode_entry
 from .errors import AmbiguousStepError, CacheError, UnknownStepError
 from .keys import KEY_FORMAT
+from .totals import hit_rate
 
 DEFAULT_CACHE_DIR = ".flowyml/cache"
 DEFAULT_SIZE_LIMIT = 4 * 2**30
@@ -473,12 +474,14 @@ class CacheStore:
             hits, misses = _table(counters.get(pipeline)).get(step, [0, 0])
             found.update(hits=hits, misses=misses, pinned=step in _table(pins.get(pipeline)))
         ordered = [rows[scope] for scope in sorted(rows)]
+        hits, misses = sum(r["hits"] for r in ordered), sum(r["misses"] for r in ordered)
         return {
             "path": str(self.path),
             "entries": sum(r["entries"] for r in ordered),
             "bytes": sum(r["bytes"] for r in ordered),
-            "hits": sum(r["hits"] for r in ordered),
-            "misses": sum(r["misses"] for r in ordered),
+            "hits": hits,
+            "misses": misses,
+            "hit_rate": hit_rate(hits, misses),  # the one definition: engine/totals.py
             "pipelines": sorted({r["pipeline"] for r in ordered}),
             "steps": ordered,
         }

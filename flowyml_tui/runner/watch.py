@@ -151,17 +151,13 @@ def _mtime(path: Path) -> int | None:
 
 
 class _Stop:
-    """The stop signal the watch thread polls: ours (to re-root) or the caller's."""
+    """The caller's stop event, or one that never fires: what the watch thread polls."""
 
     def __init__(self, outer: asyncio.Event | None) -> None:
         self._outer = outer
-        self._set = False
 
     def is_set(self) -> bool:
-        return self._set or (self._outer is not None and self._outer.is_set())
-
-    def set(self) -> None:
-        self._set = True
+        return self._outer is not None and self._outer.is_set()
 
     async def wait(self) -> None:
         while not self.is_set():

@@ -132,10 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         channel.send(_load_failed(exc, path))
         return EXIT_LOAD_FAILED
 
-    names = tuple(pipelines)
-    if not names:
-        channel.send(LoadFailed(str(path), None, _no_pipeline_message(path), ""))
-        return EXIT_LOAD_FAILED
+    names = tuple(pipelines)  # never empty: load_pipelines refuses a file without one
     selected = args.pipeline if args.pipeline is not None else names[0]
     if selected not in pipelines:
         message = (
@@ -173,8 +170,8 @@ def _load_failed(exc: BaseException, path: Path) -> LoadFailed:
     """Point at the user's code: the syntax error's own line, or the deepest frame in the file."""
     file, line = _user_location(exc, path)
     original = _innermost(exc)
-    if isinstance(exc, SystemExit) or isinstance(original, SystemExit):
-        message = f"{path.name} called sys.exit({original.code!r}) at import time"  # type: ignore[attr-defined]
+    if isinstance(original, SystemExit):  # exc itself never is: the loader wraps what it raised
+        message = f"{path.name} called sys.exit({original.code!r}) at import time"
     elif original is exc or type(exc).__name__ != "PipelineLoadError":
         message = _describe(original)
     else:
@@ -240,13 +237,6 @@ def _exit_code(exc: SystemExit) -> int:
         return exc.code
     print(exc.code, file=sys.stderr)  # what the interpreter would print for sys.exit("message")
     return 1
-
-
-def _no_pipeline_message(path: Path) -> str:
-    return (
-        f"{path.name} defines no Pipeline at module level. "
-        'Create one, e.g. `pipeline = Pipeline("etl").add_step(load)`.'
-    )
 
 
 def _roots(path: Path) -> tuple[str, ...]:

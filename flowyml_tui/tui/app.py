@@ -21,28 +21,16 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Select
 from textual.worker import Worker, WorkerState
 
-from flowyml_tui.engine.events import (
-    RunFinished,
-    RunStarted,
-    RunWarning,
-    StepFinished,
-    StepLog,
-    StepStarted,
-    StepStatus,
-)
-from flowyml_tui.runner.protocol import (
-    ChildExited,
-    ChildOutput,
-    LoadFailed,
-    PipelinesFound,
-    RunCancelled,
-)
+from flowyml_tui.config import keymap_path
+from flowyml_tui.engine.events import RunFinished, RunStarted, RunWarning, StepStatus
+from flowyml_tui.runner.protocol import PipelinesFound
 
-from .keymap import keymap_path, load_keymap
+from .commands import palette_commands
+from .keymap import load_keymap
 from .messages import FilesChanged, ReportExported, RunnerUpdate, StoreChanged
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
-from .state import Problem, RunModel
+from .state import RunModel
 from .themes import DEFAULT_THEME, available_themes, step_variable_defaults, theme_dirs
 from .widgets.dag_view import DagView
 from .widgets.detail_pane import DetailPane
@@ -58,7 +46,6 @@ ROWS_PER_FRAME = 500
 TICK_SECONDS = 0.2
 """How often the elapsed time of running steps moves."""
 MAX_WARNING_TOASTS = 3
-CHILD_OUTPUT_LIMIT = 8000
 
 
 @dataclass(frozen=True)
@@ -119,7 +106,6 @@ class FlowymlApp(App[int]):
         self.model = RunModel()
         self.pipelines: dict[Path, tuple[str, ...]] = {}
         self.local_modules: tuple[Path, ...] = ()
-        self.child_output: list[str] = []
         self.runs_started = 0
         self._pending_changes: set[Path] = set()
         self._token = 0
@@ -153,14 +139,14 @@ class FlowymlApp(App[int]):
         self._install_keymap()
         self.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
         self._refresh_selector()
-        self.set_interval(FRAME_SECONDS, self._catch_up, name="frame")
-        self.set_interval(TICK_SECONDS, self._tick_elapsed, name="elapsed")
+        self.set_interval(FRAME_SECONDS, self.catch_up, name="frame")
+        self.set_interval(TICK_SECONDS, self.tick_elapsed, name="elapsed")
         self.query_one(StepTable).focus()
         if self.autorun:
             self.start_run("start")
         if self.watching:
             self._follow_saves()
-        self._catch_up()
+        self.catch_up()
 
     def _install_themes(self) -> None:
         themes, problems = available_themes(self._theme_dirs)
@@ -195,16 +181,32 @@ class FlowymlApp(App[int]):
     def activity(self) -> str:
         if self.model.running:
             return "running"
-        if self._run_active:
+        if self.run_active:
             return "starting"
         if self.paused:
             return "paused"
         return "watching" if self.watching else "idle"
 
     @property
-    def _run_active(self) -> bool:
+    def run_active(self) -> bool:
+        """A run worker is starting or running (the child may not have said so yet)."""
         worker = self._run_worker_obj
         return worker is not None and worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    @property
+    def run_token(self) -> int:
+        """Names the current run worker: a `RunnerUpdate` with another token is dropped."""
+        return self._token
+
+    @property
+    def child_pid(self) -> int | None:
+        """The pid of the pipeline's worker process, while there is one."""
+        return self._session.pid if self._session is not None else None
+
+    @property
+    def pending_saves(self) -> frozenset[Path]:
+        """Files saved while watching was paused: they run when it resumes."""
+        return frozenset(self._pending_changes)
 
     def start_run(self, why: str) -> None:
         """Start a run now; a run in progress is cancelled (its cached work stays cached)."""
@@ -277,40 +279,20 @@ class FlowymlApp(App[int]):
         if message.token != self._token:
             return  # a late message from a run that was replaced
         payload = message.payload
+        if isinstance(payload, PipelinesFound):
+            self._pipelines_found(payload)
+            return
         model = self.model
-        if isinstance(payload, StepFinished):
-            model.step_finished(payload)
-        elif isinstance(payload, StepStarted):
-            model.step_started(payload, self.clock())
-        elif isinstance(payload, StepLog):
-            model.step_log(payload)
-        elif isinstance(payload, RunStarted):
-            self.child_output.clear()
-            self._warning_toasts = 0
-            model.start(payload)
-            self.query_one(ErrorPanel).show(None)
-        elif isinstance(payload, RunFinished):
-            model.finish(payload)
+        problem = model.problem
+        model.apply(payload, self.clock())
+        if model.problem is not problem or isinstance(payload, RunStarted):
             self.query_one(ErrorPanel).show(model.problem)
+        if isinstance(payload, RunStarted):
+            self._warning_toasts = 0
+        elif isinstance(payload, RunFinished):
             self._refresh_bindings_if_changed()
         elif isinstance(payload, RunWarning):
-            model.warning(payload)
             self._warning_toast(payload)
-        elif isinstance(payload, PipelinesFound):
-            self._pipelines_found(payload)
-        elif isinstance(payload, ChildOutput):
-            self._child_output(payload)
-        elif isinstance(payload, LoadFailed):
-            location = _where(payload.file, payload.line)
-            problem = Problem(
-                "Could not load the pipeline", location, payload.message, payload.traceback
-            )
-            model.interrupted(problem, reason="not run: the file did not load")
-            self.query_one(ErrorPanel).show(problem)
-        elif isinstance(payload, ChildExited):
-            self._child_exited(payload)
-        elif isinstance(payload, RunCancelled):
-            model.interrupted(None, reason=f"cancelled: {payload.reason}")
 
     def _pipelines_found(self, found: PipelinesFound) -> None:
         file = Path(found.file)
@@ -322,28 +304,6 @@ class FlowymlApp(App[int]):
             self._session_target = self.target
         self._refresh_selector()
 
-    def _child_output(self, output: ChildOutput) -> None:
-        self.child_output.append(output.text)
-        while sum(map(len, self.child_output)) > CHILD_OUTPUT_LIMIT and len(self.child_output) > 1:
-            self.child_output.pop(0)
-
-    def _child_exited(self, exited: ChildExited) -> None:
-        location = _where(exited.file, exited.line) if exited.file else None
-        title = (
-            f"The pipeline process died ({exited.signal})"
-            if exited.signal
-            else (f"The pipeline process exited (code {exited.returncode})")
-        )
-        detail = exited.stderr_tail or "".join(self.child_output)
-        problem = Problem(title, location, exited.message, detail)
-        self.model.interrupted(problem, reason=f"process exited: {exited.message}")
-        if exited.step and exited.step in self.model.rows:
-            row = self.model.rows[exited.step]
-            row.status, row.reason = StepStatus.FAILED, exited.message
-            row.error = row.error or exited.stderr_tail or None
-            self.model.dirty.add(exited.step)
-        self.query_one(ErrorPanel).show(problem)
-
     def _warning_toast(self, warning: RunWarning) -> None:
         self._warning_toasts += 1
         if self._warning_toasts <= MAX_WARNING_TOASTS:
@@ -352,7 +312,7 @@ class FlowymlApp(App[int]):
 
     # -- drawing -----------------------------------------------------------------------------
 
-    def _catch_up(self) -> None:
+    def catch_up(self) -> None:
         """Bring the widgets up to date with the model: at most once per frame."""
         if self._shut_down:
             return
@@ -405,7 +365,7 @@ class FlowymlApp(App[int]):
         history = self.model.history.get(name, ()) if name else ()
         self.query_one(DetailPane).show(row, list(history))
 
-    def _tick_elapsed(self) -> None:
+    def tick_elapsed(self) -> None:
         running = [n for n, r in self.model.rows.items() if r.status == StepStatus.RUNNING]
         self.model.dirty.update(running)
 
@@ -486,7 +446,7 @@ class FlowymlApp(App[int]):
 
     @work(thread=True, group="export", exit_on_error=False, name="export report")
     def _export(self, cache_dir: str) -> None:
-        from flowyml_tui.engine.report import export_latest
+        from flowyml_tui.report import export_latest
 
         self.post_message(ReportExported(Path(export_latest(cache_dir))))
 
@@ -601,45 +561,7 @@ class FlowymlApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        commands = [
-            ("Re-run pipeline", "Run the pipeline now (r)", self.action_rerun),
-            ("Invalidate step", "Force the selected step to run (i)", self.action_invalidate),
-            (
-                "Invalidate step and downstream",
-                "The selected step and all that depends on it (I)",
-                self.action_invalidate_downstream,
-            ),
-            (
-                "Pin / unpin step",
-                "Keep the selected step's cached result (p)",
-                self.action_toggle_pin,
-            ),
-            (
-                "Clear cache",
-                "Delete every cached result, after confirming (c)",
-                self.action_clear_cache,
-            ),
-            (
-                "Pause / resume watching",
-                "Stop or restart re-runs on save (w)",
-                self.action_toggle_watch,
-            ),
-            ("Toggle DAG view", "Draw the pipeline graph (d)", self.action_toggle_dag),
-            ("Export report", "Write a report of the last run (e)", self.action_export),
-            ("Keys", "Show every key and its binding id (?)", self.action_help),
-        ]
-        for title, help_text, callback in commands:
-            yield SystemCommand(title, help_text, callback)
-
-
-def _where(file: str, line: int | None) -> str:
-    """file:line as the user would type it: relative to where they started us, if inside."""
-    path = Path(file)
-    try:
-        shown = str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        shown = file
-    return f"{shown}:{line}" if line else shown
+        yield from palette_commands(self, self.BINDINGS, screen)
 
 
 def make_app(

@@ -1,21 +1,10 @@
-"""User key remapping: `keymap.toml` in the config dir maps binding ids to keys."""
+"""User key remapping: `keymap.toml` (where: `flowyml_tui.config.keymap_path`) maps ids to keys."""
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-
-
-def config_dir() -> Path:
-    """flowyml-tui's folder in the user's config dir (XDG_CONFIG_HOME is honoured)."""
-    home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(home) / "flowyml-tui"
-
-
-def keymap_path() -> Path:
-    return config_dir() / "keymap.toml"
 
 
 def load_keymap(path: Path, known_ids: Iterable[str]) -> tuple[dict[str, str], list[str]]:

@@ -1,4 +1,4 @@
-"""What the screen shows, as plain data: the app folds runner messages into it, widgets read it.
+"""What the screen shows, as plain data: `RunModel.apply` folds runner messages in, widgets read it.
 
 Keeping this free of widgets lets a burst of a thousand events cost a thousand dict updates; the
 widgets then catch up at most once per frame from the `dirty` set.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flowyml_tui.engine.events import (
     RunFinished,
@@ -19,10 +20,14 @@ from flowyml_tui.engine.events import (
     StepStarted,
     StepStatus,
 )
+from flowyml_tui.engine.totals import RunTotals, run_totals
+from flowyml_tui.runner.protocol import ChildExited, ChildOutput, LoadFailed, RunCancelled
 
 HISTORY_LENGTH = 50
 LOG_LIMIT = 64_000
 """Characters of captured output kept per step: enough to read, bounded for chatty steps."""
+CHILD_OUTPUT_LIMIT = 8000
+"""Characters of output printed outside any step kept: the detail of a crash at import time."""
 
 
 @dataclass(slots=True)
@@ -63,6 +68,15 @@ class StepRow:
     def strategy(self) -> str:
         return self.info.cache
 
+    @property
+    def cache(self) -> str:
+        """The cache strategy (a `StepOutcome` for engine/totals.py)."""
+        return self.info.cache
+
+    @property
+    def saved_seconds(self) -> float:
+        return self.saved
+
     def add_log(self, text: str) -> None:
         self.logs.append(text)
         self.log_chars += len(text)
@@ -100,11 +114,39 @@ class RunModel:
         self.finished: RunFinished | None = None
         self.problem: Problem | None = None
         self.warnings: list[str] = []
+        self.child_output: list[str] = []
         self.dirty: set[str] = set()
         self.structure_changed = False
         self.summary_dirty = True
 
     # -- folding events ----------------------------------------------------------------------
+
+    def apply(self, message: object, now: float) -> None:
+        """Fold one engine event or runner message into the model; `now` stamps step starts.
+
+        Messages the model has no use for (which pipelines a file holds, say) are ignored: the
+        app handles those itself.
+        """
+        if isinstance(message, StepFinished):  # the common case first: this is per step
+            self.step_finished(message)
+        elif isinstance(message, StepStarted):
+            self.step_started(message, now)
+        elif isinstance(message, StepLog):
+            self.step_log(message)
+        elif isinstance(message, RunStarted):
+            self.start(message)
+        elif isinstance(message, RunFinished):
+            self.finish(message)
+        elif isinstance(message, RunWarning):
+            self.warning(message)
+        elif isinstance(message, ChildOutput):
+            self.output(message)
+        elif isinstance(message, LoadFailed):
+            self.load_failed(message)
+        elif isinstance(message, ChildExited):
+            self.child_exited(message)
+        elif isinstance(message, RunCancelled):
+            self.interrupted(None, reason=f"cancelled: {message.reason}")
 
     def start(self, event: RunStarted) -> None:
         shape = [(s.name, s.upstream, s.cache) for s in event.steps]
@@ -118,6 +160,7 @@ class RunModel:
         self.finished = None
         self.problem = None
         self.warnings = []
+        self.child_output.clear()
         self.rows = {info.name: StepRow(info) for info in event.steps}
         self.dirty.update(self.rows)
         self.summary_dirty = True
@@ -172,6 +215,37 @@ class RunModel:
             )
         self.summary_dirty = True
 
+    def output(self, output: ChildOutput) -> None:
+        self.child_output.append(output.text)
+        while sum(map(len, self.child_output)) > CHILD_OUTPUT_LIMIT and len(self.child_output) > 1:
+            self.child_output.pop(0)
+
+    def load_failed(self, failed: LoadFailed) -> None:
+        problem = Problem(
+            "Could not load the pipeline",
+            where(failed.file, failed.line),
+            failed.message,
+            failed.traceback,
+        )
+        self.interrupted(problem, reason="not run: the file did not load")
+
+    def child_exited(self, exited: ChildExited) -> None:
+        """The child died mid-run: the step it was in (when known) failed with its last words."""
+        location = where(exited.file, exited.line) if exited.file else None
+        title = (
+            f"The pipeline process died ({exited.signal})"
+            if exited.signal
+            else f"The pipeline process exited (code {exited.returncode})"
+        )
+        detail = exited.stderr_tail or "".join(self.child_output)
+        problem = Problem(title, location, exited.message, detail)
+        self.interrupted(problem, reason=f"process exited: {exited.message}")
+        row = self.rows.get(exited.step) if exited.step else None
+        if row is not None:
+            row.status, row.reason = StepStatus.FAILED, exited.message
+            row.error = row.error or exited.stderr_tail or None
+            self._touch(row.name)
+
     def interrupted(self, problem: Problem | None, *, reason: str) -> None:
         """The child stopped before RunFinished: steps it was running did not finish."""
         was_running = self.running
@@ -193,20 +267,15 @@ class RunModel:
 
     # -- questions the widgets ask ------------------------------------------------------------
 
-    def counts(self) -> dict[str, int]:
-        counts = {status.value: 0 for status in StepStatus}
-        for row in self.rows.values():
-            counts[row.status] = counts.get(row.status, 0) + 1
-        return counts
+    def totals(self) -> RunTotals:
+        """The status line's numbers, counted as the CLI, records and reports count them."""
+        return run_totals(self.rows.values())
 
     def hit_rate(self) -> float | None:
-        counts = self.counts()
-        reused = counts[StepStatus.CACHED] + counts[StepStatus.PINNED]
-        done = reused + counts[StepStatus.EXECUTED] + counts[StepStatus.FAILED]
-        return reused / done if done else None
+        return self.totals().hit_rate
 
     def saved_seconds(self) -> float:
-        return sum(row.saved for row in self.rows.values() if row.cached)
+        return self.totals().saved_seconds
 
     def downstream(self, name: str) -> list[str]:
         """`name` and every step that reads, directly or not, what it produces (topological)."""
@@ -234,3 +303,13 @@ class RunModel:
     def take_dirty(self) -> set[str]:
         dirty, self.dirty = self.dirty, set()
         return dirty
+
+
+def where(file: str, line: int | None) -> str:
+    """file:line as the user would type it: relative to where they started us, if inside."""
+    path = Path(file)
+    try:
+        shown = str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        shown = file
+    return f"{shown}:{line}" if line else shown

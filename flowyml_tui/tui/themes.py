@@ -19,7 +19,7 @@ from textual.color import Color, ColorParseError
 from textual.theme import BUILTIN_THEMES as TEXTUAL_THEMES
 from textual.theme import Theme
 
-from .keymap import config_dir
+from ..config import user_themes_dir
 
 STEP_VARIABLES = (
     "step-pending",
@@ -32,6 +32,8 @@ STEP_VARIABLES = (
 )
 
 DEFAULT_THEME = "flowyml"
+BUNDLED_THEMES_DIR = Path(__file__).with_name("theme_files")
+"""Theme files that ship inside the package (and so inside the wheel)."""
 COLOUR_FIELDS = (
     "primary",
     "secondary",
@@ -123,10 +125,9 @@ def _blend(background: str, foreground: str, factor: float) -> str:
         return "#808080"
 
 
-def theme_dirs(repo_root: Path | None = None) -> list[Path]:
-    """Where theme files live: the project's `themes/`, then the user's config dir."""
-    root = repo_root or Path(__file__).resolve().parents[2]
-    return [root / "themes", config_dir() / "themes"]
+def theme_dirs() -> list[Path]:
+    """Where theme files live: those bundled with flowyml-tui, then the user's own."""
+    return [BUNDLED_THEMES_DIR, user_themes_dir()]
 
 
 def load_theme_file(path: Path) -> Theme:

@@ -69,6 +69,17 @@ def test_an_exception_at_import_time_points_at_the_deepest_line_in_the_file(
     assert "KeyError" in failed.message and "columns" in failed.traceback
 
 
+def test_a_file_without_a_pipeline_is_a_load_failure_saying_how_to_make_one(
+    write_pipeline, run_file
+):
+    path = write_pipeline("x = 1\n")
+
+    failed = run_file(path)[-1]
+
+    assert isinstance(failed, LoadFailed)
+    assert "defines no Pipeline" in failed.message and "Pipeline('name')" in failed.message
+
+
 def test_sys_exit_at_import_time_is_a_load_failure_at_that_line(write_pipeline, run_file):
     path = write_pipeline("import sys\nsys.exit(3)\n")
 

@@ -63,7 +63,7 @@ async def wait_for_run(
         pilot,
         lambda: (
             app.model.run_number >= number
-            and not app._run_active
+            and not app.run_active
             and (app.model.finished is not None or app.model.problem is not None)
         ),
         timeout,

@@ -192,12 +192,12 @@ async def play(pilot: Pilot[int], events: list[object], select: str | None = Non
     app = pilot.app
     assert isinstance(app, FlowymlApp)
     for event in events:
-        app.post_message(RunnerUpdate(event, app._token))
+        app.post_message(RunnerUpdate(event, app.run_token))
     await pilot.pause()
-    app._catch_up()
+    app.catch_up()
     if select is not None:
         table = app.query_one(StepTable)
         table.move_cursor(row=table.get_row_index(select), animate=False)
         await pilot.pause()
-        app._catch_up()
+        app.catch_up()
     await pilot.pause()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flowyml_tui.tui.keymap import keymap_path, load_keymap
+from flowyml_tui.config import keymap_path
+from flowyml_tui.tui.keymap import load_keymap
 
 from .helpers import drive, wait_for_run, wait_until
 
@@ -58,3 +59,26 @@ def test_broken_toml_remaps_nothing_and_says_so(tmp_path: Path) -> None:
 def test_the_keymap_lives_in_the_xdg_config_dir(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert keymap_path() == tmp_path / "flowyml-tui" / "keymap.toml"
+
+
+def test_the_command_palette_names_the_key_the_keymap_gave(
+    write_pipeline, new_app, tmp_path
+) -> None:
+    keymap = tmp_path / "keymap.toml"
+    keymap.write_text('rerun = "f5"\n')
+    app = new_app(write_pipeline(), keymap_file=keymap, autorun=False)
+
+    async def scenario(pilot) -> None:
+        await pilot.pause()
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert commands["Re-run pipeline"].help.endswith("(f5)")
+        assert commands["Pin / unpin step"].help.endswith("(p)")  # not remapped: its own key
+        app.set_keymap({"rerun": "f6", "pin": "ctrl+y"})
+        await pilot.pause()
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert commands["Re-run pipeline"].help.endswith("(f6)")
+        assert commands["Pin / unpin step"].help.endswith("(^y)")
+        await commands["Re-run pipeline"].callback()
+        await wait_for_run(pilot, app, 1)
+
+    drive(app, scenario)

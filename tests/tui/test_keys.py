@@ -214,8 +214,8 @@ def test_q_quits_and_leaves_no_child_behind(write_pipeline, new_app) -> None:
 
     async def scenario(pilot) -> None:
         await wait_until(pilot, lambda: statuses(app).get("slow") == "running", what="running")
-        assert app._session is not None and app._session.pid is not None
-        pids.append(app._session.pid)
+        assert app.child_pid is not None
+        pids.append(app.child_pid)
         await pilot.press("q")
 
     drive(app, scenario)

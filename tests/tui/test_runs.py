@@ -81,7 +81,7 @@ def test_a_save_during_a_run_cancels_it_and_starts_again(write_pipeline, new_app
         await wait_until(pilot, lambda: statuses(app).get("slow") == "running", what="running")
         assert "running" in table_cell(app, "slow", "status")
         assert table_cell(app, "slow", "time")  # the live timer shows something
-        first_child = app._session.pid
+        first_child = app.child_pid
         edit(path, "time.sleep(30)", "time.sleep(0)")
         await wait_for_run(pilot, app, 2)
         assert statuses(app) == {"load": "cached", "slow": "executed"}
@@ -145,7 +145,7 @@ def test_a_hard_exit_in_a_step_is_shown_with_file_and_line(write_pipeline, new_a
         assert "exited (code 3)" in shown and "demo.py:" in shown
         assert statuses(app)["double"] == "failed"
         await pilot.press("r")  # the app is still alive and runs again
-        await wait_until(pilot, lambda: app.runs_started == 2 and not app._run_active)
+        await wait_until(pilot, lambda: app.runs_started == 2 and not app.run_active)
 
     drive(app, scenario)
 
@@ -195,7 +195,7 @@ def test_w_pauses_watching_and_resuming_runs_the_saves_made_meanwhile(
         await pilot.press("w")
         assert app.activity == "paused"
         edit(path, "x * 2 for x in raw", "x * 7 for x in raw")
-        await wait_until(pilot, lambda: app._pending_changes, what="the save to be noted")
+        await wait_until(pilot, lambda: app.pending_saves, what="the save to be noted")
         assert app.runs_started == 1
         await pilot.press("w")
         await wait_for_run(pilot, app, 2)

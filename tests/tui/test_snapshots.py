@@ -36,7 +36,7 @@ def test_first_run_in_progress(snap_app, snap_compare) -> None:
     async def before(pilot) -> None:
         await scenes.play(pilot, scenes.first_run_in_progress())
         clock.now += 1.25  # squares has been running for 1.25 s
-        pilot.app._tick_elapsed()  # what the 4 Hz timer does; don't race it
+        pilot.app.tick_elapsed()  # what the 4 Hz timer does; don't race it
         await scenes.play(pilot, [], select="squares")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)

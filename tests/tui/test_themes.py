@@ -1,4 +1,4 @@
-"""Themes are data: the repo's files load, a bad file is one notification, --theme picks one."""
+"""Themes are data: the bundled files load, a bad file is one notification, --theme picks one."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowyml_tui.tui.themes import (
+    BUNDLED_THEMES_DIR,
     STEP_VARIABLES,
     ThemeFileError,
     available_themes,
@@ -17,11 +18,10 @@ from flowyml_tui.tui.themes import (
 from .helpers import drive, wait_until
 
 pytestmark = pytest.mark.timeout(30)
-REPO_THEMES = Path(__file__).resolve().parents[2] / "themes"
 
 
-def test_the_repo_theme_files_are_valid_and_set_every_status_colour() -> None:
-    files = sorted(REPO_THEMES.glob("*.toml"))
+def test_the_bundled_theme_files_are_valid_and_set_every_status_colour() -> None:
+    files = sorted(BUNDLED_THEMES_DIR.glob("*.toml"))
     assert len(files) >= 2
     for path in files:
         theme = load_theme_file(path)

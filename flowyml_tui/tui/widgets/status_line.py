@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from flowyml_tui.engine.display import format_duration
-from flowyml_tui.engine.events import StepStatus
+from flowyml_tui.engine.totals import format_rate
 
 from ..state import RunModel
 from .colours import status_style
@@ -48,24 +48,21 @@ def render_status(widget: Static, model: RunModel, activity: str, target: str | 
     text.append("  ")
     text.append(f"● {activity}", style=status_style(app, ACTIVITY_STYLE.get(activity, "pending")))
     if model.rows:
-        counts = model.counts()
-        cached = counts[StepStatus.CACHED] + counts[StepStatus.PINNED]
+        totals = model.totals()
         text.append("  │  ")
-        text.append(f"{cached} cached", style=status_style(app, "cached"))
+        text.append(f"{totals.cached} cached", style=status_style(app, "cached"))
         text.append(" · ")
-        text.append(f"{counts[StepStatus.EXECUTED]} executed", style=status_style(app, "executed"))
-        if counts[StepStatus.FAILED]:
+        text.append(f"{totals.executed} executed", style=status_style(app, "executed"))
+        if totals.failed:
             text.append(" · ")
-            text.append(f"{counts[StepStatus.FAILED]} failed", style=status_style(app, "failed"))
-        if counts[StepStatus.SKIPPED]:
-            text.append(f" · {counts[StepStatus.SKIPPED]} skipped")
-        text.append(f" / {len(model.rows)}")
-        rate = model.hit_rate()
-        if rate is not None:
-            text.append(f"  │  hit {rate:.0%}")
-        saved = model.saved_seconds()
-        if saved:
-            text.append(f"  │  saved {format_duration(saved)}")
+            text.append(f"{totals.failed} failed", style=status_style(app, "failed"))
+        if totals.skipped:
+            text.append(f" · {totals.skipped} skipped")
+        text.append(f" / {totals.steps}")
+        if totals.hit_rate is not None:  # nothing could hit yet: say nothing rather than 0%
+            text.append(f"  │  hit {format_rate(totals.hit_rate)}")
+        if totals.saved_seconds:
+            text.append(f"  │  saved {format_duration(totals.saved_seconds)}")
         if model.finished is not None:
             text.append(f"  │  took {format_duration(model.finished.duration_seconds)}")
     if model.warnings:

@@ -22,6 +22,13 @@ from flowyml_tui.engine.events import StepStatus
 
 from ..state import StepRow
 from .colours import status_style
+from .table_internals import (
+    cells_written,
+    row_cells,
+    row_position,
+    skip_measuring_new_rows,
+    widths_changed,
+)
 
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("status", "Status", 10),
@@ -94,11 +101,10 @@ class StepTable(DataTable[Text | str]):
         rows); the other columns have fixed widths and names are plain text, so their longest
         length is the same answer, and knowing it now lets "Why" be fitted right away.
         """
-        self._new_rows.clear()  # DataTable's queue of rows to measure: nothing left to learn
         name = self.columns[COLUMN_KEYS[1]]
         longest = max((cell_len(row.name) for row in rows), default=0)
         name.content_width = max(name.content_width, longest)
-        self._require_update_dimensions = True
+        skip_measuring_new_rows(self)
 
     def on_resize(self) -> None:
         self._fit_reason_column()
@@ -117,7 +123,7 @@ class StepTable(DataTable[Text | str]):
         width = max(16, available)
         if reason.width != width or reason.auto_width:
             reason.width, reason.auto_width = width, False
-            self._require_update_dimensions = True
+            widths_changed(self)
             self.refresh()
 
     def update_steps(self, rows: Iterable[StepRow], now: float) -> int:
@@ -128,12 +134,11 @@ class StepTable(DataTable[Text | str]):
         cost a full repaint per frame. Instead the changed cells are written to the table's
         data, its caches are invalidated once (DataTable keys them all on `_update_count`), and
         only the changed rows that are on screen are repainted; the others are drawn from the
-        new data when they scroll into view. Relies on DataTable internals of the pinned
-        Textual (8.2.x): `_data`, `_row_locations`, `_update_count`.
+        new data when they scroll into view. The DataTable internals this needs are all in
+        table_internals.py.
         """
         top = self.scroll_offset.y
         bottom = top + self.size.height  # rows are one line high; generous by the header
-        data, locations = self._data, self._row_locations
         repaint: list[int] = []
         changed = 0
         for row in rows:
@@ -144,17 +149,17 @@ class StepTable(DataTable[Text | str]):
             if shown == old:
                 continue
             key = RowKey(row.name)
-            cells = data[key]
+            cells = row_cells(self, key)
             for index, column in enumerate(COLUMN_KEYS):
                 if shown[index] != old[index]:
                     cells[column] = self._cell(index, row, shown)
             self._shown[row.name] = shown
             changed += 1
-            position = locations.get(key)
+            position = row_position(self, key)
             if position is not None and top <= position <= bottom:
                 repaint.append(position)
         if changed:
-            self._update_count += 1
+            cells_written(self)
             for position in repaint:
                 self.refresh_row(position)
         return changed

@@ -13,21 +13,22 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, PythonTracebackLexer, TextLexer
 
-from ..display import format_bytes
-from ..records import SCHEMA_VERSION
+from ..engine.display import format_bytes
+from ..engine.records import SCHEMA_VERSION
 from .common import (
     _OK_RUN,
     NONE,
     STATUS_COLOURS,
     Record,
-    _all_warnings,
-    _e,
-    _reason,
+    all_warnings,
     error_summary,
+    esc,
     fmt_rate,
     fmt_seconds,
     fmt_when,
+    reason_of,
     short_hash,
+    totals_of,
 )
 from .timeline import timeline_svg
 
@@ -110,48 +111,44 @@ footer { color: var(--muted); font-size: 12px; text-align: center; margin-top: 2
 """
 
 
-def _badge(status: str) -> str:
+def badge(status: str) -> str:
     colour = STATUS_COLOURS.get(status, "#64748b")
-    return f'<span class="badge" style="--c:{colour}">{_e(status)}</span>'
+    return f'<span class="badge" style="--c:{colour}">{esc(status)}</span>'
 
 
-def _run_badge(status: str) -> str:
+def run_badge(status: str) -> str:
     colour = "#16a34a" if status in _OK_RUN else "#dc2626" if status == "failed" else "#d97706"
-    return f'<span class="badge" style="--c:{colour}">{_e(status)}</span>'
+    return f'<span class="badge" style="--c:{colour}">{esc(status)}</span>'
 
 
-def _highlight(text: str, lexer: Any) -> str:
+def highlight_block(text: str, lexer: Any) -> str:
     return highlight(text, lexer, _FORMATTER)
 
 
 def _highlight_error(text: str) -> str:
     lexer = PythonTracebackLexer() if "Traceback (most recent call last)" in text else TextLexer()
-    return _highlight(text, lexer)
+    return highlight_block(text, lexer)
 
 
 def _card(label: str, value: str, accent: str) -> str:
     return (
-        f'<div class="card" style="--accent:{accent}"><div class="value">{_e(value)}</div>'
-        f'<div class="label">{_e(label)}</div></div>'
+        f'<div class="card" style="--accent:{accent}"><div class="value">{esc(value)}</div>'
+        f'<div class="label">{esc(label)}</div></div>'
     )
 
 
 def _cards(record: Record) -> str:
-    totals = record.get("totals", {})
+    totals = totals_of(record)
     cards = [
-        _card("steps executed", str(totals.get("executed", 0)), STATUS_COLOURS["executed"]),
-        _card("steps cached", str(totals.get("cached", 0)), STATUS_COLOURS["cached"]),
-        _card("steps failed", str(totals.get("failed", 0)), STATUS_COLOURS["failed"]),
+        _card("steps executed", str(totals.executed), STATUS_COLOURS["executed"]),
+        _card("steps cached", str(totals.cached), STATUS_COLOURS["cached"]),
+        _card("steps failed", str(totals.failed), STATUS_COLOURS["failed"]),
     ]
-    if totals.get("skipped"):
-        cards.append(_card("steps skipped", str(totals["skipped"]), STATUS_COLOURS["skipped"]))
+    if totals.skipped:
+        cards.append(_card("steps skipped", str(totals.skipped), STATUS_COLOURS["skipped"]))
     cards += [
-        _card("cache hit rate", fmt_rate(totals.get("hit_rate")), "#0891b2"),
-        _card(
-            "time saved by the cache",
-            fmt_seconds(totals.get("saved_seconds", 0.0)),
-            "#0d9488",
-        ),
+        _card("cache hit rate", fmt_rate(totals.hit_rate), "#0891b2"),
+        _card("time saved by the cache", fmt_seconds(totals.saved_seconds), "#0d9488"),
         _card("run duration", fmt_seconds(record.get("duration_seconds")), "#64748b"),
     ]
     return f'<section class="cards" aria-label="Summary">{"".join(cards)}</section>'
@@ -163,14 +160,14 @@ def _step_table(steps: list[Record]) -> str:
         status = str(step.get("status", ""))
         saved = step.get("saved_seconds") or 0.0
         rows.append(
-            f'<tr class="{_e(status)}"><td class="step">{_e(step.get("name", ""))}</td>'
-            f"<td>{_badge(status)}</td>"
-            f'<td class="num">{_e(fmt_seconds(step.get("duration_seconds")))}</td>'
-            f'<td class="num">{_e(fmt_seconds(saved)) if saved else NONE}</td>'
-            f"<td>{_e(_reason(step))}</td>"
-            f"<td><code>{_e(step.get('cache', ''))}</code></td>"
-            f'<td><code title="{_e(step.get("code_hash") or "")}">'
-            f"{_e(short_hash(step.get('code_hash')))}</code></td></tr>"
+            f'<tr class="{esc(status)}"><td class="step">{esc(step.get("name", ""))}</td>'
+            f"<td>{badge(status)}</td>"
+            f'<td class="num">{esc(fmt_seconds(step.get("duration_seconds")))}</td>'
+            f'<td class="num">{esc(fmt_seconds(saved)) if saved else NONE}</td>'
+            f"<td>{esc(reason_of(step))}</td>"
+            f"<td><code>{esc(step.get('cache', ''))}</code></td>"
+            f'<td><code title="{esc(step.get("code_hash") or "")}">'
+            f"{esc(short_hash(step.get('code_hash')))}</code></td></tr>"
         )
     return (
         "<table><thead><tr><th>Step</th><th>Status</th><th class=num>Duration</th>"
@@ -181,8 +178,9 @@ def _step_table(steps: list[Record]) -> str:
 
 def _changes(steps: list[Record]) -> str:
     items = [
-        f'<article class="change"><h3>{_e(step["name"])} <small>{_e(_reason(step))}</small></h3>'
-        f"{_highlight(step['diff'], DiffLexer())}</article>"
+        f'<article class="change"><h3>{esc(step["name"])} '
+        f"<small>{esc(reason_of(step))}</small></h3>"
+        f"{highlight_block(step['diff'], DiffLexer())}</article>"
         for step in steps
         if step.get("diff")
     ]
@@ -193,8 +191,8 @@ def _changes(steps: list[Record]) -> str:
 
 def _failures(record: Record) -> str:
     items = [
-        f'<article class="failure"><h3>{_e(step["name"])} '
-        f"<small>{_e(error_summary(step.get('error')))}</small></h3>"
+        f'<article class="failure"><h3>{esc(step["name"])} '
+        f"<small>{esc(error_summary(step.get('error')))}</small></h3>"
         f"{_highlight_error(step.get('error') or '(no traceback recorded)')}</article>"
         for step in record.get("steps", [])
         if step.get("status") == "failed" or step.get("error")
@@ -207,11 +205,11 @@ def _failures(record: Record) -> str:
 
 
 def _warnings(record: Record) -> str:
-    notes = _all_warnings(record)
+    notes = all_warnings(record)
     if not notes:
         return ""
     items = "".join(
-        f"<li>{'<code>' + _e(step) + '</code>: ' if step else ''}{_e(message)}</li>"
+        f"<li>{'<code>' + esc(step) + '</code>: ' if step else ''}{esc(message)}</li>"
         for step, message in notes
     )
     return f'<section id="warnings"><h2>Warnings</h2><ul class="warnings">{items}</ul></section>'
@@ -220,8 +218,8 @@ def _warnings(record: Record) -> str:
 def _mapping(title: str, values: dict[str, Any], show: Callable[[Any], str]) -> str:
     if not values:
         return ""
-    rows = "".join(f"<dt>{_e(k)}</dt><dd>{show(v)}</dd>" for k, v in values.items())
-    return f"<h3>{_e(title)}</h3><dl>{rows}</dl>"
+    rows = "".join(f"<dt>{esc(k)}</dt><dd>{show(v)}</dd>" for k, v in values.items())
+    return f"<h3>{esc(title)}</h3><dl>{rows}</dl>"
 
 
 def _details(steps: list[Record]) -> str:
@@ -232,20 +230,20 @@ def _details(steps: list[Record]) -> str:
         shown = f"{len(lines)} log line{'s' if len(lines) != 1 else ''}"
         body = [
             "<dl>",
-            f"<dt>reason</dt><dd>{_e(_reason(step))}</dd>",
-            f"<dt>changed</dt><dd>{_e(', '.join(step.get('changed') or []) or NONE)}</dd>",
-            f"<dt>inputs</dt><dd>{_e(', '.join(step.get('inputs') or []) or NONE)}</dd>",
-            f"<dt>outputs</dt><dd>{_e(', '.join(step.get('outputs') or []) or NONE)}</dd>",
-            f"<dt>code hash</dt><dd><code>{_e(step.get('code_hash') or NONE)}</code></dd>",
-            f"<dt>cache key</dt><dd><code>{_e(step.get('key') or NONE)}</code></dd>",
+            f"<dt>reason</dt><dd>{esc(reason_of(step))}</dd>",
+            f"<dt>changed</dt><dd>{esc(', '.join(step.get('changed') or []) or NONE)}</dd>",
+            f"<dt>inputs</dt><dd>{esc(', '.join(step.get('inputs') or []) or NONE)}</dd>",
+            f"<dt>outputs</dt><dd>{esc(', '.join(step.get('outputs') or []) or NONE)}</dd>",
+            f"<dt>code hash</dt><dd><code>{esc(step.get('code_hash') or NONE)}</code></dd>",
+            f"<dt>cache key</dt><dd><code>{esc(step.get('key') or NONE)}</code></dd>",
         ]
         if step.get("source_file"):
             where = f"{step['source_file']}:{step.get('source_line') or ''}".rstrip(":")
-            body.append(f"<dt>defined in</dt><dd><code>{_e(where)}</code></dd>")
+            body.append(f"<dt>defined in</dt><dd><code>{esc(where)}</code></dd>")
         body.append("</dl>")
 
         def code(value: Any) -> str:
-            return f"<code>{_e(value)}</code>"
+            return f"<code>{esc(value)}</code>"
 
         body.append(_mapping("Input fingerprints", step.get("input_fingerprints") or {}, code))
         body.append(_mapping("Output fingerprints", step.get("output_fingerprints") or {}, code))
@@ -253,7 +251,7 @@ def _details(steps: list[Record]) -> str:
             _mapping(
                 "Output sizes",
                 step.get("output_sizes") or {},
-                lambda v: _e(format_bytes(v)),
+                lambda v: esc(format_bytes(v)),
             )
         )
         body.append(_mapping("Output previews", step.get("output_previews") or {}, code))
@@ -263,23 +261,23 @@ def _details(steps: list[Record]) -> str:
                 note = (
                     f'<p class="note">The last {len(lines)} of {log.get("total_lines")} lines.</p>'
                 )
-            body.append(f'<h3>Log</h3>{note}<pre class="log">{_e(chr(10).join(lines))}</pre>')
+            body.append(f'<h3>Log</h3>{note}<pre class="log">{esc(chr(10).join(lines))}</pre>')
         else:
             body.append('<p class="note">No output.</p>')
         blocks.append(
-            f"<details><summary>{_e(step.get('name', ''))}{_badge(str(step.get('status', '')))}"
-            f"<small>{_e(fmt_seconds(step.get('duration_seconds')))} · {_e(shown)}</small>"
+            f"<details><summary>{esc(step.get('name', ''))}{badge(str(step.get('status', '')))}"
+            f"<small>{esc(fmt_seconds(step.get('duration_seconds')))} · {esc(shown)}</small>"
             f"</summary>{''.join(body)}</details>"
         )
     return f'<section id="details"><h2>Step details and logs</h2>{"".join(blocks)}</section>'
 
 
-def _page(title: str, body: str) -> str:
+def page(title: str, body: str) -> str:
     css = _CSS + _FORMATTER.get_style_defs(".hl")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{css}</style></head>"
+        f"<title>{esc(title)}</title><style>{css}</style></head>"
         f"<body><main>{body}"
         f"<footer>Generated by flowyml-tui · run record schema v{SCHEMA_VERSION}</footer>"
         "</main></body></html>\n"
@@ -290,19 +288,19 @@ def render_html(record: Record) -> str:
     """One self-contained page: cards, timeline, table, diffs, failures, logs. No scripts."""
     steps = record.get("steps", [])
     status = str(record.get("status", ""))
-    meta = [f"run <code>{_e(record.get('run_id', ''))}</code>"]
+    meta = [f"run <code>{esc(record.get('run_id', ''))}</code>"]
     if record.get("source_file"):
-        meta.append(f"file <code>{_e(record['source_file'])}</code>")
-    meta.append(f"started {_e(fmt_when(record.get('started_at')))}")
-    meta.append(f"took {_e(fmt_seconds(record.get('duration_seconds')))}")
+        meta.append(f"file <code>{esc(record['source_file'])}</code>")
+    meta.append(f"started {esc(fmt_when(record.get('started_at')))}")
+    meta.append(f"took {esc(fmt_seconds(record.get('duration_seconds')))}")
     banner = ""
     if record.get("error"):
         banner = (
             f'<div class="error-banner"><strong>Run error:</strong> '
-            f"{_e(error_summary(record['error']))}</div>"
+            f"{esc(error_summary(record['error']))}</div>"
         )
     header = (
-        f"<header><h1>{_e(record.get('pipeline', ''))} {_run_badge(status)}</h1>"
+        f"<header><h1>{esc(record.get('pipeline', ''))} {run_badge(status)}</h1>"
         f'<p class="meta">{" · ".join(meta)}</p>{banner}</header>'
     )
     body = (
@@ -316,4 +314,4 @@ def render_html(record: Record) -> str:
         + _details(steps)
     )
     title = f"flowyml run {record.get('pipeline', '')} · {record.get('run_id', '')}"
-    return _page(title, body)
+    return page(title, body)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ..records import load_run, safe_run_id
+from ..engine.records import load_run, safe_run_id
 from .common import EXTENSIONS, Record, ReportError, normalise_format
 from .html import render_html
 from .markdown import render_markdown

@@ -13,7 +13,7 @@ import pytest
 
 from flowyml_tui.engine.loader import load_pipelines
 from flowyml_tui.engine.records import SCHEMA_PATH, load_run
-from flowyml_tui.engine.report import (
+from flowyml_tui.report import (
     ReportError,
     export_latest,
     render_comparison,

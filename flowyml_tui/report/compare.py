@@ -6,19 +6,20 @@ import json
 
 from pygments.lexers import DiffLexer
 
-from ..records import SCHEMA_VERSION
+from ..engine.records import SCHEMA_VERSION
 from .common import (
     NONE,
     Record,
-    _e,
-    _reason,
+    esc,
     fmt_delta,
     fmt_seconds,
     normalise_format,
+    reason_of,
     short_hash,
+    totals_of,
 )
-from .html import _badge, _highlight, _page, _run_badge
-from .markdown import _md_cell, _md_code, _md_fence, _md_text
+from .html import badge, highlight_block, page, run_badge
+from .markdown import md_cell, md_code, md_fence, md_text
 
 
 def compare_runs(record_a: Record, record_b: Record) -> Record:
@@ -47,7 +48,7 @@ def compare_runs(record_a: Record, record_b: Record) -> Record:
                     if duration_a is not None and duration_b is not None
                     else None
                 ),
-                "reason_b": _reason(b) if b else "not in run B",
+                "reason_b": reason_of(b) if b else "not in run B",
                 "code_hash_a": hash_a,
                 "code_hash_b": hash_b,
                 "code_changed": code_changed,
@@ -56,17 +57,8 @@ def compare_runs(record_a: Record, record_b: Record) -> Record:
         )
 
     def side(record: Record) -> Record:
-        return {
-            key: record.get(key)
-            for key in (
-                "run_id",
-                "pipeline",
-                "status",
-                "started_at",
-                "duration_seconds",
-                "totals",
-            )
-        }
+        keys = ("run_id", "pipeline", "status", "started_at", "duration_seconds")
+        return {key: record.get(key) for key in keys} | {"totals": totals_of(record).to_dict()}
 
     duration_a = record_a.get("duration_seconds")
     duration_b = record_b.get("duration_seconds")
@@ -90,13 +82,13 @@ def _status_change(row: Record) -> str:
 def _comparison_markdown(cmp: Record) -> str:
     a, b = cmp["a"], cmp["b"]
     summary = (
-        f"{_md_code(a.get('pipeline') or '')} {_md_text(a.get('status') or '')} in "
-        f"{fmt_seconds(a.get('duration_seconds'))} → {_md_code(b.get('pipeline') or '')} "
-        f"{_md_text(b.get('status') or '')} in {fmt_seconds(b.get('duration_seconds'))} "
+        f"{md_code(a.get('pipeline') or '')} {md_text(a.get('status') or '')} in "
+        f"{fmt_seconds(a.get('duration_seconds'))} → {md_code(b.get('pipeline') or '')} "
+        f"{md_text(b.get('status') or '')} in {fmt_seconds(b.get('duration_seconds'))} "
         f"({fmt_delta(cmp.get('duration_delta'))})"
     )
     out = [
-        f"### Comparing run {_md_code(a['run_id'])} → {_md_code(b['run_id'])}",
+        f"### Comparing run {md_code(a['run_id'])} → {md_code(b['run_id'])}",
         "",
         summary,
         "",
@@ -109,7 +101,7 @@ def _comparison_markdown(cmp: Record) -> str:
             status = f"**{status}**"
         code = "changed" if row["code_changed"] else "same" if row["code_hash_b"] else NONE
         out.append(
-            f"| {_md_code(row['name'], table=True)} | {_md_cell(status)} "
+            f"| {md_code(row['name'], table=True)} | {md_cell(status)} "
             f"| {fmt_seconds(row['duration_a'])} | {fmt_seconds(row['duration_b'])} "
             f"| {fmt_delta(row['duration_delta'])} | {code} |"
         )
@@ -117,8 +109,7 @@ def _comparison_markdown(cmp: Record) -> str:
     if changed:
         out += ["", "#### Status changes", ""]
         out += [
-            f"- {_md_code(row['name'])}: {_md_text(_status_change(row))} — "
-            f"{_md_text(row['reason_b'])}"
+            f"- {md_code(row['name'])}: {md_text(_status_change(row))} — {md_text(row['reason_b'])}"
             for row in changed
         ]
     code_rows = [row for row in cmp["steps"] if row["code_changed"]]
@@ -126,11 +117,11 @@ def _comparison_markdown(cmp: Record) -> str:
         out += ["", "#### Code changes"]
         for row in code_rows:
             header = (
-                f"**{_md_code(row['name'])}** — code "
-                f"{_md_code(short_hash(row['code_hash_a']))} → "
-                f"{_md_code(short_hash(row['code_hash_b']))}"
+                f"**{md_code(row['name'])}** — code "
+                f"{md_code(short_hash(row['code_hash_a']))} → "
+                f"{md_code(short_hash(row['code_hash_b']))}"
             )
-            body = _md_fence(row["diff"], "diff") if row["diff"] else "_(no diff recorded)_"
+            body = md_fence(row["diff"], "diff") if row["diff"] else "_(no diff recorded)_"
             out += ["", header, "", body]
     return "\n".join(out) + "\n"
 
@@ -142,44 +133,42 @@ def _comparison_html(cmp: Record) -> str:
         delta = row["duration_delta"]
         cls = "" if not delta else "delta-up" if delta > 0 else "delta-down"
         if row["status_changed"]:
-            status = (
-                f"{_badge(row['status_a'] or 'absent')} → {_badge(row['status_b'] or 'absent')}"
-            )
+            status = f"{badge(row['status_a'] or 'absent')} → {badge(row['status_b'] or 'absent')}"
         else:
-            status = _badge(row["status_b"] or "absent")
+            status = badge(row["status_b"] or "absent")
         code = "changed" if row["code_changed"] else "same" if row["code_hash_b"] else NONE
         rows.append(
-            f"<tr><td class=step>{_e(row['name'])}</td><td>{status}</td>"
-            f"<td class=num>{_e(fmt_seconds(row['duration_a']))}</td>"
-            f"<td class=num>{_e(fmt_seconds(row['duration_b']))}</td>"
-            f'<td class="num {cls}">{_e(fmt_delta(delta))}</td>'
-            f"<td>{_e(code)}</td><td>{_e(row['reason_b'])}</td></tr>"
+            f"<tr><td class=step>{esc(row['name'])}</td><td>{status}</td>"
+            f"<td class=num>{esc(fmt_seconds(row['duration_a']))}</td>"
+            f"<td class=num>{esc(fmt_seconds(row['duration_b']))}</td>"
+            f'<td class="num {cls}">{esc(fmt_delta(delta))}</td>'
+            f"<td>{esc(code)}</td><td>{esc(row['reason_b'])}</td></tr>"
         )
     diffs = []
     for row in cmp["steps"]:
         if not row["code_changed"]:
             continue
         body = (
-            _highlight(row["diff"], DiffLexer())
+            highlight_block(row["diff"], DiffLexer())
             if row["diff"]
             else '<p class="note">No diff recorded.</p>'
         )
         diffs.append(
-            f'<article class="change"><h3>{_e(row["name"])} <small>code '
-            f"{_e(short_hash(row['code_hash_a']))} → {_e(short_hash(row['code_hash_b']))}"
+            f'<article class="change"><h3>{esc(row["name"])} <small>code '
+            f"{esc(short_hash(row['code_hash_a']))} → {esc(short_hash(row['code_hash_b']))}"
             f"</small></h3>{body}</article>"
         )
 
     def describe(side: Record) -> str:
         return (
-            f"<code>{_e(side['run_id'])}</code> {_e(side.get('pipeline') or '')} "
-            f"{_run_badge(str(side.get('status') or ''))} "
-            f"in {_e(fmt_seconds(side.get('duration_seconds')))}"
+            f"<code>{esc(side['run_id'])}</code> {esc(side.get('pipeline') or '')} "
+            f"{run_badge(str(side.get('status') or ''))} "
+            f"in {esc(fmt_seconds(side.get('duration_seconds')))}"
         )
 
     body = (
         f"<header><h1>Comparing two runs</h1><p class=meta>A: {describe(a)}</p>"
-        f"<p class=meta>B: {describe(b)} ({_e(fmt_delta(cmp.get('duration_delta')))})</p>"
+        f"<p class=meta>B: {describe(b)} ({esc(fmt_delta(cmp.get('duration_delta')))})</p>"
         "</header>"
         "<section><h2>Steps</h2><table><thead><tr><th>Step</th><th>Status (A → B)</th>"
         "<th class=num>Duration A</th><th class=num>Duration B</th><th class=num>Δ</th>"
@@ -191,7 +180,7 @@ def _comparison_html(cmp: Record) -> str:
             else ""
         )
     )
-    return _page(f"flowyml runs {a['run_id']} → {b['run_id']}", body)
+    return page(f"flowyml runs {a['run_id']} → {b['run_id']}", body)
 
 
 def render_comparison(record_a: Record, record_b: Record, fmt: str = "md") -> str:

@@ -8,7 +8,8 @@ import html
 import time
 from typing import Any
 
-from ..errors import FlowymlError
+from ..engine.errors import FlowymlError
+from ..engine.totals import RunTotals, totals_of_record
 
 Record = dict[str, Any]
 
@@ -80,6 +81,15 @@ def fmt_rate(rate: float | None) -> str:
     return NONE if rate is None else f"{rate * 100:.0f}%"
 
 
+def totals_of(record: Record) -> RunTotals:
+    """The run's totals counted from its steps by the one definition every view uses.
+
+    Counted again rather than read from `record["totals"]`, so a record written by an older
+    flowyml-tui (which counted the hit rate its own way) reads like every other view.
+    """
+    return totals_of_record(record.get("steps", []))
+
+
 def short_hash(value: str | None, length: int = 10) -> str:
     return (value or "")[:length]
 
@@ -90,18 +100,18 @@ def error_summary(error: str | None) -> str:
     return lines[-1] if lines else ""
 
 
-def _tail(text: str, lines: int) -> str:
+def tail_lines(text: str, lines: int) -> str:
     parts = text.rstrip("\n").splitlines()
     if len(parts) <= lines:
         return "\n".join(parts)
     return "\n".join(["… (" + str(len(parts) - lines) + " lines above)", *parts[-lines:]])
 
 
-def _reason(step: Record) -> str:
+def reason_of(step: Record) -> str:
     return str(step.get("reason") or step.get("reason_kind") or "")
 
 
-def _all_warnings(record: Record) -> list[tuple[str | None, str]]:
+def all_warnings(record: Record) -> list[tuple[str | None, str]]:
     seen: dict[tuple[str | None, str], None] = {}
     for warning in record.get("warnings", []):
         seen[(warning.get("step"), warning.get("message", ""))] = None
@@ -111,5 +121,5 @@ def _all_warnings(record: Record) -> list[tuple[str | None, str]]:
     return list(seen)
 
 
-def _e(value: Any) -> str:
+def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)

@@ -1,5 +1,7 @@
 """Run records rendered for people and tools: JSON, Markdown (a PR comment) and one HTML file.
 
+A consumer of run records, like the CLI and the TUI: it lives beside the engine, not inside it.
+
 Everything that came from user code (step names, reasons, diffs, tracebacks, logs) is escaped:
 a report is opened in a browser by someone who did not write the pipeline.
 

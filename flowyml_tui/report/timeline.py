@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .common import STATUS_COLOURS, Record, _e, _reason, fmt_seconds
+from .common import STATUS_COLOURS, Record, esc, fmt_seconds, reason_of
 
 
 def _nice_step(span: float) -> float:
@@ -63,7 +63,7 @@ def timeline_svg(record: Record) -> str:
             f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 6}" '
             f'stroke="#e5e7eb" stroke-width="1"/>'
             f'<text x="{x:.1f}" y="{top - 12}" text-anchor="middle" fill="#59636e" '
-            f'font-size="11">{_e(_tick_label(seconds, tick))}</text>'
+            f'font-size="11">{esc(_tick_label(seconds, tick))}</text>'
         )
     for row, step in enumerate(steps):
         y = top + row * row_h
@@ -78,18 +78,18 @@ def timeline_svg(record: Record) -> str:
         if row % 2 == 0:
             parts.append(f'<rect x="0" y="{y}" width="{width}" height="{row_h}" fill="#f6f8fa"/>')
         parts.append(
-            f"<g><title>{_e(name)}: {_e(label)} — {_e(_reason(step))}</title>"
+            f"<g><title>{esc(name)}: {esc(label)} — {esc(reason_of(step))}</title>"
             f'<text x="{x0 - 10}" y="{y + row_h / 2 + 4.5:.1f}" text-anchor="end" '
-            f'fill="#1f2328" font-weight="600">{_e(_truncate(name, 24))}</text>'
+            f'fill="#1f2328" font-weight="600">{esc(_truncate(name, 24))}</text>'
             f'<rect x="{bar_x:.1f}" y="{y + 6}" width="{bar_w:.1f}" height="{row_h - 12}" '
             f'rx="3" fill="{colour}"/>'
             f'<text x="{bar_x + bar_w + 6:.1f}" y="{y + row_h / 2 + 4.5:.1f}" '
-            f'fill="#59636e" font-size="12">{_e(label)}</text></g>'
+            f'fill="#59636e" font-size="12">{esc(label)}</text></g>'
         )
     parts.append("</svg>")
     present = list(dict.fromkeys(str(step.get("status", "")) for step in steps))
     legend = "".join(
-        f'<span><i style="--c:{STATUS_COLOURS.get(s, "#64748b")}"></i>{_e(s)}</span>'
+        f'<span><i style="--c:{STATUS_COLOURS.get(s, "#64748b")}"></i>{esc(s)}</span>'
         for s in present
     )
     return "".join(parts) + f'<div class="legend">{legend}</div>'

@@ -1,0 +1,29 @@
+"""Where flowyml-tui keeps each user's settings: computed here only, so every reader agrees.
+
+`$XDG_CONFIG_HOME/flowyml-tui/` (default `~/.config/flowyml-tui/`) holds `keymap.toml` and
+`themes/`. The themes that ship with flowyml-tui live inside the package instead (see
+`flowyml_tui.tui.themes.BUNDLED_THEMES_DIR`), so a wheel install has them too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_DIR_NAME = "flowyml-tui"
+
+
+def config_dir() -> Path:
+    """flowyml-tui's folder in the user's config dir (XDG_CONFIG_HOME is honoured)."""
+    home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(home) / APP_DIR_NAME
+
+
+def keymap_path() -> Path:
+    """The user's key remapping file: binding id = "keys"."""
+    return config_dir() / "keymap.toml"
+
+
+def user_themes_dir() -> Path:
+    """The user's own theme files (.toml or .json), loaded after the bundled ones."""
+    return config_dir() / "themes"
