@@ -18,6 +18,7 @@ from typing import Any
 
 from . import explain
 from .aio import StepLoop
+from .cache import CorruptEntry, Store, checksum, serialize
 from .cache.entry import Entry
 from .errors import FlowymlError, StepOutputError, UnhashableInput
 from .events import (
@@ -39,7 +40,6 @@ from .preview import preview
 from .result import Outputs, RunResult, StepResult
 from .step import CachePolicy, Step
 from .stepcall import call_step
-from .store import CacheStore, CorruptEntry, checksum, serialize
 
 EventSink = Callable[[Event], None]
 _MAX_REDECISIONS = 20
@@ -92,7 +92,7 @@ class Executor:
         *,
         pipeline: str,
         graph: Graph,
-        store: CacheStore | None,
+        store: Store | None,
         context: Mapping[str, Any],
         on_event: EventSink | None = None,
         code_hash_mode: str = "ast",
