@@ -39,6 +39,7 @@ from .mutation import is_immutable
 from .preview import preview
 from .result import Outputs, RunResult, StepResult
 from .step import CachePolicy, Step
+from .totals import CACHE_OFF
 from .stepcall import call_step
 
 EventSink = Callable[[Event], None]
@@ -932,7 +933,7 @@ class Executor:
                 cached=result.cached,
                 duration_seconds=result.duration_seconds,
                 saved_seconds=result.saved_seconds,
-                cache=step.cache_label,
+                cache=step.cache_label if self.store is not None else CACHE_OFF,
                 key=result.key,
                 code_hash=result.code_hash,
                 changed=result.changed,
@@ -959,10 +960,11 @@ class Executor:
     def _record_usage(self) -> None:
         assert self.store is not None
         hits = [n for n, r in self._results.items() if r.cached]
-        misses = [
+        misses = [  # as totals.hit_rate counts them: executed or failed, cache on
             n
             for n, r in self._results.items()
-            if r.status is StepStatus.EXECUTED and r.key is not None
+            if r.status in (StepStatus.EXECUTED, StepStatus.FAILED)
+            and self.graph.step(n).policy is not CachePolicy.DISABLED
         ]
         try:
             self.store.record_run(self.pipeline, self._used, hits, misses)
