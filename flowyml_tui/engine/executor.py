@@ -39,8 +39,8 @@ from .mutation import is_immutable
 from .preview import preview
 from .result import Outputs, RunResult, StepResult
 from .step import CachePolicy, Step
-from .totals import CACHE_OFF
 from .stepcall import call_step
+from .totals import CACHE_OFF
 
 EventSink = Callable[[Event], None]
 _MAX_REDECISIONS = 20
