@@ -24,9 +24,9 @@ from xxhash import xxh3_128
 from .bytecode import code_digest, code_reads
 from .encoder import Walk, type_tag, write_text
 from .fingerprint import Unfingerprintable, feed, feed_root
-from .normalise import Reads, ast_reads, node_digest
+from .normalise import Reads, assignment_text, class_digest, function_digest
 from .origin import code_kind, kind_of_path, module_kind, package_version
-from .sources import DEF_TYPES, function_definition, source_file
+from .sources import source_file
 
 __all__ = ["CodeIdentity", "code_identity"]
 
@@ -238,7 +238,7 @@ class _IdentityWalk:
             digest = xxh3_128(b"unfingerprintable:" + type_tag(cls)).hexdigest()
         module, _, name = key.partition(":")
         parsed = source_file(path) if path else None
-        source = parsed.assignment(name) if parsed is not None else None
+        source = assignment_text(parsed, name) if parsed is not None else None
         self.add(key, self.location(path, module, name), digest, source)
 
     # -- definitions ----------------------------------------------------------------------------
@@ -263,14 +263,14 @@ class _IdentityWalk:
         code = func.__code__
         path = code.co_filename
         key = f"{func.__module__}:{func.__qualname__}"
-        node = function_definition(func)
         step_cls = _step_class()
         strip = root or (
             step_cls is not None and isinstance(func.__globals__.get(func.__name__), step_cls)
         )
+        found_def = function_digest(func, strip, self.mode)
         source: str | None = None
-        if node is not None:
-            digest, source = node_digest(node[0], node[1], strip, self.mode)
+        if found_def is not None:
+            digest, source, decorator_reads = found_def
         else:
             digest = code_digest(code)
             self.sourceless = True
@@ -281,11 +281,9 @@ class _IdentityWalk:
         unique = self.add(key, location, digest, source)
         # What the body reads: globals, module attributes, closure cells.
         found, attrs = code_reads(code)
-        if node is not None and not strip and isinstance(node[1], DEF_TYPES):
-            for decorator in node[1].decorator_list:
-                more, more_attrs = ast_reads(decorator)
-                found |= more
-                attrs |= more_attrs
+        if found_def is not None and not strip:
+            found |= decorator_reads[0]
+            attrs |= decorator_reads[1]
         self.globals_read(func.__globals__, found, attrs, path)
         if func.__closure__:
             for var, cell in zip(code.co_freevars, func.__closure__, strict=False):
@@ -320,14 +318,13 @@ class _IdentityWalk:
         key = f"{cls.__module__}:{cls.__qualname__}"
         path = _class_file(cls)
         namespace = _class_globals(cls)
-        node = None
+        found_class = None
         source = source_file(path) if path else None
         if source is not None and "<locals>" not in cls.__qualname__:
-            node = source.find_class(cls.__qualname__)
+            found_class = class_digest(source, cls.__qualname__, self.mode)
         text: str | None = None
-        if source is not None and node is not None:
-            digest, text = node_digest(source, node, False, self.mode)
-            found, attrs = ast_reads(node)
+        if found_class is not None:
+            digest, text, (found, attrs) = found_class
         else:
             digest, (found, attrs) = self.class_members_digest(cls)
             self.sourceless = True
