@@ -22,7 +22,7 @@ from typing import Any
 from xxhash import xxh3_128
 
 from .bytecode import code_digest, code_reads
-from .encoder import Walk, type_tag, write_text
+from .encoder import Walk, pack_u64, type_tag, write_text
 from .fingerprint import Unfingerprintable, feed, feed_root
 from .normalise import Reads, assignment_text, class_digest, function_digest
 from .origin import code_kind, kind_of_path, module_kind, package_version
@@ -74,6 +74,30 @@ def code_identity(func: Any, *, mode: str = "ast") -> CodeIdentity:
         with contextlib.suppress(TypeError):  # not weak-referenceable: computed each time
             _MEMO.setdefault(func, {})[mode] = identity
     return identity
+
+
+def identity_hash(
+    mode: str, root: str, parts: list[tuple[str, str]], packages: list[tuple[str, str]]
+) -> str:
+    """`fingerprint((mode, root, parts, packages))`, byte for byte, written out directly.
+
+    Identities are hashed once per step per process: the generic walk's dispatch per item
+    cost more than everything else about a cached step. `test_identity_hash` holds them equal.
+    """
+    out = [b"(\x04\x00\x00\x00\x00\x00\x00\x00\x00", _text(mode), _text(root)]
+    for pairs in (parts, packages):
+        out.append(b"[" + pack_u64(len(pairs)) + b"\x00")
+        for key, value in pairs:
+            out.append(_PAIR + _text(key) + _text(value))
+    return xxh3_128(b"".join(out)).hexdigest()
+
+
+_PAIR = b"(\x02\x00\x00\x00\x00\x00\x00\x00\x00"
+
+
+def _text(value: str) -> bytes:
+    data = value.encode("utf-8", "surrogatepass")
+    return b"s" + pack_u64(len(data)) + data
 
 
 def _unwrap(obj: Any) -> Any:
@@ -129,19 +153,13 @@ class _IdentityWalk:
         root = self.visit_code_object(func, root=True)
         while self.queue:
             self.visit_code_object(self.queue.pop(), root=False)
-        h = xxh3_128()
-        feed(
-            (
+        return CodeIdentity(
+            hash=identity_hash(
                 self.mode,
                 self.hash_parts.get("\x00root", ""),
                 sorted(self.hash_parts.items()),
                 sorted(self.packages.items()),
             ),
-            h,
-            Walk(),
-        )
-        return CodeIdentity(
-            hash=h.hexdigest(),
             functions=self.functions,
             sources=self.sources,
             packages=self.packages,
