@@ -18,6 +18,7 @@ from typing import Any
 
 from . import explain
 from .aio import StepLoop
+from .cache import CorruptEntry, Store, checksum, serialize
 from .cache.entry import Entry
 from .errors import FlowymlError, StepOutputError, UnhashableInput
 from .events import (
@@ -39,7 +40,7 @@ from .preview import preview
 from .result import Outputs, RunResult, StepResult
 from .step import CachePolicy, Step
 from .stepcall import call_step
-from .store import CacheStore, CorruptEntry, checksum, serialize
+from .totals import CACHE_OFF
 
 EventSink = Callable[[Event], None]
 _MAX_REDECISIONS = 20
@@ -92,7 +93,7 @@ class Executor:
         *,
         pipeline: str,
         graph: Graph,
-        store: CacheStore | None,
+        store: Store | None,
         context: Mapping[str, Any],
         on_event: EventSink | None = None,
         code_hash_mode: str = "ast",
@@ -932,7 +933,7 @@ class Executor:
                 cached=result.cached,
                 duration_seconds=result.duration_seconds,
                 saved_seconds=result.saved_seconds,
-                cache=step.cache_label,
+                cache=step.cache_label if self.store is not None else CACHE_OFF,
                 key=result.key,
                 code_hash=result.code_hash,
                 changed=result.changed,
@@ -959,10 +960,11 @@ class Executor:
     def _record_usage(self) -> None:
         assert self.store is not None
         hits = [n for n, r in self._results.items() if r.cached]
-        misses = [
+        misses = [  # as totals.hit_rate counts them: executed or failed, cache on
             n
             for n, r in self._results.items()
-            if r.status is StepStatus.EXECUTED and r.key is not None
+            if r.status in (StepStatus.EXECUTED, StepStatus.FAILED)
+            and self.graph.step(n).policy is not CachePolicy.DISABLED
         ]
         try:
             self.store.record_run(self.pipeline, self._used, hits, misses)
