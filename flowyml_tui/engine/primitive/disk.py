@@ -106,7 +106,7 @@ class DiskTier:
             self._cache = diskcache.Cache(str(self.path), eviction_policy="none")
         return self._cache
 
-    def _read(self, key: str, now: float) -> tuple[str, Any, float]:
+    def _read(self, key: str, now: float, *, drop: bool) -> tuple[str, Any, float]:
         cache = self.cache
         record = cache.get(key)
         if record is None:
@@ -114,7 +114,8 @@ class DiskTier:
         try:
             expires = deadline(record)
             if now >= expires:
-                cache.delete(key)
+                if drop:
+                    cache.delete(key)
                 return EXPIRED, None, 0.0
             return HIT, decode(record), expires
         except (CorruptRecord, pickle.UnpicklingError, EOFError, struct.error):
@@ -122,11 +123,12 @@ class DiskTier:
             raise
 
     def peek(self, key: str, now: float) -> tuple[bool, Any, float]:
-        status, value, expires = self._read(key, now)
+        """A live entry or nothing; an expired one stays for `get` to count and drop."""
+        status, value, expires = self._read(key, now, drop=False)
         return status == HIT, value, expires
 
     def get(self, key: str, now: float) -> tuple[str, Any, float]:
-        return self._read(key, now)
+        return self._read(key, now, drop=True)
 
     def set(self, key: str, value: Any, expires: float) -> None:
         cache = self.cache

@@ -21,7 +21,11 @@ def _load() -> tuple[Any, Any, Any, Any] | None:
         return _collectors
     with _lock:
         if _collectors is None and not _absent:
-            if importlib.util.find_spec("prometheus_client") is None:
+            try:
+                present = importlib.util.find_spec("prometheus_client") is not None
+            except ValueError:  # sys.modules["prometheus_client"] is None: blocked on purpose
+                present = False
+            if not present:
                 _absent = True
                 return None
             from prometheus_client import Counter, Histogram
