@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -31,6 +31,21 @@ logger = logging.getLogger("flowyml_tui.cache")
 KeyFn = Callable[[Any, Any], Any]
 _UNSET: Any = object()
 BACKENDS = ("memory", "disk", "redis")
+_CONTEXT_COUNTERS = {"hits": "cache_hits", "misses": "cache_misses"}
+
+
+class Tally:
+    """A counter threads can bump without a lock: `next()` on itertools.count is atomic."""
+
+    __slots__ = ("_count", "add")
+
+    def __init__(self) -> None:
+        self._count = itertools.count(1)
+        self.add = self._count.__next__
+
+    @property
+    def value(self) -> int:
+        return int(repr(self._count)[6:-1]) - 1  # "count(N)": the next value it would give
 
 
 def _default_name(primitive: Any) -> str:
@@ -46,13 +61,6 @@ def _default_name(primitive: Any) -> str:
     module = getattr(owner, "__module__", None) or ""
     qualname = getattr(owner, "__qualname__", None) or type(owner).__qualname__
     return f"{module}.{qualname}" if module else qualname
-
-
-def _count_in_context(context: Any, counter: str) -> None:
-    """TTA.dev keeps `cache_hits` / `cache_misses` in `context.state`; so do we."""
-    state = getattr(context, "state", None)
-    if isinstance(state, dict):
-        state[counter] = state.get(counter, 0) + 1
 
 
 class CachePrimitive:
@@ -113,8 +121,7 @@ class CachePrimitive:
             self._tier = DiskTier(root, self.name, max_size)
         else:
             self._tier = MemoryTier(max_size)
-        self._stats = {"hits": 0, "misses": 0, "expirations": 0}
-        self._stats_lock = threading.Lock()
+        self._stats = {"hits": Tally(), "misses": Tally(), "expirations": Tally()}
         self._metrics = metrics_for(self.name, metrics)
         self._flights = Flights()
         self._warned = False
@@ -140,16 +147,17 @@ class CachePrimitive:
 
     def get_hit_rate(self) -> float:
         """Hits as a percent of lookups, two decimals; 0.0 before any call."""
-        total = self._stats["hits"] + self._stats["misses"]
-        return round(self._stats["hits"] / total * 100, 2) if total else 0.0
+        hits = self._stats["hits"].value
+        total = hits + self._stats["misses"].value
+        return round(hits / total * 100, 2) if total else 0.0
 
     # -- calls -----------------------------------------------------------------------------------
 
     async def execute(self, data: Any, context: Any = None) -> Any:
         """The cached result for `data`; a miss calls the primitive (once per key at a time)."""
-        started = time.perf_counter()
-        keys = self._keys(data, context)
-        found, value = self._peek_first(keys, context)
+        metrics = self._metrics
+        started = time.perf_counter() if metrics is not None else 0.0
+        keys, found, value = self._fast(data, context)
         if not found:
             leads, future = self._flights.join_async(keys)
             if not leads:
@@ -169,15 +177,15 @@ class CachePrimitive:
                     raise
                 finally:
                     self._flights.leave_async(keys)
-        if self._metrics is not None:
-            self._metrics.latency.observe(time.perf_counter() - started)
+        if metrics is not None:
+            metrics.latency.observe(time.perf_counter() - started)
         return value
 
     def call(self, data: Any, context: Any = None) -> Any:
         """`execute` for sync primitives, from ordinary (non-async) code such as a step."""
-        started = time.perf_counter()
-        keys = self._keys(data, context)
-        found, value = self._peek_first(keys, context)
+        metrics = self._metrics
+        started = time.perf_counter() if metrics is not None else 0.0
+        keys, found, value = self._fast(data, context)
         if not found:
             leads, future = self._flights.join_thread(keys)
             if not leads:
@@ -202,8 +210,8 @@ class CachePrimitive:
                     raise
                 finally:
                     self._flights.leave_thread(keys)
-        if self._metrics is not None:
-            self._metrics.latency.observe(time.perf_counter() - started)
+        if metrics is not None:
+            metrics.latency.observe(time.perf_counter() - started)
         return value
 
     async def warm(self, inputs: Iterable[Any], context: Any = None) -> int:
@@ -268,9 +276,9 @@ class CachePrimitive:
         """size, hits, misses, expirations and hit_rate (a percent) of this tier."""
         return {
             "size": self._guard("size", self._tier.size) or 0,
-            "hits": self._stats["hits"],
-            "misses": self._stats["misses"],
-            "expirations": self._stats["expirations"],
+            "hits": self._stats["hits"].value,
+            "misses": self._stats["misses"].value,
+            "expirations": self._stats["expirations"].value,
             "hit_rate": self.get_hit_rate(),
         }
 
@@ -306,13 +314,22 @@ class CachePrimitive:
             return (self._key(data, context),)
         return tuple(level._key(data, context) for level in order)
 
-    def _peek_first(self, keys: tuple[str, ...], context: Any) -> tuple[bool, Any]:
-        """The lock-free fast path: a live entry in the fastest tier is a hit."""
-        level = self._order[0]
-        found, value, _ = level._peek(keys[0], self._clock())
+    def _fast(self, data: Any, context: Any) -> tuple[tuple[str, ...], bool, Any]:
+        """The lock-free hit path: keys, and a live entry in the fastest tier if there is one."""
+        order = self._order
+        lead = order[0]
+        if len(order) == 1:
+            keys: tuple[str, ...] = (self._key(data, context),)
+        else:
+            keys = tuple(level._key(data, context) for level in order)
+        try:
+            found, value, _ = lead._tier.peek(keys[0], self._clock())
+        except Exception as error:
+            lead._failed("read", error)
+            return keys, False, None
         if found:
-            level._count(context, "hits")
-        return found, value
+            lead._count(context, "hits")
+        return keys, found, value
 
     def _peek(self, key: str, now: float) -> tuple[bool, Any, float]:
         result = self._guard("read", self._tier.peek, key, now)
@@ -362,10 +379,12 @@ class CachePrimitive:
             level._guard("backfill", level._tier.set, keys[faster], value, deadline)
 
     def _count(self, context: Any, counter: str) -> None:
-        with self._stats_lock:
-            self._stats[counter] += 1
+        self._stats[counter].add()
         if counter != "expirations":
-            _count_in_context(context, f"cache_{counter}")
+            state = getattr(context, "state", None)
+            if isinstance(state, dict):  # TTA.dev keeps cache_hits / cache_misses there
+                name = _CONTEXT_COUNTERS[counter]
+                state[name] = state.get(name, 0) + 1
         if self._metrics is not None:
             getattr(self._metrics, counter).inc()
 
@@ -374,20 +393,24 @@ class CachePrimitive:
         try:
             return operation(*args)
         except Exception as error:
-            if self.strict:
-                raise CallCacheError(
-                    f"call cache {self.name!r} ({self.backend} backend) could not {action}: {error}"
-                ) from error
-            if not self._warned:
-                self._warned = True
-                logger.warning(
-                    "call cache %r (%s backend) could not %s: %s; calling the primitive "
-                    "directly (strict=True raises instead)",
-                    self.name,
-                    self.backend,
-                    action,
-                    error,
-                )
-            else:
-                logger.debug("call cache %r could not %s: %s", self.name, action, error)
+            self._failed(action, error)
             return None
+
+    def _failed(self, action: str, error: Exception) -> None:
+        """Warn once per cache (later failures go to debug), or raise when strict."""
+        if self.strict:
+            raise CallCacheError(
+                f"call cache {self.name!r} ({self.backend} backend) could not {action}: {error}"
+            ) from error
+        if not self._warned:
+            self._warned = True
+            logger.warning(
+                "call cache %r (%s backend) could not %s: %s; calling the primitive "
+                "directly (strict=True raises instead)",
+                self.name,
+                self.backend,
+                action,
+                error,
+            )
+        else:
+            logger.debug("call cache %r could not %s: %s", self.name, action, error)

@@ -22,13 +22,19 @@ class MemoryTier:
         self._lock = threading.Lock()
 
     def peek(self, key: str, now: float) -> tuple[bool, Any, float]:
-        """A live entry (refreshing its LRU place) or nothing; counts nothing, removes nothing."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or now >= entry[1]:
-                return False, None, 0.0
+        """A live entry (refreshing its LRU place) or nothing; counts nothing, removes nothing.
+
+        Lock-free, the hit path: each OrderedDict call is atomic under the GIL, and an entry
+        evicted between the two calls was still a valid answer when it was read.
+        """
+        entry = self._entries.get(key)
+        if entry is None or now >= entry[1]:
+            return False, None, 0.0
+        try:  # noqa: SIM105 (contextlib.suppress costs more than the lookup)
             self._entries.move_to_end(key)
-            return True, entry[0], entry[1]
+        except KeyError:
+            pass
+        return True, entry[0], entry[1]
 
     def get(self, key: str, now: float) -> tuple[str, Any, float]:
         """HIT with the value and its deadline, MISS, or EXPIRED (the entry is then dropped)."""
