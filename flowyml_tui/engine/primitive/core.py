@@ -122,6 +122,7 @@ class CachePrimitive:
         else:
             self._tier = MemoryTier(max_size)
         self._stats = {"hits": Tally(), "misses": Tally(), "expirations": Tally()}
+        self._add_hit = self._stats["hits"].add
         self._metrics = metrics_for(self.name, metrics)
         self._flights = Flights()
         self._warned = False
@@ -135,6 +136,7 @@ class CachePrimitive:
         # Fastest tier first; sorted() is stable, so equal tiers keep the nesting order.
         self._order: list[CachePrimitive] = sorted(levels, key=lambda level: level._tier.speed)
         self._target = inner
+        self._solo = len(self._order) == 1
 
     # -- TTA.dev names ---------------------------------------------------------------------------
 
@@ -316,19 +318,23 @@ class CachePrimitive:
 
     def _fast(self, data: Any, context: Any) -> tuple[tuple[str, ...], bool, Any]:
         """The lock-free hit path: keys, and a live entry in the fastest tier if there is one."""
-        order = self._order
-        lead = order[0]
-        if len(order) == 1:
+        lead = self._order[0]
+        if self._solo:
             keys: tuple[str, ...] = (self._key(data, context),)
         else:
-            keys = tuple(level._key(data, context) for level in order)
+            keys = tuple(level._key(data, context) for level in self._order)
         try:
             found, value, _ = lead._tier.peek(keys[0], self._clock())
         except Exception as error:
             lead._failed("read", error)
             return keys, False, None
         if found:
-            lead._count(context, "hits")
+            lead._add_hit()
+            state = getattr(context, "state", None)
+            if isinstance(state, dict):  # TTA.dev keeps cache_hits there
+                state["cache_hits"] = state.get("cache_hits", 0) + 1
+            if lead._metrics is not None:
+                lead._metrics.hits.inc()
         return keys, found, value
 
     def _peek(self, key: str, now: float) -> tuple[bool, Any, float]:
