@@ -36,6 +36,7 @@ class Pipeline:
         *,
         code_hash_mode: str = "ast",
         keep_runs: int = 50,
+        shared: str | None = None,
     ) -> None:
         if code_hash_mode not in CODE_HASH_MODES:
             raise ValueError(
@@ -47,6 +48,8 @@ class Pipeline:
         self.context: dict[str, Any] = dict(context or {})
         self.code_hash_mode = code_hash_mode
         self.keep_runs = keep_runs
+        self.shared = shared
+        """Redis URL of the team's shared cache (else `FLOWYML_TUI_SHARED`); see README."""
         self.source_file: str | None = None
         self.steps: list[Step] = []
         self._store: CacheStore | None = None
@@ -89,7 +92,7 @@ class Pipeline:
         """The cache store at `cache_dir`, opened on first use (and again if the dir changed)."""
         path = self._cache_path()
         if self._store is None or self._store.path != path:
-            self._store = open_store(path)
+            self._store = open_store(path, shared=self.shared, source_file=self.source_file)
         return self._store
 
     def invalidate(self, step: str, downstream: bool = True) -> list[str]:
@@ -145,6 +148,9 @@ class Pipeline:
         graph = self._graph_for(merged)
         _check_parameters(graph, merged)
         store = self.store if self.enable_cache else None
+        prefetch = getattr(store, "prefetch", None)
+        if prefetch is not None:  # a shared tier: the DAG's metadata in two round trips
+            prefetch(self.name, [s.name for s in graph.order])
         return Executor(
             pipeline=self.name,
             graph=graph,

@@ -180,6 +180,10 @@ class LocalStore:
         self._remember(meta)
         self.unreadable.discard(key)
 
+    def put_value(self, entry: Entry, index: int, blob: bytes) -> None:
+        """Add one value to an entry already here (a shared tier backfills values on first load)."""
+        self._cache.set(f"v:{entry.key}:{index}", blob)
+
     def load_value(self, entry: Entry, index: int) -> Any:
         """Load output `index` of an entry, checking its bytes before anything is unpickled."""
         key = entry.key
