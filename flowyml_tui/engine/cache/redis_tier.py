@@ -100,7 +100,8 @@ class RedisTier:
         """Keys refused once: not fetched (nor warned about) again until rewritten."""
         self.counts = {"hits": 0, "refused": 0, "not_shared": 0, "round_trips": 0}
         self.not_shared: list[str] = []
-        """Keys of entries with a value over `max_value`: kept local only (`cache stats`)."""
+        """Keys of entries this process kept local: a value over `max_value`. Redis notes them
+        too (``big:<key>``), so `cache stats` on any machine says what was not shared."""
 
     def __repr__(self) -> str:
         return f"RedisTier({self.url!r}, project={self.project!r})"
@@ -111,13 +112,13 @@ class RedisTier:
     def online(self) -> bool:
         return time.monotonic() >= self._down_until
 
-    def _call(self, fn: Any, *args: Any) -> Any:
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """One round trip; a failure opens the breaker (one warning) and raises SharedTierDown."""
         if not self.online:
             raise SharedTierDown(self.url)
         self.counts["round_trips"] += 1
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         except self._errors as exc:
             self._down_until = time.monotonic() + self._retry_after
             if not self._warned:
@@ -218,6 +219,10 @@ class RedisTier:
         if any(len(b) > self.max_value for b in blobs):
             self.counts["not_shared"] += 1
             self.not_shared.append(meta.key)
+            note = {"pipeline": meta.pipeline, "step": meta.step, "bytes": sum(map(len, blobs))}
+            self._call(
+                self._redis.set, self._prefix + "big:" + meta.key, json.dumps(note), ex=self.ttl
+            )
             return
         digests = [hashlib.sha256(b).hexdigest() for b in blobs]
         header = Header(entry=meta, sha256=digests, host=socket.gethostname(), user=_user())
@@ -306,8 +311,9 @@ class RedisTier:
     def stats(self) -> dict[str, Any]:
         """Entries and bytes in Redis for this project, and this process's hits and refusals."""
         row: dict[str, Any] = {"url": self.url, "project": self.project, **self.counts}
-        row["not_shared"] = list(self.not_shared)
         try:
+            big = self._scan("big:*")
+            row["not_shared"] = sorted(k.decode().rsplit(":", 1)[-1] for k in big)
             row["entries"] = len(self._scan("e:*"))
             values = self._scan("v:*")
             pipe = self._redis.pipeline(transaction=False)
@@ -316,7 +322,7 @@ class RedisTier:
             row["bytes"] = sum(self._call(pipe.execute)) if values else 0
             row["online"] = True
         except SharedTierDown:
-            row.update(entries=None, bytes=None, online=False)
+            row.update(entries=None, bytes=None, online=False, not_shared=list(self.not_shared))
         return row
 
     def _scope(self, pipeline: str, step: str) -> str:

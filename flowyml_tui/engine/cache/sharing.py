@@ -17,6 +17,7 @@ SECRET_FILE_ENV = "FLOWYML_TUI_SECRET_FILE"
 PROJECT_ENV = "FLOWYML_TUI_PROJECT"
 TTL_ENV = "FLOWYML_TUI_SHARED_TTL"
 MAX_VALUE_ENV = "FLOWYML_TUI_SHARED_MAX_VALUE"
+RETRY_ENV = "FLOWYML_TUI_SHARED_RETRY"
 
 _told: set[str] = set()
 
@@ -65,7 +66,7 @@ def open_shared(url: str, source_file: str | None = None):  # -> RedisTier | Non
         )
         return None
     try:
-        from .redis_tier import DEFAULT_MAX_VALUE, DEFAULT_TTL, RedisTier
+        from .redis_tier import DEFAULT_MAX_VALUE, DEFAULT_TTL, RETRY_AFTER, RedisTier
     except ImportError:
         tell_once(f"SHARED CACHE NOT USED: {url} needs redis-py: pip install 'flowyml-tui[redis]'")
         return None
@@ -75,4 +76,5 @@ def open_shared(url: str, source_file: str | None = None):  # -> RedisTier | Non
         secret=secret,
         ttl=int(os.environ.get(TTL_ENV, DEFAULT_TTL)),
         max_value=int(os.environ.get(MAX_VALUE_ENV, DEFAULT_MAX_VALUE)),
+        retry_after=float(os.environ.get(RETRY_ENV, RETRY_AFTER)),
     )
