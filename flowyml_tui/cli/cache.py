@@ -10,7 +10,7 @@ import time
 from ..engine.display import format_bytes, format_duration
 from ..engine.errors import FlowymlError
 from ..engine.totals import format_rate
-from .common import add_cache_dir, open_existing_store
+from .common import add_cache_dir, add_shared, open_existing_store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     unpin.add_argument("step", metavar="STEP")
     for sub in (stats, listing, clear, pin, unpin):
         add_cache_dir(sub)
+        add_shared(sub)
         sub.add_argument(
             "--pipeline",
             metavar="NAME",
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    store = open_existing_store(args.cache_dir)
+    store = open_existing_store(args.cache_dir, getattr(args, "shared", None))
     if args.action == "stats":
         stats = store.stats()
         if args.pipeline is not None:
@@ -57,6 +58,8 @@ def main(args: argparse.Namespace) -> int:
                 f"{format_bytes(row['bytes']):>9}  "
                 f"{row['hits']} hits / {row['misses']} misses{pin}"
             )
+        for name, tier in stats.get("tiers", {}).items():
+            _print_tier(name, tier)
         return 0
     if args.action == "ls":
         entries = store.entries(args.step, pipeline=args.pipeline)
@@ -101,6 +104,19 @@ def main(args: argparse.Namespace) -> int:
         print(f"unpinned {args.step}")
         return 0
     raise FlowymlError(f"unknown cache action {args.action!r}")
+
+
+def _print_tier(name: str, tier: dict) -> None:
+    """One line per shared tier, and the entries it did not take (a value over its cap)."""
+    if not tier.get("online"):
+        print(f"{name} {tier['url']} (project {tier['project']}): offline")
+        return
+    print(
+        f"{name} {tier['url']} (project {tier['project']}): {tier['entries']} entries, "
+        f"{format_bytes(tier['bytes'])}, {tier['hits']} hits, {tier['refused']} refused"
+    )
+    for key in tier["not_shared"]:
+        print(f"  not shared (a value over the size cap stays local): {key}")
 
 
 def _confirm(question: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pipeline", metavar="NAME", help="which pipeline, when a file has several"
     )
     parser.add_argument("--cache-dir", metavar="DIR", help="use this cache dir for every pipeline")
+    parser.add_argument(
+        "--shared",
+        metavar="URL",
+        help="the team's shared cache, redis://host:6379/0 (default: $FLOWYML_TUI_SHARED)",
+    )
     parser.add_argument("--theme", metavar="NAME", help="colour theme (built-in or a theme file)")
     parser.add_argument(
         "--no-watch", action="store_true", help="run once on start and on r; ignore saves"
@@ -49,6 +55,8 @@ def main(args: argparse.Namespace) -> int:
     ):
         return _usage_error(f"--cache-dir {args.cache_dir} is a file, not a directory")
 
+    if args.shared:  # the runs happen in worker processes, which inherit the environment
+        os.environ["FLOWYML_TUI_SHARED"] = args.shared
     from ..tui.app import FlowymlApp
 
     app = FlowymlApp(

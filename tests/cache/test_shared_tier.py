@@ -316,3 +316,29 @@ def test_a_miss_locally_reads_through_and_backfills_the_entry_at_once(team, redi
     assert bob.local.get_entry(entry.key) == entry  # the entry is local now; the value not yet
     assert bob.load_value(entry, 0) == {"big": "result"}
     assert open_store(tmp_path / "bob").load_value(entry, 0) == {"big": "result"}  # now local
+
+
+def test_the_cli_shares_with_shared_and_cache_stats_reports_the_tier(
+    write_file, team, redis_server, tmp_path, monkeypatch
+):
+    import subprocess
+    import sys
+
+    path = write_file("team.py", PIPELINE)
+    monkeypatch.setenv("RAN_LOG", str(tmp_path / "ran.log"))
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "flowyml_tui", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    cli("run", str(path), "--cache-dir", str(tmp_path / "a"), "--shared", redis_server.url)
+    out = cli("run", str(path), "--cache-dir", str(tmp_path / "b"), "--shared", redis_server.url)
+    assert out.count("cached from the shared cache") == 3
+    stats = cli("cache", "stats", "--cache-dir", str(tmp_path / "b"), "--shared", redis_server.url)
+    assert f"shared {redis_server.url} (project {team}): 3 entries" in stats
