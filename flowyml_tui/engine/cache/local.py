@@ -180,6 +180,11 @@ class LocalStore:
         self._remember(meta)
         self.unreadable.discard(key)
 
+    def batch(self) -> Any:
+        """One transaction around many writes (a shared tier backfilling a whole DAG's entries
+        pays one SQLite commit instead of one per entry)."""
+        return self._cache.transact()
+
     def put_value(self, entry: Entry, index: int, blob: bytes) -> None:
         """Add one value to an entry already here (a shared tier backfills values on first load)."""
         self._cache.set(f"v:{entry.key}:{index}", blob)

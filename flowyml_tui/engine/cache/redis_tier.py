@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import pickle
 import socket
 import time
@@ -40,6 +41,10 @@ DEFAULT_TTL = 30 * 24 * 3600
 DEFAULT_MAX_VALUE = 64 * 2**20
 TIMEOUT = 0.2
 RETRY_AFTER = 30.0
+BULK_RATE = 25 * 2**20
+"""Bytes per second a value transfer is allowed: a 64 MB value gets 0.2 s + 2.6 s, so a busy
+server is not mistaken for a dead one, while connecting stays bounded by `TIMEOUT`."""
+BULK_MIN = 2**20
 PREFETCH_VERSIONS = 4
 """Newest entries per step fetched by `prefetch`: the current one is nearly always among them."""
 
@@ -84,13 +89,16 @@ class RedisTier:
         self.unreadable: set[str] = set()
         self._secret = secret
         self._prefix = f"flowyml:v{KEY_FORMAT}:{project}:"
-        self._redis = redis.Redis.from_url(
+        self._open = lambda seconds: redis.Redis.from_url(
             url,
-            socket_timeout=timeout,
+            socket_timeout=seconds,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
             retry_on_timeout=False,
         )
+        self._timeout = timeout
+        self._redis = self._open(timeout)
+        self._bulk: dict[int, Any] = {}
         self._errors = (redis.RedisError, OSError)
         self._retry_after = retry_after
         self._down_until = 0.0
@@ -131,6 +139,16 @@ class RedisTier:
                 log.warning(message)
                 warnings.warn(message, stacklevel=4)
             raise SharedTierDown(self.url) from exc
+
+    def _client(self, nbytes: int) -> Any:
+        """The metadata client, or for a big value one whose timeout allows its transfer."""
+        if nbytes < BULK_MIN:
+            return self._redis
+        seconds = math.ceil(self._timeout + nbytes / BULK_RATE)  # a few clients, reused
+        client = self._bulk.get(seconds)
+        if client is None:
+            client = self._bulk[seconds] = self._open(seconds)
+        return client
 
     # -- signing ---------------------------------------------------------------------------
 
@@ -227,7 +245,7 @@ class RedisTier:
         digests = [hashlib.sha256(b).hexdigest() for b in blobs]
         header = Header(entry=meta, sha256=digests, host=socket.gethostname(), user=_user())
         p, ttl = self._prefix, self.ttl
-        pipe = self._redis.pipeline(transaction=True)
+        pipe = self._client(sum(map(len, blobs))).pipeline(transaction=True)
         for digest, blob in zip(digests, blobs, strict=True):
             pipe.set(p + "v:" + digest, blob, ex=ttl)
         for fn_hash, text in sources.items():
@@ -249,7 +267,8 @@ class RedisTier:
             if known is None:
                 raise CorruptEntry(f"entry {key} is not in the shared cache")
         raw, blob = self._call(
-            self._redis.mget, [self._prefix + "e:" + key, self._prefix + "v:" + known.sha256[index]]
+            self._client(entry.sizes[index]).mget,
+            [self._prefix + "e:" + key, self._prefix + "v:" + known.sha256[index]],
         )
         self._headers.pop(key, None)
         header = self._header(key, raw)

@@ -75,9 +75,10 @@ class TieredStore:
         if not missing:
             return 0
         found = self._try("prefetch", self.shared.prefetch, pipeline, missing) or {}
-        for entry in found.values():
-            if self.local.get_entry(entry.key) is None:
-                self._backfill(entry)
+        with self.local.batch():
+            for entry in found.values():
+                if self.local.get_entry(entry.key) is None:
+                    self._backfill(entry)
         return len(found)
 
     def newest_entry(self, pipeline: str, step: str) -> Entry | None:
