@@ -181,3 +181,17 @@ def test_cli_cache_stats_on_a_refused_store_is_exit_2(cache, tmp_path):
     assert out.returncode == 2
     assert f"{cache / 'store'} is writable by other users" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_run_records_and_step_logs_are_private_whatever_the_umask(write_file, load, tmp_path):
+    pipeline = load(write_file("talks.py", PIPE.replace("return 1", 'print("hi")\n    return 1')))
+    old = os.umask(0o002)
+    try:
+        pipeline.run()
+    finally:
+        os.umask(old)
+    runs = tmp_path / "cache" / "runs"
+    made = [runs, *runs.rglob("*")]
+    assert any(p.name.endswith(".log") for p in made) or len(made) > 1
+    assert all(mode(p) & 0o077 == 0 for p in made), {str(p): oct(mode(p)) for p in made}
+    assert list_runs(tmp_path / "cache")
