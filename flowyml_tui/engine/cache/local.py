@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import stat
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -569,12 +570,16 @@ def _open_private(path: Path) -> None:
         side = store / ("cache.db" + suffix)
         if os.path.lexists(side):
             check_private_path(side, "cache database file", is_dir=False)
-    with os.scandir(store) as found:
+    me = os.getuid() if hasattr(os, "getuid") else None
+    with os.scandir(store) as found:  # up to 256 value dirs: the quick test first
         for item in found:
-            if len(item.name) == 2 and not item.name.startswith("."):
-                check_private(
-                    Path(item.path),
-                    item.stat(follow_symlinks=False),
-                    "cache value dir",
-                    is_dir=True,
-                )
+            if len(item.name) != 2:
+                continue
+            info = item.stat(follow_symlinks=False)
+            if (
+                stat.S_ISDIR(info.st_mode)
+                and not info.st_mode & 0o022
+                and me in (None, info.st_uid)
+            ):
+                continue
+            check_private(Path(item.path), info, "cache value dir", is_dir=True)
