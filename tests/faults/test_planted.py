@@ -77,9 +77,9 @@ def test_a_row_planted_in_pickle_mode_is_never_unpickled(ran):
     assert not marker.exists()
     assert code == 0 and not result.failed_steps
     assert caught and "never writes: ignored, not unpickled" in str(caught[0].message)
-    store = CacheStore(cache)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CacheSafetyWarning)
+        store = CacheStore(cache)
         assert store.clear_step("big", pipeline="planted") == 1  # bumps the planted generation
         assert store.newest_entry("planted", "count") is not None
     assert not marker.exists()
