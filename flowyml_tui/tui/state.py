@@ -23,6 +23,8 @@ from flowyml_tui.engine.events import (
 from flowyml_tui.engine.totals import RunTotals, run_totals
 from flowyml_tui.runner.protocol import ChildExited, ChildOutput, LoadFailed, RunCancelled
 
+from .problems import explain_load_failure
+
 HISTORY_LENGTH = 50
 LOG_LIMIT = 64_000
 """Characters of captured output kept per step: enough to read, bounded for chatty steps."""
@@ -98,6 +100,10 @@ class Problem:
     location: str | None
     message: str
     detail: str = ""
+    hint: str = ""
+    """What to do about it; set for definition errors, whose `detail` is the user's frames only."""
+    below: str | None = "The last good run stays below; save the file to try again."
+    """The closing line, or None when there is no earlier run on screen to point at."""
 
 
 class RunModel:
@@ -221,11 +227,19 @@ class RunModel:
             self.child_output.pop(0)
 
     def load_failed(self, failed: LoadFailed) -> None:
+        told = explain_load_failure(failed)
+        below = (
+            "The last good run stays below; save the file to try again."
+            if self.finished is not None
+            else ("The last run stays below; save the file to try again." if self.rows else None)
+        )
         problem = Problem(
-            "Could not load the pipeline",
-            where(failed.file, failed.line),
-            failed.message,
-            failed.traceback,
+            told.title,
+            where(told.file, told.line),
+            told.message,
+            told.frames,
+            hint=told.hint,
+            below=below,
         )
         self.interrupted(problem, reason="not run: the file did not load")
 

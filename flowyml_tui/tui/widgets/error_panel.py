@@ -32,13 +32,20 @@ class ErrorPanel(Static):
         if problem.location:
             head.append(f"  {problem.location}", style="bold underline")
         parts: list[RenderableType] = [head]
+        if problem.hint:  # a definition error: what is wrong, what to do, then the user's frames
+            parts.append(Text(problem.message))
+            parts.append(Text("→ " + problem.hint, style="bold"))
+            if problem.detail:
+                parts.append(Text(problem.detail, style="dim"))
+            if problem.below:
+                parts.append(Text(problem.below, style="italic"))
+            return Group(*parts)
         tail = "\n".join(problem.detail.rstrip().splitlines()[-DETAIL_LINES:])
         if not tail.endswith(problem.message):
             parts.append(Text(problem.message))
         if tail:
             lexer = "pytb" if "Traceback" in problem.detail else "text"
             parts.append(highlighted(tail, lexer, dark=self.app.current_theme.dark))
-        parts.append(
-            Text("The last good run stays below; save the file to try again.", style="italic")
-        )
+        if problem.below:
+            parts.append(Text(problem.below, style="italic"))
         return Group(*parts)
