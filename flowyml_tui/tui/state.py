@@ -115,6 +115,8 @@ class RunModel:
         self.cache_dir: str | None = None
         self.run_number = 0
         self.running = False
+        self.stopped = False
+        """The user stopped the last run (`s`): the status line says so until the next run."""
         self.rows: dict[str, StepRow] = {}
         self.history: dict[str, deque[HistoryPoint]] = {}
         self.finished: RunFinished | None = None
@@ -152,7 +154,10 @@ class RunModel:
         elif isinstance(message, ChildExited):
             self.child_exited(message)
         elif isinstance(message, RunCancelled):
-            self.interrupted(None, reason=f"cancelled: {message.reason}")
+            if message.reason == "stopped":
+                self.stop()
+            else:
+                self.interrupted(None, reason=f"cancelled: {message.reason}")
 
     def start(self, event: RunStarted) -> None:
         shape = [(s.name, s.upstream, s.cache) for s in event.steps]
@@ -163,6 +168,7 @@ class RunModel:
         self.cache_dir = event.cache_dir
         self.run_number += 1
         self.running = True
+        self.stopped = False
         self.finished = None
         self.problem = None
         self.warnings = []
@@ -259,6 +265,11 @@ class RunModel:
             row.status, row.reason = StepStatus.FAILED, exited.message
             row.error = row.error or exited.stderr_tail or None
             self._touch(row.name)
+
+    def stop(self) -> None:
+        """The user stopped the run: steps still running did not finish and are not cached."""
+        self.interrupted(None, reason="stopped before it finished")
+        self.stopped = True
 
     def interrupted(self, problem: Problem | None, *, reason: str) -> None:
         """The child stopped before RunFinished: steps it was running did not finish."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
@@ -17,6 +20,7 @@ ACTIVITY_STYLE = {
     "running": "running",
     "watching": "cached",
     "paused": "skipped",
+    "stopped": "failed",
     "idle": "pending",
     "starting": "running",
     "error": "failed",
@@ -28,16 +32,28 @@ class StatusLine(Static):
 
     _shown: Text | None = None
 
-    def show(self, model: RunModel, activity: str, target: str | None) -> None:
+    def show(
+        self,
+        model: RunModel,
+        activity: str,
+        target: str | None,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
         """Redraw only when the line reads differently; it is one line high, so no layout."""
-        text = render_status(self, model, activity, target)
+        text = render_status(self, model, activity, target, context)
         if self._shown is not None and text == self._shown:
             return
         self._shown = text
         self.update(text, layout=False)
 
 
-def render_status(widget: Static, model: RunModel, activity: str, target: str | None) -> Text:
+def render_status(
+    widget: Static,
+    model: RunModel,
+    activity: str,
+    target: str | None,
+    context: Mapping[str, Any] | None = None,
+) -> Text:
     app = widget.app
     text = Text(no_wrap=True, overflow="ellipsis")
     name = model.pipeline or (Path(target).stem if target else "flowyml-tui")
@@ -47,6 +63,9 @@ def render_status(widget: Static, model: RunModel, activity: str, target: str | 
     text.append(f"  run #{model.run_number}" if model.run_number else "  no run yet")
     text.append("  ")
     text.append(f"● {activity}", style=status_style(app, ACTIVITY_STYLE.get(activity, "pending")))
+    if context:
+        text.append("  │  ")
+        text.append(" ".join(f"{k}={_short(v)}" for k, v in context.items()), style="bold")
     if model.rows:
         totals = model.totals()
         text.append("  │  ")
@@ -68,3 +87,8 @@ def render_status(widget: Static, model: RunModel, activity: str, target: str | 
     if model.warnings:
         text.append(f"  │  ⚠ {len(model.warnings)}", style=status_style(app, "running"))
     return text
+
+
+def _short(value: Any) -> str:
+    shown = value if isinstance(value, str) else json.dumps(value)
+    return shown if len(shown) <= 16 else shown[:15] + "…"
