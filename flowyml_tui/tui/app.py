@@ -50,6 +50,8 @@ ROWS_PER_FRAME = 500
 TICK_SECONDS = 0.2
 """How often the elapsed time of running steps moves."""
 MAX_WARNING_TOASTS = 3
+TOAST_CHARS = 160
+"""A toast says what and where; the whole text is in the warnings list."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class FlowymlApp(App[int]):
         ),
         Binding("d", "toggle_dag", "DAG", id="dag"),
         Binding("e", "export", "Export", id="export"),
+        Binding("W", "warnings", "Warnings", id="warnings"),
         Binding("t", "change_theme", "Theme", id="theme"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
@@ -323,10 +326,24 @@ class FlowymlApp(App[int]):
         self._refresh_selector()
 
     def _warning_toast(self, warning: RunWarning) -> None:
+        """A new warning once, shortened: a repeat on the next run is only counted (`W` lists)."""
+        if not self.model.is_new_warning(warning):
+            return
         self._warning_toasts += 1
         if self._warning_toasts <= MAX_WARNING_TOASTS:
             where = f"{warning.step}: " if warning.step else ""
-            self.notify(where + warning.message, title="Warning", severity="warning")
+            text = where + warning.message
+            short = text if len(text) <= TOAST_CHARS else text[: TOAST_CHARS - 1] + "…"
+            keys = ", ".join(self.keys_for("warnings")) or "W"
+            self.notify(
+                f"{short}\n{keys} lists every warning.", title="Warning", severity="warning"
+            )
+
+    def keys_for(self, binding_id: str) -> list[str]:
+        """The keys bound to `binding_id` now (after the keymap), as the footer shows them."""
+        from .commands import live_keys
+
+        return list(dict.fromkeys(live_keys(self.screen).get(binding_id, ())))
 
     # -- drawing -----------------------------------------------------------------------------
 
@@ -571,6 +588,11 @@ class FlowymlApp(App[int]):
             self.call_after_refresh(dag.show, self.model)
         else:
             self.query_one(StepTable).focus()
+
+    def action_warnings(self) -> None:
+        from .screens.warnings import WarningsScreen
+
+        self.push_screen(WarningsScreen(list(self.model.warning_log.values())))
 
     def action_export(self) -> None:
         cache_dir = self.known_cache_dir

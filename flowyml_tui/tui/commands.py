@@ -26,6 +26,7 @@ PALETTE: dict[str, tuple[str, str]] = {
     "clear_cache": ("Clear cache", "Delete every cached result, after confirming"),
     "watch": ("Pause / resume watching", "Stop or restart re-runs on save; a run goes on"),
     "dag": ("Toggle DAG view", "Draw the pipeline graph"),
+    "warnings": ("Show warnings", "Every warning of this session, with its step"),
     "export": ("Export report", "Write a report of the last run"),
     "help": ("Keys", "Show every key and its binding id"),
 }

@@ -106,6 +106,17 @@ class Problem:
     """The closing line, or None when there is no earlier run on screen to point at."""
 
 
+@dataclass(slots=True)
+class WarningEntry:
+    """One distinct warning of this session, with the step it belongs to and when it was seen."""
+
+    step: str | None
+    message: str
+    first_run: int
+    last_run: int
+    count: int = 1
+
+
 class RunModel:
     """The current run, the history of this session and the last problem, folded from messages."""
 
@@ -122,6 +133,8 @@ class RunModel:
         self.finished: RunFinished | None = None
         self.problem: Problem | None = None
         self.warnings: list[str] = []
+        self.warning_log: dict[tuple[str | None, str], WarningEntry] = {}
+        """Every distinct warning of the session (`W` lists them); a repeat only counts up."""
         self.child_output: list[str] = []
         self.dirty: set[str] = set()
         self.structure_changed = False
@@ -216,7 +229,21 @@ class RunModel:
     def warning(self, event: RunWarning) -> None:
         text = f"{event.step}: {event.message}" if event.step else event.message
         self.warnings.append(text)
+        key = (event.step, event.message)
+        entry = self.warning_log.get(key)
+        if entry is None:
+            self.warning_log[key] = WarningEntry(
+                event.step, event.message, self.run_number, self.run_number
+            )
+        else:
+            entry.count += 1
+            entry.last_run = self.run_number
         self.summary_dirty = True
+
+    def is_new_warning(self, event: RunWarning) -> bool:
+        """Seen for the first time in this session: worth a toast; a repeat is not."""
+        entry = self.warning_log.get((event.step, event.message))
+        return entry is not None and entry.count == 1
 
     def finish(self, event: RunFinished) -> None:
         self.finished = event
