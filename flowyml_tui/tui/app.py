@@ -50,6 +50,7 @@ ROWS_PER_FRAME = 500
 TICK_SECONDS = 0.2
 """How often the elapsed time of running steps moves."""
 MAX_WARNING_TOASTS = 3
+PAUSE_TIP = "Stop re-running on save; a run in progress goes on (s stops it)"
 TOAST_CHARS = 160
 """A toast says what and where; the whole text is in the warnings list."""
 
@@ -70,26 +71,22 @@ class FlowymlApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
+        # The footer shows them in this order and drops the tail first at 80 columns: the keys
+        # a user needs first (DESIGN: q, r, s, i, p, ?) lead.
+        Binding("q", "quit", "Quit", id="quit"),
         Binding("r", "rerun", "Re-run", id="rerun"),
         Binding("s", "stop", "Stop", id="stop"),
         Binding("i", "invalidate", "Invalidate", id="invalidate"),
-        Binding("I", "invalidate_downstream", "Invalidate+down", id="invalidate_downstream"),
         Binding("p", "toggle_pin", "Pin", id="pin"),
-        Binding("c", "clear_cache", "Clear cache", id="clear_cache"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("w", "toggle_watch", "Pause saves", tooltip=PAUSE_TIP, id="watch"),
         Binding("C", "edit_context", "Context", id="context"),
-        Binding(
-            "w",
-            "toggle_watch",
-            "Pause saves",
-            tooltip="Stop re-running on save; a run in progress goes on (s stops it)",
-            id="watch",
-        ),
+        Binding("W", "warnings", "Warnings", id="warnings"),
+        Binding("I", "invalidate_downstream", "Invalidate+down", id="invalidate_downstream"),
+        Binding("c", "clear_cache", "Clear cache", id="clear_cache"),
         Binding("d", "toggle_dag", "DAG", id="dag"),
         Binding("e", "export", "Export", id="export"),
-        Binding("W", "warnings", "Warnings", id="warnings"),
         Binding("t", "change_theme", "Theme", id="theme"),
-        Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
     ]
 
     def __init__(
