@@ -59,3 +59,20 @@ def test_a_long_reason_ends_in_an_ellipsis_and_why_stays(scene_app) -> None:
         assert "upstream cubes" in line and "…" in line
 
     drive(scene_app, scenario, size=SMALL)
+
+
+def test_the_context_stays_in_the_status_line_at_80_columns(write_pipeline, new_app) -> None:
+    app = new_app(
+        write_pipeline(name="diamond.py"),
+        autorun=False,
+        clock=FakeClock(),
+        themes_from=[],
+        context={"n": 10, "threshold": 3},
+    )
+
+    async def scenario(pilot) -> None:
+        await scenes.play(pilot, scenes.code_change(), select="cubes")
+        line = widget_text(app.query_one(StatusLine))
+        assert "n=10 threshold=3" in line and "2 cached · 2 executed / 4" in line
+
+    drive(app, scenario, size=SMALL)

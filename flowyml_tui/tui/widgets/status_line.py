@@ -28,6 +28,9 @@ ACTIVITY_STYLE = {
 }
 
 
+CONTEXT_CHARS = 28
+"""The run context shown in the line, at most; `C` shows all of it."""
+
 Segment = tuple[int, Text]
 """(priority, text): when the line is too wide, the lowest priority goes first."""
 
@@ -103,7 +106,9 @@ def status_segments(
     add(95, "  ", (f"● {activity}", status_style(app, ACTIVITY_STYLE.get(activity, "pending"))))
     if context:
         shown = " ".join(f"{k}={_short(v)}" for k, v in context.items())
-        add(75, sep, (shown, "bold"))
+        if len(shown) > CONTEXT_CHARS:
+            shown = shown[: CONTEXT_CHARS - 1] + "…"
+        add(85, sep, (shown, "bold"))  # the values in force: kept before the hit rate
     if model.rows:
         totals = model.totals()
         counts: list[str | tuple[str, Style | str]] = [
