@@ -153,12 +153,9 @@ class Executor:
             )
         )
         self._running = True
-        scheduler = self._scheduler
         try:
-            while ready := scheduler.take(1):  # one at a time: `graph.order` exactly
-                step = ready[0]
+            for step in self._scheduler.one_at_a_time():
                 self._results[step.name] = self._run_step(step)
-                scheduler.finish(step.name)
         finally:
             self._running = False
             if self._own_runner:  # its async steps' shared loop ends with the run
@@ -217,7 +214,8 @@ class Executor:
     # -- one step --------------------------------------------------------------------------
 
     def _run_step(self, step: Step) -> StepResult:
-        broken = self._scheduler.broken_upstream(step)
+        scheduler = self._scheduler
+        broken = scheduler.broken_upstream(step) if scheduler.broken else None
         if broken is None and self.store is not None:
             hit = self._cached_hit(step)
             if hit is not None:
@@ -227,7 +225,7 @@ class Executor:
             verb = "failed" if self._results[broken].status is StepStatus.FAILED else "skipped"
             result.status, result.reason_kind = StepStatus.SKIPPED, ReasonKind.SKIPPED
             result.reason = f"upstream {broken} {verb}"
-            self._scheduler.broken.add(step.name)
+            scheduler.broken.add(step.name)
             self._finish(step, result)
             return result
         self._preparing.add(step.name)

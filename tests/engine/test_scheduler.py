@@ -59,6 +59,7 @@ def test_taking_one_at_a_time_walks_the_topological_order():
         walked.append(ready[0].name)
         scheduler.finish(ready[0].name)
     assert walked == [s.name for s in graph.order]
+    assert _names(Scheduler(graph).one_at_a_time()) == walked
 
 
 def test_a_step_downstream_of_a_broken_one_names_it():
