@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..engine.cache import DEFAULT_CACHE_DIR, CacheStore, open_store
 from ..engine.errors import FlowymlError
-from ..engine.store import DEFAULT_CACHE_DIR, CacheStore
 
 
 def add_cache_dir(parser: argparse.ArgumentParser, default: str | None = DEFAULT_CACHE_DIR) -> None:
@@ -24,7 +24,7 @@ def open_existing_store(cache_dir: str) -> CacheStore:
     """The store at `cache_dir`; a clear error rather than a new empty cache if it is missing."""
     if not (Path(cache_dir).expanduser() / "store").is_dir():
         raise FlowymlError(f"no cache at {cache_dir}; run a pipeline first or pass --cache-dir DIR")
-    return CacheStore(cache_dir)
+    return open_store(cache_dir)
 
 
 def parse_context(pairs: list[str]) -> dict[str, Any]:

@@ -10,9 +10,9 @@ import sys
 import warnings
 from pathlib import Path
 
+from ..engine.cache import DEFAULT_CACHE_DIR
 from ..engine.errors import FlowymlError
 from ..engine.records import RunRecordWarning, list_runs, load_run
-from ..engine.store import DEFAULT_CACHE_DIR
 from ..report import (
     default_report_path,
     fmt_seconds,

@@ -10,12 +10,12 @@ __all__ = ["CacheStore", "Pipeline", "RunResult", "Step", "StepResult", "step"]
 from .step import Step, step
 
 if TYPE_CHECKING:
+    from .cache import CacheStore
     from .pipeline import Pipeline
     from .result import RunResult, StepResult
-    from .store import CacheStore
 
 _HOMES = {
-    "CacheStore": "store",
+    "CacheStore": "cache",
     "Pipeline": "pipeline",
     "RunResult": "result",
     "StepResult": "result",

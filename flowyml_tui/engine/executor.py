@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .cache import CorruptEntry, Store, checksum, serialize
 from .cache.entry import Entry
 from .errors import FlowymlError, StepOutputError, UnhashableInput
 from .events import (
@@ -41,7 +42,7 @@ from .run.decide import Clock, Decision, WorkspaceSnapshot
 from .run.runner import InlineRunner, StepRunner, StepTask, user_traceback
 from .run.scheduler import Scheduler
 from .step import CachePolicy, Step
-from .store import CacheStore, CorruptEntry, checksum, serialize
+from .totals import CACHE_OFF
 
 EventSink = Callable[[Event], None]
 _MAX_REDECISIONS = 20
@@ -83,7 +84,7 @@ class Executor:
         *,
         pipeline: str,
         graph: Graph,
-        store: CacheStore | None,
+        store: Store | None,
         context: Mapping[str, Any],
         on_event: EventSink | None = None,
         code_hash_mode: str = "ast",
@@ -859,7 +860,7 @@ class Executor:
                 cached=result.cached,
                 duration_seconds=result.duration_seconds,
                 saved_seconds=result.saved_seconds,
-                cache=step.cache_label,
+                cache=step.cache_label if self.store is not None else CACHE_OFF,
                 key=result.key,
                 code_hash=result.code_hash,
                 changed=result.changed,
@@ -886,10 +887,11 @@ class Executor:
     def _record_usage(self) -> None:
         assert self.store is not None
         hits = [n for n, r in self._results.items() if r.cached]
-        misses = [
+        misses = [  # as totals.hit_rate counts them: executed or failed, cache on
             n
             for n, r in self._results.items()
-            if r.status is StepStatus.EXECUTED and r.key is not None
+            if r.status in (StepStatus.EXECUTED, StepStatus.FAILED)
+            and self.graph.step(n).policy is not CachePolicy.DISABLED
         ]
         try:
             self.store.record_run(self.pipeline, self._used, hits, misses)

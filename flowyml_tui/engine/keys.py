@@ -11,11 +11,7 @@ from dataclasses import dataclass, field
 
 import xxhash
 
-from .cache.entry import StoredRecipe
-
-KEY_FORMAT = 2
-"""Bumped whenever what a key covers or how an entry is laid out changes: entries written by
-another format never match (the digest includes it) and a store of another layout is emptied."""
+from .cache.entry import KEY_FORMAT, StoredRecipe
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .cache import DEFAULT_CACHE_DIR, CacheStore, open_store
 from .errors import MissingInputError, StepDefinitionError
 from .events import Event
 from .executor import Executor, StepPlan
@@ -15,7 +16,6 @@ from .records import RunRecorder
 from .result import RunResult
 from .run.runner import StepRunner
 from .step import Step
-from .store import DEFAULT_CACHE_DIR, CacheStore
 
 CODE_HASH_MODES = ("ast", "source")
 
@@ -90,7 +90,7 @@ class Pipeline:
         """The cache store at `cache_dir`, opened on first use (and again if the dir changed)."""
         path = self._cache_path()
         if self._store is None or self._store.path != path:
-            self._store = CacheStore(path)
+            self._store = open_store(path)
         return self._store
 
     def invalidate(self, step: str, downstream: bool = True) -> list[str]:

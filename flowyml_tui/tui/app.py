@@ -412,9 +412,9 @@ class FlowymlApp(App[int]):
 
     @work(thread=True, group="store", exit_on_error=False, name="cache")
     def _store_op(self, op: str, names: tuple[str, ...], cache_dir: str) -> None:
-        from flowyml_tui.engine.store import CacheStore
+        from flowyml_tui.engine.cache import open_store
 
-        store = CacheStore(cache_dir)
+        store = open_store(cache_dir)
         pipeline = self.model.pipeline or None
         try:
             if op == "invalidate":

@@ -273,7 +273,7 @@ def test_a_writer_killed_mid_write_leaves_no_entry_that_loads_wrong(tmp_path):
         f"""
         import os, pickle
         from flowyml_tui.engine.cache import Entry, StoredRecipe
-        from flowyml_tui.engine.store import CacheStore, checksum
+        from flowyml_tui.engine.cache import CacheStore, checksum
         store = CacheStore({str(tmp_path / "cache")!r})
         i = 0
         while True:

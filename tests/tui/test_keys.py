@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flowyml_tui.engine.store import CacheStore
+from flowyml_tui.engine.cache import CacheStore
 from flowyml_tui.tui.screens.confirm import ConfirmScreen
 from flowyml_tui.tui.screens.help import HelpScreen
 from flowyml_tui.tui.widgets.step_table import StepTable

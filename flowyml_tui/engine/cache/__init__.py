@@ -1,7 +1,36 @@
-"""Where entries live: the entry type and, as the seams land, the store protocols."""
+"""Where entries live: the entry type, the two store protocols, and the local store.
+
+`EntryStore` (content, shareable) and `Workspace` (pins, marks, counters: never shared) are the
+seams; `LocalStore` on diskcache implements both; `open_store(spec)` builds one from a path.
+`CacheStore` is the public, flowyml-style name users construct.
+"""
 
 from __future__ import annotations
 
-from .entry import Entry, StoredRecipe, decode_entry, encode_entry
+from .entry import KEY_FORMAT, Entry, StoredRecipe, decode_entry, encode_entry
+from .facade import CacheStore
+from .local import DEFAULT_CACHE_DIR, DEFAULT_SIZE_LIMIT, LocalStore
+from .open import open_store, store_path
+from .protocols import CorruptEntry, EntryInfo, EntryStore, Store, Workspace
+from .values import checksum, serialize
 
-__all__ = ["Entry", "StoredRecipe", "decode_entry", "encode_entry"]
+__all__ = [
+    "DEFAULT_CACHE_DIR",
+    "DEFAULT_SIZE_LIMIT",
+    "KEY_FORMAT",
+    "CacheStore",
+    "CorruptEntry",
+    "Entry",
+    "EntryInfo",
+    "EntryStore",
+    "LocalStore",
+    "Store",
+    "StoredRecipe",
+    "Workspace",
+    "checksum",
+    "decode_entry",
+    "encode_entry",
+    "open_store",
+    "serialize",
+    "store_path",
+]

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import msgspec
 
+KEY_FORMAT = 2
+"""Bumped whenever what a key covers or how an entry is laid out changes: entries written by
+another format never match (the digest includes it) and a store of another layout is emptied."""
+
 
 class StoredRecipe(msgspec.Struct, frozen=True, kw_only=True):
     """The part of a `Recipe` kept with the entry, so a later miss can say what changed."""

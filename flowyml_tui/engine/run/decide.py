@@ -25,7 +25,7 @@ Clock = Callable[[], float]
 
 
 class EntryReader(Protocol):
-    """The reads a decision makes of the store."""
+    """The reads a decision makes of the store (`cache.EntryStore` has them all)."""
 
     @property
     def unreadable(self) -> set[str]:

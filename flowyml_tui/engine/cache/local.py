@@ -1,4 +1,4 @@
-"""CacheStore: step results on disk (diskcache), with the metadata that explains every hit and miss.
+"""LocalStore: step results on disk (diskcache), with the metadata that explains every hit and miss.
 
 Layout inside one diskcache.Cache (string keys, so nothing but values goes through pickle):
 
@@ -28,18 +28,17 @@ import stat
 import time
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import diskcache
 import msgspec
-import xxhash
 
-from .cache.entry import Entry, decode_entry, encode_entry
-from .errors import AmbiguousStepError, CacheError, UnknownStepError
-from .keys import KEY_FORMAT
-from .totals import hit_rate
+from ..errors import AmbiguousStepError, CacheError, UnknownStepError
+from ..totals import hit_rate
+from .entry import KEY_FORMAT, Entry, decode_entry, encode_entry
+from .protocols import CorruptEntry, EntryInfo
+from .values import checksum
 
 DEFAULT_CACHE_DIR = ".flowyml/cache"
 DEFAULT_SIZE_LIMIT = 4 * 2**30
@@ -55,41 +54,11 @@ _VERSIONS = "versions:"
 _L1_LIMIT = 50_000
 
 
-class CorruptEntry(Exception):
-    """An entry whose bytes are missing, truncated or fail their checksum: treated as a miss."""
+class LocalStore:
+    """The embedded store: content and workspace in one diskcache (SQLite) under the cache dir.
 
-
-@dataclass(frozen=True, slots=True)
-class EntryInfo:
-    """One cached version of a step, as `CacheStore.entries()` lists it."""
-
-    key: str
-    step: str
-    pipeline: str
-    created_at: float
-    last_used: float
-    size: int
-    duration_seconds: float
-    pinned: bool
-    code_hash: str | None
-
-
-def checksum(data: bytes) -> str:
-    return xxhash.xxh3_64_hexdigest(data)
-
-
-def serialize(value: Any) -> tuple[bytes, str]:
-    """Pickle a value, falling back to cloudpickle for lambdas, local classes and the like."""
-    try:
-        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), "pickle"
-    except Exception:
-        import cloudpickle
-
-        return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), "cloudpickle"
-
-
-class CacheStore:
-    """The on-disk step cache. Safe to open from several processes at once (SQLite underneath)."""
+    Safe to open from several processes at once. Implements `EntryStore` and `Workspace`.
+    """
 
     def __init__(
         self,
@@ -134,7 +103,7 @@ class CacheStore:
         self._cache.set(_FORMAT, str(KEY_FORMAT))
 
     def __repr__(self) -> str:
-        return f"CacheStore({str(self.path)!r})"
+        return f"{type(self).__name__}({str(self.path)!r})"
 
     def close(self) -> None:
         self._cache.close()

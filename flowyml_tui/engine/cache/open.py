@@ -1,0 +1,29 @@
+"""`open_store(spec)`: the one place a store is built from what a user typed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ..errors import CacheError
+from .facade import CacheStore
+
+
+def store_path(spec: str | os.PathLike[str]) -> Path:
+    """The cache dir a spec names: a path, or a `file://` URL."""
+    text = os.fspath(spec)
+    if "://" in text:
+        parts = urlsplit(text)
+        if parts.scheme != "file":
+            raise CacheError(
+                f"cannot open a cache at {text!r}: a cache dir is a path or a file:// URL "
+                f"(the {parts.scheme!r} scheme is not a cache dir)"
+            )
+        text = parts.path
+    return Path(text).expanduser().absolute()
+
+
+def open_store(spec: str | os.PathLike[str]) -> CacheStore:
+    """Open the store a spec names (a path or `file://` URL), creating a private cache dir."""
+    return CacheStore(store_path(spec))

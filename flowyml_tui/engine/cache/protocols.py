@@ -1,0 +1,100 @@
+"""The two seams of the cache: content that can be shared, and a workspace that never is.
+
+`EntryStore` holds immutable, content-addressed entries and their values: what a teammate or a
+cluster may share. `Workspace` holds the state of one checkout: pins, invalidation marks, usage
+counters, which entry each step's last run used, and eviction. Everything is namespaced by
+(pipeline, step). `LocalStore` implements both; a shared tier implements `EntryStore` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from .entry import Entry
+
+
+class CorruptEntry(Exception):
+    """An entry whose bytes are missing, truncated or fail their checksum: treated as a miss."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryInfo:
+    """One cached version of a step, as `entries()` lists it."""
+
+    key: str
+    step: str
+    pipeline: str
+    created_at: float
+    last_used: float
+    size: int
+    duration_seconds: float
+    pinned: bool
+    code_hash: str | None
+
+
+@runtime_checkable
+class EntryStore(Protocol):
+    """Content: entries and their values, immutable once written."""
+
+    path: Path
+    unreadable: set[str]
+    """Keys whose metadata was there but malformed: reported as corrupt, not as new."""
+
+    def refresh(self) -> None:
+        """Drop metadata kept in memory if another process deleted entries since."""
+
+    def get_entry(self, key: str) -> Entry | None:
+        """The validated entry under `key`, or None (absent or malformed)."""
+
+    def newest_entry(self, pipeline: str, step: str) -> Entry | None:
+        """The newest readable entry of one step of one pipeline."""
+
+    def put_entry(self, meta: Entry, blobs: list[bytes], sources: dict[str, str]) -> None:
+        """Write an entry, its value blobs and its functions' sources, all or nothing."""
+
+    def load_value(self, entry: Entry, index: int) -> Any:
+        """Output `index` of `entry`, its bytes verified before unpickling; else CorruptEntry."""
+
+    def delete_entry(self, key: str) -> None:
+        """Remove an entry and its values (a no-op if it is gone)."""
+
+    def source(self, fn_hash: str) -> str | None:
+        """The source text of one function version, for diffs, or None if it was not kept."""
+
+
+@runtime_checkable
+class Workspace(Protocol):
+    """Per-checkout state, never shared."""
+
+    def pins(self, pipeline: str | None = None) -> dict[str, str]:
+        """Step -> pinned entry key, of one pipeline or of all."""
+
+    def pin(self, step: str, key: str | None = None, *, pipeline: str | None = None) -> str:
+        """Pin a step to `key` (default: the entry its last run used); returns the key."""
+
+    def unpin(self, step: str, *, pipeline: str | None = None) -> bool:
+        """Unpin a step; False if it was not pinned."""
+
+    def invalidate(self, steps: Iterable[str], *, pipeline: str | None = None) -> None:
+        """Make the next run of these steps execute, dropping their pins."""
+
+    def invalidations(self, pipeline: str) -> dict[str, int]:
+        """Step -> time (ns) before which its entries no longer count."""
+
+    def current(self, pipeline: str) -> dict[str, str]:
+        """Step -> the entry the pipeline's last run used (what a miss is explained against)."""
+
+    def record_run(
+        self, pipeline: str, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]
+    ) -> None:
+        """After a run: which entry each step used, and hit/miss counters."""
+
+    def evict(self, size_limit: int | None = None) -> list[str]:
+        """Drop least recently used entries until under budget, never a pinned or newest one."""
+
+
+class Store(EntryStore, Workspace, Protocol):
+    """What a run needs: content and a workspace (the local store is both)."""

@@ -1,0 +1,172 @@
+"""The contract every store implementation passes, unchanged (Hamilton's shape for its stores).
+
+Each test takes `store` and `reopen` from a factory parametrised over implementations: today the
+local diskcache store; a shared tier adds its factory to `FACTORIES` and must pass the same tests.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from flowyml_tui.engine.cache import (
+    CorruptEntry,
+    Entry,
+    EntryStore,
+    StoredRecipe,
+    Workspace,
+    checksum,
+    open_store,
+)
+from flowyml_tui.engine.errors import AmbiguousStepError, UnknownStepError
+
+Factory = Callable[[Path], object]
+FACTORIES: dict[str, Factory] = {"local": lambda path: open_store(path)}
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def make(request, tmp_path):
+    factory = FACTORIES[request.param]
+    return lambda: factory(tmp_path / "cache")
+
+
+@pytest.fixture
+def store(make):
+    return make()
+
+
+def put(store, pipeline: str, step: str, value: object, *, tag: str = "") -> Entry:
+    """Write one entry whose key is made from its coordinates and value (as a run would)."""
+    blob = pickle.dumps(value)
+    now = time.time_ns()
+    entry = Entry(
+        key=f"{step}-{pipeline}-{tag or checksum(blob)}",
+        pipeline=pipeline,
+        step=step,
+        created=now / 1e9,
+        created_ns=now,
+        duration=0.25,
+        policy="code_hash",
+        code_hash="c0de",
+        functions={f"m:{step}": "f" + tag},
+        recipe=StoredRecipe(policy="code_hash", code_hash="c0de"),
+        outputs=["out"],
+        output_fps=["fp-" + checksum(blob)],
+        sizes=[len(blob)],
+        checksums=[checksum(blob)],
+        formats=["pickle"],
+        previews=[repr(value)[:20]],
+    )
+    store.put_entry(entry, [blob], {"f" + tag: f"def {step}():\n    return {value!r}\n"})
+    return entry
+
+
+def test_a_store_is_both_protocols(store):
+    assert isinstance(store, EntryStore)
+    assert isinstance(store, Workspace)
+
+
+def test_an_entry_reads_back_equal_and_its_value_loads(store):
+    entry = put(store, "p", "s", {"a": [1, 2]})
+    assert store.get_entry(entry.key) == entry
+    assert store.load_value(entry, 0) == {"a": [1, 2]}
+    assert store.source("f") == "def s():\n    return {'a': [1, 2]}\n"
+
+
+def test_a_missing_key_is_none(store):
+    assert store.get_entry("nope-123") is None
+    assert store.newest_entry("p", "nope") is None
+
+
+def test_an_entry_survives_reopening(make):
+    entry = put(make(), "p", "s", 7)
+    again = make()
+    assert again.load_value(again.get_entry(entry.key), 0) == 7
+
+
+def test_newest_entry_is_per_pipeline_and_step(store):
+    put(store, "p", "s", 1, tag="1")
+    second = put(store, "p", "s", 2, tag="2")
+    other = put(store, "q", "s", 3, tag="3")
+    assert store.newest_entry("p", "s") == second
+    assert store.newest_entry("q", "s") == other
+
+
+def test_a_value_is_verified_before_it_is_unpickled(store):
+    entry = put(store, "p", "s", "precious")
+    flipped = Entry(**{**_fields(entry), "checksums": ["0" * 16]})
+    with pytest.raises(CorruptEntry, match="checksum"):
+        store.load_value(flipped, 0)
+
+
+def test_a_deleted_entry_is_gone_with_its_value(store):
+    entry = put(store, "p", "s", 1)
+    store.delete_entry(entry.key)
+    assert store.get_entry(entry.key) is None
+    with pytest.raises(CorruptEntry):
+        store.load_value(entry, 0)
+    store.delete_entry(entry.key)  # twice is fine
+
+
+def test_a_deletion_in_another_handle_is_seen_after_refresh(make):
+    mine, theirs = make(), make()
+    entry = put(mine, "p", "s", 1)
+    assert mine.get_entry(entry.key) is not None
+    theirs.delete_entry(entry.key)
+    mine.refresh()
+    assert mine.get_entry(entry.key) is None
+
+
+def test_pins_belong_to_a_pipeline(store):
+    a = put(store, "a", "train", 1)
+    put(store, "b", "train", 2)
+    assert store.pin("train", a.key, pipeline="a") == a.key
+    assert store.pins("a") == {"train": a.key}
+    assert store.pins("b") == {}
+    with pytest.raises(AmbiguousStepError, match="a, b"):
+        store.unpin("train")
+    assert store.unpin("train", pipeline="a")
+    assert not store.unpin("train", pipeline="a")
+
+
+def test_pinning_an_unknown_step_is_a_clear_error(store):
+    with pytest.raises(UnknownStepError, match="run the pipeline once first"):
+        store.pin("ghost")
+
+
+def test_invalidation_marks_and_drops_the_pin(store):
+    entry = put(store, "p", "s", 1)
+    store.pin("s", entry.key, pipeline="p")
+    before = time.time_ns()
+    store.invalidate(["s"], pipeline="p")
+    assert store.invalidations("p")["s"] >= before
+    assert store.invalidations("q") == {}
+    assert store.pins("p") == {}
+
+
+def test_record_run_sets_current_and_counts(store):
+    entry = put(store, "p", "s", 1)
+    store.record_run("p", {"s": entry.key}, hits=["s"], misses=[])
+    store.record_run("p", {"s": entry.key}, hits=[], misses=["s"])
+    assert store.current("p") == {"s": entry.key}
+    assert store.current("q") == {}
+    (row,) = store.stats()["steps"]
+    assert (row["pipeline"], row["step"], row["hits"], row["misses"]) == ("p", "s", 1, 1)
+
+
+def test_eviction_keeps_pinned_and_newest_entries(store):
+    old = put(store, "p", "s", "x" * 1000, tag="old")
+    middle = put(store, "p", "s", "y" * 1000, tag="mid")
+    newest = put(store, "p", "s", "z" * 1000, tag="new")
+    store.pin("s", old.key, pipeline="p")
+    evicted = store.evict(size_limit=0)
+    assert evicted == [middle.key]
+    assert {i.key for i in store.entries("s", pipeline="p")} == {old.key, newest.key}
+
+
+def _fields(entry: Entry) -> dict[str, object]:
+    return {name: getattr(entry, name) for name in entry.__struct_fields__}
