@@ -60,8 +60,10 @@ class WorkspaceSnapshot:
 
 @dataclass(slots=True)
 class Decision:
+    """What to do with one step and why; a hit or pin carries the entry it is served from."""
+
     action: str
-    """"hit", "run", "pinned" (or, planning only, "skip")."""
+    """"hit", "run" or "pinned"."""
     kind: ReasonKind
     reason: str
     recipe: Recipe | None = None
