@@ -11,13 +11,15 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..aio import StepLoop
 from ..capture import LogSink
 from ..stepcall import call_step
+
+if TYPE_CHECKING:  # imported when first needed: a fully cached run never makes a future
+    from concurrent.futures import Future
 
 _ENGINE_DIR = os.path.dirname(os.path.dirname(__file__))
 
@@ -124,6 +126,8 @@ class InlineRunner:
         self._loop: StepLoop | None = StepLoop()
 
     def submit(self, task: StepTask, on_log: LogSink | None = None) -> Future[StepOutcome]:
+        from concurrent.futures import Future
+
         future: Future[StepOutcome] = Future()
         try:
             future.set_result(run_task(task, on_log, self._loop))
