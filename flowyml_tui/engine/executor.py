@@ -34,6 +34,7 @@ from .events import (
 from .graph import Graph
 from .hashing import CodeIdentity, Unfingerprintable, code_identity, fingerprint
 from .keys import Recipe, key_of, key_prefix
+from .logfiles import OutputTail
 from .mutation import is_immutable
 from .preview import preview
 from .result import Outputs, RunResult, StepResult
@@ -442,9 +443,13 @@ class Executor:
         if decision.recipe is not None:
             result.code_hash = decision.recipe.code_hash
 
+        tail = OutputTail(step.name, result.logs, self.events)  # the log file has it all
+
         def on_log(stream: str, text: str) -> None:
-            result.logs.append((stream, text))
-            self._emit(StepLog(run_id=self.run_id, step=step.name, stream=stream, text=text))
+            event = StepLog(run_id=self.run_id, step=step.name, stream=stream, text=text)
+            tail.add(stream, text, event)
+            if self._sink is not None:
+                self._sink(event)
 
         started = time.perf_counter()
         kwargs: dict[str, Any] | None = None

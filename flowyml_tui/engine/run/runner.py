@@ -61,7 +61,8 @@ class StepOutcome:
     traceback: str = ""
     """The user's frames of the failure, formatted where it happened (it may not travel)."""
     logs: tuple[tuple[str, str], ...] = field(default=())
-    """(stream, text) in the order the step wrote them."""
+    """(stream, text) in the order the step wrote them, when no `on_log` took them (a step's
+    output can be large: it is not held twice)."""
     duration_seconds: float = 0.0
 
     @property
@@ -74,7 +75,8 @@ class StepRunner(Protocol):
 
     def submit(self, task: StepTask, on_log: LogSink | None = None) -> Future[StepOutcome]:
         """Start the call; `on_log` gets each captured line, from any thread, before the
-        future resolves. A failing step resolves the future with an outcome, not an error."""
+        future resolves (or, without one, the lines are in `StepOutcome.logs`). A failing
+        step resolves the future with an outcome, not an error."""
         ...
 
     def close(self) -> None:
@@ -91,15 +93,12 @@ def run_task(
     a loop of its own, closed after it.
     """
     logs: list[tuple[str, str]] = []
-
-    def sink(stream: str, text: str) -> None:
-        logs.append((stream, text))
-        if on_log is not None:
-            on_log(stream, text)
-
+    sink = None
+    if task.capture:  # lines go to `on_log` as they come, else are kept for the outcome
+        sink = on_log if on_log is not None else lambda stream, text: logs.append((stream, text))
     started = time.perf_counter()
     try:
-        value = call_step(task.step, task.func, task.kwargs, sink if task.capture else None, loop)
+        value = call_step(task.step, task.func, task.kwargs, sink, loop)
     except Exception as exc:
         return StepOutcome(
             step=task.step,
