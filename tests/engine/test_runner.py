@@ -161,3 +161,12 @@ def test_the_inline_runner_returns_a_finished_future_and_failures_as_outcomes():
     runner.close()
     runner.close()  # idempotent
     assert runner.submit(StepTask("greet", greet.func, {"name": "di"})).result().ok
+
+
+def test_lines_given_to_on_log_are_not_held_again_in_the_outcome():
+    seen = []
+    outcome = run_task(
+        StepTask("greet", greet.func, {"name": "ed"}), lambda *line: seen.append(line)
+    )
+    assert seen == [("stdout", "hello from ed\n")]
+    assert outcome.logs == ()
