@@ -77,11 +77,15 @@ def load(kind: str, key: str) -> bytes | None:
     folder = cache_folder()
     if folder is None:
         return None
-    try:
-        with open(os.path.join(folder, f"{kind}-{key}"), "rb") as fh:
-            blob = fh.read()
+    try:  # no symlink followed, and only a file that is ours and private is read
+        fd = os.open(os.path.join(folder, f"{kind}-{key}"), os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if info.st_uid != os.getuid() or info.st_mode & 0o077 or not stat.S_ISREG(info.st_mode):
+            return None
+        blob = fh.read()
     header = _MAGIC + key.encode()
     start = len(header) + _DIGEST_SIZE
     if not blob.startswith(header) or len(blob) < start:

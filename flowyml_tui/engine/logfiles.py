@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import IO
 
+from .cache.private import ensure_private_dir
 from .events import Event, StepLog
 
 LOGS_DIRNAME = "logs"
@@ -79,7 +80,11 @@ class LogFiles:
         return path.relative_to(self._relative_to).as_posix()
 
     def _start(self, step: str) -> IO[str]:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        run_dir = self.directory.parent
+        ensure_private_dir(run_dir.parent, "run records dir")  # 0700 whatever the umask
+        for private in (run_dir, self.directory):  # not mkdir(parents=True): umask modes
+            with contextlib.suppress(FileExistsError):
+                private.mkdir(mode=0o700)
         path = self.directory / log_file_name(step)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._written[step] = path

@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from .cache.private import check_private_path, ensure_cache_dir, ensure_private_dir
 from .errors import FlowymlError
 from .events import (
     Event,
@@ -458,7 +459,8 @@ def write_record(cache_dir: Path | str, record: RunRecord | dict[str, Any]) -> P
 def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes) -> Path:
     """Write an encoded record atomically (temp file + rename): no reader sees half of one."""
     directory = runs_dir(cache_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    ensure_cache_dir(Path(cache_dir))  # never a project root, nor a dir others can write
+    ensure_private_dir(directory, "run records dir")
     target = directory / f"{safe_run_id(run_id)}.json"
     fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{target.stem}.", suffix=".tmp")
     try:
@@ -561,6 +563,7 @@ def _all_runs(cache_dir: Path | str) -> list[tuple[RunSummary, dict[str, Any]]]:
     directory = runs_dir(cache_dir)
     if not directory.is_dir():
         return []
+    check_private_path(directory, "run records dir", is_dir=True)
     found: list[tuple[RunSummary, dict[str, Any]]] = []
     for path in sorted(directory.glob("*.json")):
         if path.name.startswith("."):
@@ -591,6 +594,7 @@ def load_run(cache_dir: Path | str, run_id: str = "latest") -> dict[str, Any]:
     if run_id != "latest":
         exact = directory / f"{run_id}.json"
         if exact.is_file():
+            check_private_path(directory, "run records dir", is_dir=True)
             return _read(exact)
     runs = _all_runs(cache_dir)
     if not runs:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import json
 import os
 import re
 import signal
@@ -21,9 +22,10 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flowyml_tui.engine.events import Event, RunFinished, RunStarted, StepFinished, StepStarted
 from flowyml_tui.runner.proctree import kill_tree
@@ -185,8 +187,12 @@ class RunSession:
         cwd: Path | None = None,
         grace_seconds: float = 2.0,
         warm: bool = True,
+        context: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
+        self.context: dict[str, Any] = dict(context or {})
+        """Run context values (`-c KEY=VALUE`); read at each run, so changing it re-parameterises
+        the next run."""
         self.pipeline = pipeline
         self.cache_dir = cache_dir
         self.enable_cache = enable_cache
@@ -217,6 +223,8 @@ class RunSession:
             cmd += ["--cache-dir", str(self.cache_dir)]
         if not self.enable_cache:
             cmd.append("--no-cache")
+        if self.context:
+            cmd += ["--context-json", json.dumps(self.context, sort_keys=True)]
         return cmd
 
     async def run(self) -> AsyncIterator[RunMessage]:
@@ -306,6 +314,10 @@ class RunSession:
         except TimeoutError:
             _signal_group(run.proc.pid, signal.SIGKILL)
             await run.proc.wait()
+
+    async def stop(self) -> None:
+        """The user's "stop": end the run now; steps that finished stay cached."""
+        await self.cancel("stopped")
 
     async def aclose(self) -> None:
         """Stop whatever runs, drop the spare worker, refuse new runs; safe to call twice."""

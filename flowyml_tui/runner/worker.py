@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import errno
 import faulthandler
+import json
 import os
 import signal
 import sys
@@ -123,6 +124,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pipeline", help="which pipeline to run when the file defines several")
     parser.add_argument("--cache-dir", help="override the pipeline's cache directory")
     parser.add_argument("--no-cache", action="store_true", help="run every step, cache nothing")
+    parser.add_argument("--context-json", help="run context values, a JSON object")
     parser.add_argument("--events-fd", type=int, required=True, help="fd to write events to")
     parser.add_argument("--lifeline-fd", type=int, help="fd whose EOF means the parent died")
     parser.add_argument(
@@ -183,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     channel.send(PipelinesFound(str(path), names, selected, local_modules(path)))
 
     try:
-        pipeline.run(on_event=channel.send)
+        context = json.loads(args.context_json) if args.context_json else None
+        pipeline.run(context, on_event=channel.send)
     except SystemExit as exc:
         code = _exit_code(exc)
         file, line = _user_location(exc, path)

@@ -135,3 +135,23 @@ def test_a_helper_edited_in_another_file_still_changes_the_identity(write_file, 
     after = identity_in_fresh_process(path, cache_folder)["hash"]
     assert after != before
     assert after == identity_in_fresh_process(path, "off")["hash"]
+
+
+def test_a_planted_or_loose_code_cache_file_is_not_read(tmp_path, monkeypatch):
+    """Compiled code is run as the user: only a private regular file of ours is trusted."""
+    import os
+
+    from flowyml_tui.engine import codecache
+
+    folder = tmp_path / "code"
+    monkeypatch.setenv("FLOWYML_TUI_CODE_CACHE", str(folder))
+    codecache.store("k", "abc", b"payload")
+    assert codecache.load("k", "abc") == b"payload"
+    (stored,) = folder.iterdir()
+    os.chmod(stored, 0o644)
+    assert codecache.load("k", "abc") is None
+    os.chmod(stored, 0o600)
+    elsewhere = tmp_path / "elsewhere"
+    stored.rename(elsewhere)
+    stored.symlink_to(elsewhere)
+    assert codecache.load("k", "abc") is None

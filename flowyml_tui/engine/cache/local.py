@@ -37,7 +37,16 @@ import msgspec
 from ..errors import AmbiguousStepError, CacheError, UnknownStepError
 from ..totals import hit_rate
 from .entry import KEY_FORMAT, Entry, decode_entry, encode_entry
+from .private import (
+    check_private,
+    check_private_path,
+    ensure_cache_dir,
+    ensure_private_dir,
+    ensure_private_file,
+    refuse_empty,
+)
 from .protocols import CorruptEntry, EntryInfo
+from .safedisk import SafeDisk
 from .values import checksum
 
 DEFAULT_CACHE_DIR = ".flowyml/cache"
@@ -66,12 +75,14 @@ class LocalStore:
         *,
         size_limit: int = DEFAULT_SIZE_LIMIT,
     ) -> None:
+        refuse_empty(os.fspath(cache_dir))
         self.path = Path(cache_dir).expanduser().absolute()
         self.size_limit = size_limit
-        _ensure_private_dir(self.path)
+        _open_private(self.path)
         try:
             self._cache = diskcache.Cache(
                 str(self.path / "store"),
+                disk=SafeDisk,
                 eviction_policy="none",
                 size_limit=2**62,
                 statistics=False,
@@ -81,7 +92,6 @@ class LocalStore:
                 f"cannot open the cache at {self.path}: {exc}; "
                 "move it away or pass another --cache-dir"
             ) from exc
-        os.chmod(self.path / "store", 0o700)
         self._l1: dict[str, Entry] = {}
         self.unreadable: set[str] = set()
         """Keys whose metadata could not be read: the executor reports them as corrupt."""
@@ -144,7 +154,11 @@ class LocalStore:
 
     def _deleted(self) -> None:
         """Tell every process's L1 that entries went (call inside the deleting transaction)."""
-        self._generation = self._cache.incr(_GENERATION, default=0)
+        try:
+            self._generation = self._cache.incr(_GENERATION, default=0)
+        except TypeError:  # a row that is not our int (planted, or a bad byte): start afresh
+            self._cache.set(_GENERATION, self._generation + 1)
+            self._generation += 1
         self._l1.clear()
 
     def newest_entry(self, pipeline: str, step: str) -> Entry | None:
@@ -551,24 +565,30 @@ def _table(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
-def _ensure_private_dir(path: Path) -> None:
-    """Create the cache dir 0700, and refuse one that others could have written pickles into."""
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = path.stat()
-    except OSError as exc:
-        raise CacheError(f"cannot create the cache dir {path}: {exc.strerror}") from exc
-    if not stat.S_ISDIR(info.st_mode):
-        raise CacheError(f"the cache dir {path} is not a directory; pass another --cache-dir")
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
-        raise CacheError(
-            f"the cache dir {path} belongs to another user (uid {info.st_uid}); cached results "
-            "are pickles and are only loaded from a directory private to you: use --cache-dir"
-        )
-    if info.st_mode & 0o022:
-        raise CacheError(
-            f"the cache dir {path} is writable by other users; cached results are pickles and "
-            f"are only loaded from a directory private to you: run `chmod 700 {path}`"
-        )
-    if info.st_mode & 0o077:
-        os.chmod(path, 0o700)
+def _open_private(path: Path) -> None:
+    """Check (or create 0700) every path the store opens before diskcache reads any of it.
+
+    The cache dir, `store/`, `cache.db` and its SQLite side files, and the value subdirs must
+    be ours and not writable by others; a project root is refused. Nothing is chmodded.
+    """
+    ensure_cache_dir(path)
+    store = path / "store"
+    ensure_private_dir(store, "cache store")
+    ensure_private_file(store / "cache.db", "cache database")
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = store / ("cache.db" + suffix)
+        if os.path.lexists(side):
+            check_private_path(side, "cache database file", is_dir=False)
+    me = os.getuid() if hasattr(os, "getuid") else None
+    with os.scandir(store) as found:  # up to 256 value dirs: the quick test first
+        for item in found:
+            if len(item.name) != 2:
+                continue
+            info = item.stat(follow_symlinks=False)
+            if (
+                stat.S_ISDIR(info.st_mode)
+                and not info.st_mode & 0o022
+                and me in (None, info.st_uid)
+            ):
+                continue
+            check_private(Path(item.path), info, "cache value dir", is_dir=True)
