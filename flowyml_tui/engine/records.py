@@ -177,6 +177,8 @@ class StepRecord(msgspec.Struct, frozen=True, gc=False):
     output_fingerprints: dict[str, str]
     output_sizes: dict[str, int]
     output_previews: dict[str, str]
+    tier: str | None = None
+    """"shared" for a hit from the team's shared cache."""
 
 
 class RunTotals(msgspec.Struct, frozen=True, gc=False):
@@ -188,6 +190,8 @@ class RunTotals(msgspec.Struct, frozen=True, gc=False):
     skipped: int
     hit_rate: float | None
     saved_seconds: float
+    shared_hits: int = 0
+    """Hits that came from the team's shared cache (part of `cached`)."""
 
 
 class WarningRecord(msgspec.Struct, frozen=True, gc=False):
@@ -426,7 +430,7 @@ def _step_record(
         own_warnings, done.status, done.reason, done.reason_kind, done.cached,
         done.duration_seconds, done.saved_seconds, done.cache, done.key, done.code_hash,
         done.changed, done.diff, done.error, done.input_fingerprints, done.output_fingerprints,
-        done.output_sizes, done.output_previews,
+        done.output_sizes, done.output_previews, done.tier,
     )  # fmt: skip
 
 
@@ -447,6 +451,7 @@ def _totals(steps: list[StepRecord], finished: RunFinished) -> RunTotals:
         skipped=counted.skipped,
         hit_rate=counted.hit_rate,  # the one definition: engine/totals.py
         saved_seconds=counted.saved_seconds,
+        shared_hits=sum(step.tier == "shared" for step in steps),
     )
 
 

@@ -211,7 +211,7 @@ class RunModel:
         if row is None:
             return
         row.status = event.status
-        row.reason = event.reason
+        row.reason = event.reason + (f" from the {event.tier} cache" if event.tier else "")
         row.reason_kind = event.reason_kind
         row.cached = event.cached
         row.duration = event.duration_seconds

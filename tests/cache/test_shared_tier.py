@@ -16,6 +16,8 @@ import redis
 
 from flowyml_tui.engine.cache import CacheStore, open_store
 from flowyml_tui.engine.events import StepFinished, StepStatus
+from flowyml_tui.engine.records import load_run
+from flowyml_tui.tui.state import RunModel
 
 PIPELINE = """
 import os
@@ -87,6 +89,13 @@ def test_what_one_teammate_computed_the_other_gets_as_a_hit(teammate, team, redi
     assert {r.status for r in second.step_results.values()} == {StepStatus.CACHED}
     assert tiers(second) == {"load": "shared", "total": "shared", "report": "shared"}
     assert second["report"] == "total=45"  # the value comes from Redis, verified
+    record = load_run(tmp_path / "bob")
+    assert record["totals"]["shared_hits"] == 3
+    assert {s["name"]: s["tier"] for s in record["steps"]} == tiers(second)
+    model = RunModel()  # the TUI's Why pane says where the hit came from
+    for event in second.events:
+        model.apply(event, 0.0)
+    assert model.rows["report"].reason == "cached from the shared cache"
 
     again = teammate("bob", redis_server.url).run()  # now backfilled: a local hit
     assert tiers(again) == {"load": None, "total": None, "report": None}
