@@ -285,6 +285,9 @@ def test_clearing_a_step_removes_its_shared_entries(teammate, team, redis_server
     alice.run()
     assert alice.store.clear_step("report", pipeline="team") == 1
     assert len(project_keys(redis_server.url, team, "e")) == 2
+    assert alice.store.clear_pipeline("team") == 2
+    assert project_keys(redis_server.url, team, "e") == []
+    alice.run()
     assert alice.store.clear_shared() > 0
     assert project_keys(redis_server.url, team, "*") == []
 

@@ -121,6 +121,10 @@ class TieredStore:
         self._try("clear", self.shared.clear_step, pipeline, step)
         return self.local.clear_step(step, pipeline=pipeline)
 
+    def clear_pipeline(self, pipeline: str) -> int:
+        steps = [step for p, step in self.local.scopes() if p == pipeline]
+        return sum(self.clear_step(step, pipeline=pipeline) for step in steps)
+
     def clear_shared(self) -> int:
         """Delete this project's keys from the shared tier (SCAN + UNLINK); returns how many."""
         return self._try("clear", self.shared.clear) or 0
