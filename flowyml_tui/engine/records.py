@@ -190,8 +190,6 @@ class RunTotals(msgspec.Struct, frozen=True, gc=False):
     skipped: int
     hit_rate: float | None
     saved_seconds: float
-    shared_hits: int = 0
-    """Hits that came from the team's shared cache (part of `cached`)."""
 
 
 class WarningRecord(msgspec.Struct, frozen=True, gc=False):
@@ -216,6 +214,8 @@ class RunRecord(msgspec.Struct, frozen=True, gc=False):
     steps: list[StepRecord]
     warnings: list[WarningRecord]
     recorded_at: float
+    shared_hits: int = 0
+    """Cached steps whose entry came from the team's shared cache (Redis)."""
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -386,6 +386,7 @@ class RunRecorder:
             steps=steps,
             warnings=[WarningRecord(w.message, w.step) for w in state.warnings],
             recorded_at=time.time(),
+            shared_hits=sum(step.tier == "shared" for step in steps),
         )
 
 
@@ -451,7 +452,6 @@ def _totals(steps: list[StepRecord], finished: RunFinished) -> RunTotals:
         skipped=counted.skipped,
         hit_rate=counted.hit_rate,  # the one definition: engine/totals.py
         saved_seconds=counted.saved_seconds,
-        shared_hits=sum(step.tier == "shared" for step in steps),
     )
 
 

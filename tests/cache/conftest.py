@@ -1,4 +1,7 @@
-"""Shared-tier fixtures: a real redis-server per session (and one per test that kills it)."""
+"""Shared-tier fixtures: a real redis-server per module (and one per test that kills it).
+
+Per module, not per session: the runner tests count the test process's children, and a
+server left running for the rest of the session would look like a leaked worker."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 from .redis_server import RedisServer
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     yield server

@@ -90,7 +90,7 @@ def test_what_one_teammate_computed_the_other_gets_as_a_hit(teammate, team, redi
     assert tiers(second) == {"load": "shared", "total": "shared", "report": "shared"}
     assert second["report"] == "total=45"  # the value comes from Redis, verified
     record = load_run(tmp_path / "bob")
-    assert record["totals"]["shared_hits"] == 3
+    assert record["shared_hits"] == 3
     assert {s["name"]: s["tier"] for s in record["steps"]} == tiers(second)
     model = RunModel()  # the TUI's Why pane says where the hit came from
     for event in second.events:
