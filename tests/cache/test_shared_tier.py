@@ -96,6 +96,7 @@ def test_what_one_teammate_computed_the_other_gets_as_a_hit(teammate, team, redi
     for event in second.events:
         model.apply(event, 0.0)
     assert model.rows["report"].reason == "cached from the shared cache"
+    assert model.shared_hits() == 3  # the status line: "shared ✓ 3 hits"
 
     again = teammate("bob", redis_server.url).run()  # now backfilled: a local hit
     assert tiers(again) == {"load": None, "total": None, "report": None}
