@@ -125,6 +125,8 @@ class StepFinished(Event, frozen=True, tag="step_finished"):
     warnings: tuple[str, ...] = ()
     tier: str | None = None
     """"shared" when a hit came from the team's shared cache; None for the local one."""
+    written_by: str | None = None
+    """`user@host` who computed a shared hit (stored, signed, with the entry)."""
 
 
 class RunWarning(Event, frozen=True, tag="warning"):

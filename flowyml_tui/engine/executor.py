@@ -324,6 +324,7 @@ class Executor:
             output_sizes=_by_output(outputs, entry.sizes),
             output_previews=_by_output(outputs, entry.previews),
             tier=getattr(self.store, "tier_of", _no_tier)(key),
+            written_by=getattr(self.store, "writer_of", _no_tier)(key),
         )
         self.events.append(finished)  # `_emit`, inlined: this runs once per cached step
         if self._sink is not None:
@@ -880,6 +881,9 @@ class Executor:
                 output_previews=previews,
                 warnings=tuple(result.warnings),
                 tier=getattr(self.store, "tier_of", _no_tier)(result.key)
+                if result.cached
+                else None,
+                written_by=getattr(self.store, "writer_of", _no_tier)(result.key)
                 if result.cached
                 else None,
             )

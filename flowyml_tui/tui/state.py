@@ -214,6 +214,8 @@ class RunModel:
             return
         row.status = event.status
         row.reason = event.reason + (f" from the {event.tier} cache" if event.tier else "")
+        if event.written_by:
+            row.reason += f" (written by {event.written_by})"
         row.reason_kind = event.reason_kind
         row.cached = event.cached
         row.tier = event.tier

@@ -5,9 +5,11 @@ Two cache dirs stand for two teammates' machines; one Redis is the team's shared
 
 from __future__ import annotations
 
+import getpass
 import os
 import pickle
 import signal
+import socket
 import warnings
 from pathlib import Path
 
@@ -95,7 +97,8 @@ def test_what_one_teammate_computed_the_other_gets_as_a_hit(teammate, team, redi
     model = RunModel()  # the TUI's Why pane says where the hit came from
     for event in second.events:
         model.apply(event, 0.0)
-    assert model.rows["report"].reason == "cached from the shared cache"
+    writer = f"{getpass.getuser()}@{socket.gethostname()}"
+    assert model.rows["report"].reason == f"cached from the shared cache (written by {writer})"
     assert model.shared_hits() == 3  # the status line: "shared ✓ 3 hits"
 
     again = teammate("bob", redis_server.url).run()  # now backfilled: a local hit

@@ -27,7 +27,8 @@ class TieredStore:
     def __init__(self, local: LocalStore, shared: RedisTier) -> None:
         self.local, self.shared = local, shared
         self.path = local.path
-        self._from_shared: set[str] = set()
+        self._from_shared: dict[str, str | None] = {}
+        """Key -> `user@host` of each entry this process got from the shared tier."""
 
     def __getattr__(self, name: str) -> Any:  # the workspace and listings are the local store's
         return getattr(self.local, name)
@@ -56,9 +57,13 @@ class TieredStore:
         """ "shared" if this process got the entry from the shared tier, else None."""
         return "shared" if key in self._from_shared else None
 
+    def writer_of(self, key: str | None) -> str | None:
+        """`user@host` who wrote an entry this process got from the shared tier, else None."""
+        return self._from_shared.get(key) if key else None
+
     def _backfill(self, entry: Entry) -> Entry:
         self.local.put_entry(entry, [], {})  # the entry now; its values when first loaded
-        self._from_shared.add(entry.key)
+        self._from_shared[entry.key] = self.shared.writer(entry.key)
         return entry
 
     def get_entry(self, key: str) -> Entry | None:
@@ -111,7 +116,7 @@ class TieredStore:
     def delete_entry(self, key: str) -> None:
         self.local.delete_entry(key)
         self._try("delete", self.shared.delete_entry, key)
-        self._from_shared.discard(key)
+        self._from_shared.pop(key, None)
 
     def source(self, fn_hash: str) -> str | None:
         return self.local.source(fn_hash) or self._try("source", self.shared.source, fn_hash)
