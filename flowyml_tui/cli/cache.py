@@ -8,7 +8,7 @@ import sys
 import time
 
 from ..engine.cache import open_store, store_path
-from ..engine.cache.files import wipe
+from ..engine.cache.files import referenced_read_only, remove_orphans, usage, wipe
 from ..engine.display import format_bytes, format_duration
 from ..engine.errors import CacheFullError, FlowymlError
 from ..engine.totals import format_rate
@@ -44,7 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     try:
         store = open_existing_store(args.cache_dir)
-    except CacheFullError:
+    except CacheFullError as exc:
+        if args.action == "gc":
+            return _gc_full_disk(args, exc)
         if args.action != "clear" or args.step or args.pipeline:
             raise
         return _clear_full_disk(args)
@@ -126,6 +128,19 @@ def main(args: argparse.Namespace) -> int:
         print(f"unpinned {args.step}")
         return 0
     raise FlowymlError(f"unknown cache action {args.action!r}")
+
+
+def _gc_full_disk(args: argparse.Namespace, problem: CacheFullError) -> int:
+    """`cache gc` when sqlite cannot open: orphans are found from a read-only look."""
+    path = store_path(args.cache_dir)
+    keep = referenced_read_only(path / "store")
+    removed, freed = remove_orphans(path / "store", keep) if keep is not None else (0, 0)
+    print(
+        f"removed {removed} orphan files ({format_bytes(freed)}) from {path}; the disk is still "
+        f"too full to open the cache ({problem.__cause__}): `flowyml-tui cache clear` deletes "
+        f"its {format_bytes(usage(path, keep or set())['values'])} of cached values"
+    )
+    return 0
 
 
 def _clear_full_disk(args: argparse.Namespace) -> int:

@@ -31,14 +31,22 @@ def referenced(sql) -> set[str]:
 
 
 def referenced_read_only(store_dir: Path) -> set[str] | None:
-    """The same, read without writing anything (for a full disk); None if unreadable."""
+    """The same, read without writing a byte (a full disk); None if that cannot be known.
+
+    sqlite in WAL mode needs to grow its shared-memory file even to read, so the database is
+    opened as immutable, which skips the WAL: safe only when the WAL holds nothing.
+    """
+    wal = store_dir / (DB_NAME + "-wal")
     try:
-        db = sqlite3.connect(f"file:{store_dir / DB_NAME}?mode=ro", uri=True, timeout=5)
+        if wal.exists() and wal.stat().st_size > 0:
+            return None  # committed rows may live there: deleting their files would lose them
+        uri = f"{(store_dir / DB_NAME).as_uri()}?mode=ro&immutable=1"
+        db = sqlite3.connect(uri, uri=True, timeout=5)
         try:
             return referenced(db.execute)
         finally:
             db.close()
-    except sqlite3.Error:
+    except (OSError, sqlite3.Error):
         return None
 
 
