@@ -38,7 +38,7 @@ def main() -> int:
         )
         print(
             f"SIGKILL: {kills.kills} writers killed at random points "
-            f"({kills.dead_writer_markers} mid-write), {kills.loads_checked} loaded values "
+            f"({kills.dead_writer_markers} after writing), {kills.loads_checked} loaded values "
             f"checked, {len(kills.wrong_values)} wrong, {kills.orphan_bytes_after_gc} orphan "
             f"bytes after gc ({time.perf_counter() - start:.0f} s)"
         )

@@ -152,7 +152,7 @@ class KillReport:
     loads_checked: int = 0
     wrong_values: list[str] = field(default_factory=list)
     dead_writer_markers: int = 0
-    """Kills that happened mid-write (the writer's marker was left behind)."""
+    """Kills of a writer that had written (its marker was left behind for the next open)."""
     orphan_bytes_after_gc: int = 0
     problems: list[str] = field(default_factory=list)
 

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
 DB_NAME = "cache.db"
 _DB_FILES = (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm")
 _WRITING = ".writing-"
-"""Marker a process holds while it writes value files: left behind only if it died doing so."""
+"""Prefix of a `WriterMark`: left behind only by a process that was killed."""
 
 
 def referenced(sql) -> set[str]:
@@ -167,20 +169,37 @@ def is_not_a_database(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.Error) and ("malformed" in text or "not a database" in text)
 
 
-@contextlib.contextmanager
-def writing(store_dir: Path) -> Iterator[None]:
-    """Hold a marker naming this process while value files are written or removed."""
-    marker = store_dir / f"{_WRITING}{os.getpid()}"
-    try:
-        marker.touch()
-    except OSError:
-        marker = None  # a full disk: the write below fails too, and cleans up after itself
-    try:
-        yield
-    finally:
-        if marker is not None:
-            with contextlib.suppress(OSError):
-                marker.unlink()
+class WriterMark:
+    """A marker naming this process, held from its first write to a store until the store
+    closes or the process exits: one left behind means the process was killed, maybe in the
+    middle of a write (one file per store and process, not per write: that cost 20%)."""
+
+    _count = itertools.count()
+
+    def __init__(self, store_dir: Path) -> None:
+        self.store_dir = store_dir
+        self._pid = 0
+        self._release: weakref.finalize | None = None
+
+    def hold(self) -> None:
+        if self._release is not None and self._release.alive and self._pid == os.getpid():
+            return
+        self._pid = os.getpid()  # a forked child marks its own writes
+        path = self.store_dir / f"{_WRITING}{self._pid}-{next(self._count)}"
+        try:
+            path.touch()
+        except OSError:
+            return  # a full disk: the write fails too, and cleans up after itself
+        self._release = weakref.finalize(self, _unlink_quietly, path)
+
+    def release(self) -> None:
+        if self._release is not None and self._pid == os.getpid():
+            self._release()
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def dead_writers(store_dir: Path) -> list[Path]:
@@ -192,7 +211,7 @@ def dead_writers(store_dir: Path) -> list[Path]:
         return []
     for name in names:
         try:
-            pid = int(name[len(_WRITING) :])
+            pid = int(name[len(_WRITING) :].partition("-")[0])
             if pid == os.getpid():
                 continue  # another store of this process may be writing right now
             os.kill(pid, 0)

@@ -83,6 +83,7 @@ class LocalStore:
         """Keys whose metadata could not be read: the executor reports them as corrupt."""
         self._full = False
         """The disk ran full during this run: nothing more is written until `refresh()`."""
+        self._mark = files.WriterMark(self.path / "store")
         self._open_with_recovery()
         os.chmod(self.path / "store", 0o700)
         self._generation = self._generation_now()
@@ -182,6 +183,7 @@ class LocalStore:
 
     def close(self) -> None:
         self._cache.close()
+        self._mark.release()
 
     # -- entries ---------------------------------------------------------------------------
 
@@ -268,7 +270,8 @@ class LocalStore:
         if self._full:
             raise CacheError(f"not cached: the disk holding {self.path} is full (see above)")
         try:
-            with files.writing(self.path / "store"), cache.transact():
+            self._mark.hold()
+            with cache.transact():
                 for fn_hash, text in sources.items():
                     if ("s:" + fn_hash) not in cache:
                         cache.set("s:" + fn_hash, text)
@@ -315,7 +318,8 @@ class LocalStore:
 
     def delete_entry(self, key: str) -> None:
         entry = self.get_entry(key)
-        with files.writing(self.path / "store"), self._cache.transact():
+        self._mark.hold()
+        with self._cache.transact():
             count = len(entry.sizes) if entry else 0
             for index in range(count):
                 self._cache.delete(f"v:{key}:{index}")
@@ -582,7 +586,8 @@ class LocalStore:
         then needs to delete its rows.
         """
         store_dir = self.path / "store"
-        with files.writing(store_dir), self._cache.transact():
+        self._mark.hold()
+        with self._cache.transact():
             files.remove_orphans(store_dir, keep=set())
             generation = self._generation_now()
             self._cache.clear()
