@@ -1,6 +1,7 @@
 """flowyml-tui: a pipeline workbench whose step cache explains itself.
 
-`from flowyml_tui import Pipeline, step, CacheStore` is the whole public API; the names load
+`from flowyml_tui import Pipeline, step, CacheStore` (and `CachePrimitive`, `WorkflowContext`
+for call-level caching) is the whole public API; the names load
 lazily so that `import flowyml_tui.engine.events` (the worker protocol) stays cheap.
 """
 
@@ -9,10 +10,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["CacheStore", "Pipeline", "RunResult", "Step", "StepResult", "step"]
+__all__ = [
+    "CachePrimitive",
+    "CacheStore",
+    "Pipeline",
+    "RunResult",
+    "Step",
+    "StepResult",
+    "WorkflowContext",
+    "step",
+]
 
 if TYPE_CHECKING:
-    from .engine import CacheStore, Pipeline, RunResult, Step, StepResult, step
+    from .engine import (
+        CachePrimitive,
+        CacheStore,
+        Pipeline,
+        RunResult,
+        Step,
+        StepResult,
+        WorkflowContext,
+        step,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +14,10 @@ from flowyml_tui.engine.loader import load_pipelines, pick_pipeline
 from flowyml_tui.engine.pipeline import Pipeline
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The code cache (compiled pipeline code, definition digests) of a test run lives in a fresh
+# private folder, inherited by the CLI and worker processes tests start, not in ~/.cache.
+os.environ["FLOWYML_TUI_CODE_CACHE"] = tempfile.mkdtemp(prefix="flowyml-code-cache-")
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
-from ..engine.cache import DEFAULT_CACHE_DIR, CacheStore, open_store
+from ..engine.cache import DEFAULT_CACHE_DIR, CacheStore, open_store, store_path
 from ..engine.errors import FlowymlError
 
 
@@ -22,7 +21,7 @@ def add_cache_dir(parser: argparse.ArgumentParser, default: str | None = DEFAULT
 
 def open_existing_store(cache_dir: str) -> CacheStore:
     """The store at `cache_dir`; a clear error rather than a new empty cache if it is missing."""
-    if not (Path(cache_dir).expanduser() / "store").is_dir():
+    if not (store_path(cache_dir) / "store").is_dir():
         raise FlowymlError(f"no cache at {cache_dir}; run a pipeline first or pass --cache-dir DIR")
     return open_store(cache_dir)
 

@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     pipeline = pick_pipeline(load_pipelines(args.file), args.pipeline, args.file)
-    if args.cache_dir:
+    if args.cache_dir is not None:  # "" too: refused as an empty path, not the cwd
         pipeline.cache_dir = args.cache_dir
     if args.no_cache:
         pipeline.enable_cache = False

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..engine.errors import FlowymlError
+
+if TYPE_CHECKING:
+    from ..tui.app import FlowymlApp
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,18 +26,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", metavar="DIR", help="use this cache dir for every pipeline")
     parser.add_argument("--theme", metavar="NAME", help="colour theme (built-in or a theme file)")
     parser.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a run context value (repeatable); VALUE is parsed as JSON when it can be; C edits",
+    )
+    parser.add_argument(
         "--no-watch", action="store_true", help="run once on start and on r; ignore saves"
     )
 
 
 def main(args: argparse.Namespace) -> int:
-    """Validate the arguments before the screen takes over, so mistakes read as one line."""
+    app = build_app(args)
+    if isinstance(app, int):
+        return app
+    result = app.run()
+    return int(result or 0)
+
+
+def build_app(args: argparse.Namespace) -> FlowymlApp | int:
+    """Validate the arguments before the screen takes over, so mistakes read as one line; the
+    app, or the exit status of a usage error."""
     from ..config import user_themes_dir
     from ..runner.watch import discover_pipeline_files
     from ..tui.themes import available_themes
 
     try:
         files = discover_pipeline_files([Path(p) for p in args.paths])
+        context = _parse_context(args.context)
     except FlowymlError as exc:
         return _usage_error(str(exc))
     themes, _problems = available_themes()
@@ -51,15 +73,22 @@ def main(args: argparse.Namespace) -> int:
 
     from ..tui.app import FlowymlApp
 
-    app = FlowymlApp(
+    return FlowymlApp(
         files,
         pipeline=args.pipeline,
         cache_dir=args.cache_dir,
         theme=args.theme,
         watch=not args.no_watch,
+        context=context,
     )
-    result = app.run()
-    return int(result or 0)
+
+
+def _parse_context(pairs: list[str]) -> dict[str, object]:
+    if not pairs:  # .common imports the cache store: not on the start-up path without -c
+        return {}
+    from .common import parse_context
+
+    return parse_context(pairs)
 
 
 def _usage_error(message: str) -> int:

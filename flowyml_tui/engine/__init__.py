@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["CacheStore", "Pipeline", "RunResult", "Step", "StepResult", "step"]
+__all__ = [
+    "CachePrimitive",
+    "CacheStore",
+    "Pipeline",
+    "RunResult",
+    "Step",
+    "StepResult",
+    "WorkflowContext",
+    "step",
+]
 
 # Bound eagerly: importing the submodule `step` would otherwise shadow the decorator `step`.
 from .step import Step, step
@@ -12,9 +21,12 @@ from .step import Step, step
 if TYPE_CHECKING:
     from .cache import CacheStore
     from .pipeline import Pipeline
+    from .primitive import CachePrimitive, WorkflowContext
     from .result import RunResult, StepResult
 
 _HOMES = {
+    "CachePrimitive": "primitive",
+    "WorkflowContext": "primitive",
     "CacheStore": "cache",
     "Pipeline": "pipeline",
     "RunResult": "result",

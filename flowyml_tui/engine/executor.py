@@ -35,11 +35,13 @@ from .events import (
 from .graph import Graph
 from .hashing import CodeIdentity, Unfingerprintable, code_identity, fingerprint
 from .keys import Recipe, key_of, key_prefix
+from .logfiles import OutputTail
 from .mutation import is_immutable
 from .preview import preview
 from .result import Outputs, RunResult, StepResult
 from .step import CachePolicy, Step
 from .stepcall import call_step
+from .totals import CACHE_OFF
 
 EventSink = Callable[[Event], None]
 _MAX_REDECISIONS = 20
@@ -524,9 +526,13 @@ class Executor:
         if decision.recipe is not None:
             result.code_hash = decision.recipe.code_hash
 
+        tail = OutputTail(step.name, result.logs, self.events)  # the log file has it all
+
         def sink(stream: str, text: str) -> None:
-            result.logs.append((stream, text))
-            self._emit(StepLog(run_id=self.run_id, step=step.name, stream=stream, text=text))
+            event = StepLog(run_id=self.run_id, step=step.name, stream=stream, text=text)
+            tail.add(stream, text, event)
+            if self._sink is not None:
+                self._sink(event)
 
         started = time.perf_counter()
         kwargs: dict[str, Any] | None = None
@@ -932,7 +938,7 @@ class Executor:
                 cached=result.cached,
                 duration_seconds=result.duration_seconds,
                 saved_seconds=result.saved_seconds,
-                cache=step.cache_label,
+                cache=step.cache_label if self.store is not None else CACHE_OFF,
                 key=result.key,
                 code_hash=result.code_hash,
                 changed=result.changed,
@@ -959,10 +965,11 @@ class Executor:
     def _record_usage(self) -> None:
         assert self.store is not None
         hits = [n for n, r in self._results.items() if r.cached]
-        misses = [
+        misses = [  # as totals.hit_rate counts them: executed or failed, cache on
             n
             for n, r in self._results.items()
-            if r.status is StepStatus.EXECUTED and r.key is not None
+            if r.status in (StepStatus.EXECUTED, StepStatus.FAILED)
+            and self.graph.step(n).policy is not CachePolicy.DISABLED
         ]
         try:
             self.store.record_run(self.pipeline, self._used, hits, misses)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -105,6 +104,8 @@ def code_diff(
     home: str = "",
 ) -> str:
     """A unified diff per changed function: the cached version against the current one."""
+    import difflib  # only a step whose code changed needs it; a cached run never does
+
     chunks = []
     for name in names:
         before = old_source(old_functions[name]) if name in old_functions else ""

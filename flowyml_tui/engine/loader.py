@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import marshal
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
+from . import codecache
 from .errors import PipelineLoadError
 from .hashing import is_user_file
 from .pipeline import Pipeline
@@ -97,16 +99,27 @@ def pick_pipeline(pipelines: dict[str, Pipeline], name: str | None, path: str | 
 
 
 class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
-    """Compile from source, never from `__pycache__`.
+    """Compile from source, never from `__pycache__`; reuse code compiled from the same bytes.
 
     A .pyc is trusted when the source's mtime (in whole seconds) and size match, so an edit
     that keeps the size and lands within a second of the last import would run the old code
-    while the cache key is made from the new source.
+    while the cache key is made from the new source. The code cache is keyed by a hash of the
+    source bytes themselves (and the path, which compiled code names), so it cannot.
     """
 
     def get_code(self, fullname: str) -> object:
         path = self.get_filename(fullname)
-        return self.source_to_code(self.get_data(path), path)
+        data = self.get_data(path)
+        key = codecache.source_key(data, path)
+        cached = codecache.load("code", key)
+        if cached is not None:
+            try:
+                return marshal.loads(cached)
+            except (EOFError, ValueError, TypeError):
+                pass  # checksummed, so only a bug writes this; compile it again
+        code = self.source_to_code(data, path)
+        codecache.store("code", key, marshal.dumps(code))
+        return code
 
 
 class _FreshFinder:

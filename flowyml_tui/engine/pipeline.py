@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .cache import DEFAULT_CACHE_DIR, CacheStore, open_store
+from .cache import DEFAULT_CACHE_DIR, CacheStore, open_store, store_path
+from .cache.private import ensure_cache_dir
 from .errors import CacheFullError, MissingInputError, StepDefinitionError
 from .events import Event
 from .executor import Executor, StepPlan
@@ -109,7 +110,7 @@ class Pipeline:
         return self.store.unpin(self.graph(self.context).step(step).name, pipeline=self.name)
 
     def _cache_path(self) -> Path:
-        return Path(self.cache_dir).expanduser().absolute()
+        return store_path(self.cache_dir)  # "" is refused, not taken as the cwd
 
     # -- running ---------------------------------------------------------------------------
 
@@ -128,6 +129,8 @@ class Pipeline:
         `result.raise_for_failures()`).
         """
         # The recorder goes first, so whoever sees RunFinished finds the record already on disk.
+        # The cache dir is checked first, so a refused one fails the run before any step runs.
+        ensure_cache_dir(self._cache_path())
         recorder = RunRecorder(self._cache_path(), keep=self.keep_runs)
         sinks = [recorder, on_event] if on_event is not None else [recorder]
         return self._executor(context, params, sinks).run()

@@ -1,7 +1,8 @@
 """Run records: one JSON file per run in `<cache_dir>/runs/`, for review and for tools.
 
-The recorder sits on the event stream of a run. It accumulates in memory and, on `RunFinished`,
-builds and writes the record before it returns: when `run()` returns, the record is on disk and
+The recorder sits on the event stream of a run. It streams each step's output to a log file
+(`logfiles.py`), keeps the rest in memory and, on `RunFinished`, builds and writes the record
+before it returns: when `run()` returns, the record is on disk and
 no thread of ours is still writing into the cache dir (a background writer raced anyone who
 removed the dir, a temp dir say). It never raises: a full disk must not turn a good run into a
 failure, so a record that cannot be written is a `RunRecordWarning`.
@@ -10,9 +11,11 @@ The record's shape is documented in `run_record.schema.json` beside this module.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 import warnings
@@ -22,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from .cache.private import check_private_path, ensure_cache_dir, ensure_private_dir
 from .errors import FlowymlError
 from .events import (
     Event,
@@ -34,6 +38,7 @@ from .events import (
     StepStarted,
     StepStatus,
 )
+from .logfiles import LogFiles
 from .record_shape import checked_record
 from .totals import run_totals
 
@@ -102,6 +107,8 @@ class LogExcerpt(msgspec.Struct, frozen=True, gc=False):
     lines: tuple[str, ...] = ()
     total_lines: int = 0
     truncated: bool = False
+    file: str | None = None
+    """The step's whole output, relative to the cache dir (`runs/<run_id>/logs/<step>.log`)."""
 
 
 _NO_LOG = LogExcerpt()
@@ -131,12 +138,12 @@ class _StepLog:
         self.lines.append(line)
         self.total += 1
 
-    def finish(self) -> LogExcerpt:
+    def finish(self, file: str | None = None) -> LogExcerpt:
         for stream in sorted(self.partial):
             if self.partial[stream]:
                 self._push(self.partial[stream])
         self.partial.clear()
-        return LogExcerpt(tuple(self.lines), self.total, self.total > len(self.lines))
+        return LogExcerpt(tuple(self.lines), self.total, self.total > len(self.lines), file)
 
 
 # The record's shape as Structs: msgspec builds and encodes these several times faster than
@@ -237,6 +244,7 @@ class _RunEvents(msgspec.Struct, frozen=True):
     finished: dict[str, StepFinished]
     logs: dict[str, _StepLog]
     warnings: list[RunWarning]
+    files: LogFiles | None = None
 
 
 class RunRecorder:
@@ -272,11 +280,15 @@ class RunRecorder:
         return self._record
 
     def _reset(self, started: RunStarted | None) -> None:
+        files = getattr(self, "_files", None)
+        if files is not None:  # a run that never finished: its files are closed, kept
+            files.close_all()
         self._started = started
         self._step_started: dict[str, float] = {}
         self._finished: dict[str, StepFinished] = {}
         self._logs: dict[str, _StepLog] = {}
         self._warnings: list[RunWarning] = []
+        self._files: LogFiles | None = None
 
     def __call__(self, event: Event) -> None:
         try:
@@ -289,11 +301,17 @@ class RunRecorder:
     def _handle(self, event: Event) -> None:
         if isinstance(event, StepFinished):  # the common case first: this is per step
             self._finished[event.step] = event
+            if self._files is not None:
+                self._files.close(event.step)
         elif isinstance(event, StepLog):
             log = self._logs.get(event.step)
             if log is None:
                 log = self._logs[event.step] = _StepLog()
             log.add(event.stream, event.text)
+            if self._files is None:
+                run_dir = runs_dir(self.cache_dir) / safe_run_id(event.run_id)
+                self._files = LogFiles(run_dir, self.cache_dir)
+            self._files.write(event.step, event.text)
         elif isinstance(event, StepStarted):
             self._step_started[event.step] = event.started_at
         elif isinstance(event, RunStarted):
@@ -305,8 +323,17 @@ class RunRecorder:
         elif isinstance(event, RunWarning):
             self._warnings.append(event)
         elif isinstance(event, RunFinished):
+            if self._files is not None:
+                self._files.close_all()
+                if self._files.error is not None:  # the record itself may still be written
+                    warnings.warn(self._files.error, RunRecordWarning, stacklevel=3)
             state = _RunEvents(
-                self._started, self._step_started, self._finished, self._logs, self._warnings
+                self._started,
+                self._step_started,
+                self._finished,
+                self._logs,
+                self._warnings,
+                self._files,
             )
             self._reset(None)
             self._complete(event, state)
@@ -368,7 +395,10 @@ def _step_record(
     step_warnings: dict[str, list[str]],
 ) -> StepRecord:
     done = state.finished.get(name)
-    log = state.logs[name].finish() if name in state.logs else _NO_LOG
+    if name in state.logs:
+        log = state.logs[name].finish(state.files.relative_path(name) if state.files else None)
+    else:
+        log = _NO_LOG
     own_warnings: tuple[str, ...] = done.warnings if done is not None else ()
     extra = step_warnings.get(name)
     if extra:
@@ -430,7 +460,8 @@ def write_record(cache_dir: Path | str, record: RunRecord | dict[str, Any]) -> P
 def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes) -> Path:
     """Write an encoded record atomically (temp file + rename): no reader sees half of one."""
     directory = runs_dir(cache_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    ensure_cache_dir(Path(cache_dir))  # never a project root, nor a dir others can write
+    ensure_private_dir(directory, "run records dir")
     target = directory / f"{safe_run_id(run_id)}.json"
     fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{target.stem}.", suffix=".tmp")
     try:
@@ -444,13 +475,17 @@ def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes) -> Pa
 
 
 def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` records (by write time); returns what was removed."""
+    """Delete all but the newest `keep` records (by write time) and their log folders;
+    returns what was removed."""
     directory = runs_dir(cache_dir)
     records: list[tuple[float, str, Path]] = []
     removed: list[Path] = []
+    folders: list[Path] = []
     now = time.time()
     with os.scandir(directory) as entries:
         for entry in entries:
+            if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+                folders.append(Path(entry.path))
             if not entry.is_file():
                 continue
             mtime = entry.stat().st_mtime
@@ -459,10 +494,34 @@ def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
             elif entry.name.endswith(".json") and not entry.name.startswith("."):
                 records.append((mtime, entry.name, Path(entry.path)))
     records.sort(reverse=True)
-    removed += [path for _, _, path in records[max(1, keep) :]]
+    cut = max(1, keep)
+    removed += [path for _, _, path in records[cut:]]
     for path in removed:
         path.unlink(missing_ok=True)
+    kept = {path.stem for _, _, path in records[:cut]}
+    dropped = {path.stem for _, _, path in records[cut:]}
+    for folder in folders:  # a folder without a record is a run still going, or a killed one
+        stale = folder.name not in kept and _idle_seconds(folder, now) > _STALE_TEMP_SECONDS
+        if folder.name in dropped or stale:
+            remove_run_folder(folder)
+            removed.append(folder)
     return removed
+
+
+def _idle_seconds(folder: Path, now: float) -> float:
+    """Since anything under a run's folder last changed: a run still writing its logs (in
+    another process, say) has no record yet and must keep its folder."""
+    newest = 0.0
+    for root, _, files in os.walk(folder):
+        for name in (root, *(os.path.join(root, f) for f in files)):
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.stat(name, follow_symlinks=False).st_mtime)
+    return now - newest
+
+
+def remove_run_folder(folder: Path) -> None:
+    """A run's folder (its step logs); never follows a symlink out of runs/."""
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -509,6 +568,7 @@ def _all_runs(cache_dir: Path | str) -> list[tuple[RunSummary, dict[str, Any]]]:
     directory = runs_dir(cache_dir)
     if not directory.is_dir():
         return []
+    check_private_path(directory, "run records dir", is_dir=True)
     found: list[tuple[RunSummary, dict[str, Any]]] = []
     for path in sorted(directory.glob("*.json")):
         if path.name.startswith("."):
@@ -539,6 +599,7 @@ def load_run(cache_dir: Path | str, run_id: str = "latest") -> dict[str, Any]:
     if run_id != "latest":
         exact = directory / f"{run_id}.json"
         if exact.is_file():
+            check_private_path(directory, "run records dir", is_dir=True)
             return _read(exact)
     runs = _all_runs(cache_dir)
     if not runs:

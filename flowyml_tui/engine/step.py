@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from types import FunctionType
 from typing import Any
 
 from .errors import StepDefinitionError
@@ -88,7 +88,7 @@ def _make_step(
     name: str | None,
 ) -> Step:
     step_name = name or getattr(fn, "__name__", None) or "step"
-    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+    if _is_generator(fn):
         raise StepDefinitionError(
             f"step {step_name!r} is a generator (it uses `yield`); a generator can be read only "
             "once, so it cannot be cached as an output: collect the items and return a list"
@@ -100,18 +100,10 @@ def _make_step(
         raise StepDefinitionError(
             f"step {step_name!r}: ttl must be a positive number of seconds, got {ttl!r}"
         )
-    signature = inspect.signature(fn)
-    positional = [
-        p.name
-        for p in signature.parameters.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    ]
+    positional, defaults = _parameters(fn)
     bindings = _bind_inputs(step_name, input_names, positional)
     bound = {param for _, param in bindings}
     params = tuple(p for p in positional if p not in bound)
-    defaults = frozenset(
-        p.name for p in signature.parameters.values() if p.default is not inspect.Parameter.empty
-    )
     made = Step(
         func=fn,
         name=step_name,
@@ -125,6 +117,56 @@ def _make_step(
         defaults=defaults,
     )
     return made
+
+
+_GENERATOR_FLAGS = 0x20 | 0x200  # CO_GENERATOR | CO_ASYNC_GENERATOR
+
+
+def _plain(fn: Callable[..., Any]) -> bool:
+    """A def whose signature is its code's: nothing re-states it (wraps, __signature__)."""
+    return (
+        type(fn) is FunctionType
+        and "__wrapped__" not in fn.__dict__
+        and "__signature__" not in fn.__dict__
+    )
+
+
+def _is_generator(fn: Callable[..., Any]) -> bool:
+    if _plain(fn):
+        return bool(fn.__code__.co_flags & _GENERATOR_FLAGS)
+    import inspect
+
+    return inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
+
+
+def _parameters(fn: Callable[..., Any]) -> tuple[list[str], frozenset[str]]:
+    """(named parameters, those with a default), as `inspect.signature` would give them.
+
+    Read off the code object for a plain def: a pipeline file of many steps is decorated on
+    every `flowyml-tui run`, and `inspect.signature` costs several times more per step.
+    """
+    if _plain(fn):
+        code = fn.__code__
+        n_positional = code.co_argcount
+        names = list(code.co_varnames[: n_positional + code.co_kwonlyargcount])
+        with_default = names[n_positional - len(fn.__defaults__ or ()) : n_positional]
+        return names, frozenset((*with_default, *(fn.__kwdefaults__ or {})))
+    import inspect
+
+    signature = inspect.signature(fn)
+    named = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+    return (
+        [p.name for p in signature.parameters.values() if p.kind in named],
+        frozenset(
+            p.name
+            for p in signature.parameters.values()
+            if p.default is not inspect.Parameter.empty
+        ),
+    )
 
 
 def _names(value: Sequence[str] | None, what: str, step_name: str) -> tuple[str, ...]:

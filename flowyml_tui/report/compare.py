@@ -96,12 +96,12 @@ def _comparison_markdown(cmp: Record) -> str:
         "| --- | --- | ---: | ---: | ---: | --- |",
     ]
     for row in cmp["steps"]:
-        status = _status_change(row)
+        status = md_cell(_status_change(row))
         if row["status_changed"]:
-            status = f"**{status}**"
+            status = f"**{status}**"  # ours: the bold is added after escaping
         code = "changed" if row["code_changed"] else "same" if row["code_hash_b"] else NONE
         out.append(
-            f"| {md_code(row['name'], table=True)} | {md_cell(status)} "
+            f"| {md_code(row['name'], table=True)} | {status} "
             f"| {fmt_seconds(row['duration_a'])} | {fmt_seconds(row['duration_b'])} "
             f"| {fmt_delta(row['duration_delta'])} | {code} |"
         )

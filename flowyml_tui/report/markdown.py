@@ -1,6 +1,7 @@
 """A run record as Markdown: a pull-request comment.
 
-Everything that came from user code is escaped: no raw HTML reaches the renderer.
+Everything that came from user code is escaped: no raw HTML, link or image reaches the renderer
+(a PR comment must not load a remote image or offer a link because a step's message said so).
 """
 
 from __future__ import annotations
@@ -31,9 +32,31 @@ _MD_STATUS = {
 }
 
 
+_MD_ACTIVE = re.compile(r"[\\`*_\[\]!~#]")
+"""Punctuation that starts emphasis, code, links, images, strikethrough or a heading."""
+_LINKISH = re.compile(r"\S*(?:://|www\.|@)\S*", re.IGNORECASE)
+"""A token a GFM renderer could autolink (a URL, `www.`, an e-mail address)."""
+
+
 def md_text(text: str) -> str:
-    """Prose-safe: no raw HTML reaches the renderer."""
-    return html.escape(str(text), quote=False)
+    """Prose-safe: user text renders as the same text, never as a link, an image or HTML.
+
+    Markdown punctuation is backslash-escaped, HTML is entity-escaped, and anything GitHub
+    would autolink (URLs, `www.`, e-mail addresses) goes in a code span, where nothing links.
+    """
+    parts = []
+    last = 0
+    text = str(text)
+    for match in _LINKISH.finditer(text):
+        parts.append(_md_plain(text[last : match.start()]))
+        parts.append(md_code(match.group()))
+        last = match.end()
+    parts.append(_md_plain(text[last:]))
+    return "".join(parts)
+
+
+def _md_plain(text: str) -> str:
+    return html.escape(_MD_ACTIVE.sub(lambda m: "\\" + m.group(), text), quote=False)
 
 
 def md_cell(text: str) -> str:

@@ -13,6 +13,9 @@ from typing import Any, ClassVar
 
 from flowyml_tui.engine.events import EVENT_TYPES, Event, event_from_dict
 
+EXIT_CHANNEL_LOST = 71
+"""The worker's exit code when its events descriptor was closed under it (by user code)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RunnerMessage:

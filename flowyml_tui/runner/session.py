@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import json
 import os
 import re
 import signal
@@ -21,12 +22,15 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flowyml_tui.engine.events import Event, RunFinished, RunStarted, StepFinished, StepStarted
+from flowyml_tui.runner.proctree import kill_tree
 from flowyml_tui.runner.protocol import (
+    EXIT_CHANNEL_LOST,
     ChildExited,
     ChildOutput,
     LoadFailed,
@@ -116,6 +120,8 @@ class _Run:
     """What one run knows about itself; kept apart so a new run never mixes with a draining one."""
 
     proc: _Proc
+    events_fd: int = -1
+    """The events channel's number in the child, to name it when a step closed it."""
     cancel_reason: str | None = None
     finished: bool = False
     load_failed: bool = False
@@ -147,6 +153,7 @@ class _Child:
     stderr_r: int
     life_w: int
     argv: tuple[str, ...]
+    events_fd: int
 
     def close_fds(self) -> None:
         """Close what we still own (-1: closed, or handed to a transport); EOF stops a spare."""
@@ -180,8 +187,12 @@ class RunSession:
         cwd: Path | None = None,
         grace_seconds: float = 2.0,
         warm: bool = True,
+        context: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
+        self.context: dict[str, Any] = dict(context or {})
+        """Run context values (`-c KEY=VALUE`); read at each run, so changing it re-parameterises
+        the next run."""
         self.pipeline = pipeline
         self.cache_dir = cache_dir
         self.enable_cache = enable_cache
@@ -212,6 +223,8 @@ class RunSession:
             cmd += ["--cache-dir", str(self.cache_dir)]
         if not self.enable_cache:
             cmd.append("--no-cache")
+        if self.context:
+            cmd += ["--context-json", json.dumps(self.context, sort_keys=True)]
         return cmd
 
     async def run(self) -> AsyncIterator[RunMessage]:
@@ -227,7 +240,7 @@ class RunSession:
                 "a run is already in progress; await cancel() before starting another"
             )
         child = self._start()  # synchronous: nothing can cancel us half-way through a spawn
-        run = self._current = _Run(child.proc)
+        run = self._current = _Run(child.proc, child.events_fd)
         proc = child.proc
         queue: asyncio.Queue[RunMessage | None] = asyncio.Queue()
         transports: list[asyncio.BaseTransport] = []
@@ -273,6 +286,7 @@ class RunSession:
                 self._spare = self._spawn()  # the next save skips Python and engine start-up
         finally:
             if proc.returncode is None:  # the consumer left early or was cancelled
+                _stop_tree(proc.pid)
                 _signal_group(proc.pid, signal.SIGKILL)
                 with contextlib.suppress(asyncio.CancelledError):
                     await proc.wait()
@@ -285,18 +299,25 @@ class RunSession:
                 self._current = None
 
     async def cancel(self, reason: str = "cancelled") -> None:
-        """Stop the running child and its process group: SIGTERM, then SIGKILL after the grace."""
+        """Stop the running child and everything it started (its process group, and what left
+        the group: a new session, a daemon): SIGTERM, then SIGKILL after the grace."""
         run = self._current
         if run is None or run.proc.returncode is not None:
             return
         if run.cancel_reason is None:
             run.cancel_reason = reason
+        _stop_tree(run.proc.pid)
         _signal_group(run.proc.pid, signal.SIGTERM)
+        _signal_group(run.proc.pid, signal.SIGCONT)  # the SIGTERM lands as it wakes
         try:
             await asyncio.wait_for(run.proc.wait(), self.grace_seconds)
         except TimeoutError:
             _signal_group(run.proc.pid, signal.SIGKILL)
             await run.proc.wait()
+
+    async def stop(self) -> None:
+        """The user's "stop": end the run now; steps that finished stay cached."""
+        await self.cancel("stopped")
 
     async def aclose(self) -> None:
         """Stop whatever runs, drop the spare worker, refuse new runs; safe to call twice."""
@@ -348,7 +369,7 @@ class RunSession:
         finally:
             for fd in (events_w, out_w, err_w, life_r):
                 os.close(fd)
-        return _Child(_Proc(popen, loop), events_r, out_r, err_r, life_w, tuple(argv))
+        return _Child(_Proc(popen, loop), events_r, out_r, err_r, life_w, tuple(argv), events_w)
 
     def _final_message(self, run: _Run, returncode: int) -> RunMessage | None:
         if run.finished or run.load_failed:
@@ -378,6 +399,13 @@ def _child_env() -> dict[str, str]:
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def _stop_tree(pid: int) -> None:
+    """Freeze the worker, then kill what it started, before the worker can die: its orphans
+    would go to init, out of our reach. The worker itself is left stopped for the caller."""
+    _signal_group(pid, signal.SIGSTOP)
+    kill_tree(pid)
 
 
 async def _open_reader(fd: int) -> tuple[asyncio.BaseTransport, asyncio.StreamReader]:
@@ -454,7 +482,12 @@ def _child_exited(run: _Run, returncode: int, path: Path) -> ChildExited:
         step = notice.step or step
     else:
         where = f" while step {step!r} was running" if step else " before the run finished"
-        if sig is not None:
+        if returncode == EXIT_CHANNEL_LOST:
+            message = (
+                f"the worker closed its event channel (fd {run.events_fd}){where}: "
+                "a step closed a file descriptor it did not own?"
+            )
+        elif sig is not None:
             message = f"the worker was killed by {sig} ({signal.strsignal(-returncode)}){where}"
         else:
             message = f"the worker exited with code {returncode}{where}"

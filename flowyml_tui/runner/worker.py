@@ -2,15 +2,19 @@
 
 Run as ``python -m flowyml_tui.runner.worker FILE [--pipeline NAME] [--cache-dir DIR]
 [--no-cache] --events-fd N [--lifeline-fd M]``. Events go to fd N only, never to stdout, so
-whatever user code prints cannot corrupt the protocol. Start-up time is on the save -> running
-path: keep imports here to the engine and the standard library (no textual, rich, numpy).
+whatever user code prints cannot corrupt the protocol. On Linux the worker is a child subreaper
+and kills every process user code started, detached or not, before it exits. Start-up time is
+on the save -> running path: keep imports here to the engine and the standard library (no
+textual, rich, numpy).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import faulthandler
+import json
 import os
 import signal
 import sys
@@ -23,12 +27,20 @@ from typing import Any
 
 from flowyml_tui.engine.events import Event, StepFinished, StepStarted
 from flowyml_tui.engine.hashing import is_user_file
-from flowyml_tui.runner.protocol import LoadFailed, PipelinesFound, RunnerMessage, WorkerExiting
+from flowyml_tui.runner.proctree import become_subreaper, kill_tree, reap_children
+from flowyml_tui.runner.protocol import (
+    EXIT_CHANNEL_LOST,
+    LoadFailed,
+    PipelinesFound,
+    RunnerMessage,
+    WorkerExiting,
+)
 
 EXIT_OK = 0
 EXIT_LOAD_FAILED = 2
 EXIT_USAGE = 64
 EXIT_PARENT_GONE = 70
+_REAP_SECONDS = 2.0
 
 
 class Channel:
@@ -53,15 +65,37 @@ class Channel:
             try:
                 while data:
                     data = data[os.write(self._fd, data) :]
-            except OSError:  # EPIPE: the parent is gone, nobody will read what we do
-                _parent_gone()
+            except OSError as exc:
+                if exc.errno == errno.EBADF:  # not the parent: something here closed our fd
+                    _channel_lost(self._fd)
+                _parent_gone()  # EPIPE: the parent is gone, nobody will read what we do
 
 
 def _parent_gone() -> None:
     """Stop at once, with any process user code started, instead of running unwatched."""
+    kill_tree(os.getpid())
     if os.getpgrp() == os.getpid():  # started by a session: we lead our own group
         os.killpg(os.getpgrp(), signal.SIGKILL)
     os._exit(EXIT_PARENT_GONE)
+
+
+def _channel_lost(fd: int) -> None:
+    """The events fd was closed under us (a step's `os.close`, a close-all-fds helper): no
+    event can reach the parent any more, so stop and leave it a distinct exit code."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.__stderr__.write(  # type: ignore[union-attr]
+            f"flowyml: the event channel (fd {fd}) was closed inside the worker; a step closed "
+            "a file descriptor it did not own?\n"
+        )
+        sys.__stderr__.flush()  # type: ignore[union-attr]
+    _stop_descendants()
+    os._exit(EXIT_CHANNEL_LOST)
+
+
+def _stop_descendants() -> None:
+    """Kill everything user code started, detached or not, and reap it: the run is over."""
+    kill_tree(os.getpid())
+    reap_children(_REAP_SECONDS)
 
 
 def _watch_lifeline(fd: int) -> threading.Event:
@@ -90,6 +124,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pipeline", help="which pipeline to run when the file defines several")
     parser.add_argument("--cache-dir", help="override the pipeline's cache directory")
     parser.add_argument("--no-cache", action="store_true", help="run every step, cache nothing")
+    parser.add_argument("--context-json", help="run context values, a JSON object")
     parser.add_argument("--events-fd", type=int, required=True, help="fd to write events to")
     parser.add_argument("--lifeline-fd", type=int, help="fd whose EOF means the parent died")
     parser.add_argument(
@@ -102,6 +137,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
+    become_subreaper()  # before any user code: orphans of its daemons come back to us
     channel = Channel(args.events_fd)
     if args.wait_for_go and args.lifeline_fd is None:
         print("--wait-for-go needs --lifeline-fd: the go byte arrives there", file=sys.stderr)
@@ -149,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     channel.send(PipelinesFound(str(path), names, selected, local_modules(path)))
 
     try:
-        pipeline.run(on_event=channel.send)
+        context = json.loads(args.context_json) if args.context_json else None
+        pipeline.run(context, on_event=channel.send)
     except SystemExit as exc:
         code = _exit_code(exc)
         file, line = _user_location(exc, path)
@@ -273,6 +310,7 @@ def _finish(code: int) -> None:
             stream.flush()
     if "logging" in sys.modules:
         sys.modules["logging"].shutdown()
+    _stop_descendants()
     os._exit(code)
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,6 +25,9 @@ from textual.worker import Worker, WorkerState
 from flowyml_tui.config import keymap_path
 from flowyml_tui.engine.events import RunFinished, RunStarted, RunWarning, StepStatus
 from flowyml_tui.runner.protocol import PipelinesFound
+
+if TYPE_CHECKING:
+    from flowyml_tui.runner.session import RunSession
 
 from .commands import palette_commands
 from .keymap import load_keymap
@@ -46,6 +50,9 @@ ROWS_PER_FRAME = 500
 TICK_SECONDS = 0.2
 """How often the elapsed time of running steps moves."""
 MAX_WARNING_TOASTS = 3
+PAUSE_TIP = "Stop re-running on save; a run in progress goes on (s stops it)"
+TOAST_CHARS = 160
+"""A toast says what and where; the whole text is in the warnings list."""
 
 
 @dataclass(frozen=True)
@@ -64,17 +71,22 @@ class FlowymlApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
+        # The footer shows them in this order and drops the tail first at 80 columns: the keys
+        # a user needs first (DESIGN: q, r, s, i, p, ?) lead.
+        Binding("q", "quit", "Quit", id="quit"),
         Binding("r", "rerun", "Re-run", id="rerun"),
+        Binding("s", "stop", "Stop", id="stop"),
         Binding("i", "invalidate", "Invalidate", id="invalidate"),
-        Binding("I", "invalidate_downstream", "Invalidate+down", id="invalidate_downstream"),
         Binding("p", "toggle_pin", "Pin", id="pin"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("w", "toggle_watch", "Pause saves", tooltip=PAUSE_TIP, id="watch"),
+        Binding("C", "edit_context", "Context", id="context"),
+        Binding("W", "warnings", "Warnings", id="warnings"),
+        Binding("I", "invalidate_downstream", "Invalidate+down", id="invalidate_downstream"),
         Binding("c", "clear_cache", "Clear cache", id="clear_cache"),
-        Binding("w", "toggle_watch", "Pause", id="watch"),
         Binding("d", "toggle_dag", "DAG", id="dag"),
         Binding("e", "export", "Export", id="export"),
         Binding("t", "change_theme", "Theme", id="theme"),
-        Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
     ]
 
     def __init__(
@@ -89,6 +101,7 @@ class FlowymlApp(App[int]):
         autorun: bool = True,
         themes_from: Iterable[Path] | None = None,
         keymap_file: Path | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> None:
         self._theme_dirs = list(themes_from) if themes_from is not None else theme_dirs()
         self._keymap_file = keymap_file if keymap_file is not None else keymap_path()
@@ -98,6 +111,8 @@ class FlowymlApp(App[int]):
         self.files = [Path(f) for f in files]
         self.target = Target(self.files[0], pipeline)
         self.cache_dir = cache_dir
+        self.context: dict[str, Any] = dict(context or {})
+        """Run context values (`-c KEY=VALUE`, `C`), passed to every run."""
         self.requested_theme = theme
         self.clock = clock
         self.watching = watch
@@ -110,7 +125,7 @@ class FlowymlApp(App[int]):
         self._pending_changes: set[Path] = set()
         self._token = 0
         self._run_worker_obj: Worker[None] | None = None
-        self._session = None
+        self._session: RunSession | None = None
         self._session_target: Target | None = None
         self._watch_stop = asyncio.Event()
         self._warning_toasts = 0
@@ -183,6 +198,8 @@ class FlowymlApp(App[int]):
             return "running"
         if self.run_active:
             return "starting"
+        if self.model.stopped:
+            return "stopped"
         if self.paused:
             return "paused"
         return "watching" if self.watching else "idle"
@@ -229,6 +246,7 @@ class FlowymlApp(App[int]):
             session = RunSession(target.file, pipeline=target.pipeline, cache_dir=self.cache_dir)
             self._session, self._session_target = session, target
         await session.cancel(why)
+        session.context = dict(self.context)
         async for message in session.run():
             self.post_message(RunnerUpdate(message, token))
 
@@ -305,10 +323,24 @@ class FlowymlApp(App[int]):
         self._refresh_selector()
 
     def _warning_toast(self, warning: RunWarning) -> None:
+        """A new warning once, shortened: a repeat on the next run is only counted (`W` lists)."""
+        if not self.model.is_new_warning(warning):
+            return
         self._warning_toasts += 1
         if self._warning_toasts <= MAX_WARNING_TOASTS:
             where = f"{warning.step}: " if warning.step else ""
-            self.notify(where + warning.message, title="Warning", severity="warning")
+            text = where + warning.message
+            short = text if len(text) <= TOAST_CHARS else text[: TOAST_CHARS - 1] + "…"
+            keys = ", ".join(self.keys_for("warnings")) or "W"
+            self.notify(
+                f"{short}\n{keys} lists every warning.", title="Warning", severity="warning"
+            )
+
+    def keys_for(self, binding_id: str) -> list[str]:
+        """The keys bound to `binding_id` now (after the keymap), as the footer shows them."""
+        from .commands import live_keys
+
+        return list(dict.fromkeys(live_keys(self.screen).get(binding_id, ())))
 
     # -- drawing -----------------------------------------------------------------------------
 
@@ -337,7 +369,9 @@ class FlowymlApp(App[int]):
             table.update_steps((rows[name] for name in dirty if name in rows), now)
         if model.summary_dirty:
             model.summary_dirty = False
-            self.query_one(StatusLine).show(model, self.activity, str(self.target.file))
+            self.query_one(StatusLine).show(
+                model, self.activity, str(self.target.file), self.context
+            )
         if self._details_dirty or (selected is not None and selected in dirty):
             self._details_dirty = False
             self._show_details(selected)
@@ -479,6 +513,16 @@ class FlowymlApp(App[int]):
     def action_rerun(self) -> None:
         self.start_run("re-run requested")
 
+    def action_stop(self) -> None:
+        if self.run_active and self._session is not None:
+            self._stop_run(self._session)
+        else:
+            self.notify("No run in progress.")
+
+    @work(group="stop", exit_on_error=False, name="stop run")
+    async def _stop_run(self, session: RunSession) -> None:
+        await session.stop()
+
     def action_invalidate(self) -> None:
         name, cache_dir = self.selected_step, self.known_cache_dir
         if name and cache_dir:
@@ -507,11 +551,24 @@ class FlowymlApp(App[int]):
             ConfirmScreen(f"Delete every cached result in {cache_dir}?", yes="Clear"), answered
         )
 
+    def action_edit_context(self) -> None:
+        from .screens.context_editor import ContextScreen
+
+        def applied(context: dict[str, Any] | None) -> None:
+            if context is not None:
+                self.context = context
+                self.model.summary_dirty = True
+                shown = ", ".join(f"{k}={v!r}" for k, v in context.items()) or "no values"
+                self.start_run(f"context changed: {shown}")
+
+        self.push_screen(ContextScreen(self.context), applied)
+
     def action_toggle_watch(self) -> None:
         self.paused = not self.paused
         self.model.summary_dirty = True
         if self.paused:
-            self.notify("Watching paused: saves are noted, not run. Press w to resume.")
+            going = " The run in progress goes on; s stops it." if self.run_active else ""
+            self.notify(f"Watching paused: saves are noted, not run.{going} Press w to resume.")
         elif self._pending_changes:
             changes, self._pending_changes = self._pending_changes, set()
             self._react_to_changes(changes)
@@ -528,6 +585,11 @@ class FlowymlApp(App[int]):
             self.call_after_refresh(dag.show, self.model)
         else:
             self.query_one(StepTable).focus()
+
+    def action_warnings(self) -> None:
+        from .screens.warnings import WarningsScreen
+
+        self.push_screen(WarningsScreen(list(self.model.warning_log.values())))
 
     def action_export(self) -> None:
         cache_dir = self.known_cache_dir
@@ -575,6 +637,7 @@ def make_app(
     autorun: bool = True,
     themes_from: Iterable[Path] | None = None,
     keymap_file: Path | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> FlowymlApp:
     """Build the app for these FILE_OR_DIR arguments; tests pass a temp cache dir and a clock."""
     from flowyml_tui.runner.watch import discover_pipeline_files
@@ -590,4 +653,5 @@ def make_app(
         autorun=autorun,
         themes_from=themes_from,
         keymap_file=keymap_file,
+        context=context,
     )

@@ -15,15 +15,18 @@ from textual.screen import Screen
 
 PALETTE: dict[str, tuple[str, str]] = {
     "rerun": ("Re-run pipeline", "Run the pipeline now"),
+    "stop": ("Stop run", "Stop the current run now; what finished stays cached"),
     "invalidate": ("Invalidate step", "Force the selected step to run"),
     "invalidate_downstream": (
         "Invalidate step and downstream",
         "The selected step and all that depends on it",
     ),
     "pin": ("Pin / unpin step", "Keep the selected step's cached result"),
+    "context": ("Edit run context", "Set the KEY=VALUE values runs get, and re-run"),
     "clear_cache": ("Clear cache", "Delete every cached result, after confirming"),
-    "watch": ("Pause / resume watching", "Stop or restart re-runs on save"),
+    "watch": ("Pause / resume watching", "Stop or restart re-runs on save; a run goes on"),
     "dag": ("Toggle DAG view", "Draw the pipeline graph"),
+    "warnings": ("Show warnings", "Every warning of this session, with its step"),
     "export": ("Export report", "Write a report of the last run"),
     "help": ("Keys", "Show every key and its binding id"),
 }

@@ -23,6 +23,8 @@ from flowyml_tui.engine.events import (
 from flowyml_tui.engine.totals import RunTotals, run_totals
 from flowyml_tui.runner.protocol import ChildExited, ChildOutput, LoadFailed, RunCancelled
 
+from .problems import explain_load_failure
+
 HISTORY_LENGTH = 50
 LOG_LIMIT = 64_000
 """Characters of captured output kept per step: enough to read, bounded for chatty steps."""
@@ -98,6 +100,21 @@ class Problem:
     location: str | None
     message: str
     detail: str = ""
+    hint: str = ""
+    """What to do about it; set for definition errors, whose `detail` is the user's frames only."""
+    below: str | None = "The last good run stays below; save the file to try again."
+    """The closing line, or None when there is no earlier run on screen to point at."""
+
+
+@dataclass(slots=True)
+class WarningEntry:
+    """One distinct warning of this session, with the step it belongs to and when it was seen."""
+
+    step: str | None
+    message: str
+    first_run: int
+    last_run: int
+    count: int = 1
 
 
 class RunModel:
@@ -109,11 +126,15 @@ class RunModel:
         self.cache_dir: str | None = None
         self.run_number = 0
         self.running = False
+        self.stopped = False
+        """The user stopped the last run (`s`): the status line says so until the next run."""
         self.rows: dict[str, StepRow] = {}
         self.history: dict[str, deque[HistoryPoint]] = {}
         self.finished: RunFinished | None = None
         self.problem: Problem | None = None
         self.warnings: list[str] = []
+        self.warning_log: dict[tuple[str | None, str], WarningEntry] = {}
+        """Every distinct warning of the session (`W` lists them); a repeat only counts up."""
         self.child_output: list[str] = []
         self.dirty: set[str] = set()
         self.structure_changed = False
@@ -146,7 +167,10 @@ class RunModel:
         elif isinstance(message, ChildExited):
             self.child_exited(message)
         elif isinstance(message, RunCancelled):
-            self.interrupted(None, reason=f"cancelled: {message.reason}")
+            if message.reason == "stopped":
+                self.stop()
+            else:
+                self.interrupted(None, reason=f"cancelled: {message.reason}")
 
     def start(self, event: RunStarted) -> None:
         shape = [(s.name, s.upstream, s.cache) for s in event.steps]
@@ -157,6 +181,7 @@ class RunModel:
         self.cache_dir = event.cache_dir
         self.run_number += 1
         self.running = True
+        self.stopped = False
         self.finished = None
         self.problem = None
         self.warnings = []
@@ -204,7 +229,21 @@ class RunModel:
     def warning(self, event: RunWarning) -> None:
         text = f"{event.step}: {event.message}" if event.step else event.message
         self.warnings.append(text)
+        key = (event.step, event.message)
+        entry = self.warning_log.get(key)
+        if entry is None:
+            self.warning_log[key] = WarningEntry(
+                event.step, event.message, self.run_number, self.run_number
+            )
+        else:
+            entry.count += 1
+            entry.last_run = self.run_number
         self.summary_dirty = True
+
+    def is_new_warning(self, event: RunWarning) -> bool:
+        """Seen for the first time in this session: worth a toast; a repeat is not."""
+        entry = self.warning_log.get((event.step, event.message))
+        return entry is not None and entry.count == 1
 
     def finish(self, event: RunFinished) -> None:
         self.finished = event
@@ -221,11 +260,19 @@ class RunModel:
             self.child_output.pop(0)
 
     def load_failed(self, failed: LoadFailed) -> None:
+        told = explain_load_failure(failed)
+        below = (
+            "The last good run stays below; save the file to try again."
+            if self.finished is not None
+            else ("The last run stays below; save the file to try again." if self.rows else None)
+        )
         problem = Problem(
-            "Could not load the pipeline",
-            where(failed.file, failed.line),
-            failed.message,
-            failed.traceback,
+            told.title,
+            where(told.file, told.line),
+            told.message,
+            told.frames,
+            hint=told.hint,
+            below=below,
         )
         self.interrupted(problem, reason="not run: the file did not load")
 
@@ -245,6 +292,11 @@ class RunModel:
             row.status, row.reason = StepStatus.FAILED, exited.message
             row.error = row.error or exited.stderr_tail or None
             self._touch(row.name)
+
+    def stop(self) -> None:
+        """The user stopped the run: steps still running did not finish and are not cached."""
+        self.interrupted(None, reason="stopped before it finished")
+        self.stopped = True
 
     def interrupted(self, problem: Problem | None, *, reason: str) -> None:
         """The child stopped before RunFinished: steps it was running did not finish."""

@@ -338,3 +338,32 @@ def test_malformed_entry_metadata_is_a_miss_not_a_crash(damage, tmp_path):
     assert again["x"] == [1, 2, 3]
     healed = Pipeline("meta", cache_dir=tmp_path / "cache").add_step(x).run()
     assert healed.step_results["x"].status is StepStatus.CACHED
+
+
+# -- the hit rate, counted the same way by the store -----------------------------------------
+
+
+def test_cache_stats_count_a_failed_step_as_a_miss(tmp_path):
+    @step(outputs=["ok"])
+    def ok():
+        return 1
+
+    @step(outputs=["bad"])
+    def bad():
+        raise ValueError("no")
+
+    pipeline = Pipeline("rate", cache_dir=tmp_path / "cache").add_step(ok).add_step(bad)
+    pipeline.run()
+    result = pipeline.run()
+    stats = pipeline.store.stats()
+    assert (stats["hits"], stats["misses"]) == (1, 3)
+    assert result.hit_rate == pytest.approx(1 / 2)
+
+
+def test_a_run_without_a_cache_has_no_hit_rate_even_with_a_failure(tmp_path):
+    @step(outputs=["bad"])
+    def bad():
+        raise ValueError("no")
+
+    result = Pipeline("nocache", enable_cache=False, cache_dir=tmp_path / "c").add_step(bad).run()
+    assert result.hit_rate is None

@@ -82,5 +82,5 @@ def widget_text(widget) -> str:
     """The characters a widget shows on screen right now (what a user would read)."""
     from textual.geometry import Region
 
-    width, height = widget.size
+    width, height = widget.outer_size  # render_lines draws the border and padding too
     return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, width, height)))

@@ -118,3 +118,25 @@ def test_light_theme(snap_app, snap_compare) -> None:
         await scenes.play(pilot, scenes.code_change(), select="cubes")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+SMALL = (80, 24)
+"""The smallest terminal we lay out for: the footer keeps q r s i p ? first, Why gets an …"""
+
+
+def test_code_change_at_80x24(snap_app, snap_compare) -> None:
+    app, _ = snap_app()
+
+    async def before(pilot) -> None:
+        await scenes.play(pilot, scenes.code_change(), select="cubes")
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=before)
+
+
+def test_load_error_at_80x24(snap_app, snap_compare) -> None:
+    app, _ = snap_app()
+
+    async def before(pilot) -> None:
+        await scenes.play(pilot, scenes.load_error())
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=before)

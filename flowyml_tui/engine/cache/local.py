@@ -39,7 +39,16 @@ from ..errors import AmbiguousStepError, CacheError, CacheFullError, UnknownStep
 from ..totals import hit_rate
 from . import files, tables
 from .entry import KEY_FORMAT, Entry, decode_entry, encode_entry
+from .private import (
+    check_private,
+    check_private_path,
+    ensure_cache_dir,
+    ensure_private_dir,
+    ensure_private_file,
+    refuse_empty,
+)
 from .protocols import CorruptEntry, EntryInfo
+from .safedisk import SafeDisk
 from .values import checksum
 
 DEFAULT_CACHE_DIR = ".flowyml/cache"
@@ -75,9 +84,10 @@ class LocalStore:
         *,
         size_limit: int = DEFAULT_SIZE_LIMIT,
     ) -> None:
+        refuse_empty(os.fspath(cache_dir))
         self.path = Path(cache_dir).expanduser().absolute()
         self.size_limit = size_limit
-        _ensure_private_dir(self.path)
+        _open_private(self.path)
         self._l1: dict[str, Entry] = {}
         self.unreadable: set[str] = set()
         """Keys whose metadata could not be read: the executor reports them as corrupt."""
@@ -85,7 +95,6 @@ class LocalStore:
         """The disk ran full during this run: nothing more is written until `refresh()`."""
         self._mark = files.WriterMark(self.path / "store")
         self._open_with_recovery()
-        os.chmod(self.path / "store", 0o700)
         self._generation = self._generation_now()
         dead = files.dead_writers(self.path / "store")
         if dead:  # a writer died mid-write: its value files may be orphans
@@ -96,6 +105,7 @@ class LocalStore:
     def _open_diskcache(self) -> None:
         self._cache = diskcache.Cache(
             str(self.path / "store"),
+            disk=SafeDisk,
             eviction_policy="none",
             size_limit=2**62,
             statistics=False,
@@ -121,6 +131,7 @@ class LocalStore:
                 stacklevel=4,
             )
             files.remove_orphans(store_dir, keep=set())  # no row points to any of them now
+            _open_private(self.path)  # a fresh cache.db, 0600 before sqlite touches it
         elif files.is_disk_full(problem, store_dir):
             self._close_quietly()
             keep = files.referenced_read_only(store_dir)
@@ -222,7 +233,11 @@ class LocalStore:
 
     def _deleted(self) -> None:
         """Tell every process's L1 that entries went (call inside the deleting transaction)."""
-        self._generation = self._cache.incr(_GENERATION, default=0)
+        try:
+            self._generation = self._cache.incr(_GENERATION, default=0)
+        except TypeError:  # a row that is not our int (planted, or a bad byte): start afresh
+            self._cache.set(_GENERATION, self._generation + 1)
+            self._generation += 1
         self._l1.clear()
 
     def newest_entry(self, pipeline: str, step: str) -> Entry | None:
@@ -239,8 +254,9 @@ class LocalStore:
 
     def _versions(self, pipeline: str, step: str) -> list[str]:
         scope = _versions_key(pipeline, step)
-        keys, ok = tables.decode(self._cache.get(scope), tables.VERSIONS)
-        if not ok:
+        raw = self._cache.get(scope)
+        keys, ok = tables.decode(raw, tables.VERSIONS)
+        if not ok or (raw is None and scope in self._cache):  # a row SafeDisk refused
             keys = self._rebuild_versions(pipeline, step)
             warnings.warn(
                 f"the version list of step {step!r} (pipeline {pipeline!r}) in {self.path} "
@@ -612,7 +628,7 @@ class LocalStore:
         """Heal what a bad byte left: version lists and meta tables that do not decode."""
         dropped = 0
         for name in list(self._keys(_VERSIONS)):
-            if not tables.decode(self._cache.get(name), tables.VERSIONS)[1]:
+            if not self._row_ok(name, tables.VERSIONS):
                 try:
                     pipeline, step = json.loads(name[len(_VERSIONS) :])
                     self._versions(str(pipeline), str(step))  # rebuilds it
@@ -620,10 +636,14 @@ class LocalStore:
                     self._cache.delete(name)
                 dropped += 1
         for name in _SHAPES:
-            if not tables.decode(self._cache.get(name), _SHAPES[name])[1]:
+            if not self._row_ok(name, _SHAPES[name]):
                 self._meta(name)  # rewrites what could be saved
                 dropped += 1
         return dropped
+
+    def _row_ok(self, name: str, shape: Any) -> bool:
+        raw = self._cache.get(name)
+        return tables.decode(raw, shape)[1] and not (raw is None and name in self._cache)
 
     def disk_usage(self) -> dict[str, int]:
         """Every byte under the cache dir: ``total``, and ``values`` (what entries point to),
@@ -653,8 +673,9 @@ class LocalStore:
 
     def _meta(self, name: str) -> dict[str, Any]:
         """A meta table, its shape checked; a bad one is warned about and rewritten."""
-        table, ok = tables.decode(self._cache.get(name), _SHAPES.get(name, dict[str, Any]))
-        if not ok:
+        raw = self._cache.get(name)
+        table, ok = tables.decode(raw, _SHAPES.get(name, dict[str, Any]))
+        if not ok or (raw is None and name in self._cache):  # a row SafeDisk refused
             warnings.warn(
                 f"cache metadata {name} in {self.path} was unreadable; kept what could be "
                 "read, dropped the rest",
@@ -708,24 +729,30 @@ def _table(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
-def _ensure_private_dir(path: Path) -> None:
-    """Create the cache dir 0700, and refuse one that others could have written pickles into."""
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = path.stat()
-    except OSError as exc:
-        raise CacheError(f"cannot create the cache dir {path}: {exc.strerror}") from exc
-    if not stat.S_ISDIR(info.st_mode):
-        raise CacheError(f"the cache dir {path} is not a directory; pass another --cache-dir")
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
-        raise CacheError(
-            f"the cache dir {path} belongs to another user (uid {info.st_uid}); cached results "
-            "are pickles and are only loaded from a directory private to you: use --cache-dir"
-        )
-    if info.st_mode & 0o022:
-        raise CacheError(
-            f"the cache dir {path} is writable by other users; cached results are pickles and "
-            f"are only loaded from a directory private to you: run `chmod 700 {path}`"
-        )
-    if info.st_mode & 0o077:
-        os.chmod(path, 0o700)
+def _open_private(path: Path) -> None:
+    """Check (or create 0700) every path the store opens before diskcache reads any of it.
+
+    The cache dir, `store/`, `cache.db` and its SQLite side files, and the value subdirs must
+    be ours and not writable by others; a project root is refused. Nothing is chmodded.
+    """
+    ensure_cache_dir(path)
+    store = path / "store"
+    ensure_private_dir(store, "cache store")
+    ensure_private_file(store / "cache.db", "cache database")
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = store / ("cache.db" + suffix)
+        if os.path.lexists(side):
+            check_private_path(side, "cache database file", is_dir=False)
+    me = os.getuid() if hasattr(os, "getuid") else None
+    with os.scandir(store) as found:  # up to 256 value dirs: the quick test first
+        for item in found:
+            if len(item.name) != 2:
+                continue
+            info = item.stat(follow_symlinks=False)
+            if (
+                stat.S_ISDIR(info.st_mode)
+                and not info.st_mode & 0o022
+                and me in (None, info.st_uid)
+            ):
+                continue
+            check_private(Path(item.path), info, "cache value dir", is_dir=True)

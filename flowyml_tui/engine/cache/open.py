@@ -8,11 +8,13 @@ from urllib.parse import urlsplit
 
 from ..errors import CacheError
 from .facade import CacheStore
+from .private import refuse_empty
 
 
 def store_path(spec: str | os.PathLike[str]) -> Path:
     """The cache dir a spec names: a path, or a `file://` URL."""
     text = os.fspath(spec)
+    refuse_empty(text)
     if "://" in text:
         parts = urlsplit(text)
         if parts.scheme != "file":

@@ -22,11 +22,11 @@ from typing import Any
 from xxhash import xxh3_128
 
 from .bytecode import code_digest, code_reads
-from .encoder import Walk, type_tag, write_text
+from .encoder import Walk, pack_u64, type_tag, write_text
 from .fingerprint import Unfingerprintable, feed, feed_root
-from .normalise import Reads, ast_reads, node_digest
+from .normalise import Reads, assignment_text, class_digest, function_digest
 from .origin import code_kind, kind_of_path, module_kind, package_version
-from .sources import DEF_TYPES, function_definition, source_file
+from .sources import source_file
 
 __all__ = ["CodeIdentity", "code_identity"]
 
@@ -74,6 +74,30 @@ def code_identity(func: Any, *, mode: str = "ast") -> CodeIdentity:
         with contextlib.suppress(TypeError):  # not weak-referenceable: computed each time
             _MEMO.setdefault(func, {})[mode] = identity
     return identity
+
+
+def identity_hash(
+    mode: str, root: str, parts: list[tuple[str, str]], packages: list[tuple[str, str]]
+) -> str:
+    """`fingerprint((mode, root, parts, packages))`, byte for byte, written out directly.
+
+    Identities are hashed once per step per process: the generic walk's dispatch per item
+    cost more than everything else about a cached step. `test_identity_hash` holds them equal.
+    """
+    out = [b"(\x04\x00\x00\x00\x00\x00\x00\x00\x00", _text(mode), _text(root)]
+    for pairs in (parts, packages):
+        out.append(b"[" + pack_u64(len(pairs)) + b"\x00")
+        for key, value in pairs:
+            out.append(_PAIR + _text(key) + _text(value))
+    return xxh3_128(b"".join(out)).hexdigest()
+
+
+_PAIR = b"(\x02\x00\x00\x00\x00\x00\x00\x00\x00"
+
+
+def _text(value: str) -> bytes:
+    data = value.encode("utf-8", "surrogatepass")
+    return b"s" + pack_u64(len(data)) + data
 
 
 def _unwrap(obj: Any) -> Any:
@@ -129,19 +153,13 @@ class _IdentityWalk:
         root = self.visit_code_object(func, root=True)
         while self.queue:
             self.visit_code_object(self.queue.pop(), root=False)
-        h = xxh3_128()
-        feed(
-            (
+        return CodeIdentity(
+            hash=identity_hash(
                 self.mode,
                 self.hash_parts.get("\x00root", ""),
                 sorted(self.hash_parts.items()),
                 sorted(self.packages.items()),
             ),
-            h,
-            Walk(),
-        )
-        return CodeIdentity(
-            hash=h.hexdigest(),
             functions=self.functions,
             sources=self.sources,
             packages=self.packages,
@@ -238,7 +256,7 @@ class _IdentityWalk:
             digest = xxh3_128(b"unfingerprintable:" + type_tag(cls)).hexdigest()
         module, _, name = key.partition(":")
         parsed = source_file(path) if path else None
-        source = parsed.assignment(name) if parsed is not None else None
+        source = assignment_text(parsed, name) if parsed is not None else None
         self.add(key, self.location(path, module, name), digest, source)
 
     # -- definitions ----------------------------------------------------------------------------
@@ -263,14 +281,14 @@ class _IdentityWalk:
         code = func.__code__
         path = code.co_filename
         key = f"{func.__module__}:{func.__qualname__}"
-        node = function_definition(func)
         step_cls = _step_class()
         strip = root or (
             step_cls is not None and isinstance(func.__globals__.get(func.__name__), step_cls)
         )
+        found_def = function_digest(func, strip, self.mode)
         source: str | None = None
-        if node is not None:
-            digest, source = node_digest(node[0], node[1], strip, self.mode)
+        if found_def is not None:
+            digest, source, decorator_reads = found_def
         else:
             digest = code_digest(code)
             self.sourceless = True
@@ -281,11 +299,9 @@ class _IdentityWalk:
         unique = self.add(key, location, digest, source)
         # What the body reads: globals, module attributes, closure cells.
         found, attrs = code_reads(code)
-        if node is not None and not strip and isinstance(node[1], DEF_TYPES):
-            for decorator in node[1].decorator_list:
-                more, more_attrs = ast_reads(decorator)
-                found |= more
-                attrs |= more_attrs
+        if found_def is not None and not strip:
+            found |= decorator_reads[0]
+            attrs |= decorator_reads[1]
         self.globals_read(func.__globals__, found, attrs, path)
         if func.__closure__:
             for var, cell in zip(code.co_freevars, func.__closure__, strict=False):
@@ -320,14 +336,13 @@ class _IdentityWalk:
         key = f"{cls.__module__}:{cls.__qualname__}"
         path = _class_file(cls)
         namespace = _class_globals(cls)
-        node = None
+        found_class = None
         source = source_file(path) if path else None
         if source is not None and "<locals>" not in cls.__qualname__:
-            node = source.find_class(cls.__qualname__)
+            found_class = class_digest(source, cls.__qualname__, self.mode)
         text: str | None = None
-        if source is not None and node is not None:
-            digest, text = node_digest(source, node, False, self.mode)
-            found, attrs = ast_reads(node)
+        if found_class is not None:
+            digest, text, (found, attrs) = found_class
         else:
             digest, (found, attrs) = self.class_members_digest(cls)
             self.sourceless = True

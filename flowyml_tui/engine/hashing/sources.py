@@ -12,41 +12,77 @@ import threading
 import time
 import types
 
-from xxhash import xxh3_64_intdigest
+from .. import codecache
 
-__all__ = ["DEF_TYPES", "Def", "SourceFile", "first_line", "function_definition", "source_file"]
+__all__ = [
+    "DEF_TYPES",
+    "SUMMARY_FORMAT",
+    "Def",
+    "SourceFile",
+    "first_line",
+    "function_definition",
+    "source_file",
+]
 
 Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 """A definition whose source is hashed: a function or a class."""
 DEF_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _BODY_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+SUMMARY_FORMAT = "defs-1"
+"""Version of the persisted summary (normalise's digest format): bump it when either changes."""
 
 
 class SourceFile:
     """One parsed module file with its definitions indexed by first line and name."""
 
-    def __init__(self, path: str, text: str) -> None:
+    def __init__(self, path: str, text: str, key: str = "", summary: bytes | None = None) -> None:
         self.path = path
+        self.text = text
         self.lines = text.splitlines(keepends=True)
-        self.tree = ast.parse(text, filename=path)
-        self.defs: dict[tuple[int, str], Def] = {}
+        self.key = key
+        """`codecache.source_key` of the file's bytes: what its persisted summary is named by."""
+        self.summary_blob = summary
+        """The persisted digest summary of exactly these bytes, when one was found on disk."""
+        self.summary: object = None  # the decoded summary; normalise owns its shape
+        self._tree: ast.Module | None = None
+        self._defs: dict[tuple[int, str], Def] | None = None
         self.digests: dict[tuple[int, int, bool, str], str] = {}
         self._lambdas: dict[int, list[ast.Lambda]] | None = None
-        self._index(self.tree.body)
+        if summary is None:
+            self._parse()  # a file that does not parse has no SourceFile: raise here
 
-    def _index(self, body: list[ast.stmt]) -> None:
-        # Only statement lists can hold a def, so expressions are never walked.
-        stack = [body]
-        while stack:
-            for node in stack.pop():
-                if isinstance(node, DEF_TYPES):
-                    self.defs[(first_line(node), node.name)] = node
-                    stack.append(node.body)
-                    continue
-                for name in _BODY_FIELDS:
-                    sub = getattr(node, name, None)
-                    if sub:
-                        stack.append(sub)  # handlers/cases hold nodes with a body of their own
+    def _parse(self) -> ast.Module:
+        if self._tree is None:
+            self._tree = ast.parse(self.text, filename=self.path)
+        return self._tree
+
+    @property
+    def tree(self) -> ast.Module:
+        """The module's AST, parsed on first use (a persisted summary usually spares it)."""
+        return self._parse()
+
+    @property
+    def parsed(self) -> bool:
+        return self._tree is not None
+
+    @property
+    def defs(self) -> dict[tuple[int, str], Def]:
+        """Functions and classes by (first line, name); the line a code object names."""
+        if self._defs is None:
+            self._defs = {}
+            # Only statement lists can hold a def, so expressions are never walked.
+            stack = [self.tree.body]
+            while stack:
+                for node in stack.pop():
+                    if isinstance(node, DEF_TYPES):
+                        self._defs[(first_line(node), node.name)] = node
+                        stack.append(node.body)
+                        continue
+                    for name in _BODY_FIELDS:
+                        sub = getattr(node, name, None)
+                        if sub:
+                            stack.append(sub)  # handlers/cases hold nodes with bodies
+        return self._defs
 
     def lambdas(self, line: int) -> list[ast.Lambda]:
         if self._lambdas is None:
@@ -96,7 +132,7 @@ def first_line(node: ast.AST) -> int:
     return decorators[0].lineno if decorators else node.lineno  # type: ignore[attr-defined]
 
 
-_FILES: dict[str, tuple[tuple[int, int, int], int, float, SourceFile | None]] = {}
+_FILES: dict[str, tuple[tuple[int, int, int], str, float, SourceFile | None]] = {}
 _FILES_LOCK = threading.Lock()
 _RACY_SECONDS = 2.0
 
@@ -116,12 +152,14 @@ def source_file(path: str) -> SourceFile | None:
             data = fh.read()
     except OSError:
         return None
-    content = xxh3_64_intdigest(data)
+    content = codecache.source_key(data, SUMMARY_FORMAT)
     if cached is not None and cached[1] == content:
         parsed = cached[3]
     else:
+        # A summary is only ever written for bytes that parsed, so with one the parse can wait.
+        summary = codecache.load("defs", content)
         try:
-            parsed = SourceFile(path, data.decode("utf-8"))
+            parsed = SourceFile(path, data.decode("utf-8"), content, summary)
         except (SyntaxError, ValueError, UnicodeDecodeError):
             parsed = None
     with _FILES_LOCK:

@@ -12,7 +12,11 @@ from textual.widgets import Static
 
 INTRO = (
     "flowyml-tui re-runs the pipeline each time you save. Steps whose code and inputs did not "
-    "change come back from the cache; the Why tab says why a step ran, with the diff."
+    "change come back from the cache; the Why tab says why a step ran, with the diff.\n\n"
+    "Stop a run with s: the worker is killed at once and what finished stays cached. Pausing "
+    "(w) only stops re-runs on save; a run in progress goes on. C edits the run context "
+    "(KEY=VALUE per line, as -c KEY=VALUE on the command line) and re-runs; the values show "
+    "in the status line. A warning is a toast the first time; W lists them all."
 )
 
 

@@ -32,13 +32,25 @@ class ErrorPanel(Static):
         if problem.location:
             head.append(f"  {problem.location}", style="bold underline")
         parts: list[RenderableType] = [head]
+        if problem.hint:  # a definition error: what is wrong, what to do, then the user's frames
+            # Most important first and nothing said twice: at 80x24 the panel has six lines.
+            parts.append(Text(problem.message))
+            advice = Text("→ " + problem.hint, style="bold")
+            if problem.below:
+                advice.append("  " + problem.below.split(";", 1)[0] + ".", style="italic")
+            parts.append(advice)
+            frames = problem.detail.splitlines()
+            if frames and frames[0] == problem.location:
+                frames = frames[1:]  # a SyntaxError's one frame is the head's file:line
+            if frames:
+                parts.append(Text("\n".join(frames), style="dim"))
+            return Group(*parts)
         tail = "\n".join(problem.detail.rstrip().splitlines()[-DETAIL_LINES:])
         if not tail.endswith(problem.message):
             parts.append(Text(problem.message))
         if tail:
             lexer = "pytb" if "Traceback" in problem.detail else "text"
             parts.append(highlighted(tail, lexer, dark=self.app.current_theme.dark))
-        parts.append(
-            Text("The last good run stays below; save the file to try again.", style="italic")
-        )
+        if problem.below:
+            parts.append(Text(problem.below, style="italic"))
         return Group(*parts)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
@@ -17,54 +21,119 @@ ACTIVITY_STYLE = {
     "running": "running",
     "watching": "cached",
     "paused": "skipped",
+    "stopped": "failed",
     "idle": "pending",
     "starting": "running",
     "error": "failed",
 }
 
 
+CONTEXT_CHARS = 28
+"""The run context shown in the line, at most; `C` shows all of it."""
+
+Segment = tuple[int, Text]
+"""(priority, text): when the line is too wide, the lowest priority goes first."""
+
+
 class StatusLine(Static):
     """Pipeline, run number, activity, cached vs executed, hit rate, time saved."""
 
     _shown: Text | None = None
+    _last: tuple[RunModel, str, str | None, Mapping[str, Any] | None] | None = None
 
-    def show(self, model: RunModel, activity: str, target: str | None) -> None:
+    def show(
+        self,
+        model: RunModel,
+        activity: str,
+        target: str | None,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
         """Redraw only when the line reads differently; it is one line high, so no layout."""
-        text = render_status(self, model, activity, target)
+        self._last = (model, activity, target, context)
+        text = render_status(self, model, activity, target, context, width=self.size.width)
         if self._shown is not None and text == self._shown:
             return
         self._shown = text
         self.update(text, layout=False)
 
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self.show(*self._last)
 
-def render_status(widget: Static, model: RunModel, activity: str, target: str | None) -> Text:
-    app = widget.app
+
+def render_status(
+    widget: Static,
+    model: RunModel,
+    activity: str,
+    target: str | None,
+    context: Mapping[str, Any] | None = None,
+    *,
+    width: int = 0,
+) -> Text:
+    """The line, its parts dropped by priority until it fits `width` (0: no limit)."""
+    segments = status_segments(widget, model, activity, target, context)
+    if width > 0 and sum(len(t) for _, t in segments) > width:  # narrow: tighter separators
+        segments = status_segments(widget, model, activity, target, context, sep=" │ ")
+    if width > 0:
+        while len(segments) > 1 and sum(len(t) for _, t in segments) > width:
+            lowest = min(range(len(segments)), key=lambda i: segments[i][0])
+            segments.pop(lowest)
     text = Text(no_wrap=True, overflow="ellipsis")
+    for _, part in segments:
+        text.append_text(part)
+    return text
+
+
+def status_segments(
+    widget: Static,
+    model: RunModel,
+    activity: str,
+    target: str | None,
+    context: Mapping[str, Any] | None,
+    sep: str = "  │  ",
+) -> list[Segment]:
+    app = widget.app
+    segments: list[Segment] = []
+
+    def add(priority: int, *parts: str | tuple[str, Style | str]) -> None:
+        segments.append((priority, Text.assemble(*parts)))
+
     name = model.pipeline or (Path(target).stem if target else "flowyml-tui")
-    text.append(f" {name} ", style="bold reverse")
+    add(100, (f" {name} ", "bold reverse"))
     if model.source_file or target:
-        text.append(f" {Path(model.source_file or target or '').name}")
-    text.append(f"  run #{model.run_number}" if model.run_number else "  no run yet")
-    text.append("  ")
-    text.append(f"● {activity}", style=status_style(app, ACTIVITY_STYLE.get(activity, "pending")))
+        add(40, f" {Path(model.source_file or target or '').name}")
+    add(50, f"  run #{model.run_number}" if model.run_number else "  no run yet")
+    add(95, "  ", (f"● {activity}", status_style(app, ACTIVITY_STYLE.get(activity, "pending"))))
+    if context:
+        shown = " ".join(f"{k}={_short(v)}" for k, v in context.items())
+        if len(shown) > CONTEXT_CHARS:
+            shown = shown[: CONTEXT_CHARS - 1] + "…"
+        add(85, sep, (shown, "bold"))  # the values in force: kept before the hit rate
     if model.rows:
         totals = model.totals()
-        text.append("  │  ")
-        text.append(f"{totals.cached} cached", style=status_style(app, "cached"))
-        text.append(" · ")
-        text.append(f"{totals.executed} executed", style=status_style(app, "executed"))
+        counts: list[str | tuple[str, Style | str]] = [
+            sep,
+            (f"{totals.cached} cached", status_style(app, "cached")),
+            " · ",
+            (f"{totals.executed} executed", status_style(app, "executed")),
+        ]
         if totals.failed:
-            text.append(" · ")
-            text.append(f"{totals.failed} failed", style=status_style(app, "failed"))
+            counts += [" · ", (f"{totals.failed} failed", status_style(app, "failed"))]
         if totals.skipped:
-            text.append(f" · {totals.skipped} skipped")
-        text.append(f" / {totals.steps}")
+            counts.append(f" · {totals.skipped} skipped")
+        counts.append(f" / {totals.steps}")
+        add(90, *counts)
         if totals.hit_rate is not None:  # nothing could hit yet: say nothing rather than 0%
-            text.append(f"  │  hit {format_rate(totals.hit_rate)}")
+            add(80, f"{sep}hit {format_rate(totals.hit_rate)}")
         if totals.saved_seconds:
-            text.append(f"  │  saved {format_duration(totals.saved_seconds)}")
+            add(70, f"{sep}saved {format_duration(totals.saved_seconds)}")
         if model.finished is not None:
-            text.append(f"  │  took {format_duration(model.finished.duration_seconds)}")
+            add(60, f"{sep}took {format_duration(model.finished.duration_seconds)}")
     if model.warnings:
-        text.append(f"  │  ⚠ {len(model.warnings)}", style=status_style(app, "running"))
-    return text
+        add(65, sep, (f"⚠ {len(model.warnings)}", status_style(app, "running")))
+    return segments
+
+
+def _short(value: Any) -> str:
+    shown = value if isinstance(value, str) else json.dumps(value)
+    return shown if len(shown) <= 16 else shown[:15] + "…"

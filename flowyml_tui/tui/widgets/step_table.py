@@ -38,6 +38,8 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("saved", "Saved", 8),
     ("reason", "Why", None),
 )
+REASON_MIN_WIDTH = 8
+"""Why never disappears: at 80 columns it shrinks to what is left and ends in an ellipsis."""
 COLUMN_KEYS = tuple(ColumnKey(key) for key, _, _ in COLUMNS)
 
 Shown = tuple[Hashable, ...]
@@ -120,7 +122,7 @@ class StepTable(DataTable[Text | str]):
             if key != reason.key
         )
         available = self.scrollable_content_region.width - others - 2 * self.cell_padding
-        width = max(16, available)
+        width = max(REASON_MIN_WIDTH, available)
         if reason.width != width or reason.auto_width:
             reason.width, reason.auto_width = width, False
             widths_changed(self)
@@ -196,7 +198,12 @@ class StepTable(DataTable[Text | str]):
         if index == 4:
             return Text(str(shown[4]), justify="right", style=self._style(StepStatus.CACHED))
         failed = row.status == StepStatus.FAILED
-        return Text(row.reason or "", style=self._style(row.status) if failed else "")
+        return Text(
+            row.reason or "",
+            style=self._style(row.status) if failed else "",
+            no_wrap=True,
+            overflow="ellipsis",  # a narrow terminal cuts the reason visibly, never silently
+        )
 
     def _style(self, status: str) -> Style:
         style = self._styles.get(status)

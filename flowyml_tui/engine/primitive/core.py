@@ -1,0 +1,422 @@
+"""CachePrimitive: the call-level cache for expensive calls inside a step (the second seed).
+
+The step cache skips a whole step; this skips one call (an LLM prompt, an API request) when the
+same input comes again. Keys are the engine's fingerprints of the data (stable across processes),
+or a `key_fn`'s string, kept apart per primitive name. Wrapping one CachePrimitive in another
+makes tiers: lookups go fastest tier first and a slower tier's hit backfills the faster ones.
+The signature and counters follow TTA.dev's own CachePrimitive, so its code runs unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from ..errors import FlowymlError, UnhashableInput
+from ..hashing import Unfingerprintable, fingerprint
+from .disk import DiskTier, default_root
+from .errors import BackendNotBuilt, CallCacheError
+from .flight import Flights, settle_error
+from .memory import EXPIRED, HIT, NEVER, MemoryTier
+from .metrics import metrics_for
+
+logger = logging.getLogger("flowyml_tui.cache")
+
+KeyFn = Callable[[Any, Any], Any]
+_UNSET: Any = object()
+BACKENDS = ("memory", "disk", "redis")
+_CONTEXT_COUNTERS = {"hits": "cache_hits", "misses": "cache_misses"}
+
+
+class Tally:
+    """A counter threads can bump without a lock: `next()` on itertools.count is atomic."""
+
+    __slots__ = ("_count", "add")
+
+    def __init__(self) -> None:
+        self._count = itertools.count(1)
+        self.add = self._count.__next__
+
+    @property
+    def value(self) -> int:
+        return int(repr(self._count)[6:-1]) - 1  # "count(N)": the next value it would give
+
+
+def _default_name(primitive: Any) -> str:
+    """The wrapped callable's qualified name, so a disk cache finds its entries next run."""
+    if primitive is None:
+        return "cache"
+    if isinstance(primitive, CachePrimitive):
+        return primitive.name
+    if hasattr(primitive, "execute") and not inspect.isroutine(primitive):
+        owner: Any = type(primitive)
+    else:
+        owner = getattr(primitive, "__func__", primitive)
+    module = getattr(owner, "__module__", None) or ""
+    qualname = getattr(owner, "__qualname__", None) or type(owner).__qualname__
+    return f"{module}.{qualname}" if module else qualname
+
+
+class CachePrimitive:
+    """Cache a primitive's results by input, with a TTL per entry and a size bound.
+
+    `primitive` is an async or sync callable ``(data, context)``, an object with
+    ``execute(data, context)``, or another CachePrimitive (a slower or faster tier).
+    """
+
+    def __init__(
+        self,
+        primitive: Any = None,
+        ttl_seconds: float | None = 3600.0,
+        cache_key_fn: KeyFn | None = None,
+        *,
+        max_size: int = 1000,
+        key_fn: KeyFn | None = None,
+        backend: str = "memory",
+        redis_url: str | None = None,
+        name: str | None = None,
+        strict: bool = False,
+        directory: str | Path | None = None,
+        clock: Callable[[], float] | None = None,
+        metrics: bool | None = None,
+    ) -> None:
+        if key_fn is not None and cache_key_fn is not None:
+            raise TypeError("give key_fn or its alias cache_key_fn, not both")
+        key_fn = key_fn if key_fn is not None else cache_key_fn
+        if key_fn is not None and not callable(key_fn):
+            raise TypeError(
+                f"key_fn must be a callable (data, context) -> str, not {type(key_fn).__name__}"
+            )
+        if not isinstance(max_size, int) or max_size < 1:
+            raise ValueError(f"max_size must be a positive int, not {max_size!r}")
+        if ttl_seconds is not None and ttl_seconds <= 0:
+            raise ValueError(f"ttl_seconds must be positive (or None: never), not {ttl_seconds}")
+        if backend not in BACKENDS:
+            raise FlowymlError(
+                f"unknown call-cache backend {backend!r}; use one of {', '.join(BACKENDS)}"
+            )
+        if backend == "redis":
+            raise BackendNotBuilt(
+                'backend="redis" needs the signed shared tier (issue 11), which is not built '
+                'yet; use backend="memory" or backend="disk" for now'
+            )
+        self.primitive = primitive
+        self.ttl_seconds = ttl_seconds
+        self.max_size = max_size
+        self.key_fn = key_fn
+        self.backend = backend
+        self.redis_url = redis_url
+        self.name = name if name is not None else _default_name(primitive)
+        self.strict = strict
+        self._clock = clock if clock is not None else time.time
+        self._tier: MemoryTier | DiskTier
+        if backend == "disk":
+            root = Path(directory) if directory is not None else default_root()
+            self._tier = DiskTier(root, self.name, max_size)
+        else:
+            self._tier = MemoryTier(max_size)
+        self._stats = {"hits": Tally(), "misses": Tally(), "expirations": Tally()}
+        self._add_hit = self._stats["hits"].add
+        self._metrics = metrics_for(self.name, metrics)
+        self._flights = Flights()
+        self._warned = False
+        levels = [self]
+        inner = primitive
+        while isinstance(inner, CachePrimitive):
+            if inner in levels:
+                raise FlowymlError(f"CachePrimitive {self.name!r} wraps itself")
+            levels.append(inner)
+            inner = inner.primitive
+        # Fastest tier first; sorted() is stable, so equal tiers keep the nesting order.
+        self._order: list[CachePrimitive] = sorted(levels, key=lambda level: level._tier.speed)
+        self._target = inner
+        self._solo = len(self._order) == 1
+
+    # -- TTA.dev names ---------------------------------------------------------------------------
+
+    @property
+    def cache_key_fn(self) -> KeyFn | None:
+        return self.key_fn
+
+    def clear_cache(self) -> None:
+        self.clear()
+
+    def get_hit_rate(self) -> float:
+        """Hits as a percent of lookups, two decimals; 0.0 before any call."""
+        hits = self._stats["hits"].value
+        total = hits + self._stats["misses"].value
+        return round(hits / total * 100, 2) if total else 0.0
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    async def execute(self, data: Any, context: Any = None) -> Any:
+        """The cached result for `data`; a miss calls the primitive (once per key at a time)."""
+        metrics = self._metrics
+        started = time.perf_counter() if metrics is not None else 0.0
+        keys, found, value = self._fast(data, context)
+        if not found:
+            leads, future = self._flights.join_async(keys)
+            if not leads:
+                value = await asyncio.shield(future)
+                self._order[0]._count(context, "hits")
+            else:
+                try:
+                    found, value = self._lookup(keys, context)
+                    if not found:
+                        value = self._invoke(data, context)
+                        if inspect.isawaitable(value):
+                            value = await value
+                        self._store(keys, value)
+                    future.set_result(value)
+                except BaseException as error:
+                    settle_error(future, error)
+                    raise
+                finally:
+                    self._flights.leave_async(keys)
+        if metrics is not None:
+            metrics.latency.observe(time.perf_counter() - started)
+        return value
+
+    def call(self, data: Any, context: Any = None) -> Any:
+        """`execute` for sync primitives, from ordinary (non-async) code such as a step."""
+        metrics = self._metrics
+        started = time.perf_counter() if metrics is not None else 0.0
+        keys, found, value = self._fast(data, context)
+        if not found:
+            leads, future = self._flights.join_thread(keys)
+            if not leads:
+                value = future.result()
+                self._order[0]._count(context, "hits")
+            else:
+                try:
+                    found, value = self._lookup(keys, context)
+                    if not found:
+                        value = self._invoke(data, context)
+                        if inspect.isawaitable(value):
+                            if inspect.iscoroutine(value):
+                                value.close()
+                            raise FlowymlError(
+                                f"CachePrimitive {self.name!r} wraps an async primitive; "
+                                "use `await cached.execute(data, context)` instead of call()"
+                            )
+                        self._store(keys, value)
+                    future.set_result(value)
+                except BaseException as error:
+                    settle_error(future, error)
+                    raise
+                finally:
+                    self._flights.leave_thread(keys)
+        if metrics is not None:
+            metrics.latency.observe(time.perf_counter() - started)
+        return value
+
+    async def warm(self, inputs: Iterable[Any], context: Any = None) -> int:
+        """Pre-compute the results for `inputs`; returns how many were not cached yet."""
+        computed = 0
+        for data in inputs:
+            if self.get(data, context, default=_UNSET) is _UNSET:
+                await self.execute(data, context)
+                computed += 1
+        return computed
+
+    # -- management ------------------------------------------------------------------------------
+
+    def get(self, data: Any, context: Any = None, default: Any = None) -> Any:
+        """The cached value for `data` (fastest tier first), or `default`; counts nothing."""
+        keys = self._keys(data, context)
+        now = self._clock()
+        for index, level in enumerate(self._order):
+            found, value, expires = level._peek(keys[index], now)
+            if found:
+                self._backfill(keys, index, value, expires, now)
+                return value
+        return default
+
+    def set(self, data: Any, value: Any, context: Any = None) -> None:
+        """Store `value` as the result for `data` in every tier."""
+        self._store(self._keys(data, context), value)
+
+    def invalidate(
+        self, key: str | None = None, *, data: Any = _UNSET, context: Any = None
+    ) -> bool:
+        """Drop one entry, by a key from `keys()` or by its input; True if a tier held it."""
+        if (key is None) == (data is _UNSET):
+            raise TypeError("invalidate() takes key=... or data=... (with context=...)")
+        keys = self._keys(data, context) if data is not _UNSET else (key,) * len(self._order)
+        removed = False
+        for index, level in enumerate(self._order):
+            removed = bool(level._guard("delete", level._tier.delete, keys[index])) or removed
+        return removed
+
+    def keys(self) -> list[str]:
+        """This tier's keys: `key_fn` strings, or fingerprints of the data without one."""
+        return self._guard("list keys", self._tier.keys) or []
+
+    def clear(self) -> None:
+        """Empty this cache and the caches it wraps; the counters are kept."""
+        for level in self._order:
+            level._guard("clear", level._tier.clear)
+
+    def evict_expired(self) -> int:
+        """Remove expired entries now (else they go when next read); returns how many."""
+        now = self._clock()
+        total = 0
+        for level in self._order:
+            removed = level._guard("evict", level._tier.evict_expired, now) or 0
+            for _ in range(removed):
+                level._count(None, "expirations")
+            total += removed
+        return total
+
+    def get_stats(self) -> dict[str, Any]:
+        """size, hits, misses, expirations and hit_rate (a percent) of this tier."""
+        return {
+            "size": self._guard("size", self._tier.size) or 0,
+            "hits": self._stats["hits"].value,
+            "misses": self._stats["misses"].value,
+            "expirations": self._stats["expirations"].value,
+            "hit_rate": self.get_hit_rate(),
+        }
+
+    def close(self) -> None:
+        """Release the disk tier's files (it reopens on next use)."""
+        for level in self._order:
+            if isinstance(level._tier, DiskTier):
+                level._tier.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"CachePrimitive(name={self.name!r}, backend={self.backend!r}, "
+            f"ttl_seconds={self.ttl_seconds}, max_size={self.max_size})"
+        )
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _key(self, data: Any, context: Any) -> str:
+        try:
+            if self.key_fn is None:
+                return fingerprint(data)
+            key = self.key_fn(data, context)
+            return key if isinstance(key, str) else fingerprint(key)
+        except Unfingerprintable as error:
+            raise UnhashableInput(
+                f"CachePrimitive {self.name!r} cannot make a cache key: {error}; "
+                "give it key_fn=lambda data, context: <a string>"
+            ) from None
+
+    def _keys(self, data: Any, context: Any) -> tuple[str, ...]:
+        order = self._order
+        if len(order) == 1:
+            return (self._key(data, context),)
+        return tuple(level._key(data, context) for level in order)
+
+    def _fast(self, data: Any, context: Any) -> tuple[tuple[str, ...], bool, Any]:
+        """The lock-free hit path: keys, and a live entry in the fastest tier if there is one."""
+        lead = self._order[0]
+        if self._solo:
+            keys: tuple[str, ...] = (self._key(data, context),)
+        else:
+            keys = tuple(level._key(data, context) for level in self._order)
+        try:
+            found, value, _ = lead._tier.peek(keys[0], self._clock())
+        except Exception as error:
+            lead._failed("read", error)
+            return keys, False, None
+        if found:
+            lead._add_hit()
+            state = getattr(context, "state", None)
+            if isinstance(state, dict):  # TTA.dev keeps cache_hits there
+                state["cache_hits"] = state.get("cache_hits", 0) + 1
+            if lead._metrics is not None:
+                lead._metrics.hits.inc()
+        return keys, found, value
+
+    def _peek(self, key: str, now: float) -> tuple[bool, Any, float]:
+        result = self._guard("read", self._tier.peek, key, now)
+        return result if result is not None else (False, None, 0.0)
+
+    def _lookup(self, keys: tuple[str, ...], context: Any) -> tuple[bool, Any]:
+        """Every tier, fastest first, counting; a hit backfills the tiers before it."""
+        now = self._clock()
+        for index, level in enumerate(self._order):
+            result = level._guard("read", level._tier.get, keys[index], now)
+            status, value, expires = result if result is not None else ("miss", None, 0.0)
+            if status == HIT:
+                level._count(context, "hits")
+                self._backfill(keys, index, value, expires, now)
+                return True, value
+            if status == EXPIRED:
+                level._count(context, "expirations")
+            level._count(context, "misses")
+        return False, None
+
+    def _invoke(self, data: Any, context: Any) -> Any:
+        target = self._target
+        if target is None:
+            raise FlowymlError(
+                f"CachePrimitive {self.name!r} wraps no primitive, so a miss has nothing to "
+                "call; give primitive=..., or use get()/set() only"
+            )
+        execute = getattr(target, "execute", None)
+        if execute is not None and not inspect.isroutine(target):
+            return execute(data, context)
+        return target(data, context)
+
+    def _deadline(self, now: float) -> float:
+        return NEVER if self.ttl_seconds is None else now + self.ttl_seconds
+
+    def _store(self, keys: tuple[str, ...], value: Any) -> None:
+        now = self._clock()
+        for index, level in enumerate(self._order):
+            level._guard("store", level._tier.set, keys[index], value, level._deadline(now))
+
+    def _backfill(
+        self, keys: tuple[str, ...], index: int, value: Any, expires: float, now: float
+    ) -> None:
+        for faster in range(index):
+            level = self._order[faster]
+            deadline = min(level._deadline(now), expires)
+            level._guard("backfill", level._tier.set, keys[faster], value, deadline)
+
+    def _count(self, context: Any, counter: str) -> None:
+        self._stats[counter].add()
+        if counter != "expirations":
+            state = getattr(context, "state", None)
+            if isinstance(state, dict):  # TTA.dev keeps cache_hits / cache_misses there
+                name = _CONTEXT_COUNTERS[counter]
+                state[name] = state.get(name, 0) + 1
+        if self._metrics is not None:
+            getattr(self._metrics, counter).inc()
+
+    def _guard(self, action: str, operation: Callable[..., Any], *args: Any) -> Any:
+        """Run a tier operation; a failure warns once and yields None (strict=True raises)."""
+        try:
+            return operation(*args)
+        except Exception as error:
+            self._failed(action, error)
+            return None
+
+    def _failed(self, action: str, error: Exception) -> None:
+        """Warn once per cache (later failures go to debug), or raise when strict."""
+        if self.strict:
+            raise CallCacheError(
+                f"call cache {self.name!r} ({self.backend} backend) could not {action}: {error}"
+            ) from error
+        if not self._warned:
+            self._warned = True
+            logger.warning(
+                "call cache %r (%s backend) could not %s: %s; calling the primitive "
+                "directly (strict=True raises instead)",
+                self.name,
+                self.backend,
+                action,
+                error,
+            )
+        else:
+            logger.debug("call cache %r could not %s: %s", self.name, action, error)
