@@ -41,7 +41,6 @@ from . import files, tables
 from .entry import KEY_FORMAT, Entry, decode_entry, encode_entry
 from .private import (
     check_private,
-    check_private_path,
     ensure_cache_dir,
     ensure_private_dir,
     ensure_private_file,
@@ -741,14 +740,20 @@ def _open_private(path: Path) -> None:
     ensure_private_file(store / "cache.db", "cache database")
     for suffix in ("-wal", "-shm", "-journal"):
         side = store / ("cache.db" + suffix)
-        if os.path.lexists(side):
-            check_private_path(side, "cache database file", is_dir=False)
+        try:
+            info = os.lstat(side)
+        except FileNotFoundError:  # absent, or removed just now by another process's sqlite
+            continue
+        check_private(side, info, "cache database file", is_dir=False)
     me = os.getuid() if hasattr(os, "getuid") else None
     with os.scandir(store) as found:  # up to 256 value dirs: the quick test first
         for item in found:
             if len(item.name) != 2:
                 continue
-            info = item.stat(follow_symlinks=False)
+            try:
+                info = item.stat(follow_symlinks=False)
+            except FileNotFoundError:  # emptied and removed by another process just now
+                continue
             if (
                 stat.S_ISDIR(info.st_mode)
                 and not info.st_mode & 0o022
