@@ -1,8 +1,10 @@
-"""Runs the DAG: decides hit or miss for each step, says why, executes, stores, emits events.
+"""One run of the DAG: asks `run.decide` about each step, walks them with `run.scheduler`,
+submits the ones that execute to a `run.runner.StepRunner`, stores entries and emits events.
 
 A cached step is decided from metadata alone: its inputs' fingerprints were stored when those
 inputs were produced, so a fully cached run loads and hashes no artifact. Values are loaded only
-when a step that executes needs them, or when a caller asks the result for one.
+when a step that executes needs them, or when a caller asks the result for one. Hits are decided
+here, in the driver, and never reach the runner.
 """
 
 from __future__ import annotations
@@ -10,14 +12,11 @@ from __future__ import annotations
 import os
 import pickle
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import explain
-from .aio import StepLoop
 from .cache import CorruptEntry, Store, checksum, serialize
 from .cache.entry import Entry
 from .errors import FlowymlError, StepOutputError, UnhashableInput
@@ -39,8 +38,11 @@ from .logfiles import OutputTail
 from .mutation import is_immutable
 from .preview import preview
 from .result import Outputs, RunResult, StepResult
+from .run import decide
+from .run.decide import Clock, Decision, WorkspaceSnapshot
+from .run.runner import InlineRunner, StepRunner, StepTask, user_traceback
+from .run.scheduler import Scheduler
 from .step import CachePolicy, Step
-from .stepcall import call_step
 from .totals import CACHE_OFF
 
 EventSink = Callable[[Event], None]
@@ -56,17 +58,6 @@ class StepPlan:
     """"hit", "run", "pinned" or "skip"."""
     reason: str
     reason_kind: ReasonKind
-
-
-@dataclass(slots=True)
-class _Decision:
-    action: str
-    kind: ReasonKind
-    reason: str
-    recipe: Recipe | None = None
-    entry: Entry | None = None
-    changed: tuple[str, ...] = ()
-    diff: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +90,11 @@ class Executor:
         on_event: EventSink | None = None,
         code_hash_mode: str = "ast",
         source_file: str | None = None,
+        runner: StepRunner | None = None,
+        clock: Clock = time.time,
     ) -> None:
+        """`runner` calls the steps that execute (default: an `InlineRunner`, closed when the
+        run ends; one passed in is the caller's to close). `clock` is what TTLs are judged by."""
         self.pipeline = pipeline
         self.graph = graph
         self.store = store
@@ -115,13 +110,15 @@ class Executor:
         self._output_fps: dict[str, str] = {}
         self._context_fps: dict[str, str] = {}
         self._used: dict[str, str] = {}
-        self._broken: set[str] = set()
+        self._scheduler = Scheduler(graph)
+        self._own_runner = runner is None
+        self._runner: StepRunner = InlineRunner() if runner is None else runner
+        self._clock = clock
         self._preparing: set[str] = set()
         """Steps gathering their inputs right now: they re-decide themselves if one changes."""
         self._epoch = 0
         """Bumped whenever a producer is re-run mid-run (a value that failed to load)."""
         self._running = False
-        self._loop: StepLoop | None = None
         self._stored: dict[str, tuple[Entry, int]] = {}
         self._originals: dict[str, bytes | None] = {}
         if store is not None:
@@ -130,10 +127,18 @@ class Executor:
             ("key-plans", pipeline, code_hash_mode, frozenset(self.context)), {}
         )
         self._plans: dict[str, _KeyPlan] = plans  # type: ignore[assignment]
-        self._pins = store.pins(pipeline) if store else {}
-        self._invalidated = store.invalidations(pipeline) if store else {}
-        self._previous = store.current(pipeline) if store else {}
-        """Step -> the entry this pipeline's previous run used: what a miss is explained by."""
+        self._workspace = (
+            WorkspaceSnapshot(
+                pipeline,
+                store.pins(pipeline),
+                store.invalidations(pipeline),
+                store.current(pipeline),
+            )
+            if store
+            else WorkspaceSnapshot(pipeline)
+        )
+        self._pins = self._workspace.pins
+        self._invalidated = self._workspace.invalidated
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -149,15 +154,14 @@ class Executor:
                 cache_dir=str(self.store.path) if self.store else None,
             )
         )
-        self._loop = StepLoop()  # the run's async steps share one event loop
         self._running = True
         try:
-            for step in self.graph.order:
+            for step in self._scheduler.one_at_a_time():
                 self._results[step.name] = self._run_step(step)
         finally:
             self._running = False
-            self._loop.close()
-            self._loop = None
+            if self._own_runner:  # its async steps' shared loop ends with the run
+                self._runner.close()
         if self.store is not None:
             self._record_usage()
         duration = time.perf_counter() - started
@@ -212,21 +216,18 @@ class Executor:
     # -- one step --------------------------------------------------------------------------
 
     def _run_step(self, step: Step) -> StepResult:
-        broken = (
-            [u for u in self.graph.upstream[step.name] if u in self._broken]
-            if self._broken
-            else None
-        )
-        if not broken and self.store is not None:
+        scheduler = self._scheduler
+        broken = scheduler.broken_upstream(step) if scheduler.broken else None
+        if broken is None and self.store is not None:
             hit = self._cached_hit(step)
             if hit is not None:
                 return hit
         result = StepResult(name=step.name)
-        if broken:
-            verb = "failed" if self._results[broken[0]].status is StepStatus.FAILED else "skipped"
+        if broken is not None:
+            verb = "failed" if self._results[broken].status is StepStatus.FAILED else "skipped"
             result.status, result.reason_kind = StepStatus.SKIPPED, ReasonKind.SKIPPED
-            result.reason = f"upstream {broken[0]} {verb}"
-            self._broken.add(step.name)
+            result.reason = f"upstream {broken} {verb}"
+            scheduler.broken.add(step.name)
             self._finish(step, result)
             return result
         self._preparing.add(step.name)
@@ -281,9 +282,9 @@ class Executor:
         if entry is None:
             return None
         mark = self._invalidated.get(name)
-        if mark is not None and entry.created_ns < mark:
-            return None
-        if step.ttl is not None and time.time() - entry.created > step.ttl:
+        if (mark is not None or step.ttl is not None) and decide.stale(
+            step, entry, mark, self._clock, None
+        ):
             return None
         outputs = step.outputs
         output_fps = entry.output_fps
@@ -375,7 +376,7 @@ class Executor:
             parts.append(label + self._context_fp(step, param, param))
         return key_of(step.name, parts)
 
-    def _decide_with_inputs(self, step: Step) -> _Decision:
+    def _decide_with_inputs(self, step: Step) -> Decision:
         """Decide a step; one that will run also gets its inputs loaded, consistently.
 
         Loading an input can re-run its producer (a corrupt or vanished value), and the value
@@ -395,122 +396,38 @@ class Executor:
             f"({_MAX_REDECISIONS} times); the cache dir may be cleared by another process"
         )
 
-    def _decide(self, step: Step, pending_upstream: list[str] | None = None) -> _Decision:
+    def _decide(self, step: Step, pending_upstream: list[str] | None = None) -> Decision:
+        """`run.decide` with this run's recipe, store, workspace and clock; its warnings are
+        reported here."""
         if self.store is None or step.policy is CachePolicy.DISABLED:
-            return _Decision("run", ReasonKind.CACHE_DISABLED, "cache disabled")
+            return Decision("run", ReasonKind.CACHE_DISABLED, "cache disabled")
         ident = self._code(step)
         if pending_upstream:
-            return self._plan_behind(step, ident, pending_upstream[0])
-        recipe = self._recipe(step, ident)
-        pinned_key = self._pins.get(step.name)
-        if pinned_key is not None:
-            pinned = self.store.get_entry(pinned_key)
-            if pinned is not None:
-                return self._pinned(step, recipe, ident, pinned)
-            self._warn(f"the pinned entry of {step.name} is gone; running it instead", step.name)
-        key = recipe.key()
-        entry = self.store.get_entry(key)
-        if entry is not None:
-            mark = self._invalidated.get(step.name)
-            if mark is not None and entry.created_ns < mark:
-                return _Decision("run", ReasonKind.INVALIDATED, "invalidated", recipe)
-            if step.ttl is not None and time.time() - entry.created > step.ttl:
-                age = time.time() - entry.created
-                return _Decision(
-                    "run",
-                    ReasonKind.EXPIRED,
-                    f"expired (ttl {step.ttl:g}s, age {age:.0f}s)",
-                    recipe,
-                )
-            return _Decision("hit", ReasonKind.CACHED, "cached", recipe, entry)
-        if key in self.store.unreadable:
-            self._warn(f"corrupt cache entry for {step.name} (unreadable metadata); running it")
-            return _Decision(
-                "run", ReasonKind.CORRUPT_ENTRY, "corrupt cache entry: unreadable metadata", recipe
+            decision = decide.plan_behind(
+                step,
+                ident,
+                pending_upstream[0],
+                self.store,
+                self._workspace,
+                self.graph.producers,
+                lambda: {p: self._context_fp(step, p, p) for p in step.params if p in self.context},
             )
-        return self._explain_miss(step, recipe, ident)
+        else:
+            recipe = self._recipe(step, ident)
+            decision = decide.decide(
+                step,
+                recipe,
+                ident,
+                self.store,
+                self._workspace,
+                self._clock,
+                self.graph.producers,
+            )
+        for message, where in decision.warnings:
+            self._warn(message, where)
+        return decision
 
-    def _plan_behind(self, step: Step, ident: CodeIdentity | None, upstream: str) -> _Decision:
-        """Plan a step whose inputs are not known yet because `upstream` will run first.
-
-        Its own code and context can still be compared with its newest entry, and a pin
-        still wins.
-        """
-        assert self.store is not None
-        pinned = self.store.get_entry(self._pins.get(step.name, ""))
-        if pinned is not None:
-            return _Decision("pinned", ReasonKind.PINNED, "pinned", None, pinned)
-        newest = self._baseline(step)
-        if newest is None:
-            return _Decision("run", ReasonKind.NEW_STEP, "new step")
-        will_run = f"upstream {upstream} will run"
-        known = Recipe(
-            pipeline=self.pipeline,
-            step=step.name,
-            policy=step.policy.value,
-            outputs=step.outputs,
-            code_hash=ident.hash if ident and step.policy is CachePolicy.CODE_HASH else None,
-            inputs=dict(newest.recipe.inputs),
-            context={p: self._context_fp(step, p, p) for p in step.params if p in self.context},
-            custom_key=newest.recipe.custom_key,
-        )
-        found = self._compare(step, known, ident, newest)
-        if found.kind is None:
-            return _Decision("run", ReasonKind.UPSTREAM_CHANGED, will_run)
-        text = f"{found.text}; {will_run}"
-        return _Decision("run", found.kind, text, None, None, found.changed, found.diff)
-
-    def _pinned(
-        self, step: Step, recipe: Recipe, ident: CodeIdentity | None, pinned: Entry
-    ) -> _Decision:
-        if pinned.key == recipe.key():
-            return _Decision("pinned", ReasonKind.PINNED, "pinned", recipe, pinned)
-        since = self._compare(step, recipe, ident, pinned)
-        reason = f"pinned; since the pin: {since.text}" if since.kinds else "pinned"
-        return _Decision(
-            "pinned", ReasonKind.PINNED, reason, recipe, pinned, since.changed, since.diff
-        )
-
-    def _baseline(self, step: Step) -> Entry | None:
-        """The entry a miss is explained against: the one this pipeline's previous run used,
-        else (no previous run, or that entry is gone) the step's newest."""
-        assert self.store is not None
-        key = self._previous.get(step.name)
-        entry = self.store.get_entry(key) if key else None
-        return entry or self.store.newest_entry(self.pipeline, step.name)
-
-    def _explain_miss(self, step: Step, recipe: Recipe, ident: CodeIdentity | None) -> _Decision:
-        newest = self._baseline(step)
-        if newest is None:
-            return _Decision("run", ReasonKind.NEW_STEP, "new step", recipe)
-        found = self._compare(step, recipe, ident, newest)
-        if not found.kinds:
-            mark = self._invalidated.get(step.name)
-            if mark is not None and newest.created_ns < mark:
-                return _Decision("run", ReasonKind.INVALIDATED, "invalidated", recipe)
-            return _Decision("run", ReasonKind.NEW_STEP, "not in the cache (evicted)", recipe)
-        assert found.kind is not None
-        return _Decision("run", found.kind, found.text, recipe, None, found.changed, found.diff)
-
-    def _compare(
-        self, step: Step, recipe: Recipe, ident: CodeIdentity | None, entry: Entry
-    ) -> explain.Explanation:
-        assert self.store is not None
-        return explain.compare(
-            recipe,
-            ident.functions if ident else {},
-            ident.sources if ident else {},
-            entry,
-            {
-                name: self.graph.producers[name]
-                for name in step.inputs
-                if name in self.graph.producers
-            },
-            self.store.source,
-            home=getattr(step.func, "__module__", "") or "",
-        )
-
-    def _execute(self, step: Step, decision: _Decision, result: StepResult) -> None:
+    def _execute(self, step: Step, decision: Decision, result: StepResult) -> None:
         self._emit(
             StepStarted(
                 run_id=self.run_id,
@@ -528,7 +445,7 @@ class Executor:
 
         tail = OutputTail(step.name, result.logs, self.events)  # the log file has it all
 
-        def sink(stream: str, text: str) -> None:
+        def on_log(stream: str, text: str) -> None:
             event = StepLog(run_id=self.run_id, step=step.name, stream=stream, text=text)
             tail.add(stream, text, event)
             if self._sink is not None:
@@ -536,14 +453,22 @@ class Executor:
 
         started = time.perf_counter()
         kwargs: dict[str, Any] | None = None
+        error: BaseException | None = None
+        error_traceback: str | None = None
         try:
             kwargs = self._arguments(step)
             self._keep_originals(step)
-            returned = call_step(step.name, step.func, kwargs, sink, self._loop)
-            values = self._split_outputs(step, returned)
+            task = StepTask(step.name, step.func, kwargs)
+            outcome = self._runner.submit(task, on_log).result()
+            if outcome.error is None:
+                values = self._split_outputs(step, outcome.value)
+            else:  # the step raised: its traceback was formatted where it ran
+                error, error_traceback = outcome.error, outcome.traceback
         except Exception as exc:
+            error = exc
+        if error is not None:
             result.duration_seconds = time.perf_counter() - started
-            self._fail(result, exc, prefix="failed: ")
+            self._fail(result, error, prefix="failed: ", formatted=error_traceback)
             if kwargs is not None:
                 self._check_mutations(step, kwargs, result)
             self._finish(step, result)
@@ -801,7 +726,7 @@ class Executor:
         for name in producer.outputs:
             self._output_entry.pop(name, None)
         result = StepResult(name=producer.name)
-        decision = _Decision(
+        decision = Decision(
             "run",
             ReasonKind.CORRUPT_ENTRY,
             f"corrupt cache entry: {problem}",
@@ -829,7 +754,7 @@ class Executor:
                     table.pop(output, None)
                 self._stored.pop(output, None)
                 self._originals.pop(output, None)
-            self._broken.discard(name)
+            self._scheduler.broken.discard(name)
             self._used.pop(name, None)
             self._results[name] = self._run_step(step)
 
@@ -902,13 +827,15 @@ class Executor:
 
     # -- reporting -------------------------------------------------------------------------
 
-    def _fail(self, result: StepResult, exc: BaseException, prefix: str) -> None:
-        self._broken.add(result.name)
+    def _fail(
+        self, result: StepResult, exc: BaseException, prefix: str, formatted: str | None = None
+    ) -> None:
+        self._scheduler.broken.add(result.name)
         result.status = StepStatus.FAILED
         result.reason_kind = ReasonKind.FAILED
         result.reason = f"{prefix}{type(exc).__name__}: {exc}"
         result.exception = exc
-        result.error = _user_traceback(exc)
+        result.error = formatted if formatted is not None else user_traceback(exc)
 
     def _finish(
         self,
@@ -982,14 +909,3 @@ def _by_output(outputs: tuple[str, ...], values: list[Any]) -> dict[str, Any]:
     if len(outputs) == 1:
         return {outputs[0]: values[0]} if values else {}
     return dict(zip(outputs, values, strict=False))
-
-
-def _user_traceback(exc: BaseException) -> str:
-    """The traceback from the user's frame down: the engine's own frames are noise here."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    engine_dir = os.path.dirname(__file__)
-    user = [f for f in frames if not f.filename.startswith(engine_dir)]
-    lines = ["Traceback (most recent call last):\n"]
-    lines += traceback.format_list(user or frames)
-    lines += traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)

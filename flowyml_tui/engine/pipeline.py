@@ -16,6 +16,7 @@ from .executor import Executor, StepPlan
 from .graph import Graph, build_graph
 from .records import RunRecorder
 from .result import RunResult
+from .run.runner import StepRunner
 from .step import Step
 
 CODE_HASH_MODES = ("ast", "source")
@@ -119,6 +120,7 @@ class Pipeline:
         context: Mapping[str, Any] | None = None,
         *,
         on_event: Callable[[Event], None] | None = None,
+        runner: StepRunner | None = None,
         **params: Any,
     ) -> RunResult:
         """Run every step in topological order, from the cache where nothing changed.
@@ -127,13 +129,16 @@ class Pipeline:
         `PipelineDefinitionError` before anything runs if the DAG or a parameter is wrong;
         step failures do not raise: they are in `result.step_results` (or use
         `result.raise_for_failures()`).
+
+        `runner` calls the steps that execute (default: inline, in this thread); cache hits
+        are decided here and never reach it. A runner passed in is yours to `close()`.
         """
         # The recorder goes first, so whoever sees RunFinished finds the record already on disk.
         # The cache dir is checked first, so a refused one fails the run before any step runs.
         ensure_cache_dir(self._cache_path())
         recorder = RunRecorder(self._cache_path(), keep=self.keep_runs)
         sinks = [recorder, on_event] if on_event is not None else [recorder]
-        return self._executor(context, params, sinks).run()
+        return self._executor(context, params, sinks, runner).run()
 
     def plan(self, context: Mapping[str, Any] | None = None, **params: Any) -> list[StepPlan]:
         """What `run` would do with each step and why, without running anything."""
@@ -144,6 +149,7 @@ class Pipeline:
         context: Mapping[str, Any] | None,
         params: Mapping[str, Any],
         sinks: list[Callable[[Event], None]],
+        runner: StepRunner | None = None,
     ) -> Executor:
         merged = self._context(context, params)
         graph = self._graph_for(merged)
@@ -162,6 +168,7 @@ class Pipeline:
             on_event=_fan_out(sinks),
             code_hash_mode=self.code_hash_mode,
             source_file=self.source_file,
+            runner=runner,
         )
 
     def _context(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 from .aio import StepLoop
@@ -18,15 +19,17 @@ def call_step(
     name: str,
     func: Callable[..., Any],
     kwargs: Mapping[str, Any],
-    sink: LogSink,
+    sink: LogSink | None,
     loop: StepLoop | None = None,
 ) -> Any:
     """Call `func(**kwargs)` with its prints and log records sent to `sink`; return its value.
 
+    Without a sink nothing is captured: output goes wherever the process sends it.
+
     An `async def` step (or any function returning a coroutine) is awaited on `loop`, the
     run's shared event loop; without one, on a loop made for this call and closed after it.
     """
-    with capture_output(sink):
+    with capture_output(sink) if sink is not None else nullcontext():
         returned = func(**kwargs)
         if inspect.iscoroutine(returned):
             if loop is not None:

@@ -1,0 +1,150 @@
+"""Where a step's function runs: a `StepRunner` takes a picklable `StepTask` and returns a future.
+
+The driver decides hits and never submits them; only steps that execute reach a runner. The
+call itself is `run_task`, a module-level function of the task alone (plus an optional log
+callback), so a thread, a process pool or a Dask worker can run it as well as `InlineRunner`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..aio import StepLoop
+from ..capture import LogSink
+from ..stepcall import call_step
+
+if TYPE_CHECKING:  # imported when first needed: a fully cached run never makes a future
+    from concurrent.futures import Future
+
+_ENGINE_DIR = os.path.dirname(os.path.dirname(__file__))
+
+
+@dataclass(frozen=True, slots=True)
+class StepTask:
+    """One call of one step's function: everything a worker needs, nothing bound to the run.
+
+    Pickled, the function goes by reference where it can and by value (cloudpickle) where
+    it cannot, e.g. a function its `@step` decorator shadows in its module.
+    """
+
+    step: str
+    func: Callable[..., Any]
+    kwargs: Mapping[str, Any]
+    capture: bool = True
+    """Capture the step's prints and log records into the outcome (and `on_log`)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        import cloudpickle  # only when a task leaves the process
+
+        return (_rebuild_task, (self.step, cloudpickle.dumps(self.func), self.kwargs, self.capture))
+
+
+def _rebuild_task(step: str, func: bytes, kwargs: Mapping[str, Any], capture: bool) -> StepTask:
+    import pickle
+
+    return StepTask(step, pickle.loads(func), kwargs, capture)
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """What came back from one call: the returned value, or the exception and its traceback."""
+
+    step: str
+    value: Any = None
+    """What the function returned (the driver splits it into the step's outputs)."""
+    error: BaseException | None = None
+    traceback: str = ""
+    """The user's frames of the failure, formatted where it happened (it may not travel)."""
+    logs: tuple[tuple[str, str], ...] = field(default=())
+    """(stream, text) in the order the step wrote them, when no `on_log` took them (a step's
+    output can be large: it is not held twice)."""
+    duration_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class StepRunner(Protocol):
+    """Runs submitted steps somewhere; the driver waits on the futures it gets back."""
+
+    def submit(self, task: StepTask, on_log: LogSink | None = None) -> Future[StepOutcome]:
+        """Start the call; `on_log` gets each captured line, from any thread, before the
+        future resolves (or, without one, the lines are in `StepOutcome.logs`). A failing
+        step resolves the future with an outcome, not an error."""
+        ...
+
+    def close(self) -> None:
+        """Release what the runner holds (event loop, pool, client connection); idempotent."""
+        ...
+
+
+def run_task(
+    task: StepTask, on_log: LogSink | None = None, loop: StepLoop | None = None
+) -> StepOutcome:
+    """Call the task's function and report how it went; exceptions become the outcome.
+
+    `loop` is the event loop the caller's async steps share; without one an async step gets
+    a loop of its own, closed after it.
+    """
+    logs: list[tuple[str, str]] = []
+    sink = None
+    if task.capture:  # lines go to `on_log` as they come, else are kept for the outcome
+        sink = on_log if on_log is not None else lambda stream, text: logs.append((stream, text))
+    started = time.perf_counter()
+    try:
+        value = call_step(task.step, task.func, task.kwargs, sink, loop)
+    except Exception as exc:
+        return StepOutcome(
+            step=task.step,
+            error=exc,
+            traceback=user_traceback(exc),
+            logs=tuple(logs),
+            duration_seconds=time.perf_counter() - started,
+        )
+    return StepOutcome(
+        step=task.step,
+        value=value,
+        logs=tuple(logs),
+        duration_seconds=time.perf_counter() - started,
+    )
+
+
+class InlineRunner:
+    """Runs each step in the calling thread at submission: the future is done when returned.
+
+    Its async steps share one event loop until `close()`; after that each gets its own.
+    """
+
+    def __init__(self) -> None:
+        self._loop: StepLoop | None = StepLoop()
+
+    def submit(self, task: StepTask, on_log: LogSink | None = None) -> Future[StepOutcome]:
+        from concurrent.futures import Future
+
+        future: Future[StepOutcome] = Future()
+        try:
+            future.set_result(run_task(task, on_log, self._loop))
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: the caller re-raises
+            future.set_exception(exc)
+        return future
+
+    def close(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.close()
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback from the user's frame down: the engine's own frames are noise here."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    user = [f for f in frames if not f.filename.startswith(_ENGINE_DIR)]
+    lines = ["Traceback (most recent call last):\n"]
+    lines += traceback.format_list(user or frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)

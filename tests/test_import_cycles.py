@@ -1,0 +1,96 @@
+"""No import cycle anywhere in the package: each module's import-time dependencies form a DAG.
+
+Only imports that run when a module is imported count (module level, outside
+`if TYPE_CHECKING:`); a deferred import inside a function is how a module says "only when used".
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import flowyml_tui
+
+ROOT = Path(flowyml_tui.__file__).parent
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in ROOT.rglob("*.py")}
+
+
+def _top_level_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    found: list[ast.Import | ast.ImportFrom] = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+        elif isinstance(node, (ast.Try, ast.If)) and not _is_type_checking(node):
+            body = [*node.body, *getattr(node, "orelse", [])]
+            found += _top_level_imports(ast.Module(body=body, type_ignores=[]))
+    return found
+
+
+def _is_type_checking(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def dependencies(name: str) -> set[str]:
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    deps: set[str] = set()
+    for node in _top_level_imports(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}" if base else anchor
+            targets = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names
+            ]
+        deps.update(t for t in targets if t in MODULES and t != name)
+    return deps
+
+
+def _submodule_or(base: str, name: str) -> str:
+    """`from pkg import mod` depends on pkg.mod; `from pkg import func` on pkg."""
+    return f"{base}.{name}" if f"{base}.{name}" in MODULES else base
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        stack.append(name)
+        for dep in sorted(graph[name]):
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep) :], dep]
+            if dep not in state and (cycle := visit(dep)):
+                return cycle
+        stack.pop()
+        state[name] = 2
+        return None
+
+    for name in sorted(graph):
+        if name not in state and (cycle := visit(name)):
+            return cycle
+    return None
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    cycle = find_cycle({name: dependencies(name) for name in MODULES})
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_check_reads_real_edges_and_finds_a_cycle_when_there_is_one() -> None:
+    graph = {name: dependencies(name) for name in MODULES}
+    assert "flowyml_tui.engine.cache.entry" in graph["flowyml_tui.engine.keys"]
+    assert "flowyml_tui.engine.cache.local" in graph["flowyml_tui.engine.cache"]
+    graph["flowyml_tui.engine.cache.entry"] = {"flowyml_tui.engine.keys"}
+    assert find_cycle(graph) is not None
