@@ -19,7 +19,7 @@ from typing import Any
 
 from .cache import CorruptEntry, Store, checksum, serialize
 from .cache.entry import Entry
-from .errors import FlowymlError, StepOutputError, UnhashableInput
+from .errors import CacheFullError, FlowymlError, StepOutputError, UnhashableInput
 from .events import (
     Event,
     ReasonKind,
@@ -680,6 +680,9 @@ class Executor:
             }
         try:
             self.store.put_entry(entry, blobs, sources)
+        except CacheFullError as exc:  # already explained once this run: no new warning
+            result.warnings.append(f"step {step.name} not cached: {exc}")
+            return None
         except Exception as exc:  # disk full, cache dir removed under us
             message = f"could not cache step {step.name}: {exc}"
             result.warnings.append(message)

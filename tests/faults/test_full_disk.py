@@ -16,10 +16,11 @@ import sys
 import warnings
 from pathlib import Path
 
-import diskcache.core
 import pytest
 
 from flowyml_tui.engine.cache import open_store
+from flowyml_tui.engine.cache.safedisk import SafeDisk
+from flowyml_tui.engine.events import RunWarning
 from flowyml_tui.engine.loader import load_pipelines, pick_pipeline
 
 from . import harness
@@ -69,15 +70,16 @@ def _fill(directory: Path) -> None:
 
 
 def _half_write_then_enospc(monkeypatch) -> None:
-    def write(self, full_path, iterator, mode, encoding=None):
+    """Where no small tmpfs can be mounted: the store's value-file write lands half its bytes,
+    then fails as a full disk would."""
+
+    def write(self, full_path, data):
         os.makedirs(os.path.dirname(full_path), exist_ok=True)
-        with open(full_path, mode) as handle:
-            for chunk in iterator:
-                handle.write(chunk[: len(chunk) // 2])
-                break
+        with open(full_path, "wb") as handle:
+            handle.write(data[: len(data) // 2])
         raise OSError(errno.ENOSPC, "No space left on device", full_path)
 
-    monkeypatch.setattr(diskcache.core.Disk, "_write", write)
+    monkeypatch.setattr(SafeDisk, "_write_private", write)
 
 
 def test_a_value_the_disk_cannot_hold_leaves_no_partial_file_and_the_run_goes_on(
@@ -96,6 +98,8 @@ def test_a_value_the_disk_cannot_hold_leaves_no_partial_file_and_the_run_goes_on
     notes = [w for r in result.step_results.values() for w in r.warnings]
     assert any("full" in note for note in notes), notes
     assert sum("full" in note and "without caching" in note for note in notes) == 1
+    told = [e for e in result.events if isinstance(e, RunWarning) and "full" in e.message]
+    assert len(told) == 1, [e.message for e in told]  # warned once, not once per step
     store = open_store(cache)
     usage = store.disk_usage()
     assert usage["orphans"] == 0, usage
@@ -140,3 +144,30 @@ def test_on_a_full_disk_runs_go_on_and_clear_and_gc_still_work(tmp_path, small_d
     assert _cli("run", pipeline_file, "--cache-dir", cache).returncode == 0
     store = open_store(cache)
     assert len(store.entries()) == 2  # caching again once there is room
+
+
+def test_a_full_disk_is_told_once_per_run_not_once_per_step(tmp_path, monkeypatch):
+    from flowyml_tui import Pipeline, step
+
+    @step(outputs=["a"])
+    def first():
+        return b"a" * (1 << 20)
+
+    @step(inputs=["a"], outputs=["b"])
+    def second(a):
+        return a + b"b"
+
+    @step(inputs=["b"], outputs=["c"])
+    def third(b):
+        return b + b"c"
+
+    _half_write_then_enospc(monkeypatch)
+    pipeline = Pipeline("full", cache_dir=tmp_path / "cache")
+    pipeline.add_step(first).add_step(second).add_step(third)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = pipeline.run()
+    assert len(result["c"]) == (1 << 20) + 2
+    told = [e.message for e in result.events if isinstance(e, RunWarning)]
+    assert len([m for m in told if "full" in m]) == 1, told
+    assert all(r.warnings for r in result.step_results.values())  # each step still says so

@@ -283,7 +283,7 @@ class LocalStore:
         key, step, pipeline = meta.key, meta.step, meta.pipeline
         cache = self._cache
         if self._full:
-            raise CacheError(f"not cached: the disk holding {self.path} is full (see above)")
+            raise CacheFullError(f"not cached: the disk holding {self.path} is full (see above)")
         try:
             self._mark.hold()
             with cache.transact():
