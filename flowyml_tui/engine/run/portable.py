@@ -6,7 +6,12 @@ functions (and those of the modules beside it) are pickled by value.
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import pickle
 import sys
+import types
+from collections import ChainMap
 from typing import Any
 
 from ..errors import FlowymlError
@@ -20,8 +25,11 @@ def dump_task(task: StepTask, where: str) -> bytes:
     import cloudpickle
 
     _register_pipeline_modules(cloudpickle)
+    fields = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)}
     try:
-        return cloudpickle.dumps(task)
+        buffer = io.BytesIO()
+        _pickler(cloudpickle)(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(fields)
+        return buffer.getvalue()
     except Exception as exc:
         raise FlowymlError(
             f"step {task.step!r} cannot be sent to {where}: its function or an argument "
@@ -29,6 +37,33 @@ def dump_task(task: StepTask, where: str) -> bytes:
             "closing over a lock, file or connection? Move it into a module, pass plain "
             "values, or run with --jobs 1"
         ) from exc
+
+
+def load_task(payload: bytes) -> StepTask:
+    """The task `dump_task` made, on the worker."""
+    return StepTask(**pickle.loads(payload))
+
+
+_PICKLER: Any = None
+
+
+def _pickler(cloudpickle: Any) -> Any:
+    """cloudpickle's pickler, keeping each function's file name (cloudpickle drops it), so a
+    step that fails on a worker shows its own file and lines in its traceback."""
+    global _PICKLER
+    if _PICKLER is None:
+        base = cloudpickle.Pickler
+        reduce_code = base.dispatch_table[types.CodeType]
+
+        def code_with_filename(code: types.CodeType) -> Any:
+            rebuild, args = reduce_code(code)
+            return rebuild, tuple(code.co_filename if a == "<dynamic-code>" else a for a in args)
+
+        class _Pickler(base):  # type: ignore[misc, valid-type]
+            dispatch_table = ChainMap({types.CodeType: code_with_filename}, base.dispatch_table)
+
+        _PICKLER = _Pickler
+    return _PICKLER
 
 
 def portable_outcome(outcome: StepOutcome) -> bytes:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..capture import LogSink
 from ..errors import FlowymlError
-from .portable import dump_task, portable_outcome
+from .portable import dump_task, load_task, portable_outcome
 from .runner import StepOutcome, StepTask, run_task
 
 _LOGS: Any = None
@@ -35,7 +35,7 @@ def _init_worker(logs: Any) -> None:
 
 def _call_in_worker(payload: bytes, token: str) -> bytes:
     """What a pool process runs: the task, its lines sent as they come, then the marker."""
-    task: StepTask = pickle.loads(payload)
+    task = load_task(payload)
     logs = _LOGS
 
     def on_log(stream: str, text: str) -> None:
