@@ -54,8 +54,22 @@ class DaskRunner:
         self._scattered: dict[int, tuple[Any, Any]] = {}
         """id(value) -> (value, its Dask future): each big input travels once"""
         self._flying: set[Any] = set()
+        self._cluster: Any = None
         self.submitted = 0
         """Tasks handed to Dask (a fully cached run leaves it at 0)."""
+
+    @classmethod
+    def local(cls, n_workers: int | None = None) -> DaskRunner:
+        """A `LocalCluster` of worker processes (Dask's defaults without `n_workers`),
+        started now and shut down by `close()`."""
+        from distributed import Client, LocalCluster
+
+        options = {} if n_workers is None else {"n_workers": n_workers, "threads_per_worker": 1}
+        cluster = LocalCluster(processes=True, dashboard_address=None, **options)
+        runner = cls(client=Client(cluster))
+        runner._own_client = True
+        runner._cluster = cluster
+        return runner
 
     @property
     def capacity(self) -> int:
@@ -122,6 +136,9 @@ class DaskRunner:
         if self._own_client:
             self._own_client = False
             self.client.close()
+        cluster, self._cluster = self._cluster, None
+        if cluster is not None:
+            cluster.close()
 
     def _scatter(self, value: Any) -> Any:
         found = self._scattered.get(id(value))
