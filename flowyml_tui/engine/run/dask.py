@@ -55,6 +55,7 @@ class DaskRunner:
         """id(value) -> (value, its Dask future): each big input travels once"""
         self._flying: set[Any] = set()
         self._cluster: Any = None
+        self._capacity: int | None = None
         self.submitted = 0
         """Tasks handed to Dask (a fully cached run leaves it at 0)."""
 
@@ -73,12 +74,15 @@ class DaskRunner:
 
     @property
     def capacity(self) -> int:
-        """Steps the driver keeps in flight: the cluster's threads (Dask queues the rest)."""
-        try:
-            threads = sum(self.client.nthreads().values())
-        except Exception:
-            threads = 1
-        return max(2, threads)
+        """Steps the driver keeps in flight: the cluster's threads (Dask queues the rest);
+        asked of the scheduler once, not per run (a cached run should cost no round trip)."""
+        if self._capacity is None:
+            try:
+                threads = sum(self.client.nthreads().values())
+            except Exception:
+                threads = 1
+            self._capacity = max(2, threads)
+        return self._capacity
 
     @property
     def where(self) -> str:
