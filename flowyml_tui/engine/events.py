@@ -59,6 +59,14 @@ class StepInfo(msgspec.Struct, frozen=True, gc=False):
     ttl: float | None = None
     source_file: str | None = None
     source_line: int | None = None
+    implicit_inputs: tuple[str, ...] = ()
+    """Inputs wired by parameter name (flowyml's way), not listed in `inputs=`."""
+    retry: int = 0
+    timeout: float | None = None
+    condition: str | None = None
+    tags: dict[str, str] = {}
+    resources: str | None = None
+    execution_group: str | None = None
 
 
 class Event(msgspec.Struct, frozen=True, gc=False, tag_field="event"):
