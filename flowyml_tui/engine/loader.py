@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 from . import codecache
+from .compat.shim import install_flowyml_shim
 from .errors import PipelineLoadError
 from .hashing import is_user_file
 from .pipeline import Pipeline, import_time_runs_skipped
@@ -42,6 +43,7 @@ def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
     _PIPELINE_FOLDERS.add(path.parent)
     _forget_local_modules()
     _install_fresh_finder()
+    install_flowyml_shim()
     spec = importlib.util.spec_from_file_location(
         module_name, path, loader=_FreshSourceLoader(module_name, str(path))
     )
@@ -79,6 +81,12 @@ def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
         if value.name not in pipelines:
             value.source_file = str(path)
             pipelines[value.name] = value
+    if not pipelines and _real_flowyml_pipelines(module):
+        raise PipelineLoadError(
+            f"{path}: defines a flowyml Pipeline built by the real flowyml package, which "
+            "flowyml-tui does not translate yet; change `from flowyml import ...` to "
+            "`from flowyml_tui import ...` (same names: Pipeline, step, context, Context)"
+        )
     if not pipelines:
         raise PipelineLoadError(
             f"{path}: defines no Pipeline; create one at module level, e.g. "
@@ -86,6 +94,14 @@ def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
             "function that returns one (flowyml's convention)"
         )
     return pipelines
+
+
+def _real_flowyml_pipelines(module: ModuleType) -> bool:
+    return any(
+        type(value).__name__ in ("Pipeline", "VersionedPipeline")
+        and type(value).__module__.startswith("flowyml.")
+        for value in vars(module).values()
+    )
 
 
 def _module_pipelines(module: ModuleType) -> list[Pipeline]:
