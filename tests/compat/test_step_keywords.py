@@ -67,7 +67,9 @@ def test_timeout_is_enforced_off_the_main_thread_by_a_watchdog(tmp_path: Path) -
             sum(range(100))
 
     box = {}
-    worker = threading.Thread(target=lambda: box.update(r=pipeline_of(tmp_path, spins).run()))
+    worker = threading.Thread(
+        target=lambda: box.update(r=pipeline_of(tmp_path, spins).run()), daemon=True
+    )
     worker.start()
     worker.join(20)
     assert not worker.is_alive()
