@@ -131,6 +131,8 @@ class StepFinished(Event, frozen=True, tag="step_finished"):
     output_sizes: dict[str, int] = {}
     output_previews: dict[str, str] = {}
     warnings: tuple[str, ...] = ()
+    retries: int = 0
+    """Calls after the first (flowyml's `retry=`); the reason says "after N attempts" too."""
 
 
 class RunWarning(Event, frozen=True, tag="warning"):

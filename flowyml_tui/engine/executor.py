@@ -513,6 +513,8 @@ class Executor:
             return
         result.duration_seconds = time.perf_counter() - started
         result.status = StepStatus.EXECUTED
+        if result.retries:  # the Why pane and the record say it took more than one call
+            result.reason += f" (after {result.retries + 1} attempts)"
         self._check_mutations(step, kwargs, result)
         fps = [
             self._fingerprint_output(step, name, value, result)
@@ -929,6 +931,7 @@ class Executor:
                 output_sizes=sizes,
                 output_previews=previews,
                 warnings=tuple(result.warnings),
+                retries=result.retries,
             )
         )
 

@@ -10,6 +10,7 @@ import pytest
 
 from flowyml_tui import Pipeline, step
 from flowyml_tui.engine.errors import StepDefinitionError
+from flowyml_tui.engine.events import StepFinished
 
 
 def pipeline_of(tmp_path: Path, *steps, **context) -> Pipeline:
@@ -27,12 +28,15 @@ def test_retry_re_calls_a_failing_step_with_flowyml_backoff(tmp_path: Path) -> N
         return [1, 2, 3]
 
     started = time.monotonic()
-    result = pipeline_of(tmp_path, flaky_fetch).run()
+    events = []
+    result = pipeline_of(tmp_path, flaky_fetch).run(on_event=events.append)
     waited = time.monotonic() - started
     step_result = result.step_results["flaky_fetch"]
     assert step_result.success and step_result.status.value == "executed"
     assert step_result.retries == 1
+    assert step_result.reason == "new step (after 2 attempts)"
     assert result.to_dict()["steps"]["flaky_fetch"]["retries"] == 1
+    assert [e.retries for e in events if isinstance(e, StepFinished)] == [1]
     assert waited >= 1.0  # flowyml waits 2 ** attempt seconds: 1 s after the first failure
     assert any("attempt 1 failed (ConnectionError: network blip)" in t for _, t in step_result.logs)
 

@@ -3,7 +3,7 @@
 flowyml's `LocalExecutor.execute_step` builds one dict: the step's context parameters, then
 every output produced so far (asset paths such as `data/processed` included), then the keys of
 any dict output not already there, then the step's own inputs by parameter name; the condition
-gets the entries its signature names. Values load only when the condition asks for them.
+gets the entries its signature names. Nothing loads for a condition that takes no arguments.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def condition_arguments(
         param: context[param] for param in step.params if param in context and param in wanted
     }
     bound = {param for _, param in step.bindings}
+    outputs = done()
     if not wanted <= bound:
-        outputs = done()
         kwargs.update({name: value for name, value in outputs.items() if name in wanted})
         for value in outputs.values():
             if isinstance(value, Mapping):
@@ -36,7 +36,6 @@ def condition_arguments(
                     if key in wanted and key not in kwargs:
                         kwargs[key] = item
     if bound & wanted:
-        outputs = done()
         for name, param in step.bindings:
             if param in wanted:
                 kwargs[param] = outputs[name] if name in outputs else context[name]
