@@ -203,3 +203,16 @@ def test_wrong_keyword_values_say_what_to_write() -> None:
         step(timeout=0)(lambda: 1)
     with pytest.raises(StepDefinitionError, match="fn\\(inputs, context\\)"):
         step(cache=lambda only: "k")(lambda: 1)
+
+
+def test_retry_and_timeout_travel_with_a_pickled_task() -> None:
+    import pickle
+
+    from flowyml_tui.engine.run.runner import StepTask, run_task
+
+    def fails():
+        raise OSError("down")
+
+    task = pickle.loads(pickle.dumps(StepTask("s", fails, {}, retry=1, timeout=2.5)))
+    assert (task.retry, task.timeout) == (1, 2.5)
+    assert run_task(task).retries == 1
