@@ -216,3 +216,29 @@ def test_retry_and_timeout_travel_with_a_pickled_task() -> None:
     task = pickle.loads(pickle.dumps(StepTask("s", fails, {}, retry=1, timeout=2.5)))
     assert (task.retry, task.timeout) == (1, 2.5)
     assert run_task(task).retries == 1
+
+
+def test_retry_and_timeout_hold_in_worker_processes(tmp_path: Path) -> None:
+    from flowyml_tui.engine.run.process import ProcessRunner
+
+    marker = tmp_path / "tried"
+
+    @step(outputs=["a"], retry=1)
+    def flaky():
+        if not marker.exists():
+            marker.write_text("1")
+            raise ConnectionError("blip")
+        return 1
+
+    @step(outputs=["b"], timeout=0.5)
+    def hangs():
+        time.sleep(30)
+
+    runner = ProcessRunner(max_workers=2)
+    try:
+        result = pipeline_of(tmp_path, flaky, hangs).run(runner=runner)
+    finally:
+        runner.close()
+    assert result.step_results["flaky"].retries == 1
+    assert result["a"] == 1
+    assert result.step_results["hangs"].reason == "failed: StepTimeout: timed out after 0.5 s"

@@ -30,6 +30,9 @@ class StepTimeout(Exception):
         super().__init__(f"timed out after {seconds:g} s")
         self.seconds = seconds
 
+    def __reduce__(self) -> tuple[object, ...]:  # crosses to the driver from a worker process
+        return (StepTimeout, (self.seconds,), self.__dict__)
+
 
 def backoff_seconds(attempt: int) -> float:
     """flowyml 2.2.1's wait after failed attempt number `attempt` (0-based): 2 ** attempt."""
