@@ -24,14 +24,28 @@ from flowyml_tui import Pipeline, step
 def source():
     return 3
 
+MEET = MEET_DIR  # with a folder, each branch waits there until the other has started too
+
+def meet(me, other):
+    if MEET is None:
+        return
+    open(os.path.join(MEET, me), "w").close()
+    deadline = time.time() + 30
+    while not os.path.exists(os.path.join(MEET, other)):
+        if time.time() > deadline:
+            raise TimeoutError(me + " ran alone: " + other + " never started beside it")
+        time.sleep(0.01)
+
 @step(inputs=["n"], outputs=["left"])
 def left(n):
     print("left says", n)
+    meet("left", "right")
     time.sleep(SLEEP)
     return (n * 2, os.getpid())
 
 @step(inputs=["n"], outputs=["right"])
 def right(n):
+    meet("right", "left")
     time.sleep(SLEEP)
     return (n * 3, os.getpid())
 
@@ -53,9 +67,10 @@ for s in (source, left, right, join, broken, after_broken):
 """
 
 
-def _pipeline(tmp_path: Path, sleep: float = 0.0, body: str = PIPELINE):
+def _pipeline(tmp_path: Path, sleep: float = 0.0, body: str = PIPELINE, meet: Path | None = None):
     file = tmp_path / "par_pipe.py"
-    file.write_text(textwrap.dedent(body).replace("SLEEP", repr(sleep)))
+    source = textwrap.dedent(body).replace("SLEEP", repr(sleep))
+    file.write_text(source.replace("MEET_DIR", repr(str(meet)) if meet else "None"))
     pipeline = next(iter(load_pipelines(file).values()))
     pipeline.cache_dir = str(tmp_path / "cache")
     return pipeline
@@ -163,14 +178,17 @@ def test_independent_branches_overlap_and_user_code_leaves_the_driver(tmp_path, 
         from flowyml_tui.engine.run.dask import DaskRunner
 
         runner = DaskRunner(client=request.getfixturevalue("dask_client"))
-    pipeline = _pipeline(tmp_path, sleep=0.5)
+    (tmp_path / "meet").mkdir()
+    pipeline = _pipeline(tmp_path, meet=tmp_path / "meet")
     result = pipeline.run(runner=runner)
+    # each branch waited until the other had started: they ran at the same time
+    assert result.step_results["left"].status.value == "executed", result.step_results["left"]
+    assert result.step_results["right"].status.value == "executed"
     order = [
         (type(e).__name__, e.step)
         for e in result.events
         if isinstance(e, (StepStarted, StepFinished)) and e.step in ("left", "right")
     ]
-    # both branches started before either finished: they ran at the same time
     assert order[:2] == [("StepStarted", "left"), ("StepStarted", "right")], order
     pids = {result.outputs["left"][1], result.outputs["right"][1]}
     assert os.getpid() not in pids and len(pids) == 2
