@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from ..engine.display import format_bytes, format_duration
+from ..engine.display import format_bytes, format_duration, plural
 from ..engine.errors import FlowymlError
 from ..engine.totals import format_rate
 from .common import add_cache_dir, open_existing_store
@@ -47,15 +47,17 @@ def main(args: argparse.Namespace) -> int:
             return 0
         rate = format_rate(stats["hit_rate"])
         print(
-            f"cache {stats['path']}: {stats['entries']} entries, {format_bytes(stats['bytes'])}, "
-            f"{stats['hits']} hits / {stats['misses']} misses (hit rate {rate})"
+            f"cache {stats['path']}: {plural(stats['entries'], 'entry')}, "
+            f"{format_bytes(stats['bytes'])}, "
+            f"{plural(stats['hits'], 'hit')} / {plural(stats['misses'], 'miss', 'misses')} "
+            f"(hit rate {rate})"
         )
         for row in stats["steps"]:
             pin = "  pinned" if row["pinned"] else ""
             print(
-                f"  {row['step']:<24} {row['pipeline']:<16} {row['entries']:>3} entries "
+                f"  {row['step']:<24} {row['pipeline']:<16} {plural(row['entries'], 'entry'):>11} "
                 f"{format_bytes(row['bytes']):>9}  "
-                f"{row['hits']} hits / {row['misses']} misses{pin}"
+                f"{plural(row['hits'], 'hit')} / {plural(row['misses'], 'miss', 'misses')}{pin}"
             )
         return 0
     if args.action == "ls":
@@ -83,10 +85,10 @@ def main(args: argparse.Namespace) -> int:
         if args.step:
             owner = store.resolve(args.step, args.pipeline)
             count = store.clear_step(args.step, pipeline=owner)
-            print(f"deleted {count} entries of step {args.step} (pipeline {owner})")
+            print(f"deleted {plural(count, 'entry')} of step {args.step} (pipeline {owner})")
         elif args.pipeline:
             count = store.clear_pipeline(args.pipeline)
-            print(f"deleted {count} entries of pipeline {args.pipeline}")
+            print(f"deleted {plural(count, 'entry')} of pipeline {args.pipeline}")
         else:
             store.clear()
             print(f"cleared the cache at {store.path}")
@@ -96,9 +98,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"pinned {args.step} to {key}")
         return 0
     if args.action == "unpin":
-        if not store.unpin(args.step, pipeline=args.pipeline):
-            raise FlowymlError(f"step {args.step!r} is not pinned")
-        print(f"unpinned {args.step}")
+        # Idempotent, like `rm -f`: the state asked for ("not pinned") is the state reached.
+        if store.unpin(args.step, pipeline=args.pipeline):
+            print(f"unpinned {args.step}")
+        else:
+            print(f"{args.step} is not pinned; nothing to do")
         return 0
     raise FlowymlError(f"unknown cache action {args.action!r}")
 

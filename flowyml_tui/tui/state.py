@@ -311,6 +311,11 @@ class RunModel:
                     row.reason = reason
                     row.started_at = None
                     self._touch(row.name)
+                elif row.status == StepStatus.PENDING and problem is not None:
+                    # The process is gone (os._exit, a signal): nothing after it will run.
+                    row.status = StepStatus.SKIPPED
+                    row.reason = "not run: the pipeline process ended first"
+                    self._touch(row.name)
         self.summary_dirty = True
 
     def _touch(self, name: str) -> None:

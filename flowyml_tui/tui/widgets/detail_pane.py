@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static, TabbedContent, TabPane
 
-from flowyml_tui.engine.display import STATUS_SYMBOLS, format_duration
+from flowyml_tui.engine.display import STATUS_SYMBOLS, format_bytes, format_duration
 from flowyml_tui.engine.events import ReasonKind, StepStatus
 
 from ..state import HistoryPoint, StepRow
@@ -139,10 +139,4 @@ class DetailPane(Vertical):
 
 
 def _size(size: int | None) -> str:
-    if size is None:
-        return ""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return ""
+    return "" if size is None else format_bytes(size)

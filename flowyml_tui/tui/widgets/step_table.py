@@ -170,7 +170,9 @@ class StepTable(DataTable[Text | str]):
         """Plain values that decide each cell, cheap enough to compute for every row per frame."""
         status = row.status
         saved = format_duration(row.saved) if row.cached and row.saved else ""
-        took = "-" if row.cached else format_duration(row.elapsed(now))  # a hit did not run
+        # A hit did not run, and neither did a step skipped because something upstream failed.
+        did_not_run = row.cached or status == StepStatus.SKIPPED
+        took = "-" if did_not_run else format_duration(row.elapsed(now))
         return (
             status,
             status == StepStatus.RUNNING,
