@@ -23,7 +23,7 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Select
 from textual.worker import Worker, WorkerState
 
 from flowyml_tui.config import keymap_path
-from flowyml_tui.engine.events import RunFinished, RunStarted, RunWarning, StepStatus
+from flowyml_tui.engine.events import RunFinished, RunStarted, RunWarning, StepLog, StepStatus
 from flowyml_tui.runner.protocol import PipelinesFound
 
 if TYPE_CHECKING:
@@ -31,10 +31,16 @@ if TYPE_CHECKING:
 
 from .commands import palette_commands
 from .keymap import load_keymap
-from .messages import FilesChanged, ReportExported, RunnerUpdate, StoreChanged
+from .messages import (
+    FilesChanged,
+    OriginLogsFound,
+    ReportExported,
+    RunnerUpdate,
+    StoreChanged,
+)
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
-from .state import RunModel
+from .state import OriginLog, RunModel, StepLogs
 from .themes import DEFAULT_THEME, available_themes, step_variable_defaults, theme_dirs
 from .widgets.dag_view import DagView
 from .widgets.detail_pane import DetailPane
@@ -85,6 +91,7 @@ class FlowymlApp(App[int]):
         Binding("I", "invalidate_downstream", "Invalidate+down", id="invalidate_downstream"),
         Binding("c", "clear_cache", "Clear cache", id="clear_cache"),
         Binding("d", "toggle_dag", "DAG", id="dag"),
+        Binding("L", "full_log", "Full log", id="full_log"),
         Binding("e", "export", "Export", id="export"),
         Binding("t", "change_theme", "Theme", id="theme"),
     ]
@@ -132,6 +139,8 @@ class FlowymlApp(App[int]):
         self._details_dirty = True
         self._shut_down = False
         self._binding_state: tuple[bool, bool] | None = None
+        self._pending_logs: list[StepLog] = []
+        self._pending_logs_token = 0
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -248,7 +257,20 @@ class FlowymlApp(App[int]):
         await session.cancel(why)
         session.context = dict(self.context)
         async for message in session.run():
+            if isinstance(message, StepLog):
+                # A chatty step prints thousands of lines a second: they are handed over once
+                # per frame (catch_up) as one message, not one message and handler per line.
+                self._pending_logs.append(message)
+                self._pending_logs_token = token
+                continue
+            self._hand_over_logs()  # what was printed before this event, in order
             self.post_message(RunnerUpdate(message, token))
+        self._hand_over_logs()
+
+    def _hand_over_logs(self) -> None:
+        if self._pending_logs:
+            batch, self._pending_logs = self._pending_logs, []
+            self.post_message(RunnerUpdate(StepLogs(tuple(batch)), self._pending_logs_token))
 
     @work(group="watch", exit_on_error=False, name="watch files")
     async def _follow_saves(self) -> None:
@@ -309,8 +331,40 @@ class FlowymlApp(App[int]):
             self._warning_toasts = 0
         elif isinstance(payload, RunFinished):
             self._refresh_bindings_if_changed()
+            self._look_up_origin_logs(message.token)
         elif isinstance(payload, RunWarning):
             self._warning_toast(payload)
+
+    def _look_up_origin_logs(self, token: int) -> None:
+        """Cached steps printed nothing this run: find what the run that produced them printed."""
+        cache_dir = self.known_cache_dir
+        keys = {
+            row.name: row.key
+            for row in self.model.rows.values()
+            if row.cached and row.key and not row.logs
+        }
+        if cache_dir and keys:
+            self._find_origin_logs(cache_dir, self.model.pipeline, keys, token)
+
+    @work(thread=True, group="origin logs", exit_on_error=False, name="read run records")
+    def _find_origin_logs(
+        self, cache_dir: str, pipeline: str, keys: dict[str, str], token: int
+    ) -> None:
+        from .origin_logs import producing_logs
+
+        found = producing_logs(cache_dir, pipeline, keys)
+        if found:
+            self.post_message(OriginLogsFound(dict(found), token))
+
+    @on(OriginLogsFound)
+    def _origin_logs_found(self, message: OriginLogsFound) -> None:
+        if message.token != self._token:
+            return
+        for name, log in message.logs.items():
+            row = self.model.rows.get(name)
+            if row is not None and isinstance(log, OriginLog):
+                row.origin_log = log
+                self.model.dirty.add(name)
 
     def _pipelines_found(self, found: PipelinesFound) -> None:
         file = Path(found.file)
@@ -348,6 +402,7 @@ class FlowymlApp(App[int]):
         """Bring the widgets up to date with the model: at most once per frame."""
         if self._shut_down:
             return
+        self._hand_over_logs()
         model = self.model
         now = self.clock()
         try:
@@ -585,6 +640,26 @@ class FlowymlApp(App[int]):
             self.call_after_refresh(dag.show, self.model)
         else:
             self.query_one(StepTable).focus()
+
+    def action_full_log(self) -> None:
+        from .screens.full_log import FullLogScreen
+
+        name = self.selected_step
+        row = self.model.rows.get(name) if name else None
+        if row is None:
+            self.notify("Select a step first.")
+            return
+        path = self.model.log_file(row.name)
+        title = f"{row.name}: output of this run"
+        fallback = "".join(row.logs)
+        origin = row.origin_log
+        if path is None and row.cached and origin is not None:
+            title = f"{row.name}: output of run {origin.run_id}, which produced the cached result"
+            fallback = "\n".join(origin.lines)
+            if origin.file and self.known_cache_dir:
+                candidate = Path(self.known_cache_dir) / origin.file
+                path = candidate if candidate.is_file() else None
+        self.push_screen(FullLogScreen(title, path, fallback))
 
     def action_warnings(self) -> None:
         from .screens.warnings import WarningsScreen
