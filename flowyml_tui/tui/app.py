@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, DataTable, Footer, Select
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Select, TabbedContent
 from textual.worker import Worker, WorkerState
 
 from flowyml_tui.config import keymap_path
@@ -47,6 +47,7 @@ from .widgets.detail_pane import DetailPane
 from .widgets.error_panel import ErrorPanel
 from .widgets.pipeline_selector import PipelineSelector, parse_target, target_value
 from .widgets.status_line import StatusLine
+from .widgets.step_filter import StepFilter, matching
 from .widgets.step_table import StepTable
 
 FRAME_SECONDS = 1 / 30
@@ -94,6 +95,11 @@ class FlowymlApp(App[int]):
         Binding("L", "full_log", "Full log", id="full_log"),
         Binding("e", "export", "Export", id="export"),
         Binding("t", "change_theme", "Theme", id="theme"),
+        Binding("slash", "filter_steps", "Filter", key_display="/", id="filter"),
+        Binding("1", "show_tab('tab-why')", "Why tab", show=False, id="tab.why"),
+        Binding("2", "show_tab('tab-logs')", "Logs tab", show=False, id="tab.logs"),
+        Binding("3", "show_tab('tab-output')", "Output tab", show=False, id="tab.output"),
+        Binding("4", "show_tab('tab-history')", "History tab", show=False, id="tab.history"),
     ]
 
     def __init__(
@@ -140,6 +146,8 @@ class FlowymlApp(App[int]):
         self._shut_down = False
         self._binding_state: tuple[bool, bool] | None = None
         self._pending_logs: list[StepLog] = []
+        self.step_filter = ""
+        """What `/` narrows the step table to: a name fragment or a status."""
         self._pending_logs_token = 0
 
     # -- layout ------------------------------------------------------------------------------
@@ -149,6 +157,7 @@ class FlowymlApp(App[int]):
         yield PipelineSelector(id="selector")
         yield ErrorPanel(id="error")
         with Vertical(id="main"):
+            yield StepFilter(id="step-filter")
             with ContentSwitcher(initial="steps", id="left"):
                 yield StepTable(id="steps")
                 yield DagView(id="dag")
@@ -410,10 +419,16 @@ class FlowymlApp(App[int]):
         except NoMatches:  # the screen is being torn down
             return
         selected = table.selected_step
+        shown_rows = None
+        if self.step_filter:
+            shown_rows = matching(model.rows.values(), self.step_filter)
+            if {row.name for row in shown_rows} != table.shown_steps:
+                model.structure_changed = True  # a step came into or went out of the filter
         if model.structure_changed:
             model.structure_changed = False
             model.take_dirty()
-            table.show_steps(model.rows.values(), now)
+            table.show_steps(model.rows.values() if shown_rows is None else shown_rows, now)
+            self._title_table(table, shown_rows)
             dirty = set(model.rows)
             if table.selected_step != selected:
                 selected = table.selected_step
@@ -433,6 +448,13 @@ class FlowymlApp(App[int]):
         dag = self.query_one(DagView)
         if dirty and dag.display and self.query_one(ContentSwitcher).current == "dag":
             dag.show(model)
+
+    def _title_table(self, table: StepTable, shown: list[Any] | None) -> None:
+        if shown is None:
+            table.border_title = "Steps"
+        else:
+            total = len(self.model.rows)
+            table.border_title = f"Steps · /{self.step_filter} · {len(shown)} of {total}"
 
     def _this_frame(self, table: StepTable, dirty: set[str]) -> set[str]:
         """At most ROWS_PER_FRAME rows, the visible ones first; the rest wait for the next frame."""
@@ -641,6 +663,25 @@ class FlowymlApp(App[int]):
         else:
             self.query_one(StepTable).focus()
 
+    def action_filter_steps(self) -> None:
+        box = self.query_one(StepFilter)
+        box.add_class("-visible")
+        box.focus()
+
+    @on(Input.Changed, "#step-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.step_filter = event.value.strip()
+        self.model.structure_changed = True
+
+    @on(Input.Submitted, "#step-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            event.input.remove_class("-visible")
+        self.query_one(StepTable).focus()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one("#detail-tabs", TabbedContent).active = tab
+
     def action_full_log(self) -> None:
         from .screens.full_log import FullLogScreen
 
@@ -677,6 +718,9 @@ class FlowymlApp(App[int]):
             binding = active.binding
             if active.node is self and binding.id:
                 rows.append((binding.key_display or key, binding.description, binding.id))
+        for binding in StepTable.BINDINGS:  # j/k: the table's own keys, not the app's
+            if isinstance(binding, Binding) and binding.id:
+                rows.append((binding.key, f"{binding.description} (step table)", binding.id))
         self.push_screen(HelpScreen(rows))
 
     async def action_quit(self) -> None:

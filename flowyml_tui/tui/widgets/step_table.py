@@ -76,6 +76,11 @@ class StepTable(DataTable[Text | str]):
             return None
         return key.value
 
+    @property
+    def shown_steps(self) -> set[str]:
+        """The steps that have a row now (all of them, unless `/` filters)."""
+        return set(self._shown)
+
     def restyle(self) -> None:
         """The theme changed: every cell is drawn again with the new colours on its next update."""
         self._styles.clear()
