@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Select, TabbedContent
 from textual.worker import Worker, WorkerState
 
-from flowyml_tui.config import keymap_path
+from flowyml_tui.config import keymap_path, settings_path
 from flowyml_tui.engine.events import RunFinished, RunStarted, RunWarning, StepLog, StepStatus
 from flowyml_tui.runner.protocol import PipelinesFound
 
@@ -40,6 +40,7 @@ from .messages import (
 )
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
+from .settings import load_settings, save_setting
 from .state import OriginLog, RunModel, StepLogs
 from .themes import DEFAULT_THEME, available_themes, step_variable_defaults, theme_dirs
 from .widgets.dag_view import DagView
@@ -118,6 +119,7 @@ class FlowymlApp(App[int]):
     ) -> None:
         self._theme_dirs = list(themes_from) if themes_from is not None else theme_dirs()
         self._keymap_file = keymap_file if keymap_file is not None else keymap_path()
+        self._settings_file = settings_path()
         super().__init__()
         if not files:
             raise ValueError("FlowymlApp needs at least one pipeline file")
@@ -170,7 +172,7 @@ class FlowymlApp(App[int]):
     def on_mount(self) -> None:
         self._install_themes()
         self._install_keymap()
-        self.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._refresh_selector()
         self.set_interval(FRAME_SECONDS, self.catch_up, name="frame")
         self.set_interval(TICK_SECONDS, self.tick_elapsed, name="elapsed")
@@ -192,11 +194,21 @@ class FlowymlApp(App[int]):
                 severity="warning",
                 timeout=12,
             )
-        wanted = self.requested_theme or DEFAULT_THEME
+        remembered = load_settings(self._settings_file).get("theme")
+        wanted = self.requested_theme or remembered or DEFAULT_THEME
+        if wanted == remembered and wanted not in self.available_themes:
+            wanted = DEFAULT_THEME  # a theme file since removed: quietly back to the default
         if wanted not in self.available_themes:
             self.notify(f"Unknown theme {wanted!r}; using {DEFAULT_THEME}.", severity="warning")
             wanted = DEFAULT_THEME
         self.theme = wanted
+
+    def _theme_changed(self, theme: Any) -> None:
+        """Chosen with `t` (or the palette): restyle, and remember it for the next session."""
+        self._restyle()
+        problem = save_setting(self._settings_file, "theme", theme.name)
+        if problem:
+            self.notify(problem, severity="warning")
 
     def _install_keymap(self) -> None:
         ids = [binding.id for binding in self.BINDINGS if isinstance(binding, Binding)]
@@ -559,7 +571,9 @@ class FlowymlApp(App[int]):
     def _export(self, cache_dir: str) -> None:
         from flowyml_tui.report import export_latest
 
-        self.post_message(ReportExported(Path(export_latest(cache_dir))))
+        # Into the cache dir, beside the run records, not into whatever folder we started in.
+        directory = Path(cache_dir) / "reports"
+        self.post_message(ReportExported(Path(export_latest(cache_dir, directory=directory))))
 
     @on(ReportExported)
     def _report_exported(self, message: ReportExported) -> None:
