@@ -96,6 +96,8 @@ class FlowymlApp(App[int]):
         Binding("L", "full_log", "Full log", id="full_log"),
         Binding("e", "export", "Export", id="export"),
         Binding("t", "change_theme", "Theme", id="theme"),
+        Binding("y", "copy_detail", "Copy", id="copy"),
+        Binding("o", "open_source", "Open in $EDITOR", id="open_source"),
         Binding("slash", "filter_steps", "Filter", key_display="/", id="filter"),
         Binding("1", "show_tab('tab-why')", "Why tab", show=False, id="tab.why"),
         Binding("2", "show_tab('tab-logs')", "Logs tab", show=False, id="tab.logs"),
@@ -676,6 +678,48 @@ class FlowymlApp(App[int]):
             self.call_after_refresh(dag.show, self.model)
         else:
             self.query_one(StepTable).focus()
+
+    def action_copy_detail(self) -> None:
+        """The selected step's traceback, else its diff, to the clipboard (OSC 52: over SSH)."""
+        name = self.selected_step
+        row = self.model.rows.get(name) if name else None
+        if row is None or not (row.error or row.diff):
+            self.notify("Nothing to copy: the selected step has no traceback or diff.")
+            return
+        what, text = ("traceback", row.error) if row.error else ("diff", row.diff)
+        assert text is not None
+        self.copy_to_clipboard(text)
+        lines = text.count("\n") + 1
+        self.notify(f"Copied the {what} of {row.name} ({lines} lines) to the clipboard.")
+
+    def action_open_source(self) -> None:
+        """The selected step's `def` in $VISUAL/$EDITOR; the app gives it the terminal."""
+        import subprocess
+
+        from textual.app import SuspendNotSupported
+
+        from .editor import editor_command
+
+        name = self.selected_step
+        row = self.model.rows.get(name) if name else None
+        file = row.info.source_file if row else None
+        if row is None or not file:
+            self.notify("The selected step has no source file to open.")
+            return
+        line = row.info.source_line
+        command = editor_command(file, line)
+        where = f"{file}:{line}" if line else file
+        try:
+            with self.suspend():
+                returncode = subprocess.call(command)
+        except SuspendNotSupported:
+            self.notify(f"Cannot hand the terminal to an editor here; the step is at {where}.")
+            return
+        except OSError as exc:
+            self.notify(f"Cannot start {command[0]!r} ({exc.strerror or exc}); set $EDITOR.")
+            return
+        if returncode:
+            self.notify(f"{command[0]} exited with code {returncode}.", severity="warning")
 
     def action_filter_steps(self) -> None:
         box = self.query_one(StepFilter)

@@ -21,7 +21,8 @@ INTRO = (
     "move between matches and f follows the tail.\n\n"
     "Moving around: Tab and Shift+Tab move between the step table and the detail tabs; in the "
     "table the arrows or j/k choose a step; 1-4 open the Why, Logs, Output and History tabs; "
-    "/ filters the table by name or by status (/failed), Esc clears the filter."
+    "/ filters the table by name or by status (/failed), Esc clears the filter. y copies the "
+    "selected step's traceback or diff (OSC 52, works over SSH); o opens its source in $EDITOR."
 )
 
 
