@@ -758,6 +758,9 @@ class FlowymlApp(App[int]):
             if origin.file and self.known_cache_dir:
                 candidate = Path(self.known_cache_dir) / origin.file
                 path = candidate if candidate.is_file() else None
+        if path is None and not fallback.strip():
+            self.notify(f"{row.name} printed nothing.")  # an empty screen would say less
+            return
         self.push_screen(FullLogScreen(title, path, fallback))
 
     def action_warnings(self) -> None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input, Log, Static
+
+from flowyml_tui.engine.display import plural
 
 FOLLOW_SECONDS = 0.25
 """How often a followed log file is read for new lines."""
@@ -31,6 +34,17 @@ class FullLogScreen(Screen[None]):
         Binding("G", "bottom", "End", show=False, id="full_log.bottom"),
     ]
 
+    DEFAULT_CSS = """
+    FullLogScreen #full-log-title, FullLogScreen #full-log-status {
+        height: 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        background: $panel;
+    }
+    FullLogScreen #full-log { height: 1fr; }
+    FullLogScreen #full-log-search { height: 1; border: none; padding: 0 1; }
+    """
+
     def __init__(self, title: str, path: Path | None, fallback: str = "") -> None:
         super().__init__()
         self.title_text = title
@@ -44,7 +58,8 @@ class FullLogScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         where = str(self.path) if self.path else "not on disk: the tail kept in memory"
-        yield Static(f"{self.title_text} · {where}", id="full-log-title")
+        title = Text(f"{self.title_text} · {where}", no_wrap=True, overflow="ellipsis")
+        yield Static(title, id="full-log-title")
         yield Log(id="full-log", highlight=False, auto_scroll=True)
         yield Input(placeholder="search the log (Enter finds, Esc leaves)", id="full-log-search")
         yield Static("", id="full-log-status")
@@ -95,7 +110,8 @@ class FullLogScreen(Screen[None]):
                 if self.match_line is not None
                 else f" · {self.query_text!r} not found"
             )
-        status = f"{len(self.lines)} lines · {follow}{found} · / search, n/N next/previous, Esc"
+        keys = "/ search, n/N next/previous, Esc"
+        status = f"{plural(len(self.lines), 'line')} · {follow}{found} · {keys}"
         self.query_one("#full-log-status", Static).update(status)
 
     def action_close(self) -> None:
