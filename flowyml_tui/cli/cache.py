@@ -1,4 +1,4 @@
-"""`flowyml-tui cache stats|ls|clear|pin|unpin`: look after the step cache from the shell."""
+"""`flowyml-tui cache stats|ls|clear|gc|pin|unpin`: look after the step cache from the shell."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import json
 import sys
 import time
 
+from ..engine.cache import open_store, store_path
+from ..engine.cache.files import referenced_read_only, remove_orphans, usage, wipe
 from ..engine.display import format_bytes, format_duration, plural
-from ..engine.errors import FlowymlError
+from ..engine.errors import CacheFullError, FlowymlError
 from ..engine.totals import format_rate
 from .common import add_cache_dir, open_existing_store
 
@@ -22,11 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     clear = actions.add_parser("clear", help="delete cached entries")
     clear.add_argument("--step", metavar="S", help="only this step")
     clear.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    gc = actions.add_parser(
+        "gc", help="delete files no entry points to (left by killed runs) and unreadable rows"
+    )
     pin = actions.add_parser("pin", help="pin a step to its current cached result")
     pin.add_argument("step", metavar="STEP")
     unpin = actions.add_parser("unpin", help="unpin a step")
     unpin.add_argument("step", metavar="STEP")
-    for sub in (stats, listing, clear, pin, unpin):
+    for sub in (stats, listing, clear, gc, pin, unpin):
         add_cache_dir(sub)
         sub.add_argument(
             "--pipeline",
@@ -37,7 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    store = open_existing_store(args.cache_dir)
+    try:
+        store = open_existing_store(args.cache_dir)
+    except CacheFullError as exc:
+        if args.action == "gc":
+            return _gc_full_disk(args, exc)
+        if args.action != "clear" or args.step or args.pipeline:
+            raise
+        return _clear_full_disk(args)
     if args.action == "stats":
         stats = store.stats()
         if args.pipeline is not None:
@@ -51,6 +63,14 @@ def main(args: argparse.Namespace) -> int:
             f"{format_bytes(stats['bytes'])}, "
             f"{plural(stats['hits'], 'hit')} / {plural(stats['misses'], 'miss', 'misses')} "
             f"(hit rate {rate})"
+        )
+        disk = stats["disk"]
+        print(
+            f"  on disk {format_bytes(disk['total'])}: values {format_bytes(disk['values'])}, "
+            f"database {format_bytes(disk['database'])}, run records "
+            f"{format_bytes(disk['records'])}, orphans {format_bytes(disk['orphans'])}"
+            + (" (`flowyml-tui cache gc` removes them)" if disk["orphans"] else "")
+            + f", other {format_bytes(disk['other'])}"
         )
         for row in stats["steps"]:
             pin = "  pinned" if row["pinned"] else ""
@@ -93,6 +113,14 @@ def main(args: argparse.Namespace) -> int:
             store.clear()
             print(f"cleared the cache at {store.path}")
         return 0
+    if args.action == "gc":
+        removed = store.gc()
+        print(
+            f"removed {plural(removed['files'], 'orphan file')} "
+            f"({format_bytes(removed['bytes'])}) and "
+            f"{plural(removed['rows'], 'unreadable row')} from {store.path}"
+        )
+        return 0
     if args.action == "pin":
         key = store.pin(args.step, pipeline=args.pipeline)
         print(f"pinned {args.step} to {key}")
@@ -105,6 +133,32 @@ def main(args: argparse.Namespace) -> int:
             print(f"{args.step} is not pinned; nothing to do")
         return 0
     raise FlowymlError(f"unknown cache action {args.action!r}")
+
+
+def _gc_full_disk(args: argparse.Namespace, problem: CacheFullError) -> int:
+    """`cache gc` when sqlite cannot open: orphans are found from a read-only look."""
+    path = store_path(args.cache_dir)
+    keep = referenced_read_only(path / "store")
+    removed, freed = remove_orphans(path / "store", keep) if keep is not None else (0, 0)
+    print(
+        f"removed {plural(removed, 'orphan file')} ({format_bytes(freed)}) from {path}; "
+        "the disk is still "
+        f"too full to open the cache ({problem.__cause__}): `flowyml-tui cache clear` deletes "
+        f"its {format_bytes(usage(path, keep or set())['values'])} of cached values"
+    )
+    return 0
+
+
+def _clear_full_disk(args: argparse.Namespace) -> int:
+    """`cache clear` when the disk is so full sqlite cannot open: delete the files directly."""
+    path = store_path(args.cache_dir)
+    if not args.yes and not _confirm(f"delete the whole cache at {path}?"):
+        print("nothing deleted (pass --yes to skip this question)", file=sys.stderr)
+        return 1
+    _, freed = wipe(path / "store")
+    open_store(path).close()  # a fresh, empty store
+    print(f"cleared the cache at {path} (the disk was full: {format_bytes(freed)} freed)")
+    return 0
 
 
 def _confirm(question: str) -> bool:

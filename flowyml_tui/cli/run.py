@@ -21,6 +21,7 @@ from ..engine.events import (
 from ..engine.executor import StepPlan
 from ..engine.loader import load_pipelines, pick_pipeline
 from ..engine.result import RunResult
+from ..engine.run.choose import add_runner_arguments, make_runner
 from ..engine.totals import format_rate
 from .common import add_cache_dir, parse_context
 
@@ -50,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="echo each step's output as it runs"
     )
+    add_runner_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -68,7 +70,12 @@ def main(args: argparse.Namespace) -> int:
         return 0
     header = f"pipeline {pipeline.name} · {args.file}"
     printer = None if args.json else LivePrinter(sys.stdout, verbose=args.verbose, header=header)
-    result = pipeline.run(context, on_event=printer)
+    runner = make_runner(args.jobs, args.dask)
+    try:
+        result = pipeline.run(context, on_event=printer, runner=runner)
+    finally:
+        if runner is not None:
+            runner.close()
     if args.json:
         print(json.dumps(result_to_json(result), indent=2))
     else:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..engine.errors import FlowymlError
+from ..engine.run.choose import add_runner_arguments, runner_argv
 
 if TYPE_CHECKING:
     from ..tui.app import FlowymlApp
@@ -36,14 +37,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-watch", action="store_true", help="run once on start and on r; ignore saves"
     )
+    add_runner_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
-    app = build_app(args)
-    if isinstance(app, int):
-        return app
-    result = app.run()
-    return int(result or 0)
+    cluster = None
+    if args.dask == "local":  # one LocalCluster for the session, shared by its runs
+        from distributed import LocalCluster
+
+        options = {"n_workers": args.jobs, "threads_per_worker": 1} if args.jobs > 1 else {}
+        cluster = LocalCluster(processes=True, dashboard_address=None, **options)
+        args.dask = cluster.scheduler_address
+    try:
+        app = build_app(args)
+        if isinstance(app, int):
+            return app
+        result = app.run()
+        return int(result or 0)
+    finally:
+        if cluster is not None:
+            cluster.close()
 
 
 def build_app(args: argparse.Namespace) -> FlowymlApp | int:
@@ -80,6 +93,7 @@ def build_app(args: argparse.Namespace) -> FlowymlApp | int:
         theme=args.theme,
         watch=not args.no_watch,
         context=context,
+        runner_args=tuple(runner_argv(args.jobs, args.dask)),
     )
 
 

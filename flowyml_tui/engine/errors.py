@@ -47,6 +47,10 @@ class CacheError(FlowymlError):
     """The cache directory cannot be used safely."""
 
 
+class CacheFullError(CacheError):
+    """The disk holding the cache is full: a run goes on uncached, `cache clear` still works."""
+
+
 class PipelineLoadError(FlowymlError):
     """A pipeline file could not be loaded or holds no pipeline; `file`/`line` say where."""
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
+import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cache import CorruptEntry, Store, checksum, serialize
 from .cache.entry import Entry
-from .errors import FlowymlError, StepOutputError, UnhashableInput
+from .errors import CacheFullError, FlowymlError, StepOutputError, UnhashableInput
 from .events import (
     Event,
     ReasonKind,
@@ -44,6 +47,11 @@ from .run.runner import InlineRunner, StepRunner, StepTask, user_traceback
 from .run.scheduler import Scheduler
 from .step import CachePolicy, Step
 from .totals import CACHE_OFF
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from .run.runner import StepOutcome
 
 EventSink = Callable[[Event], None]
 _MAX_REDECISIONS = 20
@@ -70,6 +78,20 @@ class _KeyPlan:
     """(`in:<name>=`, input name, parameter, produced upstream?) in the key's order"""
     context: tuple[tuple[str, str], ...]
     """(`ctx:<param>=`, parameter) in the key's order"""
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """A step submitted to the runner and not yet completed (`Executor._submit`)."""
+
+    step: Step
+    decision: Decision
+    result: StepResult
+    started: float
+    future: Future[StepOutcome] | None = None
+    kwargs: dict[str, Any] | None = None
+    error: BaseException | None = None
+    """Set when the step failed before it could be submitted (its arguments)."""
 
 
 def new_run_id() -> str:
@@ -121,6 +143,9 @@ class Executor:
         self._running = False
         self._stored: dict[str, tuple[Entry, int]] = {}
         self._originals: dict[str, bytes | None] = {}
+        self._driver = threading.get_ident()
+        self._log_queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        """Log lines from other threads, turned into events on the driver thread."""
         if store is not None:
             store.refresh()
         plans = graph.memo.setdefault(
@@ -155,9 +180,13 @@ class Executor:
             )
         )
         self._running = True
+        capacity = getattr(self._runner, "capacity", 1)
         try:
-            for step in self._scheduler.one_at_a_time():
-                self._results[step.name] = self._run_step(step)
+            if capacity > 1:
+                self._run_parallel(capacity)
+            else:
+                for step in self._scheduler.one_at_a_time():
+                    self._results[step.name] = self._run_step(step)
         finally:
             self._running = False
             if self._own_runner:  # its async steps' shared loop ends with the run
@@ -213,9 +242,70 @@ class Executor:
             plans.append(StepPlan(step.name, decision.action, decision.reason, decision.kind))
         return plans
 
+    def _run_parallel(self, capacity: int) -> None:
+        """Submit each step as soon as its upstream steps are done, up to `capacity` at once.
+
+        Everything but the call happens here, on the driver thread: hits are decided and
+        reported without reaching the runner, inputs are loaded before submission (so the
+        decision and its inputs stay consistent, as in `_decide_with_inputs`), and outcomes
+        are stored and reported as they complete.
+        """
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        scheduler = self._scheduler
+        ready = deque(scheduler.take())
+        flying: dict[Future[StepOutcome], _InFlight] = {}
+        try:
+            while ready or flying:
+                held: deque[Step] = deque()
+                while ready:
+                    step = ready.popleft()
+                    began = self._begin_step(step, may_submit=len(flying) < capacity)
+                    if began is None:  # it executes, and the runner is full: later
+                        held.append(step)
+                    elif isinstance(began, StepResult):
+                        self._results[step.name] = began
+                        scheduler.finish(step.name)
+                        ready.extend(scheduler.take())
+                    elif began.future is None:  # failed before it could be submitted
+                        self._results[step.name] = self._complete(began)
+                        scheduler.finish(step.name)
+                        ready.extend(scheduler.take())
+                    else:
+                        flying[began.future] = began
+                ready = held
+                if not flying:
+                    continue
+                done: set[Future[StepOutcome]] = set()
+                while not done:
+                    done, _ = wait(flying, timeout=0.05, return_when=FIRST_COMPLETED)
+                    self._drain_logs()
+                for future in [f for f in flying if f in done]:  # in submission order
+                    began = flying.pop(future)
+                    self._results[began.step.name] = self._complete(began)
+                    scheduler.finish(began.step.name)
+                    ready.extend(scheduler.take())
+        finally:
+            if flying:  # interrupted (a cancel, Ctrl-C): stop what still runs
+                cancel = getattr(self._runner, "cancel", None)
+                if cancel is not None:
+                    cancel()
+                for future in flying:
+                    future.cancel()
+
     # -- one step --------------------------------------------------------------------------
 
     def _run_step(self, step: Step) -> StepResult:
+        """Decide the step and, if it executes, run it to the end (one step at a time)."""
+        began = self._begin_step(step)
+        if isinstance(began, StepResult):
+            return began
+        assert began is not None
+        return self._complete(began)
+
+    def _begin_step(self, step: Step, *, may_submit: bool = True) -> StepResult | _InFlight | None:
+        """A step decided here (hit, pinned, skipped, failed to decide) as its result; one
+        that executes as submitted; None if it executes and `may_submit` is false."""
         scheduler = self._scheduler
         broken = scheduler.broken_upstream(step) if scheduler.broken else None
         if broken is None and self.store is not None:
@@ -230,6 +320,8 @@ class Executor:
             scheduler.broken.add(step.name)
             self._finish(step, result)
             return result
+        if not may_submit:
+            return None
         self._preparing.add(step.name)
         try:
             decision = self._decide_with_inputs(step)
@@ -253,8 +345,7 @@ class Executor:
             self._used[step.name] = entry.key
             self._finish(step, result, entry=entry)
             return result
-        self._execute(step, decision, result)
-        return result
+        return self._submit(step, decision, result)
 
     def _cached_hit(self, step: Step) -> StepResult | None:
         """A plain cache hit, decided and reported without building a `Recipe`, or None.
@@ -428,6 +519,11 @@ class Executor:
         return decision
 
     def _execute(self, step: Step, decision: Decision, result: StepResult) -> None:
+        """Run one step to the end: submit it and wait for it (a re-run mid-decision)."""
+        self._complete(self._submit(step, decision, result))
+
+    def _submit(self, step: Step, decision: Decision, result: StepResult) -> _InFlight:
+        """Report the step started and hand its call to the runner; inputs are loaded here."""
         self._emit(
             StepStarted(
                 run_id=self.run_id,
@@ -445,35 +541,61 @@ class Executor:
 
         tail = OutputTail(step.name, result.logs, self.events)  # the log file has it all
 
-        def on_log(stream: str, text: str) -> None:
+        def log_event(stream: str, text: str) -> None:
             event = StepLog(run_id=self.run_id, step=step.name, stream=stream, text=text)
             tail.add(stream, text, event)
             if self._sink is not None:
                 self._sink(event)
 
-        started = time.perf_counter()
-        kwargs: dict[str, Any] | None = None
-        error: BaseException | None = None
-        error_traceback: str | None = None
+        def on_log(stream: str, text: str) -> None:
+            if threading.get_ident() == self._driver:
+                log_event(stream, text)
+            else:  # a runner's thread: the driver turns it into an event
+                self._log_queue.put(lambda: log_event(stream, text))
+
+        began = _InFlight(step, decision, result, time.perf_counter())
         try:
-            kwargs = self._arguments(step)
+            began.kwargs = self._arguments(step)
             self._keep_originals(step)
-            task = StepTask(step.name, step.func, kwargs)
-            outcome = self._runner.submit(task, on_log).result()
-            if outcome.error is None:
-                values = self._split_outputs(step, outcome.value)
-            else:  # the step raised: its traceback was formatted where it ran
-                error, error_traceback = outcome.error, outcome.traceback
+            task = StepTask(step.name, step.func, began.kwargs)
+            began.future = self._runner.submit(task, on_log)
         except Exception as exc:
-            error = exc
+            began.error = exc
+        return began
+
+    def _drain_logs(self) -> None:
+        """Emit the log lines runner threads queued, in the order they came."""
+        log_queue = self._log_queue
+        while True:
+            try:
+                emit = log_queue.get_nowait()
+            except queue.Empty:
+                return
+            emit()
+
+    def _complete(self, began: _InFlight) -> StepResult:
+        """Take the step's outcome (waiting for it if need be): store and report it."""
+        step, decision, result, kwargs = began.step, began.decision, began.result, began.kwargs
+        error, error_traceback = began.error, None
+        if began.future is not None:
+            try:
+                outcome = began.future.result()
+                if outcome.error is None:
+                    values = self._split_outputs(step, outcome.value)
+                else:  # the step raised: its traceback was formatted where it ran
+                    error, error_traceback = outcome.error, outcome.traceback
+            except Exception as exc:
+                error = exc
+        self._drain_logs()  # its lines came before the future resolved
         if error is not None:
-            result.duration_seconds = time.perf_counter() - started
+            result.duration_seconds = time.perf_counter() - began.started
             self._fail(result, error, prefix="failed: ", formatted=error_traceback)
             if kwargs is not None:
                 self._check_mutations(step, kwargs, result)
             self._finish(step, result)
-            return
-        result.duration_seconds = time.perf_counter() - started
+            return result
+        assert kwargs is not None
+        result.duration_seconds = time.perf_counter() - began.started
         result.status = StepStatus.EXECUTED
         self._check_mutations(step, kwargs, result)
         fps = [
@@ -494,6 +616,7 @@ class Executor:
             for index, name in enumerate(step.outputs):
                 self._stored[name] = (entry, index)
         self._finish(step, result, entry=entry, values=values)
+        return result
 
     # -- inputs changed in place -------------------------------------------------------------
 
@@ -680,6 +803,9 @@ class Executor:
             }
         try:
             self.store.put_entry(entry, blobs, sources)
+        except CacheFullError as exc:  # already explained once this run: no new warning
+            result.warnings.append(f"step {step.name} not cached: {exc}")
+            return None
         except Exception as exc:  # disk full, cache dir removed under us
             message = f"could not cache step {step.name}: {exc}"
             result.warnings.append(message)

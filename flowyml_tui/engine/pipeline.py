@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .cache import DEFAULT_CACHE_DIR, CacheStore, open_store, store_path
 from .cache.private import ensure_cache_dir
-from .errors import MissingInputError, StepDefinitionError
+from .errors import CacheFullError, MissingInputError, StepDefinitionError
 from .events import Event
 from .executor import Executor, StepPlan
 from .graph import Graph, build_graph
@@ -153,7 +154,12 @@ class Pipeline:
         merged = self._context(context, params)
         graph = self._graph_for(merged)
         _check_parameters(graph, merged)
-        store = self.store if self.enable_cache else None
+        store = None
+        if self.enable_cache:
+            try:
+                store = self.store
+            except CacheFullError as exc:  # a full disk must not fail a run that needs no cache
+                warnings.warn(f"{exc}; this run goes on without the cache", stacklevel=3)
         return Executor(
             pipeline=self.name,
             graph=graph,

@@ -39,6 +39,7 @@ from .events import (
     StepStatus,
 )
 from .logfiles import LogFiles
+from .record_shape import checked_record
 from .totals import run_totals
 
 SCHEMA_VERSION = 1
@@ -536,25 +537,29 @@ def _read(path: Path) -> dict[str, Any]:
             f"run record {path} has schema_version {version!r}; this flowyml-tui reads up to "
             f"{SCHEMA_VERSION}: upgrade flowyml-tui or delete the record"
         )
-    return data
+    try:
+        return checked_record(data)
+    except ValueError as exc:
+        raise RunRecordError(f"run record {path} is malformed ({exc}); delete it") from None
 
 
 def _summary(record: dict[str, Any], path: Path) -> RunSummary:
-    totals = record.get("totals", {})
+    """The summary of a record `_read` checked (every field present, of the right type)."""
+    totals = record["totals"]
     return RunSummary(
         run_id=record["run_id"],
-        pipeline=str(record.get("pipeline", "")),
-        status=str(record.get("status", "")),
-        started_at=float(record.get("started_at") or 0.0),
-        finished_at=float(record.get("finished_at") or 0.0),
-        duration_seconds=float(record.get("duration_seconds") or 0.0),
-        executed=int(totals.get("executed", 0)),
-        cached=int(totals.get("cached", 0)),
-        failed=int(totals.get("failed", 0)),
-        skipped=int(totals.get("skipped", 0)),
-        hit_rate=totals.get("hit_rate"),
-        saved_seconds=float(totals.get("saved_seconds") or 0.0),
-        source_file=record.get("source_file"),
+        pipeline=record["pipeline"],
+        status=record["status"],
+        started_at=float(record["started_at"]),
+        finished_at=float(record["finished_at"]),
+        duration_seconds=float(record["duration_seconds"]),
+        executed=totals["executed"],
+        cached=totals["cached"],
+        failed=totals["failed"],
+        skipped=totals["skipped"],
+        hit_rate=totals["hit_rate"],
+        saved_seconds=float(totals["saved_seconds"]),
+        source_file=record["source_file"],
         path=path,
     )
 

@@ -188,8 +188,11 @@ class RunSession:
         grace_seconds: float = 2.0,
         warm: bool = True,
         context: Mapping[str, Any] | None = None,
+        runner_args: tuple[str, ...] = (),
     ) -> None:
+        """`runner_args` choose where steps run (`--jobs N`, `--dask ADDRESS`)."""
         self.path = Path(path)
+        self.runner_args = tuple(runner_args)
         self.context: dict[str, Any] = dict(context or {})
         """Run context values (`-c KEY=VALUE`); read at each run, so changing it re-parameterises
         the next run."""
@@ -225,7 +228,7 @@ class RunSession:
             cmd.append("--no-cache")
         if self.context:
             cmd += ["--context-json", json.dumps(self.context, sort_keys=True)]
-        return cmd
+        return cmd + list(self.runner_args)
 
     async def run(self) -> AsyncIterator[RunMessage]:
         """Start one child and yield its messages as they arrive.

@@ -27,6 +27,7 @@ from typing import Any
 
 from flowyml_tui.engine.events import Event, StepFinished, StepStarted
 from flowyml_tui.engine.hashing import is_user_file
+from flowyml_tui.engine.run.choose import add_runner_arguments, make_runner
 from flowyml_tui.runner.proctree import become_subreaper, kill_tree, reap_children
 from flowyml_tui.runner.protocol import (
     EXIT_CHANNEL_LOST,
@@ -125,6 +126,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", help="override the pipeline's cache directory")
     parser.add_argument("--no-cache", action="store_true", help="run every step, cache nothing")
     parser.add_argument("--context-json", help="run context values, a JSON object")
+    add_runner_arguments(parser)
     parser.add_argument("--events-fd", type=int, required=True, help="fd to write events to")
     parser.add_argument("--lifeline-fd", type=int, help="fd whose EOF means the parent died")
     parser.add_argument(
@@ -186,7 +188,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         context = json.loads(args.context_json) if args.context_json else None
-        pipeline.run(context, on_event=channel.send)
+        runner = make_runner(args.jobs, args.dask)
+        try:
+            pipeline.run(context, on_event=channel.send, runner=runner)
+        finally:
+            if runner is not None:
+                runner.close()
     except SystemExit as exc:
         code = _exit_code(exc)
         file, line = _user_location(exc, path)

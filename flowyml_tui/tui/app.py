@@ -118,6 +118,7 @@ class FlowymlApp(App[int]):
         themes_from: Iterable[Path] | None = None,
         keymap_file: Path | None = None,
         context: Mapping[str, Any] | None = None,
+        runner_args: Sequence[str] = (),
     ) -> None:
         self._theme_dirs = list(themes_from) if themes_from is not None else theme_dirs()
         self._keymap_file = keymap_file if keymap_file is not None else keymap_path()
@@ -128,6 +129,8 @@ class FlowymlApp(App[int]):
         self.files = [Path(f) for f in files]
         self.target = Target(self.files[0], pipeline)
         self.cache_dir = cache_dir
+        self.runner_args = tuple(runner_args)
+        """Where each run's steps run (`--jobs N`, `--dask ADDRESS`), for its worker."""
         self.context: dict[str, Any] = dict(context or {})
         """Run context values (`-c KEY=VALUE`, `C`), passed to every run."""
         self.requested_theme = theme
@@ -275,7 +278,12 @@ class FlowymlApp(App[int]):
             await session.aclose()
             session = None
         if session is None:
-            session = RunSession(target.file, pipeline=target.pipeline, cache_dir=self.cache_dir)
+            session = RunSession(
+                target.file,
+                pipeline=target.pipeline,
+                cache_dir=self.cache_dir,
+                runner_args=self.runner_args,
+            )
             self._session, self._session_target = session, target
         await session.cancel(why)
         session.context = dict(self.context)

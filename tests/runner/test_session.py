@@ -338,16 +338,20 @@ def test_aclose_is_safe_twice_and_refuses_new_runs(write_pipeline, cache_dir):
 
 
 def our_children() -> list[int]:
-    """Processes whose parent is this test process (zombies included)."""
+    """Processes whose parent is this test process (zombies included), except Python's own
+    multiprocessing resource tracker: a process-pool test earlier in the same session starts
+    it, and it lives as long as the test process by design."""
     me, found = os.getpid(), []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
                     ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    command = cmdline.read()
             except (OSError, ValueError, IndexError):
                 continue
-            if ppid == me:
+            if ppid == me and b"multiprocessing.resource_tracker" not in command:
                 found.append(int(entry))
     return found
 

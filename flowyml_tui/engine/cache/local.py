@@ -21,6 +21,7 @@ read once is kept in memory (an L1 in front of the disk) until a deletion anywhe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -34,12 +35,12 @@ from typing import Any
 import diskcache
 import msgspec
 
-from ..errors import AmbiguousStepError, CacheError, UnknownStepError
+from ..errors import AmbiguousStepError, CacheError, CacheFullError, UnknownStepError
 from ..totals import hit_rate
+from . import files, tables
 from .entry import KEY_FORMAT, Entry, decode_entry, encode_entry
 from .private import (
     check_private,
-    check_private_path,
     ensure_cache_dir,
     ensure_private_dir,
     ensure_private_file,
@@ -61,6 +62,13 @@ _GENERATION = "meta:generation"
 _FORMAT = "meta:format"
 _VERSIONS = "versions:"
 _L1_LIMIT = 50_000
+_SHAPES = {
+    _PINS: tables.PER_STEP_KEY,
+    _INVALIDATED: tables.PER_STEP_TIME,
+    _STATS: tables.PER_STEP_COUNTS,
+    _USED: tables.PER_ENTRY_TIME,
+    _CURRENT: tables.PER_STEP_KEY,
+}
 
 
 class LocalStore:
@@ -79,24 +87,92 @@ class LocalStore:
         self.path = Path(cache_dir).expanduser().absolute()
         self.size_limit = size_limit
         _open_private(self.path)
+        self._l1: dict[str, Entry] = {}
+        self.unreadable: set[str] = set()
+        """Keys whose metadata could not be read: the executor reports them as corrupt."""
+        self._full = False
+        """The disk ran full during this run: nothing more is written until `refresh()`."""
+        self._mark = files.WriterMark(self.path / "store")
+        self._open_with_recovery()
+        self._generation = self._generation_now()
+        dead = files.dead_writers(self.path / "store")
+        if dead:  # a writer died mid-write: its value files may be orphans
+            self.gc()
+            for marker in dead:
+                marker.unlink(missing_ok=True)
+
+    def _open_diskcache(self) -> None:
+        self._cache = diskcache.Cache(
+            str(self.path / "store"),
+            disk=SafeDisk,
+            eviction_policy="none",
+            size_limit=2**62,
+            statistics=False,
+        )
+        self._check_format()
+
+    def _open_with_recovery(self) -> None:
+        """Open the database; one that is not a database is moved aside, a full disk is
+        freed of orphans first: neither may make every later run fail."""
+        store_dir = self.path / "store"
         try:
-            self._cache = diskcache.Cache(
-                str(self.path / "store"),
-                disk=SafeDisk,
-                eviction_policy="none",
-                size_limit=2**62,
-                statistics=False,
+            self._open_diskcache()
+            return
+        except Exception as exc:
+            problem = exc
+        if files.is_not_a_database(problem):
+            self._close_quietly()
+            kept = files.move_aside(store_dir)
+            warnings.warn(
+                f"the cache database in {store_dir} was unreadable ({problem}); it was moved "
+                f"to {kept.name} and a fresh cache started (cached results are lost, nothing "
+                "else)",
+                stacklevel=4,
             )
-        except Exception as exc:  # sqlite corruption, permissions, a file where a dir should be
+            files.remove_orphans(store_dir, keep=set())  # no row points to any of them now
+            _open_private(self.path)  # a fresh cache.db, 0600 before sqlite touches it
+        elif files.is_disk_full(problem, store_dir):
+            self._close_quietly()
+            keep = files.referenced_read_only(store_dir)
+            if keep is not None:
+                files.remove_orphans(store_dir, keep)
+        else:
+            raise CacheError(
+                f"cannot open the cache at {self.path}: {problem}; "
+                "move it away or pass another --cache-dir"
+            ) from problem
+        try:
+            self._open_diskcache()
+        except Exception as exc:
+            if files.is_disk_full(exc, store_dir):
+                self._close_quietly()
+                raise CacheFullError(
+                    f"the disk holding the cache at {self.path} is full ({exc}): free some "
+                    f"space, e.g. `flowyml-tui cache clear --cache-dir {self.path}` (works on "
+                    "a full disk)"
+                ) from exc
             raise CacheError(
                 f"cannot open the cache at {self.path}: {exc}; "
                 "move it away or pass another --cache-dir"
             ) from exc
-        self._l1: dict[str, Entry] = {}
-        self.unreadable: set[str] = set()
-        """Keys whose metadata could not be read: the executor reports them as corrupt."""
-        self._check_format()
-        self._generation = self._cache.get(_GENERATION, 0)
+
+    def _close_quietly(self) -> None:
+        cache = getattr(self, "_cache", None)
+        if cache is not None:
+            with contextlib.suppress(Exception):
+                cache.close()
+
+    def _generation_now(self) -> int:
+        """The deletion counter; a bad one is reset (it only has to change, never to count)."""
+        value = self._cache.get(_GENERATION, 0)
+        if type(value) is int:
+            return value
+        warnings.warn(
+            f"cache metadata {_GENERATION} in {self.path} was unreadable; reset", stacklevel=3
+        )
+        with contextlib.suppress(Exception):
+            self._cache.set(_GENERATION, 0)
+        return 0
 
     def _check_format(self) -> None:
         """Empty a store written in another layout: its entries would be misread, not reused."""
@@ -117,12 +193,14 @@ class LocalStore:
 
     def close(self) -> None:
         self._cache.close()
+        self._mark.release()
 
     # -- entries ---------------------------------------------------------------------------
 
     def refresh(self) -> None:
         """Drop the in-memory metadata if any process deleted entries since we read them."""
-        generation = self._cache.get(_GENERATION, 0)
+        self._full = False
+        generation = self._generation_now()
         if generation != self._generation:
             self._l1.clear()
             self._generation = generation
@@ -174,25 +252,67 @@ class LocalStore:
         return self._versions(self.resolve(step, pipeline), step)
 
     def _versions(self, pipeline: str, step: str) -> list[str]:
-        raw = self._cache.get(_versions_key(pipeline, step))
-        return json.loads(raw) if raw else []
+        scope = _versions_key(pipeline, step)
+        raw = self._cache.get(scope)
+        keys, ok = tables.decode(raw, tables.VERSIONS)
+        if not ok or (raw is None and scope in self._cache):  # a row SafeDisk refused
+            keys = self._rebuild_versions(pipeline, step)
+            warnings.warn(
+                f"the version list of step {step!r} (pipeline {pipeline!r}) in {self.path} "
+                "was unreadable; rebuilt from its entries",
+                stacklevel=3,
+            )
+            with contextlib.suppress(Exception):  # healing is best effort (a full disk)
+                if keys:
+                    self._cache.set(scope, json.dumps(keys))
+                else:
+                    self._cache.delete(scope)
+        return keys
+
+    def _rebuild_versions(self, pipeline: str, step: str) -> list[str]:
+        """A step's entry keys, oldest first, from the entries themselves (a slow scan)."""
+        found = []
+        for name in self._keys("e:"):
+            entry = self.get_entry(name[2:])
+            if entry is not None and (entry.pipeline, entry.step) == (pipeline, step):
+                found.append((entry.created_ns, entry.key))
+        return [key for _, key in sorted(found)]
 
     def put_entry(self, meta: Entry, blobs: list[bytes], sources: dict[str, str]) -> None:
         """Write the values, their sources and the metadata of one entry, all or nothing."""
         key, step, pipeline = meta.key, meta.step, meta.pipeline
         cache = self._cache
-        with cache.transact():
-            for fn_hash, text in sources.items():
-                if ("s:" + fn_hash) not in cache:
-                    cache.set("s:" + fn_hash, text)
-            for index, blob in enumerate(blobs):
-                cache.set(f"v:{key}:{index}", blob)
-            cache.set("e:" + key, encode_entry(meta))
-            versions = [k for k in self._versions(pipeline, step) if k != key]
-            versions.append(key)
-            cache.set(_versions_key(pipeline, step), json.dumps(versions))
+        if self._full:
+            raise CacheFullError(f"not cached: the disk holding {self.path} is full (see above)")
+        try:
+            self._mark.hold()
+            with cache.transact():
+                for fn_hash, text in sources.items():
+                    if ("s:" + fn_hash) not in cache:
+                        cache.set("s:" + fn_hash, text)
+                for index, blob in enumerate(blobs):
+                    cache.set(f"v:{key}:{index}", blob)
+                cache.set("e:" + key, encode_entry(meta))
+                versions = [k for k in self._versions(pipeline, step) if k != key]
+                versions.append(key)
+                cache.set(_versions_key(pipeline, step), json.dumps(versions))
+        except Exception as exc:
+            self._after_failed_write(exc)
+            raise
         self._remember(meta)
         self.unreadable.discard(key)
+
+    def _after_failed_write(self, exc: Exception) -> None:
+        """The transaction rolled back, but the value files it wrote stay: remove them (a
+        partial file would fill the disk), and after ENOSPC stop writing for this run."""
+        with contextlib.suppress(Exception):
+            self.gc()
+        if files.is_disk_full(exc, self.path) and not self._full:
+            self._full = True
+            raise CacheError(
+                f"the disk holding the cache at {self.path} is full ({exc}): this run goes on "
+                "without caching; free space or run `flowyml-tui cache gc`"
+            ) from exc
 
     def load_value(self, entry: Entry, index: int) -> Any:
         """Load output `index` of an entry, checking its bytes before anything is unpickled."""
@@ -213,6 +333,7 @@ class LocalStore:
 
     def delete_entry(self, key: str) -> None:
         entry = self.get_entry(key)
+        self._mark.hold()
         with self._cache.transact():
             count = len(entry.sizes) if entry else 0
             for index in range(count):
@@ -373,7 +494,10 @@ class LocalStore:
         """Drop least recently used entries until under budget; never a pinned or newest one."""
         limit = self.size_limit if size_limit is None else size_limit
         infos = self.entries()
-        total = sum(info.size for info in infos)
+        usage = self.disk_usage()
+        total = usage["total"]
+        if total > limit and usage["orphans"]:
+            total -= self.gc()["bytes"]
         protected = set(self.pins().values())
         for pipeline, step in {(info.pipeline, info.step) for info in infos}:
             versions = self._versions(pipeline, step)
@@ -462,6 +586,7 @@ class LocalStore:
             "path": str(self.path),
             "entries": sum(r["entries"] for r in ordered),
             "bytes": sum(r["bytes"] for r in ordered),
+            "disk": self.disk_usage(),
             "hits": hits,
             "misses": misses,
             "hit_rate": hit_rate(hits, misses),  # the one definition: engine/totals.py
@@ -470,13 +595,60 @@ class LocalStore:
         }
 
     def clear(self) -> None:
-        """Forget everything: entries, pins, invalidations and counters."""
+        """Forget everything: entries, pins, invalidations, counters and every value file.
+
+        Files go first, without the database: on a full disk that frees the space sqlite
+        then needs to delete its rows.
+        """
+        store_dir = self.path / "store"
+        self._mark.hold()
         with self._cache.transact():
-            generation = self._cache.get(_GENERATION, 0)
+            files.remove_orphans(store_dir, keep=set())
+            generation = self._generation_now()
             self._cache.clear()
             self._cache.set(_GENERATION, generation)
             self._cache.set(_FORMAT, str(KEY_FORMAT))
             self._deleted()
+
+    def gc(self) -> dict[str, int]:
+        """Delete value files no entry points to and metadata rows that cannot be read.
+
+        Holds the write lock while it looks, so a file another process is writing right now
+        (its row not yet committed) is never taken for an orphan. Needs no free disk space.
+        Returns ``{"files": n, "bytes": n, "rows": n}`` removed.
+        """
+        store_dir = self.path / "store"
+        with self._cache.transact():
+            removed, freed = files.remove_orphans(store_dir, files.referenced(self._cache._sql))
+            rows = self._drop_unreadable_rows()
+        return {"files": removed, "bytes": freed, "rows": rows}
+
+    def _drop_unreadable_rows(self) -> int:
+        """Heal what a bad byte left: version lists and meta tables that do not decode."""
+        dropped = 0
+        for name in list(self._keys(_VERSIONS)):
+            if not self._row_ok(name, tables.VERSIONS):
+                try:
+                    pipeline, step = json.loads(name[len(_VERSIONS) :])
+                    self._versions(str(pipeline), str(step))  # rebuilds it
+                except (TypeError, ValueError):
+                    self._cache.delete(name)
+                dropped += 1
+        for name in _SHAPES:
+            if not self._row_ok(name, _SHAPES[name]):
+                self._meta(name)  # rewrites what could be saved
+                dropped += 1
+        return dropped
+
+    def _row_ok(self, name: str, shape: Any) -> bool:
+        raw = self._cache.get(name)
+        return tables.decode(raw, shape)[1] and not (raw is None and name in self._cache)
+
+    def disk_usage(self) -> dict[str, int]:
+        """Every byte under the cache dir: ``total``, and ``values`` (what entries point to),
+        ``database``, ``orphans`` (files nothing points to: `gc` removes them), ``records``
+        (run records) and ``other``."""
+        return files.usage(self.path, files.referenced(self._cache._sql))
 
     def clear_step(self, step: str, *, pipeline: str | None = None) -> int:
         """Forget one step's entries, pin and counters; returns how many entries went."""
@@ -499,17 +671,18 @@ class LocalStore:
     # -- helpers ---------------------------------------------------------------------------
 
     def _meta(self, name: str) -> dict[str, Any]:
+        """A meta table, its shape checked; a bad one is warned about and rewritten."""
         raw = self._cache.get(name)
-        if not raw:
-            return {}
-        try:
-            table = _JSON_DECODER.decode(raw)
-        except (ValueError, msgspec.DecodeError):
+        table, ok = tables.decode(raw, _SHAPES.get(name, dict[str, Any]))
+        if not ok or (raw is None and name in self._cache):  # a row SafeDisk refused
             warnings.warn(
-                f"cache metadata {name} in {self.path} was unreadable; reset", stacklevel=2
+                f"cache metadata {name} in {self.path} was unreadable; kept what could be "
+                "read, dropped the rest",
+                stacklevel=2,
             )
-            return {}
-        return table if isinstance(table, dict) else {}
+            with contextlib.suppress(Exception):  # healing is best effort (a full disk)
+                self._set_meta(name, table)
+        return table
 
     def _set_meta(self, name: str, table: dict[str, Any]) -> None:
         self._cache.set(name, _JSON_ENCODER.encode(table).decode())
@@ -545,10 +718,9 @@ def _versions_key(pipeline: str, step: str) -> str:
     return _VERSIONS + json.dumps([pipeline, step], separators=(",", ":"))
 
 
-_JSON_DECODER = msgspec.json.Decoder()
 _JSON_ENCODER = msgspec.json.Encoder()
-"""Meta tables are plain JSON; msgspec reads and writes it several times faster than json,
-which matters because a run reads and rewrites them (current entries, counters) every time."""
+"""Meta tables are plain JSON; msgspec writes (and, in tables.py, reads) it several times
+faster than json, which matters because a run reads and rewrites them every time."""
 
 
 def _table(value: Any) -> dict[str, Any]:
@@ -568,14 +740,20 @@ def _open_private(path: Path) -> None:
     ensure_private_file(store / "cache.db", "cache database")
     for suffix in ("-wal", "-shm", "-journal"):
         side = store / ("cache.db" + suffix)
-        if os.path.lexists(side):
-            check_private_path(side, "cache database file", is_dir=False)
+        try:
+            info = os.lstat(side)
+        except FileNotFoundError:  # absent, or removed just now by another process's sqlite
+            continue
+        check_private(side, info, "cache database file", is_dir=False)
     me = os.getuid() if hasattr(os, "getuid") else None
     with os.scandir(store) as found:  # up to 256 value dirs: the quick test first
         for item in found:
             if len(item.name) != 2:
                 continue
-            info = item.stat(follow_symlinks=False)
+            try:
+                info = item.stat(follow_symlinks=False)
+            except FileNotFoundError:  # emptied and removed by another process just now
+                continue
             if (
                 stat.S_ISDIR(info.st_mode)
                 and not info.st_mode & 0o022

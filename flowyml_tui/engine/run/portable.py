@@ -1,0 +1,109 @@
+"""Tasks and outcomes as bytes that travel to another process or machine, with clear errors.
+
+A pipeline file is imported by path, not by a name another process could import, so its
+functions (and those of the modules beside it) are pickled by value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import pickle
+import sys
+import types
+from collections import ChainMap
+from typing import Any
+
+from ..errors import FlowymlError
+from .runner import StepOutcome, StepTask
+
+_BY_VALUE: set[str] = set()
+
+
+def dump_task(task: StepTask, where: str) -> bytes:
+    """The task as cloudpickle bytes; a task that cannot travel is an error naming the step."""
+    import cloudpickle
+
+    _register_pipeline_modules(cloudpickle)
+    fields = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)}
+    try:
+        buffer = io.BytesIO()
+        _pickler(cloudpickle)(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(fields)
+        return buffer.getvalue()
+    except Exception as exc:
+        raise FlowymlError(
+            f"step {task.step!r} cannot be sent to {where}: its function or an argument "
+            f"cannot be pickled ({type(exc).__name__}: {exc}). Defined in `__main__` or "
+            "closing over a lock, file or connection? Move it into a module, pass plain "
+            "values, or run with --jobs 1"
+        ) from exc
+
+
+def load_task(payload: bytes) -> StepTask:
+    """The task `dump_task` made, on the worker."""
+    return StepTask(**pickle.loads(payload))
+
+
+_PICKLER: Any = None
+
+
+def _pickler(cloudpickle: Any) -> Any:
+    """cloudpickle's pickler, keeping each function's file name (cloudpickle drops it), so a
+    step that fails on a worker shows its own file and lines in its traceback."""
+    global _PICKLER
+    if _PICKLER is None:
+        base = cloudpickle.Pickler
+        reduce_code = base.dispatch_table[types.CodeType]
+
+        def code_with_filename(code: types.CodeType) -> Any:
+            rebuild, args = reduce_code(code)
+            return rebuild, tuple(code.co_filename if a == "<dynamic-code>" else a for a in args)
+
+        class _Pickler(base):  # type: ignore[misc, valid-type]
+            dispatch_table = ChainMap({types.CodeType: code_with_filename}, base.dispatch_table)
+
+        _PICKLER = _Pickler
+    return _PICKLER
+
+
+def portable_outcome(outcome: StepOutcome) -> bytes:
+    """The outcome as bytes; a value or exception that cannot travel becomes a clear error."""
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps(outcome)
+    except Exception as exc:
+        if outcome.error is None:
+            error: BaseException = FlowymlError(
+                f"step {outcome.step!r} returned a value that cannot be sent back from the "
+                f"worker ({type(exc).__name__}: {exc}); return picklable values, or run "
+                "with --jobs 1"
+            )
+            trace = ""
+        else:
+            error = RuntimeError(f"{type(outcome.error).__name__}: {outcome.error}")
+            trace = outcome.traceback
+        return cloudpickle.dumps(
+            StepOutcome(
+                outcome.step,
+                error=error,
+                traceback=trace,
+                logs=outcome.logs,
+                duration_seconds=outcome.duration_seconds,
+            )
+        )
+
+
+def _register_pipeline_modules(cloudpickle: Any) -> None:
+    from ..loader import _PIPELINE_FOLDERS
+
+    if not _PIPELINE_FOLDERS:
+        return
+    folders = tuple(str(f) + "/" for f in _PIPELINE_FOLDERS)
+    for name, module in list(sys.modules.items()):
+        if name in _BY_VALUE:
+            continue
+        file = getattr(module, "__file__", None)
+        if file and file.startswith(folders) and "site-packages" not in file:
+            cloudpickle.register_pickle_by_value(module)
+            _BY_VALUE.add(name)

@@ -1,0 +1,210 @@
+"""`ProcessRunner`: steps run in a pool of local worker processes, several at once.
+
+The pool's processes are started fresh (`spawn`), so no driver state leaks into a step.
+Each task travels as cloudpickle bytes; functions of a pipeline file (and of the modules
+beside it) go by value, so a worker never imports the pipeline file again. Captured lines
+come back live on one queue drained by a thread of the driver; each task ends its lines with
+a marker, and its future resolves only after that marker, so every line of a step arrives
+before its outcome.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import threading
+import uuid
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from ..capture import LogSink
+from ..errors import FlowymlError
+from .portable import dump_task, load_task, portable_outcome
+from .runner import StepOutcome, StepTask, run_task
+
+_LOGS: Any = None
+"""The worker side of the log queue, set by `_init_worker`."""
+
+
+def _init_worker(logs: Any) -> None:
+    global _LOGS
+    _LOGS = logs
+
+
+def _call_in_worker(payload: bytes, token: str) -> bytes:
+    """What a pool process runs: the task, its lines sent as they come, then the marker."""
+    task = load_task(payload)
+    logs = _LOGS
+
+    def on_log(stream: str, text: str) -> None:
+        logs.put((token, stream, text))
+
+    try:
+        outcome = run_task(task, on_log)
+    finally:
+        logs.put((token, None, None))
+    return portable_outcome(outcome)
+
+
+class _Pending:
+    __slots__ = ("lines_done", "on_log", "outcome", "outer")
+
+    def __init__(self, on_log: LogSink | None) -> None:
+        self.on_log = on_log
+        self.outer: Future[StepOutcome] = Future()
+        self.lines_done = False
+        self.outcome: bytes | None = None
+
+
+class ProcessRunner:
+    """A local pool of `max_workers` processes (default: one per core).
+
+    User code never runs in the driver. `cancel()` kills the pool's processes; a process
+    that dies mid-step fails the steps then in the pool, and the next submission starts a
+    new pool. Close it when done (or use it as a context manager).
+    """
+
+    def __init__(self, max_workers: int | None = None, *, start_method: str = "spawn") -> None:
+        if max_workers is not None and max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        self.capacity = max_workers or os.cpu_count() or 1
+        """How many steps the driver may have submitted at once."""
+        self._context = multiprocessing.get_context(start_method)
+        self._pool: ProcessPoolExecutor | None = None
+        self._logs: Any = None
+        self._drainer: threading.Thread | None = None
+        self._pending: dict[str, _Pending] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    def submit(self, task: StepTask, on_log: LogSink | None = None) -> Future[StepOutcome]:
+        pending = _Pending(on_log)
+        if self._closed:
+            pending.outer.set_exception(RuntimeError("this ProcessRunner is closed"))
+            return pending.outer
+        try:
+            payload = dump_task(task, "a worker process")
+        except FlowymlError as exc:
+            pending.outer.set_exception(exc)
+            return pending.outer
+        token = uuid.uuid4().hex
+        with self._lock:
+            self._pending[token] = pending
+        pool = self._ensure_pool()
+        try:
+            inner = pool.submit(_call_in_worker, payload, token)
+        except BrokenProcessPool:  # died since the last call: a fresh pool for this one
+            self._discard_pool()
+            inner = self._ensure_pool().submit(_call_in_worker, payload, token)
+        inner.add_done_callback(lambda f: self._returned(token, task.step, f))
+        return pending.outer
+
+    def cancel(self) -> None:
+        """Kill the pool's processes now: what ran in them fails; the runner stays usable."""
+        pool = self._pool
+        if pool is None:
+            return
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+        self._discard_pool()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if self._logs is not None:
+            self._logs.put(None)  # stops the drainer
+            if self._drainer is not None:
+                self._drainer.join(timeout=5)
+
+    def __enter__(self) -> ProcessRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            self.cancel()
+        self.close()
+
+    # -- inside ----------------------------------------------------------------------------
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._logs is None:
+            self._logs = self._context.SimpleQueue()
+            self._drainer = threading.Thread(
+                target=self._drain, name="flowyml-process-logs", daemon=True
+            )
+            self._drainer.start()
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.capacity,
+                mp_context=self._context,  # type: ignore[arg-type]
+                initializer=_init_worker,
+                initargs=(self._logs,),
+            )
+        return self._pool
+
+    def _discard_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _drain(self) -> None:
+        logs = self._logs
+        while True:
+            message = logs.get()
+            if message is None:
+                return
+            token, stream, text = message
+            with self._lock:
+                pending = self._pending.get(token)
+            if pending is None:
+                continue
+            if stream is None:
+                with self._lock:
+                    pending.lines_done = True
+                self._resolve_if_done(token, pending)
+            elif pending.on_log is not None:
+                pending.on_log(stream, text)
+
+    def _returned(self, token: str, step: str, inner: Future[bytes]) -> None:
+        with self._lock:
+            pending = self._pending.get(token)
+        if pending is None:
+            return
+        error = None if inner.cancelled() else inner.exception()
+        if inner.cancelled() or error is not None:
+            with self._lock:
+                self._pending.pop(token, None)
+            if isinstance(error, BrokenProcessPool) or inner.cancelled():
+                error = FlowymlError(
+                    f"the worker process running step {step!r} died before it finished "
+                    "(killed, out of memory, or the run was cancelled); run it again, and "
+                    "with --jobs 1 if it keeps dying"
+                )
+            pending.outer.set_exception(error)  # type: ignore[arg-type]
+            return
+        with self._lock:
+            pending.outcome = inner.result()
+        self._resolve_if_done(token, pending)
+
+    def _resolve_if_done(self, token: str, pending: _Pending) -> None:
+        with self._lock:
+            if pending.outcome is None or not pending.lines_done:
+                return
+            if self._pending.pop(token, None) is None:
+                return
+        try:
+            outcome = pickle.loads(pending.outcome)
+        except Exception as exc:  # a class the driver cannot import
+            pending.outer.set_exception(exc)
+            return
+        pending.outer.set_result(outcome)

@@ -1,0 +1,281 @@
+"""The same pipelines over Inline, Process and Dask runners: same statuses, reasons, cached set;
+independent steps overlap; failures skip only their downstream; cached steps never travel."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from flowyml_tui.engine.events import StepFinished, StepLog, StepStarted
+from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.run import InlineRunner
+from flowyml_tui.engine.run.process import ProcessRunner
+
+PIPELINE = """
+import os, time
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["n"])
+def source():
+    return 3
+
+MEET = MEET_DIR  # with a folder, each branch waits there until the other has started too
+
+def meet(me, other):
+    if MEET is None:
+        return
+    open(os.path.join(MEET, me), "w").close()
+    deadline = time.time() + 30
+    while not os.path.exists(os.path.join(MEET, other)):
+        if time.time() > deadline:
+            raise TimeoutError(me + " ran alone: " + other + " never started beside it")
+        time.sleep(0.01)
+
+@step(inputs=["n"], outputs=["left"])
+def left(n):
+    print("left says", n)
+    meet("left", "right")
+    time.sleep(SLEEP)
+    return (n * 2, os.getpid())
+
+@step(inputs=["n"], outputs=["right"])
+def right(n):
+    meet("right", "left")
+    time.sleep(SLEEP)
+    return (n * 3, os.getpid())
+
+@step(inputs=["left", "right"], outputs=["total"])
+def join(left, right):
+    return left[0] + right[0]
+
+@step(inputs=["n"], outputs=["bad"])
+def broken(n):
+    raise ValueError("no good " + str(n))
+
+@step(inputs=["bad"], outputs=["after"])
+def after_broken(bad):
+    return bad
+
+pipeline = Pipeline("par")
+for s in (source, left, right, join, broken, after_broken):
+    pipeline.add_step(s)
+"""
+
+
+def _pipeline(tmp_path: Path, sleep: float = 0.0, body: str = PIPELINE, meet: Path | None = None):
+    file = tmp_path / "par_pipe.py"
+    source = textwrap.dedent(body).replace("SLEEP", repr(sleep))
+    file.write_text(source.replace("MEET_DIR", repr(str(meet)) if meet else "None"))
+    pipeline = next(iter(load_pipelines(file).values()))
+    pipeline.cache_dir = str(tmp_path / "cache")
+    return pipeline
+
+
+class Counting:
+    """A runner that counts what reaches it."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.submitted = inner, 0
+        self.capacity = getattr(inner, "capacity", 1)
+
+    def submit(self, task, on_log=None):
+        self.submitted += 1
+        return self.inner.submit(task, on_log)
+
+    def cancel(self) -> None:
+        getattr(self.inner, "cancel", lambda: None)()
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("dask.distributed is not installed")
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def process_runner():
+    runner = ProcessRunner(3)
+    yield runner
+    runner.close()
+
+
+@pytest.fixture(params=["inline", "process", "dask"])
+def runner(request):
+    if request.param == "inline":
+        inner = InlineRunner()
+        yield Counting(inner)
+        inner.close()
+    elif request.param == "process":
+        yield Counting(request.getfixturevalue("process_runner"))
+    else:
+        from flowyml_tui.engine.run.dask import DaskRunner
+
+        yield Counting(DaskRunner(client=request.getfixturevalue("dask_client")))
+
+
+def _summary(result):
+    return {
+        name: (r.status.value, r.reason.splitlines()[0] if r.reason else "")
+        for name, r in result.step_results.items()
+    }
+
+
+def test_every_runner_gives_the_same_statuses_reasons_and_cached_set(tmp_path, runner):
+    pipeline = _pipeline(tmp_path)
+    first = pipeline.run(runner=runner)
+    assert _summary(first) == {
+        "source": ("executed", "new step"),
+        "left": ("executed", "new step"),
+        "right": ("executed", "new step"),
+        "join": ("executed", "new step"),
+        "broken": ("failed", "failed: ValueError: no good 3"),
+        "after_broken": ("skipped", "upstream broken failed"),
+    }
+    assert "raise ValueError" in first.step_results["broken"].error  # the user's traceback
+    assert first.outputs["total"] == 15
+    submitted = runner.submitted
+    second = pipeline.run(runner=runner)
+    cached = {n for n, r in second.step_results.items() if r.cached}
+    assert cached == {"source", "left", "right", "join"}
+    assert second.step_results["broken"].status.value == "failed"
+    assert runner.submitted == submitted + 1  # only the step that fails again travels
+
+
+def test_a_fully_cached_run_submits_nothing(tmp_path, runner):
+    body = PIPELINE.replace("raise ValueError", "return n  #")
+    pipeline = _pipeline(tmp_path, body=body)
+    pipeline.run(runner=runner)
+    before = runner.submitted
+    result = pipeline.run(runner=runner)
+    assert all(r.cached for r in result.step_results.values())
+    assert runner.submitted == before
+
+
+@pytest.mark.parametrize("where", ["process", "dask"])
+def test_independent_branches_overlap_and_user_code_leaves_the_driver(tmp_path, where, request):
+    if where == "process":
+        runner = request.getfixturevalue("process_runner")
+    else:
+        from flowyml_tui.engine.run.dask import DaskRunner
+
+        runner = DaskRunner(client=request.getfixturevalue("dask_client"))
+    (tmp_path / "meet").mkdir()
+    pipeline = _pipeline(tmp_path, meet=tmp_path / "meet")
+    result = pipeline.run(runner=runner)
+    # each branch waited until the other had started: they ran at the same time
+    assert result.step_results["left"].status.value == "executed", result.step_results["left"]
+    assert result.step_results["right"].status.value == "executed"
+    order = [
+        (type(e).__name__, e.step)
+        for e in result.events
+        if isinstance(e, (StepStarted, StepFinished)) and e.step in ("left", "right")
+    ]
+    assert order[:2] == [("StepStarted", "left"), ("StepStarted", "right")], order
+    pids = {result.outputs["left"][1], result.outputs["right"][1]}
+    assert os.getpid() not in pids and len(pids) == 2
+    logs = [e for e in result.events if isinstance(e, StepLog) and e.step == "left"]
+    assert [e.text.strip() for e in logs] == ["left says 3"]
+    finished = next(
+        i for i, e in enumerate(result.events) if isinstance(e, StepFinished) and e.step == "left"
+    )
+    assert result.events.index(logs[0]) < finished  # its lines before its end
+
+
+UNPICKLABLE = """
+import threading
+from flowyml_tui import Pipeline, step
+
+LOCK = threading.Lock()
+
+@step(outputs=["x"])
+def locked():
+    with LOCK:
+        return 1
+
+@step(outputs=["y"])
+def fine():
+    return 2
+
+pipeline = Pipeline("unpicklable")
+pipeline.add_step(locked).add_step(fine)
+"""
+
+
+def test_a_step_that_cannot_be_pickled_is_a_clear_error_naming_it(tmp_path, process_runner):
+    pipeline = _pipeline(tmp_path, body=UNPICKLABLE)
+    result = pipeline.run(runner=process_runner)
+    locked = result.step_results["locked"]
+    assert locked.status.value == "failed"
+    assert "step 'locked' cannot be sent to a worker process" in locked.reason
+    assert "Move it into a module" in locked.reason
+    assert result.step_results["fine"].status.value == "executed"
+
+
+KILLED = """
+import os, signal, time
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["x"])
+def dies():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+@step(inputs=["x"], outputs=["y"])
+def after(x):
+    return x
+
+pipeline = Pipeline("killed")
+pipeline.add_step(dies).add_step(after)
+"""
+
+
+def test_a_worker_killed_mid_step_fails_that_step_and_the_run_ends(tmp_path):
+    pipeline = _pipeline(tmp_path, body=KILLED)
+    with ProcessRunner(2) as runner:
+        result = pipeline.run(runner=runner)
+        dies = result.step_results["dies"]
+        assert dies.status.value == "failed"
+        assert "worker process running step 'dies' died" in dies.reason
+        assert result.step_results["after"].status.value == "skipped"
+        (tmp_path / "again").mkdir()
+        again = _pipeline(tmp_path / "again")  # the runner starts a new pool afterwards
+        assert again.run(runner=runner).step_results["join"].status.value == "executed"
+
+
+def test_cancel_kills_the_running_steps_and_what_finished_stays_cached(tmp_path):
+    body = PIPELINE.replace(
+        "time.sleep(SLEEP)\n    return (n * 3", "time.sleep(60)\n    return (n * 3"
+    )
+    pipeline = _pipeline(tmp_path, sleep=0.0, body=body)
+    with ProcessRunner(3) as runner:
+        started = time.perf_counter()
+
+        def cancel_when_right_runs(event) -> None:
+            if isinstance(event, StepStarted) and event.step == "right":
+                threading.Timer(0.5, runner.cancel).start()
+
+        result = pipeline.run(runner=runner, on_event=cancel_when_right_runs)
+        assert time.perf_counter() - started < 30  # not the 60 s of `right`
+        assert result.step_results["right"].status.value == "failed"
+        assert "died" in result.step_results["right"].reason
+        assert result.step_results["left"].status.value == "executed"
+    plans = {p.step: p.action for p in pipeline.plan()}
+    assert plans["left"] == "hit" and plans["right"] == "run"
