@@ -3,6 +3,7 @@
 Both run the same file, each in a fresh cache dir, so the step executes every time:
 
 - headless: `flowyml-tui run FILE` as a subprocess (what CI sees, process start included);
+- runner only: the worker process and its event stream, consumed with no UI;
 - TUI: the real app (`App.run_test` at 160x48) with the real worker process, timed from the
   start of the run until the status line has seen `RunFinished` and the table shows it.
 
@@ -47,6 +48,19 @@ def headless(path: Path, cache: Path) -> float:
     return time.perf_counter() - started
 
 
+async def runner_only(path: Path, cache: Path) -> float:
+    """The worker process and its event stream with no UI: what the TUI cannot go below."""
+    from flowyml_tui.runner.session import RunSession
+
+    session = RunSession(path, cache_dir=str(cache))
+    started = time.perf_counter()
+    async for _message in session.run():
+        pass
+    took = time.perf_counter() - started
+    await session.aclose()
+    return took
+
+
 async def in_tui(path: Path, cache: Path) -> float:
     from flowyml_tui.tui.app import make_app
 
@@ -71,13 +85,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "chatty.py"
         path.write_text(SOURCE.format(lines=args.lines))
-        heads, tuis = [], []
+        heads, runners, tuis = [], [], []
         for i in range(args.repeat):
             heads.append(headless(path, Path(tmp) / f"h{i}"))
+            runners.append(asyncio.run(runner_only(path, Path(tmp) / f"r{i}")))
             tuis.append(asyncio.run(in_tui(path, Path(tmp) / f"t{i}")))
         head, tui = statistics.median(heads), statistics.median(tuis)
         print(f"{args.lines} lines, median of {args.repeat}:")
         print(f"  headless run  {head:6.2f} s   ({', '.join(f'{t:.2f}' for t in heads)})")
+        runner = statistics.median(runners)
+        print(f"  runner only   {runner:6.2f} s   ({', '.join(f'{t:.2f}' for t in runners)})")
         print(f"  TUI run       {tui:6.2f} s   ({', '.join(f'{t:.2f}' for t in tuis)})")
         print(f"  TUI / headless  {tui / head:.2f}x  (target <= 1.5x)")
 
