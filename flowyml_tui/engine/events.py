@@ -123,6 +123,10 @@ class StepFinished(Event, frozen=True, tag="step_finished"):
     output_sizes: dict[str, int] = {}
     output_previews: dict[str, str] = {}
     warnings: tuple[str, ...] = ()
+    tier: str | None = None
+    """"shared" when a hit came from the team's shared cache; None for the local one."""
+    written_by: str | None = None
+    """`user@host` who computed a shared hit (stored, signed, with the entry)."""
 
 
 class RunWarning(Event, frozen=True, tag="warning"):

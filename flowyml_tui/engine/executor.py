@@ -414,6 +414,8 @@ class Executor:
             output_fingerprints=fps,
             output_sizes=_by_output(outputs, entry.sizes),
             output_previews=_by_output(outputs, entry.previews),
+            tier=getattr(self.store, "tier_of", _no_tier)(key),
+            written_by=getattr(self.store, "writer_of", _no_tier)(key),
         )
         self.events.append(finished)  # `_emit`, inlined: this runs once per cached step
         if self._sink is not None:
@@ -1012,6 +1014,12 @@ class Executor:
                 output_sizes=sizes,
                 output_previews=previews,
                 warnings=tuple(result.warnings),
+                tier=getattr(self.store, "tier_of", _no_tier)(result.key)
+                if result.cached
+                else None,
+                written_by=getattr(self.store, "writer_of", _no_tier)(result.key)
+                if result.cached
+                else None,
             )
         )
 
@@ -1036,6 +1044,10 @@ class Executor:
             self.store.record_run(self.pipeline, self._used, hits, misses)
         except Exception as exc:  # bookkeeping must never fail a run that succeeded
             self._warn(f"could not update cache statistics: {exc}")
+
+
+def _no_tier(key: str | None) -> None:
+    """The tier of a hit in a store with one tier: not worth naming."""
 
 
 def _by_output(outputs: tuple[str, ...], values: list[Any]) -> dict[str, Any]:

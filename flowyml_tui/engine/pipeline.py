@@ -39,6 +39,7 @@ class Pipeline:
         *,
         code_hash_mode: str = "ast",
         keep_runs: int = 50,
+        shared: str | None = None,
     ) -> None:
         if code_hash_mode not in CODE_HASH_MODES:
             raise ValueError(
@@ -50,6 +51,8 @@ class Pipeline:
         self.context: dict[str, Any] = dict(context or {})
         self.code_hash_mode = code_hash_mode
         self.keep_runs = keep_runs
+        self.shared = shared
+        """Redis URL of the team's shared cache (else `FLOWYML_TUI_SHARED`); see README."""
         self.source_file: str | None = None
         self.steps: list[Step] = []
         self._store: CacheStore | None = None
@@ -92,7 +95,7 @@ class Pipeline:
         """The cache store at `cache_dir`, opened on first use (and again if the dir changed)."""
         path = self._cache_path()
         if self._store is None or self._store.path != path:
-            self._store = open_store(path)
+            self._store = open_store(path, shared=self.shared, source_file=self.source_file)
         return self._store
 
     def invalidate(self, step: str, downstream: bool = True) -> list[str]:
@@ -160,6 +163,9 @@ class Pipeline:
                 store = self.store
             except CacheFullError as exc:  # a full disk must not fail a run that needs no cache
                 warnings.warn(f"{exc}; this run goes on without the cache", stacklevel=3)
+        prefetch = getattr(store, "prefetch", None)
+        if prefetch is not None:  # a shared tier: the DAG's metadata in two round trips
+            prefetch(self.name, [s.name for s in graph.order])
         return Executor(
             pipeline=self.name,
             graph=graph,
