@@ -138,6 +138,8 @@ class Executor:
         self._own_runner = runner is None
         self._runner: StepRunner = InlineRunner() if runner is None else runner
         self._clock = clock
+        self._went_on: set[str] = set()
+        """Steps whose `condition=` said go (asked once, though the runner may hold them)."""
         self._preparing: set[str] = set()
         """Steps gathering their inputs right now: they re-decide themselves if one changes."""
         self._epoch = 0
@@ -220,7 +222,9 @@ class Executor:
             run_id=self.run_id,
             pipeline=self.pipeline,
             step_results=self._results,
-            outputs=Outputs(outputs, self.materialize),
+            outputs=Outputs(
+                outputs, self.materialize, {st.name: st.outputs for st in self.graph.order}
+            ),
             duration_seconds=duration,
             events=self.events,
         )
@@ -310,6 +314,11 @@ class Executor:
         that executes as submitted; None if it executes and `may_submit` is false."""
         scheduler = self._scheduler
         broken = scheduler.broken_upstream(step) if scheduler.broken else None
+        if broken is None and step.condition is not None and step.name not in self._went_on:
+            skipped = self._check_condition(step)
+            if skipped is not None:
+                return skipped
+            self._went_on.add(step.name)  # a step held for a free runner is not asked again
         if broken is None and self.store is not None:
             hit = self._cached_hit(step)
             if hit is not None:
@@ -348,6 +357,35 @@ class Executor:
             self._finish(step, result, entry=entry)
             return result
         return self._submit(step, decision, result)
+
+    def _check_condition(self, step: Step) -> StepResult | None:
+        """flowyml's `condition=`: None to go on, else the step's skipped or failed result."""
+        from .compat.condition import condition_arguments
+
+        result = StepResult(name=step.name)
+        try:
+            assert step.condition is not None
+            kwargs = condition_arguments(step, self.context, self._done_values)
+            go = bool(step.condition(**kwargs))
+        except Exception as exc:
+            self._fail(result, exc, prefix="condition check failed: ")
+            self._finish(step, result)
+            return result
+        if go:
+            return None
+        result.status, result.reason_kind = StepStatus.SKIPPED, ReasonKind.SKIPPED
+        result.reason = "condition false"
+        self._scheduler.broken.add(step.name)
+        self._finish(step, result)
+        return result
+
+    def _done_values(self) -> dict[str, Any]:
+        """Output name -> value of every step that has produced its outputs so far."""
+        done = {}
+        for name, producer in self.graph.producers.items():
+            if producer in self._results and self._results[producer].succeeded:
+                done[name] = self.materialize(name)
+        return done
 
     def _cached_hit(self, step: Step) -> StepResult | None:
         """A plain cache hit, decided and reported without building a `Recipe`, or None.
@@ -561,7 +599,9 @@ class Executor:
         try:
             began.kwargs = self._arguments(step)
             self._keep_originals(step)
-            task = StepTask(step.name, step.func, began.kwargs)
+            task = StepTask(
+                step.name, step.func, began.kwargs, retry=step.retry, timeout=step.timeout
+            )
             began.future = self._runner.submit(task, on_log)
         except Exception as exc:
             began.error = exc
@@ -584,6 +624,7 @@ class Executor:
         if began.future is not None:
             try:
                 outcome = began.future.result()
+                result.retries = outcome.retries
                 if outcome.error is None:
                     values = self._split_outputs(step, outcome.value)
                 else:  # the step raised: its traceback was formatted where it ran
@@ -594,6 +635,8 @@ class Executor:
         if error is not None:
             result.duration_seconds = time.perf_counter() - began.started
             self._fail(result, error, prefix="failed: ", formatted=error_traceback)
+            if step.retry:
+                result.reason += f" (after {result.retries + 1} attempts)"
             if kwargs is not None:
                 self._check_mutations(step, kwargs, result)
             self._finish(step, result)
@@ -601,6 +644,8 @@ class Executor:
         assert kwargs is not None
         result.duration_seconds = time.perf_counter() - began.started
         result.status = StepStatus.EXECUTED
+        if result.retries:  # the Why pane and the record say it took more than one call
+            result.reason += f" (after {result.retries + 1} attempts)"
         self._check_mutations(step, kwargs, result)
         fps = [
             self._fingerprint_output(step, name, value, result)
@@ -731,6 +776,15 @@ class Executor:
     def _split_outputs(self, step: Step, returned: Any) -> tuple[Any, ...]:
         if len(step.outputs) == 1:
             return (returned,)
+        if isinstance(returned, Mapping) and not isinstance(returned, (tuple, list)):
+            missing = [name for name in step.outputs if name not in returned]
+            if missing:
+                raise StepOutputError(
+                    f"step {step.name!r} declares outputs {list(step.outputs)} and returned a "
+                    f"dict without {missing}; return a dict with a key per output (it has "
+                    f"{list(returned)}) or a tuple with one item per output"
+                )
+            return tuple(returned[name] for name in step.outputs)
         if not isinstance(returned, (tuple, list)) or len(returned) != len(step.outputs):
             got = (
                 f"a {type(returned).__name__} of {len(returned)}"
@@ -947,7 +1001,11 @@ class Executor:
 
     def _custom_key(self, step: Step) -> str:
         assert step.key_fn is not None
-        key = step.key_fn(step, self._input_values(step), dict(self.context))
+        inputs, context = self._input_values(step), dict(self.context)
+        if step.key_fn_args == 2:  # flowyml's fn(inputs, context)
+            key = step.key_fn(inputs, context)
+        else:
+            key = step.key_fn(step, inputs, context)
         if not isinstance(key, str):
             raise FlowymlError(
                 f"step {step.name!r}: the key function returned a {type(key).__name__}; "
@@ -1014,6 +1072,7 @@ class Executor:
                 written_by=getattr(self.store, "writer_of", _no_tier)(result.key)
                 if result.cached
                 else None,
+                retries=result.retries,
             )
         )
 

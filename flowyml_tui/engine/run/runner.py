@@ -37,17 +37,38 @@ class StepTask:
     kwargs: Mapping[str, Any]
     capture: bool = True
     """Capture the step's prints and log records into the outcome (and `on_log`)."""
+    retry: int = 0
+    """Extra attempts after a failing call (flowyml's `retry=`), with its backoff between."""
+    timeout: float | None = None
+    """Seconds each attempt may take (`timeout=`): see `run.attempts` for how it is enforced."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         import cloudpickle  # only when a task leaves the process
 
-        return (_rebuild_task, (self.step, cloudpickle.dumps(self.func), self.kwargs, self.capture))
+        return (
+            _rebuild_task,
+            (
+                self.step,
+                cloudpickle.dumps(self.func),
+                self.kwargs,
+                self.capture,
+                self.retry,
+                self.timeout,
+            ),
+        )
 
 
-def _rebuild_task(step: str, func: bytes, kwargs: Mapping[str, Any], capture: bool) -> StepTask:
+def _rebuild_task(
+    step: str,
+    func: bytes,
+    kwargs: Mapping[str, Any],
+    capture: bool,
+    retry: int = 0,
+    timeout: float | None = None,
+) -> StepTask:
     import pickle
 
-    return StepTask(step, pickle.loads(func), kwargs, capture)
+    return StepTask(step, pickle.loads(func), kwargs, capture, retry, timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +85,8 @@ class StepOutcome:
     """(stream, text) in the order the step wrote them, when no `on_log` took them (a step's
     output can be large: it is not held twice)."""
     duration_seconds: float = 0.0
+    retries: int = 0
+    """Attempts after the first (flowyml's `retries`): 0 unless the step has `retry=`."""
 
     @property
     def ok(self) -> bool:
@@ -97,8 +120,12 @@ def run_task(
     if task.capture:  # lines go to `on_log` as they come, else are kept for the outcome
         sink = on_log if on_log is not None else lambda stream, text: logs.append((stream, text))
     started = time.perf_counter()
+    retries = 0
     try:
-        value = call_step(task.step, task.func, task.kwargs, sink, loop)
+        if task.retry or task.timeout is not None:
+            value, retries = _call_with_policy(task, sink, loop)
+        else:
+            value = call_step(task.step, task.func, task.kwargs, sink, loop)
     except Exception as exc:
         return StepOutcome(
             step=task.step,
@@ -106,13 +133,33 @@ def run_task(
             traceback=user_traceback(exc),
             logs=tuple(logs),
             duration_seconds=time.perf_counter() - started,
+            retries=getattr(exc, "flowyml_retries", 0),
         )
     return StepOutcome(
         step=task.step,
         value=value,
         logs=tuple(logs),
         duration_seconds=time.perf_counter() - started,
+        retries=retries,
     )
+
+
+def _call_with_policy(
+    task: StepTask, sink: LogSink | None, loop: StepLoop | None
+) -> tuple[Any, int]:
+    """`call_step` under the task's timeout, attempted `1 + retry` times."""
+    from .attempts import with_retries, with_timeout
+
+    def attempt() -> Any:
+        return with_timeout(
+            lambda: call_step(task.step, task.func, task.kwargs, sink, loop), task.timeout
+        )
+
+    def note(number: int, exc: BaseException) -> None:
+        if sink is not None:
+            sink("stderr", f"attempt {number} failed ({type(exc).__name__}: {exc}); retrying\n")
+
+    return with_retries(attempt, task.retry, note)
 
 
 class InlineRunner:
