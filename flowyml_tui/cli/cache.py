@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
 from ..engine.cache import open_store, store_path
 from ..engine.cache.files import referenced_read_only, remove_orphans, usage, wipe
+from ..engine.cache.sharing import SHARED_ENV
 from ..engine.display import format_bytes, format_duration, plural
 from ..engine.errors import CacheFullError, FlowymlError
 from ..engine.totals import format_rate
@@ -43,8 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
-        store = open_existing_store(args.cache_dir, getattr(args, "shared", None))
+    shared = getattr(args, "shared", None)
+    try:  # `clear` reaches the shared tier only when asked by --shared, never by the env alone
+        store = open_existing_store(
+            args.cache_dir, shared, local_only=args.action == "clear" and not shared
+        )
     except CacheFullError as exc:
         if args.action == "gc":
             return _gc_full_disk(args, exc)
@@ -101,20 +106,28 @@ def main(args: argparse.Namespace) -> int:
         elif args.pipeline:
             what = f"the cached entries of pipeline {args.pipeline}"
         else:
-            what = "the whole cache"
+            what = "the whole cache" + (
+                f" and this project's entries in the shared cache at {shared}" if shared else ""
+            )
         if not args.yes and not _confirm(f"delete {what} at {store.path}?"):
             print("nothing deleted (pass --yes to skip this question)", file=sys.stderr)
             return 1
         if args.step:
             owner = store.resolve(args.step, args.pipeline)
             count = store.clear_step(args.step, pipeline=owner)
-            print(f"deleted {plural(count, 'entry')} of step {args.step} (pipeline {owner})")
+            print(
+                f"deleted {plural(count, 'entry')} of step {args.step} (pipeline {owner})"
+                + (_shared_cleared(store, None) if not shared else "")
+            )
         elif args.pipeline:
             count = store.clear_pipeline(args.pipeline)
-            print(f"deleted {plural(count, 'entry')} of pipeline {args.pipeline}")
+            print(
+                f"deleted {plural(count, 'entry')} of pipeline {args.pipeline}"
+                + (_shared_cleared(store, None) if not shared else "")
+            )
         else:
             store.clear()
-            print(f"cleared the cache at {store.path}")
+            print(f"cleared the cache at {store.path}" + _shared_cleared(store, shared))
         return 0
     if args.action == "gc":
         removed = store.gc()
@@ -175,6 +188,28 @@ def _clear_full_disk(args: argparse.Namespace) -> int:
     open_store(path).close()  # a fresh, empty store
     print(f"cleared the cache at {path} (the disk was full: {format_bytes(freed)} freed)")
     return 0
+
+
+def _shared_cleared(store: object, shared: str | None) -> str:
+    """What `cache clear` did to the shared tier, for its message; clears it if asked."""
+    if not shared:
+        url = os.environ.get(SHARED_ENV)
+        return (
+            f"; the shared cache at {url} was not touched (pass --shared {url} to clear this "
+            "project's shared entries too)"
+            if url
+            else ""
+        )
+    tier = getattr(store, "shared", None)
+    if tier is None:
+        return f"; the shared cache at {shared} was not used (see the warning above)"
+    removed = store.clear_shared()  # type: ignore[attr-defined]
+    if not tier.online:
+        raise FlowymlError(
+            f"cleared the local cache at {store.path}, but the shared cache at {shared} is "
+            "unreachable: nothing was deleted there; run this again when it is up"
+        )
+    return f" and {removed} keys of project {tier.project} from the shared cache at {shared}"
 
 
 def _confirm(question: str) -> bool:

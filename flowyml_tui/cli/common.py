@@ -28,10 +28,15 @@ def add_shared(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_existing_store(cache_dir: str, shared: str | None = None) -> CacheStore:
-    """The store at `cache_dir`; a clear error rather than a new empty cache if it is missing."""
+def open_existing_store(
+    cache_dir: str, shared: str | None = None, *, local_only: bool = False
+) -> CacheStore:
+    """The store at `cache_dir`; a clear error rather than a new empty cache if it is missing.
+    `local_only`: the local store even if $FLOWYML_TUI_SHARED names a shared tier."""
     if not (store_path(cache_dir) / "store").is_dir():
         raise FlowymlError(f"no cache at {cache_dir}; run a pipeline first or pass --cache-dir DIR")
+    if local_only:
+        return CacheStore(store_path(cache_dir))
     return open_store(cache_dir, shared=shared)
 
 

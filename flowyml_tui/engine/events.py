@@ -145,6 +145,9 @@ class RunWarning(Event, frozen=True, tag="warning"):
     kind: ClassVar[str] = "warning"
     message: str
     step: str | None = None
+    code: str | None = None
+    """What kind of warning, where a reader acts on it: "shared_offline" (the TUI status line
+    says so), "shared_refused", "shared_not_used", "shared_not_shared"; None for the rest."""
 
 
 class RunFinished(Event, frozen=True, tag="run_finished"):

@@ -125,6 +125,8 @@ class Executor:
         self.source_file = source_file
         self.run_id = new_run_id()
         self.events: list[Event] = []
+        self._told: set[str] = set()
+        """Kinds of shared-tier notice this run has told (one `RunWarning` each)."""
         self._sink = on_event
         self._results: dict[str, StepResult] = {}
         self._values: dict[str, Any] = {}
@@ -1086,9 +1088,23 @@ class Executor:
         self._emit(RunWarning(run_id=self.run_id, message=message, step=step))
 
     def _emit(self, event: Event) -> None:
+        if not isinstance(event, RunStarted):  # a tier's notices go before the run ends
+            self._tell_notices()
         self.events.append(event)
         if self._sink is not None:
             self._sink(event)
+        if isinstance(event, RunStarted):  # ...and after it starts (prefetch left some)
+            self._tell_notices()
+
+    def _tell_notices(self) -> None:
+        """The shared tier's notices as `RunWarning`s: one per kind per run."""
+        notices = getattr(self.store, "notices", None)
+        if notices is None:
+            return
+        for code, message in notices.take():
+            if code not in self._told:
+                self._told.add(code)
+                self._emit(RunWarning(run_id=self.run_id, message=message, code=code))
 
     def _record_usage(self) -> None:
         assert self.store is not None

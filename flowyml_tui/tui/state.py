@@ -227,6 +227,7 @@ class RunModel:
         self.finished = None
         self.problem = None
         self.warnings = []
+        self.shared_offline = False
         self.child_output.clear()
         self.rows = {info.name: StepRow(info) for info in event.steps}
         self.dirty.update(self.rows)
@@ -273,6 +274,8 @@ class RunModel:
         self._touch(row.name)
 
     def warning(self, event: RunWarning) -> None:
+        if event.code == "shared_offline":  # the status line says so for this run
+            self.shared_offline = True
         text = f"{event.step}: {event.message}" if event.step else event.message
         self.warnings.append(text)
         key = (event.step, event.message)

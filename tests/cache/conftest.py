@@ -33,3 +33,20 @@ def team(monkeypatch, request) -> str:
     monkeypatch.setenv("FLOWYML_TUI_SECRET", "team-secret")
     monkeypatch.setenv("FLOWYML_TUI_PROJECT", request.node.name)
     return request.node.name
+
+
+@pytest.fixture
+def teammate(write_file, load, tmp_path, monkeypatch):
+    """`teammate(name, url)`: the pipeline on that teammate's machine (own local cache dir)."""
+    from .test_shared_tier import PIPELINE
+
+    path = write_file("team.py", PIPELINE)
+    monkeypatch.setenv("RAN_LOG", str(tmp_path / "ran.log"))
+
+    def make(name: str, url: str):
+        pipeline = load(path)
+        pipeline.cache_dir = tmp_path / name
+        pipeline.shared = url
+        return pipeline
+
+    return make

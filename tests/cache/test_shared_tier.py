@@ -50,21 +50,6 @@ pipeline = Pipeline("team").add_step(load).add_step(total).add_step(report)
 """
 
 
-@pytest.fixture
-def teammate(write_file, load, tmp_path, monkeypatch):
-    """`teammate(name, url)`: the pipeline on that teammate's machine (own local cache dir)."""
-    path = write_file("team.py", PIPELINE)
-    monkeypatch.setenv("RAN_LOG", str(tmp_path / "ran.log"))
-
-    def make(name: str, url: str):
-        pipeline = load(path)
-        pipeline.cache_dir = tmp_path / name
-        pipeline.shared = url
-        return pipeline
-
-    return make
-
-
 def executed(tmp_path: Path) -> list[str]:
     log = tmp_path / "ran.log"
     names = log.read_text().split() if log.exists() else []

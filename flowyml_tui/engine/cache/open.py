@@ -34,12 +34,16 @@ def open_store(
     With a shared URL (`shared=` or `FLOWYML_TUI_SHARED`) and a team secret, a `TieredStore`
     over the local store and Redis; without a secret, the local store (and a loud warning).
     """
+    from .notices import Notices
     from .sharing import open_shared, shared_url
 
     local = CacheStore(store_path(spec))
     url = shared_url(shared)
-    tier = open_shared(url, source_file) if url else None
+    notices = Notices()
+    tier = open_shared(url, source_file, notices) if url else None
     if tier is None:
+        if notices.standing:  # configured but not used: every run says so
+            local.notices = notices  # type: ignore[attr-defined]
         return local
     from .tiered import TieredStore
 

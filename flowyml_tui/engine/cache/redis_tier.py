@@ -32,7 +32,9 @@ from typing import Any
 
 import msgspec
 
+from . import notices as kinds
 from .entry import KEY_FORMAT, Entry
+from .notices import Notices
 from .protocols import CorruptEntry
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,9 @@ class RedisTier:
         self._retry_after = retry_after
         self._down_until = 0.0
         self._warned = False
+        self._offline_message = ""
+        self.notices = Notices()
+        """For the run's event stream: offline, refused, not shared (see `Notices`)."""
         self._headers: dict[str, Header] = {}
         self._refused: set[str] = set()
         """Keys refused once: not fetched (nor warned about) again until rewritten."""
@@ -123,19 +128,21 @@ class RedisTier:
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """One round trip; a failure opens the breaker (one warning) and raises SharedTierDown."""
         if not self.online:
+            self.notices.add(kinds.OFFLINE, self._offline_message)
             raise SharedTierDown(self.url)
         self.counts["round_trips"] += 1
         try:
             return fn(*args, **kwargs)
         except self._errors as exc:
             self._down_until = time.monotonic() + self._retry_after
+            self._offline_message = message = (
+                f"the shared cache at {self.url} is unreachable ({type(exc).__name__}: "
+                f"{exc}); this run goes on with the local cache only and retries the "
+                f"shared one in {self._retry_after:g}s"
+            )
+            self.notices.add(kinds.OFFLINE, message)
             if not self._warned:
                 self._warned = True
-                message = (
-                    f"the shared cache at {self.url} is unreachable ({type(exc).__name__}: "
-                    f"{exc}); this run goes on with the local cache only and retries the "
-                    f"shared one in {self._retry_after:g}s"
-                )
                 log.warning(message)
                 warnings.warn(message, stacklevel=4)
             raise SharedTierDown(self.url) from exc
@@ -166,6 +173,7 @@ class RedisTier:
     def _refuse(self, why: str) -> None:
         self.counts["refused"] += 1
         message = f"refused a shared cache item: {why}; treated as a miss"
+        self.notices.add(kinds.REFUSED, message)
         log.warning(message)
         warnings.warn(message, stacklevel=4)
 
@@ -237,6 +245,12 @@ class RedisTier:
         if any(len(b) > self.max_value for b in blobs):
             self.counts["not_shared"] += 1
             self.not_shared.append(meta.key)
+            self.notices.add(
+                kinds.NOT_SHARED,
+                f"step {meta.step}: a value is over the shared cache's size cap "
+                f"({self.max_value} bytes; set FLOWYML_TUI_SHARED_MAX_VALUE to change it); "
+                "it stays in the local cache only",
+            )
             note = {"pipeline": meta.pipeline, "step": meta.step, "bytes": sum(map(len, blobs))}
             self._call(
                 self._redis.set, self._prefix + "big:" + meta.key, json.dumps(note), ex=self.ttl

@@ -11,6 +11,8 @@ import os
 import warnings
 from pathlib import Path
 
+from .notices import NOT_USED, Notices
+
 SHARED_ENV = "FLOWYML_TUI_SHARED"
 SECRET_ENV = "FLOWYML_TUI_SECRET"
 SECRET_FILE_ENV = "FLOWYML_TUI_SECRET_FILE"
@@ -48,27 +50,35 @@ def project_name(source_file: str | None = None) -> str:
     return folder.name
 
 
-def tell_once(message: str) -> None:
-    """Warn loudly, once per process per message."""
+def tell_once(message: str, notices: Notices | None = None) -> None:
+    """Warn loudly, once per process per message; and every run, through `notices`."""
+    if notices is not None:
+        notices.standing[NOT_USED] = message
     if message not in _told:
         _told.add(message)
         warnings.warn(message, stacklevel=3)
 
 
-def open_shared(url: str, source_file: str | None = None):  # -> RedisTier | None
-    """The shared tier at `url`, or None (told why, once) if it cannot be used."""
+def open_shared(
+    url: str, source_file: str | None = None, notices: Notices | None = None
+):  # -> RedisTier | None
+    """The shared tier at `url`, or None (told why, once; and in `notices`) if unusable."""
     secret = team_secret()
     if secret is None:
         tell_once(
             f"SHARED CACHE NOT USED: {url} is configured but no team secret is set; entries "
             f"in a shared cache must be signed. Set {SECRET_ENV} (or {SECRET_FILE_ENV}=PATH "
-            "to a key file) to the same value on every machine of the team"
+            "to a key file) to the same value on every machine of the team",
+            notices,
         )
         return None
     try:
         from .redis_tier import DEFAULT_MAX_VALUE, DEFAULT_TTL, RETRY_AFTER, RedisTier
     except ImportError:
-        tell_once(f"SHARED CACHE NOT USED: {url} needs redis-py: pip install 'flowyml-tui[redis]'")
+        tell_once(
+            f"SHARED CACHE NOT USED: {url} needs redis-py: pip install 'flowyml-tui[redis]'",
+            notices,
+        )
         return None
     return RedisTier(
         url,

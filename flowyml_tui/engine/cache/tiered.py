@@ -15,6 +15,7 @@ from typing import Any
 
 from .entry import Entry
 from .local import LocalStore
+from .notices import Notices
 from .protocols import CorruptEntry
 from .redis_tier import RedisTier, SharedTierDown
 
@@ -35,6 +36,11 @@ class TieredStore:
 
     def __repr__(self) -> str:
         return f"TieredStore({self.local!r}, {self.shared!r})"
+
+    @property
+    def notices(self) -> Notices:
+        """The shared tier's notices, for the run's event stream."""
+        return self.shared.notices
 
     @property
     def unreadable(self) -> set[str]:

@@ -124,7 +124,9 @@ def status_segments(
         counts.append(f" / {totals.steps}")
         add(90, *counts)
         shared = model.shared_hits()
-        if shared:
+        if model.shared_offline:  # the breaker is open: this run is local only
+            add(75, sep, ("shared offline", status_style(app, "failed")))
+        elif shared:
             hits = f"shared ✓ {shared} hit{'s' if shared != 1 else ''}"
             add(75, sep, (hits, status_style(app, "cached")))
         if totals.hit_rate is not None:  # nothing could hit yet: say nothing rather than 0%
