@@ -170,6 +170,20 @@ def test_a_fully_cached_run_submits_nothing(tmp_path, runner):
     assert runner.submitted == before
 
 
+def test_a_fully_cached_parallel_run_never_builds_a_ready_set(tmp_path):
+    """Hits are decided up front, as inline: scheduling is only for steps that execute."""
+    body = PIPELINE.replace("raise ValueError", "return n  #")
+    pipeline = _pipeline(tmp_path, body=body)
+    runner = Counting(InlineRunner())
+    runner.capacity = 3  # takes the parallel loop
+    pipeline.run(runner=runner)
+    executor = pipeline._executor(None, {}, [], runner)
+    result = executor.run()
+    assert all(r.cached for r in result.step_results.values())
+    assert executor._scheduler._waiting is None  # no counts, no heap: nothing to schedule
+    runner.inner.close()
+
+
 @pytest.mark.parametrize("where", ["process", "dask"])
 def test_independent_branches_overlap_and_user_code_leaves_the_driver(tmp_path, where, request):
     if where == "process":
