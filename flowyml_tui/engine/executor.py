@@ -595,7 +595,7 @@ class Executor:
         try:
             began.kwargs = self._arguments(step)
             self._keep_originals(step)
-            task = StepTask(step.name, step.func, began.kwargs)
+            task = StepTask(step.name, step.func, began.kwargs, run_id=self.run_id)
             began.future = self._runner.submit(task, on_log)
         except Exception as exc:
             began.error = exc

@@ -184,6 +184,40 @@ def test_a_fully_cached_parallel_run_never_builds_a_ready_set(tmp_path):
     runner.inner.close()
 
 
+OWN_KEY = """
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["key"], cache=CACHE)
+def own_key():
+    from distributed import get_worker
+
+    return get_worker().get_current_task()  # the Dask key this call ran under
+
+pipeline = Pipeline("keys")
+pipeline.add_step(own_key)
+"""
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_each_run_submits_its_own_dask_keys_holding_its_run_id(tmp_path, dask_client, cache):
+    """Two runs of one pipeline (a `cache=False` step, or a cached one run again after its
+    entry is gone) are never merged by Dask into one: each task's key names its run."""
+    from flowyml_tui.engine.run.dask import DaskRunner
+
+    pipeline = _pipeline(tmp_path, body=OWN_KEY.replace("CACHE", repr(cache)))
+    runner = DaskRunner(client=dask_client)  # one runner for both runs, as the TUI keeps it
+    first = pipeline.run(runner=runner)
+    if cache:
+        pipeline.store.clear()
+    second = pipeline.run(runner=runner)
+    keys = [run.outputs["key"] for run in (first, second)]
+    assert first.step_results["own_key"].status.value == "executed"
+    assert second.step_results["own_key"].status.value == "executed"
+    assert keys[0] != keys[1]
+    for run, key in zip((first, second), keys, strict=True):
+        assert str(key).startswith(f"own_key-{run.run_id}-")
+
+
 @pytest.mark.parametrize("where", ["process", "dask"])
 def test_independent_branches_overlap_and_user_code_leaves_the_driver(tmp_path, where, request):
     if where == "process":

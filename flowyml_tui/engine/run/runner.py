@@ -37,17 +37,23 @@ class StepTask:
     kwargs: Mapping[str, Any]
     capture: bool = True
     """Capture the step's prints and log records into the outcome (and `on_log`)."""
+    run_id: str = ""
+    """The run this call belongs to: a cluster keys its task by it, so two runs of one
+    pipeline are never merged into one."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         import cloudpickle  # only when a task leaves the process
 
-        return (_rebuild_task, (self.step, cloudpickle.dumps(self.func), self.kwargs, self.capture))
+        func = cloudpickle.dumps(self.func)
+        return (_rebuild_task, (self.step, func, self.kwargs, self.capture, self.run_id))
 
 
-def _rebuild_task(step: str, func: bytes, kwargs: Mapping[str, Any], capture: bool) -> StepTask:
+def _rebuild_task(
+    step: str, func: bytes, kwargs: Mapping[str, Any], capture: bool, run_id: str = ""
+) -> StepTask:
     import pickle
 
-    return StepTask(step, pickle.loads(func), kwargs, capture)
+    return StepTask(step, pickle.loads(func), kwargs, capture, run_id)
 
 
 @dataclass(frozen=True, slots=True)
