@@ -1,7 +1,7 @@
 """flowyml-tui: a pipeline workbench whose step cache explains itself.
 
 `from flowyml_tui import Pipeline, step, CacheStore` (and `CachePrimitive`, `WorkflowContext`
-for call-level caching) is the whole public API; the names load
+for call-level caching; flowyml's `Context` and `context`) is the whole public API; the names load
 lazily so that `import flowyml_tui.engine.events` (the worker protocol) stays cheap.
 """
 
@@ -13,11 +13,13 @@ __version__ = "0.1.0"
 __all__ = [
     "CachePrimitive",
     "CacheStore",
+    "Context",
     "Pipeline",
     "RunResult",
     "Step",
     "StepResult",
     "WorkflowContext",
+    "context",
     "step",
 ]
 
@@ -25,11 +27,13 @@ if TYPE_CHECKING:
     from .engine import (
         CachePrimitive,
         CacheStore,
+        Context,
         Pipeline,
         RunResult,
         Step,
         StepResult,
         WorkflowContext,
+        context,
         step,
     )
 

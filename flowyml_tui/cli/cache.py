@@ -12,7 +12,7 @@ from ..engine.cache.files import referenced_read_only, remove_orphans, usage, wi
 from ..engine.display import format_bytes, format_duration
 from ..engine.errors import CacheFullError, FlowymlError
 from ..engine.totals import format_rate
-from .common import add_cache_dir, open_existing_store
+from .common import add_cache_dir, add_shared, open_existing_store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     unpin.add_argument("step", metavar="STEP")
     for sub in (stats, listing, clear, gc, pin, unpin):
         add_cache_dir(sub)
+        add_shared(sub)
         sub.add_argument(
             "--pipeline",
             metavar="NAME",
@@ -43,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     try:
-        store = open_existing_store(args.cache_dir)
+        store = open_existing_store(args.cache_dir, getattr(args, "shared", None))
     except CacheFullError as exc:
         if args.action == "gc":
             return _gc_full_disk(args, exc)
@@ -77,6 +78,8 @@ def main(args: argparse.Namespace) -> int:
                 f"{format_bytes(row['bytes']):>9}  "
                 f"{row['hits']} hits / {row['misses']} misses{pin}"
             )
+        for name, tier in stats.get("tiers", {}).items():
+            _print_tier(name, tier)
         return 0
     if args.action == "ls":
         entries = store.entries(args.step, pipeline=args.pipeline)
@@ -128,6 +131,19 @@ def main(args: argparse.Namespace) -> int:
         print(f"unpinned {args.step}")
         return 0
     raise FlowymlError(f"unknown cache action {args.action!r}")
+
+
+def _print_tier(name: str, tier: dict) -> None:
+    """One line per shared tier, and the entries it did not take (a value over its cap)."""
+    if not tier.get("online"):
+        print(f"{name} {tier['url']} (project {tier['project']}): offline")
+        return
+    print(
+        f"{name} {tier['url']} (project {tier['project']}): {tier['entries']} entries, "
+        f"{format_bytes(tier['bytes'])}, {tier['hits']} hits, {tier['refused']} refused"
+    )
+    for key in tier["not_shared"]:
+        print(f"  not shared (a value over the size cap stays local): {key}")
 
 
 def _gc_full_disk(args: argparse.Namespace, problem: CacheFullError) -> int:

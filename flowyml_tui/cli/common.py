@@ -19,11 +19,20 @@ def add_cache_dir(parser: argparse.ArgumentParser, default: str | None = DEFAULT
     )
 
 
-def open_existing_store(cache_dir: str) -> CacheStore:
+def add_shared(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shared",
+        metavar="URL",
+        help="the team's shared cache, redis://host:6379/0 (default: $FLOWYML_TUI_SHARED); "
+        "needs the team secret in $FLOWYML_TUI_SECRET",
+    )
+
+
+def open_existing_store(cache_dir: str, shared: str | None = None) -> CacheStore:
     """The store at `cache_dir`; a clear error rather than a new empty cache if it is missing."""
     if not (store_path(cache_dir) / "store").is_dir():
         raise FlowymlError(f"no cache at {cache_dir}; run a pipeline first or pass --cache-dir DIR")
-    return open_store(cache_dir)
+    return open_store(cache_dir, shared=shared)
 
 
 def parse_context(pairs: list[str]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from ..engine.loader import load_pipelines, pick_pipeline
 from ..engine.result import RunResult
 from ..engine.run.choose import add_runner_arguments, make_runner
 from ..engine.totals import format_rate
-from .common import add_cache_dir, parse_context
+from .common import add_cache_dir, add_shared, parse_context
 
 WORDS = {StepStatus.EXECUTED: "ran"}
 """How a status reads in the run log, where it differs from its name."""
@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pipeline", metavar="NAME", help="which pipeline, if the file has several"
     )
     add_cache_dir(parser, default=None)
+    add_shared(parser)
     parser.add_argument("--no-cache", action="store_true", help="run every step, cache nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
@@ -57,6 +58,8 @@ def main(args: argparse.Namespace) -> int:
     pipeline = pick_pipeline(load_pipelines(args.file), args.pipeline, args.file)
     if args.cache_dir is not None:  # "" too: refused as an empty path, not the cwd
         pipeline.cache_dir = args.cache_dir
+    if args.shared:
+        pipeline.shared = args.shared
     if args.no_cache:
         pipeline.enable_cache = False
     context = parse_context(args.context)
@@ -99,6 +102,8 @@ class LivePrinter:
         if isinstance(event, StepFinished):
             status = f"{STATUS_SYMBOLS[event.status]} {WORDS.get(event.status, event.status)}"
             reason = event.reason
+            if event.tier:
+                reason += f" from the {event.tier} cache"
             if event.saved_seconds and event.cached:
                 reason += f" (saved {format_duration(event.saved_seconds)})"
             duration = format_duration(event.duration_seconds) if not event.cached else "-"

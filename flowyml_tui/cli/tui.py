@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pipeline", metavar="NAME", help="which pipeline, when a file has several"
     )
     parser.add_argument("--cache-dir", metavar="DIR", help="use this cache dir for every pipeline")
+    parser.add_argument(
+        "--shared",
+        metavar="URL",
+        help="the team's shared cache, redis://host:6379/0 (default: $FLOWYML_TUI_SHARED)",
+    )
     parser.add_argument("--theme", metavar="NAME", help="colour theme (built-in or a theme file)")
     parser.add_argument(
         "-c",
@@ -84,6 +90,8 @@ def build_app(args: argparse.Namespace) -> FlowymlApp | int:
     ):
         return _usage_error(f"--cache-dir {args.cache_dir} is a file, not a directory")
 
+    if args.shared:  # the runs happen in worker processes, which inherit the environment
+        os.environ["FLOWYML_TUI_SHARED"] = args.shared
     from ..tui.app import FlowymlApp
 
     return FlowymlApp(

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "CachePrimitive",
     "CacheStore",
+    "Context",
     "Pipeline",
     "RunResult",
     "Step",
     "StepResult",
     "WorkflowContext",
+    "context",
     "step",
 ]
 
@@ -20,11 +22,14 @@ from .step import Step, step
 
 if TYPE_CHECKING:
     from .cache import CacheStore
+    from .compat.context import Context, context
     from .pipeline import Pipeline
     from .primitive import CachePrimitive, WorkflowContext
     from .result import RunResult, StepResult
 
 _HOMES = {
+    "Context": "compat.context",
+    "context": "compat.context",
     "CachePrimitive": "primitive",
     "WorkflowContext": "primitive",
     "CacheStore": "cache",

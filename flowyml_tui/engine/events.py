@@ -59,6 +59,14 @@ class StepInfo(msgspec.Struct, frozen=True, gc=False):
     ttl: float | None = None
     source_file: str | None = None
     source_line: int | None = None
+    implicit_inputs: tuple[str, ...] = ()
+    """Inputs wired by parameter name (flowyml's way), not listed in `inputs=`."""
+    retry: int = 0
+    timeout: float | None = None
+    condition: str | None = None
+    tags: dict[str, str] = {}
+    resources: str | None = None
+    execution_group: str | None = None
 
 
 class Event(msgspec.Struct, frozen=True, gc=False, tag_field="event"):
@@ -123,6 +131,12 @@ class StepFinished(Event, frozen=True, tag="step_finished"):
     output_sizes: dict[str, int] = {}
     output_previews: dict[str, str] = {}
     warnings: tuple[str, ...] = ()
+    tier: str | None = None
+    """"shared" when a hit came from the team's shared cache; None for the local one."""
+    written_by: str | None = None
+    """`user@host` who computed a shared hit (stored, signed, with the entry)."""
+    retries: int = 0
+    """Calls after the first (flowyml's `retry=`); the reason says "after N attempts" too."""
 
 
 class RunWarning(Event, frozen=True, tag="warning"):

@@ -136,6 +136,8 @@ class Executor:
         self._own_runner = runner is None
         self._runner: StepRunner = InlineRunner() if runner is None else runner
         self._clock = clock
+        self._went_on: set[str] = set()
+        """Steps whose `condition=` said go (asked once, though the runner may hold them)."""
         self._preparing: set[str] = set()
         """Steps gathering their inputs right now: they re-decide themselves if one changes."""
         self._epoch = 0
@@ -218,7 +220,9 @@ class Executor:
             run_id=self.run_id,
             pipeline=self.pipeline,
             step_results=self._results,
-            outputs=Outputs(outputs, self.materialize),
+            outputs=Outputs(
+                outputs, self.materialize, {st.name: st.outputs for st in self.graph.order}
+            ),
             duration_seconds=duration,
             events=self.events,
         )
@@ -251,7 +255,7 @@ class Executor:
         are stored and reported as they complete.
         """
         missed = self._hits_first()
-        if not missed:  # fully cached: no scheduling at all, as inline
+        if missed is None:  # fully cached: no scheduling at all, as inline
             return
         from concurrent.futures import FIRST_COMPLETED, wait
 
@@ -301,14 +305,15 @@ class Executor:
                 for future in flying:
                     future.cancel()
 
-    def _hits_first(self) -> set[str]:
+    def _hits_first(self) -> set[str] | None:
         """Report every plain cache hit reachable through hits alone, in topological order,
         before any scheduling: the same lean `_cached_hit` per step as the inline loop, so a
         fully cached parallel run costs what an inline one does.
 
-        Returns the steps that missed here (empty: all were hits). Those and everything
-        downstream of them go to the ready-set machinery, which does not look the missed
-        ones up again.
+        Returns the steps that missed here, or None when every step was a hit. The missed
+        ones, steps with a `condition=` (asked before their hit, as inline) and everything
+        downstream go to the ready-set machinery, which does not look the missed ones up
+        again.
         """
         if self.store is None:
             return {s.name for s in self.graph.order}
@@ -320,13 +325,16 @@ class Executor:
             if undecided and not undecided.isdisjoint(upstream[name]):
                 undecided.add(name)
                 continue
+            if step.condition is not None:  # asked first, in `_begin_step`, as inline
+                undecided.add(name)
+                continue
             hit = self._cached_hit(step)
             if hit is None:
                 undecided.add(name)
                 missed.add(name)
             else:
                 results[name] = hit
-        return missed
+        return missed if undecided else None
 
     # -- one step --------------------------------------------------------------------------
 
@@ -346,6 +354,11 @@ class Executor:
         `try_hit=False`: `_cached_hit` already said no, go straight to the full decision."""
         scheduler = self._scheduler
         broken = scheduler.broken_upstream(step) if scheduler.broken else None
+        if broken is None and step.condition is not None and step.name not in self._went_on:
+            skipped = self._check_condition(step)
+            if skipped is not None:
+                return skipped
+            self._went_on.add(step.name)  # a step held for a free runner is not asked again
         if broken is None and try_hit and self.store is not None:
             hit = self._cached_hit(step)
             if hit is not None:
@@ -384,6 +397,35 @@ class Executor:
             self._finish(step, result, entry=entry)
             return result
         return self._submit(step, decision, result)
+
+    def _check_condition(self, step: Step) -> StepResult | None:
+        """flowyml's `condition=`: None to go on, else the step's skipped or failed result."""
+        from .compat.condition import condition_arguments
+
+        result = StepResult(name=step.name)
+        try:
+            assert step.condition is not None
+            kwargs = condition_arguments(step, self.context, self._done_values)
+            go = bool(step.condition(**kwargs))
+        except Exception as exc:
+            self._fail(result, exc, prefix="condition check failed: ")
+            self._finish(step, result)
+            return result
+        if go:
+            return None
+        result.status, result.reason_kind = StepStatus.SKIPPED, ReasonKind.SKIPPED
+        result.reason = "condition false"
+        self._scheduler.broken.add(step.name)
+        self._finish(step, result)
+        return result
+
+    def _done_values(self) -> dict[str, Any]:
+        """Output name -> value of every step that has produced its outputs so far."""
+        done = {}
+        for name, producer in self.graph.producers.items():
+            if producer in self._results and self._results[producer].succeeded:
+                done[name] = self.materialize(name)
+        return done
 
     def _cached_hit(self, step: Step) -> StepResult | None:
         """A plain cache hit, decided and reported without building a `Recipe`, or None.
@@ -452,6 +494,8 @@ class Executor:
             output_fingerprints=fps,
             output_sizes=_by_output(outputs, entry.sizes),
             output_previews=_by_output(outputs, entry.previews),
+            tier=getattr(self.store, "tier_of", _no_tier)(key),
+            written_by=getattr(self.store, "writer_of", _no_tier)(key),
         )
         self.events.append(finished)  # `_emit`, inlined: this runs once per cached step
         if self._sink is not None:
@@ -595,7 +639,14 @@ class Executor:
         try:
             began.kwargs = self._arguments(step)
             self._keep_originals(step)
-            task = StepTask(step.name, step.func, began.kwargs, run_id=self.run_id)
+            task = StepTask(
+                step.name,
+                step.func,
+                began.kwargs,
+                retry=step.retry,
+                timeout=step.timeout,
+                run_id=self.run_id,
+            )
             began.future = self._runner.submit(task, on_log)
         except Exception as exc:
             began.error = exc
@@ -618,6 +669,7 @@ class Executor:
         if began.future is not None:
             try:
                 outcome = began.future.result()
+                result.retries = outcome.retries
                 if outcome.error is None:
                     values = self._split_outputs(step, outcome.value)
                 else:  # the step raised: its traceback was formatted where it ran
@@ -628,6 +680,8 @@ class Executor:
         if error is not None:
             result.duration_seconds = time.perf_counter() - began.started
             self._fail(result, error, prefix="failed: ", formatted=error_traceback)
+            if step.retry:
+                result.reason += f" (after {result.retries + 1} attempts)"
             if kwargs is not None:
                 self._check_mutations(step, kwargs, result)
             self._finish(step, result)
@@ -635,6 +689,8 @@ class Executor:
         assert kwargs is not None
         result.duration_seconds = time.perf_counter() - began.started
         result.status = StepStatus.EXECUTED
+        if result.retries:  # the Why pane and the record say it took more than one call
+            result.reason += f" (after {result.retries + 1} attempts)"
         self._check_mutations(step, kwargs, result)
         fps = [
             self._fingerprint_output(step, name, value, result)
@@ -765,6 +821,15 @@ class Executor:
     def _split_outputs(self, step: Step, returned: Any) -> tuple[Any, ...]:
         if len(step.outputs) == 1:
             return (returned,)
+        if isinstance(returned, Mapping) and not isinstance(returned, (tuple, list)):
+            missing = [name for name in step.outputs if name not in returned]
+            if missing:
+                raise StepOutputError(
+                    f"step {step.name!r} declares outputs {list(step.outputs)} and returned a "
+                    f"dict without {missing}; return a dict with a key per output (it has "
+                    f"{list(returned)}) or a tuple with one item per output"
+                )
+            return tuple(returned[name] for name in step.outputs)
         if not isinstance(returned, (tuple, list)) or len(returned) != len(step.outputs):
             got = (
                 f"a {type(returned).__name__} of {len(returned)}"
@@ -981,7 +1046,11 @@ class Executor:
 
     def _custom_key(self, step: Step) -> str:
         assert step.key_fn is not None
-        key = step.key_fn(step, self._input_values(step), dict(self.context))
+        inputs, context = self._input_values(step), dict(self.context)
+        if step.key_fn_args == 2:  # flowyml's fn(inputs, context)
+            key = step.key_fn(inputs, context)
+        else:
+            key = step.key_fn(step, inputs, context)
         if not isinstance(key, str):
             raise FlowymlError(
                 f"step {step.name!r}: the key function returned a {type(key).__name__}; "
@@ -1042,6 +1111,13 @@ class Executor:
                 output_sizes=sizes,
                 output_previews=previews,
                 warnings=tuple(result.warnings),
+                tier=getattr(self.store, "tier_of", _no_tier)(result.key)
+                if result.cached
+                else None,
+                written_by=getattr(self.store, "writer_of", _no_tier)(result.key)
+                if result.cached
+                else None,
+                retries=result.retries,
             )
         )
 
@@ -1066,6 +1142,10 @@ class Executor:
             self.store.record_run(self.pipeline, self._used, hits, misses)
         except Exception as exc:  # bookkeeping must never fail a run that succeeded
             self._warn(f"could not update cache statistics: {exc}")
+
+
+def _no_tier(key: str | None) -> None:
+    """The tier of a hit in a store with one tier: not worth naming."""
 
 
 def _by_output(outputs: tuple[str, ...], values: list[Any]) -> dict[str, Any]:

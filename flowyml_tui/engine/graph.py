@@ -44,6 +44,13 @@ class Graph:
                     ttl=step.ttl,
                     source_file=code.co_filename if code else None,
                     source_line=code.co_firstlineno if code else None,
+                    implicit_inputs=step.implicit_inputs,
+                    retry=step.retry,
+                    timeout=step.timeout,
+                    condition=_label(step.condition),
+                    tags=dict(step.tags),
+                    resources=_label(step.resources),
+                    execution_group=step.execution_group,
                 )
             )
         return tuple(infos)
@@ -69,6 +76,17 @@ class Graph:
         return [s.name for s in self.order if s.name in wanted]
 
 
+def _label(value: object) -> str | None:
+    """How a condition or a resources spec is shown: its name, or its repr, short."""
+    if value is None:
+        return None
+    name = getattr(value, "__qualname__", None)
+    if isinstance(name, str) and callable(value):
+        return name
+    text = repr(value)
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
 def build_graph(steps: Iterable[Step], context_names: Iterable[str] = ()) -> Graph:
     """Order the steps, or raise a clear error for duplicates, missing inputs and cycles."""
     steps = list(steps)
@@ -89,6 +107,8 @@ def build_graph(steps: Iterable[Step], context_names: Iterable[str] = ()) -> Gra
                 )
             producers[output] = s.name
 
+    steps = [_with_implicit_inputs(s, producers, context_names) for s in steps]
+    by_name = {s.name: s for s in steps}
     upstream: dict[str, tuple[str, ...]] = {}
     for s in steps:
         parents = []
@@ -117,6 +137,32 @@ def build_graph(steps: Iterable[Step], context_names: Iterable[str] = ()) -> Gra
         producers=producers,
         upstream=upstream,
         downstream_of={k: tuple(v) for k, v in downstream_of.items()},
+    )
+
+
+def _with_implicit_inputs(
+    step: Step, producers: Mapping[str, str], context_names: set[str]
+) -> Step:
+    """flowyml's wiring: a parameter named like another step's output is fed from it.
+
+    A context value of that name wins, as in flowyml, where context parameters are applied
+    after the outputs.
+    """
+    implicit = tuple(
+        p
+        for p in step.params
+        if p in producers and producers[p] != step.name and p not in context_names
+    )
+    if not implicit:
+        return step
+    import dataclasses
+
+    return dataclasses.replace(
+        step,
+        inputs=(*step.inputs, *implicit),
+        bindings=(*step.bindings, *((p, p) for p in implicit)),
+        params=tuple(p for p in step.params if p not in implicit),
+        implicit_inputs=implicit,
     )
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 from types import ModuleType
 
 from . import codecache
+from .compat.shim import install_flowyml_shim
 from .errors import PipelineLoadError
 from .hashing import is_user_file
-from .pipeline import Pipeline
+from .pipeline import Pipeline, import_time_runs_skipped
 
 _PIPELINE_FOLDERS: set[Path] = set()
 """Folders pipelines were loaded from in this process: their modules are re-imported."""
@@ -42,6 +43,7 @@ def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
     _PIPELINE_FOLDERS.add(path.parent)
     _forget_local_modules()
     _install_fresh_finder()
+    install_flowyml_shim()
     spec = importlib.util.spec_from_file_location(
         module_name, path, loader=_FreshSourceLoader(module_name, str(path))
     )
@@ -51,7 +53,12 @@ def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
     previous = sys.modules.get(module_name)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        with import_time_runs_skipped(path):
+            spec.loader.exec_module(module)
+            found = _module_pipelines(module)
+    except PipelineLoadError:  # create_pipeline() returned something else: already clear
+        _restore(module_name, previous)
+        raise
     except SyntaxError as exc:
         _restore(module_name, previous)
         file = exc.filename or str(path)
@@ -70,16 +77,46 @@ def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
             traceback="".join(traceback.format_exception(exc)),
         ) from exc
     pipelines: dict[str, Pipeline] = {}
-    for value in vars(module).values():
-        if isinstance(value, Pipeline) and value.name not in pipelines:
+    for value in found:
+        if value.name not in pipelines:
             value.source_file = str(path)
             pipelines[value.name] = value
+    if not pipelines and _real_flowyml_pipelines(module):
+        raise PipelineLoadError(
+            f"{path}: defines a flowyml Pipeline built by the real flowyml package, which "
+            "flowyml-tui does not translate yet; change `from flowyml import ...` to "
+            "`from flowyml_tui import ...` (same names: Pipeline, step, context, Context)"
+        )
     if not pipelines:
         raise PipelineLoadError(
             f"{path}: defines no Pipeline; create one at module level, e.g. "
-            "`pipeline = Pipeline('name').add_step(my_step)`"
+            "`pipeline = Pipeline('name').add_step(my_step)`, or a `create_pipeline()` "
+            "function that returns one (flowyml's convention)"
         )
     return pipelines
+
+
+def _real_flowyml_pipelines(module: ModuleType) -> bool:
+    return any(
+        type(value).__name__ in ("Pipeline", "VersionedPipeline")
+        and type(value).__module__.startswith("flowyml.")
+        for value in vars(module).values()
+    )
+
+
+def _module_pipelines(module: ModuleType) -> list[Pipeline]:
+    """Module-level Pipeline objects, else what a `create_pipeline()` returns (`flowyml run`)."""
+    found = [value for value in vars(module).values() if isinstance(value, Pipeline)]
+    factory = getattr(module, "create_pipeline", None)
+    if not found and callable(factory):
+        made = factory()
+        if not isinstance(made, Pipeline):
+            raise PipelineLoadError(
+                f"{module.__file__}: create_pipeline() returned {type(made).__name__}, not a "
+                "Pipeline; return the Pipeline it builds"
+            )
+        found.append(made)
+    return found
 
 
 def pick_pipeline(pipelines: dict[str, Pipeline], name: str | None, path: str | Path) -> Pipeline:

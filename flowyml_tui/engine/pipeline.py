@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,21 @@ from .run.runner import StepRunner
 from .step import Step
 
 CODE_HASH_MODES = ("ast", "source")
+FLOWYML_OPTIONS = frozenset(
+    {
+        "executor",
+        "enable_checkpointing",
+        "enable_experiment_tracking",
+        "auto_track",
+        "stack",
+        "env",
+        "project",
+        "project_name",
+        "version",
+        "auto_discover",
+    }
+)
+"""flowyml 2.2.1's other `Pipeline(...)` keywords: accepted so its files load unchanged."""
 
 
 class Pipeline:
@@ -39,7 +55,16 @@ class Pipeline:
         *,
         code_hash_mode: str = "ast",
         keep_runs: int = 50,
+        shared: str | None = None,
+        **flowyml_options: Any,
     ) -> None:
+        unknown = sorted(set(flowyml_options) - FLOWYML_OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"Pipeline() got unexpected keyword arguments {unknown}; it takes enable_cache, "
+                "cache_dir, context, code_hash_mode, keep_runs, shared, and flowyml's "
+                f"{sorted(FLOWYML_OPTIONS)} (accepted, not acted on)"
+            )
         if code_hash_mode not in CODE_HASH_MODES:
             raise ValueError(
                 f"code_hash_mode must be one of {CODE_HASH_MODES}, got {code_hash_mode!r}"
@@ -50,7 +75,12 @@ class Pipeline:
         self.context: dict[str, Any] = dict(context or {})
         self.code_hash_mode = code_hash_mode
         self.keep_runs = keep_runs
+        self.shared = shared
+        """Redis URL of the team's shared cache (else `FLOWYML_TUI_SHARED`); see README."""
         self.source_file: str | None = None
+        self.flowyml_options = flowyml_options
+        """flowyml's own settings (stack, project_name ...): kept so its files load unchanged;
+        the engine does not use them."""
         self.steps: list[Step] = []
         self._store: CacheStore | None = None
         self._graph: tuple[tuple[Any, ...], Graph] | None = None
@@ -70,6 +100,17 @@ class Pipeline:
             step = make_step(step)
         self.steps.append(step)
         return self
+
+    def add_steps(self, steps: Iterable[Step | Callable[..., Any]]) -> Pipeline:
+        """flowyml's `add_steps([...])`: `add_step` for each; returns self."""
+        for one in steps:
+            self.add_step(one)
+        return self
+
+    @classmethod
+    def from_steps(cls, *steps: Step | Callable[..., Any], name: str, **kwargs: Any) -> Pipeline:
+        """flowyml's `Pipeline.from_steps(load, train, name="training", enable_cache=False)`."""
+        return cls(name, **kwargs).add_steps(steps)
 
     def graph(self, context: Mapping[str, Any] | None = None) -> Graph:
         """The DAG for a run with this context; rebuilt only when steps or context names change."""
@@ -92,7 +133,7 @@ class Pipeline:
         """The cache store at `cache_dir`, opened on first use (and again if the dir changed)."""
         path = self._cache_path()
         if self._store is None or self._store.path != path:
-            self._store = open_store(path)
+            self._store = open_store(path, shared=self.shared, source_file=self.source_file)
         return self._store
 
     def invalidate(self, step: str, downstream: bool = True) -> list[str]:
@@ -133,6 +174,8 @@ class Pipeline:
         `runner` calls the steps that execute (default: inline, in this thread); cache hits
         are decided here and never reach it. A runner passed in is yours to `close()`.
         """
+        if _SKIPPING_RUNS:
+            return _skipped_run(self, _SKIPPING_RUNS[-1])
         # The recorder goes first, so whoever sees RunFinished finds the record already on disk.
         # The cache dir is checked first, so a refused one fails the run before any step runs.
         ensure_cache_dir(self._cache_path())
@@ -160,6 +203,9 @@ class Pipeline:
                 store = self.store
             except CacheFullError as exc:  # a full disk must not fail a run that needs no cache
                 warnings.warn(f"{exc}; this run goes on without the cache", stacklevel=3)
+        prefetch = getattr(store, "prefetch", None)
+        if prefetch is not None:  # a shared tier: the DAG's metadata in two round trips
+            prefetch(self.name, [s.name for s in graph.order])
         return Executor(
             pipeline=self.name,
             graph=graph,
@@ -175,6 +221,43 @@ class Pipeline:
         self, context: Mapping[str, Any] | None, params: Mapping[str, Any]
     ) -> dict[str, Any]:
         return {**self.context, **(context or {}), **params}
+
+
+_SKIPPING_RUNS: list[Path] = []
+"""Files being imported by the loader: a `pipeline.run()` they make at import is skipped."""
+
+
+@contextlib.contextmanager
+def import_time_runs_skipped(path: Path) -> Iterator[None]:
+    """While the loader imports `path`, `Pipeline.run()` returns an empty result at once.
+
+    A flowyml script often ends in `pipeline.run()` at module level; the workbench (and
+    `flowyml-tui run`) runs the pipeline itself, so running it at import would run it twice.
+    """
+    _SKIPPING_RUNS.append(path)
+    try:
+        yield
+    finally:
+        _SKIPPING_RUNS.pop()
+
+
+def _skipped_run(pipeline: Pipeline, path: Path) -> RunResult:
+    import sys
+
+    from .result import Outputs
+
+    print(
+        f"flowyml-tui: skipped {pipeline.name}.run() called while importing {path.name}; "
+        "the workbench runs the pipeline itself",
+        file=sys.stderr,
+    )
+    return RunResult(
+        run_id="skipped-at-import",
+        pipeline=pipeline.name,
+        step_results={},
+        outputs=Outputs([], lambda name: None),
+        duration_seconds=0.0,
+    )
 
 
 def _check_parameters(graph: Graph, context: Mapping[str, Any]) -> None:

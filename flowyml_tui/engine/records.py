@@ -178,6 +178,8 @@ class StepRecord(msgspec.Struct, frozen=True, gc=False):
     output_fingerprints: dict[str, str]
     output_sizes: dict[str, int]
     output_previews: dict[str, str]
+    tier: str | None = None
+    """"shared" for a hit from the team's shared cache."""
 
 
 class RunTotals(msgspec.Struct, frozen=True, gc=False):
@@ -213,6 +215,8 @@ class RunRecord(msgspec.Struct, frozen=True, gc=False):
     steps: list[StepRecord]
     warnings: list[WarningRecord]
     recorded_at: float
+    shared_hits: int = 0
+    """Cached steps whose entry came from the team's shared cache (Redis)."""
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -383,6 +387,7 @@ class RunRecorder:
             steps=steps,
             warnings=[WarningRecord(w.message, w.step) for w in state.warnings],
             recorded_at=time.time(),
+            shared_hits=sum(step.tier == "shared" for step in steps),
         )
 
 
@@ -427,7 +432,7 @@ def _step_record(
         own_warnings, done.status, done.reason, done.reason_kind, done.cached,
         done.duration_seconds, done.saved_seconds, done.cache, done.key, done.code_hash,
         done.changed, done.diff, done.error, done.input_fingerprints, done.output_fingerprints,
-        done.output_sizes, done.output_previews,
+        done.output_sizes, done.output_previews, done.tier,
     )  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,23 +31,70 @@ class StepResult:
     logs: list[tuple[str, str]] = field(default_factory=list, repr=False)
     warnings: list[str] = field(default_factory=list)
     output_fingerprints: dict[str, str] = field(default_factory=dict, repr=False)
+    retries: int = 0
+    """Attempts after the first one (flowyml's `retry=`)."""
+    _output: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def succeeded(self) -> bool:
         return self.status in (StepStatus.CACHED, StepStatus.EXECUTED, StepStatus.PINNED)
 
+    # flowyml's ExecutionResult names, beside ours
+
+    @property
+    def success(self) -> bool:
+        """flowyml's: true unless the step failed (a skipped step is a success there)."""
+        return self.status is not StepStatus.FAILED
+
+    @property
+    def skipped(self) -> bool:
+        return self.status is StepStatus.SKIPPED
+
+    @property
+    def step_name(self) -> str:
+        return self.name
+
+    @property
+    def output(self) -> Any:
+        """What the step returned: its one output, or a dict of several; None if it did not run."""
+        if self._output is None or not self.succeeded:
+            return None
+        return self._output()
+
 
 class Outputs(Mapping[str, Any]):
-    """A read-only mapping of output name -> value that loads each value on first access."""
+    """A read-only mapping of output name -> value that loads each value on first access.
 
-    def __init__(self, names: list[str], load: Callable[[str], Any]) -> None:
+    A step's name also works, as in flowyml's `result.outputs[step_name]`: its one output, or
+    a dict of its several. Iterating gives the output names only.
+    """
+
+    def __init__(
+        self,
+        names: list[str],
+        load: Callable[[str], Any],
+        by_step: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self._names = names
         self._load = load
+        self._by_step = by_step or {}
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._names:
+            if name in self._by_step:
+                return self.of_step(name)
             raise KeyError(f"no output named {name!r}; the run has: {', '.join(self._names)}")
         return self._load(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names or name in self._by_step
+
+    def of_step(self, step: str) -> Any:
+        """The value `step` returned: its one output, or a dict of its several."""
+        names = self._by_step[step]
+        if len(names) == 1:
+            return self._load(names[0])
+        return {name: self._load(name) for name in names}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
@@ -66,9 +114,76 @@ class RunResult:
     duration_seconds: float
     events: list[Event] = field(default_factory=list, repr=False)
 
+    def __post_init__(self) -> None:
+        outputs = self.outputs
+        for name, step_result in self.step_results.items():
+            if name in outputs._by_step:
+                step_result._output = functools.partial(outputs.of_step, name)
+
     @property
     def status(self) -> str:
         return "failed" if self.failed_steps else "succeeded"
+
+    # flowyml's PipelineResult names, beside ours
+
+    @property
+    def success(self) -> bool:
+        return not self.failed_steps
+
+    @property
+    def state(self) -> str:
+        """flowyml's "completed" or "failed"."""
+        return "completed" if self.success else "failed"
+
+    @property
+    def pipeline_name(self) -> str:
+        return self.pipeline
+
+    def to_dict(self) -> dict[str, Any]:
+        """flowyml's shape (run, success, state, per step success/duration/cached/retries/error)
+        plus our status and reason per step."""
+        return {
+            "run_id": self.run_id,
+            "pipeline_name": self.pipeline,
+            "success": self.success,
+            "state": self.state,
+            "duration_seconds": self.duration_seconds,
+            "steps": {
+                name: {
+                    "success": r.success,
+                    "duration": r.duration_seconds,
+                    "cached": r.cached,
+                    "retries": r.retries,
+                    "error": r.error,
+                    "skipped": r.skipped,
+                    "status": r.status.value,
+                    "reason": r.reason,
+                }
+                for name, r in self.step_results.items()
+            },
+        }
+
+    def summary(self) -> str:
+        """A few lines for a terminal: the pipeline, the run, its status, each step and why."""
+        mark = "✓ SUCCESS" if self.success else "✗ FAILED"
+        lines = [
+            f"Pipeline: {self.pipeline}",
+            f"Run ID: {self.run_id}",
+            f"Status: {mark}",
+            f"Duration: {self.duration_seconds:.2f}s",
+            "",
+            "Steps:",
+        ]
+        for name, r in self.step_results.items():
+            icon = {"failed": "✗", "skipped": "-", "cached": "⚡", "pinned": "📌"}.get(
+                r.status.value, "✓"
+            )
+            retries = f", {r.retries} retries" if r.retries else ""
+            lines.append(
+                f"  {icon} {name} [{r.status.value}] ({r.duration_seconds:.2f}s{retries})"
+                f" {r.reason}".rstrip()
+            )
+        return "\n".join(lines)
 
     @property
     def finished(self) -> RunFinished:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import dataclasses
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import FunctionType
 from typing import Any
@@ -43,6 +45,20 @@ class Step:
     defaults: frozenset[str]
     cache_label: str = ""
     """The strategy as a user wrote it: code_hash, input_hash, off or key_fn."""
+    key_fn_args: int = 3
+    """3: our `fn(step, inputs, context)`; 2: flowyml's `fn(inputs, context)`."""
+    retry: int = 0
+    """Calls after a failing one, waiting flowyml's backoff (1 s, 2 s, 4 s ...) between them."""
+    timeout: float | None = None
+    """Seconds a call may take before the step fails with "timed out after N s"."""
+    condition: Callable[..., Any] | None = field(default=None, compare=False)
+    """Called before the step, as flowyml does; false skips it and its downstream."""
+    tags: Mapping[str, str] = field(default_factory=dict, compare=False)
+    resources: Any = field(default=None, compare=False)
+    execution_group: str | None = None
+    register: bool = True
+    implicit_inputs: tuple[str, ...] = ()
+    """Inputs the graph wired by parameter name (flowyml's way); set by `build_graph`."""
 
     def __post_init__(self) -> None:
         label = "off" if self.policy is CachePolicy.DISABLED else self.policy.value
@@ -64,19 +80,80 @@ def step(
     cache: str | bool | KeyFunction = "code_hash",
     ttl: float | None = None,
     name: str | None = None,
+    retry: int = 0,
+    timeout: float | None = None,
+    condition: Callable[..., Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    resources: Any = None,
+    execution_group: str | None = None,
+    pipeline: str | None = None,
+    register: bool = True,
 ) -> Any:
-    """Declare a pipeline step; works bare (`@step`) or with arguments (`@step(outputs=[...])`)."""
+    """Declare a pipeline step; works bare (`@step`) or with arguments (`@step(outputs=[...])`).
+
+    flowyml's keywords mean what they mean there: `retry`, `condition`, `tags`, `resources`,
+    `execution_group`, `pipeline` (kept as the `pipeline` tag) and `register`; `timeout` is
+    also enforced, which flowyml 2.2.1 does not do.
+    """
 
     def decorate(fn: Callable[..., Any]) -> Step:
         if isinstance(fn, Step):
             fn = fn.func
         if not callable(fn):
             raise StepDefinitionError(f"@step must decorate a function, got {type(fn).__name__}")
-        return _make_step(fn, inputs, outputs, cache, ttl, name)
+        made = _make_step(fn, inputs, outputs, cache, ttl, name)
+        return _with_flowyml_options(
+            made, retry, timeout, condition, tags, resources, execution_group, pipeline, register
+        )
 
     if func is not None:
         return decorate(func)
     return decorate
+
+
+def _with_flowyml_options(
+    made: Step,
+    retry: int,
+    timeout: float | None,
+    condition: Callable[..., Any] | None,
+    tags: Mapping[str, str] | None,
+    resources: Any,
+    execution_group: str | None,
+    pipeline: str | None,
+    register: bool,
+) -> Step:
+    name = made.name
+    if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
+        raise StepDefinitionError(
+            f"step {name!r}: retry must be a whole number of extra attempts (0 or more), "
+            f"got {retry!r}"
+        )
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+    ):
+        raise StepDefinitionError(
+            f"step {name!r}: timeout must be a positive number of seconds, got {timeout!r}"
+        )
+    if condition is not None and not callable(condition):
+        raise StepDefinitionError(
+            f"step {name!r}: condition must be a function returning true or false, "
+            f"got {condition!r}"
+        )
+    merged = {str(k): str(v) for k, v in (tags or {}).items()}
+    if pipeline is not None:
+        merged["pipeline"] = pipeline  # where flowyml keeps it
+    if not (retry or timeout or condition or merged or resources or execution_group) and register:
+        return made
+    return dataclasses.replace(
+        made,
+        retry=retry,
+        timeout=float(timeout) if timeout is not None else None,
+        condition=condition,
+        tags=merged,
+        resources=resources,
+        execution_group=execution_group,
+        register=bool(register),
+    )
 
 
 def _make_step(
@@ -100,6 +177,7 @@ def _make_step(
         raise StepDefinitionError(
             f"step {step_name!r}: ttl must be a positive number of seconds, got {ttl!r}"
         )
+    key_fn_args = _key_fn_args(key_fn, step_name) if key_fn is not None else 3
     positional, defaults = _parameters(fn)
     bindings = _bind_inputs(step_name, input_names, positional)
     bound = {param for _, param in bindings}
@@ -115,6 +193,7 @@ def _make_step(
         bindings=bindings,
         params=params,
         defaults=defaults,
+        key_fn_args=key_fn_args,
     )
     return made
 
@@ -169,6 +248,33 @@ def _parameters(fn: Callable[..., Any]) -> tuple[list[str], frozenset[str]]:
     )
 
 
+def _key_fn_args(key_fn: KeyFunction, step_name: str) -> int:
+    """How many arguments a key function takes: ours has three, flowyml's two."""
+    import inspect
+
+    try:
+        signature = inspect.signature(key_fn)
+    except (TypeError, ValueError):
+        return 3
+    kinds = [p.kind for p in signature.parameters.values()]
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return 3
+    positional = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    if len(positional) in (2, 3):
+        return len(positional)
+    raise StepDefinitionError(
+        f"step {step_name!r}: the cache key function takes {len(positional)} arguments; "
+        "write it as fn(step, inputs, context) or, as flowyml does, fn(inputs, context)"
+    )
+
+
+_ASSET_NAME = re.compile(r"[A-Za-z_][\w.-]*(?:/[A-Za-z_0-9][\w.-]*)*")
+
+
 def _names(value: Sequence[str] | None, what: str, step_name: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -176,9 +282,10 @@ def _names(value: Sequence[str] | None, what: str, step_name: str) -> tuple[str,
         value = [value]
     names = tuple(value)
     for item in names:
-        if not isinstance(item, str) or not item.isidentifier():
+        if not isinstance(item, str) or not _ASSET_NAME.fullmatch(item):
             raise StepDefinitionError(
-                f"step {step_name!r}: {what} must be identifiers, got {item!r}"
+                f"step {step_name!r}: {what} must be identifiers or asset-style paths "
+                f"such as 'data/raw', got {item!r}"
             )
     if len(set(names)) != len(names):
         raise StepDefinitionError(f"step {step_name!r}: {what} repeat a name: {list(names)}")
@@ -196,7 +303,7 @@ def _policy(cache: str | bool | KeyFunction, step_name: str) -> tuple[CachePolic
         return CachePolicy.KEY_FN, cache
     raise StepDefinitionError(
         f"step {step_name!r}: cache={cache!r} is not a strategy; use 'code_hash', "
-        "'input_hash', False, or a function (step, inputs, context) -> str"
+        "'input_hash', True, False, or a function (step, inputs, context) -> str"
     )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from watchfiles import awatch
 
+from flowyml_tui.engine.compat.discovery import looks_like_pipeline
 from flowyml_tui.engine.errors import FlowymlError
 
 DEFAULT_IGNORE_DIRS = (".flowyml", ".venv", "venv", "__pycache__", ".git", ".mypy_cache")
@@ -29,7 +30,8 @@ def discover_pipeline_files(args: list[Path]) -> list[Path]:
     """Resolve FILE_OR_DIR arguments into pipeline files.
 
     No argument: the ``*.py`` files in the current directory that define a Pipeline, else those
-    in ``pipelines/``. A directory contributes its ``*.py`` files that mention ``Pipeline(``.
+    in ``pipelines/``. A directory contributes its ``*.py`` files that mention ``Pipeline(``,
+    ``Pipeline.from_steps(`` or ``def create_pipeline(`` (flowyml's ways).
     """
     if not args:
         found = _pipeline_files_in(Path.cwd()) or _pipeline_files_in(Path.cwd() / "pipelines")
@@ -72,7 +74,7 @@ def _pipeline_files_in(directory: Path) -> list[Path]:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        if "Pipeline(" in text:
+        if looks_like_pipeline(text):
             found.append(path.resolve())
     return found
 

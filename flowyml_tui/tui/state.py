@@ -62,6 +62,8 @@ class StepRow:
     previews: dict[str, str] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    tier: str | None = None
+    """"shared" when the hit came from the team's shared cache."""
 
     @property
     def name(self) -> str:
@@ -215,9 +217,12 @@ class RunModel:
         if row is None:
             return
         row.status = event.status
-        row.reason = event.reason
+        row.reason = event.reason + (f" from the {event.tier} cache" if event.tier else "")
+        if event.written_by:
+            row.reason += f" (written by {event.written_by})"
         row.reason_kind = event.reason_kind
         row.cached = event.cached
+        row.tier = event.tier
         row.duration = event.duration_seconds
         row.saved = event.saved_seconds
         row.changed = tuple(event.changed)
@@ -326,6 +331,10 @@ class RunModel:
     def totals(self) -> RunTotals:
         """The status line's numbers, counted as the CLI, records and reports count them."""
         return run_totals(self.rows.values())
+
+    def shared_hits(self) -> int:
+        """Steps of this run served by the team's shared cache (the status line shows it)."""
+        return sum(row.tier == "shared" for row in self.rows.values())
 
     def hit_rate(self) -> float | None:
         return self.totals().hit_rate

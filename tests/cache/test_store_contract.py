@@ -25,12 +25,21 @@ from flowyml_tui.engine.cache import (
 from flowyml_tui.engine.errors import AmbiguousStepError, UnknownStepError
 
 Factory = Callable[[Path], object]
-FACTORIES: dict[str, Factory] = {"local": lambda path: open_store(path)}
+FACTORIES: dict[str, Factory] = {
+    "local": lambda path: open_store(path),
+    # memory -> disk -> a real redis-server: the URL comes from the `team` and `redis_server`
+    # fixtures through FLOWYML_TUI_SHARED, the project name from the test's name
+    "tiered": lambda path: open_store(path),
+}
+NEEDS_REDIS = {"tiered"}
 
 
 @pytest.fixture(params=sorted(FACTORIES))
-def make(request, tmp_path):
+def make(request, tmp_path, monkeypatch):
     factory = FACTORIES[request.param]
+    if request.param in NEEDS_REDIS:
+        request.getfixturevalue("team")
+        monkeypatch.setenv("FLOWYML_TUI_SHARED", request.getfixturevalue("redis_server").url)
     return lambda: factory(tmp_path / "cache")
 
 
@@ -65,7 +74,9 @@ def put(store, pipeline: str, step: str, value: object, *, tag: str = "") -> Ent
     return entry
 
 
-def test_a_store_is_both_protocols(store):
+def test_a_store_is_both_protocols(store, request):
+    if request.node.callspec.params["make"] == "tiered":
+        assert type(store).__name__ == "TieredStore"
     assert isinstance(store, EntryStore)
     assert isinstance(store, Workspace)
 

@@ -184,6 +184,38 @@ def test_a_fully_cached_parallel_run_never_builds_a_ready_set(tmp_path):
     runner.inner.close()
 
 
+GATED = """
+import os
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["n"])
+def source():
+    return 1
+
+@step(inputs=["n"], outputs=["m"], condition=lambda: os.path.exists(FLAG))
+def gated(n):
+    return n + 1
+
+pipeline = Pipeline("gated")
+pipeline.add_step(source).add_step(gated)
+"""
+
+
+def test_a_parallel_run_asks_a_condition_before_serving_its_step_from_the_cache(tmp_path):
+    flag = tmp_path / "go"
+    flag.touch()
+    pipeline = _pipeline(tmp_path, body=GATED.replace("FLAG", repr(str(flag))))
+    runner = Counting(InlineRunner())
+    runner.capacity = 3  # takes the parallel loop, whose hits are decided up front
+    assert pipeline.run(runner=runner).step_results["gated"].status.value == "executed"
+    again = pipeline.run(runner=runner).step_results
+    assert again["source"].cached and again["gated"].cached
+    flag.unlink()  # the condition now says no: the cached entry must not be served
+    gated = pipeline.run(runner=runner).step_results["gated"]
+    assert (gated.status.value, gated.reason) == ("skipped", "condition false")
+    runner.inner.close()
+
+
 OWN_KEY = """
 from flowyml_tui import Pipeline, step
 

@@ -302,6 +302,22 @@ class LocalStore:
         self._remember(meta)
         self.unreadable.discard(key)
 
+    def batch(self) -> Any:
+        """One transaction around many writes (a shared tier backfilling a whole DAG's entries
+        pays one SQLite commit instead of one per entry)."""
+        return self._cache.transact()
+
+    def put_value(self, entry: Entry, index: int, blob: bytes) -> None:
+        """Add one value to an entry already here (a shared tier backfills values on first load)."""
+        if self._full:
+            raise CacheFullError(f"not cached: the disk holding {self.path} is full (see above)")
+        try:
+            self._mark.hold()
+            self._cache.set(f"v:{entry.key}:{index}", blob)
+        except Exception as exc:
+            self._after_failed_write(exc)
+            raise
+
     def _after_failed_write(self, exc: Exception) -> None:
         """The transaction rolled back, but the value files it wrote stay: remove them (a
         partial file would fill the disk), and after ENOSPC stop writing for this run."""

@@ -26,6 +26,21 @@ def store_path(spec: str | os.PathLike[str]) -> Path:
     return Path(text).expanduser().absolute()
 
 
-def open_store(spec: str | os.PathLike[str]) -> CacheStore:
-    """Open the store a spec names (a path or `file://` URL), creating a private cache dir."""
-    return CacheStore(store_path(spec))
+def open_store(
+    spec: str | os.PathLike[str], *, shared: str | None = None, source_file: str | None = None
+) -> CacheStore:
+    """Open the store a spec names (a path or `file://` URL), creating a private cache dir.
+
+    With a shared URL (`shared=` or `FLOWYML_TUI_SHARED`) and a team secret, a `TieredStore`
+    over the local store and Redis; without a secret, the local store (and a loud warning).
+    """
+    from .sharing import open_shared, shared_url
+
+    local = CacheStore(store_path(spec))
+    url = shared_url(shared)
+    tier = open_shared(url, source_file) if url else None
+    if tier is None:
+        return local
+    from .tiered import TieredStore
+
+    return TieredStore(local, tier)  # type: ignore[return-value]  # a Store, like CacheStore

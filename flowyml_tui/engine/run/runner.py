@@ -37,6 +37,10 @@ class StepTask:
     kwargs: Mapping[str, Any]
     capture: bool = True
     """Capture the step's prints and log records into the outcome (and `on_log`)."""
+    retry: int = 0
+    """Extra attempts after a failing call (flowyml's `retry=`), with its backoff between."""
+    timeout: float | None = None
+    """Seconds each attempt may take (`timeout=`): see `run.attempts` for how it is enforced."""
     run_id: str = ""
     """The run this call belongs to: a cluster keys its task by it, so two runs of one
     pipeline are never merged into one."""
@@ -44,16 +48,32 @@ class StepTask:
     def __reduce__(self) -> tuple[Any, ...]:
         import cloudpickle  # only when a task leaves the process
 
-        func = cloudpickle.dumps(self.func)
-        return (_rebuild_task, (self.step, func, self.kwargs, self.capture, self.run_id))
+        return (
+            _rebuild_task,
+            (
+                self.step,
+                cloudpickle.dumps(self.func),
+                self.kwargs,
+                self.capture,
+                self.retry,
+                self.timeout,
+                self.run_id,
+            ),
+        )
 
 
 def _rebuild_task(
-    step: str, func: bytes, kwargs: Mapping[str, Any], capture: bool, run_id: str = ""
+    step: str,
+    func: bytes,
+    kwargs: Mapping[str, Any],
+    capture: bool,
+    retry: int = 0,
+    timeout: float | None = None,
+    run_id: str = "",
 ) -> StepTask:
     import pickle
 
-    return StepTask(step, pickle.loads(func), kwargs, capture, run_id)
+    return StepTask(step, pickle.loads(func), kwargs, capture, retry, timeout, run_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +90,8 @@ class StepOutcome:
     """(stream, text) in the order the step wrote them, when no `on_log` took them (a step's
     output can be large: it is not held twice)."""
     duration_seconds: float = 0.0
+    retries: int = 0
+    """Attempts after the first (flowyml's `retries`): 0 unless the step has `retry=`."""
 
     @property
     def ok(self) -> bool:
@@ -103,8 +125,12 @@ def run_task(
     if task.capture:  # lines go to `on_log` as they come, else are kept for the outcome
         sink = on_log if on_log is not None else lambda stream, text: logs.append((stream, text))
     started = time.perf_counter()
+    retries = 0
     try:
-        value = call_step(task.step, task.func, task.kwargs, sink, loop)
+        if task.retry or task.timeout is not None:
+            value, retries = _call_with_policy(task, sink, loop)
+        else:
+            value = call_step(task.step, task.func, task.kwargs, sink, loop)
     except Exception as exc:
         return StepOutcome(
             step=task.step,
@@ -112,13 +138,33 @@ def run_task(
             traceback=user_traceback(exc),
             logs=tuple(logs),
             duration_seconds=time.perf_counter() - started,
+            retries=getattr(exc, "flowyml_retries", 0),
         )
     return StepOutcome(
         step=task.step,
         value=value,
         logs=tuple(logs),
         duration_seconds=time.perf_counter() - started,
+        retries=retries,
     )
+
+
+def _call_with_policy(
+    task: StepTask, sink: LogSink | None, loop: StepLoop | None
+) -> tuple[Any, int]:
+    """`call_step` under the task's timeout, attempted `1 + retry` times."""
+    from .attempts import with_retries, with_timeout
+
+    def attempt() -> Any:
+        return with_timeout(
+            lambda: call_step(task.step, task.func, task.kwargs, sink, loop), task.timeout
+        )
+
+    def note(number: int, exc: BaseException) -> None:
+        if sink is not None:
+            sink("stderr", f"attempt {number} failed ({type(exc).__name__}: {exc}); retrying\n")
+
+    return with_retries(attempt, task.retry, note)
 
 
 class InlineRunner:

@@ -125,6 +125,10 @@ def status_segments(
             counts.append(f" · {totals.skipped} skipped")
         counts.append(f" / {totals.steps}")
         add(90, *counts)
+        shared = model.shared_hits()
+        if shared:
+            hits = f"shared ✓ {shared} hit{'s' if shared != 1 else ''}"
+            add(75, sep, (hits, status_style(app, "cached")))
         if totals.hit_rate is not None:  # nothing could hit yet: say nothing rather than 0%
             add(80, f"{sep}hit {format_rate(totals.hit_rate)}")
         if totals.saved_seconds:

@@ -1,0 +1,142 @@
+"""TieredStore: memory -> local diskcache -> a shared tier, read-through and write-through.
+
+The local store (its in-process L1 is the memory tier) answers first; a miss there asks the
+shared tier, and an entry found there is written to the local store at once, its values when
+first loaded. New entries go to both. A shared-tier error is logged and the run goes on
+locally. The workspace (pins, marks, counters, records) is the local store's alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Iterable
+from typing import Any
+
+from .entry import Entry
+from .local import LocalStore
+from .protocols import CorruptEntry
+from .redis_tier import RedisTier, SharedTierDown
+
+log = logging.getLogger(__name__)
+
+
+class TieredStore:
+    """A `Store`: the local store's workspace and content, backed by a shared `RedisTier`."""
+
+    def __init__(self, local: LocalStore, shared: RedisTier) -> None:
+        self.local, self.shared = local, shared
+        self.path = local.path
+        self._from_shared: dict[str, str | None] = {}
+        """Key -> `user@host` of each entry this process got from the shared tier."""
+
+    def __getattr__(self, name: str) -> Any:  # the workspace and listings are the local store's
+        return getattr(self.local, name)
+
+    def __repr__(self) -> str:
+        return f"TieredStore({self.local!r}, {self.shared!r})"
+
+    @property
+    def unreadable(self) -> set[str]:
+        return self.local.unreadable
+
+    def _try(self, what: str, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except SharedTierDown:
+            return None
+        except Exception as exc:  # a tier error never fails the run
+            log.warning("shared cache: %s failed (%s: %s)", what, type(exc).__name__, exc)
+            return None
+
+    def refresh(self) -> None:
+        self.local.refresh()
+        self.shared.refresh()
+
+    def tier_of(self, key: str | None) -> str | None:
+        """ "shared" if this process got the entry from the shared tier, else None."""
+        return "shared" if key in self._from_shared else None
+
+    def writer_of(self, key: str | None) -> str | None:
+        """`user@host` who wrote an entry this process got from the shared tier, else None."""
+        return self._from_shared.get(key) if key else None
+
+    def _backfill(self, entry: Entry) -> Entry:
+        self.local.put_entry(entry, [], {})  # the entry now; its values when first loaded
+        self._from_shared[entry.key] = self.shared.writer(entry.key)
+        return entry
+
+    def get_entry(self, key: str) -> Entry | None:
+        entry = self.local.get_entry(key)
+        if entry is not None:
+            return entry
+        found = self._try("get", self.shared.get_entry, key)
+        return self._backfill(found) if found is not None else None
+
+    def prefetch(self, pipeline: str, steps: Iterable[str]) -> int:
+        """Fetch the newest shared entries of steps the local store lacks (<= 2 round trips)."""
+        current = self.local.current(pipeline)
+        missing = [s for s in steps if self.local.get_entry(current.get(s, "")) is None]
+        if not missing:
+            return 0
+        found = self._try("prefetch", self.shared.prefetch, pipeline, missing) or {}
+        with self.local.batch():
+            for entry in found.values():
+                if self.local.get_entry(entry.key) is None:
+                    self._backfill(entry)
+        return len(found)
+
+    def newest_entry(self, pipeline: str, step: str) -> Entry | None:
+        entry = self.local.newest_entry(pipeline, step)
+        if entry is not None:
+            return entry
+        found = self._try("newest", self.shared.newest_entry, pipeline, step)
+        return self._backfill(found) if found is not None else None
+
+    def put_entry(self, meta: Entry, blobs: list[bytes], sources: dict[str, str]) -> None:
+        self.local.put_entry(meta, blobs, sources)
+        self._try("put", self.shared.put_entry, meta, blobs, sources)
+
+    def load_value(self, entry: Entry, index: int) -> Any:
+        try:
+            return self.local.load_value(entry, index)
+        except CorruptEntry as problem:
+            try:
+                blob = self.shared.load_blob(entry, index)
+            except SharedTierDown:
+                raise problem from None
+            except CorruptEntry as shared_problem:
+                raise CorruptEntry(f"{problem}; shared tier: {shared_problem}") from None
+        self._try("backfill", self.local.put_value, entry, index, blob)
+        try:
+            return pickle.loads(blob)
+        except Exception as exc:
+            raise CorruptEntry(f"output {index} of entry {entry.key} cannot be unpickled") from exc
+
+    def delete_entry(self, key: str) -> None:
+        self.local.delete_entry(key)
+        self._try("delete", self.shared.delete_entry, key)
+        self._from_shared.pop(key, None)
+
+    def source(self, fn_hash: str) -> str | None:
+        return self.local.source(fn_hash) or self._try("source", self.shared.source, fn_hash)
+
+    def clear_step(self, step: str, *, pipeline: str | None = None) -> int:
+        pipeline = self.local.resolve(step, pipeline)
+        self._try("clear", self.shared.clear_step, pipeline, step)
+        return self.local.clear_step(step, pipeline=pipeline)
+
+    def clear_pipeline(self, pipeline: str) -> int:
+        steps = [step for p, step in self.local.scopes() if p == pipeline]
+        return sum(self.clear_step(step, pipeline=pipeline) for step in steps)
+
+    def clear_shared(self) -> int:
+        """Delete this project's keys from the shared tier (SCAN + UNLINK); returns how many."""
+        return self._try("clear", self.shared.clear) or 0
+
+    def stats(self) -> dict[str, Any]:
+        """The local store's stats plus a `tiers` table: the shared tier's entries, bytes,
+        hits, refusals, and the entries not shared because a value was over the cap."""
+        found = self.local.stats()
+        found["tiers"] = {"shared": self.shared.stats()}
+        return found

@@ -1,0 +1,50 @@
+"""The arguments a flowyml `condition=` is called with, gathered as flowyml 2.2.1 does.
+
+flowyml's `LocalExecutor.execute_step` builds one dict: the step's context parameters, then
+every output produced so far (asset paths such as `data/processed` included), then the keys of
+any dict output not already there, then the step's own inputs by parameter name; the condition
+gets the entries its signature names. Nothing loads for a condition that takes no arguments.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..step import Step
+
+
+def condition_arguments(
+    step: Step, context: Mapping[str, Any], done: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Keyword arguments for `step.condition`; `done()` gives the outputs produced so far."""
+    assert step.condition is not None
+    wanted = _wanted(step.condition)
+    if not wanted:
+        return {}
+    kwargs: dict[str, Any] = {
+        param: context[param] for param in step.params if param in context and param in wanted
+    }
+    bound = {param for _, param in step.bindings}
+    outputs = done()
+    if not wanted <= bound:
+        kwargs.update({name: value for name, value in outputs.items() if name in wanted})
+        for value in outputs.values():
+            if isinstance(value, Mapping):
+                for key, item in value.items():
+                    if key in wanted and key not in kwargs:
+                        kwargs[key] = item
+    if bound & wanted:
+        for name, param in step.bindings:
+            if param in wanted:
+                kwargs[param] = outputs[name] if name in outputs else context[name]
+    return kwargs
+
+
+def _wanted(condition: Callable[..., Any]) -> set[str]:
+    try:
+        parameters = inspect.signature(condition).parameters.values()
+    except (TypeError, ValueError):
+        return set()
+    return {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
