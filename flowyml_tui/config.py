@@ -1,7 +1,8 @@
 """Where flowyml-tui keeps each user's settings: computed here only, so every reader agrees.
 
-`$XDG_CONFIG_HOME/flowyml-tui/` (default `~/.config/flowyml-tui/`) holds `keymap.toml` and
-`themes/`. The themes that ship with flowyml-tui live inside the package instead (see
+`$XDG_CONFIG_HOME/flowyml-tui/` (default `~/.config/flowyml-tui/`) holds `keymap.toml`,
+`themes/` and `settings.toml` (what the app remembers, such as the theme chosen with `t`).
+The themes that ship with flowyml-tui live inside the package instead (see
 `flowyml_tui.tui.themes.BUNDLED_THEMES_DIR`), so a wheel install has them too.
 """
 
@@ -27,3 +28,8 @@ def keymap_path() -> Path:
 def user_themes_dir() -> Path:
     """The user's own theme files (.toml or .json), loaded after the bundled ones."""
     return config_dir() / "themes"
+
+
+def settings_path() -> Path:
+    """What the workbench remembers between sessions (the theme chosen with `t`)."""
+    return config_dir() / "settings.toml"

@@ -50,6 +50,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """`flowyml-tui runs | head -3`: the reader left, which is not an error of ours.
+
+    Point stdout at /dev/null so the interpreter's final flush does not raise again, and exit
+    as a process killed by SIGPIPE would (128 + 13), which is what shells expect.
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 def _tui_description() -> str:

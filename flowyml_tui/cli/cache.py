@@ -9,7 +9,7 @@ import time
 
 from ..engine.cache import open_store, store_path
 from ..engine.cache.files import referenced_read_only, remove_orphans, usage, wipe
-from ..engine.display import format_bytes, format_duration
+from ..engine.display import format_bytes, format_duration, plural
 from ..engine.errors import CacheFullError, FlowymlError
 from ..engine.totals import format_rate
 from .common import add_cache_dir, add_shared, open_existing_store
@@ -60,8 +60,10 @@ def main(args: argparse.Namespace) -> int:
             return 0
         rate = format_rate(stats["hit_rate"])
         print(
-            f"cache {stats['path']}: {stats['entries']} entries, {format_bytes(stats['bytes'])}, "
-            f"{stats['hits']} hits / {stats['misses']} misses (hit rate {rate})"
+            f"cache {stats['path']}: {plural(stats['entries'], 'entry')}, "
+            f"{format_bytes(stats['bytes'])}, "
+            f"{plural(stats['hits'], 'hit')} / {plural(stats['misses'], 'miss', 'misses')} "
+            f"(hit rate {rate})"
         )
         disk = stats["disk"]
         print(
@@ -74,9 +76,9 @@ def main(args: argparse.Namespace) -> int:
         for row in stats["steps"]:
             pin = "  pinned" if row["pinned"] else ""
             print(
-                f"  {row['step']:<24} {row['pipeline']:<16} {row['entries']:>3} entries "
+                f"  {row['step']:<24} {row['pipeline']:<16} {plural(row['entries'], 'entry'):>11} "
                 f"{format_bytes(row['bytes']):>9}  "
-                f"{row['hits']} hits / {row['misses']} misses{pin}"
+                f"{plural(row['hits'], 'hit')} / {plural(row['misses'], 'miss', 'misses')}{pin}"
             )
         for name, tier in stats.get("tiers", {}).items():
             _print_tier(name, tier)
@@ -106,10 +108,10 @@ def main(args: argparse.Namespace) -> int:
         if args.step:
             owner = store.resolve(args.step, args.pipeline)
             count = store.clear_step(args.step, pipeline=owner)
-            print(f"deleted {count} entries of step {args.step} (pipeline {owner})")
+            print(f"deleted {plural(count, 'entry')} of step {args.step} (pipeline {owner})")
         elif args.pipeline:
             count = store.clear_pipeline(args.pipeline)
-            print(f"deleted {count} entries of pipeline {args.pipeline}")
+            print(f"deleted {plural(count, 'entry')} of pipeline {args.pipeline}")
         else:
             store.clear()
             print(f"cleared the cache at {store.path}")
@@ -117,8 +119,9 @@ def main(args: argparse.Namespace) -> int:
     if args.action == "gc":
         removed = store.gc()
         print(
-            f"removed {removed['files']} orphan files ({format_bytes(removed['bytes'])}) and "
-            f"{removed['rows']} unreadable rows from {store.path}"
+            f"removed {plural(removed['files'], 'orphan file')} "
+            f"({format_bytes(removed['bytes'])}) and "
+            f"{plural(removed['rows'], 'unreadable row')} from {store.path}"
         )
         return 0
     if args.action == "pin":
@@ -126,9 +129,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"pinned {args.step} to {key}")
         return 0
     if args.action == "unpin":
-        if not store.unpin(args.step, pipeline=args.pipeline):
-            raise FlowymlError(f"step {args.step!r} is not pinned")
-        print(f"unpinned {args.step}")
+        # Idempotent, like `rm -f`: the state asked for ("not pinned") is the state reached.
+        if store.unpin(args.step, pipeline=args.pipeline):
+            print(f"unpinned {args.step}")
+        else:
+            print(f"{args.step} is not pinned; nothing to do")
         return 0
     raise FlowymlError(f"unknown cache action {args.action!r}")
 
@@ -152,7 +157,8 @@ def _gc_full_disk(args: argparse.Namespace, problem: CacheFullError) -> int:
     keep = referenced_read_only(path / "store")
     removed, freed = remove_orphans(path / "store", keep) if keep is not None else (0, 0)
     print(
-        f"removed {removed} orphan files ({format_bytes(freed)}) from {path}; the disk is still "
+        f"removed {plural(removed, 'orphan file')} ({format_bytes(freed)}) from {path}; "
+        "the disk is still "
         f"too full to open the cache ({problem.__cause__}): `flowyml-tui cache clear` deletes "
         f"its {format_bytes(usage(path, keep or set())['values'])} of cached values"
     )

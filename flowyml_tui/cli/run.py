@@ -7,10 +7,11 @@ import json
 import sys
 from typing import Any, TextIO
 
-from ..engine.display import STATUS_SYMBOLS, format_duration
+from ..engine.display import STATUS_SYMBOLS, format_duration, plural
 from ..engine.events import (
     Event,
     RunFinished,
+    RunStarted,
     RunWarning,
     StepFinished,
     StepLog,
@@ -70,9 +71,8 @@ def main(args: argparse.Namespace) -> int:
         else:
             print_plan(pipeline.name, plans, sys.stdout)
         return 0
-    printer = None if args.json else LivePrinter(sys.stdout, verbose=args.verbose)
-    if printer is not None:
-        print(f"pipeline {pipeline.name} · {args.file}", flush=True)
+    header = f"pipeline {pipeline.name} · {args.file}"
+    printer = None if args.json else LivePrinter(sys.stdout, verbose=args.verbose, header=header)
     runner = make_runner(args.jobs, args.dask)
     try:
         result = pipeline.run(context, on_event=printer, runner=runner)
@@ -94,19 +94,27 @@ class LivePrinter:
     write instead of one per step.
     """
 
-    def __init__(self, out: TextIO, *, verbose: bool) -> None:
+    def __init__(self, out: TextIO, *, verbose: bool, header: str = "") -> None:
         self.out = out
         self.verbose = verbose
+        self.header = header
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, StepFinished):
+        if isinstance(event, RunStarted):
+            # Only once the run has really started: a definition error (a missing parameter)
+            # is raised before, and must reach stderr without a stray header on stdout.
+            if self.header:
+                self.out.write(self.header + "\n")
+                self.out.flush()
+        elif isinstance(event, StepFinished):
             status = f"{STATUS_SYMBOLS[event.status]} {WORDS.get(event.status, event.status)}"
             reason = event.reason
             if event.tier:
                 reason += f" from the {event.tier} cache"
             if event.saved_seconds and event.cached:
                 reason += f" (saved {format_duration(event.saved_seconds)})"
-            duration = format_duration(event.duration_seconds) if not event.cached else "-"
+            did_not_run = event.cached or event.status == StepStatus.SKIPPED
+            duration = "-" if did_not_run else format_duration(event.duration_seconds)
             self.out.write(f"  {status:<10} {event.step:<24} {duration:>8}  {reason}\n")
         elif isinstance(event, (StepStarted, RunFinished)):
             self.out.flush()
@@ -125,7 +133,7 @@ def print_summary(result: RunResult, out: TextIO) -> None:
         print(f"\n{name} failed:\n" + _indent(error), file=out)
     totals = result.totals
     parts = [
-        f"{totals.steps} steps",
+        plural(totals.steps, "step"),
         f"{totals.executed} executed",
         f"{totals.cached} cached",
     ]
@@ -146,7 +154,8 @@ def print_plan(name: str, plans: list[StepPlan], out: TextIO) -> None:
     for plan in plans:
         print(f"  {plan.action:<7} {plan.step:<24} {plan.reason}", file=out)
     runs = sum(p.action == "run" for p in plans)
-    print(f"{len(plans)} steps: {runs} would run, {len(plans) - runs} from the cache", file=out)
+    cached = len(plans) - runs
+    print(f"{plural(len(plans), 'step')}: {runs} would run, {cached} from the cache", file=out)
 
 
 def result_to_json(result: RunResult) -> dict[str, Any]:

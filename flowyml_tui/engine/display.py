@@ -33,6 +33,16 @@ def format_duration(seconds: float | None) -> str:
     return f"{minutes}m{rest:02d}s"
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """ "1 entry", "3 entries", "1 step": counts read as English in every view."""
+    if count == 1:
+        return f"1 {word}"
+    if many is None:
+        consonant_y = word.endswith("y") and word[-2:-1] not in "aeiou"
+        many = word[:-1] + "ies" if consonant_y else word + "s"
+    return f"{count} {many}"
+
+
 def format_bytes(size: float) -> str:
     """512 B, 3.4 KB, 1.2 GB (powers of 1024)."""
     value = float(size)

@@ -389,7 +389,7 @@ class Executor:
             result.status = StepStatus.PINNED if decision.action == "pinned" else StepStatus.CACHED
             result.cached = True
             result.key = entry.key
-            result.code_hash = entry.code_hash or result.code_hash
+            result.code_hash = self._shown_code_hash(step, entry.code_hash) or result.code_hash
             result.saved_seconds = entry.duration
             self._remember_entry(step, entry)
             result.output_fingerprints = dict(zip(step.outputs, entry.output_fps, strict=False))
@@ -465,7 +465,7 @@ class Executor:
             located[output] = (entry, index)
             known[output] = output_fps[index]
         fps = _by_output(outputs, output_fps)
-        code_hash = entry.code_hash or None
+        code_hash = self._shown_code_hash(step, entry.code_hash)
         result = StepResult(
             name=name,
             status=StepStatus.CACHED,
@@ -619,7 +619,7 @@ class Executor:
         result.reason, result.reason_kind = decision.reason, decision.kind
         result.changed, result.diff = decision.changed, decision.diff
         if decision.recipe is not None:
-            result.code_hash = decision.recipe.code_hash
+            result.code_hash = self._shown_code_hash(step, decision.recipe.code_hash)
 
         tail = OutputTail(step.name, result.logs, self.events)  # the log file has it all
 
@@ -995,6 +995,14 @@ class Executor:
             self._output_fps[name] = fps[index]
 
     # -- keys ------------------------------------------------------------------------------
+
+    def _shown_code_hash(self, step: Step, stored: str | None) -> str | None:
+        """The code hash a record shows: for `input_hash`, whose key ignores the code, the
+        current code's, not that of the run that wrote the entry."""
+        if step.policy is CachePolicy.INPUT_HASH:
+            ident = self._code(step)
+            return ident.hash if ident else None
+        return stored or None
 
     def _code(self, step: Step) -> CodeIdentity | None:
         if step.policy is CachePolicy.DISABLED:

@@ -53,13 +53,22 @@ def export_run(
     run_id: str = "latest",
     fmt: str = "html",
     output: Path | None = None,
+    *,
+    directory: Path | None = None,
 ) -> Path:
-    """Render one recorded run to a file; the default name is flowyml-report-<run id>.<ext>."""
+    """Render one recorded run to a file; the default name is flowyml-report-<run id>.<ext>
+    in `directory` (default: the current folder)."""
     record = load_run(cache_dir, run_id)
     text = render(record, fmt)
-    return write_report(text, output or default_report_path(record, fmt))
+    return write_report(text, output or default_report_path(record, fmt, directory))
 
 
-def export_latest(cache_dir: Path | str, fmt: str = "html", output: Path | None = None) -> Path:
-    """What the TUI's `e` key does: the newest run, written to a file, its path returned."""
-    return export_run(cache_dir, "latest", fmt, output)
+def export_latest(
+    cache_dir: Path | str,
+    fmt: str = "html",
+    output: Path | None = None,
+    *,
+    directory: Path | None = None,
+) -> Path:
+    """The newest run, written to a file, its path returned (the TUI's `e` key)."""
+    return export_run(cache_dir, "latest", fmt, output, directory=directory)

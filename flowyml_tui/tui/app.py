@@ -19,11 +19,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, DataTable, Footer, Select
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Select, TabbedContent
 from textual.worker import Worker, WorkerState
 
-from flowyml_tui.config import keymap_path
-from flowyml_tui.engine.events import RunFinished, RunStarted, RunWarning, StepStatus
+from flowyml_tui.config import keymap_path, settings_path
+from flowyml_tui.engine.events import RunFinished, RunStarted, RunWarning, StepLog, StepStatus
 from flowyml_tui.runner.protocol import PipelinesFound
 
 if TYPE_CHECKING:
@@ -31,16 +31,24 @@ if TYPE_CHECKING:
 
 from .commands import palette_commands
 from .keymap import load_keymap
-from .messages import FilesChanged, ReportExported, RunnerUpdate, StoreChanged
+from .messages import (
+    FilesChanged,
+    OriginLogsFound,
+    ReportExported,
+    RunnerUpdate,
+    StoreChanged,
+)
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
-from .state import RunModel, describe_runner
+from .settings import load_settings, save_setting
+from .state import OriginLog, RunModel, StepLogs, describe_runner
 from .themes import DEFAULT_THEME, available_themes, step_variable_defaults, theme_dirs
 from .widgets.dag_view import DagView
 from .widgets.detail_pane import DetailPane
 from .widgets.error_panel import ErrorPanel
 from .widgets.pipeline_selector import PipelineSelector, parse_target, target_value
 from .widgets.status_line import StatusLine
+from .widgets.step_filter import StepFilter, matching
 from .widgets.step_table import StepTable
 
 FRAME_SECONDS = 1 / 30
@@ -85,8 +93,16 @@ class FlowymlApp(App[int]):
         Binding("I", "invalidate_downstream", "Invalidate+down", id="invalidate_downstream"),
         Binding("c", "clear_cache", "Clear cache", id="clear_cache"),
         Binding("d", "toggle_dag", "DAG", id="dag"),
+        Binding("L", "full_log", "Full log", id="full_log"),
         Binding("e", "export", "Export", id="export"),
         Binding("t", "change_theme", "Theme", id="theme"),
+        Binding("y", "copy_detail", "Copy", id="copy"),
+        Binding("o", "open_source", "Open in $EDITOR", id="open_source"),
+        Binding("slash", "filter_steps", "Filter", key_display="/", id="filter"),
+        Binding("1", "show_tab('tab-why')", "Why tab", show=False, id="tab.why"),
+        Binding("2", "show_tab('tab-logs')", "Logs tab", show=False, id="tab.logs"),
+        Binding("3", "show_tab('tab-output')", "Output tab", show=False, id="tab.output"),
+        Binding("4", "show_tab('tab-history')", "History tab", show=False, id="tab.history"),
     ]
 
     def __init__(
@@ -106,6 +122,7 @@ class FlowymlApp(App[int]):
     ) -> None:
         self._theme_dirs = list(themes_from) if themes_from is not None else theme_dirs()
         self._keymap_file = keymap_file if keymap_file is not None else keymap_path()
+        self._settings_file = settings_path()
         super().__init__()
         if not files:
             raise ValueError("FlowymlApp needs at least one pipeline file")
@@ -135,6 +152,10 @@ class FlowymlApp(App[int]):
         self._details_dirty = True
         self._shut_down = False
         self._binding_state: tuple[bool, bool] | None = None
+        self._pending_logs: list[StepLog] = []
+        self.step_filter = ""
+        """What `/` narrows the step table to: a name fragment or a status."""
+        self._pending_logs_token = 0
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -143,6 +164,7 @@ class FlowymlApp(App[int]):
         yield PipelineSelector(id="selector")
         yield ErrorPanel(id="error")
         with Vertical(id="main"):
+            yield StepFilter(id="step-filter")
             with ContentSwitcher(initial="steps", id="left"):
                 yield StepTable(id="steps")
                 yield DagView(id="dag")
@@ -155,7 +177,7 @@ class FlowymlApp(App[int]):
     def on_mount(self) -> None:
         self._install_themes()
         self._install_keymap()
-        self.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._refresh_selector()
         self.set_interval(FRAME_SECONDS, self.catch_up, name="frame")
         self.set_interval(TICK_SECONDS, self.tick_elapsed, name="elapsed")
@@ -177,11 +199,21 @@ class FlowymlApp(App[int]):
                 severity="warning",
                 timeout=12,
             )
-        wanted = self.requested_theme or DEFAULT_THEME
+        remembered = load_settings(self._settings_file).get("theme")
+        wanted = self.requested_theme or remembered or DEFAULT_THEME
+        if wanted == remembered and wanted not in self.available_themes:
+            wanted = DEFAULT_THEME  # a theme file since removed: quietly back to the default
         if wanted not in self.available_themes:
             self.notify(f"Unknown theme {wanted!r}; using {DEFAULT_THEME}.", severity="warning")
             wanted = DEFAULT_THEME
         self.theme = wanted
+
+    def _theme_changed(self, theme: Any) -> None:
+        """Chosen with `t` (or the palette): restyle, and remember it for the next session."""
+        self._restyle()
+        problem = save_setting(self._settings_file, "theme", theme.name)
+        if problem:
+            self.notify(problem, severity="warning")
 
     def _install_keymap(self) -> None:
         ids = [binding.id for binding in self.BINDINGS if isinstance(binding, Binding)]
@@ -256,7 +288,20 @@ class FlowymlApp(App[int]):
         await session.cancel(why)
         session.context = dict(self.context)
         async for message in session.run():
+            if isinstance(message, StepLog):
+                # A chatty step prints thousands of lines a second: they are handed over once
+                # per frame (catch_up) as one message, not one message and handler per line.
+                self._pending_logs.append(message)
+                self._pending_logs_token = token
+                continue
+            self._hand_over_logs()  # what was printed before this event, in order
             self.post_message(RunnerUpdate(message, token))
+        self._hand_over_logs()
+
+    def _hand_over_logs(self) -> None:
+        if self._pending_logs:
+            batch, self._pending_logs = self._pending_logs, []
+            self.post_message(RunnerUpdate(StepLogs(tuple(batch)), self._pending_logs_token))
 
     @work(group="watch", exit_on_error=False, name="watch files")
     async def _follow_saves(self) -> None:
@@ -317,8 +362,40 @@ class FlowymlApp(App[int]):
             self._warning_toasts = 0
         elif isinstance(payload, RunFinished):
             self._refresh_bindings_if_changed()
+            self._look_up_origin_logs(message.token)
         elif isinstance(payload, RunWarning):
             self._warning_toast(payload)
+
+    def _look_up_origin_logs(self, token: int) -> None:
+        """Cached steps printed nothing this run: find what the run that produced them printed."""
+        cache_dir = self.known_cache_dir
+        keys = {
+            row.name: row.key
+            for row in self.model.rows.values()
+            if row.cached and row.key and not row.logs
+        }
+        if cache_dir and keys:
+            self._find_origin_logs(cache_dir, self.model.pipeline, keys, token)
+
+    @work(thread=True, group="origin logs", exit_on_error=False, name="read run records")
+    def _find_origin_logs(
+        self, cache_dir: str, pipeline: str, keys: dict[str, str], token: int
+    ) -> None:
+        from .origin_logs import producing_logs
+
+        found = producing_logs(cache_dir, pipeline, keys)
+        if found:
+            self.post_message(OriginLogsFound(dict(found), token))
+
+    @on(OriginLogsFound)
+    def _origin_logs_found(self, message: OriginLogsFound) -> None:
+        if message.token != self._token:
+            return
+        for name, log in message.logs.items():
+            row = self.model.rows.get(name)
+            if row is not None and isinstance(log, OriginLog):
+                row.origin_log = log
+                self.model.dirty.add(name)
 
     def _pipelines_found(self, found: PipelinesFound) -> None:
         file = Path(found.file)
@@ -356,6 +433,7 @@ class FlowymlApp(App[int]):
         """Bring the widgets up to date with the model: at most once per frame."""
         if self._shut_down:
             return
+        self._hand_over_logs()
         model = self.model
         now = self.clock()
         try:
@@ -363,10 +441,16 @@ class FlowymlApp(App[int]):
         except NoMatches:  # the screen is being torn down
             return
         selected = table.selected_step
+        shown_rows = None
+        if self.step_filter:
+            shown_rows = matching(model.rows.values(), self.step_filter)
+            if {row.name for row in shown_rows} != table.shown_steps:
+                model.structure_changed = True  # a step came into or went out of the filter
         if model.structure_changed:
             model.structure_changed = False
             model.take_dirty()
-            table.show_steps(model.rows.values(), now)
+            table.show_steps(model.rows.values() if shown_rows is None else shown_rows, now)
+            self._title_table(table, shown_rows)
             dirty = set(model.rows)
             if table.selected_step != selected:
                 selected = table.selected_step
@@ -386,6 +470,13 @@ class FlowymlApp(App[int]):
         dag = self.query_one(DagView)
         if dirty and dag.display and self.query_one(ContentSwitcher).current == "dag":
             dag.show(model)
+
+    def _title_table(self, table: StepTable, shown: list[Any] | None) -> None:
+        if shown is None:
+            table.border_title = "Steps"
+        else:
+            total = len(self.model.rows)
+            table.border_title = f"Steps · /{self.step_filter} · {len(shown)} of {total}"
 
     def _this_frame(self, table: StepTable, dirty: set[str]) -> set[str]:
         """At most ROWS_PER_FRAME rows, the visible ones first; the rest wait for the next frame."""
@@ -490,7 +581,9 @@ class FlowymlApp(App[int]):
     def _export(self, cache_dir: str) -> None:
         from flowyml_tui.report import export_latest
 
-        self.post_message(ReportExported(Path(export_latest(cache_dir))))
+        # Into the cache dir, beside the run records, not into whatever folder we started in.
+        directory = Path(cache_dir) / "reports"
+        self.post_message(ReportExported(Path(export_latest(cache_dir, directory=directory))))
 
     @on(ReportExported)
     def _report_exported(self, message: ReportExported) -> None:
@@ -594,6 +687,90 @@ class FlowymlApp(App[int]):
         else:
             self.query_one(StepTable).focus()
 
+    def action_copy_detail(self) -> None:
+        """The selected step's traceback, else its diff, to the clipboard (OSC 52: over SSH)."""
+        name = self.selected_step
+        row = self.model.rows.get(name) if name else None
+        if row is None or not (row.error or row.diff):
+            self.notify("Nothing to copy: the selected step has no traceback or diff.")
+            return
+        what, text = ("traceback", row.error) if row.error else ("diff", row.diff)
+        assert text is not None
+        self.copy_to_clipboard(text)
+        lines = text.count("\n") + 1
+        self.notify(f"Copied the {what} of {row.name} ({lines} lines) to the clipboard.")
+
+    def action_open_source(self) -> None:
+        """The selected step's `def` in $VISUAL/$EDITOR; the app gives it the terminal."""
+        import subprocess
+
+        from textual.app import SuspendNotSupported
+
+        from .editor import editor_command
+
+        name = self.selected_step
+        row = self.model.rows.get(name) if name else None
+        file = row.info.source_file if row else None
+        if row is None or not file:
+            self.notify("The selected step has no source file to open.")
+            return
+        line = row.info.source_line
+        command = editor_command(file, line)
+        where = f"{file}:{line}" if line else file
+        try:
+            with self.suspend():
+                returncode = subprocess.call(command)
+        except SuspendNotSupported:
+            self.notify(f"Cannot hand the terminal to an editor here; the step is at {where}.")
+            return
+        except OSError as exc:
+            self.notify(f"Cannot start {command[0]!r} ({exc.strerror or exc}); set $EDITOR.")
+            return
+        if returncode:
+            self.notify(f"{command[0]} exited with code {returncode}.", severity="warning")
+
+    def action_filter_steps(self) -> None:
+        box = self.query_one(StepFilter)
+        box.add_class("-visible")
+        box.focus()
+
+    @on(Input.Changed, "#step-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.step_filter = event.value.strip()
+        self.model.structure_changed = True
+
+    @on(Input.Submitted, "#step-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            event.input.remove_class("-visible")
+        self.query_one(StepTable).focus()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one("#detail-tabs", TabbedContent).active = tab
+
+    def action_full_log(self) -> None:
+        from .screens.full_log import FullLogScreen
+
+        name = self.selected_step
+        row = self.model.rows.get(name) if name else None
+        if row is None:
+            self.notify("Select a step first.")
+            return
+        path = self.model.log_file(row.name)
+        title = f"{row.name}: output of this run"
+        fallback = "".join(row.logs)
+        origin = row.origin_log
+        if path is None and row.cached and origin is not None:
+            title = f"{row.name}: output of run {origin.run_id}, which produced the cached result"
+            fallback = "\n".join(origin.lines)
+            if origin.file and self.known_cache_dir:
+                candidate = Path(self.known_cache_dir) / origin.file
+                path = candidate if candidate.is_file() else None
+        if path is None and not fallback.strip():
+            self.notify(f"{row.name} printed nothing.")  # an empty screen would say less
+            return
+        self.push_screen(FullLogScreen(title, path, fallback))
+
     def action_warnings(self) -> None:
         from .screens.warnings import WarningsScreen
 
@@ -610,6 +787,9 @@ class FlowymlApp(App[int]):
             binding = active.binding
             if active.node is self and binding.id:
                 rows.append((binding.key_display or key, binding.description, binding.id))
+        for binding in StepTable.BINDINGS:  # j/k: the table's own keys, not the app's
+            if isinstance(binding, Binding) and binding.id:
+                rows.append((binding.key, f"{binding.description} (step table)", binding.id))
         self.push_screen(HelpScreen(rows))
 
     async def action_quit(self) -> None:

@@ -40,3 +40,11 @@ class ReportExported(Message):
     """The report of the last run was written."""
 
     path: Path
+
+
+@dataclass
+class OriginLogsFound(Message):
+    """What the runs that produced this run's cached entries printed (step -> its log)."""
+
+    logs: dict[str, object]
+    token: int

@@ -42,6 +42,24 @@ class HistoryPoint:
     duration: float
 
 
+@dataclass(frozen=True, slots=True)
+class OriginLog:
+    """What the run that produced a cached entry printed, as its record kept it."""
+
+    run_id: str
+    lines: tuple[str, ...]
+    total_lines: int
+    file: str | None
+    """The whole log, relative to the cache dir, when that run wrote one."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepLogs:
+    """Several `StepLog` events folded at once: the run worker hands them over per frame."""
+
+    events: tuple[StepLog, ...]
+
+
 @dataclass(slots=True)
 class StepRow:
     """Everything known about one step in the current run."""
@@ -57,8 +75,15 @@ class StepRow:
     changed: tuple[str, ...] = ()
     diff: str | None = None
     error: str | None = None
-    logs: list[str] = field(default_factory=list)
+    logs: deque[str] = field(default_factory=deque)
+    """The tail of the step's output, in chunks; the whole of it is in the run's log file."""
     log_chars: int = 0
+    log_lines: int = 0
+    """Lines the step printed in this run, all of them, not only the kept tail."""
+    key: str | None = None
+    """The cache entry the step used or wrote: names the run that produced a cached result."""
+    origin_log: OriginLog | None = None
+    """For a cached step: the output of the run that produced its entry (from the records)."""
     previews: dict[str, str] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
@@ -85,8 +110,18 @@ class StepRow:
     def add_log(self, text: str) -> None:
         self.logs.append(text)
         self.log_chars += len(text)
+        self.log_lines += text.count("\n")
         while self.log_chars > LOG_LIMIT and len(self.logs) > 1:
-            self.log_chars -= len(self.logs.pop(0))
+            self.log_chars -= len(self.logs.popleft())
+
+    def log_tail(self, lines: int) -> tuple[str, int]:
+        """The last `lines` lines printed and how many came before them (kept or not)."""
+        text = "".join(self.logs)
+        if not text:
+            return "", 0
+        total = self.log_lines + (0 if text.endswith("\n") else 1)
+        tail = text.rstrip("\n").split("\n")[-lines:]
+        return "\n".join(tail), max(0, total - len(tail))
 
     def elapsed(self, now: float) -> float | None:
         """The live duration of a running step, or its final one."""
@@ -125,6 +160,7 @@ class RunModel:
 
     def __init__(self, parallel: str = "") -> None:
         self.pipeline = ""
+        self.run_id = ""
         self.source_file: str | None = None
         self.cache_dir: str | None = None
         self.run_number = 0
@@ -154,7 +190,10 @@ class RunModel:
         Messages the model has no use for (which pipelines a file holds, say) are ignored: the
         app handles those itself.
         """
-        if isinstance(message, StepFinished):  # the common case first: this is per step
+        if isinstance(message, StepLogs):  # a chatty step: thousands of lines per frame
+            for event in message.events:
+                self.step_log(event)
+        elif isinstance(message, StepFinished):
             self.step_finished(message)
         elif isinstance(message, StepStarted):
             self.step_started(message, now)
@@ -183,6 +222,7 @@ class RunModel:
         old_shape = [(r.info.name, r.info.upstream, r.info.cache) for r in self.rows.values()]
         self.structure_changed = self.structure_changed or shape != old_shape
         self.pipeline = event.pipeline
+        self.run_id = event.run_id
         self.source_file = event.source_file
         self.cache_dir = event.cache_dir
         self.run_number += 1
@@ -231,6 +271,7 @@ class RunModel:
         row.previews = dict(event.output_previews)
         row.sizes = dict(event.output_sizes)
         row.warnings = tuple(event.warnings)
+        row.key = event.key
         points = self.history.setdefault(row.name, deque(maxlen=HISTORY_LENGTH))
         points.append(HistoryPoint(self.run_number, event.status, event.duration_seconds))
         self._touch(row.name)
@@ -320,6 +361,11 @@ class RunModel:
                     row.reason = reason
                     row.started_at = None
                     self._touch(row.name)
+                elif row.status == StepStatus.PENDING and problem is not None:
+                    # The process is gone (os._exit, a signal): nothing after it will run.
+                    row.status = StepStatus.SKIPPED
+                    row.reason = "not run: the pipeline process ended first"
+                    self._touch(row.name)
         self.summary_dirty = True
 
     def _touch(self, name: str) -> None:
@@ -364,6 +410,16 @@ class RunModel:
             ups = [depth.get(u, 0) for u in row.info.upstream if u in depth]
             depth[row.name] = (max(ups) + 1) if ups else 0
         return depth
+
+    def log_file(self, name: str) -> Path | None:
+        """The whole output of step `name` in this run, if the run wrote it to disk."""
+        from flowyml_tui.engine.logfiles import LOGS_DIRNAME, log_file_name
+        from flowyml_tui.engine.records import runs_dir
+
+        if not (self.cache_dir and self.run_id):
+            return None
+        path = runs_dir(self.cache_dir) / self.run_id / LOGS_DIRNAME / log_file_name(name)
+        return path if path.is_file() else None
 
     def take_dirty(self) -> set[str]:
         dirty, self.dirty = self.dirty, set()

@@ -133,7 +133,7 @@ def test_a_run_where_nothing_could_hit_has_no_hit_rate_rather_than_zero(write_fi
     cli("run", path, "--cache-dir", cache)
 
     assert (
-        "1 steps, 1 executed, 0 cached · hit rate \u2013 ·"
+        "1 step, 1 executed, 0 cached · hit rate \u2013 ·"
         in cli("run", path, "--cache-dir", cache).stdout
     )
     data = json.loads(cli("run", path, "--cache-dir", cache, "--json").stdout)

@@ -148,6 +148,7 @@ def test_bad_input_is_one_clear_line_and_exit_2(tmp_path, source, expected):
         path.write_text(source)
     out = cli("run", path, "--cache-dir", tmp_path / "cache")
     assert out.returncode == 2
+    assert out.stdout == ""  # no "pipeline ..." header before an error that stops the run
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
     assert lines[0].startswith("flowyml-tui: error: ")
@@ -181,6 +182,8 @@ def test_cache_stats_ls_pin_unpin_and_clear(demo):
     assert "pinned first" in cli("cache", "pin", "first", "--cache-dir", cache).stdout
     assert "◆ pinned   first" in cli("run", path, "--cache-dir", cache).stdout
     assert cli("cache", "unpin", "first", "--cache-dir", cache).returncode == 0
+    again = cli("cache", "unpin", "first", "--cache-dir", cache)  # idempotent, like rm -f
+    assert again.returncode == 0 and "first is not pinned" in again.stdout
     refused = cli("cache", "clear", "--cache-dir", cache)
     assert refused.returncode == 1 and "pass --yes" in refused.stderr
     assert cli("cache", "clear", "--step", "first", "--yes", "--cache-dir", cache).returncode == 0
@@ -201,3 +204,55 @@ def test_pinning_a_step_with_no_entry_is_a_clear_error(demo):
     out = cli("cache", "pin", "nonexistent", "--cache-dir", cache)
     assert out.returncode == 2
     assert "has no cached result to pin" in out.stderr
+
+
+def test_counts_read_as_english(demo):
+    path, cache = demo
+    cli("run", path, "--cache-dir", cache)
+    stats = cli("cache", "stats", "--cache-dir", cache).stdout
+    assert "2 entries" in stats and "0 hits / 2 misses" in stats
+    assert "1 entry " in stats and "0 hits / 1 miss\n" in stats
+    per_step = [line for line in stats.splitlines() if line.startswith("  first ")]
+    assert per_step and "entries" not in per_step[0] and "1 entry" in per_step[0]
+
+
+def test_a_skipped_step_shows_no_duration(write_file, tmp_path):
+    path = write_file(
+        "skips.py",
+        """
+        from flowyml_tui import Pipeline, step
+
+        @step(outputs=["x"])
+        def explode():
+            raise KeyError("missing column")
+
+        @step(inputs=["x"], outputs=["y"])
+        def after(x):
+            return x
+
+        pipeline = Pipeline("skips").add_step(explode).add_step(after)
+        """,
+    )
+    out = cli("run", path, "--cache-dir", tmp_path / "cache")
+    line = next(line for line in out.stdout.splitlines() if " after " in line)
+    assert "µs" not in line and " - " in line, line
+
+
+@pytest.mark.parametrize("command", [("runs",), ("cache", "stats", "--json")])
+def test_a_reader_that_leaves_early_is_not_an_error(demo, command):
+    """`flowyml-tui runs | head -3`: the pipe closes before we finish writing."""
+    path, cache = demo
+    for _ in range(3):
+        cli("run", path, "--cache-dir", cache)
+    args = [*command, "--cache-dir", cache]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "flowyml_tui", *map(str, args)],
+        cwd=path.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    child.stdout.close()  # the reader is gone before the first write
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 141  # as if killed by SIGPIPE, what shells expect
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr

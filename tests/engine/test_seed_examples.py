@@ -72,6 +72,16 @@ def test_input_hash_step_ignores_a_code_edit(write_file, load):
     assert result["clean"] == [1, 2, 4]
 
 
+def test_an_input_hash_hit_shows_the_code_hash_of_the_code_now(write_file, load):
+    """Its key ignores the code, but what the run shows must be the code that is there now."""
+    path = write_file("etl.py", MIXED)
+    first = load(path).run(context={"file_path": "data.csv"}).step_results["clean_data"]
+    path.write_text(MIXED.replace("if x is not None]", "if x is not None and x > 1]"))
+    again = load(path).run(context={"file_path": "data.csv"}).step_results["clean_data"]
+    assert again.cached is True
+    assert first.code_hash and again.code_hash and again.code_hash != first.code_hash
+
+
 def test_code_hash_step_reruns_on_a_code_edit(write_file, load):
     path = write_file("etl.py", MIXED)
     load(path).run(context={"file_path": "data.csv"})

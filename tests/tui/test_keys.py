@@ -111,17 +111,26 @@ def test_c_asks_before_clearing_the_cache(write_pipeline, new_app, tmp_path: Pat
     drive(app, scenario)
 
 
-def test_e_exports_a_report_of_the_last_run(write_pipeline, new_app, tmp_path: Path) -> None:
+def test_e_exports_a_report_into_the_cache_dir_and_says_where(
+    write_pipeline, new_app, tmp_path: Path
+) -> None:
     app = new_app(write_pipeline())
+    reports = tmp_path / "cache" / "reports"
 
     async def scenario(pilot) -> None:
         await wait_for_run(pilot, app, 1)
         await pilot.press("e")
         await wait_until(
-            pilot, lambda: list(tmp_path.glob("flowyml-report-*.html")), what="the report file"
+            pilot, lambda: list(reports.glob("flowyml-report-*.html")), what="the report file"
         )
-        report = next(tmp_path.glob("flowyml-report-*.html")).read_text()
-        assert "double" in report
+        written = next(reports.glob("flowyml-report-*.html"))
+        assert "double" in written.read_text()
+        assert not list(tmp_path.glob("flowyml-report-*"))  # not where we were started
+        await wait_until(
+            pilot,
+            lambda: any(str(written) in n.message for n in app._notifications),
+            what="a notification naming the file",
+        )
 
     drive(app, scenario)
 

@@ -144,6 +144,9 @@ def test_a_hard_exit_in_a_step_is_shown_with_file_and_line(write_pipeline, new_a
         shown = widget_text(panel)
         assert "exited (code 3)" in shown and "demo.py:" in shown
         assert statuses(app)["double"] == "failed"
+        # The process is gone: the step after it will not run, and did not take 0µs.
+        assert statuses(app)["total"] == "skipped"
+        assert table_cell(app, "total", "time") == "-"
         await pilot.press("r")  # the app is still alive and runs again
         await wait_until(pilot, lambda: app.runs_started == 2 and not app.run_active)
 

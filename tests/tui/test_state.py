@@ -68,3 +68,10 @@ def test_durations_read_at_a_glance() -> None:
         "1.25s",
         "3m05s",
     ]
+
+
+def test_the_output_tab_writes_sizes_as_the_cli_does() -> None:
+    from flowyml_tui.engine.display import format_bytes
+    from flowyml_tui.tui.widgets.detail_pane import _size
+
+    assert _size(3 * 1024 + 400) == format_bytes(3 * 1024 + 400) == "3.4 KB"

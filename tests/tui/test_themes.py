@@ -97,3 +97,29 @@ def test_every_status_has_a_colour_in_every_theme(write_pipeline, new_app, theme
             assert app.theme_variables[name].startswith("#"), (theme, name)
 
     drive(app, scenario)
+
+
+def test_the_theme_chosen_is_remembered_for_the_next_session(write_pipeline, new_app) -> None:
+    from flowyml_tui.config import settings_path
+
+    path = write_pipeline()
+    first = new_app(path, autorun=False)
+
+    async def choose(pilot) -> None:
+        first.theme = "flowyml-light"  # what picking it after `t` does
+        await pilot.pause()
+
+    drive(first, choose)
+    assert 'theme = "flowyml-light"' in settings_path().read_text()
+    second = new_app(path, autorun=False)
+
+    async def reopened(pilot) -> None:
+        assert second.theme == "flowyml-light"
+
+    drive(second, reopened)
+    explicit = new_app(path, autorun=False, theme="flowyml")  # --theme still wins
+
+    async def asked(pilot) -> None:
+        assert explicit.theme == "flowyml"
+
+    drive(explicit, asked)

@@ -83,7 +83,8 @@ def render_dag(model: RunModel, width: int, style_for: StyleFor) -> Text:
 
 def _box_lines(row: StepRow) -> list[str]:
     status = row.status
-    if row.duration is not None and row.status not in ("pending", "running") and not row.cached:
+    ran = row.status not in ("pending", "running", "skipped") and not row.cached
+    if row.duration is not None and ran:
         status += f" {format_duration(row.duration)}"
     lines = [f"{STATUS_SYMBOLS.get(row.status, '?')} {row.name}", status]
     if row.info.upstream:

@@ -12,13 +12,15 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static, TabbedContent, TabPane
 
-from flowyml_tui.engine.display import STATUS_SYMBOLS, format_duration
+from flowyml_tui.engine.display import STATUS_SYMBOLS, format_bytes, format_duration
 from flowyml_tui.engine.events import ReasonKind, StepStatus
 
 from ..state import HistoryPoint, StepRow
 from .colours import status_style
 
 BOLD = Style(bold=True)
+LOG_TAIL_LINES = 200
+"""Lines of output the Logs tab shows; `L` opens all of them (cheap to redraw every frame)."""
 
 
 def highlighted(code: str, lexer: str, *, dark: bool) -> Text:
@@ -104,8 +106,22 @@ class DetailPane(Vertical):
 
     def _logs(self, row: StepRow, dark: bool) -> RenderableType:
         parts: list[RenderableType] = []
-        if row.logs:
-            parts.append(Text("".join(row.logs).rstrip("\n")))
+        tail, earlier = row.log_tail(LOG_TAIL_LINES)
+        origin = row.origin_log
+        if not tail and row.cached and origin is not None and origin.lines:
+            parts.append(
+                Text(
+                    f"Printed by run {origin.run_id}, which produced this cached result:",
+                    style="italic",
+                )
+            )
+            tail = "\n".join(origin.lines[-LOG_TAIL_LINES:])
+            earlier = max(0, origin.total_lines - min(len(origin.lines), LOG_TAIL_LINES))
+        if earlier:
+            keys = "/".join(self.app.keys_for("full_log")) or "L"  # type: ignore[attr-defined]
+            parts.append(Text(f"{earlier} earlier lines — {keys} opens the full log", style="dim"))
+        if tail:
+            parts.append(Text(tail))
         if row.error:
             if parts:
                 parts.append(Text(""))
@@ -139,10 +155,4 @@ class DetailPane(Vertical):
 
 
 def _size(size: int | None) -> str:
-    if size is None:
-        return ""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return ""
+    return "" if size is None else format_bytes(size)

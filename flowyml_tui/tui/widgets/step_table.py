@@ -76,6 +76,11 @@ class StepTable(DataTable[Text | str]):
             return None
         return key.value
 
+    @property
+    def shown_steps(self) -> set[str]:
+        """The steps that have a row now (all of them, unless `/` filters)."""
+        return set(self._shown)
+
     def restyle(self) -> None:
         """The theme changed: every cell is drawn again with the new colours on its next update."""
         self._styles.clear()
@@ -170,7 +175,9 @@ class StepTable(DataTable[Text | str]):
         """Plain values that decide each cell, cheap enough to compute for every row per frame."""
         status = row.status
         saved = format_duration(row.saved) if row.cached and row.saved else ""
-        took = "-" if row.cached else format_duration(row.elapsed(now))  # a hit did not run
+        # A hit did not run, and neither did a step skipped because something upstream failed.
+        did_not_run = row.cached or status == StepStatus.SKIPPED
+        took = "-" if did_not_run else format_duration(row.elapsed(now))
         return (
             status,
             status == StepStatus.RUNNING,
