@@ -256,9 +256,13 @@ class Executor:
         decision and its inputs stay consistent, as in `_decide_with_inputs`), and outcomes
         are stored and reported as they complete.
         """
+        missed = self._hits_first()
+        if missed is None:  # fully cached: no scheduling at all, as inline
+            return
         from concurrent.futures import FIRST_COMPLETED, wait
 
         scheduler = self._scheduler
+        scheduler.start(done=self._results)
         ready = deque(scheduler.take())
         flying: dict[Future[StepOutcome], _InFlight] = {}
         try:
@@ -266,7 +270,11 @@ class Executor:
                 held: deque[Step] = deque()
                 while ready:
                     step = ready.popleft()
-                    began = self._begin_step(step, may_submit=len(flying) < capacity)
+                    began = self._begin_step(
+                        step,
+                        may_submit=len(flying) < capacity,
+                        try_hit=step.name not in missed,
+                    )
                     if began is None:  # it executes, and the runner is full: later
                         held.append(step)
                     elif isinstance(began, StepResult):
@@ -299,6 +307,37 @@ class Executor:
                 for future in flying:
                     future.cancel()
 
+    def _hits_first(self) -> set[str] | None:
+        """Report every plain cache hit reachable through hits alone, in topological order,
+        before any scheduling: the same lean `_cached_hit` per step as the inline loop, so a
+        fully cached parallel run costs what an inline one does.
+
+        Returns the steps that missed here, or None when every step was a hit. The missed
+        ones, steps with a `condition=` (asked before their hit, as inline) and everything
+        downstream go to the ready-set machinery, which does not look the missed ones up
+        again.
+        """
+        if self.store is None:
+            return {s.name for s in self.graph.order}
+        results, upstream = self._results, self.graph.upstream
+        undecided: set[str] = set()
+        missed: set[str] = set()
+        for step in self.graph.order:
+            name = step.name
+            if undecided and not undecided.isdisjoint(upstream[name]):
+                undecided.add(name)
+                continue
+            if step.condition is not None:  # asked first, in `_begin_step`, as inline
+                undecided.add(name)
+                continue
+            hit = self._cached_hit(step)
+            if hit is None:
+                undecided.add(name)
+                missed.add(name)
+            else:
+                results[name] = hit
+        return missed if undecided else None
+
     # -- one step --------------------------------------------------------------------------
 
     def _run_step(self, step: Step) -> StepResult:
@@ -309,9 +348,12 @@ class Executor:
         assert began is not None
         return self._complete(began)
 
-    def _begin_step(self, step: Step, *, may_submit: bool = True) -> StepResult | _InFlight | None:
+    def _begin_step(
+        self, step: Step, *, may_submit: bool = True, try_hit: bool = True
+    ) -> StepResult | _InFlight | None:
         """A step decided here (hit, pinned, skipped, failed to decide) as its result; one
-        that executes as submitted; None if it executes and `may_submit` is false."""
+        that executes as submitted; None if it executes and `may_submit` is false.
+        `try_hit=False`: `_cached_hit` already said no, go straight to the full decision."""
         scheduler = self._scheduler
         broken = scheduler.broken_upstream(step) if scheduler.broken else None
         if broken is None and step.condition is not None and step.name not in self._went_on:
@@ -319,7 +361,7 @@ class Executor:
             if skipped is not None:
                 return skipped
             self._went_on.add(step.name)  # a step held for a free runner is not asked again
-        if broken is None and self.store is not None:
+        if broken is None and try_hit and self.store is not None:
             hit = self._cached_hit(step)
             if hit is not None:
                 return hit
@@ -600,7 +642,12 @@ class Executor:
             began.kwargs = self._arguments(step)
             self._keep_originals(step)
             task = StepTask(
-                step.name, step.func, began.kwargs, retry=step.retry, timeout=step.timeout
+                step.name,
+                step.func,
+                began.kwargs,
+                retry=step.retry,
+                timeout=step.timeout,
+                run_id=self.run_id,
             )
             began.future = self._runner.submit(task, on_log)
         except Exception as exc:

@@ -41,7 +41,7 @@ from .messages import (
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
 from .settings import load_settings, save_setting
-from .state import OriginLog, RunModel, StepLogs
+from .state import OriginLog, RunModel, StepLogs, describe_runner
 from .themes import DEFAULT_THEME, available_themes, step_variable_defaults, theme_dirs
 from .widgets.dag_view import DagView
 from .widgets.detail_pane import DetailPane
@@ -138,7 +138,7 @@ class FlowymlApp(App[int]):
         self.watching = watch
         self.autorun = autorun
         self.paused = False
-        self.model = RunModel()
+        self.model = RunModel(describe_runner(self.runner_args))
         self.pipelines: dict[Path, tuple[str, ...]] = {}
         self.local_modules: tuple[Path, ...] = ()
         self.runs_started = 0
@@ -339,7 +339,7 @@ class FlowymlApp(App[int]):
         if target == self.target:
             return
         self.target = target
-        self.model = RunModel()
+        self.model = RunModel(describe_runner(self.runner_args))
         self.model.structure_changed = True
         self._details_dirty = True
         self._refresh_selector()
@@ -826,6 +826,7 @@ def make_app(
     themes_from: Iterable[Path] | None = None,
     keymap_file: Path | None = None,
     context: Mapping[str, Any] | None = None,
+    runner_args: Sequence[str] = (),
 ) -> FlowymlApp:
     """Build the app for these FILE_OR_DIR arguments; tests pass a temp cache dir and a clock."""
     from flowyml_tui.runner.watch import discover_pipeline_files
@@ -842,4 +843,5 @@ def make_app(
         themes_from=themes_from,
         keymap_file=keymap_file,
         context=context,
+        runner_args=runner_args,
     )

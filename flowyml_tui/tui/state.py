@@ -7,6 +7,7 @@ widgets then catch up at most once per frame from the `dirty` set.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,7 +158,7 @@ class WarningEntry:
 class RunModel:
     """The current run, the history of this session and the last problem, folded from messages."""
 
-    def __init__(self) -> None:
+    def __init__(self, parallel: str = "") -> None:
         self.pipeline = ""
         self.run_id = ""
         self.source_file: str | None = None
@@ -177,6 +178,9 @@ class RunModel:
         self.dirty: set[str] = set()
         self.structure_changed = False
         self.summary_dirty = True
+        self.parallel = parallel
+        """How many steps run at once and where (`jobs 4`, `dask tcp://...`); empty: one at
+        a time, in the run's process. Fixed by what the app was started with."""
 
     # -- folding events ----------------------------------------------------------------------
 
@@ -433,3 +437,20 @@ def where(file: str, line: int | None) -> str:
     except (ValueError, OSError):
         shown = file
     return f"{shown}:{line}" if line else shown
+
+
+def describe_runner(runner_args: Sequence[str]) -> str:
+    """`jobs 4` or `dask ADDRESS` from the worker's runner arguments (`--jobs N`,
+    `--dask ADDRESS`); "" for the default, one step at a time in the run's process."""
+    jobs, dask = 1, None
+    args = list(runner_args)
+    for index, arg in enumerate(args):
+        name, _, inline = arg.partition("=")
+        value = inline or (args[index + 1] if index + 1 < len(args) else "")
+        if name in ("--jobs", "-j") and value.isdigit():
+            jobs = int(value)
+        elif name == "--dask" and value:
+            dask = value
+    if dask:
+        return f"dask {dask}"
+    return f"jobs {jobs}" if jobs > 1 else ""

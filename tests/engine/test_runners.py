@@ -170,6 +170,86 @@ def test_a_fully_cached_run_submits_nothing(tmp_path, runner):
     assert runner.submitted == before
 
 
+def test_a_fully_cached_parallel_run_never_builds_a_ready_set(tmp_path):
+    """Hits are decided up front, as inline: scheduling is only for steps that execute."""
+    body = PIPELINE.replace("raise ValueError", "return n  #")
+    pipeline = _pipeline(tmp_path, body=body)
+    runner = Counting(InlineRunner())
+    runner.capacity = 3  # takes the parallel loop
+    pipeline.run(runner=runner)
+    executor = pipeline._executor(None, {}, [], runner)
+    result = executor.run()
+    assert all(r.cached for r in result.step_results.values())
+    assert executor._scheduler._waiting is None  # no counts, no heap: nothing to schedule
+    runner.inner.close()
+
+
+GATED = """
+import os
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["n"])
+def source():
+    return 1
+
+@step(inputs=["n"], outputs=["m"], condition=lambda: os.path.exists(FLAG))
+def gated(n):
+    return n + 1
+
+pipeline = Pipeline("gated")
+pipeline.add_step(source).add_step(gated)
+"""
+
+
+def test_a_parallel_run_asks_a_condition_before_serving_its_step_from_the_cache(tmp_path):
+    flag = tmp_path / "go"
+    flag.touch()
+    pipeline = _pipeline(tmp_path, body=GATED.replace("FLAG", repr(str(flag))))
+    runner = Counting(InlineRunner())
+    runner.capacity = 3  # takes the parallel loop, whose hits are decided up front
+    assert pipeline.run(runner=runner).step_results["gated"].status.value == "executed"
+    again = pipeline.run(runner=runner).step_results
+    assert again["source"].cached and again["gated"].cached
+    flag.unlink()  # the condition now says no: the cached entry must not be served
+    gated = pipeline.run(runner=runner).step_results["gated"]
+    assert (gated.status.value, gated.reason) == ("skipped", "condition false")
+    runner.inner.close()
+
+
+OWN_KEY = """
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["key"], cache=CACHE)
+def own_key():
+    from distributed import get_worker
+
+    return get_worker().get_current_task()  # the Dask key this call ran under
+
+pipeline = Pipeline("keys")
+pipeline.add_step(own_key)
+"""
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_each_run_submits_its_own_dask_keys_holding_its_run_id(tmp_path, dask_client, cache):
+    """Two runs of one pipeline (a `cache=False` step, or a cached one run again after its
+    entry is gone) are never merged by Dask into one: each task's key names its run."""
+    from flowyml_tui.engine.run.dask import DaskRunner
+
+    pipeline = _pipeline(tmp_path, body=OWN_KEY.replace("CACHE", repr(cache)))
+    runner = DaskRunner(client=dask_client)  # one runner for both runs, as the TUI keeps it
+    first = pipeline.run(runner=runner)
+    if cache:
+        pipeline.store.clear()
+    second = pipeline.run(runner=runner)
+    keys = [run.outputs["key"] for run in (first, second)]
+    assert first.step_results["own_key"].status.value == "executed"
+    assert second.step_results["own_key"].status.value == "executed"
+    assert keys[0] != keys[1]
+    for run, key in zip((first, second), keys, strict=True):
+        assert str(key).startswith(f"own_key-{run.run_id}-")
+
+
 @pytest.mark.parametrize("where", ["process", "dask"])
 def test_independent_branches_overlap_and_user_code_leaves_the_driver(tmp_path, where, request):
     if where == "process":

@@ -69,3 +69,13 @@ def test_a_step_downstream_of_a_broken_one_names_it():
     scheduler.broken.add("c")
     assert scheduler.broken_upstream(graph.step("d")) == "c"
     assert scheduler.broken_upstream(graph.step("b")) is None
+
+
+def test_starting_with_steps_already_done_hands_out_only_the_rest():
+    scheduler = Scheduler(build_graph([a, b, c, d, e]))
+    scheduler.start(done={"a", "b", "e"})  # e.g. cache hits decided before scheduling
+    assert _names(scheduler.take()) == ["c"]
+    scheduler.finish("c")
+    assert _names(scheduler.take()) == ["d"]
+    scheduler.finish("d")
+    assert not scheduler.pending()

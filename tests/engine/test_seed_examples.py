@@ -146,3 +146,23 @@ def test_every_example_pipeline_runs_then_is_fully_cached(tmp_path, load):
         second = load(copy).run()
         for step_name, result in second.step_results.items():
             assert result.cached or result.reason == "cache disabled", (name, step_name)
+
+
+def test_the_fanout_example_runs_its_branches_on_a_pool_then_is_fully_cached(tmp_path, load):
+    from flowyml_tui.engine.run.process import ProcessRunner
+
+    copy = tmp_path / "fanout.py"
+    shutil.copy(REPO / "pipelines" / "fanout.py", copy)
+    with ProcessRunner(3) as runner:
+        first = load(copy).run(runner=runner)
+        assert not first.failed_steps, first.step_results
+        assert {n for n, r in first.step_results.items() if r.status is StepStatus.EXECUTED} == {
+            "words",
+            "letters",
+            "vowels",
+            "lengths",
+            "summary",
+        }
+        assert first.outputs["summary"]["letters"] == 52
+        second = load(copy).run(runner=runner)
+    assert all(r.cached for r in second.step_results.values()), second.step_results

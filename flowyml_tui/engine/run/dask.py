@@ -1,9 +1,10 @@
 """`DaskRunner`: steps run on a `dask.distributed` cluster, scheduled by Dask itself.
 
-Dask is imported only when this runner is made. Each task's key holds the step, the run and
-a random part, so two runs of one pipeline (or a `cache=False` step) are never deduplicated
-into one. Big inputs are scattered once per run and passed as Dask futures. A step's lines
-come back with its outcome and reach `on_log` before its future resolves.
+Dask is imported only when this runner is made. Each task's key holds the step, the run id
+(`StepTask.run_id`) and a random part, and every task is submitted `pure=False`, so two runs
+of one pipeline, even at once on one cluster, and two calls of a `cache=False` step are never
+deduplicated into one. Big inputs are scattered once per run and passed as Dask futures. A
+step's lines come back with its outcome and reach `on_log` before its future resolves.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class DaskRunner:
         self._own_client = client is None
         self.client = client if client is not None else Client(address)
         self.run_id = run_id or uuid.uuid4().hex[:12]
-        """In every task key: runs sharing a cluster never share results."""
+        """In a task's key when the task names no run (the executor's tasks do)."""
         self._scattered: dict[int, tuple[Any, Any]] = {}
         """id(value) -> (value, its Dask future): each big input travels once"""
         self._flying: set[Any] = set()
@@ -100,7 +101,7 @@ class DaskRunner:
             outer.set_exception(exc)
             return outer
         scattered = {p: self._scatter(v) for p, v in big.items()}
-        key = f"{task.step}-{self.run_id}-{uuid.uuid4().hex[:8]}"
+        key = f"{task.step}-{task.run_id or self.run_id}-{uuid.uuid4().hex[:8]}"
         inner = self.client.submit(_call_on_worker, payload, scattered, key=key, pure=False)
         self.submitted += 1
         self._flying.add(inner)

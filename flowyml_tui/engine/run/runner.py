@@ -41,6 +41,9 @@ class StepTask:
     """Extra attempts after a failing call (flowyml's `retry=`), with its backoff between."""
     timeout: float | None = None
     """Seconds each attempt may take (`timeout=`): see `run.attempts` for how it is enforced."""
+    run_id: str = ""
+    """The run this call belongs to: a cluster keys its task by it, so two runs of one
+    pipeline are never merged into one."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         import cloudpickle  # only when a task leaves the process
@@ -54,6 +57,7 @@ class StepTask:
                 self.capture,
                 self.retry,
                 self.timeout,
+                self.run_id,
             ),
         )
 
@@ -65,10 +69,11 @@ def _rebuild_task(
     capture: bool,
     retry: int = 0,
     timeout: float | None = None,
+    run_id: str = "",
 ) -> StepTask:
     import pickle
 
-    return StepTask(step, pickle.loads(func), kwargs, capture, retry, timeout)
+    return StepTask(step, pickle.loads(func), kwargs, capture, retry, timeout, run_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ report it skipped and why (`broken_upstream`).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from ..graph import Graph
 from ..step import Step
@@ -28,6 +28,27 @@ class Scheduler:
         """positions in `graph.order` of the steps ready and not yet taken (a heap)"""
         self.broken: set[str] = set()
         """Steps that failed or were skipped: their downstream is skipped."""
+
+    def start(self, done: Collection[str] = ()) -> None:
+        """Begin with the steps in `done` already finished (decided before any scheduling,
+        e.g. cache hits): only the rest are counted and handed out. Call before `take`."""
+        graph = self._graph
+        if not done:
+            self._start()
+            return
+        upstream = graph.upstream
+        counts = {}
+        ready = []
+        for i, s in enumerate(graph.order):
+            name = s.name
+            if name in done:
+                continue
+            left = sum(1 for u in upstream[name] if u not in done)
+            counts[name] = left
+            if not left:
+                ready.append(i)
+        self._waiting = counts
+        self._ready = ready  # ascending positions: already a heap
 
     def take(self, limit: int | None = None) -> list[Step]:
         """Up to `limit` ready steps (all of them by default), earliest in topological order

@@ -36,7 +36,7 @@ Segment = tuple[int, Text]
 
 
 class StatusLine(Static):
-    """Pipeline, run number, activity, cached vs executed, hit rate, time saved."""
+    """Pipeline, run number, activity, where steps run, cached vs executed, hit rate, time saved."""
 
     _shown: Text | None = None
     _last: tuple[RunModel, str, str | None, Mapping[str, Any] | None] | None = None
@@ -104,6 +104,8 @@ def status_segments(
         add(40, f" {Path(model.source_file or target or '').name}")
     add(50, f"  run #{model.run_number}" if model.run_number else "  no run yet")
     add(95, "  ", (f"● {activity}", status_style(app, ACTIVITY_STYLE.get(activity, "pending"))))
+    if model.parallel:  # where steps run, when not one at a time
+        add(75, sep, (f"⇉ {model.parallel}", "bold"))
     if context:
         shown = " ".join(f"{k}={_short(v)}" for k, v in context.items())
         if len(shown) > CONTEXT_CHARS:
