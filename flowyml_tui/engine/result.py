@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +32,8 @@ class StepResult:
     output_fingerprints: dict[str, str] = field(default_factory=dict, repr=False)
     retries: int = 0
     """Attempts after the first one (flowyml's `retry=`)."""
-    _output: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+    _outputs: Outputs | None = field(default=None, repr=False, compare=False)
+    """The run's outputs, set by `RunResult`: `output` loads this step's from them on demand."""
 
     @property
     def succeeded(self) -> bool:
@@ -57,9 +57,9 @@ class StepResult:
     @property
     def output(self) -> Any:
         """What the step returned: its one output, or a dict of several; None if it did not run."""
-        if self._output is None or not self.succeeded:
+        if self._outputs is None or not self.succeeded or self.name not in self._outputs._by_step:
             return None
-        return self._output()
+        return self._outputs.of_step(self.name)
 
 
 class Outputs(Mapping[str, Any]):
@@ -115,10 +115,8 @@ class RunResult:
     events: list[Event] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        outputs = self.outputs
-        for name, step_result in self.step_results.items():
-            if name in outputs._by_step:
-                step_result._output = functools.partial(outputs.of_step, name)
+        for step_result in self.step_results.values():  # per step: keep it to one attribute
+            step_result._outputs = self.outputs
 
     @property
     def status(self) -> str:
