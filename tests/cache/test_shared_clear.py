@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import redis
+
+from tests.cli_process import run_cli
 
 from .test_shared_tier import project_keys
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "flowyml_tui", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-    )
+    done = run_cli(*args, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

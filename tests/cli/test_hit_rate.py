@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from flowyml_tui.engine.totals import totals_of_record
 from flowyml_tui.report import render_markdown
 from flowyml_tui.runner.session import RunSession
 from flowyml_tui.tui.state import RunModel
+from tests.cli_process import run_cli
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -62,14 +61,7 @@ STATUSES = {
 }
 
 
-def cli(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flowyml_tui", *map(str, args)],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
+cli = run_cli
 
 
 def tui_model(path: Path, cache: Path) -> RunModel:

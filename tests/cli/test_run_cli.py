@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.cli_process import run_cli
+
 PIPE = """
 from flowyml_tui import Pipeline, step
 
@@ -25,15 +27,8 @@ pipeline.add_step(first).add_step(second)
 """
 
 
-def cli(*args, cwd=None, stdin=subprocess.DEVNULL):
-    return subprocess.run(
-        [sys.executable, "-m", "flowyml_tui", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        stdin=stdin,
-        timeout=60,
-    )
+def cli(*args, cwd=None):
+    return run_cli(*args, cwd=cwd)
 
 
 @pytest.fixture

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from flowyml_tui.engine.events import RunStarted, event_from_json
 from flowyml_tui.engine.loader import load_pipelines
 from flowyml_tui.runner.watch import discover_pipeline_files
+from tests.cli_process import run_cli
 
 SCRIPT = """
 from pathlib import Path
@@ -59,14 +58,7 @@ def test_an_import_time_run_is_skipped_with_a_note(write_file, capsys) -> None:
 
 def test_flowyml_tui_run_runs_a_script_once(write_file, tmp_path: Path) -> None:
     path = write_file("script.py", SCRIPT)
-    done = subprocess.run(
-        [sys.executable, "-m", "flowyml_tui", "run", str(path), "--cache-dir", tmp_path / "c"],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    done = run_cli("run", path, "--cache-dir", tmp_path / "c", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert path.with_name("calls.txt").read_text() == "load\n"
 

@@ -6,11 +6,10 @@ with `from flowyml import` changed to `from flowyml_tui import`.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from flowyml_tui.engine.loader import load_pipelines
+from tests.cli_process import run_cli
 
 TEMPLATE = '''
 """Example training pipeline."""
@@ -112,14 +111,7 @@ def test_a_context_value_change_reruns_only_the_step_that_reads_it(write_file, l
 
 def test_flowyml_tui_run_opens_the_template(write_file, tmp_path: Path) -> None:
     path = write_file("training_pipeline.py", TEMPLATE)
-    done = subprocess.run(
-        [sys.executable, "-m", "flowyml_tui", "run", str(path), "--cache-dir", tmp_path / "c"],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    done = run_cli("run", path, "--cache-dir", tmp_path / "c", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "defines no Pipeline" not in done.stdout + done.stderr
     assert "evaluate_model" in done.stdout

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from flowyml_tui.engine.compat.shim import real_flowyml_installed
 from flowyml_tui.engine.errors import PipelineLoadError
 from flowyml_tui.engine.loader import load_pipelines
+from tests.cli_process import run_cli
 
 from .test_flowyml_template import TEMPLATE
 
@@ -31,14 +30,7 @@ def test_the_flowyml_init_template_loads_and_runs_unchanged(write_file, load) ->
 
 def test_flowyml_tui_run_opens_it(write_file, tmp_path: Path) -> None:
     path = write_file("training_pipeline.py", UNCHANGED)
-    done = subprocess.run(
-        [sys.executable, "-m", "flowyml_tui", "run", str(path), "--cache-dir", tmp_path / "c"],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    done = run_cli("run", path, "--cache-dir", tmp_path / "c", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from flowyml_tui.engine.cache import CacheStore, open_store
 from flowyml_tui.engine.errors import CacheError
 from flowyml_tui.engine.records import list_runs
+from tests.cli_process import run_cli
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="a file owned by another user needs root")
@@ -143,13 +142,7 @@ def test_a_runs_dir_that_is_a_symlink_is_refused(cache, tmp_path):
 
 
 def cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "flowyml_tui", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-    )
+    return run_cli(*args, cwd=cwd)
 
 
 def test_cli_run_in_a_project_root_with_cache_dir_dot_is_exit_2_and_writes_nothing(tmp_path):
