@@ -126,6 +126,8 @@ class Executor:
         self.run_id = new_run_id()
         self.events: list[Event] = []
         self._told: set[str] = set()
+        self._notices = getattr(store, "notices", None)
+        """A shared tier's problems to report (None for the local store): looked up once."""
         """Kinds of shared-tier notice this run has told (one `RunWarning` each)."""
         self._sink = on_event
         self._results: dict[str, StepResult] = {}
@@ -1145,10 +1147,9 @@ class Executor:
 
     def _tell_notices(self) -> None:
         """The shared tier's notices as `RunWarning`s: one per kind per run."""
-        notices = getattr(self.store, "notices", None)
-        if notices is None:
+        if self._notices is None:
             return
-        for code, message in notices.take():
+        for code, message in self._notices.take():
             if code not in self._told:
                 self._told.add(code)
                 self._emit(RunWarning(run_id=self.run_id, message=message, code=code))
