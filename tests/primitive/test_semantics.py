@@ -196,7 +196,7 @@ def test_workflow_context_get_reads_state_then_metadata() -> None:
 
 
 def test_redis_backend_says_it_is_not_built_yet() -> None:
-    with pytest.raises(BackendNotBuilt, match=r"issue 11.*not built yet"):
+    with pytest.raises(BackendNotBuilt, match=r"not available for call caches yet"):
         CachePrimitive(double, backend="redis", redis_url="redis://localhost:6379")
     with pytest.raises(FlowymlError, match="unknown call-cache backend"):
         CachePrimitive(double, backend="memcached")

@@ -103,8 +103,8 @@ class CachePrimitive:
             )
         if backend == "redis":
             raise BackendNotBuilt(
-                'backend="redis" needs the signed shared tier (issue 11), which is not built '
-                'yet; use backend="memory" or backend="disk" for now'
+                'backend="redis" is not available for call caches yet (the step cache can be '
+                'shared through Redis: see --shared); use backend="memory" or backend="disk"'
             )
         self.primitive = primitive
         self.ttl_seconds = ttl_seconds
