@@ -60,6 +60,39 @@ for i in range(N):
 """
 
 
+BIG = """
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["big"])
+def produce():
+    return bytes(50_000_000)
+
+@step(inputs=["big"], outputs=["size"])
+def consume(big):
+    return len(big)
+
+pipeline = Pipeline("bench_big")
+pipeline.add_step(produce).add_step(consume)
+"""
+
+
+def _big_value(dask: DaskRunner, folder: Path) -> None:
+    """A 50 MB value between two Dask steps: through the driver (before) or worker to worker."""
+    print("a 50 MB value passed between two Dask steps (best of 3):")
+    for cache in (False, True):
+        big = _load(BIG, folder, f"bench_big_{cache}", cache=cache)
+        for label, holds in (("through the driver", False), ("stays on workers ", True)):
+            dask.holds_values = holds
+            times = []
+            for _ in range(3):
+                if cache:
+                    big.store.clear()
+                times.append(_timed(lambda big=big: big.run(runner=dask)))
+            where = "local store writes it" if cache else "cache off            "
+            print(f"  {where}  {label}  {min(times):6.3f} s")
+    del dask.holds_values
+
+
 def _load(body: str, folder: Path, name: str, cache: bool = True):
     file = folder / f"{name}.py"
     file.write_text(textwrap.dedent(body))
@@ -107,6 +140,8 @@ def main() -> None:
         diamond.run(runner=dask)  # warm: the workers import the engine
         wall = _timed(lambda: diamond.run(runner=dask))
         print(f"  --dask local -j 3   {wall:6.2f} s  ({wall / critical:.2f}x; goal <= 1.3x)")
+
+        _big_value(dask, folder)
 
         steps = 200
         trivial = _load(CHAIN.replace("N", str(steps)), folder, "bench_trivial", cache=False)

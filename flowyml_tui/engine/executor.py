@@ -9,6 +9,7 @@ here, in the driver, and never reach the runner.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import queue
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cache import CorruptEntry, Store, checksum, serialize
 from .cache.entry import Entry
-from .errors import CacheFullError, FlowymlError, StepOutputError, UnhashableInput
+from .errors import CacheFullError, FlowymlError, UnhashableInput
 from .events import (
     Event,
     ReasonKind,
@@ -43,6 +44,7 @@ from .preview import preview
 from .result import Outputs, RunResult, StepResult
 from .run import decide
 from .run.decide import Clock, Decision, WorkspaceSnapshot
+from .run.held import HeldOutputs, HoldSpec, split_outputs
 from .run.runner import InlineRunner, StepRunner, StepTask, user_traceback
 from .run.scheduler import Scheduler
 from .step import CachePolicy, Step
@@ -51,10 +53,13 @@ from .totals import CACHE_OFF
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from .run.held import Handle
     from .run.runner import StepOutcome
 
 EventSink = Callable[[Event], None]
 _MAX_REDECISIONS = 20
+_HELD = object()
+"""Stands for an input value that is on the runner's workers, not in this process."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,8 @@ class Executor:
         self._sink = on_event
         self._results: dict[str, StepResult] = {}
         self._values: dict[str, Any] = {}
+        self._held: dict[str, tuple[Handle, int]] = {}
+        """Output -> where it stays on the runner's workers (a runner that `holds_values`)."""
         self._output_entry: dict[str, tuple[Entry, int]] = {}
         self._output_fps: dict[str, str] = {}
         self._context_fps: dict[str, str] = {}
@@ -139,6 +146,7 @@ class Executor:
         self._scheduler = Scheduler(graph)
         self._own_runner = runner is None
         self._runner: StepRunner = InlineRunner() if runner is None else runner
+        self._holds = bool(getattr(self._runner, "holds_values", False))
         self._clock = clock
         self._went_on: set[str] = set()
         """Steps whose `condition=` said go (asked once, though the runner may hold them)."""
@@ -650,11 +658,26 @@ class Executor:
                 retry=step.retry,
                 timeout=step.timeout,
                 run_id=self.run_id,
+                hold=self._hold_spec(step, decision) if self._holds else None,
             )
             began.future = self._runner.submit(task, on_log)
         except Exception as exc:
             began.error = exc
         return began
+
+    def _hold_spec(self, step: Step, decision: Decision) -> HoldSpec:
+        """What a worker that keeps the outputs must send back: the blobs only when an entry
+        will be written, and the fingerprints of the upstream inputs it may change in place."""
+        fps = self._output_fps
+        return HoldSpec(
+            outputs=tuple(step.outputs),
+            want_blobs=decision.recipe is not None and self.store is not None,
+            input_fps={
+                param: fps[name]
+                for name, param in step.bindings
+                if name in self.graph.producers and not fps[name].startswith("unhashable-")
+            },
+        )
 
     def _drain_logs(self) -> None:
         """Emit the log lines runner threads queued, in the order they came."""
@@ -674,6 +697,9 @@ class Executor:
             try:
                 outcome = began.future.result()
                 result.retries = outcome.retries
+                if outcome.error is None and outcome.held is not None:
+                    self._drain_logs()
+                    return self._complete_held(began, outcome.held)
                 if outcome.error is None:
                     values = self._split_outputs(step, outcome.value)
                 else:  # the step raised: its traceback was formatted where it ran
@@ -716,6 +742,63 @@ class Executor:
         self._finish(step, result, entry=entry, values=values)
         return result
 
+    def _complete_held(self, began: _InFlight, held: HeldOutputs) -> StepResult:
+        """`_complete` for outputs that stayed on the runner's workers: their fingerprints,
+        previews and bytes for the store came back, the values did not."""
+        step, decision, result = began.step, began.decision, began.result
+        result.duration_seconds = time.perf_counter() - began.started
+        result.status = StepStatus.EXECUTED
+        if result.retries:
+            result.reason += f" (after {result.retries + 1} attempts)"
+        params = {param: name for name, param in step.bindings}
+        for param in held.changed:  # the worker saw the step change its input in place
+            self._mutated_upstream(step, params[param], _HELD, result)
+        fps = []
+        for name, fp, problem in zip(step.outputs, held.fingerprints, held.problems, strict=True):
+            if not fp:
+                message = (
+                    f"output {name!r} of step {step.name} cannot be fingerprinted ({problem}); "
+                    "steps that read it will re-run whenever this step runs"
+                )
+                result.warnings.append(message)
+                self._warn(message, step.name)
+                fp = "unhashable-" + uuid.uuid4().hex
+            fps.append(fp)
+        for index, (name, fp) in enumerate(zip(step.outputs, fps, strict=True)):
+            if held.values is None:
+                self._values.pop(name, None)
+                self._held[name] = (held.handle, index)
+            else:  # small: they came along
+                self._values[name] = held.values[index]
+                self._held.pop(name, None)
+            self._output_fps[name] = fp
+            self._output_entry.pop(name, None)
+            self._stored.pop(name, None)
+            self._originals.pop(name, None)
+        result.output_fingerprints = dict(zip(step.outputs, fps, strict=True))
+        entry = None
+        if decision.recipe is not None and self.store is not None:
+            if held.blobs is None:
+                message = held.blob_problem or f"step {step.name}: no bytes came back to cache"
+                result.warnings.append(message)
+                self._warn(message, step.name)
+            else:
+                entry = self._put_entry(
+                    step,
+                    decision.recipe,
+                    list(held.blobs),
+                    list(held.formats),
+                    list(held.previews),
+                    fps,
+                    result,
+                    checksums=list(held.checksums),
+                )
+        if entry is not None:
+            for index, name in enumerate(step.outputs):
+                self._stored[name] = (entry, index)
+        self._finish(step, result, entry=entry, previews=held.previews)
+        return result
+
     # -- inputs changed in place -------------------------------------------------------------
 
     def _keep_originals(self, step: Step) -> None:
@@ -724,8 +807,8 @@ class Executor:
         for name, _ in step.bindings:
             if name not in self.graph.producers or name in self._originals:
                 continue
-            if name in self._output_entry or name in self._stored:
-                continue  # the cache has it as produced
+            if name in self._output_entry or name in self._stored or name in self._held:
+                continue  # the cache has it as produced, or it is not in this process
             value = self._values[name]
             if is_immutable(value) or self._output_fps[name].startswith("unhashable-"):
                 continue
@@ -743,6 +826,8 @@ class Executor:
             if is_immutable(value):
                 continue
             if name in self.graph.producers:
+                if name in self._held:  # on a worker: it reports the change itself
+                    continue
                 before = self._output_fps.get(name, "")
                 if before.startswith("unhashable-") or self._fingerprint_or_none(value) == before:
                     continue
@@ -775,6 +860,7 @@ class Executor:
         located = self._output_entry.get(name) or self._stored.get(name)
         if located is not None:  # reloaded from the cache when next asked for
             self._values.pop(name, None)
+            self._held.pop(name, None)
             self._output_entry[name] = located
             return True
         blob = self._originals.get(name)
@@ -810,8 +896,11 @@ class Executor:
 
     def _input_values(self, step: Step) -> dict[str, Any]:
         """Parameter -> value for each of the step's inputs (upstream outputs or context)."""
+        held = self._held
         return {
-            param: self.materialize(name) if name in self.graph.producers else self.context[name]
+            param: (held[name][0].ref(held[name][1]) if name in held else self.materialize(name))
+            if name in self.graph.producers
+            else self.context[name]
             for name, param in step.bindings
         }
 
@@ -823,28 +912,7 @@ class Executor:
         return kwargs
 
     def _split_outputs(self, step: Step, returned: Any) -> tuple[Any, ...]:
-        if len(step.outputs) == 1:
-            return (returned,)
-        if isinstance(returned, Mapping) and not isinstance(returned, (tuple, list)):
-            missing = [name for name in step.outputs if name not in returned]
-            if missing:
-                raise StepOutputError(
-                    f"step {step.name!r} declares outputs {list(step.outputs)} and returned a "
-                    f"dict without {missing}; return a dict with a key per output (it has "
-                    f"{list(returned)}) or a tuple with one item per output"
-                )
-            return tuple(returned[name] for name in step.outputs)
-        if not isinstance(returned, (tuple, list)) or len(returned) != len(step.outputs):
-            got = (
-                f"a {type(returned).__name__} of {len(returned)}"
-                if isinstance(returned, (tuple, list))
-                else f"a {type(returned).__name__}"
-            )
-            raise StepOutputError(
-                f"step {step.name!r} declares {len(step.outputs)} outputs {list(step.outputs)} "
-                f"but returned {got}; return a tuple with one item per output"
-            )
-        return tuple(returned)
+        return split_outputs(step.name, tuple(step.outputs), returned)
 
     def _fingerprint_output(self, step: Step, name: str, value: Any, result: StepResult) -> str:
         try:
@@ -881,6 +949,23 @@ class Executor:
                 return None
             blobs.append(blob)
             formats.append(fmt)
+        return self._put_entry(
+            step, recipe, blobs, formats, [preview(v) for v in values], fps, result
+        )
+
+    def _put_entry(
+        self,
+        step: Step,
+        recipe: Recipe,
+        blobs: list[bytes],
+        formats: list[str],
+        previews: list[str],
+        fps: list[str],
+        result: StepResult,
+        checksums: list[str] | None = None,
+    ) -> Entry | None:
+        """Write the step's entry from its outputs' bytes (pickled here or on a worker)."""
+        assert self.store is not None
         ident = self._code(step)
         now = time.time_ns()
         entry = Entry(
@@ -897,9 +982,9 @@ class Executor:
             outputs=list(step.outputs),
             output_fps=fps,
             sizes=[len(b) for b in blobs],
-            checksums=[checksum(b) for b in blobs],
+            checksums=checksums if checksums is not None else [checksum(b) for b in blobs],
             formats=formats,
-            previews=[preview(v) for v in values],
+            previews=previews,
         )
         sources = {}
         if ident is not None:
@@ -931,6 +1016,15 @@ class Executor:
         """
         if output_name in self._values:
             return self._values[output_name]
+        if output_name in self._held:  # on the runner's workers: the store's copy is nearer
+            located = self._stored.get(output_name)
+            if located is not None and self.store is not None:
+                with contextlib.suppress(Exception):  # gone since: the worker still has it
+                    return self.store.load_value(*located)
+            handle, index = self._held[output_name]
+            value = handle.fetch(index)
+            self._values[output_name] = value
+            return value
         located = self._output_entry.get(output_name)
         if located is None:
             producer = self.graph.producers.get(output_name)
@@ -973,7 +1067,7 @@ class Executor:
         after = {name: self._output_fps.get(name) for name in producer.outputs}
         if after != before and self._running:
             self._redecide_downstream(producer)
-        return self._values[output_name]
+        return self.materialize(output_name)
 
     def _redecide_downstream(self, producer: Step) -> None:
         """The producer's value changed mid-run: steps already decided from its old value
@@ -983,7 +1077,7 @@ class Executor:
                 continue
             step = self.graph.step(name)
             for output in step.outputs:
-                for table in (self._values, self._output_entry, self._output_fps):
+                for table in (self._values, self._output_entry, self._output_fps, self._held):
                     table.pop(output, None)
                 self._stored.pop(output, None)
                 self._originals.pop(output, None)
@@ -995,6 +1089,7 @@ class Executor:
         fps = entry.output_fps
         for index, name in enumerate(step.outputs):
             self._values.pop(name, None)
+            self._held.pop(name, None)
             self._output_entry[name] = (entry, index)
             self._output_fps[name] = fps[index]
 
@@ -1089,17 +1184,16 @@ class Executor:
         *,
         entry: Entry | None = None,
         values: tuple[Any, ...] | None = None,
+        previews: tuple[str, ...] | None = None,
     ) -> None:
         if entry is not None:
             sizes = dict(zip(step.outputs, entry.sizes, strict=False))
-            previews = dict(zip(step.outputs, entry.previews, strict=False))
+            shown = dict(zip(step.outputs, entry.previews, strict=False))
         else:
             sizes = {}
-            previews = (
-                {n: preview(v) for n, v in zip(step.outputs, values, strict=True)}
-                if values is not None
-                else {}
-            )
+            if previews is None and values is not None:
+                previews = tuple(preview(v) for v in values)
+            shown = dict(zip(step.outputs, previews, strict=True)) if previews is not None else {}
         self._emit(
             StepFinished(
                 run_id=self.run_id,
@@ -1121,7 +1215,7 @@ class Executor:
                 },
                 output_fingerprints=result.output_fingerprints,
                 output_sizes=sizes,
-                output_previews=previews,
+                output_previews=shown,
                 warnings=tuple(result.warnings),
                 tier=getattr(self.store, "tier_of", _no_tier)(result.key)
                 if result.cached

@@ -82,6 +82,7 @@ class Counting:
     def __init__(self, inner) -> None:
         self.inner, self.submitted = inner, 0
         self.capacity = getattr(inner, "capacity", 1)
+        self.holds_values = getattr(inner, "holds_values", False)
 
     def submit(self, task, on_log=None):
         self.submitted += 1
@@ -359,3 +360,55 @@ def test_cancel_kills_the_running_steps_and_what_finished_stays_cached(tmp_path)
         assert result.step_results["left"].status.value == "executed"
     plans = {p.step: p.action for p in pipeline.plan()}
     assert plans["left"] == "hit" and plans["right"] == "run"
+
+
+STAYS = """
+import os
+from flowyml_tui import Pipeline, step
+
+DRIVER = DRIVER_PID
+
+def _rebuild(data):
+    if os.getpid() == DRIVER:
+        raise RuntimeError("the big value was unpickled in the driver")
+    return Big(data)
+
+class Big:
+    def __init__(self, data):
+        self.data = data
+
+    def __reduce__(self):
+        return _rebuild, (self.data,)
+
+@step(outputs=["big"])
+def produce():
+    return Big(b"x" * 2_000_000)
+
+@step(inputs=["big"], outputs=["size"])
+def consume(big):
+    return (len(big.data), os.getpid())
+
+pipeline = Pipeline("stays")
+pipeline.add_step(produce).add_step(consume)
+"""
+
+
+def test_a_value_stays_on_the_dask_workers_between_its_producer_and_consumer(tmp_path, dask_client):
+    """The producer's 2 MB value goes to its consumer worker to worker: unpickling it in the
+    driver raises, yet both steps run, the result is right and both are cached."""
+    from flowyml_tui.engine.run.dask import DaskRunner
+
+    body = STAYS.replace("DRIVER_PID", str(os.getpid()))
+    pipeline = _pipeline(tmp_path, body=body)
+    runner = DaskRunner(client=dask_client)
+    result = pipeline.run(runner=runner)
+    assert result.step_results["produce"].status.value == "executed", result.step_results[
+        "produce"
+    ].reason
+    assert result.step_results["consume"].status.value == "executed"
+    assert result.outputs["size"][0] == 2_000_000
+    assert result.outputs["size"][1] != os.getpid()
+    finished = next(e for e in result.events if isinstance(e, StepFinished) and e.step == "produce")
+    assert finished.output_sizes["big"] > 2_000_000  # the entry's bytes came back to be written
+    again = pipeline.run(runner=runner)
+    assert {r.status.value for r in again.step_results.values()} == {"cached"}

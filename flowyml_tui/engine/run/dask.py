@@ -5,6 +5,11 @@ Dask is imported only when this runner is made. Each task's key holds the step, 
 of one pipeline, even at once on one cluster, and two calls of a `cache=False` step are never
 deduplicated into one. Big inputs are scattered once per run and passed as Dask futures. A
 step's lines come back with its outcome and reach `on_log` before its future resolves.
+
+Values stay on the cluster (`run.held`): a step's task returns a holder that stays in its
+worker's memory; a second small task sends the driver the outcome without the values
+(fingerprints, previews, and the pickled bytes when the driver writes an entry). A consumer
+gets each input as a Dask future of the producer's output, so Dask moves it worker to worker.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 from ..capture import LogSink
 from ..errors import FlowymlError
+from .held import hold
 from .portable import dump_task, load_task, portable_outcome
 from .runner import StepOutcome, StepTask, run_task
 
@@ -25,12 +31,92 @@ BIG_BYTES = 1 << 20
 """An input at least this big (by `nbytes` or length) is scattered, not sent per task."""
 
 
-def _call_on_worker(payload: bytes, scattered: dict[str, Any]) -> bytes:
-    """What a Dask worker runs: the task with its scattered inputs put back."""
+def _call_on_worker(payload: bytes, inputs: dict[str, Any]) -> _Holder:
+    """What a Dask worker runs: the task with its Dask-delivered inputs put back. With a
+    `HoldSpec` the outputs stay in the returned holder and only their summary is sent on."""
     task = load_task(payload)
-    if scattered:
-        task = dataclasses.replace(task, kwargs={**task.kwargs, **scattered})
-    return portable_outcome(run_task(task))
+    if inputs:
+        task = dataclasses.replace(task, kwargs={**task.kwargs, **inputs})
+    outcome = run_task(task)
+    if outcome.error is not None or task.hold is None:
+        return _Holder((), outcome)
+    try:
+        values, held = hold(task.step, task.hold, outcome.value, task.kwargs)
+    except Exception as exc:  # outputs that do not match the declaration
+        failed = dataclasses.replace(
+            outcome, value=None, error=exc, traceback=f"{type(exc).__name__}: {exc}\n"
+        )
+        return _Holder((), failed)
+    return _Holder(values, dataclasses.replace(outcome, value=None, held=held))
+
+
+@dataclasses.dataclass(slots=True)
+class _Holder:
+    """A step's outputs in a worker's memory, beside the outcome the driver is sent."""
+
+    values: tuple[Any, ...]
+    outcome: StepOutcome
+
+
+def _outcome_of(holder: _Holder) -> bytes:
+    """What the driver gathers of a step: the outcome without the values."""
+    return portable_outcome(holder.outcome)
+
+
+def _output_of(holder: _Holder, index: int) -> Any:
+    """One output's value, on the worker that holds it, for the consumers that need it."""
+    return holder.values[index]
+
+
+def _register_sizeof() -> None:
+    """Dask sizes a holder by its values, so it schedules consumers where they already are."""
+    from dask.sizeof import sizeof
+
+    @sizeof.register(_Holder)
+    def _holder_size(holder: _Holder) -> int:
+        return int(sizeof(holder.values))
+
+
+_register_sizeof()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Ref:
+    """A step input that is output `index` of a holder on the cluster."""
+
+    handle: _Handle
+    index: int
+
+
+class _Handle:
+    """The driver's hold on a step's outputs on the cluster (a `held.Handle`)."""
+
+    def __init__(self, runner: DaskRunner, holder: Any) -> None:
+        self._runner, self._holder = runner, holder
+        self._outputs: dict[int, Any] = {}
+
+    def ref(self, index: int) -> _Ref:
+        return _Ref(self, index)
+
+    def future(self, index: int) -> Any:
+        """A Dask future of output `index`, made once and reused by every consumer."""
+        found = self._outputs.get(index)
+        if found is None:
+            found = self._runner.client.submit(
+                _output_of, self._holder, index, key=f"{self._holder.key}-out{index}"
+            )
+            self._outputs[index] = found
+        return found
+
+    def fetch(self, index: int) -> Any:
+        try:
+            return self.future(index).result()
+        except Exception as exc:
+            raise FlowymlError(
+                f"the value of {self._holder.key} output {index} could not be fetched from the "
+                f"Dask cluster ({type(exc).__name__}: {exc}); is the runner closed or the "
+                "worker gone? Run again to recompute it"
+            ) from exc
 
 
 class DaskRunner:
@@ -59,6 +145,9 @@ class DaskRunner:
         self._capacity: int | None = None
         self.submitted = 0
         """Tasks handed to Dask (a fully cached run leaves it at 0)."""
+
+    holds_values = True
+    """A step's outputs stay on the worker that made them; consumers get them there."""
 
     @classmethod
     def local(cls, n_workers: int | None = None) -> DaskRunner:
@@ -91,23 +180,29 @@ class DaskRunner:
 
     def submit(self, task: StepTask, on_log: LogSink | None = None) -> Future[StepOutcome]:
         outer: Future[StepOutcome] = Future()
-        big = {p: v for p, v in task.kwargs.items() if _is_big(v)}
-        small = dataclasses.replace(
-            task, kwargs={p: v for p, v in task.kwargs.items() if p not in big}
-        )
+        remote: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {}
+        for param, value in task.kwargs.items():
+            if isinstance(value, _Ref):  # already on the cluster: Dask moves it if need be
+                remote[param] = value.handle.future(value.index)
+            elif _is_big(value):
+                remote[param] = self._scatter(value)
+            else:
+                kwargs[param] = value
         try:
-            payload = dump_task(small, "a Dask worker")
+            payload = dump_task(dataclasses.replace(task, kwargs=kwargs), "a Dask worker")
         except FlowymlError as exc:
             outer.set_exception(exc)
             return outer
-        scattered = {p: self._scatter(v) for p, v in big.items()}
         key = f"{task.step}-{task.run_id or self.run_id}-{uuid.uuid4().hex[:8]}"
-        inner = self.client.submit(_call_on_worker, payload, scattered, key=key, pure=False)
+        holder = self.client.submit(_call_on_worker, payload, remote, key=key, pure=False)
+        summary = self.client.submit(_outcome_of, holder, key=f"{key}-outcome")
         self.submitted += 1
-        self._flying.add(inner)
+        self._flying.update((holder, summary))
 
         def done(fut: Any) -> None:
             self._flying.discard(fut)
+            self._flying.discard(holder)
             try:
                 outcome: StepOutcome = pickle.loads(fut.result())
             except Exception as exc:  # a lost worker, a dead scheduler, a cancel
@@ -121,10 +216,15 @@ class DaskRunner:
                 for stream, text in outcome.logs:
                     on_log(stream, text)
                 outcome = dataclasses.replace(outcome, logs=())
+            if outcome.held is not None:
+                handle = _Handle(self, holder)
+                outcome = dataclasses.replace(
+                    outcome, held=dataclasses.replace(outcome.held, handle=handle)
+                )
             outer.set_result(outcome)
 
-        inner.add_done_callback(done)
-        outer.dask_future = inner  # type: ignore[attr-defined]
+        summary.add_done_callback(done)
+        outer.dask_future = holder  # type: ignore[attr-defined]
         return outer
 
     def cancel(self) -> None:

@@ -21,6 +21,8 @@ from ..stepcall import call_step
 if TYPE_CHECKING:  # imported when first needed: a fully cached run never makes a future
     from concurrent.futures import Future
 
+    from .held import HeldOutputs, HoldSpec
+
 _ENGINE_DIR = os.path.dirname(os.path.dirname(__file__))
 
 
@@ -44,6 +46,8 @@ class StepTask:
     run_id: str = ""
     """The run this call belongs to: a cluster keys its task by it, so two runs of one
     pipeline are never merged into one."""
+    hold: HoldSpec | None = None
+    """For a runner that keeps values on its workers: how to summarise the outputs there."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         import cloudpickle  # only when a task leaves the process
@@ -58,6 +62,7 @@ class StepTask:
                 self.retry,
                 self.timeout,
                 self.run_id,
+                self.hold,
             ),
         )
 
@@ -70,10 +75,11 @@ def _rebuild_task(
     retry: int = 0,
     timeout: float | None = None,
     run_id: str = "",
+    hold: HoldSpec | None = None,
 ) -> StepTask:
     import pickle
 
-    return StepTask(step, pickle.loads(func), kwargs, capture, retry, timeout, run_id)
+    return StepTask(step, pickle.loads(func), kwargs, capture, retry, timeout, run_id, hold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,8 @@ class StepOutcome:
     duration_seconds: float = 0.0
     retries: int = 0
     """Attempts after the first (flowyml's `retries`): 0 unless the step has `retry=`."""
+    held: HeldOutputs | None = None
+    """Set instead of `value` when the runner kept the outputs where they were made."""
 
     @property
     def ok(self) -> bool:
