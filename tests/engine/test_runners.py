@@ -412,3 +412,88 @@ def test_a_value_stays_on_the_dask_workers_between_its_producer_and_consumer(tmp
     assert finished.output_sizes["big"] > 2_000_000  # the entry's bytes came back to be written
     again = pipeline.run(runner=runner)
     assert {r.status.value for r in again.step_results.values()} == {"cached"}
+
+
+@pytest.fixture(scope="module")
+def fragile_dask():
+    """A cluster of its own for killing workers and leaving cancelled steps running, with no
+    retry of a task whose worker died (Dask's default would try it on three more)."""
+    pytest.importorskip("distributed")
+    import dask
+
+    from flowyml_tui.engine.run.dask import DaskRunner
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        runner = DaskRunner.local(2)
+    yield runner
+    runner.close()
+
+
+def test_a_dask_worker_killed_mid_step_fails_that_step_and_the_run_ends(tmp_path, fragile_dask):
+    pipeline = _pipeline(tmp_path, body=KILLED)
+    result = pipeline.run(runner=fragile_dask)
+    dies = result.step_results["dies"]
+    assert dies.status.value == "failed"
+    assert "step 'dies' did not finish on Dask: the Dask worker running it died" in dies.reason
+    assert result.step_results["after"].status.value == "skipped"
+
+
+def test_cancel_on_dask_cancels_its_futures_and_what_finished_stays_cached(tmp_path, fragile_dask):
+    body = PIPELINE.replace(
+        "time.sleep(SLEEP)\n    return (n * 3", "time.sleep(60)\n    return (n * 3"
+    )
+    pipeline = _pipeline(tmp_path, sleep=0.0, body=body)
+    started = time.perf_counter()
+
+    def cancel_when_right_runs(event) -> None:
+        if isinstance(event, StepStarted) and event.step == "right":
+            threading.Timer(0.5, fragile_dask.cancel).start()
+
+    result = pipeline.run(runner=fragile_dask, on_event=cancel_when_right_runs)
+    assert time.perf_counter() - started < 30  # not the 60 s of `right`
+    assert result.step_results["right"].status.value == "failed"
+    assert "it was cancelled" in result.step_results["right"].reason
+    assert result.step_results["join"].status.value == "skipped"
+    assert result.step_results["left"].status.value == "executed"
+    plans = {p.step: p.action for p in pipeline.plan()}
+    assert plans["left"] == "hit" and plans["right"] == "run"
+
+
+def _bars(svg: str) -> dict[str, tuple[float, float]]:
+    """Step name -> (x, x + width) of its bar in the timeline SVG."""
+    import re
+
+    found = re.findall(
+        r"<g><title>([^:<]+):.*?<rect x=\"([\d.]+)\" y=\"[\d.]+\" width=\"([\d.]+)\"", svg
+    )
+    return {name: (float(x), float(x) + float(w)) for name, x, w in found}
+
+
+@pytest.mark.parametrize("where", ["process", "dask"])
+def test_the_run_record_and_html_timeline_show_parallel_steps_overlapping(tmp_path, where, request):
+    """Branches that provably ran at once (each waits for the other to start) overlap in the
+    record's start/end times and in the report's timeline bars; `join` starts after both."""
+    from flowyml_tui.engine.records import load_run
+    from flowyml_tui.report import timeline_svg
+
+    if where == "process":
+        runner = request.getfixturevalue("process_runner")
+    else:
+        from flowyml_tui.engine.run.dask import DaskRunner
+
+        runner = DaskRunner(client=request.getfixturevalue("dask_client"))
+    (tmp_path / "meet").mkdir()
+    pipeline = _pipeline(tmp_path, sleep=0.3, meet=tmp_path / "meet")
+    result = pipeline.run(runner=runner)
+    assert result.step_results["left"].status.value == "executed"
+    record = load_run(tmp_path / "cache")
+    span = {
+        s["name"]: (s["offset_seconds"], s["offset_seconds"] + s["duration_seconds"])
+        for s in record["steps"]
+    }
+    (l0, l1), (r0, r1) = span["left"], span["right"]
+    assert max(l0, r0) < min(l1, r1), span  # the two intervals overlap
+    assert span["join"][0] >= max(l1, r1) - 0.05, span
+    bars = _bars(timeline_svg(record))
+    (lx0, lx1), (rx0, rx1) = bars["left"], bars["right"]
+    assert max(lx0, rx0) < min(lx1, rx1), bars

@@ -205,12 +205,8 @@ class DaskRunner:
             self._flying.discard(holder)
             try:
                 outcome: StepOutcome = pickle.loads(fut.result())
-            except Exception as exc:  # a lost worker, a dead scheduler, a cancel
-                outer.set_exception(
-                    FlowymlError(
-                        f"step {task.step!r} did not finish on Dask: {type(exc).__name__}: {exc}"
-                    )
-                )
+            except BaseException as exc:  # a lost worker, a dead scheduler, a cancel
+                outer.set_exception(_lost(task.step, exc))
                 return
             if on_log is not None and outcome.logs:
                 for stream, text in outcome.logs:
@@ -252,6 +248,18 @@ class DaskRunner:
         future = self.client.scatter(value, direct=False, hash=False)
         self._scattered[id(value)] = (value, future)
         return future
+
+
+def _lost(step: str, exc: BaseException) -> FlowymlError:
+    """Why a step's task gave no outcome, said for the user."""
+    kind = type(exc).__name__
+    if kind == "KilledWorker":
+        why = "the Dask worker running it died (killed, out of memory, or it crashed)"
+    elif kind in ("CancelledError", "FutureCancelledError"):
+        why = "it was cancelled (a new run started, or the run was stopped)"
+    else:
+        why = "the cluster lost it"
+    return FlowymlError(f"step {step!r} did not finish on Dask: {why}; {kind}: {exc}")
 
 
 def _is_big(value: Any) -> bool:
