@@ -469,7 +469,7 @@ class FlowymlApp(App[int]):
             self._show_details(selected)
         dag = self.query_one(DagView)
         if dirty and dag.display and self.query_one(ContentSwitcher).current == "dag":
-            dag.show(model)
+            dag.show(model, now)
 
     def _title_table(self, table: StepTable, shown: list[Any] | None) -> None:
         if shown is None:

@@ -72,3 +72,78 @@ def test_the_runner_arguments_read_as_the_user_gave_them():
     assert describe_runner(["--jobs=3"]) == "jobs 3"
     assert describe_runner(["--jobs", "1"]) == ""
     assert describe_runner(["--dask", "tcp://h:8786", "--jobs", "4"]) == "dask tcp://h:8786"
+
+
+MEETING = """
+import os
+
+GATE = GATE_DIR
+
+
+def meet(me, other):
+    open(os.path.join(GATE, me), "w").close()
+    deadline = time.time() + 30
+    while not os.path.exists(os.path.join(GATE, other)):  # the other runs beside me
+        if time.time() > deadline:
+            raise TimeoutError(me + " ran alone")
+        time.sleep(0.01)
+    while not os.path.exists(os.path.join(GATE, "go")) and time.time() < deadline:
+        time.sleep(0.01)  # held until the test has looked
+
+
+@step(outputs=["n"])
+def source():
+    return 2
+
+
+@step(inputs=["n"], outputs=["left"])
+def left(n):
+    meet("left", "right")
+    return n * 2
+
+
+@step(inputs=["n"], outputs=["right"])
+def right(n):
+    meet("right", "left")
+    return n * 3
+
+
+pipeline = Pipeline("meeting", cache_dir=".flowyml/cache")
+for s in (source, left, right):
+    pipeline.add_step(s)
+"""
+
+
+def test_the_dag_view_shows_parallel_steps_running_at_once_each_with_its_timer(
+    write_pipeline, new_app, tmp_path
+):
+    from .helpers import FakeClock
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    clock = FakeClock()
+    path = write_pipeline(MEETING.replace("GATE_DIR", repr(str(gate))))
+    app = new_app(path, runner_args=("--jobs", "2"), clock=clock)
+
+    def drawing() -> str:
+        return widget_text(app.query_one("#dag-drawing"))
+
+    async def scenario(pilot) -> None:
+        await wait_until(
+            pilot,
+            lambda: (gate / "left").exists() and (gate / "right").exists(),
+            timeout=60,
+            what="both branches to start",
+        )
+        await pilot.press("d")
+        await wait_until(pilot, lambda: drawing().count("running") == 2, what="two running boxes")
+        clock.now += 3
+        app.tick_elapsed()
+        await wait_until(
+            pilot, lambda: drawing().count("running 3.00s") == 2, what="both timers at 3 s"
+        )
+        (gate / "go").touch()
+        await wait_for_run(pilot, app, 1, timeout=60)
+        assert statuses(app) == {"source": "executed", "left": "executed", "right": "executed"}
+
+    drive(app, scenario)

@@ -44,10 +44,14 @@ class DagView(VerticalScroll):
         if self._model is not None:
             self.show(self._model)
 
-    def show(self, model: RunModel) -> None:
+    def show(self, model: RunModel, now: float | None = None) -> None:
+        """Draw the graph; `now` (the app's clock) gives each running step its timer."""
         self._model = model
         width = max(self.scrollable_content_region.width, 40)
-        drawing = render_dag(model, width, lambda status: status_style(self.app, status))
+        if now is None:
+            clock = getattr(self.app, "clock", None)
+            now = clock() if callable(clock) else None
+        drawing = render_dag(model, width, lambda status: status_style(self.app, status), now)
         self.query_one("#dag-drawing", Static).update(drawing)
 
 
@@ -60,15 +64,16 @@ class _Box:
     has_children: bool
 
 
-def render_dag(model: RunModel, width: int, style_for: StyleFor) -> Text:
-    """Text drawing of the layered graph; a layer wider than `width` wraps onto more rows."""
+def render_dag(model: RunModel, width: int, style_for: StyleFor, now: float | None = None) -> Text:
+    """Text drawing of the layered graph; a layer wider than `width` wraps onto more rows.
+    With `now`, each running step shows how long it has run (several at once on a pool)."""
     if not model.rows:
         return Text("The graph appears when the first run starts.", style="italic")
     depths = model.depths()
     parents = {parent for row in model.rows.values() for parent in row.info.upstream}
     layers: dict[int, list[_Box]] = {}
     for row in model.rows.values():
-        lines = _box_lines(row)
+        lines = _box_lines(row, now)
         inner = min(max(len(line) for line in lines) + 2, BOX_MAX)
         clipped = tuple(_clip(line, inner - 2) for line in lines)
         box = _Box(row, clipped, inner, style_for(row.status), row.name in parents)
@@ -81,11 +86,15 @@ def render_dag(model: RunModel, width: int, style_for: StyleFor) -> Text:
     return out
 
 
-def _box_lines(row: StepRow) -> list[str]:
+def _box_lines(row: StepRow, now: float | None = None) -> list[str]:
     status = row.status
     ran = row.status not in ("pending", "running", "skipped") and not row.cached
     if row.duration is not None and ran:
         status += f" {format_duration(row.duration)}"
+    elif row.status == "running" and now is not None:
+        elapsed = row.elapsed(now)
+        if elapsed is not None:
+            status += f" {format_duration(elapsed)}"
     lines = [f"{STATUS_SYMBOLS.get(row.status, '?')} {row.name}", status]
     if row.info.upstream:
         lines.append("← " + ", ".join(row.info.upstream))
