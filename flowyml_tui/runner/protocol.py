@@ -13,7 +13,13 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from flowyml_tui.engine.events import EVENT_TYPES, Event, event_from_dict, event_from_json
+from flowyml_tui.engine.events import (
+    EVENT_TYPES,
+    Event,
+    StepLog,
+    event_from_dict,
+    event_from_json,
+)
 
 EXIT_CHANNEL_LOST = 71
 """The worker's exit code when its events descriptor was closed under it (by user code)."""
@@ -113,6 +119,42 @@ Message = Event | RunnerMessage
 
 _STEP_LOG_TEXT = '"event":"step_log"'
 _STEP_LOG_BYTES = _STEP_LOG_TEXT.encode()
+
+
+_LOG_BATCH_BYTES = b'{"event":"step_logs"'
+_LOG_BATCH_ENCODER = msgspec.json.Encoder()
+
+
+class _LogBatchWire(msgspec.Struct):
+    event: str
+    logs: list[StepLog]
+
+
+_LOG_BATCH_DECODER = msgspec.json.Decoder(_LogBatchWire)
+
+
+def encode_log_batch(logs: list[StepLog]) -> bytes:
+    """Several `StepLog` events as one line: a chatty step costs a write and a parse per
+    batch, not per printed line. `decode_line` gives back the same events, in order."""
+    try:
+        body = _LOG_BATCH_ENCODER.encode(logs)
+    except UnicodeEncodeError:  # a lone surrogate in a step's output: json escapes it
+        body = json.dumps([e.to_dict() for e in logs], separators=(",", ":")).encode()
+    return _LOG_BATCH_BYTES + b',"logs":' + body + b"}\n"
+
+
+def decode_line(line: bytes) -> list[Message]:
+    """One line of the channel as the messages it holds: a log batch gives its `StepLog`s."""
+    if not line.startswith(_LOG_BATCH_BYTES):
+        return [decode_message(line)]
+    try:
+        return list(_LOG_BATCH_DECODER.decode(line).logs)
+    except (msgspec.ValidationError, msgspec.DecodeError):  # escaped lone surrogates
+        try:
+            data = json.loads(line)
+            return [event_from_dict(item) for item in data["logs"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProtocolError(f"a bad log batch on the events channel: {line[:200]!r}") from exc
 
 
 class ProtocolError(ValueError):

@@ -38,7 +38,7 @@ from flowyml_tui.runner.protocol import (
     ProtocolError,
     RunCancelled,
     WorkerExiting,
-    decode_message,
+    decode_line,
 )
 
 RunMessage = Event | PipelinesFound | LoadFailed | ChildOutput | ChildExited | RunCancelled
@@ -423,7 +423,8 @@ async def _read_events(reader: asyncio.StreamReader, queue: asyncio.Queue) -> No
     try:
         while line := await reader.readline():
             try:
-                queue.put_nowait(decode_message(line))
+                for message in decode_line(line):  # a log batch holds many
+                    queue.put_nowait(message)
             except ProtocolError as exc:
                 queue.put_nowait(ChildOutput(f"flowyml: {exc}\n", "stderr"))
     except ValueError:  # one line over the limit: the channel cannot be trusted any more

@@ -19,13 +19,14 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from flowyml_tui.engine.events import Event, StepFinished, StepStarted
+from flowyml_tui.engine.events import Event, StepFinished, StepLog, StepStarted
 from flowyml_tui.engine.hashing import is_user_file
 from flowyml_tui.engine.run.choose import add_runner_arguments, make_runner
 from flowyml_tui.runner.proctree import become_subreaper, kill_tree, reap_children
@@ -35,6 +36,7 @@ from flowyml_tui.runner.protocol import (
     PipelinesFound,
     RunnerMessage,
     WorkerExiting,
+    encode_log_batch,
 )
 
 EXIT_OK = 0
@@ -42,10 +44,16 @@ EXIT_LOAD_FAILED = 2
 EXIT_USAGE = 64
 EXIT_PARENT_GONE = 70
 _REAP_SECONDS = 2.0
+LOG_BATCH_SECONDS = 0.02
+LOG_BATCH_LINES = 512
 
 
 class Channel:
-    """The events pipe: one JSON line per message, flushed at once so the parent sees steps live."""
+    """The events pipe: one JSON line per message, written at once so the parent sees steps
+    live. A step's printed lines are batched (`LOG_BATCH_SECONDS`, `LOG_BATCH_LINES`): a line
+    after a quiet spell goes out at once, the lines after it within the window go together,
+    and any other event first sends what waits, so the order and `StepFinished` after its
+    lines hold."""
 
     def __init__(self, fd: int) -> None:
         os.set_inheritable(fd, False)  # processes user code starts must not keep the pipe open
@@ -53,23 +61,68 @@ class Channel:
         self._lock = threading.Lock()  # steps may report from several threads
         self.engine_events = 0
         self.current_step: str | None = None
+        self._logs: list[StepLog] = []
+        self._last_flush = 0.0
+        self._wake = threading.Condition(self._lock)
+        self._flusher: threading.Thread | None = None
 
     def send(self, message: Event | RunnerMessage) -> None:
+        if isinstance(message, StepLog):
+            self.engine_events += 1
+            with self._lock:
+                logs = self._logs
+                logs.append(message)
+                if len(logs) >= LOG_BATCH_LINES or (
+                    len(logs) == 1 and time.monotonic() - self._last_flush >= LOG_BATCH_SECONDS
+                ):
+                    self._flush_locked()
+                elif len(logs) == 1:
+                    self._start_flusher()
+                    self._wake.notify()
+            return
         if isinstance(message, Event):
             self.engine_events += 1
             if isinstance(message, StepStarted):
                 self.current_step = message.step
             elif isinstance(message, StepFinished) and message.step == self.current_step:
                 self.current_step = None
-        data = memoryview((message.to_json() + "\n").encode("utf-8", "surrogatepass"))
+        data = (message.to_json() + "\n").encode("utf-8", "surrogatepass")
         with self._lock:
-            try:
-                while data:
-                    data = data[os.write(self._fd, data) :]
-            except OSError as exc:
-                if exc.errno == errno.EBADF:  # not the parent: something here closed our fd
-                    _channel_lost(self._fd)
-                _parent_gone()  # EPIPE: the parent is gone, nobody will read what we do
+            if self._logs:
+                self._flush_locked()
+            self._write_locked(data)
+
+    def _flush_locked(self) -> None:
+        logs, self._logs = self._logs, []
+        self._last_flush = time.monotonic()
+        self._write_locked(encode_log_batch(logs))
+
+    def _write_locked(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            if exc.errno == errno.EBADF:  # not the parent: something here closed our fd
+                _channel_lost(self._fd)
+            _parent_gone()  # EPIPE: the parent is gone, nobody will read what we do
+
+    def _start_flusher(self) -> None:
+        if self._flusher is None:
+            self._flusher = threading.Thread(
+                target=self._flush_late, name="flowyml-log-flush", daemon=True
+            )
+            self._flusher.start()
+
+    def _flush_late(self) -> None:
+        """Send batched lines at most `LOG_BATCH_SECONDS` after the first of them."""
+        with self._lock:
+            while True:
+                while not self._logs:
+                    self._wake.wait()
+                self._wake.wait(LOG_BATCH_SECONDS)
+                if self._logs:
+                    self._flush_locked()
 
 
 def _parent_gone() -> None:
