@@ -444,12 +444,17 @@ def test_cancel_on_dask_cancels_its_futures_and_what_finished_stays_cached(tmp_p
     )
     pipeline = _pipeline(tmp_path, sleep=0.0, body=body)
     started = time.perf_counter()
+    seen: set[tuple[str, str]] = set()
 
-    def cancel_when_right_runs(event) -> None:
-        if isinstance(event, StepStarted) and event.step == "right":
-            threading.Timer(0.5, fragile_dask.cancel).start()
+    def cancel_once_left_is_done_and_right_runs(event) -> None:
+        if isinstance(event, (StepStarted, StepFinished)):
+            seen.add((type(event).__name__, event.step))
+        wanted = {("StepStarted", "right"), ("StepFinished", "left")}
+        if wanted <= seen and ("cancel", "") not in seen:
+            seen.add(("cancel", ""))
+            threading.Timer(0.2, fragile_dask.cancel).start()
 
-    result = pipeline.run(runner=fragile_dask, on_event=cancel_when_right_runs)
+    result = pipeline.run(runner=fragile_dask, on_event=cancel_once_left_is_done_and_right_runs)
     assert time.perf_counter() - started < 30  # not the 60 s of `right`
     assert result.step_results["right"].status.value == "failed"
     assert "it was cancelled" in result.step_results["right"].reason
