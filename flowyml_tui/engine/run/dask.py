@@ -58,9 +58,16 @@ class _Holder:
     outcome: StepOutcome
 
 
-def _outcome_of(holder: _Holder) -> bytes:
-    """What the driver gathers of a step: the outcome without the values."""
-    return portable_outcome(holder.outcome)
+def _outcome_of(holder: _Holder) -> tuple[bytes, ...]:
+    """What the driver gathers of a step: the outcome without the values, then the outputs'
+    bytes for the store as frames of their own (Dask sends bytes without copying them into a
+    pickle). The holder lets go of those bytes: only the values stay."""
+    outcome = holder.outcome
+    held = outcome.held
+    if held is None or not held.blobs:
+        return (portable_outcome(outcome),)
+    holder.outcome = dataclasses.replace(outcome, held=dataclasses.replace(held, blobs=()))
+    return (portable_outcome(holder.outcome), *held.blobs)
 
 
 def _output_of(holder: _Holder, index: int) -> Any:
@@ -204,7 +211,8 @@ class DaskRunner:
             self._flying.discard(fut)
             self._flying.discard(holder)
             try:
-                outcome: StepOutcome = pickle.loads(fut.result())
+                first, *blobs = fut.result()
+                outcome: StepOutcome = pickle.loads(first)
             except BaseException as exc:  # a lost worker, a dead scheduler, a cancel
                 outer.set_exception(_lost(task.step, exc))
                 return
@@ -213,10 +221,10 @@ class DaskRunner:
                     on_log(stream, text)
                 outcome = dataclasses.replace(outcome, logs=())
             if outcome.held is not None:
-                handle = _Handle(self, holder)
-                outcome = dataclasses.replace(
-                    outcome, held=dataclasses.replace(outcome.held, handle=handle)
-                )
+                held = dataclasses.replace(outcome.held, handle=_Handle(self, holder))
+                if blobs:
+                    held = dataclasses.replace(held, blobs=tuple(blobs))
+                outcome = dataclasses.replace(outcome, held=held)
             outer.set_result(outcome)
 
         summary.add_done_callback(done)
