@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import pickle
 import uuid
 from concurrent.futures import Future
@@ -148,6 +149,10 @@ class DaskRunner:
         self._scattered: dict[int, tuple[Any, Any]] = {}
         """id(value) -> (value, its Dask future): each big input travels once"""
         self._flying: set[Any] = set()
+        self._key_prefix = uuid.uuid4().hex[:6]
+        """With a counter, what makes each task's key unique (a random draw per task cost
+        more than the task's own scheduling on a busy machine)."""
+        self._keys = itertools.count()
         self._cluster: Any = None
         self._capacity: int | None = None
         self.submitted = 0
@@ -201,7 +206,7 @@ class DaskRunner:
         except FlowymlError as exc:
             outer.set_exception(exc)
             return outer
-        key = f"{task.step}-{task.run_id or self.run_id}-{uuid.uuid4().hex[:8]}"
+        key = f"{task.step}-{task.run_id or self.run_id}-{self._key_prefix}{next(self._keys)}"
         holder = self.client.submit(_call_on_worker, payload, remote, key=key, pure=False)
         summary = self.client.submit(_outcome_of, holder, key=f"{key}-outcome")
         self.submitted += 1

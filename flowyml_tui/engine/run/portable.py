@@ -94,11 +94,21 @@ def portable_outcome(outcome: StepOutcome) -> bytes:
         )
 
 
+_SCANNED: tuple[int, str, int] = (0, "", 0)
+"""sys.modules' size and newest name, and how many pipeline folders, at the last scan: a
+scan per task cost a millisecond or more on every step sent to a worker."""
+
+
 def _register_pipeline_modules(cloudpickle: Any) -> None:
+    global _SCANNED
     from ..loader import _PIPELINE_FOLDERS
 
     if not _PIPELINE_FOLDERS:
         return
+    seen = (len(sys.modules), next(reversed(sys.modules), ""), len(_PIPELINE_FOLDERS))
+    if seen == _SCANNED:
+        return
+    _SCANNED = seen
     folders = tuple(str(f) + "/" for f in _PIPELINE_FOLDERS)
     for name, module in list(sys.modules.items()):
         if name in _BY_VALUE:
