@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ from .keys import Recipe, key_of, key_prefix
 from .logfiles import OutputTail
 from .mutation import is_immutable
 from .preview import preview
-from .result import Outputs, RunResult, StepResult
+from .result import Outputs, ResultsAfterRun, RunResult, StepResult, StepResults
 from .run import decide
 from .run.decide import Clock, Decision, WorkspaceSnapshot
 from .run.runner import InlineRunner, StepRunner, StepTask, user_traceback
@@ -126,11 +126,11 @@ class Executor:
         self.run_id = new_run_id()
         self.events: list[Event] = []
         self._told: set[str] = set()
+        """Kinds of shared-tier notice this run has told (one `RunWarning` each)."""
         self._notices = getattr(store, "notices", None)
         """A shared tier's problems to report (None for the local store): looked up once."""
-        """Kinds of shared-tier notice this run has told (one `RunWarning` each)."""
         self._sink = on_event
-        self._results: dict[str, StepResult] = {}
+        self._results: MutableMapping[str, StepResult] = StepResults()
         self._values: dict[str, Any] = {}
         self._output_entry: dict[str, tuple[Entry, int]] = {}
         self._output_fps: dict[str, str] = {}
@@ -223,10 +223,13 @@ class Executor:
             )
         )
         outputs = [name for s in self.graph.order for name in s.outputs]
+        results = self._results
+        assert isinstance(results, StepResults), "an executor runs once"
+        self._results = ResultsAfterRun(results)  # no cycle through each result's `output`
         return RunResult(
             run_id=self.run_id,
             pipeline=self.pipeline,
-            step_results=self._results,
+            step_results=results,
             outputs=Outputs(
                 outputs, self.materialize, {st.name: st.outputs for st in self.graph.order}
             ),
