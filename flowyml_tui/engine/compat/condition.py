@@ -42,6 +42,29 @@ def condition_arguments(
     return kwargs
 
 
+def planned_condition(
+    step: Step,
+    context: Mapping[str, Any],
+    known: Callable[[], dict[str, Any]],
+    unknown: set[str],
+) -> bool | None:
+    """What `step.condition` says before a run (`Pipeline.plan`), or None if it cannot tell.
+
+    It cannot when the condition reads an output of a step that will run (`unknown`), or a
+    name that is neither in the context nor a known output (a key of a dict output not made
+    yet, perhaps).
+    """
+    assert step.condition is not None
+    wanted = _wanted(step.condition)
+    bound = {param: name for name, param in step.bindings}
+    if any(bound[param] in unknown for param in wanted & set(bound)):
+        return None
+    loose = wanted - set(bound) - set(context)
+    if loose and (loose & unknown or (unknown and not loose <= set(known()))):
+        return None
+    return bool(step.condition(**condition_arguments(step, context, known)))
+
+
 def _wanted(condition: Callable[..., Any]) -> set[str]:
     try:
         parameters = inspect.signature(condition).parameters.values()
