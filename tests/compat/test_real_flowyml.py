@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from flowyml_tui.engine.errors import PipelineLoadError
 from flowyml_tui.engine.loader import load_pipelines
 from flowyml_tui.engine.pipeline import Pipeline
 from tests.cli_process import run_cli
@@ -103,26 +102,103 @@ def test_flowyml_tui_run_opens_it_and_an_import_time_run_never_runs(
     assert "Dashboard" not in done.stdout + done.stderr  # flowyml's UI server banner
 
 
-def test_an_if_control_flow_is_named_as_not_translated(write_file) -> None:
+IF_DEPLOY = """
+from flowyml import Pipeline, step, If
+
+@step(outputs=["accuracy"])
+def evaluate_model():
+    return 0.95
+
+@step
+def deploy_model():
+    return "deployed"
+
+@step
+def retrain_model():
+    return "retrained"
+
+pipeline = Pipeline("conditional_deploy")
+pipeline.add_step(evaluate_model)
+pipeline.add_control_flow(
+    If(
+        condition=lambda ctx: ctx.steps["evaluate_model"].outputs["accuracy"] > 0.9,
+        then_step=deploy_model,
+        else_step=retrain_model,
+    )
+)
+"""
+
+
+def test_an_if_control_flow_runs_the_chosen_branch_after_what_it_reads(write_file, load):
+    path = write_file("deploy.py", IF_DEPLOY)
+    pipeline = load(path)
+    assert pipeline.graph().upstream["deploy_model"] == ("evaluate_model",)
+    first = pipeline.run()
+    assert statuses(first) == {
+        "evaluate_model": "executed",
+        "deploy_model": "executed",
+        "retrain_model": "skipped",
+    }
+    assert first.step_results["retrain_model"].reason == "condition false"
+    assert first.outputs["deploy_model"] == "deployed"
+
+    path.write_text(IF_DEPLOY.replace("return 0.95", "return 0.5"))
+    low = load(path).run()
+    assert statuses(low) == {
+        "evaluate_model": "executed",
+        "deploy_model": "skipped",
+        "retrain_model": "executed",
+    }
+    again = load(path).run()
+    assert statuses(again) == {
+        "evaluate_model": "cached",
+        "deploy_model": "skipped",
+        "retrain_model": "cached",
+    }
+
+
+def test_the_fluent_if_and_a_plain_function_branch(write_file, load) -> None:
     path = write_file(
-        "branch.py",
+        "fluent.py",
         """
-        from flowyml import Pipeline, step, If
+        from flowyml import Pipeline, step, If, context
 
-        @step(outputs=["accuracy"])
+        @step(outputs=["metrics"])
         def evaluate():
-            return 0.95
+            return {"accuracy": 0.97}
 
-        @step
-        def deploy():
-            return "deployed"
+        def promote():
+            return "promoted"
 
-        pipeline = Pipeline("branch").add_step(evaluate)
-        pipeline.add_control_flow(If(condition=lambda ctx: True, then_step=deploy))
+        pipeline = Pipeline("fluent", context=context(bar=0.95)).add_step(evaluate)
+        pipeline.add_control_flow(
+            If(condition=lambda ctx: ctx["metrics"].accuracy > ctx.params["bar"]).then(promote)
+        )
         """,
     )
-    with pytest.raises(PipelineLoadError, match=r"uses If\(\.\.\.\) control flow"):
-        load_pipelines(path)
+    result = load(path).run()
+    assert result.outputs["promote"] == "promoted"
+
+
+def test_a_switch_given_to_add_control_flow_is_ignored_as_flowyml_does(
+    write_file, load, capsys
+) -> None:
+    path = write_file(
+        "switch.py",
+        """
+        from flowyml import Pipeline, step, Switch
+
+        @step(outputs=["kind"])
+        def classify():
+            return "image"
+
+        switch = Switch(lambda kind: kind)
+        pipeline = Pipeline("switch").add_step(classify)
+        pipeline.add_control_flow(switch)
+        """,
+    )
+    assert load(path).run()["kind"] == "image"
+    assert "Switch(...) given to add_control_flow is ignored" in capsys.readouterr().err
 
 
 def test_equal_flowyml_assets_let_downstream_steps_stay_cached(write_file, load) -> None:

@@ -20,6 +20,8 @@ def condition_arguments(
 ) -> dict[str, Any]:
     """Keyword arguments for `step.condition`; `done()` gives the outputs produced so far."""
     assert step.condition is not None
+    if getattr(step.condition, "wants_run_view", False):  # a translated `If`: sees the run
+        return {"context": context, "outputs": done()}
     wanted = _wanted(step.condition)
     if not wanted:
         return {}
@@ -55,6 +57,10 @@ def planned_condition(
     yet, perhaps).
     """
     assert step.condition is not None
+    if getattr(step.condition, "wants_run_view", False):
+        if unknown:
+            return None
+        return bool(step.condition(**condition_arguments(step, context, known)))
     wanted = _wanted(step.condition)
     bound = {param: name for name, param in step.bindings}
     if any(bound[param] in unknown for param in wanted & set(bound)):

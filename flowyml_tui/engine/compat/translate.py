@@ -4,7 +4,8 @@ A file that does `from flowyml import Pipeline, step` with flowyml 2.2.1 install
 flowyml's own objects. The loader hands each `flowyml.Pipeline` (or `VersionedPipeline`, which
 wraps one as `.pipeline`) to `translate`: its steps become our `Step`s with every keyword
 flowyml stores (inputs, outputs, cache, retry, timeout, condition, tags, resources,
-execution_group), its `Context` becomes the run context. flowyml's own `run()` is never
+execution_group), its `Context` becomes the run context, its `If` control flows become
+conditional steps (`control_flow`). flowyml's own `run()` is never
 called, so its UI server, metadata store writes and experiment tracking never start.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 from ..errors import PipelineLoadError
 from ..pipeline import Pipeline
 from ..step import Step, step
+from .control_flow import StepShape, branch_steps
 
 _CLASSES = ("Pipeline", "VersionedPipeline")
 
@@ -33,13 +35,6 @@ def is_flowyml_pipeline(value: Any) -> bool:
 def translate(value: Any, path: Path) -> Pipeline:
     """Our `Pipeline` doing what flowyml's `value` describes; a clear error for what we lack."""
     inner = value.pipeline if type(value).__name__ == "VersionedPipeline" else value
-    unsupported = _unsupported(inner)
-    if unsupported:
-        raise PipelineLoadError(
-            f"{path}: flowyml pipeline {inner.name!r} uses {unsupported}, which flowyml-tui "
-            "does not translate yet; give the branch steps a `condition=` instead (see the "
-            "README, Coming from flowyml)"
-        )
     ours = Pipeline(
         inner.name,
         enable_cache=bool(getattr(inner, "enable_cache", True)),
@@ -48,9 +43,28 @@ def translate(value: Any, path: Path) -> Pipeline:
     version = getattr(value, "version", None)
     if version is not None:
         ours.flowyml_options["version"] = version
-    for one in _steps(inner):
+    flowyml_steps = _steps(inner)
+    for one in flowyml_steps:
         ours.add_step(translate_step(one, inner.name))
+    flows = list(getattr(inner, "control_flows", None) or ())
+    if flows:
+        shapes = {
+            s.name: StepShape(tuple(f.outputs or ()), s.outputs)
+            for f, s in zip(flowyml_steps, ours.steps, strict=True)
+        }
+        ours.add_steps(
+            branch_steps(inner.name, flows, ours.steps, lambda b: _branch(b, inner.name), shapes)
+        )
     return ours
+
+
+def _branch(branch: Any, pipeline: str) -> Step:
+    """An `If` branch: a flowyml step, or a plain function (flowyml makes it a step)."""
+    if isinstance(branch, Step):
+        return branch
+    if callable(getattr(branch, "func", None)) and hasattr(branch, "outputs"):
+        return translate_step(branch, pipeline)
+    return step(branch)
 
 
 def translate_step(flowyml_step: Any, pipeline: str) -> Step:
@@ -90,12 +104,6 @@ def _context(flowyml_context: Any) -> dict[str, Any]:
         return {}
     to_dict = getattr(flowyml_context, "to_dict", None)
     return dict(to_dict() if callable(to_dict) else flowyml_context)
-
-
-def _unsupported(inner: Any) -> str:
-    flows = getattr(inner, "control_flows", None) or []
-    names = sorted({type(flow).__name__ for flow in flows})
-    return ", ".join(f"{name}(...) control flow" for name in names)
 
 
 def reset_step_registry() -> None:
