@@ -41,7 +41,7 @@ def test_the_why_tab_shows_the_flowyml_keywords_a_step_has(write_pipeline, new_a
             pilot, lambda: "retry 2" in widget_text(app.query_one("#why")), what="settings"
         )
         why = widget_text(app.query_one("#why"))
-        for shown in ("timeout 30", "condition ready", "group prep", "tags team=ml", "cpu"):
+        for shown in ("timeout 30 s", "condition ready", "group prep", "tags team=ml", "cpu"):
             assert shown in why, why
         table.move_cursor(row=table.get_row_index("total"))
         await wait_until(

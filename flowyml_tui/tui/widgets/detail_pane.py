@@ -48,7 +48,7 @@ def step_settings(info: StepInfo) -> str:
     if info.retry:
         parts.append(f"retry {info.retry}")
     if info.timeout is not None:
-        parts.append(f"timeout {format_duration(info.timeout)}")
+        parts.append(f"timeout {info.timeout:g} s")
     if info.condition:
         parts.append(f"condition {info.condition}")
     if info.execution_group:
