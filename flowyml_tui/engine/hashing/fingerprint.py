@@ -656,6 +656,9 @@ _LAZY_LOCK = threading.Lock()
 
 def _register_lazy() -> bool:
     """Register handlers for libraries that are imported by now; True if any was added."""
+    modules = sys.modules
+    if not any(name in modules for name in tuple(_LAZY)):  # the usual case: no lock
+        return False
     added = False
     with _LAZY_LOCK:
         for name in [name for name in _LAZY if name in sys.modules]:
