@@ -5,8 +5,8 @@ flowyml's own objects. The loader hands each `flowyml.Pipeline` (or `VersionedPi
 wraps one as `.pipeline`) to `translate`: its steps become our `Step`s with every keyword
 flowyml stores (inputs, outputs, cache, retry, timeout, condition, tags, resources,
 execution_group), its `Context` becomes the run context, its `If` control flows become
-conditional steps (`control_flow`). flowyml's own `run()` is never
-called, so its UI server, metadata store writes and experiment tracking never start.
+conditional steps (`control_flow`). flowyml's own `run()` is never called, so its UI server,
+metadata store writes and experiment tracking never start.
 """
 
 from __future__ import annotations
