@@ -459,6 +459,9 @@ class FlowymlApp(App[int]):
             dirty = self._this_frame(table, model.take_dirty())
             rows = model.rows
             table.update_steps((rows[name] for name in dirty if name in rows), now)
+        dag_shown = self.query_one(ContentSwitcher).current == "dag"
+        if dag_shown:  # the DAG's selection is the selected step while it is shown
+            selected = self.selected_step
         if model.summary_dirty:
             model.summary_dirty = False
             self.query_one(StatusLine).show(
@@ -468,8 +471,8 @@ class FlowymlApp(App[int]):
             self._details_dirty = False
             self._show_details(selected)
         dag = self.query_one(DagView)
-        if dirty and dag.display and self.query_one(ContentSwitcher).current == "dag":
-            dag.show(model)
+        if dirty and dag.display and dag_shown:
+            dag.show(model, now, selected)
 
     def _title_table(self, table: StepTable, shown: list[Any] | None) -> None:
         if shown is None:
@@ -541,6 +544,10 @@ class FlowymlApp(App[int]):
 
     @property
     def selected_step(self) -> str | None:
+        if self.query_one(ContentSwitcher).current == "dag":
+            selected = self.query_one(DagView).selected
+            if selected is not None:
+                return selected
         return self.query_one(StepTable).selected_step
 
     @work(thread=True, group="store", exit_on_error=False, name="cache")
@@ -682,10 +689,20 @@ class FlowymlApp(App[int]):
         switcher.set_class(switcher.current == "dag", "-dag")
         if switcher.current == "dag":
             dag = self.query_one(DagView)
-            dag.show(self.model)
+            dag.show(self.model, selected=self.selected_step)
             self.call_after_refresh(dag.show, self.model)
+            dag.focus()  # arrow keys move along the graph
         else:
             self.query_one(StepTable).focus()
+
+    @on(DagView.Selected)
+    def _dag_selected(self, event: DagView.Selected) -> None:
+        """The DAG moved its selection: the table's cursor (and so the details) follow."""
+        table = self.query_one(StepTable)
+        if event.step in table.shown_steps:
+            table.move_cursor(row=table.get_row_index(event.step), animate=False)
+        self._details_dirty = True
+        self._refresh_bindings_if_changed()
 
     def action_copy_detail(self) -> None:
         """The selected step's traceback, else its diff, to the clipboard (OSC 52: over SSH)."""
