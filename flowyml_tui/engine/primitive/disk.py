@@ -90,6 +90,16 @@ def decode(record: bytes) -> Any:
     return pickle.loads(payload)
 
 
+def clear_slot(path: str | Path) -> int:
+    """Empty one primitive's directory (a `CallStats.places` entry); returns how many entries
+    went. Refuses a path that is not a call-cache slot, so a stray record deletes nothing else."""
+    slot = Path(path)
+    if slot.parent.name != FORMAT or not (slot / "cache.db").is_file() or slot.is_symlink():
+        raise ValueError(f"{slot} is not a call-cache directory; nothing was deleted")
+    with diskcache.Cache(str(slot), eviction_policy="none") as cache:
+        return int(cache.clear())
+
+
 class DiskTier:
     """One primitive's entries in one diskcache directory; opened on first use."""
 
