@@ -6,7 +6,7 @@ their own spaced style (report/common.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .events import StepStatus
@@ -36,7 +36,7 @@ def format_duration(seconds: float | None) -> str:
     return f"{minutes}m{rest:02d}s"
 
 
-def format_calls(calls: Iterable[Any]) -> str:
+def format_calls(calls: Iterable[Any], duration: Callable[[float], str] = format_duration) -> str:
     """A step's call caches in one phrase: "calls 95 hit / 5 miss · saved 12.30s"; "" for none.
 
     `calls` are `CallStats` or their dicts (a run record's)."""
@@ -50,7 +50,7 @@ def format_calls(calls: Iterable[Any]) -> str:
     if not hits and not misses:
         return ""
     text = f"calls {hits} hit / {misses} miss"
-    return text + f" · saved {format_duration(saved)}" if saved else text
+    return text + f" · saved {duration(saved)}" if saved else text
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
