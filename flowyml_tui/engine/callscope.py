@@ -51,8 +51,8 @@ class CallScope:
 _current: ContextVar[CallScope | None] = ContextVar("flowyml_tui_call_scope", default=None)
 
 
-def current_scope() -> CallScope | None:
-    return _current.get()
+current_scope = _current.get
+"""The running step's scope, or None outside a step (a bound C method: on every hit path)."""
 
 
 def calls_dir(cache_dir: str | Path) -> Path:

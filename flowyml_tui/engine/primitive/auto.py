@@ -50,6 +50,8 @@ class AutoTier:
         return tier.path if isinstance(tier, DiskTier) else None
 
     def peek(self, key: str, now: float) -> tuple[bool, Any, float, float]:
+        if current_scope() is None:  # the hit path outside a run: straight to memory
+            return self.memory.peek(key, now)
         return self.current.peek(key, now)
 
     def get(self, key: str, now: float) -> tuple[str, Any, float, float]:

@@ -23,10 +23,11 @@ from ..errors import FlowymlError, UnhashableInput
 from ..hashing import Unfingerprintable, fingerprint
 from .auto import AutoTier
 from .disk import DiskTier, default_root
-from .errors import BackendNotBuilt, CallCacheError
+from .errors import CallCacheError
 from .flight import Flights, settle_error
 from .memory import EXPIRED, HIT, NEVER, MemoryTier
 from .metrics import metrics_for
+from .redis_calls import RedisTier, redis_url_of
 
 logger = logging.getLogger("flowyml_tui.cache")
 
@@ -120,11 +121,6 @@ class CachePrimitive:
             raise FlowymlError(
                 f"unknown call-cache backend {backend!r}; use one of {', '.join(BACKENDS)}"
             )
-        if backend == "redis":
-            raise BackendNotBuilt(
-                'backend="redis" is not available for call caches yet (the step cache can be '
-                'shared through Redis: see --shared); use backend="memory" or backend="disk"'
-            )
         self.primitive = primitive
         self.ttl_seconds = ttl_seconds
         self.max_size = max_size
@@ -134,8 +130,10 @@ class CachePrimitive:
         self.name = name if name is not None else _default_name(primitive)
         self.strict = strict
         self._clock = clock if clock is not None else time.time
-        self._tier: MemoryTier | DiskTier | AutoTier
-        if backend == "disk":
+        self._tier: MemoryTier | DiskTier | AutoTier | RedisTier
+        if backend == "redis":
+            self._tier = RedisTier(redis_url_of(redis_url), self.name, ttl_seconds)
+        elif backend == "disk":
             root = Path(directory) if directory is not None else default_root()
             self._tier = DiskTier(root, self.name, max_size)
         elif backend is None and directory is not None:
@@ -318,7 +316,7 @@ class CachePrimitive:
     def close(self) -> None:
         """Release the disk tier's files (it reopens on next use)."""
         for level in self._order:
-            if isinstance(level._tier, DiskTier | AutoTier):
+            if isinstance(level._tier, DiskTier | AutoTier | RedisTier):
                 level._tier.close()
 
     def places(self) -> tuple[str, ...]:
