@@ -90,18 +90,21 @@ def memory(number: int) -> None:
     for cached in (by_key, by_fp, with_metrics):
         cached.call(PROMPT, context)
 
-    anchor = per_call_us(lambda: ttl[key], number)
-    print("memory hit (one dict prompt -> dict response)")
-    row("cachetools.TTLCache[key]", anchor, anchor)
-    row("functools.lru_cache hit", per_call_us(lambda: lru(key), number), anchor)
-    ours = {
-        "CachePrimitive.call, key_fn (string key)": by_key,
-        "CachePrimitive.call, default key (xxh3 fingerprint)": by_fp,
+    fns: dict[str, Callable[[], Any]] = {
+        "cachetools.TTLCache[key]": lambda: ttl[key],
+        "functools.lru_cache hit": lambda: lru(key),
+        "CachePrimitive.call, key_fn (string key)": lambda: by_key.call(PROMPT, context),
+        "CachePrimitive.call, default key (xxh3 fingerprint)": lambda: by_fp.call(PROMPT, context),
     }
     if with_metrics._metrics is not None:
-        ours["CachePrimitive.call, key_fn, prometheus metrics on"] = with_metrics
-    for label, cached in ours.items():
-        row(label, per_call_us(lambda c=cached: c.call(PROMPT, context), number), anchor)
+        fns["CachePrimitive.call, key_fn, prometheus metrics on"] = lambda: with_metrics.call(
+            PROMPT, context
+        )
+    timings = paired_us(fns, number)
+    anchor = timings["cachetools.TTLCache[key]"]
+    print("memory hit (one dict prompt -> dict response; rows timed interleaved)")
+    for label, us in timings.items():
+        row(label, us, anchor)
     row("await CachePrimitive.execute, key_fn", async_per_call_us(by_key, context, number), anchor)
 
 

@@ -142,6 +142,8 @@ class CachePrimitive:
             self._tier = AutoTier(self.name, max_size)
         else:
             self._tier = MemoryTier(max_size)
+        self._outside_runs = self._tier.memory if isinstance(self._tier, AutoTier) else self._tier
+        """The tier outside any run, for the hit path (skips AutoTier's delegation)."""
         self._stats = {"hits": Tally(), "misses": Tally(), "expirations": Tally()}
         self._add_hit = self._stats["hits"].add
         self._metrics = metrics_for(self.name, metrics)
@@ -367,14 +369,15 @@ class CachePrimitive:
             keys: tuple[str, ...] = (self._key(data, context),)
         else:
             keys = tuple(level._key(data, context) for level in self._order)
+        scope = current_scope()
+        tier = lead._tier if scope is not None else lead._outside_runs
         try:
-            found, value, _, cost = lead._tier.peek(keys[0], self._clock())
+            found, value, _, cost = tier.peek(keys[0], self._clock())
         except Exception as error:
             lead._failed("read", error)
             return keys, False, None
         if found:
             lead._add_hit()
-            scope = current_scope()
             if scope is not None:
                 scope.add(self, True, cost)
             state = getattr(context, "state", None)
