@@ -179,6 +179,15 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
                 "reason_kind": r.reason_kind.value if r.reason_kind else None,
                 "code_hash": r.code_hash,
                 "error": r.error,
+                "calls": [
+                    {
+                        "name": c.name,
+                        "hits": c.hits,
+                        "misses": c.misses,
+                        "saved_seconds": c.saved_seconds,
+                    }
+                    for c in r.calls
+                ],
             }
             for r in result.step_results.values()
         ],

@@ -4,6 +4,7 @@ the run record. Also in worker processes (ProcessRunner)."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import textwrap
 from pathlib import Path
@@ -60,12 +61,21 @@ def test_a_second_run_in_a_fresh_process_hits_the_calls_of_the_first(tmp_path: P
     write(tmp_path, ["a", "b", "c"])  # the step's code changed: it runs again
     second = run_cli("run", path)
     assert second.returncode == 0, second.stderr
+    assert "· calls 2 hit / 1 miss · saved" in second.stdout
     assert (tmp_path / "calls.log").read_text().split() == ["a", "b", "c"]
     [stats] = calls_of(load_run(tmp_path / "cache"), "ask")
     assert (stats["hits"], stats["misses"]) == (2, 1)
     assert stats["saved_seconds"] >= 0.1  # what a and b took in the first run
     [place] = stats["places"]
     assert Path(place).is_relative_to(tmp_path / "cache" / "calls")
+
+    third = run_cli("run", "--json", path)  # the step is a hit now: no calls at all
+    assert json.loads(third.stdout)["steps"][0]["calls"] == []
+    write(tmp_path, ["c"])
+    fourth = json.loads(run_cli("run", "--json", path).stdout)
+    assert [(c["name"], c["hits"], c["misses"]) for c in fourth["steps"][0]["calls"]] == [
+        ("fake-llm", 1, 0)
+    ]
 
 
 def test_worker_processes_share_the_calls_and_report_them_in_step_finished(
