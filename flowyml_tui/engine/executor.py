@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from .cache import CorruptEntry, Store, checksum, serialize
 from .cache.entry import Entry
+from .callscope import calls_dir
 from .errors import CacheFullError, FlowymlError, StepOutputError, UnhashableInput
 from .events import (
+    CallStats,
     Event,
     ReasonKind,
     RunFinished,
@@ -698,6 +700,7 @@ class Executor:
                 retry=step.retry,
                 timeout=step.timeout,
                 run_id=self.run_id,
+                calls_dir=str(calls_dir(self.store.path)) if self.store is not None else None,
             )
             began.future = self._runner.submit(task, on_log)
         except Exception as exc:
@@ -722,6 +725,7 @@ class Executor:
             try:
                 outcome = began.future.result()
                 result.retries = outcome.retries
+                result.calls = tuple(CallStats(*c) for c in outcome.calls)
                 if outcome.error is None:
                     values = self._split_outputs(step, outcome.value)
                 else:  # the step raised: its traceback was formatted where it ran
@@ -1178,6 +1182,7 @@ class Executor:
                 if result.cached
                 else None,
                 retries=result.retries,
+                calls=result.calls,
             )
         )
 

@@ -33,6 +33,8 @@ class StepResult:
     output_fingerprints: dict[str, str] = field(default_factory=dict, repr=False)
     retries: int = 0
     """Attempts after the first one (flowyml's `retry=`)."""
+    calls: tuple[Any, ...] = ()
+    """`CallStats` of the call caches its function used (hits, misses, seconds saved)."""
     _outputs: Outputs | None = field(default=None, repr=False, compare=False)
     """The run's outputs, set by `RunResult`: `output` loads this step's from them on demand."""
 

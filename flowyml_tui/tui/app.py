@@ -92,6 +92,7 @@ class FlowymlApp(App[int]):
         Binding("W", "warnings", "Warnings", id="warnings"),
         Binding("I", "invalidate_downstream", "Invalidate+down", id="invalidate_downstream"),
         Binding("c", "clear_cache", "Clear cache", id="clear_cache"),
+        Binding("x", "clear_calls", "Clear calls", id="clear_calls"),
         Binding("d", "toggle_dag", "DAG", id="dag"),
         Binding("L", "full_log", "Full log", id="full_log"),
         Binding("e", "export", "Export", id="export"),
@@ -658,6 +659,40 @@ class FlowymlApp(App[int]):
         self.push_screen(
             ConfirmScreen(f"Delete every cached result in {cache_dir}?", yes="Clear"), answered
         )
+
+    def action_clear_calls(self) -> None:
+        """Empty the call caches (CachePrimitive) the selected step used this session."""
+        name = self.selected_step
+        if not name:
+            return
+        places = tuple(sorted(self.model.call_places.get(name, ())))
+        keys = "/".join(self.keys_for("invalidate")) or "i"
+        if not places:
+            self.notify(
+                f"{name} used no call cache on disk in this session; if it calls a "
+                f"CachePrimitive, re-run it ({keys}) so its calls are known, then clear them"
+            )
+            return
+        self._clear_calls(name, places, keys)
+
+    @work(thread=True, group="store", exit_on_error=False, name="clear calls")
+    def _clear_calls(self, name: str, places: tuple[str, ...], keys: str) -> None:
+        from flowyml_tui.engine.display import plural
+        from flowyml_tui.engine.primitive.disk import clear_slot
+
+        removed, problems = 0, []
+        for place in places:
+            try:
+                removed += clear_slot(place)
+            except (OSError, ValueError) as exc:
+                problems.append(str(exc))
+        note = (
+            f"Cleared {plural(removed, 'call-cache entry', 'call-cache entries')} of {name}; "
+            f"its next run makes those calls again ({keys} re-runs it now)"
+        )
+        if problems:
+            note += ". Not cleared: " + "; ".join(problems)
+        self.post_message(StoreChanged(note, False))
 
     def action_edit_context(self) -> None:
         from .screens.context_editor import ContextScreen

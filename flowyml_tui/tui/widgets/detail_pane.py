@@ -12,7 +12,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static, TabbedContent, TabPane
 
-from flowyml_tui.engine.display import STATUS_SYMBOLS, format_bytes, format_duration
+from flowyml_tui.engine.display import (
+    STATUS_SYMBOLS,
+    format_bytes,
+    format_calls,
+    format_duration,
+)
 from flowyml_tui.engine.events import ReasonKind, StepInfo, StepStatus
 
 from ..state import HistoryPoint, StepRow
@@ -109,6 +114,12 @@ class DetailPane(Vertical):
             parts.append(Text("Changed: " + ", ".join(row.changed)))
         if row.cached and row.saved:
             parts.append(Text(f"Saved {format_duration(row.saved)} by reusing the cached result."))
+        calls = format_calls(row.calls)
+        if calls:
+            parts.append(Text.assemble("Calls: ", (calls.removeprefix("calls "), "bold")))
+            if len(row.calls) > 1:  # one line per CachePrimitive when there are several
+                for call in row.calls:
+                    parts.append(Text(f"  {call.name}: {format_calls([call])}", style="dim"))
         for warning in row.warnings:
             parts.append(Text(f"⚠ {warning}", style=status_style(self.app, "running")))
         if row.diff:
