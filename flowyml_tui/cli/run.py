@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from ..engine.display import STATUS_SYMBOLS, format_duration, plural
+from ..engine.display import STATUS_SYMBOLS, format_calls, format_duration, plural
 from ..engine.events import (
     Event,
     RunFinished,
@@ -113,6 +113,8 @@ class LivePrinter:
                 reason += f" from the {event.tier} cache"
             if event.saved_seconds and event.cached:
                 reason += f" (saved {format_duration(event.saved_seconds)})"
+            if event.calls:
+                reason += f" · {format_calls(event.calls)}"
             did_not_run = event.cached or event.status == StepStatus.SKIPPED
             duration = "-" if did_not_run else format_duration(event.duration_seconds)
             self.out.write(f"  {status:<10} {event.step:<24} {duration:>8}  {reason}\n")
@@ -177,6 +179,15 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
                 "reason_kind": r.reason_kind.value if r.reason_kind else None,
                 "code_hash": r.code_hash,
                 "error": r.error,
+                "calls": [
+                    {
+                        "name": c.name,
+                        "hits": c.hits,
+                        "misses": c.misses,
+                        "saved_seconds": c.saved_seconds,
+                    }
+                    for c in r.calls
+                ],
             }
             for r in result.step_results.values()
         ],

@@ -6,6 +6,9 @@ their own spaced style (report/common.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 from .events import StepStatus
 
 STATUS_SYMBOLS: dict[str, str] = {
@@ -31,6 +34,23 @@ def format_duration(seconds: float | None) -> str:
         return f"{seconds:.2f}s"
     minutes, rest = divmod(int(seconds), 60)
     return f"{minutes}m{rest:02d}s"
+
+
+def format_calls(calls: Iterable[Any], duration: Callable[[float], str] = format_duration) -> str:
+    """A step's call caches in one phrase: "calls 95 hit / 5 miss · saved 12.30s"; "" for none.
+
+    `calls` are `CallStats` or their dicts (a run record's)."""
+    hits = misses = 0
+    saved = 0.0
+    for call in calls:
+        get = call.get if isinstance(call, dict) else lambda k, c=call: getattr(c, k, 0)
+        hits += int(get("hits") or 0)
+        misses += int(get("misses") or 0)
+        saved += float(get("saved_seconds") or 0.0)
+    if not hits and not misses:
+        return ""
+    text = f"calls {hits} hit / {misses} miss"
+    return text + f" · saved {duration(saved)}" if saved else text
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

@@ -69,6 +69,18 @@ class StepInfo(msgspec.Struct, frozen=True, gc=False):
     execution_group: str | None = None
 
 
+class CallStats(msgspec.Struct, frozen=True, gc=False):
+    """One call cache's use inside one step run (a `CachePrimitive`, by its name)."""
+
+    name: str
+    hits: int = 0
+    misses: int = 0
+    saved_seconds: float = 0.0
+    """What its hits' calls took when they were made: the time this run did not spend."""
+    places: tuple[str, ...] = ()
+    """The disk directories its entries are in: what the TUI's clear key empties."""
+
+
 class Event(msgspec.Struct, frozen=True, gc=False, tag_field="event"):
     """Base of every event; `kind` names the subclass on the wire (the `"event"` field)."""
 
@@ -137,6 +149,8 @@ class StepFinished(Event, frozen=True, tag="step_finished"):
     """`user@host` who computed a shared hit (stored, signed, with the entry)."""
     retries: int = 0
     """Calls after the first (flowyml's `retry=`); the reason says "after N attempts" too."""
+    calls: tuple[CallStats, ...] = ()
+    """The call caches (CachePrimitive) the step's function used, by name; () for a hit."""
 
 
 class RunWarning(Event, frozen=True, tag="warning"):

@@ -20,6 +20,14 @@ class _Log(msgspec.Struct, kw_only=True):
     truncated: bool = False
 
 
+class _Call(msgspec.Struct, kw_only=True):
+    name: str
+    hits: int = 0
+    misses: int = 0
+    saved_seconds: float = 0.0
+    places: list[str] = []
+
+
 class _Step(msgspec.Struct, kw_only=True):
     name: str
     status: str = ""
@@ -47,6 +55,7 @@ class _Step(msgspec.Struct, kw_only=True):
     output_previews: dict[str, str] = {}
     log: _Log = msgspec.field(default_factory=_Log)
     warnings: list[str] = []
+    calls: list[_Call] = []
 
 
 class _Totals(msgspec.Struct, kw_only=True):

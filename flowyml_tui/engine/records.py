@@ -28,6 +28,7 @@ import msgspec
 from .cache.private import check_private_path, ensure_cache_dir, ensure_private_dir
 from .errors import FlowymlError
 from .events import (
+    CallStats,
     Event,
     RunFinished,
     RunStarted,
@@ -180,6 +181,8 @@ class StepRecord(msgspec.Struct, frozen=True, gc=False):
     output_previews: dict[str, str]
     tier: str | None = None
     """"shared" for a hit from the team's shared cache."""
+    calls: tuple[CallStats, ...] = ()
+    """The call caches its function used: hits, misses, seconds saved (issue 12)."""
 
 
 class RunTotals(msgspec.Struct, frozen=True, gc=False):
@@ -432,7 +435,7 @@ def _step_record(
         own_warnings, done.status, done.reason, done.reason_kind, done.cached,
         done.duration_seconds, done.saved_seconds, done.cache, done.key, done.code_hash,
         done.changed, done.diff, done.error, done.input_fingerprints, done.output_fingerprints,
-        done.output_sizes, done.output_previews, done.tier,
+        done.output_sizes, done.output_previews, done.tier, done.calls,
     )  # fmt: skip
 
 

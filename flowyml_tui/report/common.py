@@ -8,6 +8,7 @@ import html
 import time
 from typing import Any
 
+from ..engine.display import format_calls
 from ..engine.errors import FlowymlError
 from ..engine.totals import RunTotals, totals_of_record
 
@@ -109,6 +110,11 @@ def tail_lines(text: str, lines: int) -> str:
 
 def reason_of(step: Record) -> str:
     return str(step.get("reason") or step.get("reason_kind") or "")
+
+
+def calls_of(step: Record) -> str:
+    """The step's call-cache use, "calls 95 hit / 5 miss · saved 12.30 s", or ""."""
+    return format_calls(step.get("calls") or (), fmt_seconds)
 
 
 def all_warnings(record: Record) -> list[tuple[str | None, str]]:

@@ -21,6 +21,7 @@ from .common import (
     STATUS_COLOURS,
     Record,
     all_warnings,
+    calls_of,
     error_summary,
     esc,
     fmt_rate,
@@ -164,7 +165,7 @@ def _step_table(steps: list[Record]) -> str:
             f"<td>{badge(status)}</td>"
             f'<td class="num">{esc(fmt_seconds(step.get("duration_seconds")))}</td>'
             f'<td class="num">{esc(fmt_seconds(saved)) if saved else NONE}</td>'
-            f"<td>{esc(reason_of(step))}</td>"
+            f"<td>{esc(reason_of(step))}{_calls_note(step)}</td>"
             f"<td><code>{esc(step.get('cache', ''))}</code></td>"
             f'<td><code title="{esc(step.get("code_hash") or "")}">'
             f"{esc(short_hash(step.get('code_hash')))}</code></td></tr>"
@@ -174,6 +175,11 @@ def _step_table(steps: list[Record]) -> str:
         "<th class=num>Saved</th><th>Why</th><th>Cache</th><th>Code</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _calls_note(step: Record) -> str:
+    calls = calls_of(step)
+    return f"<br><small>{esc(calls)}</small>" if calls else ""
 
 
 def _changes(steps: list[Record]) -> str:
@@ -237,6 +243,11 @@ def _details(steps: list[Record]) -> str:
             f"<dt>code hash</dt><dd><code>{esc(step.get('code_hash') or NONE)}</code></dd>",
             f"<dt>cache key</dt><dd><code>{esc(step.get('key') or NONE)}</code></dd>",
         ]
+        for call in step.get("calls") or ():
+            body.append(
+                f"<dt>call cache <code>{esc(call.get('name', ''))}</code></dt>"
+                f"<dd>{esc(calls_of({'calls': [call]}))}</dd>"
+            )
         if step.get("source_file"):
             where = f"{step['source_file']}:{step.get('source_line') or ''}".rstrip(":")
             body.append(f"<dt>defined in</dt><dd><code>{esc(where)}</code></dd>")

@@ -14,6 +14,7 @@ from .common import (
     TRACEBACK_TAIL_LINES,
     Record,
     all_warnings,
+    calls_of,
     error_summary,
     fmt_rate,
     fmt_seconds,
@@ -115,9 +116,10 @@ def render_markdown(record: Record) -> str:
         if step.get("saved_seconds"):
             duration += f" (saved {fmt_seconds(step['saved_seconds'])})"
         status_text = _MD_STATUS.get(step.get("status", ""), step.get("status", ""))
+        why = "; ".join(part for part in (reason_of(step), calls_of(step)) if part)
         out.append(
             f"| {md_code(step['name'], table=True)} | {md_cell(status_text)} | {duration} "
-            f"| {md_cell(reason_of(step))} |"
+            f"| {md_cell(why)} |"
         )
     changes = [step for step in steps if step.get("diff")]
     if changes:

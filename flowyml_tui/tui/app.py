@@ -92,6 +92,7 @@ class FlowymlApp(App[int]):
         Binding("W", "warnings", "Warnings", id="warnings"),
         Binding("I", "invalidate_downstream", "Invalidate+down", id="invalidate_downstream"),
         Binding("c", "clear_cache", "Clear cache", id="clear_cache"),
+        Binding("x", "clear_calls", "Clear calls", id="clear_calls"),
         Binding("d", "toggle_dag", "DAG", id="dag"),
         Binding("L", "full_log", "Full log", id="full_log"),
         Binding("e", "export", "Export", id="export"),
@@ -459,6 +460,9 @@ class FlowymlApp(App[int]):
             dirty = self._this_frame(table, model.take_dirty())
             rows = model.rows
             table.update_steps((rows[name] for name in dirty if name in rows), now)
+        dag_shown = self.query_one(ContentSwitcher).current == "dag"
+        if dag_shown:  # the DAG's selection is the selected step while it is shown
+            selected = self.selected_step
         if model.summary_dirty:
             model.summary_dirty = False
             self.query_one(StatusLine).show(
@@ -468,8 +472,8 @@ class FlowymlApp(App[int]):
             self._details_dirty = False
             self._show_details(selected)
         dag = self.query_one(DagView)
-        if dirty and dag.display and self.query_one(ContentSwitcher).current == "dag":
-            dag.show(model, now)
+        if dirty and dag.display and dag_shown:
+            dag.show(model, now, selected)
 
     def _title_table(self, table: StepTable, shown: list[Any] | None) -> None:
         if shown is None:
@@ -541,6 +545,10 @@ class FlowymlApp(App[int]):
 
     @property
     def selected_step(self) -> str | None:
+        if self.query_one(ContentSwitcher).current == "dag":
+            selected = self.query_one(DagView).selected
+            if selected is not None:
+                return selected
         return self.query_one(StepTable).selected_step
 
     @work(thread=True, group="store", exit_on_error=False, name="cache")
@@ -652,6 +660,40 @@ class FlowymlApp(App[int]):
             ConfirmScreen(f"Delete every cached result in {cache_dir}?", yes="Clear"), answered
         )
 
+    def action_clear_calls(self) -> None:
+        """Empty the call caches (CachePrimitive) the selected step used this session."""
+        name = self.selected_step
+        if not name:
+            return
+        places = tuple(sorted(self.model.call_places.get(name, ())))
+        keys = "/".join(self.keys_for("invalidate")) or "i"
+        if not places:
+            self.notify(
+                f"{name} used no call cache on disk in this session; if it calls a "
+                f"CachePrimitive, re-run it ({keys}) so its calls are known, then clear them"
+            )
+            return
+        self._clear_calls(name, places, keys)
+
+    @work(thread=True, group="store", exit_on_error=False, name="clear calls")
+    def _clear_calls(self, name: str, places: tuple[str, ...], keys: str) -> None:
+        from flowyml_tui.engine.display import plural
+        from flowyml_tui.engine.primitive.disk import clear_slot
+
+        removed, problems = 0, []
+        for place in places:
+            try:
+                removed += clear_slot(place)
+            except (OSError, ValueError) as exc:
+                problems.append(str(exc))
+        note = (
+            f"Cleared {plural(removed, 'call-cache entry', 'call-cache entries')} of {name}; "
+            f"its next run makes those calls again ({keys} re-runs it now)"
+        )
+        if problems:
+            note += ". Not cleared: " + "; ".join(problems)
+        self.post_message(StoreChanged(note, False))
+
     def action_edit_context(self) -> None:
         from .screens.context_editor import ContextScreen
 
@@ -682,10 +724,20 @@ class FlowymlApp(App[int]):
         switcher.set_class(switcher.current == "dag", "-dag")
         if switcher.current == "dag":
             dag = self.query_one(DagView)
-            dag.show(self.model)
+            dag.show(self.model, selected=self.selected_step)
             self.call_after_refresh(dag.show, self.model)
+            dag.focus()  # arrow keys move along the graph
         else:
             self.query_one(StepTable).focus()
+
+    @on(DagView.Selected)
+    def _dag_selected(self, event: DagView.Selected) -> None:
+        """The DAG moved its selection: the table's cursor (and so the details) follow."""
+        table = self.query_one(StepTable)
+        if event.step in table.shown_steps:
+            table.move_cursor(row=table.get_row_index(event.step), animate=False)
+        self._details_dirty = True
+        self._refresh_bindings_if_changed()
 
     def action_copy_detail(self) -> None:
         """The selected step's traceback, else its diff, to the clipboard (OSC 52: over SSH)."""

@@ -24,6 +24,10 @@ PALETTE: dict[str, tuple[str, str]] = {
     "pin": ("Pin / unpin step", "Keep the selected step's cached result"),
     "context": ("Edit run context", "Set the KEY=VALUE values runs get, and re-run"),
     "clear_cache": ("Clear cache", "Delete every cached result, after confirming"),
+    "clear_calls": (
+        "Clear step's call caches",
+        "Empty the CachePrimitive caches the selected step used",
+    ),
     "watch": ("Pause / resume watching", "Stop or restart re-runs on save; a run goes on"),
     "dag": ("Toggle DAG view", "Draw the pipeline graph"),
     "warnings": ("Show warnings", "Every warning of this session, with its step"),

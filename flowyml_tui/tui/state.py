@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowyml_tui.engine.events import (
+    CallStats,
     RunFinished,
     RunStarted,
     RunWarning,
@@ -89,6 +90,8 @@ class StepRow:
     warnings: tuple[str, ...] = ()
     tier: str | None = None
     """"shared" when the hit came from the team's shared cache."""
+    calls: tuple[CallStats, ...] = ()
+    """This run's call-cache use by the step (CachePrimitive hits, misses, time saved)."""
 
     @property
     def name(self) -> str:
@@ -169,6 +172,8 @@ class RunModel:
         """The user stopped the last run (`s`): the status line says so until the next run."""
         self.rows: dict[str, StepRow] = {}
         self.history: dict[str, deque[HistoryPoint]] = {}
+        self.call_places: dict[str, set[str]] = {}
+        """Per step, every call-cache directory it used this session: what `x` clears."""
         self.finished: RunFinished | None = None
         self.problem: Problem | None = None
         self.warnings: list[str] = []
@@ -273,6 +278,9 @@ class RunModel:
         row.sizes = dict(event.output_sizes)
         row.warnings = tuple(event.warnings)
         row.key = event.key
+        row.calls = tuple(event.calls)
+        for call in event.calls:
+            self.call_places.setdefault(row.name, set()).update(call.places)
         points = self.history.setdefault(row.name, deque(maxlen=HISTORY_LENGTH))
         points.append(HistoryPoint(self.run_number, event.status, event.duration_seconds))
         self._touch(row.name)

@@ -12,7 +12,7 @@ import pytest
 
 from flowyml_tui import CachePrimitive, WorkflowContext
 from flowyml_tui.engine.errors import FlowymlError, UnhashableInput
-from flowyml_tui.engine.primitive import BackendNotBuilt
+from flowyml_tui.engine.primitive import CallCacheError
 
 from .conftest import Clock, FakeLLM
 
@@ -195,8 +195,9 @@ def test_workflow_context_get_reads_state_then_metadata() -> None:
     assert context.state == {"tier": "gold"}
 
 
-def test_redis_backend_says_it_is_not_built_yet() -> None:
-    with pytest.raises(BackendNotBuilt, match=r"not available for call caches yet"):
-        CachePrimitive(double, backend="redis", redis_url="redis://localhost:6379")
+def test_a_redis_backend_without_a_url_says_where_to_give_one(monkeypatch) -> None:
+    monkeypatch.delenv("FLOWYML_TUI_SHARED", raising=False)
+    with pytest.raises(CallCacheError, match=r"redis_url=.*FLOWYML_TUI_SHARED"):
+        CachePrimitive(double, backend="redis")
     with pytest.raises(FlowymlError, match="unknown call-cache backend"):
         CachePrimitive(double, backend="memcached")

@@ -24,7 +24,7 @@ class StoredRecipe(msgspec.Struct, frozen=True, kw_only=True):
     custom_key: str | None = None
 
 
-class Entry(msgspec.Struct, frozen=True, kw_only=True):
+class Entry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What the store keeps about one result besides its values."""
 
     key: str

@@ -3,6 +3,8 @@
 context   WorkflowContext (seed + TTA.dev fields)
 memory    exact-LRU memory tier
 disk      private diskcache tier, checksum-verified values
+auto      the default: disk under the running pipeline's cache dir, memory elsewhere
+redis_calls  the team's Redis, HMAC-signed, SHA-256-verified values
 flight    single-flight for concurrent identical misses
 metrics   optional prometheus_client counters
 core      CachePrimitive: keys, tiers in order, backfill, failure handling
@@ -12,6 +14,6 @@ from __future__ import annotations
 
 from .context import WorkflowContext
 from .core import CachePrimitive
-from .errors import BackendNotBuilt, CallCacheError
+from .errors import CallCacheError
 
-__all__ = ["BackendNotBuilt", "CachePrimitive", "CallCacheError", "WorkflowContext"]
+__all__ = ["CachePrimitive", "CallCacheError", "WorkflowContext"]

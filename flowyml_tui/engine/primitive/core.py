@@ -18,20 +18,26 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ..callscope import current_scope
 from ..errors import FlowymlError, UnhashableInput
 from ..hashing import Unfingerprintable, fingerprint
+from .auto import AutoTier
 from .disk import DiskTier, default_root
-from .errors import BackendNotBuilt, CallCacheError
+from .errors import CallCacheError
 from .flight import Flights, settle_error
 from .memory import EXPIRED, HIT, NEVER, MemoryTier
 from .metrics import metrics_for
+from .redis_calls import RedisTier, redis_url_of
 
 logger = logging.getLogger("flowyml_tui.cache")
 
 KeyFn = Callable[[Any, Any], Any]
 _UNSET: Any = object()
 BACKENDS = ("memory", "disk", "redis")
+AUTO = "auto"
+"""No `backend=` given: disk under the pipeline's cache dir inside a run, memory elsewhere."""
 _CONTEXT_COUNTERS = {"hits": "cache_hits", "misses": "cache_misses"}
+_NOTHING = ("miss", None, 0.0, 0.0)
 
 
 class Tally:
@@ -78,7 +84,7 @@ class CachePrimitive:
         *,
         max_size: int = 1000,
         key_fn: KeyFn | None = None,
-        backend: str = "memory",
+        backend: str | None = None,
         redis_url: str | None = None,
         name: str | None = None,
         strict: bool = False,
@@ -86,6 +92,20 @@ class CachePrimitive:
         clock: Callable[[], float] | None = None,
         metrics: bool | None = None,
     ) -> None:
+        self._config = {
+            "primitive": primitive,
+            "ttl_seconds": ttl_seconds,
+            "cache_key_fn": cache_key_fn,
+            "max_size": max_size,
+            "key_fn": key_fn,
+            "backend": backend,
+            "redis_url": redis_url,
+            "name": name,
+            "strict": strict,
+            "directory": directory,
+            "clock": clock,
+            "metrics": metrics,
+        }
         if key_fn is not None and cache_key_fn is not None:
             raise TypeError("give key_fn or its alias cache_key_fn, not both")
         key_fn = key_fn if key_fn is not None else cache_key_fn
@@ -97,30 +117,33 @@ class CachePrimitive:
             raise ValueError(f"max_size must be a positive int, not {max_size!r}")
         if ttl_seconds is not None and ttl_seconds <= 0:
             raise ValueError(f"ttl_seconds must be positive (or None: never), not {ttl_seconds}")
-        if backend not in BACKENDS:
+        if backend is not None and backend not in BACKENDS:
             raise FlowymlError(
                 f"unknown call-cache backend {backend!r}; use one of {', '.join(BACKENDS)}"
-            )
-        if backend == "redis":
-            raise BackendNotBuilt(
-                'backend="redis" is not available for call caches yet (the step cache can be '
-                'shared through Redis: see --shared); use backend="memory" or backend="disk"'
             )
         self.primitive = primitive
         self.ttl_seconds = ttl_seconds
         self.max_size = max_size
         self.key_fn = key_fn
-        self.backend = backend
+        self.backend = backend if backend is not None else AUTO
         self.redis_url = redis_url
         self.name = name if name is not None else _default_name(primitive)
         self.strict = strict
         self._clock = clock if clock is not None else time.time
-        self._tier: MemoryTier | DiskTier
-        if backend == "disk":
+        self._tier: MemoryTier | DiskTier | AutoTier | RedisTier
+        if backend == "redis":
+            self._tier = RedisTier(redis_url_of(redis_url), self.name, ttl_seconds)
+        elif backend == "disk":
             root = Path(directory) if directory is not None else default_root()
             self._tier = DiskTier(root, self.name, max_size)
+        elif backend is None and directory is not None:
+            raise TypeError('directory= is for backend="disk"; give both, or neither')
+        elif backend is None:
+            self._tier = AutoTier(self.name, max_size)
         else:
             self._tier = MemoryTier(max_size)
+        self._outside_runs = self._tier.memory if isinstance(self._tier, AutoTier) else self._tier
+        """The tier outside any run, for the hit path (skips AutoTier's delegation)."""
         self._stats = {"hits": Tally(), "misses": Tally(), "expirations": Tally()}
         self._add_hit = self._stats["hits"].add
         self._metrics = metrics_for(self.name, metrics)
@@ -165,14 +188,18 @@ class CachePrimitive:
             if not leads:
                 value = await asyncio.shield(future)
                 self._order[0]._count(context, "hits")
+                self._note(True, 0.0)  # it waited for the call: nothing saved
             else:
                 try:
-                    found, value = self._lookup(keys, context)
+                    found, value, cost = self._lookup(keys, context)
                     if not found:
+                        began = time.perf_counter()
                         value = self._invoke(data, context)
                         if inspect.isawaitable(value):
                             value = await value
-                        self._store(keys, value)
+                        cost = time.perf_counter() - began
+                        self._store(keys, value, cost)
+                    self._note(found, cost)
                     future.set_result(value)
                 except BaseException as error:
                     settle_error(future, error)
@@ -193,10 +220,12 @@ class CachePrimitive:
             if not leads:
                 value = future.result()
                 self._order[0]._count(context, "hits")
+                self._note(True, 0.0)  # it waited for the call: nothing saved
             else:
                 try:
-                    found, value = self._lookup(keys, context)
+                    found, value, cost = self._lookup(keys, context)
                     if not found:
+                        began = time.perf_counter()
                         value = self._invoke(data, context)
                         if inspect.isawaitable(value):
                             if inspect.iscoroutine(value):
@@ -205,7 +234,9 @@ class CachePrimitive:
                                 f"CachePrimitive {self.name!r} wraps an async primitive; "
                                 "use `await cached.execute(data, context)` instead of call()"
                             )
-                        self._store(keys, value)
+                        cost = time.perf_counter() - began
+                        self._store(keys, value, cost)
+                    self._note(found, cost)
                     future.set_result(value)
                 except BaseException as error:
                     settle_error(future, error)
@@ -232,15 +263,15 @@ class CachePrimitive:
         keys = self._keys(data, context)
         now = self._clock()
         for index, level in enumerate(self._order):
-            found, value, expires = level._peek(keys[index], now)
+            found, value, expires, cost = level._peek(keys[index], now)
             if found:
-                self._backfill(keys, index, value, expires, now)
+                self._backfill(keys, index, value, expires, cost, now)
                 return value
         return default
 
     def set(self, data: Any, value: Any, context: Any = None) -> None:
         """Store `value` as the result for `data` in every tier."""
-        self._store(self._keys(data, context), value)
+        self._store(self._keys(data, context), value, 0.0)
 
     def invalidate(
         self, key: str | None = None, *, data: Any = _UNSET, context: Any = None
@@ -287,8 +318,23 @@ class CachePrimitive:
     def close(self) -> None:
         """Release the disk tier's files (it reopens on next use)."""
         for level in self._order:
-            if isinstance(level._tier, DiskTier):
+            if isinstance(level._tier, DiskTier | AutoTier | RedisTier):
                 level._tier.close()
+
+    def places(self) -> tuple[str, ...]:
+        """The directories this cache's entries are in now (its disk tiers'): what a
+        workbench clears for a step."""
+        found = []
+        for level in self._order:
+            path = getattr(level._tier, "path", None)
+            if path is not None:
+                found.append(str(path))
+        return tuple(found)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by its settings, not its entries or locks: a step that uses one at module
+        level can run in a worker process (entries on disk are shared; memory ones are not)."""
+        return (_rebuild, (self._config,))
 
     def __repr__(self) -> str:
         return (
@@ -323,13 +369,17 @@ class CachePrimitive:
             keys: tuple[str, ...] = (self._key(data, context),)
         else:
             keys = tuple(level._key(data, context) for level in self._order)
+        scope = current_scope()
+        tier = lead._tier if scope is not None else lead._outside_runs
         try:
-            found, value, _ = lead._tier.peek(keys[0], self._clock())
+            found, value, _, cost = tier.peek(keys[0], self._clock())
         except Exception as error:
             lead._failed("read", error)
             return keys, False, None
         if found:
             lead._add_hit()
+            if scope is not None:
+                scope.add(self, True, cost)
             state = getattr(context, "state", None)
             if isinstance(state, dict):  # TTA.dev keeps cache_hits there
                 state["cache_hits"] = state.get("cache_hits", 0) + 1
@@ -337,24 +387,32 @@ class CachePrimitive:
                 lead._metrics.hits.inc()
         return keys, found, value
 
-    def _peek(self, key: str, now: float) -> tuple[bool, Any, float]:
+    def _peek(self, key: str, now: float) -> tuple[bool, Any, float, float]:
         result = self._guard("read", self._tier.peek, key, now)
-        return result if result is not None else (False, None, 0.0)
+        return result if result is not None else (False, None, 0.0, 0.0)
 
-    def _lookup(self, keys: tuple[str, ...], context: Any) -> tuple[bool, Any]:
-        """Every tier, fastest first, counting; a hit backfills the tiers before it."""
+    def _lookup(self, keys: tuple[str, ...], context: Any) -> tuple[bool, Any, float]:
+        """Every tier, fastest first, counting; a hit backfills the tiers before it.
+
+        The third value is the hit's cost: the seconds its call took when it was made."""
         now = self._clock()
         for index, level in enumerate(self._order):
             result = level._guard("read", level._tier.get, keys[index], now)
-            status, value, expires = result if result is not None else ("miss", None, 0.0)
+            status, value, expires, cost = result if result is not None else _NOTHING
             if status == HIT:
                 level._count(context, "hits")
-                self._backfill(keys, index, value, expires, now)
-                return True, value
+                self._backfill(keys, index, value, expires, cost, now)
+                return True, value, cost
             if status == EXPIRED:
                 level._count(context, "expirations")
             level._count(context, "misses")
-        return False, None
+        return False, None, 0.0
+
+    def _note(self, hit: bool, cost: float) -> None:
+        """Count the call for the step running it, if any (the workbench's per-step stats)."""
+        scope = current_scope()
+        if scope is not None:
+            scope.add(self, hit, cost)
 
     def _invoke(self, data: Any, context: Any) -> Any:
         target = self._target
@@ -371,18 +429,24 @@ class CachePrimitive:
     def _deadline(self, now: float) -> float:
         return NEVER if self.ttl_seconds is None else now + self.ttl_seconds
 
-    def _store(self, keys: tuple[str, ...], value: Any) -> None:
+    def _store(self, keys: tuple[str, ...], value: Any, cost: float) -> None:
         now = self._clock()
         for index, level in enumerate(self._order):
-            level._guard("store", level._tier.set, keys[index], value, level._deadline(now))
+            level._guard("store", level._tier.set, keys[index], value, level._deadline(now), cost)
 
     def _backfill(
-        self, keys: tuple[str, ...], index: int, value: Any, expires: float, now: float
+        self,
+        keys: tuple[str, ...],
+        index: int,
+        value: Any,
+        expires: float,
+        cost: float,
+        now: float,
     ) -> None:
         for faster in range(index):
             level = self._order[faster]
             deadline = min(level._deadline(now), expires)
-            level._guard("backfill", level._tier.set, keys[faster], value, deadline)
+            level._guard("backfill", level._tier.set, keys[faster], value, deadline, cost)
 
     def _count(self, context: Any, counter: str) -> None:
         self._stats[counter].add()
@@ -420,3 +484,7 @@ class CachePrimitive:
             )
         else:
             logger.debug("call cache %r could not %s: %s", self.name, action, error)
+
+
+def _rebuild(config: dict[str, Any]) -> CachePrimitive:
+    return CachePrimitive(**config)

@@ -2,8 +2,9 @@
 
 Each primitive name gets its own directory (so a `key_fn`'s strings never meet another
 primitive's), under a root that is created 0700 and refused when it is a symlink or belongs to
-another user. The record is ``magic | deadline | xxh3 | kind | pickle``: an expired entry is
-dropped from its header alone, and bytes that do not match their checksum are never unpickled.
+another user. The record is ``magic | deadline | cost | xxh3 | kind | pickle`` (cost: the
+seconds the call took, for "time saved"): an expired entry is dropped from its header alone,
+and bytes that do not match their checksum are never unpickled.
 
 Eviction past `max_size` is approximate: the first-stored entries go first. Exact LRU would need
 diskcache's LRU policy, which writes on every read (3-6x the cost of a plain `get`).
@@ -25,9 +26,9 @@ import xxhash
 from ..cache.values import checksum, serialize
 from .memory import EXPIRED, HIT, MISS
 
-FORMAT = "v1"
-_MAGIC = b"FCP1"
-_HEADER = struct.Struct("<4sd16sB")
+FORMAT = "v2"
+_MAGIC = b"FCP2"
+_HEADER = struct.Struct("<4sdd16sB")
 _KINDS = {"pickle": 0, "cloudpickle": 1}
 
 
@@ -65,10 +66,10 @@ def slot_dir(root: Path, name: str) -> Path:
     return Path(root) / FORMAT / f"{slug}-{xxhash.xxh3_64_hexdigest(name.encode())[:12]}"
 
 
-def encode(value: Any, expires: float) -> bytes:
+def encode(value: Any, expires: float, cost: float = 0.0) -> bytes:
     payload, kind = serialize(value)
     digest = checksum(payload).encode("ascii")
-    return _HEADER.pack(_MAGIC, expires, digest, _KINDS[kind]) + payload
+    return _HEADER.pack(_MAGIC, expires, cost, digest, _KINDS[kind]) + payload
 
 
 def deadline(record: bytes) -> float:
@@ -77,12 +78,26 @@ def deadline(record: bytes) -> float:
     return _HEADER.unpack_from(record)[1]
 
 
+def cost_of(record: bytes) -> float:
+    return _HEADER.unpack_from(record)[2]
+
+
 def decode(record: bytes) -> Any:
-    digest = _HEADER.unpack_from(record)[2]
+    digest = _HEADER.unpack_from(record)[3]
     payload = memoryview(record)[_HEADER.size :]
     if checksum(payload).encode("ascii") != digest:
         raise CorruptRecord("checksum mismatch")
     return pickle.loads(payload)
+
+
+def clear_slot(path: str | Path) -> int:
+    """Empty one primitive's directory (a `CallStats.places` entry); returns how many entries
+    went. Refuses a path that is not a call-cache slot, so a stray record deletes nothing else."""
+    slot = Path(path)
+    if slot.parent.name != FORMAT or not (slot / "cache.db").is_file() or slot.is_symlink():
+        raise ValueError(f"{slot} is not a call-cache directory; nothing was deleted")
+    with diskcache.Cache(str(slot), eviction_policy="none") as cache:
+        return int(cache.clear())
 
 
 class DiskTier:
@@ -106,33 +121,33 @@ class DiskTier:
             self._cache = diskcache.Cache(str(self.path), eviction_policy="none")
         return self._cache
 
-    def _read(self, key: str, now: float, *, drop: bool) -> tuple[str, Any, float]:
+    def _read(self, key: str, now: float, *, drop: bool) -> tuple[str, Any, float, float]:
         cache = self.cache
         record = cache.get(key)
         if record is None:
-            return MISS, None, 0.0
+            return MISS, None, 0.0, 0.0
         try:
             expires = deadline(record)
             if now >= expires:
                 if drop:
                     cache.delete(key)
-                return EXPIRED, None, 0.0
-            return HIT, decode(record), expires
+                return EXPIRED, None, 0.0, 0.0
+            return HIT, decode(record), expires, cost_of(record)
         except (CorruptRecord, pickle.UnpicklingError, EOFError, struct.error):
             cache.delete(key)
             raise
 
-    def peek(self, key: str, now: float) -> tuple[bool, Any, float]:
+    def peek(self, key: str, now: float) -> tuple[bool, Any, float, float]:
         """A live entry or nothing; an expired one stays for `get` to count and drop."""
-        status, value, expires = self._read(key, now, drop=False)
-        return status == HIT, value, expires
+        status, value, expires, cost = self._read(key, now, drop=False)
+        return status == HIT, value, expires, cost
 
-    def get(self, key: str, now: float) -> tuple[str, Any, float]:
+    def get(self, key: str, now: float) -> tuple[str, Any, float, float]:
         return self._read(key, now, drop=True)
 
-    def set(self, key: str, value: Any, expires: float) -> None:
+    def set(self, key: str, value: Any, expires: float, cost: float = 0.0) -> None:
         cache = self.cache
-        cache.set(key, encode(value, expires))
+        cache.set(key, encode(value, expires, cost))
         while len(cache) > self.max_size:
             oldest, _ = cache.peekitem(last=False)
             cache.delete(oldest)

@@ -1,4 +1,4 @@
-"""Errors of the call-level cache: a backend that failed, and one that is not built yet."""
+"""Errors of the call-level cache: a backend that failed (or cannot be used as configured)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,3 @@ from ..errors import FlowymlError
 
 class CallCacheError(FlowymlError):
     """A call cache's backend failed and the primitive was created with `strict=True`."""
-
-
-class BackendNotBuilt(CallCacheError, NotImplementedError):
-    """A backend the API names but this version does not provide yet."""

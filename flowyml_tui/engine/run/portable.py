@@ -90,6 +90,7 @@ def portable_outcome(outcome: StepOutcome) -> bytes:
                 traceback=trace,
                 logs=outcome.logs,
                 duration_seconds=outcome.duration_seconds,
+                calls=outcome.calls,
             )
         )
 

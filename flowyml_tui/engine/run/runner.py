@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..aio import StepLoop
+from ..callscope import step_scope
 from ..capture import LogSink
 from ..stepcall import call_step
 
@@ -46,6 +47,9 @@ class StepTask:
     run_id: str = ""
     """The run this call belongs to: a cluster keys its task by it, so two runs of one
     pipeline are never merged into one."""
+    calls_dir: str | None = None
+    """Where the step's call caches (CachePrimitive without `backend=`) persist; None: in
+    memory only (no step cache)."""
     hold: HoldSpec | None = None
     """For a runner that keeps values on its workers: how to summarise the outputs there."""
 
@@ -62,6 +66,7 @@ class StepTask:
                 self.retry,
                 self.timeout,
                 self.run_id,
+                self.calls_dir,
                 self.hold,
             ),
         )
@@ -75,11 +80,14 @@ def _rebuild_task(
     retry: int = 0,
     timeout: float | None = None,
     run_id: str = "",
+    calls_dir: str | None = None,
     hold: HoldSpec | None = None,
 ) -> StepTask:
     import pickle
 
-    return StepTask(step, pickle.loads(func), kwargs, capture, retry, timeout, run_id, hold)
+    return StepTask(
+        step, pickle.loads(func), kwargs, capture, retry, timeout, run_id, calls_dir, hold
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +106,8 @@ class StepOutcome:
     duration_seconds: float = 0.0
     retries: int = 0
     """Attempts after the first (flowyml's `retries`): 0 unless the step has `retry=`."""
+    calls: tuple[tuple[str, int, int, float, tuple[str, ...]], ...] = ()
+    """Its call caches' use: (name, hits, misses, seconds saved, disk slots) per primitive."""
     held: HeldOutputs | None = None
     """Set instead of `value` when the runner kept the outputs where they were made."""
 
@@ -134,26 +144,29 @@ def run_task(
         sink = on_log if on_log is not None else lambda stream, text: logs.append((stream, text))
     started = time.perf_counter()
     retries = 0
-    try:
-        if task.retry or task.timeout is not None:
-            value, retries = _call_with_policy(task, sink, loop)
-        else:
-            value = call_step(task.step, task.func, task.kwargs, sink, loop)
-    except Exception as exc:
-        return StepOutcome(
-            step=task.step,
-            error=exc,
-            traceback=user_traceback(exc),
-            logs=tuple(logs),
-            duration_seconds=time.perf_counter() - started,
-            retries=getattr(exc, "flowyml_retries", 0),
-        )
+    with step_scope(task.calls_dir) as calls:
+        try:
+            if task.retry or task.timeout is not None:
+                value, retries = _call_with_policy(task, sink, loop)
+            else:
+                value = call_step(task.step, task.func, task.kwargs, sink, loop)
+        except Exception as exc:
+            return StepOutcome(
+                step=task.step,
+                error=exc,
+                traceback=user_traceback(exc),
+                logs=tuple(logs),
+                duration_seconds=time.perf_counter() - started,
+                retries=getattr(exc, "flowyml_retries", 0),
+                calls=calls.summary(),
+            )
     return StepOutcome(
         step=task.step,
         value=value,
         logs=tuple(logs),
         duration_seconds=time.perf_counter() - started,
         retries=retries,
+        calls=calls.summary(),
     )
 
 

@@ -18,9 +18,11 @@ INTRO = (
     "(KEY=VALUE per line, as -c KEY=VALUE on the command line) and re-runs; the values show "
     "in the status line. A warning is a toast the first time; W lists them all.\n\n"
     "The Logs tab shows a step's last lines; L opens its whole log, where / searches, n/N "
-    "move between matches and f follows the tail.\n\n"
+    "move between matches, & keeps only the lines holding a text and f follows the tail.\n\n"
     "Moving around: Tab and Shift+Tab move between the step table and the detail tabs; in the "
-    "table the arrows or j/k choose a step; 1-4 open the Why, Logs, Output and History tabs; "
+    "table the arrows or j/k choose a step; in the DAG view (d) up/down move along the rows "
+    "and left/right follow an edge upstream or downstream; 1-4 open the Why, Logs, Output "
+    "and History tabs; "
     "/ filters the table by name or by status (/failed), Esc clears the filter. y copies the "
     "selected step's traceback or diff (OSC 52, works over SSH); o opens its source in $EDITOR."
 )

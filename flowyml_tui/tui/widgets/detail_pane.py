@@ -12,8 +12,13 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static, TabbedContent, TabPane
 
-from flowyml_tui.engine.display import STATUS_SYMBOLS, format_bytes, format_duration
-from flowyml_tui.engine.events import ReasonKind, StepStatus
+from flowyml_tui.engine.display import (
+    STATUS_SYMBOLS,
+    format_bytes,
+    format_calls,
+    format_duration,
+)
+from flowyml_tui.engine.events import ReasonKind, StepInfo, StepStatus
 
 from ..state import HistoryPoint, StepRow
 from .colours import status_style
@@ -40,6 +45,24 @@ def _without_background(span: Span) -> Span:
         )
         return Span(span.start, span.end, plain)
     return span
+
+
+def step_settings(info: StepInfo) -> str:
+    """What a step was declared with beyond its cache: retry, timeout, condition, tags..."""
+    parts = []
+    if info.retry:
+        parts.append(f"retry {info.retry}")
+    if info.timeout is not None:
+        parts.append(f"timeout {info.timeout:g} s")
+    if info.condition:
+        parts.append(f"condition {info.condition}")
+    if info.execution_group:
+        parts.append(f"group {info.execution_group}")
+    if info.tags:
+        parts.append("tags " + ", ".join(f"{k}={v}" for k, v in sorted(info.tags.items())))
+    if info.resources:
+        parts.append(f"resources {info.resources}")
+    return " · ".join(parts)
 
 
 class DetailPane(Vertical):
@@ -80,6 +103,9 @@ class DetailPane(Vertical):
             f"  cache={row.strategy}",
         )
         parts: list[RenderableType] = [head]
+        settings = step_settings(row.info)
+        if settings:
+            parts.append(Text(settings, style="dim"))
         if row.status == StepStatus.PENDING and not row.reason:
             parts.append(Text("Waiting for its turn in this run.", style="italic"))
         elif row.reason:
@@ -88,6 +114,12 @@ class DetailPane(Vertical):
             parts.append(Text("Changed: " + ", ".join(row.changed)))
         if row.cached and row.saved:
             parts.append(Text(f"Saved {format_duration(row.saved)} by reusing the cached result."))
+        calls = format_calls(row.calls)
+        if calls:
+            parts.append(Text.assemble("Calls: ", (calls.removeprefix("calls "), "bold")))
+            if len(row.calls) > 1:  # one line per CachePrimitive when there are several
+                for call in row.calls:
+                    parts.append(Text(f"  {call.name}: {format_calls([call])}", style="dim"))
         for warning in row.warnings:
             parts.append(Text(f"⚠ {warning}", style=status_style(self.app, "running")))
         if row.diff:
