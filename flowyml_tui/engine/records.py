@@ -217,6 +217,8 @@ class RunRecord(msgspec.Struct, frozen=True, gc=False):
     recorded_at: float
     shared_hits: int = 0
     """Cached steps whose entry came from the team's shared cache (Redis)."""
+    context: dict[str, str] = {}
+    """The context values in force, as short texts (`shown.py`)."""
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -388,6 +390,7 @@ class RunRecorder:
             warnings=[WarningRecord(w.message, w.step) for w in state.warnings],
             recorded_at=time.time(),
             shared_hits=sum(step.tier == "shared" for step in steps),
+            context=started.context if started else {},
         )
 
 
