@@ -88,6 +88,8 @@ class RunSummary(msgspec.Struct, frozen=True):
     saved_seconds: float
     source_file: str | None
     path: Path
+    context: dict[str, str] = {}
+    """The context values in force (short texts); empty in records from before they were kept."""
 
 
 def runs_dir(cache_dir: Path | str) -> Path:
@@ -569,6 +571,7 @@ def _summary(record: dict[str, Any], path: Path) -> RunSummary:
         saved_seconds=float(totals["saved_seconds"]),
         source_file=record["source_file"],
         path=path,
+        context=record["context"],
     )
 
 

@@ -90,6 +90,7 @@ class FlowymlApp(App[int]):
         Binding("w", "toggle_watch", "Pause saves", tooltip=PAUSE_TIP, id="watch"),
         Binding("C", "edit_context", "Context", id="context"),
         Binding("W", "warnings", "Warnings", id="warnings"),
+        Binding("R", "past_runs", "Past runs", id="past_runs"),
         Binding("I", "invalidate_downstream", "Invalidate+down", id="invalidate_downstream"),
         Binding("c", "clear_cache", "Clear cache", id="clear_cache"),
         Binding("d", "toggle_dag", "DAG", id="dag"),
@@ -607,7 +608,7 @@ class FlowymlApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("invalidate", "invalidate_downstream", "toggle_pin"):
             return True if (self.selected_step and self.known_cache_dir) else None
-        if action in ("clear_cache", "export"):
+        if action in ("clear_cache", "export", "past_runs"):
             return True if self.known_cache_dir else None
         return True
 
@@ -775,6 +776,13 @@ class FlowymlApp(App[int]):
         from .screens.warnings import WarningsScreen
 
         self.push_screen(WarningsScreen(list(self.model.warning_log.values())))
+
+    def action_past_runs(self) -> None:
+        from .screens.past_runs import PastRunsScreen
+
+        cache_dir = self.known_cache_dir
+        if cache_dir:
+            self.push_screen(PastRunsScreen(cache_dir, self.model.pipeline or None))
 
     def action_export(self) -> None:
         cache_dir = self.known_cache_dir
