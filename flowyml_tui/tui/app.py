@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 from .commands import palette_commands
 from .keymap import load_keymap
 from .messages import (
+    EstimatesFound,
     FilesChanged,
     OriginLogsFound,
     ReportExported,
@@ -90,7 +91,6 @@ class FlowymlApp(App[int]):
         Binding("w", "toggle_watch", "Pause saves", tooltip=PAUSE_TIP, id="watch"),
         Binding("C", "edit_context", "Context", id="context"),
         Binding("W", "warnings", "Warnings", id="warnings"),
-        Binding("R", "past_runs", "Past runs", id="past_runs"),
         Binding("I", "invalidate_downstream", "Invalidate+down", id="invalidate_downstream"),
         Binding("c", "clear_cache", "Clear cache", id="clear_cache"),
         Binding("d", "toggle_dag", "DAG", id="dag"),
@@ -100,6 +100,7 @@ class FlowymlApp(App[int]):
         Binding("y", "copy_detail", "Copy", id="copy"),
         Binding("o", "open_source", "Open in $EDITOR", id="open_source"),
         Binding("slash", "filter_steps", "Filter", key_display="/", id="filter"),
+        Binding("R", "past_runs", "Past runs", id="past_runs"),
         Binding("1", "show_tab('tab-why')", "Why tab", show=False, id="tab.why"),
         Binding("2", "show_tab('tab-logs')", "Logs tab", show=False, id="tab.logs"),
         Binding("3", "show_tab('tab-output')", "Output tab", show=False, id="tab.output"),
@@ -361,11 +362,24 @@ class FlowymlApp(App[int]):
             self.query_one(ErrorPanel).show(model.problem)
         if isinstance(payload, RunStarted):
             self._warning_toasts = 0
+            if self.known_cache_dir:
+                self._find_estimates(self.known_cache_dir, model.pipeline, message.token)
         elif isinstance(payload, RunFinished):
             self._refresh_bindings_if_changed()
             self._look_up_origin_logs(message.token)
         elif isinstance(payload, RunWarning):
             self._warning_toast(payload)
+
+    @work(thread=True, group="estimates", exit_on_error=False, name="read step durations")
+    def _find_estimates(self, cache_dir: str, pipeline: str, token: int) -> None:
+        from .estimates import expected_durations
+
+        self.post_message(EstimatesFound(expected_durations(cache_dir, pipeline), token))
+
+    @on(EstimatesFound)
+    def _estimates_found(self, message: EstimatesFound) -> None:
+        if message.token == self._token:
+            self.model.set_expected(message.expected)
 
     def _look_up_origin_logs(self, token: int) -> None:
         """Cached steps printed nothing this run: find what the run that produced them printed."""
