@@ -26,10 +26,13 @@ StyleOf = Callable[[str], Style]
 
 
 def when(epoch: float) -> str:
-    """A run's start, local time: the date only when it is not today."""
+    """A run's start, local time: the date only when it is not today, the year only when it
+    is not this one (the list is narrow at 80 columns)."""
     local = time.localtime(epoch)
     if time.strftime("%Y-%m-%d", local) == time.strftime("%Y-%m-%d"):
         return time.strftime("%H:%M:%S", local)
+    if local.tm_year == time.localtime().tm_year:
+        return time.strftime("%m-%d %H:%M", local)
     return time.strftime("%Y-%m-%d %H:%M", local)
 
 
@@ -44,9 +47,7 @@ def summary_cells(number: int, run: RunSummary) -> tuple[str, ...]:
         f"#{number}",
         when(run.started_at),
         format_duration(run.duration_seconds),
-        str(run.cached),
-        str(run.executed),
-        str(run.failed),
+        f"{run.cached} / {run.executed} / {run.failed}",
         run.status,
         context_text(run.context),
     )

@@ -50,12 +50,10 @@ def test_R_lists_the_runs_and_compares_two_marked_ones(write_pipeline, new_app) 
         screen = app.screen
         table = screen.query_one(DataTable)
         await wait_until(pilot, lambda: table.row_count == 3, what="three runs listed")
-        # newest first: mark, number, started, took, hits, executed, failed, status, context
+        # newest first: mark, number, started, took, hits / executed / failed, status, context
         newest, oldest = cells(table, 0), cells(table, 2)
-        assert newest[1] == "#3" and newest[4:8] == ["2", "0", "0", "succeeded"]
-        assert newest[8] == "n=6"
-        assert oldest[1] == "#1" and oldest[4:8] == ["0", "2", "0", "succeeded"]
-        assert oldest[8] == "n=4"
+        assert newest[1] == "#3" and newest[4:7] == ["2 / 0 / 0", "succeeded", "n=6"]
+        assert oldest[1] == "#1" and oldest[4:7] == ["0 / 2 / 0", "succeeded", "n=4"]
         assert "Run #3" in detail(app) and "cached" in detail(app)
 
         await pilot.press("space")  # #3

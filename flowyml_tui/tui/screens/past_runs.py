@@ -6,6 +6,7 @@ Reads only run records (`<cache_dir>/runs/*.json`): nothing here runs, pins or d
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any
 
 from rich.style import Style
@@ -23,7 +24,16 @@ from flowyml_tui.engine.records import RunRecordWarning, RunSummary, list_runs, 
 from ..run_history import comparison, run_detail, summary_cells
 from ..widgets.colours import status_style
 
-COLUMNS = ("", "Run", "Started", "Took", "Hits", "Executed", "Failed", "Status", "Context")
+
+def _shown_path(path: Path) -> str:
+    """Relative to the working directory when inside it: shorter, and what the user typed."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+COLUMNS = ("", "Run", "Started", "Took", "Hit/ran/fail", "Status", "Context")
 MARKS = ("A", "B")
 
 
@@ -59,7 +69,8 @@ class PastRunsScreen(ModalScreen[None]):
 
     def _title(self) -> Text:
         which = f" of {self.pipeline}" if self.pipeline else ""
-        return Text(f"Past runs{which} (read-only, from {self.cache_dir}/runs)", style="bold")
+        where = _shown_path(Path(self.cache_dir) / "runs")
+        return Text(f"Past runs{which} (read-only, from {where})", style="bold")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
