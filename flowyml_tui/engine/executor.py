@@ -170,6 +170,9 @@ class Executor:
             else WorkspaceSnapshot(pipeline)
         )
         self._pins = self._workspace.pins
+        # Asked once per cached step: looked up once (a one-tier store has neither).
+        self._tier_of = getattr(store, "tier_of", _no_tier)
+        self._writer_of = getattr(store, "writer_of", _no_tier)
         self._invalidated = self._workspace.invalidated
 
     # -- the run ---------------------------------------------------------------------------
@@ -471,7 +474,17 @@ class Executor:
             located[output] = (entry, index)
             known[output] = output_fps[index]
         fps = _by_output(outputs, output_fps)
-        code_hash = self._shown_code_hash(step, entry.code_hash)
+        code_hash = (
+            entry.code_hash or None
+            if policy is not CachePolicy.INPUT_HASH
+            else self._shown_code_hash(step, entry.code_hash)
+        )
+        inputs = step.inputs
+        if len(inputs) == 1:
+            first = inputs[0]
+            input_fps = {first: known[first]} if first in known else {}
+        else:
+            input_fps = {n: known[n] for n in inputs if n in known}
         result = StepResult(
             name=name,
             status=StepStatus.CACHED,
@@ -496,12 +509,12 @@ class Executor:
             cache=step.cache_label,
             key=key,
             code_hash=code_hash,
-            input_fingerprints={n: known[n] for n in step.inputs if n in known},
+            input_fingerprints=input_fps,
             output_fingerprints=fps,
             output_sizes=_by_output(outputs, entry.sizes),
             output_previews=_by_output(outputs, entry.previews),
-            tier=getattr(self.store, "tier_of", _no_tier)(key),
-            written_by=getattr(self.store, "writer_of", _no_tier)(key),
+            tier=self._tier_of(key),
+            written_by=self._writer_of(key),
         )
         self.events.append(finished)  # `_emit`, inlined: this runs once per cached step
         if self._sink is not None:

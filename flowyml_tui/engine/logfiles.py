@@ -8,7 +8,6 @@ keeps only the last chunks (`OutputTail`) in `StepResult.logs` and in the run's 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -30,6 +29,8 @@ def log_file_name(step: str) -> str:
     two steps never share a file."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", step).lstrip(".")[:100] or "step"
     if cleaned != step:
+        import hashlib  # rare, and OpenSSL costs start-up
+
         cleaned += "-" + hashlib.sha256(step.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     return cleaned + ".log"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as _dt
 import uuid
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 _ATOMIC: frozenset[type] = frozenset(
@@ -19,7 +18,6 @@ _ATOMIC: frozenset[type] = frozenset(
         bytes,
         range,
         Decimal,
-        Fraction,
         _dt.date,
         _dt.datetime,
         _dt.time,
@@ -27,6 +25,8 @@ _ATOMIC: frozenset[type] = frozenset(
         uuid.UUID,
     }
 )
+"""Fraction is left out: importing `fractions` costs every start, and a Fraction taken for
+mutable costs only one re-fingerprint."""
 _LARGEST_WALK = 1000
 """Containers longer than this are re-fingerprinted rather than walked item by item."""
 

@@ -107,6 +107,27 @@ def test_the_engine_imports_nothing_from_textual_or_rich(write_file):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_a_cached_run_in_a_fresh_process_leaves_modules_it_does_not_need_unimported(
+    write_file,
+):
+    """Start-up is paid on every save in the TUI: a cached run must not import what only an
+    executing step, a failure or a rare value type needs."""
+    path = write_file("events.py", PIPE)
+    run = (
+        "import sys\n"
+        "from flowyml_tui.engine.loader import load_pipelines\n"
+        f"p = load_pipelines({str(path)!r})['events']\n"
+        f"p.cache_dir = {str(path.parent / 'cache')!r}\n"
+        "r = p.run()\n"
+        "print(all(s.cached for s in r.step_results.values()))\n"
+        "print(sorted(m for m in ('logging', 'fractions', 'hashlib', 'concurrent.futures',"
+        " 'asyncio', 'cloudpickle') if m in sys.modules))\n"
+    )
+    subprocess.run([sys.executable, "-c", run], check=True, capture_output=True)
+    out = subprocess.run([sys.executable, "-c", run], check=True, capture_output=True, text=True)
+    assert out.stdout.split("\n")[:2] == ["True", "[]"]
+
+
 def test_plan_names_a_steps_own_change_even_behind_a_step_that_will_run(write_file, load):
     path = write_file("events.py", PIPE)
     load(path).run()

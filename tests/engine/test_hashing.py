@@ -102,6 +102,22 @@ def test_equal_values_have_equal_fingerprints() -> None:
     assert fingerprint(2**100) != fingerprint(2**100 + 1)
 
 
+def test_fractions_are_fingerprinted_by_value_in_a_process_that_imports_them_late() -> None:
+    """`fractions` is registered only once imported (start-up): the value still counts."""
+    script = textwrap.dedent("""
+        import sys
+        from flowyml_tui.engine.hashing import fingerprint
+        assert "fractions" not in sys.modules, "imported at start-up again"
+        from fractions import Fraction
+        print(fingerprint(Fraction(1, 3)) == fingerprint(Fraction(2, 6)),
+              fingerprint(Fraction(1, 3)) != fingerprint(Fraction(1, 4)),
+              fingerprint(Fraction(1, 3)) != fingerprint((1, 3)))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "True"]
+
+
 def test_list_order_counts_and_list_differs_from_tuple() -> None:
     assert fingerprint([1, 2]) != fingerprint([2, 1])
     assert fingerprint([1, 2]) != fingerprint((1, 2))

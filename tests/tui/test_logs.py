@@ -4,6 +4,7 @@ cached step shows what the run that produced its entry printed."""
 from __future__ import annotations
 
 import pytest
+from rich.text import Text
 from textual.widgets import Log
 
 from flowyml_tui.tui.screens.full_log import FullLogScreen
@@ -96,5 +97,62 @@ def test_a_cached_step_shows_the_log_of_the_run_that_produced_it(write_pipeline,
         shown = widget_text(app.query_one("#logs"))
         assert "which produced this cached result" in shown
         assert "No output captured" not in shown
+
+    drive(app, scenario)
+
+
+def test_ampersand_keeps_only_matching_lines_and_marks_them_and_empty_shows_all(
+    write_pipeline, new_app
+):
+    app = new_app(write_pipeline(CHATTY))
+
+    async def scenario(pilot) -> None:
+        await wait_for_run(pilot, app, 1, timeout=40)
+        await select(pilot, app, "chatty")
+        await pilot.press("L")
+        await wait_until(pilot, lambda: isinstance(app.screen, FullLogScreen), what="the log")
+        screen = app.screen
+        await wait_until(pilot, lambda: len(screen.lines) == 3501, what="all 3501 lines")
+        await pilot.press("ampersand", *"NEEDLE", "enter")  # case does not matter
+        assert list(screen.lines) == ["needle in the haystack"]
+        assert len(screen.all_lines) == 3501
+        status = widget_text(screen.query_one("#full-log-status"))
+        assert "1 of 3501 lines holding 'NEEDLE'" in status
+        marked = Text("a needle here")
+        screen.query_one(Log).highlighter.highlight(marked)
+        assert [(span.start, span.end) for span in marked.spans] == [(2, 8)]
+        await pilot.press("ampersand", "ctrl+u", "enter")  # emptied: every line again
+        assert len(screen.lines) == 3501
+
+    drive(app, scenario)
+
+
+UNFINISHED = """
+@step(outputs=["n"])
+def prompt():
+    print("first line")
+    print("waiting for input: ", end="")
+    return 1
+
+
+pipeline = Pipeline("unfinished")
+pipeline.add_step(prompt)
+"""
+
+
+def test_a_last_line_without_a_newline_shows_once_the_log_is_quiet(write_pipeline, new_app):
+    app = new_app(write_pipeline(UNFINISHED))
+
+    async def scenario(pilot) -> None:
+        await wait_for_run(pilot, app, 1, timeout=40)
+        await select(pilot, app, "prompt")
+        await pilot.press("L")
+        await wait_until(pilot, lambda: isinstance(app.screen, FullLogScreen), what="the log")
+        screen = app.screen
+        await wait_until(
+            pilot,
+            lambda: list(screen.lines) == ["first line", "waiting for input: "],
+            what="the unfinished last line",
+        )
 
     drive(app, scenario)

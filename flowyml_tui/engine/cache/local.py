@@ -39,6 +39,7 @@ from ..errors import AmbiguousStepError, CacheError, CacheFullError, UnknownStep
 from ..totals import hit_rate
 from . import files, tables
 from .entry import KEY_FORMAT, Entry, decode_entry, encode_entry
+from .multiget import get_many
 from .private import (
     check_private,
     ensure_cache_dir,
@@ -211,8 +212,10 @@ class LocalStore:
         if entry is not None:
             return entry
         raw = self._cache.get("e:" + key)
-        if raw is None:
-            return None
+        return None if raw is None else self._read_entry(key, raw)
+
+    def _read_entry(self, key: str, raw: Any) -> Entry | None:
+        """Stored metadata -> its entry, kept in memory; unreadable or misplaced is absent."""
         try:
             if not isinstance(raw, (bytes, str)):
                 raise ValueError("not JSON")
@@ -224,6 +227,25 @@ class LocalStore:
             return None
         self._remember(entry)
         return entry
+
+    def prefetch(self, pipeline: str, steps: Iterable[str]) -> int:
+        """Read the entries the pipeline's last run used, in one query, into memory.
+
+        A fresh process (every TUI run is one) would otherwise pay one SQLite query per
+        step; a store that already holds entries in memory has them. Returns how many were
+        read. Only an optimisation: `get_entry` reads whatever this leaves out.
+        """
+        if self._l1:
+            return 0
+        current = self.current(pipeline)
+        keys = [current[step] for step in steps if step in current]
+        if len(keys) < 2:
+            return 0
+        rows = get_many(self._cache, ["e:" + key for key in keys])
+        read = 0
+        for name, raw in rows.items():
+            read += self._read_entry(name[2:], raw) is not None
+        return read
 
     def _remember(self, entry: Entry) -> None:
         if len(self._l1) >= _L1_LIMIT:

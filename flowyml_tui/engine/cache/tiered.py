@@ -81,6 +81,8 @@ class TieredStore:
 
     def prefetch(self, pipeline: str, steps: Iterable[str]) -> int:
         """Fetch the newest shared entries of steps the local store lacks (<= 2 round trips)."""
+        steps = list(steps)
+        self.local.prefetch(pipeline, steps)
         current = self.local.current(pipeline)
         missing = [s for s in steps if self.local.get_entry(current.get(s, "")) is None]
         if not missing:

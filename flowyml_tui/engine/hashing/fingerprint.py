@@ -24,7 +24,6 @@ from array import array
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable
 from decimal import Decimal
-from fractions import Fraction
 from pathlib import PurePath
 from pickle import PickleBuffer
 from typing import Any
@@ -452,12 +451,6 @@ def _feed_decimal(value: Decimal, h: Any, ctx: Walk) -> None:
     feed((sign, digits, exponent), h, ctx)
 
 
-@feed.register(Fraction)
-def _feed_fraction(value: Fraction, h: Any, ctx: Walk) -> None:
-    h.update(b"/" + type_tag(type(value)))
-    feed((value.numerator, value.denominator), h, ctx)
-
-
 @feed.register(PurePath)
 def _feed_path(value: PurePath, h: Any, ctx: Walk) -> None:
     h.update(b"p" + type_tag(type(value)))
@@ -614,6 +607,16 @@ def _register_pandas() -> None:
         return series.array if values is None else values
 
 
+def _register_fractions() -> None:
+    """`fractions` costs start-up and a Fraction exists only once someone imported it."""
+    from fractions import Fraction
+
+    @feed.register(Fraction)
+    def _feed_fraction(value: Fraction, h: Any, ctx: Walk) -> None:
+        h.update(b"/" + type_tag(type(value)))
+        feed((value.numerator, value.denominator), h, ctx)
+
+
 def _library_handler(cls: type) -> Callable[[Any], Any]:
     """Register a numpy/pandas handler unless the user registered that type first."""
 
@@ -625,7 +628,11 @@ def _library_handler(cls: type) -> Callable[[Any], Any]:
     return install
 
 
-_LAZY: dict[str, Callable[[], None]] = {"numpy": _register_numpy, "pandas": _register_pandas}
+_LAZY: dict[str, Callable[[], None]] = {
+    "fractions": _register_fractions,
+    "numpy": _register_numpy,
+    "pandas": _register_pandas,
+}
 _LAZY_LOCK = threading.Lock()
 
 
