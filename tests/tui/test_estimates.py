@@ -6,7 +6,7 @@ import pytest
 
 from flowyml_tui.tui.estimates import expected_durations, remaining_text
 
-from .helpers import FakeClock, drive, table_cell, wait_for_run, wait_until
+from .helpers import FakeClock, drive, table_cell, wait_for_run, wait_until, widget_text
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -28,7 +28,7 @@ pipeline = Pipeline("sleepy", cache_dir=".flowyml/cache").add_step(nap).add_step
 
 def test_a_running_step_shows_what_is_left_then_that_it_is_over(write_pipeline, new_app) -> None:
     clock = FakeClock()
-    app = new_app(write_pipeline(SLEEPS), context={"s": 1.5}, clock=clock)
+    app = new_app(write_pipeline(SLEEPS), context={"s": 1.2}, clock=clock)
 
     async def scenario(pilot) -> None:
         await wait_for_run(pilot, app, 1, timeout=30)
@@ -39,7 +39,12 @@ def test_a_running_step_shows_what_is_left_then_that_it_is_over(write_pipeline, 
             pilot, lambda: table_cell(app, "nap", "saved") == "~2s left", what="~2s left"
         )
         assert app.model.rows["nap"].status == "running"
-        clock.now += 10  # ten seconds on: longer than the 1.5 s it took last time
+        await wait_until(
+            pilot,
+            lambda: "Usually takes 1." in widget_text(app.query_one("#why")),
+            what="the Why pane to say how long nap usually takes",
+        )
+        clock.now += 10  # ten seconds on: longer than the 1.2 s it took last time
         await wait_until(
             pilot, lambda: table_cell(app, "nap", "saved") == "over 2s", what="over 2s"
         )
