@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ from .keys import Recipe, key_of, key_prefix
 from .logfiles import OutputTail
 from .mutation import is_immutable
 from .preview import preview
-from .result import Outputs, RunResult, StepResult
+from .result import Outputs, ResultsAfterRun, RunResult, StepResult, StepResults
 from .run import decide
 from .run.decide import Clock, Decision, WorkspaceSnapshot
 from .run.runner import InlineRunner, StepRunner, StepTask, user_traceback
@@ -127,11 +127,11 @@ class Executor:
         self.run_id = new_run_id()
         self.events: list[Event] = []
         self._told: set[str] = set()
+        """Kinds of shared-tier notice this run has told (one `RunWarning` each)."""
         self._notices = getattr(store, "notices", None)
         """A shared tier's problems to report (None for the local store): looked up once."""
-        """Kinds of shared-tier notice this run has told (one `RunWarning` each)."""
         self._sink = on_event
-        self._results: dict[str, StepResult] = {}
+        self._results: MutableMapping[str, StepResult] = StepResults()
         self._values: dict[str, Any] = {}
         self._output_entry: dict[str, tuple[Entry, int]] = {}
         self._output_fps: dict[str, str] = {}
@@ -225,10 +225,13 @@ class Executor:
             )
         )
         outputs = [name for s in self.graph.order for name in s.outputs]
+        results = self._results
+        assert isinstance(results, StepResults), "an executor runs once"
+        self._results = ResultsAfterRun(results)  # no cycle through each result's `output`
         return RunResult(
             run_id=self.run_id,
             pipeline=self.pipeline,
-            step_results=self._results,
+            step_results=results,
             outputs=Outputs(
                 outputs, self.materialize, {st.name: st.outputs for st in self.graph.order}
             ),
@@ -240,7 +243,19 @@ class Executor:
         """Decide every step as `run` would, executing nothing; unknown outputs are "will run"."""
         plans = []
         will_run: set[str] = set()
+        skipped: set[str] = set()
         for step in self.graph.order:
+            gone = next((u for u in self.graph.upstream[step.name] if u in skipped), None)
+            asked = None if gone is not None else self._plan_condition(step, will_run)
+            if gone is not None or asked is False:
+                why = "condition false" if gone is None else f"upstream {gone} skipped"
+                plans.append(StepPlan(step.name, "skip", why, ReasonKind.SKIPPED))
+                skipped.add(step.name)
+                continue
+            if isinstance(asked, StepPlan):
+                plans.append(asked)
+                will_run.add(step.name)
+                continue
             blocked = [u for u in self.graph.upstream[step.name] if u in will_run]
             try:
                 decision = self._decide(step, pending_upstream=blocked)
@@ -252,8 +267,28 @@ class Executor:
                 will_run.add(step.name)
             elif decision.entry is not None:
                 self._remember_entry(step, decision.entry)
-            plans.append(StepPlan(step.name, decision.action, decision.reason, decision.kind))
+            reason = decision.reason
+            if asked is None and step.condition is not None:
+                reason += " (its condition is asked when the run gets there)"
+            plans.append(StepPlan(step.name, decision.action, reason, decision.kind))
         return plans
+
+    def _plan_condition(self, step: Step, will_run: set[str]) -> bool | StepPlan | None:
+        """A `condition=`'s answer before a run; None if it reads outputs not made yet."""
+        if step.condition is None:
+            return True
+        from .compat.condition import planned_condition
+
+        unknown = {name for s in will_run for name in self.graph.step(s).outputs}
+        try:
+            return planned_condition(step, self.context, self._planned_values, unknown)
+        except Exception as exc:
+            why = f"failed: condition check failed: {type(exc).__name__}: {exc}"
+            return StepPlan(step.name, "run", why, ReasonKind.FAILED)
+
+    def _planned_values(self) -> dict[str, Any]:
+        """Output name -> value of every output `plan` found in the cache so far."""
+        return {name: self.materialize(name) for name in self._output_entry}
 
     def _run_parallel(self, capacity: int) -> None:
         """Submit each step as soon as its upstream steps are done, up to `capacity` at once.

@@ -124,6 +124,14 @@ def build_graph(steps: Iterable[Step], context_names: Iterable[str] = ()) -> Gra
                 )
             if producer not in parents:
                 parents.append(producer)
+        for before in s.after:
+            if before not in by_name:
+                raise MissingInputError(
+                    f"step {s.name!r} must run after {before!r}, but the pipeline has no step "
+                    f"of that name; it has: {', '.join(by_name)}"
+                )
+            if before not in parents:
+                parents.append(before)
         upstream[s.name] = tuple(parents)
 
     downstream_of: dict[str, list[str]] = {name: [] for name in by_name}

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.machinery
 import importlib.util
 import marshal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
 from . import codecache
+from .compat import translate
 from .compat.shim import install_flowyml_shim
 from .errors import PipelineLoadError
 from .hashing import is_user_file
@@ -43,7 +45,7 @@ def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
     _PIPELINE_FOLDERS.add(path.parent)
     _forget_local_modules()
     _install_fresh_finder()
-    install_flowyml_shim()
+    shim_on = install_flowyml_shim()
     spec = importlib.util.spec_from_file_location(
         module_name, path, loader=_FreshSourceLoader(module_name, str(path))
     )
@@ -52,10 +54,11 @@ def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
     module = importlib.util.module_from_spec(spec)
     previous = sys.modules.get(module_name)
     sys.modules[module_name] = module
+    real_flowyml = not shim_on and translate.uses_flowyml(path)
     try:
-        with import_time_runs_skipped(path):
+        with import_time_runs_skipped(path), _flowyml_loading(real_flowyml, path):
             spec.loader.exec_module(module)
-            found = _module_pipelines(module)
+            found = _module_pipelines(module, path)
     except PipelineLoadError:  # create_pipeline() returned something else: already clear
         _restore(module_name, previous)
         raise
@@ -81,12 +84,6 @@ def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
         if value.name not in pipelines:
             value.source_file = str(path)
             pipelines[value.name] = value
-    if not pipelines and _real_flowyml_pipelines(module):
-        raise PipelineLoadError(
-            f"{path}: defines a flowyml Pipeline built by the real flowyml package, which "
-            "flowyml-tui does not translate yet; change `from flowyml import ...` to "
-            "`from flowyml_tui import ...` (same names: Pipeline, step, context, Context)"
-        )
     if not pipelines:
         raise PipelineLoadError(
             f"{path}: defines no Pipeline; create one at module level, e.g. "
@@ -96,20 +93,28 @@ def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
     return pipelines
 
 
-def _real_flowyml_pipelines(module: ModuleType) -> bool:
-    return any(
-        type(value).__name__ in ("Pipeline", "VersionedPipeline")
-        and type(value).__module__.startswith("flowyml.")
-        for value in vars(module).values()
-    )
+@contextlib.contextmanager
+def _flowyml_loading(real_flowyml: bool, path: Path) -> Iterator[None]:
+    """For a file using the real flowyml: its step registry emptied, its `run()` skipped."""
+    if not real_flowyml:
+        yield
+        return
+    with translate.flowyml_runs_skipped(path):
+        translate.reset_step_registry()
+        yield
 
 
-def _module_pipelines(module: ModuleType) -> list[Pipeline]:
-    """Module-level Pipeline objects, else what a `create_pipeline()` returns (`flowyml run`)."""
-    found = [value for value in vars(module).values() if isinstance(value, Pipeline)]
+def _module_pipelines(module: ModuleType, path: Path) -> list[Pipeline]:
+    """Module-level Pipeline objects, else what a `create_pipeline()` returns (`flowyml run`).
+
+    Pipelines built with the real flowyml package are translated to ours.
+    """
+    found = [_ours(value, path) for value in vars(module).values() if _is_pipeline(value)]
     factory = getattr(module, "create_pipeline", None)
     if not found and callable(factory):
         made = factory()
+        if translate.is_flowyml_pipeline(made):
+            made = translate.translate(made, path)
         if not isinstance(made, Pipeline):
             raise PipelineLoadError(
                 f"{module.__file__}: create_pipeline() returned {type(made).__name__}, not a "
@@ -117,6 +122,16 @@ def _module_pipelines(module: ModuleType) -> list[Pipeline]:
             )
         found.append(made)
     return found
+
+
+def _is_pipeline(value: object) -> bool:
+    return isinstance(value, Pipeline) or translate.is_flowyml_pipeline(value)
+
+
+def _ours(value: object, path: Path) -> Pipeline:
+    if isinstance(value, Pipeline):
+        return value
+    return translate.translate(value, path)
 
 
 def pick_pipeline(pipelines: dict[str, Pipeline], name: str | None, path: str | Path) -> Pipeline:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +11,7 @@ from .events import Event, ReasonKind, RunFinished, StepStatus
 from .totals import RunTotals, totals_of_events
 
 
-@dataclass
+@dataclass(slots=True, weakref_slot=True)  # slots: one allocation per result, not two
 class StepResult:
     """One step's outcome, in flowyml's vocabulary (`cached`, `duration_seconds`) plus *why*."""
 
@@ -60,6 +61,43 @@ class StepResult:
         if self._outputs is None or not self.succeeded or self.name not in self._outputs._by_step:
             return None
         return self._outputs.of_step(self.name)
+
+
+class StepResults(dict[str, StepResult]):
+    """One run's step results by step name: a dict the executor can refer to weakly."""
+
+
+class ResultsAfterRun(MutableMapping[str, StepResult]):
+    """What the executor keeps of a finished run's results: a weak view of them.
+
+    `RunResult` owns the results, and each reaches the executor back through `output` (a
+    lazy load). Held strongly here, every run would be a reference cycle that only the
+    garbage collector frees: a cached run's thousand results would cost a full collection
+    later. A load after the run that re-runs a producer still updates the results while the
+    `RunResult` holding them lives; once it is gone there is nothing to update.
+    """
+
+    def __init__(self, results: StepResults) -> None:
+        self._ref = weakref.ref(results)
+
+    def _target(self) -> dict[str, StepResult]:
+        results = self._ref()
+        return {} if results is None else results
+
+    def __getitem__(self, name: str) -> StepResult:
+        return self._target()[name]
+
+    def __setitem__(self, name: str, result: StepResult) -> None:
+        self._target()[name] = result
+
+    def __delitem__(self, name: str) -> None:
+        del self._target()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._target())
+
+    def __len__(self) -> int:
+        return len(self._target())
 
 
 class Outputs(Mapping[str, Any]):

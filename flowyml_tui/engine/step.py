@@ -59,6 +59,9 @@ class Step:
     register: bool = True
     implicit_inputs: tuple[str, ...] = ()
     """Inputs the graph wired by parameter name (flowyml's way); set by `build_graph`."""
+    after: tuple[str, ...] = ()
+    """Steps that must finish first without feeding it: a translated flowyml `If` branch
+    waits for the steps its condition reads."""
 
     def __post_init__(self) -> None:
         label = "off" if self.policy is CachePolicy.DISABLED else self.policy.value

@@ -137,6 +137,19 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _import_flowyml_ahead(path: Path) -> None:
+    """A spare worker for a file using the real flowyml pays its ~1 s import before the save.
+
+    A flowyml that fails to import is left for the load to report, with the user's frame.
+    """
+    from flowyml_tui.engine.compat.shim import real_flowyml_installed
+    from flowyml_tui.engine.compat.translate import uses_flowyml
+
+    if uses_flowyml(path) and real_flowyml_installed():
+        with contextlib.suppress(Exception):
+            import flowyml  # noqa: F401
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     become_subreaper()  # before any user code: orphans of its daemons come back to us
@@ -147,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     go = _watch_lifeline(args.lifeline_fd) if args.lifeline_fd is not None else None
     try:  # before waiting: a spare worker has the engine imported when the save comes
         from flowyml_tui.engine.loader import load_pipelines
+
+        if args.wait_for_go:
+            _import_flowyml_ahead(Path(os.path.abspath(args.file)))
     except BaseException as exc:
         engine_error: BaseException | None = exc
     else:

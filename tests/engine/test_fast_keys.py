@@ -40,7 +40,7 @@ def test_the_fast_key_is_the_recipe_key_for_inputs_context_and_several_outputs(w
     pipeline = load(write_file("shapes.py", SHAPES))
     pipeline.run(context=CONTEXT)
     executor = _executor(pipeline)
-    executor.run()  # fills the output fingerprints the keys are made from
+    result = executor.run()  # fills the output fingerprints the keys are made from
     checked = 0
     for step in executor.graph.order:
         expected = executor._recipe(step, executor._code(step)).key()
@@ -48,7 +48,7 @@ def test_the_fast_key_is_the_recipe_key_for_inputs_context_and_several_outputs(w
             assert executor._fast_key(step, executor._code(step)) == expected
             assert executor._key_from(executor._key_plan(step)) == expected
             checked += 1
-        assert executor._results[step.name].key == expected
+        assert result.step_results[step.name].key == expected
     assert checked == 3
 
 

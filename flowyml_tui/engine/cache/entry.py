@@ -26,7 +26,7 @@ class StoredRecipe(msgspec.Struct, frozen=True, kw_only=True):
     """context parameter -> its value's short text (`shown.py`): says what it was, not a key."""
 
 
-class Entry(msgspec.Struct, frozen=True, kw_only=True):
+class Entry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What the store keeps about one result besides its values."""
 
     key: str

@@ -20,6 +20,8 @@ def condition_arguments(
 ) -> dict[str, Any]:
     """Keyword arguments for `step.condition`; `done()` gives the outputs produced so far."""
     assert step.condition is not None
+    if getattr(step.condition, "wants_run_view", False):  # a translated `If`: sees the run
+        return {"context": context, "outputs": done()}
     wanted = _wanted(step.condition)
     if not wanted:
         return {}
@@ -40,6 +42,33 @@ def condition_arguments(
             if param in wanted:
                 kwargs[param] = outputs[name] if name in outputs else context[name]
     return kwargs
+
+
+def planned_condition(
+    step: Step,
+    context: Mapping[str, Any],
+    known: Callable[[], dict[str, Any]],
+    unknown: set[str],
+) -> bool | None:
+    """What `step.condition` says before a run (`Pipeline.plan`), or None if it cannot tell.
+
+    It cannot when the condition reads an output of a step that will run (`unknown`), or a
+    name that is neither in the context nor a known output (a key of a dict output not made
+    yet, perhaps).
+    """
+    assert step.condition is not None
+    if getattr(step.condition, "wants_run_view", False):
+        if unknown:
+            return None
+        return bool(step.condition(**condition_arguments(step, context, known)))
+    wanted = _wanted(step.condition)
+    bound = {param: name for name, param in step.bindings}
+    if any(bound[param] in unknown for param in wanted & set(bound)):
+        return None
+    loose = wanted - set(bound) - set(context)
+    if loose and (loose & unknown or (unknown and not loose <= set(known()))):
+        return None
+    return bool(step.condition(**condition_arguments(step, context, known)))
 
 
 def _wanted(condition: Callable[..., Any]) -> set[str]:

@@ -91,5 +91,6 @@ def _unsupported(what: str) -> str:
     return (
         f"{what} is not available: flowyml is not installed, and flowyml-tui stands in only "
         f"for {', '.join(PROVIDED)} (from flowyml, flowyml.core, flowyml.core.step/pipeline/"
-        "context); pip install flowyml==2.2.1 for the rest, or import those from flowyml_tui"
+        "context); pip install 'flowyml-tui[flowyml]' to open files using the rest (the real "
+        "flowyml 2.2.1, translated to our engine), or import those names from flowyml_tui"
     )

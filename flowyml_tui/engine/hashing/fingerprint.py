@@ -4,8 +4,8 @@
 hasher, so equal values give equal keys in every process (no `str()`, no `repr()`, no
 `hash()`). `register` teaches it a type; the hook writes through an `Encoder`.
 
-numpy and pandas are never imported here: their handlers are registered the first time a
-value from an already-imported numpy/pandas reaches the generic fallback.
+numpy, pandas and flowyml are never imported here: their handlers are registered the first
+time a value from an already-imported numpy/pandas/flowyml reaches the generic fallback.
 """
 
 from __future__ import annotations
@@ -628,16 +628,41 @@ def _library_handler(cls: type) -> Callable[[Any], Any]:
     return install
 
 
+def _register_flowyml_assets() -> None:
+    """flowyml's `Asset` (Dataset, Model, Metrics ...) by content, not by its random identity.
+
+    Every `Asset` gets a fresh `asset_id` (uuid4) and `created_at`, so the generic walk would
+    make each run's asset new and stop early cutoff; what it holds is name, version, data,
+    properties and tags.
+    """
+    from flowyml.assets.base import Asset
+
+    def _asset(asset: Any, out: Encoder) -> None:
+        out.value(asset.name)
+        out.value(asset.version)
+        out.value(asset.data)
+        out.value(dict(asset.properties))
+        out.value(dict(asset.tags))
+
+    if Asset not in _USER_TYPES:
+        register(Asset, _asset)
+        _USER_TYPES.discard(Asset)
+
+
 _LAZY: dict[str, Callable[[], None]] = {
     "fractions": _register_fractions,
     "numpy": _register_numpy,
     "pandas": _register_pandas,
+    "flowyml.assets.base": _register_flowyml_assets,
 }
 _LAZY_LOCK = threading.Lock()
 
 
 def _register_lazy() -> bool:
     """Register handlers for libraries that are imported by now; True if any was added."""
+    modules = sys.modules
+    if not any(name in modules for name in tuple(_LAZY)):  # the usual case: no lock
+        return False
     added = False
     with _LAZY_LOCK:
         for name in [name for name in _LAZY if name in sys.modules]:

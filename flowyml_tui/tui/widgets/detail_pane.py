@@ -13,7 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static, TabbedContent, TabPane
 
 from flowyml_tui.engine.display import STATUS_SYMBOLS, format_bytes, format_duration
-from flowyml_tui.engine.events import ReasonKind, StepStatus
+from flowyml_tui.engine.events import ReasonKind, StepInfo, StepStatus
 
 from ..state import HistoryPoint, StepRow
 from .colours import status_style
@@ -40,6 +40,24 @@ def _without_background(span: Span) -> Span:
         )
         return Span(span.start, span.end, plain)
     return span
+
+
+def step_settings(info: StepInfo) -> str:
+    """What a step was declared with beyond its cache: retry, timeout, condition, tags..."""
+    parts = []
+    if info.retry:
+        parts.append(f"retry {info.retry}")
+    if info.timeout is not None:
+        parts.append(f"timeout {info.timeout:g} s")
+    if info.condition:
+        parts.append(f"condition {info.condition}")
+    if info.execution_group:
+        parts.append(f"group {info.execution_group}")
+    if info.tags:
+        parts.append("tags " + ", ".join(f"{k}={v}" for k, v in sorted(info.tags.items())))
+    if info.resources:
+        parts.append(f"resources {info.resources}")
+    return " · ".join(parts)
 
 
 class DetailPane(Vertical):
@@ -80,6 +98,9 @@ class DetailPane(Vertical):
             f"  cache={row.strategy}",
         )
         parts: list[RenderableType] = [head]
+        settings = step_settings(row.info)
+        if settings:
+            parts.append(Text(settings, style="dim"))
         if row.status == StepStatus.PENDING and not row.reason:
             parts.append(Text("Waiting for its turn in this run.", style="italic"))
         elif row.reason:

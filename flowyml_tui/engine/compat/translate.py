@@ -1,0 +1,165 @@
+"""Pipelines built with the real flowyml package, rebuilt as ours so our engine runs them.
+
+A file that does `from flowyml import Pipeline, step` with flowyml 2.2.1 installed makes
+flowyml's own objects. The loader hands each `flowyml.Pipeline` (or `VersionedPipeline`, which
+wraps one as `.pipeline`) to `translate`: its steps become our `Step`s with every keyword
+flowyml stores (inputs, outputs, cache, retry, timeout, condition, tags, resources,
+execution_group), its `Context` becomes the run context, its `If` control flows become
+conditional steps (`control_flow`). flowyml's own `run()` is never called, so its UI server,
+metadata store writes and experiment tracking never start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import PipelineLoadError
+from ..pipeline import Pipeline
+from ..step import Step, step
+from .control_flow import StepShape, branch_steps
+
+_CLASSES = ("Pipeline", "VersionedPipeline")
+
+
+def is_flowyml_pipeline(value: Any) -> bool:
+    """A `flowyml.Pipeline` or `VersionedPipeline` made by the real package."""
+    cls = type(value)
+    return cls.__name__ in _CLASSES and cls.__module__.startswith("flowyml.")
+
+
+def translate(value: Any, path: Path) -> Pipeline:
+    """Our `Pipeline` doing what flowyml's `value` describes; a clear error for what we lack."""
+    inner = value.pipeline if type(value).__name__ == "VersionedPipeline" else value
+    ours = Pipeline(
+        inner.name,
+        enable_cache=bool(getattr(inner, "enable_cache", True)),
+        context=_context(inner.context),
+    )
+    version = getattr(value, "version", None)
+    if version is not None:
+        ours.flowyml_options["version"] = version
+    flowyml_steps = _steps(inner)
+    for one in flowyml_steps:
+        ours.add_step(translate_step(one, inner.name))
+    flows = list(getattr(inner, "control_flows", None) or ())
+    if flows:
+        shapes = {
+            s.name: StepShape(tuple(f.outputs or ()), s.outputs)
+            for f, s in zip(flowyml_steps, ours.steps, strict=True)
+        }
+        ours.add_steps(
+            branch_steps(inner.name, flows, ours.steps, lambda b: _branch(b, inner.name), shapes)
+        )
+    return ours
+
+
+def _branch(branch: Any, pipeline: str) -> Step:
+    """An `If` branch: a flowyml step, or a plain function (flowyml makes it a step)."""
+    if isinstance(branch, Step):
+        return branch
+    if callable(getattr(branch, "func", None)) and hasattr(branch, "outputs"):
+        return translate_step(branch, pipeline)
+    return step(branch)
+
+
+def translate_step(flowyml_step: Any, pipeline: str) -> Step:
+    """Our `Step` with the keywords flowyml's `Step` stores."""
+    if type(flowyml_step).__name__ == "SubPipelineStep":
+        raise PipelineLoadError(
+            f"flowyml pipeline {pipeline!r}: add_sub_pipeline ({flowyml_step.name!r}) is not "
+            "translated yet; add the sub-pipeline's steps to this pipeline instead"
+        )
+    return step(
+        flowyml_step.func,
+        name=flowyml_step.name,
+        inputs=list(flowyml_step.inputs or ()) or None,
+        outputs=list(flowyml_step.outputs or ()) or None,
+        cache=flowyml_step.cache,
+        retry=flowyml_step.retry or 0,
+        timeout=flowyml_step.timeout,
+        condition=flowyml_step.condition,
+        tags=dict(flowyml_step.tags or {}),
+        resources=flowyml_step.resources,
+        execution_group=flowyml_step.execution_group,
+    )
+
+
+def _steps(inner: Any) -> list[Any]:
+    """The steps flowyml's `build()` would use: `auto_discover=True` reads its registry."""
+    steps = list(inner.steps)
+    if not steps and getattr(inner, "_auto_discover", False):
+        from flowyml.core.step import get_registered_steps
+
+        steps = list(get_registered_steps(pipeline=inner.name) or get_registered_steps())
+    return steps
+
+
+def _context(flowyml_context: Any) -> dict[str, Any]:
+    if flowyml_context is None:
+        return {}
+    to_dict = getattr(flowyml_context, "to_dict", None)
+    return dict(to_dict() if callable(to_dict) else flowyml_context)
+
+
+def reset_step_registry() -> None:
+    """Empty flowyml's global step registry, so re-importing a file does not raise.
+
+    flowyml refuses a second `@step` of the same name made by a different object, which is
+    what every re-import of an edited file makes.
+    """
+    module = sys.modules.get("flowyml.core.step")
+    clear = getattr(module, "clear_step_registry", None)
+    if callable(clear):
+        clear()
+
+
+@contextlib.contextmanager
+def flowyml_runs_skipped(path: Path) -> Iterator[None]:
+    """While `path` is imported, flowyml's `Pipeline.run()` prints a note instead of running.
+
+    flowyml is imported first (the file is about to import it anyway) so its classes can be
+    patched; its `run()` would start its UI server and run the pipeline outside our engine.
+    """
+    try:
+        from flowyml.core import pipeline as core_pipeline
+        from flowyml.core import versioning
+    except ImportError:
+        yield
+        return
+    classes = (core_pipeline.Pipeline, versioning.VersionedPipeline)
+    saved = [cls.__dict__["run"] for cls in classes]
+
+    def skipped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        print(
+            f"flowyml-tui: skipped {self.name}.run() called while importing {path.name}; "
+            "the workbench runs the pipeline itself",
+            file=sys.stderr,
+        )
+        result = core_pipeline.PipelineResult("skipped-at-import", self.name)
+        result.state = "skipped"
+        return result
+
+    for cls in classes:
+        cls.run = skipped  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for cls, run in zip(classes, saved, strict=True):
+            cls.run = run  # type: ignore[method-assign]
+
+
+def uses_flowyml(path: Path) -> bool:
+    """The file imports flowyml (a cheap text check before paying for `import flowyml`)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return _IMPORTS_FLOWYML.search(text) is not None
+
+
+_IMPORTS_FLOWYML = re.compile(r"^\s*(?:from|import)\s+flowyml(?![\w])", re.MULTILINE)
