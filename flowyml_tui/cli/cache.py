@@ -8,11 +8,11 @@ import os
 import sys
 import time
 
-from ..engine.cache import open_store, store_path
+from ..engine.cache import CacheStore, open_store, store_path
 from ..engine.cache.files import referenced_read_only, remove_orphans, usage, wipe
 from ..engine.cache.sharing import SHARED_ENV
 from ..engine.display import format_bytes, format_duration, plural
-from ..engine.errors import CacheFullError, FlowymlError
+from ..engine.errors import AmbiguousStepError, CacheFullError, FlowymlError, UnknownStepError
 from ..engine.totals import format_rate
 from .common import add_cache_dir, add_shared, open_existing_store
 
@@ -138,7 +138,15 @@ def main(args: argparse.Namespace) -> int:
         )
         return 0
     if args.action == "pin":
-        key = store.pin(args.step, pipeline=args.pipeline)
+        try:
+            key = store.pin(args.step, pipeline=args.pipeline)
+        except AmbiguousStepError:
+            raise
+        except UnknownStepError:
+            known = known_steps(store, args.pipeline)
+            if args.step in known:
+                raise  # a real step with no entry (it failed, or was cleared): the store says so
+            raise UnknownStepError(unknown_step_message(args.step, known)) from None
         print(f"pinned {args.step} to {key}")
         return 0
     if args.action == "unpin":
@@ -149,6 +157,52 @@ def main(args: argparse.Namespace) -> int:
             print(f"{args.step} is not pinned; nothing to do")
         return 0
     raise FlowymlError(f"unknown cache action {args.action!r}")
+
+
+def known_steps(store: CacheStore, pipeline: str | None) -> list[str]:
+    """Every step this cache knows of: those with entries, and those in each pipeline's
+    newest run record (a step that only ever failed has a record but no entry)."""
+    import warnings
+
+    from ..engine.records import RunRecordError, RunRecordWarning, list_runs, load_run
+
+    names = {
+        row["step"]
+        for row in store.stats()["steps"]
+        if pipeline is None or row["pipeline"] == pipeline
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RunRecordWarning)
+        try:
+            runs = list_runs(store.path, limit=None)
+        except (RunRecordError, OSError):
+            runs = []
+        newest: dict[str, str] = {}
+        for run in runs:  # newest first
+            newest.setdefault(run.pipeline, run.run_id)
+        for owner, run_id in newest.items():
+            if pipeline is not None and owner != pipeline:
+                continue
+            try:
+                record = load_run(store.path, run_id)
+            except (RunRecordError, OSError):
+                continue
+            names.update(step["name"] for step in record["steps"])
+    return sorted(names)
+
+
+def unknown_step_message(step: str, known: list[str]) -> str:
+    """What `cache pin` says of a name no pipeline of this cache has: it may be a typo."""
+    if not known:
+        return (
+            f"unknown step {step!r}: this cache has no steps yet, so it has no cached result "
+            "to pin; run the pipeline once first"
+        )
+    shown = ", ".join(known[:20]) + (f" (and {len(known) - 20} more)" if len(known) > 20 else "")
+    return (
+        f"unknown step {step!r}: no pipeline of this cache has it, so it has no cached result "
+        f"to pin; known steps: {shown}"
+    )
 
 
 def _print_tier(name: str, tier: dict) -> None:

@@ -71,7 +71,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
         "--compare",
         nargs=2,
         metavar=("RUN_A", "RUN_B"),
-        help="compare run B against run A (status changes, duration deltas, code diffs)",
+        help="compare run B against run A (status changes, duration deltas, context, code diffs)",
     )
     add_cache_dir(parser)
 

@@ -104,6 +104,8 @@ class RunStarted(Event, frozen=True, tag="run_started"):
     steps: tuple[StepInfo, ...] = ()
     source_file: str | None = None
     cache_dir: str | None = None
+    context: dict[str, str] = {}
+    """The run's context values in force, as short texts (`shown.py`)."""
 
 
 class StepStarted(Event, frozen=True, tag="step_started"):

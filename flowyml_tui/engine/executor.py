@@ -49,6 +49,7 @@ from .run.decide import Clock, Decision, WorkspaceSnapshot
 from .run.held import HeldOutputs, HoldSpec, split_outputs
 from .run.runner import InlineRunner, StepRunner, StepTask, user_traceback
 from .run.scheduler import Scheduler
+from .shown import shown_context
 from .step import CachePolicy, Step
 from .totals import CACHE_OFF
 
@@ -196,6 +197,7 @@ class Executor:
                 steps=self.graph.infos,
                 source_file=self.source_file,
                 cache_dir=str(self.store.path) if self.store else None,
+                context=shown_context(self.context),
             )
         )
         self._running = True
@@ -646,6 +648,7 @@ class Executor:
                 self._workspace,
                 self.graph.producers,
                 lambda: {p: self._context_fp(step, p, p) for p in step.params if p in self.context},
+                self.context,
             )
         else:
             recipe = self._recipe(step, ident)
@@ -1188,6 +1191,7 @@ class Executor:
             code_hash=ident.hash if ident and step.policy is CachePolicy.CODE_HASH else None,
             inputs=inputs,
             context=context,
+            context_values=self.context,
         )
 
     def _context_fp(self, step: Step, name: str, param: str) -> str:

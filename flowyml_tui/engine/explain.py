@@ -77,7 +77,7 @@ def compare(
     for name in sorted(set(old.context) | set(recipe.context)):
         if old.context.get(name) != recipe.context.get(name):
             kinds.append(ReasonKind.CONTEXT_CHANGED)
-            phrases.append(f"context key {name} changed")
+            phrases.append(_context_phrase(name, old.context_shown, recipe))
             changed.append(name)
     if old.custom_key != recipe.custom_key:
         kinds.append(ReasonKind.KEY_CHANGED)
@@ -93,6 +93,20 @@ def compare(
         changed=tuple(dict.fromkeys(changed)),
         diff=diff,
     )
+
+
+def _context_phrase(name: str, old_shown: Mapping[str, str], recipe: Recipe) -> str:
+    """ "context changed: n 10 -> 20" when both values are known and read differently."""
+    before = old_shown.get(name)
+    values = recipe.context_values
+    if before is None or values is None or name not in values or name not in recipe.context:
+        return f"context key {name} changed"
+    from .shown import shown_value
+
+    after = shown_value(values[name])
+    if after == before:  # same text, other value (cut short, or mutated): say no more
+        return f"context key {name} changed"
+    return f"context changed: {name} {before} -> {after}"
 
 
 def code_diff(

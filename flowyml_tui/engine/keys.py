@@ -7,7 +7,9 @@ miss can be explained by comparing it with the newest entry's recipe.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import xxhash
 
@@ -28,6 +30,8 @@ class Recipe:
     context: dict[str, str] = field(default_factory=dict)
     """context parameter -> fingerprint of its value"""
     custom_key: str | None = None
+    context_values: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The run's context itself (not part of the key): shown in a reason, kept with an entry."""
 
     def key(self) -> str:
         """`<step>-<xxh3_128 of the recipe>`: readable in a debugger, unique per recipe.
@@ -57,7 +61,16 @@ class Recipe:
             inputs=self.inputs,
             context=self.context,
             custom_key=self.custom_key,
+            context_shown=self.context_shown(),
         )
+
+    def context_shown(self) -> dict[str, str]:
+        """The short text of each context value the step reads (empty without the values)."""
+        if not self.context_values or not self.context:
+            return {}
+        from .shown import shown_context
+
+        return shown_context(self.context_values, self.context)
 
 
 def key_prefix(

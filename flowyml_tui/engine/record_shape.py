@@ -86,6 +86,7 @@ class _Record(msgspec.Struct, kw_only=True):
     duration_seconds: float = 0.0
     error: str | None = None
     recorded_at: float = 0.0
+    context: dict[str, str] = {}
     totals: _Totals = msgspec.field(default_factory=_Totals)
     steps: list[_Step] = []
     warnings: list[_Warning] = []

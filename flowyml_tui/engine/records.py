@@ -89,6 +89,8 @@ class RunSummary(msgspec.Struct, frozen=True):
     saved_seconds: float
     source_file: str | None
     path: Path
+    context: dict[str, str] = {}
+    """The context values in force (short texts); empty in records from before they were kept."""
 
 
 def runs_dir(cache_dir: Path | str) -> Path:
@@ -220,6 +222,8 @@ class RunRecord(msgspec.Struct, frozen=True, gc=False):
     recorded_at: float
     shared_hits: int = 0
     """Cached steps whose entry came from the team's shared cache (Redis)."""
+    context: dict[str, str] = {}
+    """The context values in force, as short texts (`shown.py`)."""
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -391,6 +395,7 @@ class RunRecorder:
             warnings=[WarningRecord(w.message, w.step) for w in state.warnings],
             recorded_at=time.time(),
             shared_hits=sum(step.tier == "shared" for step in steps),
+            context=started.context if started else {},
         )
 
 
@@ -569,6 +574,7 @@ def _summary(record: dict[str, Any], path: Path) -> RunSummary:
         saved_seconds=float(totals["saved_seconds"]),
         source_file=record["source_file"],
         path=path,
+        context=record["context"],
     )
 
 

@@ -58,7 +58,10 @@ def compare_runs(record_a: Record, record_b: Record) -> Record:
 
     def side(record: Record) -> Record:
         keys = ("run_id", "pipeline", "status", "started_at", "duration_seconds")
-        return {key: record.get(key) for key in keys} | {"totals": totals_of(record).to_dict()}
+        return {key: record.get(key) for key in keys} | {
+            "totals": totals_of(record).to_dict(),
+            "context": dict(record.get("context") or {}),
+        }
 
     duration_a = record_a.get("duration_seconds")
     duration_b = record_b.get("duration_seconds")
@@ -71,7 +74,28 @@ def compare_runs(record_a: Record, record_b: Record) -> Record:
             duration_b - duration_a if duration_a is not None and duration_b is not None else None
         ),
         "steps": rows,
+        "context": context_changes(record_a, record_b),
     }
+
+
+def context_changes(record_a: Record, record_b: Record) -> list[Record]:
+    """The context keys whose value differs from run A to run B: {key, a, b}, None when a
+    run had no such key (records written before context was kept have none at all)."""
+    context_a = record_a.get("context") or {}
+    context_b = record_b.get("context") or {}
+    keys = sorted(set(context_a) | set(context_b))
+    return [
+        {"key": key, "a": context_a.get(key), "b": context_b.get(key)}
+        for key in keys
+        if context_a.get(key) != context_b.get(key)
+    ]
+
+
+def context_change_text(change: Record) -> str:
+    """ "10 → 20", "(absent) → 20": one changed context key, for the report and the TUI."""
+    a = "(absent)" if change["a"] is None else change["a"]
+    b = "(absent)" if change["b"] is None else change["b"]
+    return f"{a} → {b}"
 
 
 def _status_change(row: Record) -> str:
@@ -105,6 +129,13 @@ def _comparison_markdown(cmp: Record) -> str:
             f"| {fmt_seconds(row['duration_a'])} | {fmt_seconds(row['duration_b'])} "
             f"| {fmt_delta(row['duration_delta'])} | {code} |"
         )
+    if cmp.get("context"):
+        out += ["", "#### Context changes", ""]
+        out += [
+            f"- {md_code(change['key'])}: {md_code(change['a'] or '(absent)')} → "
+            f"{md_code(change['b'] or '(absent)')}"
+            for change in cmp["context"]
+        ]
     changed = [row for row in cmp["steps"] if row["status_changed"]]
     if changed:
         out += ["", "#### Status changes", ""]
@@ -159,6 +190,19 @@ def _comparison_html(cmp: Record) -> str:
             f"</small></h3>{body}</article>"
         )
 
+    context_rows = "".join(
+        f"<tr><td class=step>{esc(change['key'])}</td>"
+        f"<td><code>{esc(change['a'] if change['a'] is not None else '(absent)')}</code></td>"
+        f"<td><code>{esc(change['b'] if change['b'] is not None else '(absent)')}</code></td></tr>"
+        for change in cmp.get("context") or ()
+    )
+    context_section = (
+        "<section id=context><h2>Context changes</h2><table><thead><tr><th>Key</th>"
+        f"<th>A</th><th>B</th></tr></thead><tbody>{context_rows}</tbody></table></section>"
+        if context_rows
+        else ""
+    )
+
     def describe(side: Record) -> str:
         return (
             f"<code>{esc(side['run_id'])}</code> {esc(side.get('pipeline') or '')} "
@@ -170,6 +214,7 @@ def _comparison_html(cmp: Record) -> str:
         f"<header><h1>Comparing two runs</h1><p class=meta>A: {describe(a)}</p>"
         f"<p class=meta>B: {describe(b)} ({esc(fmt_delta(cmp.get('duration_delta')))})</p>"
         "</header>"
+        f"{context_section}"
         "<section><h2>Steps</h2><table><thead><tr><th>Step</th><th>Status (A → B)</th>"
         "<th class=num>Duration A</th><th class=num>Duration B</th><th class=num>Δ</th>"
         f"<th>Code</th><th>Why (B)</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 from .commands import palette_commands
 from .keymap import load_keymap
 from .messages import (
+    EstimatesFound,
     FilesChanged,
     OriginLogsFound,
     ReportExported,
@@ -100,6 +101,7 @@ class FlowymlApp(App[int]):
         Binding("y", "copy_detail", "Copy", id="copy"),
         Binding("o", "open_source", "Open in $EDITOR", id="open_source"),
         Binding("slash", "filter_steps", "Filter", key_display="/", id="filter"),
+        Binding("R", "past_runs", "Past runs", id="past_runs"),
         Binding("1", "show_tab('tab-why')", "Why tab", show=False, id="tab.why"),
         Binding("2", "show_tab('tab-logs')", "Logs tab", show=False, id="tab.logs"),
         Binding("3", "show_tab('tab-output')", "Output tab", show=False, id="tab.output"),
@@ -361,11 +363,24 @@ class FlowymlApp(App[int]):
             self.query_one(ErrorPanel).show(model.problem)
         if isinstance(payload, RunStarted):
             self._warning_toasts = 0
+            if self.known_cache_dir:
+                self._find_estimates(self.known_cache_dir, model.pipeline, message.token)
         elif isinstance(payload, RunFinished):
             self._refresh_bindings_if_changed()
             self._look_up_origin_logs(message.token)
         elif isinstance(payload, RunWarning):
             self._warning_toast(payload)
+
+    @work(thread=True, group="estimates", exit_on_error=False, name="read step durations")
+    def _find_estimates(self, cache_dir: str, pipeline: str, token: int) -> None:
+        from .estimates import expected_durations
+
+        self.post_message(EstimatesFound(expected_durations(cache_dir, pipeline), token))
+
+    @on(EstimatesFound)
+    def _estimates_found(self, message: EstimatesFound) -> None:
+        if message.token == self._token:
+            self.model.set_expected(message.expected)
 
     def _look_up_origin_logs(self, token: int) -> None:
         """Cached steps printed nothing this run: find what the run that produced them printed."""
@@ -615,7 +630,7 @@ class FlowymlApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("invalidate", "invalidate_downstream", "toggle_pin"):
             return True if (self.selected_step and self.known_cache_dir) else None
-        if action in ("clear_cache", "export"):
+        if action in ("clear_cache", "export", "past_runs"):
             return True if self.known_cache_dir else None
         return True
 
@@ -827,6 +842,13 @@ class FlowymlApp(App[int]):
         from .screens.warnings import WarningsScreen
 
         self.push_screen(WarningsScreen(list(self.model.warning_log.values())))
+
+    def action_past_runs(self) -> None:
+        from .screens.past_runs import PastRunsScreen
+
+        cache_dir = self.known_cache_dir
+        if cache_dir:
+            self.push_screen(PastRunsScreen(cache_dir, self.model.pipeline or None))
 
     def action_export(self) -> None:
         cache_dir = self.known_cache_dir

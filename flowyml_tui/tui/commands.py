@@ -31,6 +31,7 @@ PALETTE: dict[str, tuple[str, str]] = {
     "watch": ("Pause / resume watching", "Stop or restart re-runs on save; a run goes on"),
     "dag": ("Toggle DAG view", "Draw the pipeline graph"),
     "warnings": ("Show warnings", "Every warning of this session, with its step"),
+    "past_runs": ("Past runs", "The recorded runs, read-only; mark two to compare them"),
     "export": ("Export report", "Write a report of the last run"),
     "help": ("Keys", "Show every key and its binding id"),
 }

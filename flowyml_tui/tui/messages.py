@@ -48,3 +48,11 @@ class OriginLogsFound(Message):
 
     logs: dict[str, object]
     token: int
+
+
+@dataclass
+class EstimatesFound(Message):
+    """How long each step usually takes to execute (step -> seconds), from the run records."""
+
+    expected: dict[str, float]
+    token: int

@@ -92,6 +92,8 @@ class StepRow:
     """"shared" when the hit came from the team's shared cache."""
     calls: tuple[CallStats, ...] = ()
     """This run's call-cache use by the step (CachePrimitive hits, misses, time saved)."""
+    expected: float | None = None
+    """Seconds the step usually takes when it executes (recent run records), for "~9s left"."""
 
     @property
     def name(self) -> str:
@@ -174,6 +176,8 @@ class RunModel:
         self.history: dict[str, deque[HistoryPoint]] = {}
         self.call_places: dict[str, set[str]] = {}
         """Per step, every call-cache directory it used this session: what `x` clears."""
+        self.expected: dict[str, float] = {}
+        """Step -> how long it usually takes to execute, from the run records (estimates.py)."""
         self.finished: RunFinished | None = None
         self.problem: Problem | None = None
         self.warnings: list[str] = []
@@ -238,7 +242,9 @@ class RunModel:
         self.warnings = []
         self.shared_offline = False
         self.child_output.clear()
-        self.rows = {info.name: StepRow(info) for info in event.steps}
+        self.rows = {
+            info.name: StepRow(info, expected=self.expected.get(info.name)) for info in event.steps
+        }
         self.dirty.update(self.rows)
         self.summary_dirty = True
 
@@ -284,6 +290,13 @@ class RunModel:
         points = self.history.setdefault(row.name, deque(maxlen=HISTORY_LENGTH))
         points.append(HistoryPoint(self.run_number, event.status, event.duration_seconds))
         self._touch(row.name)
+
+    def set_expected(self, expected: dict[str, float]) -> None:
+        """Durations read from the records arrived: running rows show what is left."""
+        self.expected = dict(expected)
+        for row in self.rows.values():
+            row.expected = self.expected.get(row.name)
+            self._touch(row.name)
 
     def warning(self, event: RunWarning) -> None:
         if event.code == "shared_offline":  # the status line says so for this run

@@ -155,3 +155,32 @@ def test_a_limit_below_one_is_a_usage_error(tmp_path: Path) -> None:
 
     assert done.returncode == 2
     assert "expected 1 or more, got 0" in done.stderr
+
+
+def test_report_compare_lists_the_context_that_changed(tmp_path: Path) -> None:
+    path = tmp_path / "cli_example.py"
+    path.write_text(PIPELINE.replace("FACTOR", "2"))
+    (pipeline,) = load_pipelines(path).values()
+    pipeline.cache_dir = tmp_path / ".flowyml" / "cache"
+    first = pipeline.run(context={"n": 3, "seed": 1}).run_id
+    second = pipeline.run(context={"n": 5, "mode": "fast", "seed": 1}).run_id
+
+    md = cli(tmp_path, "report", "--compare", first, second, "--format", "md")
+    assert md.returncode == 0, md.stderr
+    assert "#### Context changes" in md.stdout
+    assert "- `mode`: `(absent)` → `'fast'`" in md.stdout
+    assert "- `n`: `3` → `5`" in md.stdout
+    assert "`seed`" not in md.stdout  # unchanged keys are not listed
+
+    done = cli(tmp_path, "report", "--compare", first, second, "--format", "json")
+    data = json.loads(done.stdout)
+    assert data["context"] == [
+        {"key": "mode", "a": None, "b": "'fast'"},
+        {"key": "n", "a": "3", "b": "5"},
+    ]
+    assert data["a"]["context"] == {"n": "3", "seed": "1"}
+
+    out = tmp_path / "cmp.html"
+    cli(tmp_path, "report", "--compare", first, second, "--format", "html", "-o", str(out))
+    html = out.read_text()
+    assert "<h2>Context changes</h2>" in html and "<code>&#x27;fast&#x27;</code>" in html

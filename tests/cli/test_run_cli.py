@@ -251,3 +251,37 @@ def test_a_reader_that_leaves_early_is_not_an_error(demo, command):
     stderr = child.stderr.read().decode()
     assert child.wait(timeout=60) == 141  # as if killed by SIGPIPE, what shells expect
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
+def test_pinning_an_unknown_step_names_it_and_lists_the_known_ones(demo):
+    path, cache = demo
+    cli("run", path, "--cache-dir", cache)
+    out = cli("cache", "pin", "nosuchstep", "--cache-dir", cache)
+    assert out.returncode == 2
+    assert "unknown step 'nosuchstep'" in out.stderr
+    assert "known steps: first, second" in out.stderr
+
+
+def test_pinning_a_known_step_that_has_no_entry_is_not_unknown(write_file, tmp_path):
+    path = write_file(
+        "breaks.py",
+        """
+        from flowyml_tui import Pipeline, step
+
+        @step(outputs=["a"])
+        def first():
+            return 1
+
+        @step(inputs=["a"], outputs=["b"])
+        def second(a):
+            raise ValueError("no")
+
+        pipeline = Pipeline("breaks").add_step(first).add_step(second)
+        """,
+    )
+    cache = tmp_path / "cache"
+    cli("run", path, "--cache-dir", cache)
+    out = cli("cache", "pin", "second", "--cache-dir", cache)
+    assert out.returncode == 2
+    assert "has no cached result to pin" in out.stderr
+    assert "unknown step" not in out.stderr

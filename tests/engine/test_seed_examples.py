@@ -108,7 +108,8 @@ def test_a_changed_context_value_reruns_the_step_that_reads_it(write_file, load)
     pipeline = load(write_file("etl.py", MIXED))
     pipeline.run(context={"file_path": "a.csv"})
     result = pipeline.run(context={"file_path": "b.csv"})
-    assert result.step_results["load_data"].reason == "context key file_path changed"
+    reason = result.step_results["load_data"].reason
+    assert reason == "context changed: file_path 'a.csv' -> 'b.csv'"
     assert result.step_results["clean_data"].cached is True  # early cutoff: same rows
 
 

@@ -201,3 +201,78 @@ async def play(pilot: Pilot[int], events: list[object], select: str | None = Non
         await pilot.pause()
         app.catch_up()
     await pilot.pause()
+
+
+def past_run_records() -> list[dict[str, object]]:
+    """Three runs of the diamond, 2001-01-01 12:00 UTC on (a past year: shown in full
+    whenever the tests run): a first run, a code change, then n=80 (what `R` lists)."""
+    start = 978350400.0  # 2001-01-01 12:00:00 UTC
+
+    def record(number: int, steps: list[tuple[str, str, str, float]], n: int) -> dict:
+        began = start + 600 * (number - 1)
+        took = sum(seconds for *_, seconds in steps) + 0.05
+        counts = {status: sum(s[1] == status for s in steps) for status in ("executed", "cached")}
+        return {
+            "schema_version": 1,
+            "run_id": f"20010101-12{(number - 1) * 10:02d}00-run00{number}",
+            "pipeline": "diamond",
+            "source_file": FILE,
+            "cache_dir": CACHE,
+            "status": "succeeded",
+            "started_at": began,
+            "finished_at": began + took,
+            "duration_seconds": took,
+            "error": None,
+            "recorded_at": began + took,
+            "context": {"n": str(n), "mode": "'fast'"},
+            "totals": {
+                "steps": len(steps),
+                "executed": counts["executed"],
+                "cached": counts["cached"],
+                "pinned": 0,
+                "failed": 0,
+                "skipped": 0,
+                "hit_rate": counts["cached"] / len(steps),
+                "saved_seconds": 0.0,
+            },
+            "steps": [
+                {"name": name, "status": status, "reason": reason, "cached": status == "cached",
+                 "duration_seconds": seconds}
+                for name, status, reason, seconds in steps
+            ],
+            "warnings": [],
+        }  # fmt: skip
+
+    new = "new step"
+    return [
+        record(
+            1,
+            [
+                ("source", "executed", new, 0.301),
+                ("squares", "executed", new, 0.402),
+                ("cubes", "executed", new, 0.404),
+                ("combine", "executed", "cache disabled", 0.002),
+            ],
+            50,
+        ),
+        record(
+            2,
+            [
+                ("source", "cached", "cached", 0.0),
+                ("squares", "cached", "cached", 0.0),
+                ("cubes", "executed", "code changed: cubes", 0.41),
+                ("combine", "executed", "cache disabled", 0.002),
+            ],
+            50,
+        ),
+        record(
+            3,
+            [
+                ("source", "executed", "context changed: n 50 -> 80", 0.33),
+                ("squares", "executed", "upstream source changed (numbers)", 0.45),
+                ("cubes", "executed", "upstream source changed (numbers)", 0.43),
+                ("combine", "executed", "cache disabled", 0.002),
+            ],
+            80,
+        ),
+    ]

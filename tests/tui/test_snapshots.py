@@ -6,9 +6,12 @@ and look at the SVGs in __snapshots__/ before committing them.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+
+from flowyml_tui.engine.records import write_record
 
 from . import scenes
 from .helpers import FakeClock
@@ -140,3 +143,64 @@ def test_load_error_at_80x24(snap_app, snap_compare) -> None:
         await scenes.play(pilot, scenes.load_error())
 
     assert snap_compare(app, terminal_size=SMALL, run_before=before)
+
+
+LARGE = (160, 48)
+"""A big terminal: the table, the tabs and the Why column use the room, nothing stretches oddly."""
+
+
+def test_code_change_at_160x48(snap_app, snap_compare) -> None:
+    app, _ = snap_app()
+
+    async def before(pilot) -> None:
+        await scenes.play(pilot, scenes.code_change(), select="cubes")
+
+    assert snap_compare(app, terminal_size=LARGE, run_before=before)
+
+
+def test_failed_step_at_160x48(snap_app, snap_compare) -> None:
+    app, _ = snap_app()
+
+    async def before(pilot) -> None:
+        await scenes.play(pilot, scenes.failed_step(), select="combine")
+        pilot.app.query_one("#detail-tabs").active = "tab-logs"
+        await scenes.play(pilot, [])
+
+    assert snap_compare(app, terminal_size=LARGE, run_before=before)
+
+
+def test_dag_view_at_160x48(snap_app, snap_compare) -> None:
+    app, _ = snap_app()
+
+    async def before(pilot) -> None:
+        await scenes.play(pilot, scenes.code_change())
+        await pilot.press("d")
+        await scenes.play(pilot, [])
+
+    assert snap_compare(app, terminal_size=LARGE, run_before=before)
+
+
+@pytest.fixture
+def fixed_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three recorded runs with fixed times, in the app's cache dir, read in UTC."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    for record in scenes.past_run_records():
+        write_record(tmp_path / "cache", record)
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("size", [LARGE, SMALL], ids=["160x48", "80x24"])
+def test_past_runs_comparison(snap_app, snap_compare, fixed_records, size) -> None:
+    app, _ = snap_app()
+
+    async def before(pilot) -> None:
+        await pilot.press("R")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("space", "down", "down", "space")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=before)

@@ -148,11 +148,13 @@ def plan_behind(
     workspace: WorkspaceSnapshot,
     producers: Mapping[str, str],
     context_fps: Callable[[], dict[str, str]],
+    context_values: Mapping[str, object] | None = None,
 ) -> Decision:
     """Plan a step whose inputs are not known yet because `upstream` will run first.
 
     Its own code and context can still be compared with its baseline entry, and a pin still
-    wins. `context_fps` is called only when that comparison is made.
+    wins. `context_fps` is called only when that comparison is made; `context_values` (the
+    run's context) lets the reason show a changed value.
     """
     pinned = store.get_entry(workspace.pins.get(step.name, ""))
     if pinned is not None:
@@ -170,6 +172,7 @@ def plan_behind(
         inputs=dict(newest.recipe.inputs),
         context=context_fps(),
         custom_key=newest.recipe.custom_key,
+        context_values=context_values,
     )
     found = compare(step, known, ident, newest, store, producers)
     if found.kind is None:

@@ -112,6 +112,14 @@ class DetailPane(Vertical):
             parts.append(Text.assemble("Why: ", (row.reason, "bold")))
         if row.changed:
             parts.append(Text("Changed: " + ", ".join(row.changed)))
+        if row.status == StepStatus.RUNNING and row.expected is not None:
+            parts.append(
+                Text(
+                    f"Usually takes {format_duration(row.expected)} "
+                    "(the median of its recent executed runs).",
+                    style="italic",
+                )
+            )
         if row.cached and row.saved:
             parts.append(Text(f"Saved {format_duration(row.saved)} by reusing the cached result."))
         calls = format_calls(row.calls)

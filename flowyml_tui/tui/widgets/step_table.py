@@ -20,6 +20,7 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 from flowyml_tui.engine.display import STATUS_SYMBOLS, format_duration
 from flowyml_tui.engine.events import StepStatus
 
+from ..estimates import remaining_text
 from ..state import StepRow
 from .colours import status_style
 from .table_internals import (
@@ -177,7 +178,10 @@ class StepTable(DataTable[Text | str]):
         saved = format_duration(row.saved) if row.cached and row.saved else ""
         # A hit did not run, and neither did a step skipped because something upstream failed.
         did_not_run = row.cached or status == StepStatus.SKIPPED
-        took = "-" if did_not_run else format_duration(row.elapsed(now))
+        elapsed = row.elapsed(now)
+        took = "-" if did_not_run else format_duration(elapsed)
+        if status == StepStatus.RUNNING and elapsed is not None:  # "Saved" means nothing yet
+            saved = remaining_text(elapsed, row.expected)
         return (
             status,
             status == StepStatus.RUNNING,
@@ -203,6 +207,8 @@ class StepTable(DataTable[Text | str]):
         if index == 3:
             return Text(str(shown[3]), justify="right")
         if index == 4:
+            if shown[1]:  # running: the estimate of what is left, not a saving
+                return Text(str(shown[4]), justify="right", style=self._style(StepStatus.RUNNING))
             return Text(str(shown[4]), justify="right", style=self._style(StepStatus.CACHED))
         failed = row.status == StepStatus.FAILED
         return Text(
