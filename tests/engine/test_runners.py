@@ -464,6 +464,71 @@ def test_cancel_on_dask_cancels_its_futures_and_what_finished_stays_cached(tmp_p
     assert plans["left"] == "hit" and plans["right"] == "run"
 
 
+VARIES = """
+import os
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["noise"])
+def produce():
+    return os.urandom(200_000)  # held on its worker (not small), different every call
+
+@step(inputs=["noise"], outputs=["size"])
+def consume(noise):
+    return len(noise)
+
+pipeline = Pipeline("varies")
+pipeline.add_step(produce).add_step(consume)
+"""
+
+
+def test_a_held_value_recomputed_after_its_worker_died_is_not_consumed_under_the_old_key(
+    tmp_path,
+):
+    """Kill the worker holding `produce`'s value before `consume` is sent: Dask computes
+    `produce` again, which returns other bytes. `consume` must fail, not be cached under a key
+    made from the first value's fingerprint (issue 7's invariant, across a lost worker)."""
+    import signal
+
+    from flowyml_tui.engine.run.dask import DaskRunner
+
+    runner = DaskRunner.local(2)  # its own: no step left running by another test in the way
+    client = runner.client
+    pipeline = _pipeline(tmp_path, body=VARIES)
+    killed: list[str] = []
+
+    def holders() -> set[str]:
+        """Workers holding produce's outputs (its task's key, not its outcome's)."""
+        return {
+            address
+            for key, addresses in client.who_has().items()
+            if str(key).startswith("produce-") and not str(key).endswith("-outcome")
+            for address in addresses
+        }
+
+    def kill_the_holder(event) -> None:
+        if not (isinstance(event, StepFinished) and event.step == "produce") or killed:
+            return
+        pids = client.run(os.getpid)
+        for address in holders():
+            os.kill(pids[address], signal.SIGKILL)
+            killed.append(address)
+        deadline = time.monotonic() + 30
+        while holders() and time.monotonic() < deadline:  # until the scheduler knows
+            time.sleep(0.05)
+
+    try:
+        result = pipeline.run(runner=runner, on_event=kill_the_holder)
+    finally:
+        runner.close()
+    assert killed, "no worker held produce's value"
+    assert result.step_results["produce"].status.value == "executed"
+    consume = result.step_results["consume"]
+    assert consume.status.value == "failed", consume.reason
+    assert "another value than the one it was keyed by" in consume.reason
+    plans = {p.step: p.action for p in pipeline.plan()}
+    assert plans == {"produce": "hit", "consume": "run"}  # nothing stored under the wrong key
+
+
 def _bars(svg: str) -> dict[str, tuple[float, float]]:
     """Step name -> (x, x + width) of its bar in the timeline SVG."""
     import re

@@ -32,12 +32,21 @@ BIG_BYTES = 1 << 20
 """An input at least this big (by `nbytes` or length) is scattered, not sent per task."""
 
 
-def _call_on_worker(payload: bytes, inputs: dict[str, Any]) -> _Holder:
+def _call_on_worker(payload: bytes, inputs: dict[str, Any], held: tuple[str, ...] = ()) -> _Holder:
     """What a Dask worker runs: the task with its Dask-delivered inputs put back. With a
-    `HoldSpec` the outputs stay in the returned holder and only their summary is sent on."""
+    `HoldSpec` the outputs stay in the returned holder and only their summary is sent on.
+
+    `held` names the inputs another step's task holds on the cluster. Dask recomputes such a
+    value by itself when the worker holding it is lost, and a step whose result varies then
+    returns something else than what the driver keyed this step by: each is fingerprinted
+    first, and one that differs fails the step instead of being cached under the wrong key.
+    """
     task = load_task(payload)
     if inputs:
         task = dataclasses.replace(task, kwargs={**task.kwargs, **inputs})
+    moved = _recomputed(task, held)
+    if moved is not None:
+        return _Holder((), StepOutcome(task.step, error=moved, traceback=f"{moved}\n"))
     outcome = run_task(task)
     if outcome.error is not None or task.hold is None:
         return _Holder((), outcome)
@@ -49,6 +58,29 @@ def _call_on_worker(payload: bytes, inputs: dict[str, Any]) -> _Holder:
         )
         return _Holder((), failed)
     return _Holder(values, dataclasses.replace(outcome, value=None, held=held))
+
+
+def _recomputed(task: StepTask, held: tuple[str, ...]) -> FlowymlError | None:
+    """The error for a held input that is not the value the step was keyed by, or None."""
+    if not held or task.hold is None:
+        return None
+    from ..hashing import Unfingerprintable, fingerprint
+
+    for param in held:
+        expected = task.hold.input_fps.get(param)
+        if expected is None:
+            continue
+        try:
+            found = fingerprint(task.kwargs[param])
+        except Unfingerprintable:
+            continue
+        if found != expected:
+            return FlowymlError(
+                f"step {task.step!r} got input {param!r} as another value than the one it "
+                "was keyed by: the Dask worker holding it was lost and Dask computed its "
+                "producer again, which returned something else; run again"
+            )
+    return None
 
 
 @dataclasses.dataclass(slots=True)
@@ -207,7 +239,8 @@ class DaskRunner:
             outer.set_exception(exc)
             return outer
         key = f"{task.step}-{task.run_id or self.run_id}-{self._key_prefix}{next(self._keys)}"
-        holder = self.client.submit(_call_on_worker, payload, remote, key=key, pure=False)
+        held = tuple(p for p, v in task.kwargs.items() if isinstance(v, _Ref))
+        holder = self.client.submit(_call_on_worker, payload, remote, held, key=key, pure=False)
         summary = self.client.submit(_outcome_of, holder, key=f"{key}-outcome")
         self.submitted += 1
         self._flying.update((holder, summary))
