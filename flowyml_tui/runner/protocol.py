@@ -143,6 +143,19 @@ def encode_log_batch(logs: list[StepLog]) -> bytes:
     return _LOG_BATCH_BYTES + b',"logs":' + body + b"}\n"
 
 
+@dataclass(frozen=True, slots=True)
+class StepLogBatch:
+    """One channel line's `StepLog`s, kept together for a consumer that takes them in bulk
+    (`RunSession.run(batched_logs=True)`): a chatty step's 100k lines are then a few hundred
+    messages through the session and the app, not 100k. Never on the wire itself."""
+
+    logs: tuple[StepLog, ...]
+
+
+def is_log_batch(line: bytes) -> bool:
+    return line.startswith(_LOG_BATCH_BYTES)
+
+
 def decode_line(line: bytes) -> list[Message]:
     """One line of the channel as the messages it holds: a log batch gives its `StepLog`s."""
     if not line.startswith(_LOG_BATCH_BYTES):

@@ -37,8 +37,10 @@ from flowyml_tui.runner.protocol import (
     PipelinesFound,
     ProtocolError,
     RunCancelled,
+    StepLogBatch,
     WorkerExiting,
     decode_line,
+    is_log_batch,
 )
 
 RunMessage = Event | PipelinesFound | LoadFailed | ChildOutput | ChildExited | RunCancelled
@@ -230,11 +232,12 @@ class RunSession:
             cmd += ["--context-json", json.dumps(self.context, sort_keys=True)]
         return cmd + list(self.runner_args)
 
-    async def run(self) -> AsyncIterator[RunMessage]:
+    async def run(self, *, batched_logs: bool = False) -> AsyncIterator[RunMessage]:
         """Start one child and yield its messages as they arrive.
 
         The last message is `RunFinished`, `LoadFailed`, `ChildExited` or `RunCancelled`; by then
-        the child has been reaped. Leaving the loop early stops the child.
+        the child has been reaped. Leaving the loop early stops the child. With `batched_logs`
+        the `StepLog`s the worker sent together come as one `StepLogBatch`, in their place.
         """
         if self._closed:
             raise RuntimeError("this RunSession is closed; create a new one to run again")
@@ -278,6 +281,13 @@ class RunSession:
                     continue
                 if isinstance(item, WorkerExiting):
                     run.exit_notice = item
+                    continue
+                if isinstance(item, StepLogBatch):
+                    if batched_logs:
+                        yield item  # type: ignore[misc]
+                    else:
+                        for log in item.logs:
+                            yield log
                     continue
                 run.observe(item)  # type: ignore[arg-type]
                 yield item  # type: ignore[misc]
@@ -423,8 +433,12 @@ async def _read_events(reader: asyncio.StreamReader, queue: asyncio.Queue) -> No
     try:
         while line := await reader.readline():
             try:
-                for message in decode_line(line):  # a log batch holds many
-                    queue.put_nowait(message)
+                messages = decode_line(line)
+                if is_log_batch(line):  # one queue item for the lot: see StepLogBatch
+                    queue.put_nowait(StepLogBatch(tuple(messages)))  # type: ignore[arg-type]
+                else:
+                    for message in messages:
+                        queue.put_nowait(message)
             except ProtocolError as exc:
                 queue.put_nowait(ChildOutput(f"flowyml: {exc}\n", "stderr"))
     except ValueError:  # one line over the limit: the channel cannot be trusted any more

@@ -274,6 +274,7 @@ class FlowymlApp(App[int]):
 
     @work(exclusive=True, group="run", exit_on_error=False, name="run")
     async def _run_pipeline(self, target: Target, token: int, why: str) -> None:
+        from flowyml_tui.runner.protocol import StepLogBatch
         from flowyml_tui.runner.session import RunSession
 
         session = self._session
@@ -290,7 +291,11 @@ class FlowymlApp(App[int]):
             self._session, self._session_target = session, target
         await session.cancel(why)
         session.context = dict(self.context)
-        async for message in session.run():
+        async for message in session.run(batched_logs=True):
+            if isinstance(message, StepLogBatch):
+                self._pending_logs.extend(message.logs)
+                self._pending_logs_token = token
+                continue
             if isinstance(message, StepLog):
                 # A chatty step prints thousands of lines a second: they are handed over once
                 # per frame (catch_up) as one message, not one message and handler per line.

@@ -7,7 +7,7 @@ widgets then catch up at most once per frame from the `dirty` set.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,9 +113,12 @@ class StepRow:
         return self.saved
 
     def add_log(self, text: str) -> None:
+        self.log_lines += text.count("\n")
+        if len(text) > LOG_LIMIT:  # a frame's worth of a chatty step: only its tail is shown
+            cut = text.find("\n", len(text) - LOG_LIMIT)
+            text = text[cut + 1 :] if cut != -1 else text[-LOG_LIMIT:]
         self.logs.append(text)
         self.log_chars += len(text)
-        self.log_lines += text.count("\n")
         while self.log_chars > LOG_LIMIT and len(self.logs) > 1:
             self.log_chars -= len(self.logs.popleft())
 
@@ -200,8 +203,7 @@ class RunModel:
         app handles those itself.
         """
         if isinstance(message, StepLogs):  # a chatty step: thousands of lines per frame
-            for event in message.events:
-                self.step_log(event)
+            self.step_logs(message.events)
         elif isinstance(message, StepFinished):
             self.step_finished(message)
         elif isinstance(message, StepStarted):
@@ -257,6 +259,24 @@ class RunModel:
         row.reason_kind = event.reason_kind
         row.started_at = now
         self._touch(row.name)
+
+    def step_logs(self, events: Iterable[StepLog]) -> None:
+        """Many log events at once: each step's consecutive lines join into one chunk, so a
+        frame's thousands of lines cost a join per step, not a tail update per line."""
+        step: str | None = None
+        texts: list[str] = []
+        for event in events:
+            if event.step != step:
+                self._add_logs(step, texts)
+                step, texts = event.step, []
+            texts.append(event.text)
+        self._add_logs(step, texts)
+
+    def _add_logs(self, step: str | None, texts: list[str]) -> None:
+        row = self.rows.get(step) if step is not None and texts else None
+        if row is not None:
+            row.add_log(texts[0] if len(texts) == 1 else "".join(texts))
+            self._touch(row.name)
 
     def step_log(self, event: StepLog) -> None:
         row = self.rows.get(event.step)

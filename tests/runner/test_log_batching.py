@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from flowyml_tui.engine.events import StepFinished, StepLog
-from flowyml_tui.runner.protocol import decode_line, encode_log_batch
+from flowyml_tui.runner.protocol import StepLogBatch, decode_line, encode_log_batch
 from flowyml_tui.runner.session import RunSession
 
 CHATTY = """
@@ -128,3 +128,35 @@ def test_a_batch_round_trips_lone_surrogates_and_protocol_lookalikes():
 
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert decode_line(line) == logs
+
+
+def test_a_session_hands_a_consumer_whole_batches_or_single_lines_alike(write_pipeline, tmp_path):
+    """`run(batched_logs=True)` gives the worker's batches as `StepLogBatch`es in their place:
+    the same lines, in the same order relative to every other message, as one at a time."""
+    path = write_pipeline(CHATTY)
+
+    async def messages(batched: bool, cache: str) -> list[object]:
+        session = RunSession(path, cache_dir=str(tmp_path / cache))
+        try:
+            return [m async for m in session.run(batched_logs=batched)]
+        finally:
+            await session.aclose()
+
+    single = asyncio.run(messages(False, "one"))
+    batched = asyncio.run(messages(True, "two"))
+    batches = [m for m in batched if isinstance(m, StepLogBatch)]
+    assert batches and len(batches) < 400  # thousands of lines, a few hundred messages
+    assert not any(isinstance(m, StepLogBatch) for m in single)
+
+    def flat(seen: list[object]) -> list[tuple[str, ...]]:
+        out: list[tuple[str, ...]] = []
+        for m in seen:
+            for one in m.logs if isinstance(m, StepLogBatch) else (m,):
+                if isinstance(one, StepLog):
+                    out.append(("log", one.step, one.stream, one.text))
+                elif isinstance(one, StepFinished):
+                    out.append(("finished", one.step))
+        return out
+
+    assert flat(batched) == flat(single)
+    assert len([m for m in flat(single) if m[0] == "log"]) == 4000

@@ -75,3 +75,24 @@ def test_the_output_tab_writes_sizes_as_the_cli_does() -> None:
     from flowyml_tui.tui.widgets.detail_pane import _size
 
     assert _size(3 * 1024 + 400) == format_bytes(3 * 1024 + 400) == "3.4 KB"
+
+
+def test_a_frame_of_chatty_lines_keeps_a_bounded_tail_and_counts_every_line() -> None:
+    """The app folds a frame's lines into one chunk per step: the tail stays within the
+    row's limit, the count covers every line, and the last line is the last printed."""
+    from flowyml_tui.engine.events import StepLog
+    from flowyml_tui.tui.state import LOG_LIMIT
+
+    model = RunModel()
+    model.apply(scenes.started(), 0.0)
+    name = next(iter(model.rows))
+    lines = [StepLog("r", name, "stdout", f"line {i} of a chatty step\n") for i in range(20_000)]
+    from flowyml_tui.tui.state import StepLogs
+
+    model.apply(StepLogs(tuple(lines)), 0.0)
+    row = model.rows[name]
+    assert row.log_lines == 20_000
+    assert row.log_chars <= LOG_LIMIT
+    tail, earlier = row.log_tail(3)
+    assert tail.splitlines() == [f"line {i} of a chatty step" for i in (19_997, 19_998, 19_999)]
+    assert earlier == 19_997

@@ -80,19 +80,36 @@ class DetailPane(Vertical):
                 yield Sparkline([], id="history-spark")
                 yield Static("", id="history")
 
+    _row: StepRow | None = None
+    _history_points: Sequence[HistoryPoint] = ()
+
     def show(self, row: StepRow | None, history: Sequence[HistoryPoint]) -> None:
-        dark = self.app.current_theme.dark
+        """Redraw the tab in view; the others are drawn when they come into view. (A chatty
+        step makes its row change every frame: drawing four tabs for it cost the TUI a
+        noticeable share of the step's own time.)"""
+        self._row, self._history_points = row, history
+        self._draw(self.query_one("#detail-tabs", TabbedContent).active)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._draw(event.pane.id or "")
+
+    def _draw(self, tab: str) -> None:
+        row, history = self._row, self._history_points
         if row is None:
             self.query_one("#why", Static).update("Select a step to see why it ran.")
             for name in ("logs", "output", "history"):
                 self.query_one(f"#{name}", Static).update("")
             self.query_one("#history-spark", Sparkline).data = []
             return
-        self.query_one("#why", Static).update(self._why(row, dark))
-        self.query_one("#logs", Static).update(self._logs(row, dark))
-        self.query_one("#output", Static).update(self._output(row))
-        self.query_one("#history", Static).update(self._history(history))
-        self.query_one("#history-spark", Sparkline).data = [p.duration for p in history]
+        if tab == "tab-why":
+            self.query_one("#why", Static).update(self._why(row, self.app.current_theme.dark))
+        elif tab == "tab-logs":
+            self.query_one("#logs", Static).update(self._logs(row, self.app.current_theme.dark))
+        elif tab == "tab-output":
+            self.query_one("#output", Static).update(self._output(row))
+        elif tab == "tab-history":
+            self.query_one("#history", Static).update(self._history(history))
+            self.query_one("#history-spark", Sparkline).data = [p.duration for p in history]
 
     def _why(self, row: StepRow, dark: bool) -> RenderableType:
         style = status_style(self.app, row.status)
