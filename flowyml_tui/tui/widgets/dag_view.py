@@ -259,4 +259,6 @@ def _detail(row: StepRow, now: float | None) -> str:
         if elapsed is not None:
             status += f" {format_duration(elapsed)}"
     reason = row.reason if row.reason and row.reason != row.status else ""
+    if reason.startswith(row.status):  # "pinned; since the pin: ...": the word once
+        return reason if status == row.status else f"{status[len(row.status) :].strip()} · {reason}"
     return f"{status} · {reason}" if reason else status
