@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from ..engine.errors import FlowymlError
+from ..startup import paused_gc
 
 # name -> (module, add-arguments function, main function, help)
 SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
@@ -32,13 +33,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         module_name, add_name, main_name = TUI
         help_text, prog = _tui_description(), "flowyml-tui"
-    module = import_module(f".{module_name}", __name__)
-    parser = argparse.ArgumentParser(
-        prog=prog, description=help_text, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    getattr(module, add_name)(parser)
-    args = parser.parse_args(argv)
+    with paused_gc():  # start-up: see flowyml_tui/startup.py
+        module = import_module(f".{module_name}", __name__)
+        parser = argparse.ArgumentParser(
+            prog=prog, description=help_text, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+        getattr(module, add_name)(parser)
+        args = parser.parse_args(argv)
     try:
         return int(getattr(module, main_name)(args) or 0)
     except FlowymlError as exc:

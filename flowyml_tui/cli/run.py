@@ -23,6 +23,7 @@ from ..engine.loader import load_pipelines, pick_pipeline
 from ..engine.result import RunResult
 from ..engine.run.choose import add_runner_arguments, make_runner
 from ..engine.totals import format_rate
+from ..startup import paused_gc
 from .common import add_cache_dir, add_shared, parse_context
 
 WORDS = {StepStatus.EXECUTED: "ran"}
@@ -56,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    pipeline = pick_pipeline(load_pipelines(args.file), args.pipeline, args.file)
+    with paused_gc():  # importing the user's file is start-up too
+        pipeline = pick_pipeline(load_pipelines(args.file), args.pipeline, args.file)
     if args.cache_dir is not None:  # "" too: refused as an empty path, not the cwd
         pipeline.cache_dir = args.cache_dir
     if args.shared:

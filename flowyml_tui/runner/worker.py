@@ -38,6 +38,7 @@ from flowyml_tui.runner.protocol import (
     WorkerExiting,
     encode_log_batch,
 )
+from flowyml_tui.startup import paused_gc
 
 EXIT_OK = 0
 EXIT_LOAD_FAILED = 2
@@ -212,10 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     go = _watch_lifeline(args.lifeline_fd) if args.lifeline_fd is not None else None
     try:  # before waiting: a spare worker has the engine imported when the save comes
-        from flowyml_tui.engine.loader import load_pipelines
+        with paused_gc():
+            from flowyml_tui.engine.loader import load_pipelines
 
-        if args.wait_for_go:
-            _import_flowyml_ahead(Path(os.path.abspath(args.file)))
+            if args.wait_for_go:
+                _import_flowyml_ahead(Path(os.path.abspath(args.file)))
     except BaseException as exc:
         engine_error: BaseException | None = exc
     else:
@@ -234,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if engine_error is not None:
             raise engine_error
-        pipelines = load_pipelines(path)
+        with paused_gc():  # importing the user's file is start-up too
+            pipelines = load_pipelines(path)
     except BaseException as exc:  # anything user code raises at import is a load failure
         channel.send(_load_failed(exc, path))
         return EXIT_LOAD_FAILED
