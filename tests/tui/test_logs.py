@@ -37,6 +37,15 @@ async def select(pilot, app, step: str) -> None:
     await pilot.pause()
 
 
+async def open_full_log(pilot, app, step: str) -> FullLogScreen:
+    """After the first run: select `step`, press L, and return the full-log screen."""
+    await wait_for_run(pilot, app, 1, timeout=40)
+    await select(pilot, app, step)
+    await pilot.press("L")
+    await wait_until(pilot, lambda: isinstance(app.screen, FullLogScreen), what="the log")
+    return app.screen
+
+
 def test_the_logs_tab_shows_the_tail_and_counts_the_earlier_lines(write_pipeline, new_app):
     app = new_app(write_pipeline(CHATTY))
 
@@ -59,11 +68,7 @@ def test_l_opens_every_line_from_the_log_file_and_slash_searches_it(write_pipeli
     app = new_app(write_pipeline(CHATTY))
 
     async def scenario(pilot) -> None:
-        await wait_for_run(pilot, app, 1, timeout=40)
-        await select(pilot, app, "chatty")
-        await pilot.press("L")
-        await wait_until(pilot, lambda: isinstance(app.screen, FullLogScreen), what="the log")
-        screen = app.screen
+        screen = await open_full_log(pilot, app, "chatty")
         assert screen.path is not None and screen.path.name == "chatty.log"
         await wait_until(pilot, lambda: len(screen.lines) == 3501, what="all 3501 lines")
         assert screen.lines[0] == "line 0"
@@ -107,11 +112,7 @@ def test_ampersand_keeps_only_matching_lines_and_marks_them_and_empty_shows_all(
     app = new_app(write_pipeline(CHATTY))
 
     async def scenario(pilot) -> None:
-        await wait_for_run(pilot, app, 1, timeout=40)
-        await select(pilot, app, "chatty")
-        await pilot.press("L")
-        await wait_until(pilot, lambda: isinstance(app.screen, FullLogScreen), what="the log")
-        screen = app.screen
+        screen = await open_full_log(pilot, app, "chatty")
         await wait_until(pilot, lambda: len(screen.lines) == 3501, what="all 3501 lines")
         await pilot.press("ampersand", *"NEEDLE", "enter")  # case does not matter
         assert list(screen.lines) == ["needle in the haystack"]
@@ -144,11 +145,7 @@ def test_a_last_line_without_a_newline_shows_once_the_log_is_quiet(write_pipelin
     app = new_app(write_pipeline(UNFINISHED))
 
     async def scenario(pilot) -> None:
-        await wait_for_run(pilot, app, 1, timeout=40)
-        await select(pilot, app, "prompt")
-        await pilot.press("L")
-        await wait_until(pilot, lambda: isinstance(app.screen, FullLogScreen), what="the log")
-        screen = app.screen
+        screen = await open_full_log(pilot, app, "prompt")
         await wait_until(
             pilot,
             lambda: list(screen.lines) == ["first line", "waiting for input: "],
