@@ -21,7 +21,6 @@ from typing import Any
 from ..errors import PipelineLoadError
 from ..pipeline import Pipeline
 from ..step import Step, step
-from .control_flow import StepShape, branch_steps
 
 _CLASSES = ("Pipeline", "VersionedPipeline")
 
@@ -48,6 +47,8 @@ def translate(value: Any, path: Path) -> Pipeline:
         ours.add_step(translate_step(one, inner.name))
     flows = list(getattr(inner, "control_flows", None) or ())
     if flows:
+        from .control_flow import StepShape, branch_steps  # only files with an If need it
+
         shapes = {
             s.name: StepShape(tuple(f.outputs or ()), s.outputs)
             for f, s in zip(flowyml_steps, ours.steps, strict=True)
