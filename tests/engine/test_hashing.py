@@ -29,6 +29,7 @@ from flowyml_tui.engine.hashing import (
     fingerprint,
     register,
 )
+from tests.needs import need
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -413,7 +414,7 @@ def test_importing_hashing_does_not_import_numpy_or_pandas() -> None:
 
 
 def test_numpy_arrays_with_same_bytes_but_other_dtype_or_shape_differ() -> None:
-    np = pytest.importorskip("numpy")
+    np = need("numpy")
     base = np.arange(12, dtype=np.int64)
     assert fingerprint(base) != fingerprint(base.view(np.float64))
     assert fingerprint(base) != fingerprint(base.reshape(3, 4))
@@ -422,7 +423,7 @@ def test_numpy_arrays_with_same_bytes_but_other_dtype_or_shape_differ() -> None:
 
 
 def test_numpy_changed_element_changes_the_fingerprint() -> None:
-    np = pytest.importorskip("numpy")
+    np = need("numpy")
     data = np.random.default_rng(0).random(10_000)
     edited = data.copy()
     edited[5_000] += 1e-12
@@ -430,7 +431,7 @@ def test_numpy_changed_element_changes_the_fingerprint() -> None:
 
 
 def test_numpy_non_contiguous_slices_hash_like_their_copies() -> None:
-    np = pytest.importorskip("numpy")
+    np = need("numpy")
     grid = np.arange(60.0).reshape(6, 10)
     view = grid[::2, 1::3]
     assert not view.flags.c_contiguous
@@ -439,7 +440,7 @@ def test_numpy_non_contiguous_slices_hash_like_their_copies() -> None:
 
 
 def test_numpy_object_and_datetime_arrays_work() -> None:
-    np = pytest.importorskip("numpy")
+    np = need("numpy")
     objects = np.array([{"b", "a"}, None, "x"], dtype=object)
     same = np.array([{"a", "b"}, None, "x"], dtype=object)
     assert fingerprint(objects) == fingerprint(same)
@@ -448,13 +449,13 @@ def test_numpy_object_and_datetime_arrays_work() -> None:
 
 
 def test_numpy_scalars_are_tagged_by_dtype() -> None:
-    np = pytest.importorskip("numpy")
+    np = need("numpy")
     values = [np.float64(1.0), np.float32(1.0), np.int64(1), 1.0, 1]
     assert len({fingerprint(v) for v in values}) == len(values)
 
 
 def test_pandas_equal_frames_built_differently_match() -> None:
-    pd = pytest.importorskip("pandas")
+    pd = need("pandas")
     by_dict = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, 1.5, 2.5], "c": ["x", "y", "z"]})
     by_rows = pd.DataFrame([[1, 0.5, "x"], [2, 1.5, "y"], [3, 2.5, "z"]], columns=["a", "b", "c"])
     by_columns = pd.DataFrame({"a": [1, 2, 3]})
@@ -464,7 +465,7 @@ def test_pandas_equal_frames_built_differently_match() -> None:
 
 
 def test_pandas_changed_cell_name_or_index_changes_the_fingerprint() -> None:
-    pd = pytest.importorskip("pandas")
+    pd = need("pandas")
     frame = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, 1.5, 2.5]})
     cell = frame.copy()
     cell.loc[1, "b"] = 9.0
@@ -712,7 +713,7 @@ def test_closure_values_and_default_arguments_count(load) -> None:
 
 
 def test_third_party_code_counts_by_package_version(load) -> None:
-    pytest.importorskip("numpy")
+    need("numpy")
     source = """
     import json
     import numpy as np

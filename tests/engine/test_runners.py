@@ -15,6 +15,7 @@ from flowyml_tui.engine.events import StepFinished, StepLog, StepStarted
 from flowyml_tui.engine.loader import load_pipelines
 from flowyml_tui.engine.run import InlineRunner
 from flowyml_tui.engine.run.process import ProcessRunner
+from tests.needs import need
 
 PIPELINE = """
 import os, time
@@ -97,12 +98,8 @@ class Counting:
 
 @pytest.fixture(scope="module")
 def dask_client():
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("dask.distributed is not installed")
+    distributed = need("distributed")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
     cluster = LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     )
@@ -418,7 +415,7 @@ def test_a_value_stays_on_the_dask_workers_between_its_producer_and_consumer(tmp
 def fragile_dask():
     """A cluster of its own for killing workers and leaving cancelled steps running, with no
     retry of a task whose worker died (Dask's default would try it on three more)."""
-    pytest.importorskip("distributed")
+    need("distributed")
     import dask
 
     from flowyml_tui.engine.run.dask import DaskRunner
@@ -491,6 +488,7 @@ def test_a_held_value_recomputed_after_its_worker_died_is_not_consumed_under_the
 
     from flowyml_tui.engine.run.dask import DaskRunner
 
+    need("distributed")
     runner = DaskRunner.local(2)  # its own: no step left running by another test in the way
     client = runner.client
     pipeline = _pipeline(tmp_path, body=VARIES)

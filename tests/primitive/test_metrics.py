@@ -5,13 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from flowyml_tui import CachePrimitive
+from tests.needs import need
 
 from .conftest import Clock
 
-prometheus_client = pytest.importorskip("prometheus_client")
+prometheus_client = need("prometheus_client")
 
 
 def sample(metric: str, cache: str) -> float | None:

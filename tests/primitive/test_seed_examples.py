@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from flowyml_tui import CachePrimitive, WorkflowContext
+from tests.needs import need
 
 from .conftest import Clock, FakeLLM
 
@@ -171,7 +172,7 @@ def test_strategy_3_conditional_validation_with_get_and_set(llm: FakeLLM) -> Non
 
 
 def test_metrics_subclass_pattern(llm: FakeLLM) -> None:
-    prometheus_client = pytest.importorskip("prometheus_client")
+    prometheus_client = need("prometheus_client")
     registry = prometheus_client.CollectorRegistry()
     cache_hits = prometheus_client.Counter("cache_hits_total", "hits", registry=registry)
     cache_misses = prometheus_client.Counter("cache_misses_total", "misses", registry=registry)
