@@ -27,12 +27,14 @@ _SELECT = (
 def get_many(cache: diskcache.Cache, keys: Sequence[str]) -> dict[str, Any]:
     """Key -> value for the keys present; absent, expired or refused rows are left out.
 
-    Falls back to one `get` per key where a read must write (statistics, an eviction policy
-    that tracks access), as diskcache's own slow path does.
+    Only for a cache whose reads write nothing (no statistics, `eviction_policy="none"`, as
+    `LocalStore` opens it): otherwise a read must update rows, which this does not do.
     """
     if cache.statistics or cache.eviction_policy != "none":
-        found = {key: cache.get(key, _MISSING) for key in keys}
-        return {key: value for key, value in found.items() if value is not _MISSING}
+        raise ValueError(
+            "get_many reads without writing: open the cache with statistics=False and "
+            'eviction_policy="none"'
+        )
     disk = cache.disk
     found = {}
     for start in range(0, len(keys), _CHUNK):
@@ -47,6 +49,3 @@ def get_many(cache: diskcache.Cache, keys: Sequence[str]) -> dict[str, Any]:
             except OSError:  # deleted meanwhile (as `Cache.get`), or refused by SafeDisk
                 continue
     return found
-
-
-_MISSING = object()

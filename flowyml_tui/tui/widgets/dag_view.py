@@ -109,10 +109,10 @@ class DagView(VerticalScroll, can_focus=True):
         self.show(self._model, self._now)
         line = self._lines.get(step)
         if line is not None:
-            self.scroll_to_region_of_line(line)
+            self._scroll_to_line(line)
         self.post_message(self.Selected(step))
 
-    def scroll_to_region_of_line(self, line: int) -> None:
+    def _scroll_to_line(self, line: int) -> None:
         height = self.scrollable_content_region.height
         if line < self.scroll_y or line >= self.scroll_y + height:
             self.scroll_to(y=max(0, line - height // 2), animate=False)
