@@ -90,6 +90,31 @@ def test_the_estimate_is_the_median_of_recent_executions(write_file, load, tmp_p
     assert expected_durations(tmp_path / "cache", "other") == {}
 
 
+def test_records_read_once_are_read_again_when_they_change(write_file, load, tmp_path) -> None:
+    """Estimates keep what they decoded of each record (they never change once written);
+    a record rewritten on disk is decoded again, not served from memory."""
+    import json
+    import os
+
+    pipeline = load(
+        write_file(
+            "sleepy.py",
+            "import time\nfrom flowyml_tui import Pipeline, step\n"
+            + SLEEPS.replace('cache_dir=".flowyml/cache"', ""),
+        )
+    )
+    pipeline.run(context={"s": 0.05})
+    assert expected_durations(tmp_path / "cache", "sleepy")["nap"] < 1
+    (record,) = (tmp_path / "cache" / "runs").glob("*.json")
+    data = json.loads(record.read_text())
+    for step in data["steps"]:
+        step["duration_seconds"] = 42.0
+    record.write_text(json.dumps(data))
+    stat = record.stat()
+    os.utime(record, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert expected_durations(tmp_path / "cache", "sleepy")["nap"] == 42.0
+
+
 def test_remaining_text_fits_the_column() -> None:
     assert remaining_text(0.0, None) == ""
     assert remaining_text(3.0, 12.0) == "~9s left"
