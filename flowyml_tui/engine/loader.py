@@ -188,7 +188,8 @@ class _FreshFinder:
         if spec is None or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
             return None
         origin = Path(spec.origin or "")
-        if not is_user_file(spec.origin) or not _in_pipeline_folder(origin.parent):
+        # The folder test first: it is a path comparison, `is_user_file` resolves symlinks.
+        if not _in_pipeline_folder(origin.parent) or not is_user_file(spec.origin):
             return None
         spec.loader = _FreshSourceLoader(fullname, str(origin))
         return spec
@@ -211,7 +212,8 @@ def _forget_local_modules() -> None:
     """
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if is_user_file(file) and _in_pipeline_folder(Path(file).parent):
+        # The folder test first: `is_user_file` resolves each of the ~200 modules' paths.
+        if file and _in_pipeline_folder(Path(file).parent) and is_user_file(file):
             del sys.modules[name]
 
 
