@@ -18,8 +18,9 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from .cache import CorruptEntry, Store, checksum, serialize
 from .cache.entry import Entry
@@ -65,8 +66,7 @@ _HELD = object()
 """Stands for an input value that is on the runner's workers, not in this process."""
 
 
-@dataclass(frozen=True, slots=True)
-class StepPlan:
+class StepPlan(msgspec.Struct, frozen=True):
     """What a run would do with one step, without running anything (`Pipeline.plan`)."""
 
     step: str
@@ -76,8 +76,7 @@ class StepPlan:
     reason_kind: ReasonKind
 
 
-@dataclass(frozen=True, slots=True)
-class _KeyPlan:
+class _KeyPlan(msgspec.Struct, frozen=True):
     """What a step's key is made of, short of its input fingerprints (`Executor._key_plan`)."""
 
     step: Step
@@ -88,8 +87,7 @@ class _KeyPlan:
     """(`ctx:<param>=`, parameter) in the key's order"""
 
 
-@dataclass(slots=True)
-class _InFlight:
+class _InFlight(msgspec.Struct):
     """A step submitted to the runner and not yet completed (`Executor._submit`)."""
 
     step: Step

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from .cache.entry import Entry
 from .events import ReasonKind
 from .keys import Recipe
 
 
-@dataclass(frozen=True, slots=True)
-class Explanation:
+class Explanation(msgspec.Struct, frozen=True):
     """The differences between two recipes; empty `kinds` means none were found."""
 
     kinds: tuple[ReasonKind, ...] = ()

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import cached_property
+
+import msgspec
 
 from .errors import CycleError, DuplicateOutputError, MissingInputError, UnknownStepError
 from .events import StepInfo
 from .step import Step
 
 
-@dataclass(frozen=True)
-class Graph:
+class Graph(msgspec.Struct, frozen=True, dict=True):  # dict: for `memo`
     """Steps in topological order, with who produces what and who depends on whom."""
 
     order: tuple[Step, ...]
@@ -163,9 +163,7 @@ def _with_implicit_inputs(
     )
     if not implicit:
         return step
-    import dataclasses
-
-    return dataclasses.replace(
+    return msgspec.structs.replace(
         step,
         inputs=(*step.inputs, *implicit),
         bindings=(*step.bindings, *((p, p) for p in implicit)),

@@ -8,16 +8,15 @@ miss can be explained by comparing it with the newest entry's recipe.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import xxhash
 
 from .cache.entry import KEY_FORMAT, StoredRecipe
 
 
-@dataclass(frozen=True, slots=True)
-class Recipe:
+class Recipe(msgspec.Struct, frozen=True):
     """What a step's cached result depends on; `key()` digests it."""
 
     pipeline: str
@@ -25,12 +24,12 @@ class Recipe:
     policy: str
     outputs: tuple[str, ...]
     code_hash: str | None = None
-    inputs: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, str] = {}
     """input name -> fingerprint of its value (an upstream output's stored fingerprint)"""
-    context: dict[str, str] = field(default_factory=dict)
+    context: dict[str, str] = {}
     """context parameter -> fingerprint of its value"""
     custom_key: str | None = None
-    context_values: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    context_values: Mapping[str, Any] | None = None
     """The run's context itself (not part of the key): shown in a reason, kept with an entry."""
 
     def key(self) -> str:

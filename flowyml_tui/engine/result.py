@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from .events import Event, ReasonKind, RunFinished, StepStatus
 from .totals import RunTotals, totals_of_events
 
+_STEP_RESULT_HIDDEN = frozenset({"exception", "diff", "logs", "output_fingerprints", "_outputs"})
+"""Long or internal: left out of a result's repr, so a printed result reads at a glance."""
 
-@dataclass(slots=True, weakref_slot=True)  # slots: one allocation per result, not two
-class StepResult:
+
+def _repr(obj: msgspec.Struct, hidden: frozenset[str]) -> str:
+    fields = (name for name in obj.__struct_fields__ if name not in hidden)
+    return f"{type(obj).__name__}({', '.join(f'{n}={getattr(obj, n)!r}' for n in fields)})"
+
+
+class StepResult(msgspec.Struct, weakref=True):
     """One step's outcome, in flowyml's vocabulary (`cached`, `duration_seconds`) plus *why*."""
 
     name: str
@@ -25,18 +33,21 @@ class StepResult:
     code_hash: str | None = None
     key: str | None = None
     error: str | None = None
-    exception: BaseException | None = field(default=None, repr=False)
-    diff: str | None = field(default=None, repr=False)
+    exception: BaseException | None = None
+    diff: str | None = None
     changed: tuple[str, ...] = ()
-    logs: list[tuple[str, str]] = field(default_factory=list, repr=False)
-    warnings: list[str] = field(default_factory=list)
-    output_fingerprints: dict[str, str] = field(default_factory=dict, repr=False)
+    logs: list[tuple[str, str]] = []
+    warnings: list[str] = []
+    output_fingerprints: dict[str, str] = {}
     retries: int = 0
     """Attempts after the first one (flowyml's `retry=`)."""
     calls: tuple[Any, ...] = ()
     """`CallStats` of the call caches its function used (hits, misses, seconds saved)."""
-    _outputs: Outputs | None = field(default=None, repr=False, compare=False)
+    _outputs: Outputs | None = None
     """The run's outputs, set by `RunResult`: `output` loads this step's from them on demand."""
+
+    def __repr__(self) -> str:
+        return _repr(self, _STEP_RESULT_HIDDEN)
 
     @property
     def succeeded(self) -> bool:
@@ -143,8 +154,7 @@ class Outputs(Mapping[str, Any]):
         return len(self._names)
 
 
-@dataclass
-class RunResult:
+class RunResult(msgspec.Struct):
     """A finished run. `result["clean"]` loads an output; `step_results` says what happened."""
 
     run_id: str
@@ -152,11 +162,14 @@ class RunResult:
     step_results: dict[str, StepResult]
     outputs: Outputs
     duration_seconds: float
-    events: list[Event] = field(default_factory=list, repr=False)
+    events: list[Event] = []
 
     def __post_init__(self) -> None:
         for step_result in self.step_results.values():  # per step: keep it to one attribute
             step_result._outputs = self.outputs
+
+    def __repr__(self) -> str:
+        return _repr(self, frozenset({"events"}))
 
     @property
     def status(self) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from types import FunctionType
 from typing import Any
+
+import msgspec
 
 from .errors import StepDefinitionError
 
@@ -24,8 +24,7 @@ class CachePolicy(StrEnum):
     KEY_FN = "key_fn"
 
 
-@dataclass(frozen=True, eq=False)
-class Step:
+class Step(msgspec.Struct, frozen=True, eq=False, weakref=True):
     """A function plus what the DAG and the cache need to know about it.
 
     Calling a `Step` calls the function, so decorated functions stay testable as plain code.
@@ -51,10 +50,10 @@ class Step:
     """Calls after a failing one, waiting flowyml's backoff (1 s, 2 s, 4 s ...) between them."""
     timeout: float | None = None
     """Seconds a call may take before the step fails with "timed out after N s"."""
-    condition: Callable[..., Any] | None = field(default=None, compare=False)
+    condition: Callable[..., Any] | None = None
     """Called before the step, as flowyml does; false skips it and its downstream."""
-    tags: Mapping[str, str] = field(default_factory=dict, compare=False)
-    resources: Any = field(default=None, compare=False)
+    tags: Mapping[str, str] = {}
+    resources: Any = None
     execution_group: str | None = None
     register: bool = True
     implicit_inputs: tuple[str, ...] = ()
@@ -65,7 +64,7 @@ class Step:
 
     def __post_init__(self) -> None:
         label = "off" if self.policy is CachePolicy.DISABLED else self.policy.value
-        object.__setattr__(self, "cache_label", label)
+        msgspec.structs.force_setattr(self, "cache_label", label)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
@@ -147,7 +146,7 @@ def _with_flowyml_options(
         merged["pipeline"] = pipeline  # where flowyml keeps it
     if not (retry or timeout or condition or merged or resources or execution_group) and register:
         return made
-    return dataclasses.replace(
+    return msgspec.structs.replace(
         made,
         retry=retry,
         timeout=float(timeout) if timeout is not None else None,

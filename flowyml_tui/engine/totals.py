@@ -13,8 +13,9 @@ is `None` (null in a record, shown as a dash), not 0%: "no hit possible" is not 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
+
+import msgspec
 
 from .events import ReasonKind, StepFinished, StepStatus
 
@@ -61,8 +62,7 @@ class StepTally(NamedTuple):
     saved_seconds: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class RunTotals:
+class RunTotals(msgspec.Struct, frozen=True):
     """How a run went, step by step, in numbers; built only by `run_totals`."""
 
     steps: int = 0

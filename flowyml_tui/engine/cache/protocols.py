@@ -9,9 +9,10 @@ counters, which entry each step's last run used, and eviction. Everything is nam
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+import msgspec
 
 from .entry import Entry
 
@@ -20,8 +21,7 @@ class CorruptEntry(Exception):
     """An entry whose bytes are missing, truncated or fail their checksum: treated as a miss."""
 
 
-@dataclass(frozen=True, slots=True)
-class EntryInfo:
+class EntryInfo(msgspec.Struct, frozen=True):
     """One cached version of a step, as `entries()` lists it."""
 
     key: str

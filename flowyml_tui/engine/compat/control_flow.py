@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import CodeType
 from typing import Any
 
+import msgspec
+
 from ..errors import PipelineLoadError
 from ..step import Step
 
@@ -141,7 +143,7 @@ def branch_steps(
                     "one condition into the other"
                 )
             condition = BranchCondition(flow.condition, chosen, shapes)
-            made[ours.name] = dataclasses.replace(ours, condition=condition, after=after)
+            made[ours.name] = msgspec.structs.replace(ours, condition=condition, after=after)
     return list(made.values())
 
 

@@ -16,9 +16,9 @@ import sys
 import types
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from xxhash import xxh3_128
 
 from .bytecode import code_digest, code_reads
@@ -31,16 +31,15 @@ from .sources import source_file
 __all__ = ["CodeIdentity", "code_identity"]
 
 
-@dataclass(frozen=True)
-class CodeIdentity:
+class CodeIdentity(msgspec.Struct, frozen=True):
     """What a step's code is, for the cache key and for "diff since the cached version"."""
 
     hash: str
-    functions: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, str] = {}
     """"module:qualname" -> hash of that one function, class or constant."""
-    sources: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = {}
     """"module:qualname" -> its source text as written (for a constant: its assignment)."""
-    packages: dict[str, str] = field(default_factory=dict)
+    packages: dict[str, str] = {}
     """Third-party top-level package -> installed version."""
     root: str = ""
     """The key of the step function itself in `functions`."""

@@ -10,8 +10,9 @@ are returned with it for the caller to report.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Protocol
+
+import msgspec
 
 from .. import explain
 from ..cache.entry import Entry
@@ -45,21 +46,19 @@ class EntryReader(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class WorkspaceSnapshot:
+class WorkspaceSnapshot(msgspec.Struct, frozen=True):
     """This checkout's state for one pipeline, read once when a run starts."""
 
     pipeline: str
-    pins: Mapping[str, str] = field(default_factory=dict)
+    pins: Mapping[str, str] = {}
     """step -> pinned key"""
-    invalidated: Mapping[str, int] = field(default_factory=dict)
+    invalidated: Mapping[str, int] = {}
     """step -> time (ns) before which its entries do not count"""
-    previous: Mapping[str, str] = field(default_factory=dict)
+    previous: Mapping[str, str] = {}
     """step -> the key the pipeline's previous run used: what a miss is explained by"""
 
 
-@dataclass(slots=True)
-class Decision:
+class Decision(msgspec.Struct):
     """What to do with one step and why; a hit or pin carries the entry it is served from."""
 
     action: str
