@@ -411,6 +411,28 @@ def test_a_value_stays_on_the_dask_workers_between_its_producer_and_consumer(tmp
     assert {r.status.value for r in again.step_results.values()} == {"cached"}
 
 
+def test_a_dask_step_with_small_outputs_is_one_task_and_a_big_one_keeps_its_holder(
+    tmp_path, dask_client
+):
+    """Small outputs come to the driver with the outcome, so their step is one Dask task (as
+    a bare `client.submit`); a big output stays on its worker and its outcome is a second,
+    small task beside it (and the consumer's input a third, on the worker holding it)."""
+    from distributed import get_task_stream
+
+    from flowyml_tui.engine.run.dask import DaskRunner
+
+    pipeline = _pipeline(tmp_path, body=STAYS.replace("DRIVER_PID", str(os.getpid())))
+    with get_task_stream(dask_client) as stream:
+        result = pipeline.run(runner=DaskRunner(client=dask_client))
+    assert result.outputs["size"][0] == 2_000_000
+    keys = [str(task["key"]) for task in stream.data]
+    produce = [k for k in keys if k.startswith("produce-")]
+    consume = [k for k in keys if k.startswith("consume-")]
+    assert len(consume) == 1 and not consume[0].endswith("-outcome"), keys
+    holder = min(produce, key=len)
+    assert sorted(produce) == sorted([holder, f"{holder}-outcome", f"{holder}-out0"]), keys
+
+
 @pytest.fixture(scope="module")
 def fragile_dask():
     """A cluster of its own for killing workers and leaving cancelled steps running, with no

@@ -6,10 +6,13 @@ of one pipeline, even at once on one cluster, and two calls of a `cache=False` s
 deduplicated into one. Big inputs are scattered once per run and passed as Dask futures. A
 step's lines come back with its outcome and reach `on_log` before its future resolves.
 
-Values stay on the cluster (`run.held`): a step's task returns a holder that stays in its
-worker's memory; a second small task sends the driver the outcome without the values
-(fingerprints, previews, and the pickled bytes when the driver writes an entry). A consumer
-gets each input as a Dask future of the producer's output, so Dask moves it worker to worker.
+Values stay on the cluster (`run.held`): a step whose outputs are big returns a holder that
+stays in its worker's memory; a second small task sends the driver the outcome without the
+values (fingerprints, previews, and the pickled bytes when the driver writes an entry). A
+consumer gets each input as a Dask future of the producer's output, so Dask moves it worker to
+worker. A step whose outputs are small (they come to the driver anyway, `held.SMALL_BYTES`)
+returns its outcome itself: one task, as a bare `client.submit`. The driver tells the two apart
+by the result's type, which Dask reports with the key before anything is gathered.
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ BIG_BYTES = 1 << 20
 """An input at least this big (by `nbytes` or length) is scattered, not sent per task."""
 
 
-def _call_on_worker(payload: bytes, inputs: dict[str, Any], held: tuple[str, ...] = ()) -> _Holder:
+def _call_on_worker(
+    payload: bytes, inputs: dict[str, Any], held: tuple[str, ...] = ()
+) -> _Holder | tuple[bytes, ...]:
     """What a Dask worker runs: the task with its Dask-delivered inputs put back. With a
-    `HoldSpec` the outputs stay in the returned holder and only their summary is sent on.
+    `HoldSpec` big outputs stay in the returned holder and only their summary is sent on;
+    otherwise (small outputs, a failure, no `HoldSpec`) it returns that summary itself.
 
     `held` names the inputs another step's task holds on the cluster. Dask recomputes such a
     value by itself when the worker holding it is lost, and a step whose result varies then
@@ -46,18 +52,21 @@ def _call_on_worker(payload: bytes, inputs: dict[str, Any], held: tuple[str, ...
         task = dataclasses.replace(task, kwargs={**task.kwargs, **inputs})
     moved = _recomputed(task, held)
     if moved is not None:
-        return _Holder((), StepOutcome(task.step, error=moved, traceback=f"{moved}\n"))
+        return (portable_outcome(StepOutcome(task.step, error=moved, traceback=f"{moved}\n")),)
     outcome = run_task(task)
     if outcome.error is not None or task.hold is None:
-        return _Holder((), outcome)
+        return (portable_outcome(outcome),)
     try:
-        values, held = hold(task.step, task.hold, outcome.value, task.kwargs)
+        values, summary = hold(task.step, task.hold, outcome.value, task.kwargs)
     except Exception as exc:  # outputs that do not match the declaration
         failed = dataclasses.replace(
             outcome, value=None, error=exc, traceback=f"{type(exc).__name__}: {exc}\n"
         )
-        return _Holder((), failed)
-    return _Holder(values, dataclasses.replace(outcome, value=None, held=held))
+        return (portable_outcome(failed),)
+    holder = _Holder(values, dataclasses.replace(outcome, value=None, held=summary))
+    if summary.values is not None:  # small: they travel with the summary, nothing to keep
+        return _outcome_of(holder)
+    return holder
 
 
 def _recomputed(task: StepTask, held: tuple[str, ...]) -> FlowymlError | None:
@@ -91,10 +100,13 @@ class _Holder:
     outcome: StepOutcome
 
 
-def _outcome_of(holder: _Holder) -> tuple[bytes, ...]:
+def _outcome_of(holder: _Holder | tuple[bytes, ...]) -> tuple[bytes, ...]:
     """What the driver gathers of a step: the outcome without the values, then the outputs'
     bytes for the store as frames of their own (Dask sends bytes without copying them into a
-    pickle). The holder lets go of those bytes: only the values stay."""
+    pickle). The holder lets go of those bytes: only the values stay. A step's result that
+    is already its summary is passed through."""
+    if not isinstance(holder, _Holder):
+        return holder
     outcome = holder.outcome
     held = outcome.held
     if held is None or not held.blobs:
@@ -157,6 +169,19 @@ class _Handle:
                 f"Dask cluster ({type(exc).__name__}: {exc}); is the runner closed or the "
                 "worker gone? Run again to recompute it"
             ) from exc
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Here:
+    """A `held.Handle` on outputs small enough that they came to the driver with the outcome."""
+
+    values: tuple[Any, ...]
+
+    def ref(self, index: int) -> Any:
+        return self.values[index]
+
+    def fetch(self, index: int) -> Any:
+        return self.values[index]
 
 
 class DaskRunner:
@@ -241,11 +266,25 @@ class DaskRunner:
         key = f"{task.step}-{task.run_id or self.run_id}-{self._key_prefix}{next(self._keys)}"
         held = tuple(p for p, v in task.kwargs.items() if isinstance(v, _Ref))
         holder = self.client.submit(_call_on_worker, payload, remote, held, key=key, pure=False)
-        summary = self.client.submit(_outcome_of, holder, key=f"{key}-outcome")
         self.submitted += 1
-        self._flying.update((holder, summary))
+        self._flying.add(holder)
 
-        def done(fut: Any) -> None:
+        def ran(fut: Any) -> None:
+            """The step's task ended: its summary is its result, or (big outputs, kept on
+            the worker) comes from a second task on that worker."""
+            if fut.status != "finished" or fut.type is tuple:
+                done(fut, kept=False)  # the outcome itself, or an error: nothing is kept
+                return
+            try:
+                summary = self.client.submit(_outcome_of, holder, key=f"{key}-outcome")
+            except BaseException as exc:  # the client closed under the run
+                self._flying.discard(holder)
+                outer.set_exception(_lost(task.step, exc))
+                return
+            self._flying.add(summary)
+            summary.add_done_callback(done)
+
+        def done(fut: Any, kept: bool = True) -> None:
             self._flying.discard(fut)
             self._flying.discard(holder)
             try:
@@ -259,13 +298,14 @@ class DaskRunner:
                     on_log(stream, text)
                 outcome = dataclasses.replace(outcome, logs=())
             if outcome.held is not None:
-                held = dataclasses.replace(outcome.held, handle=_Handle(self, holder))
+                handle = _Handle(self, holder) if kept else _Here(outcome.held.values or ())
+                held = dataclasses.replace(outcome.held, handle=handle)
                 if blobs:
                     held = dataclasses.replace(held, blobs=tuple(blobs))
                 outcome = dataclasses.replace(outcome, held=held)
             outer.set_result(outcome)
 
-        summary.add_done_callback(done)
+        holder.add_done_callback(ran)
         outer.dask_future = holder  # type: ignore[attr-defined]
         return outer
 
