@@ -61,7 +61,7 @@ def time_processes(
     return timings
 
 
-DEPENDENCIES = "import argparse, dataclasses, pathlib, diskcache, msgspec.json, xxhash"
+DEPENDENCIES = "import argparse, pathlib, diskcache, msgspec.json, xxhash"
 
 
 def main() -> int:
@@ -85,7 +85,7 @@ def main() -> int:
             "python -c pass": [sys.executable, "-c", "pass"],
             # What any cached run must import before it does anything of its own: the
             # store's diskcache (sqlite3), msgspec for entries and records, xxhash, pathlib,
-            # dataclasses, argparse. The floor under the CLI's figures, printed beside them.
+            # argparse. The floor under the CLI's figures, printed beside them.
             "import of the dependencies": [sys.executable, "-c", DEPENDENCIES],
             "flowyml-tui run quickstart.py": [
                 *cli(),

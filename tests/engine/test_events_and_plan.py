@@ -121,7 +121,7 @@ def test_a_cached_run_in_a_fresh_process_leaves_modules_it_does_not_need_unimpor
         "r = p.run()\n"
         "print(all(s.cached for s in r.step_results.values()))\n"
         "print(sorted(m for m in ('logging', 'fractions', 'hashlib', 'concurrent.futures',"
-        " 'asyncio', 'cloudpickle', 'flowyml_tui.engine.compat.control_flow')"
+        " 'asyncio', 'cloudpickle', 'dataclasses', 'flowyml_tui.engine.compat.control_flow')"
         " if m in sys.modules))\n"
     )
     subprocess.run([sys.executable, "-c", run], check=True, capture_output=True)

@@ -11,7 +11,6 @@ time a value from an already-imported numpy/pandas/flowyml reaches the generic f
 from __future__ import annotations
 
 import copyreg
-import dataclasses
 import datetime as _dt
 import enum
 import functools
@@ -504,6 +503,8 @@ def _feed_object(value: Any, h: Any, ctx: Walk) -> None:
         if not _enter(value, h, ctx):
             return
         h.update(b"Y" + type_tag(cls))
+        import dataclasses  # imported already: a dataclass instance exists
+
         for f in dataclasses.fields(value):
             feed(f.name, h, ctx)
             feed(getattr(value, f.name, None), h, ctx)

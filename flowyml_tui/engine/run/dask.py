@@ -25,6 +25,8 @@ import uuid
 from concurrent.futures import Future
 from typing import Any
 
+import msgspec
+
 from ..capture import LogSink
 from ..errors import FlowymlError
 from .held import hold
@@ -49,7 +51,7 @@ def _call_on_worker(
     """
     task = load_task(payload)
     if inputs:
-        task = dataclasses.replace(task, kwargs={**task.kwargs, **inputs})
+        task = msgspec.structs.replace(task, kwargs={**task.kwargs, **inputs})
     moved = _recomputed(task, held)
     if moved is not None:
         return (portable_outcome(StepOutcome(task.step, error=moved, traceback=f"{moved}\n")),)
@@ -59,11 +61,11 @@ def _call_on_worker(
     try:
         values, summary = hold(task.step, task.hold, outcome.value, task.kwargs)
     except Exception as exc:  # outputs that do not match the declaration
-        failed = dataclasses.replace(
+        failed = msgspec.structs.replace(
             outcome, value=None, error=exc, traceback=f"{type(exc).__name__}: {exc}\n"
         )
         return (portable_outcome(failed),)
-    holder = _Holder(values, dataclasses.replace(outcome, value=None, held=summary))
+    holder = _Holder(values, msgspec.structs.replace(outcome, value=None, held=summary))
     if summary.values is not None:  # small: they travel with the summary, nothing to keep
         return _outcome_of(holder)
     return holder
@@ -111,7 +113,7 @@ def _outcome_of(holder: _Holder | tuple[bytes, ...]) -> tuple[bytes, ...]:
     held = outcome.held
     if held is None or not held.blobs:
         return (portable_outcome(outcome),)
-    holder.outcome = dataclasses.replace(outcome, held=dataclasses.replace(held, blobs=()))
+    holder.outcome = msgspec.structs.replace(outcome, held=msgspec.structs.replace(held, blobs=()))
     return (portable_outcome(holder.outcome), *held.blobs)
 
 
@@ -259,7 +261,7 @@ class DaskRunner:
             else:
                 kwargs[param] = value
         try:
-            payload = dump_task(dataclasses.replace(task, kwargs=kwargs), "a Dask worker")
+            payload = dump_task(msgspec.structs.replace(task, kwargs=kwargs), "a Dask worker")
         except FlowymlError as exc:
             outer.set_exception(exc)
             return outer
@@ -296,13 +298,13 @@ class DaskRunner:
             if on_log is not None and outcome.logs:
                 for stream, text in outcome.logs:
                     on_log(stream, text)
-                outcome = dataclasses.replace(outcome, logs=())
+                outcome = msgspec.structs.replace(outcome, logs=())
             if outcome.held is not None:
                 handle = _Handle(self, holder) if kept else _Here(outcome.held.values or ())
-                held = dataclasses.replace(outcome.held, handle=handle)
+                held = msgspec.structs.replace(outcome.held, handle=handle)
                 if blobs:
-                    held = dataclasses.replace(held, blobs=tuple(blobs))
-                outcome = dataclasses.replace(outcome, held=held)
+                    held = msgspec.structs.replace(held, blobs=tuple(blobs))
+                outcome = msgspec.structs.replace(outcome, held=held)
             outer.set_result(outcome)
 
         holder.add_done_callback(ran)

@@ -11,14 +11,14 @@ back; the values stay on the worker until a consumer (or the driver, asked) need
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
+
+import msgspec
 
 from ..errors import StepOutputError
 
 
-@dataclass(frozen=True, slots=True)
-class HoldSpec:
+class HoldSpec(msgspec.Struct, frozen=True):
     """What the worker needs to summarise a step's outputs."""
 
     outputs: tuple[str, ...]
@@ -40,8 +40,7 @@ class Handle(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class HeldOutputs:
+class HeldOutputs(msgspec.Struct, frozen=True):
     """A step's outputs, described where they were made."""
 
     fingerprints: tuple[str, ...]

@@ -6,13 +6,14 @@ functions (and those of the modules beside it) are pickled by value.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import pickle
 import sys
 import types
 from collections import ChainMap
 from typing import Any
+
+import msgspec
 
 from ..errors import FlowymlError
 from .runner import StepOutcome, StepTask
@@ -25,7 +26,7 @@ def dump_task(task: StepTask, where: str) -> bytes:
     import cloudpickle
 
     _register_pipeline_modules(cloudpickle)
-    fields = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)}
+    fields = msgspec.structs.asdict(task)
     try:
         buffer = io.BytesIO()
         _pickler(cloudpickle)(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(fields)

@@ -11,8 +11,9 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
 
 from ..aio import StepLoop
 from ..callscope import step_scope
@@ -27,8 +28,7 @@ if TYPE_CHECKING:  # imported when first needed: a fully cached run never makes 
 _ENGINE_DIR = os.path.dirname(os.path.dirname(__file__))
 
 
-@dataclass(frozen=True, slots=True)
-class StepTask:
+class StepTask(msgspec.Struct, frozen=True):
     """One call of one step's function: everything a worker needs, nothing bound to the run.
 
     Pickled, the function goes by reference where it can and by value (cloudpickle) where
@@ -90,8 +90,7 @@ def _rebuild_task(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class StepOutcome:
+class StepOutcome(msgspec.Struct, frozen=True):
     """What came back from one call: the returned value, or the exception and its traceback."""
 
     step: str
@@ -100,7 +99,7 @@ class StepOutcome:
     error: BaseException | None = None
     traceback: str = ""
     """The user's frames of the failure, formatted where it happened (it may not travel)."""
-    logs: tuple[tuple[str, str], ...] = field(default=())
+    logs: tuple[tuple[str, str], ...] = ()
     """(stream, text) in the order the step wrote them, when no `on_log` took them (a step's
     output can be large: it is not held twice)."""
     duration_seconds: float = 0.0
