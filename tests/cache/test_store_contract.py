@@ -132,6 +132,27 @@ def test_a_deletion_in_another_handle_is_seen_after_refresh(make):
     assert mine.get_entry(entry.key) is None
 
 
+def test_workspace_tables_another_handle_writes_are_read_at_once(make):
+    """Readers keep a decoded copy of each meta row (`_meta_view`), never a stale one."""
+    mine, theirs = make(), make()
+    first, second = put(mine, "p", "s", 1), put(mine, "p", "s", 2, tag="two")
+    mine.record_run("p", {"s": first.key}, ["s"], [])
+    assert (mine.current("p"), mine.pins("p"), mine.invalidations("p")) == (
+        {"s": first.key},
+        {},
+        {},
+    )
+    theirs.record_run("p", {"s": second.key}, [], ["s"])
+    theirs.pin("s", second.key, pipeline="p")
+    theirs.invalidate(["s"], pipeline="p")
+    assert mine.current("p") == {"s": second.key}
+    assert mine.pins("p") == {}  # invalidating a step unpins it
+    assert set(mine.invalidations("p")) == {"s"}
+    theirs.pin("s", second.key, pipeline="p")
+    assert mine.pins() == {"s": second.key}
+    assert mine.scopes() == [("p", "s")]
+
+
 def test_pins_belong_to_a_pipeline(store):
     a = put(store, "a", "train", 1)
     put(store, "b", "train", 2)
