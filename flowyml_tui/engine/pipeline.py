@@ -15,6 +15,7 @@ from .errors import CacheFullError, MissingInputError, StepDefinitionError
 from .events import Event
 from .executor import Executor, StepPlan
 from .graph import Graph, build_graph
+from .hashing.sources import one_read_per_file
 from .records import RunRecorder
 from .result import RunResult
 from .run.runner import StepRunner
@@ -181,11 +182,13 @@ class Pipeline:
         ensure_cache_dir(self._cache_path())
         recorder = RunRecorder(self._cache_path(), keep=self.keep_runs)
         sinks = [recorder, on_event] if on_event is not None else [recorder]
-        return self._executor(context, params, sinks, runner).run()
+        with one_read_per_file():  # one version of each source file for the whole run
+            return self._executor(context, params, sinks, runner).run()
 
     def plan(self, context: Mapping[str, Any] | None = None, **params: Any) -> list[StepPlan]:
         """What `run` would do with each step and why, without running anything."""
-        return self._executor(context, params, []).plan()
+        with one_read_per_file():
+            return self._executor(context, params, []).plan()
 
     def _executor(
         self,

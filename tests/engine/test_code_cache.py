@@ -155,3 +155,30 @@ def test_a_planted_or_loose_code_cache_file_is_not_read(tmp_path, monkeypatch):
     stored.rename(elsewhere)
     stored.symlink_to(elsewhere)
     assert codecache.load("k", "abc") is None
+
+
+def test_a_run_reads_a_just_saved_source_file_once_not_once_per_step(write_file, load, monkeypatch):
+    """A file saved moments ago has an mtime that cannot be trusted, so each lookup of it
+    re-reads it; a run (and a plan) reads each source file once and identifies every step
+    from that one version."""
+    from flowyml_tui.engine.hashing import sources
+
+    steps = "\n".join(
+        f"@step(outputs=['v{i}'])\ndef s{i}():\n    return {i}\npipeline.add_step(s{i})\n"
+        for i in range(20)
+    )
+    path = write_file("many.py", "from flowyml_tui import Pipeline, step\n")
+    path.write_text(path.read_text() + "pipeline = Pipeline('many')\n" + steps)
+    pipeline = load(path)
+    os.utime(path)  # saved just now
+    reads: list[str] = []
+    real_open = open
+
+    def counting_open(file, *args, **kwargs):
+        reads.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(sources, "open", counting_open, raising=False)
+    result = pipeline.run()
+    assert all(r.succeeded for r in result.step_results.values())
+    assert reads.count(str(path)) == 1, reads
