@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .cache import CorruptEntry, Store, checksum, serialize
+from .cache import CorruptEntry, Store, checksum, serialize_outputs
 from .cache.entry import Entry
 from .callscope import calls_dir
 from .errors import CacheFullError, FlowymlError, UnhashableInput
@@ -770,65 +770,69 @@ class Executor:
             self._finish(step, result)
             return result
         assert kwargs is not None
-        result.duration_seconds = time.perf_counter() - began.started
-        result.status = StepStatus.EXECUTED
-        if result.retries:  # the Why pane and the record say it took more than one call
-            result.reason += f" (after {result.retries + 1} attempts)"
+        self._executed(began)
         self._check_mutations(step, kwargs, result)
         fps = [
             self._fingerprint_output(step, name, value, result)
             for name, value in zip(step.outputs, values, strict=True)
         ]
-        for name, value, fp in zip(step.outputs, values, fps, strict=True):
+        for name, value in zip(step.outputs, values, strict=True):
             self._values[name] = value
+        self._produced(step, fps, result)
+        entry = None
+        if decision.recipe is not None and self.store is not None:
+            entry = self._store_entry(step, decision.recipe, values, fps, result)
+        self._stored_in(step, entry)
+        self._finish(step, result, entry=entry, values=values)
+        return result
+
+    def _executed(self, began: _InFlight) -> None:
+        """A step that ran to the end: its time, its status, and a reason that says so when
+        it took more than one call (the Why pane and the record show it)."""
+        result = began.result
+        result.duration_seconds = time.perf_counter() - began.started
+        result.status = StepStatus.EXECUTED
+        if result.retries:
+            result.reason += f" (after {result.retries + 1} attempts)"
+
+    def _produced(self, step: Step, fps: list[str], result: StepResult) -> None:
+        """The step's new outputs are these fingerprints: what was known of the old ones (an
+        entry, a stored copy, an original kept against in-place changes) no longer holds."""
+        for name, fp in zip(step.outputs, fps, strict=True):
             self._output_fps[name] = fp
             self._output_entry.pop(name, None)
             self._stored.pop(name, None)
             self._originals.pop(name, None)
         result.output_fingerprints = dict(zip(step.outputs, fps, strict=True))
-        entry = None
-        if decision.recipe is not None and self.store is not None:
-            entry = self._store_entry(step, decision.recipe, values, fps, result)
+
+    def _stored_in(self, step: Step, entry: Entry | None) -> None:
+        """The step's outputs have a copy in the store now (when `entry` was written)."""
         if entry is not None:
             for index, name in enumerate(step.outputs):
                 self._stored[name] = (entry, index)
-        self._finish(step, result, entry=entry, values=values)
-        return result
 
     def _complete_held(self, began: _InFlight, held: HeldOutputs) -> StepResult:
         """`_complete` for outputs that stayed on the runner's workers: their fingerprints,
         previews and bytes for the store came back, the values did not."""
         step, decision, result = began.step, began.decision, began.result
-        result.duration_seconds = time.perf_counter() - began.started
-        result.status = StepStatus.EXECUTED
-        if result.retries:
-            result.reason += f" (after {result.retries + 1} attempts)"
+        self._executed(began)
         params = {param: name for name, param in step.bindings}
         for param in held.changed:  # the worker saw the step change its input in place
             self._mutated_upstream(step, params[param], _HELD, result)
-        fps = []
-        for name, fp, problem in zip(step.outputs, held.fingerprints, held.problems, strict=True):
-            if not fp:
-                message = (
-                    f"output {name!r} of step {step.name} cannot be fingerprinted ({problem}); "
-                    "steps that read it will re-run whenever this step runs"
-                )
-                result.warnings.append(message)
-                self._warn(message, step.name)
-                fp = "unhashable-" + uuid.uuid4().hex
-            fps.append(fp)
-        for index, (name, fp) in enumerate(zip(step.outputs, fps, strict=True)):
+        fps = [
+            fp or self._unhashable_output(step, name, problem, result)
+            for name, fp, problem in zip(
+                step.outputs, held.fingerprints, held.problems, strict=True
+            )
+        ]
+        for index, name in enumerate(step.outputs):
             if held.values is None:
                 self._values.pop(name, None)
                 self._held[name] = (held.handle, index)
             else:  # small: they came along
                 self._values[name] = held.values[index]
                 self._held.pop(name, None)
-            self._output_fps[name] = fp
-            self._output_entry.pop(name, None)
-            self._stored.pop(name, None)
-            self._originals.pop(name, None)
-        result.output_fingerprints = dict(zip(step.outputs, fps, strict=True))
+        self._produced(step, fps, result)
         entry = None
         if decision.recipe is not None and self.store is not None:
             if held.blobs is None:
@@ -846,9 +850,7 @@ class Executor:
                     result,
                     checksums=list(held.checksums),
                 )
-        if entry is not None:
-            for index, name in enumerate(step.outputs):
-                self._stored[name] = (entry, index)
+        self._stored_in(step, entry)
         self._finish(step, result, entry=entry, previews=held.previews)
         return result
 
@@ -971,13 +973,18 @@ class Executor:
         try:
             return fingerprint(value)
         except Unfingerprintable as exc:
-            message = (
-                f"output {name!r} of step {step.name} cannot be fingerprinted ({exc}); "
-                "steps that read it will re-run whenever this step runs"
-            )
-            result.warnings.append(message)
-            self._warn(message, step.name)
-            return "unhashable-" + uuid.uuid4().hex
+            return self._unhashable_output(step, name, str(exc), result)
+
+    def _unhashable_output(self, step: Step, name: str, problem: str, result: StepResult) -> str:
+        """Warn that an output cannot be fingerprinted; a fingerprint that matches nothing,
+        so the steps reading it re-run whenever this one does."""
+        message = (
+            f"output {name!r} of step {step.name} cannot be fingerprinted ({problem}); "
+            "steps that read it will re-run whenever this step runs"
+        )
+        result.warnings.append(message)
+        self._warn(message, step.name)
+        return "unhashable-" + uuid.uuid4().hex
 
     def _store_entry(
         self,
@@ -988,20 +995,12 @@ class Executor:
         result: StepResult,
     ) -> Entry | None:
         assert self.store is not None
-        blobs, formats = [], []
-        for name, value in zip(step.outputs, values, strict=True):
-            try:
-                blob, fmt = serialize(value)
-            except Exception as exc:
-                message = (
-                    f"output {name!r} of step {step.name} cannot be pickled "
-                    f"({type(exc).__name__}: {exc}); the step ran but is not cached"
-                )
-                result.warnings.append(message)
-                self._warn(message, step.name)
-                return None
-            blobs.append(blob)
-            formats.append(fmt)
+        pickled = serialize_outputs(step.name, step.outputs, values)
+        if isinstance(pickled, str):
+            result.warnings.append(pickled)
+            self._warn(pickled, step.name)
+            return None
+        blobs, formats = pickled
         return self._put_entry(
             step, recipe, blobs, formats, [preview(v) for v in values], fps, result
         )

@@ -12,7 +12,7 @@ from .facade import CacheStore
 from .local import DEFAULT_CACHE_DIR, DEFAULT_SIZE_LIMIT, LocalStore
 from .open import open_store, store_path
 from .protocols import CorruptEntry, EntryInfo, EntryStore, Store, Workspace
-from .values import checksum, serialize
+from .values import checksum, serialize, serialize_outputs
 
 __all__ = [
     "DEFAULT_CACHE_DIR",
@@ -32,5 +32,6 @@ __all__ = [
     "encode_entry",
     "open_store",
     "serialize",
+    "serialize_outputs",
     "store_path",
 ]

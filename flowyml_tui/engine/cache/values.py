@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from typing import Any
 
 import xxhash
@@ -22,3 +23,22 @@ def serialize(value: Any) -> tuple[bytes, str]:
         import cloudpickle
 
         return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), "cloudpickle"
+
+
+def serialize_outputs(
+    step: str, outputs: Sequence[str], values: Sequence[Any]
+) -> tuple[list[bytes], list[str]] | str:
+    """(bytes, format) of each of a step's outputs, or the message saying which one cannot be
+    pickled: where the step ran (the driver, a Dask worker) the step then stays uncached."""
+    blobs, formats = [], []
+    for name, value in zip(outputs, values, strict=True):
+        try:
+            blob, fmt = serialize(value)
+        except Exception as exc:
+            return (
+                f"output {name!r} of step {step} cannot be pickled "
+                f"({type(exc).__name__}: {exc}); the step ran but is not cached"
+            )
+        blobs.append(blob)
+        formats.append(fmt)
+    return blobs, formats

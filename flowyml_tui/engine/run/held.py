@@ -95,7 +95,7 @@ def hold(
     step: str, spec: HoldSpec, returned: Any, kwargs: Mapping[str, Any]
 ) -> tuple[tuple[Any, ...], HeldOutputs]:
     """On the worker: the step's output values and their summary for the driver."""
-    from ..cache import checksum, serialize
+    from ..cache import checksum, serialize_outputs
     from ..hashing import Unfingerprintable, fingerprint
     from ..mutation import is_immutable
     from ..preview import preview
@@ -113,19 +113,11 @@ def hold(
     formats: list[str] = []
     blob_problem = ""
     if spec.want_blobs:
-        blobs = []
-        for name, value in zip(spec.outputs, values, strict=True):
-            try:
-                blob, fmt = serialize(value)
-            except Exception as exc:
-                blob_problem = (
-                    f"output {name!r} of step {step} cannot be pickled "
-                    f"({type(exc).__name__}: {exc}); the step ran but is not cached"
-                )
-                blobs, formats = None, []
-                break
-            blobs.append(blob)
-            formats.append(fmt)
+        pickled = serialize_outputs(step, spec.outputs, values)
+        if isinstance(pickled, str):
+            blob_problem = pickled
+        else:
+            blobs, formats = pickled
     changed = []
     for param, before in spec.input_fps.items():
         value = kwargs.get(param)
