@@ -52,11 +52,6 @@ class Entry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
     def __post_init__(self) -> None:
         count = len(self.outputs)
-        if (  # per entry read: one chained comparison in the common case
-            len(self.output_fps) == len(self.sizes) == len(self.checksums) == count
-            and len(self.formats) == len(self.previews) == count
-        ):
-            return
         for name in ("output_fps", "sizes", "checksums", "formats", "previews"):
             if len(getattr(self, name)) != count:
                 raise ValueError(f"{name} has {len(getattr(self, name))} items for {count} outputs")
