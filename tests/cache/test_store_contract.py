@@ -153,6 +153,18 @@ def test_workspace_tables_another_handle_writes_are_read_at_once(make):
     assert mine.scopes() == [("p", "s")]
 
 
+def test_counters_count_every_handles_runs(make):
+    """Each handle reuses the counters it last wrote (`record_run`), never over another's."""
+    mine, theirs = make(), make()
+    entry = put(mine, "p", "s", 1)
+    for store in (mine, theirs, mine, mine, theirs):
+        store.record_run("p", {"s": entry.key}, ["s"], [])
+    mine.record_run("p", {"s": entry.key}, [], ["s"])
+    for store in (mine, theirs):
+        (row,) = store.stats()["steps"]
+        assert (row["hits"], row["misses"]) == (5, 1)
+
+
 def test_pins_belong_to_a_pipeline(store):
     a = put(store, "a", "train", 1)
     put(store, "b", "train", 2)
