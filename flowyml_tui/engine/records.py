@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import warnings
 from collections import deque
@@ -229,6 +230,8 @@ class RunRecord(msgspec.Struct, frozen=True, gc=False):
 _ENCODER = msgspec.json.Encoder()
 _EMPTY: dict[str, Any] = {}
 _NOT_RUN = "the run ended before this step"
+_NO_SHAPE = StepInfo("", (), (), (), "")
+"""The shape of a step the run's start did not list (no inputs, no source)."""
 
 
 def encode_record(record: RunRecord | dict[str, Any]) -> bytes:
@@ -237,6 +240,30 @@ def encode_record(record: RunRecord | dict[str, Any]) -> bytes:
         return _ENCODER.encode(record)
     except UnicodeEncodeError:  # a lone surrogate in a step's output: json escapes it
         return json.dumps(msgspec.to_builtins(record), separators=(",", ":")).encode()
+
+
+_BUFFERS = threading.local()
+_KEPT_BUFFER_BYTES = 8 << 20
+"""A record buffer this big or smaller is kept for the thread's next run (see below)."""
+
+
+def _encode_reusing_buffer(record: RunRecord) -> bytes | bytearray:
+    """`encode_record` into this thread's buffer, valid until its next call.
+
+    A 1000-step record is ~0.8 MB: a fresh buffer each run costs its page faults and
+    regrowth every time (~0.3 ms), while the same buffer is already mapped.
+    """
+    buffer = getattr(_BUFFERS, "buffer", None)
+    if buffer is None:
+        buffer = bytearray()
+    _BUFFERS.buffer = None  # a record that fails half-way leaves nothing reused
+    try:
+        _ENCODER.encode_into(record, buffer)
+    except UnicodeEncodeError:
+        return encode_record(record)
+    if len(buffer) <= _KEPT_BUFFER_BYTES:
+        _BUFFERS.buffer = buffer
+    return buffer
 
 
 def decode_record(data: bytes) -> Any:
@@ -272,7 +299,7 @@ class RunRecorder:
         self.keep = max(1, int(keep))
         self._path: Path | None = None
         self._error: str | None = None
-        self._encoded: bytes | None = None
+        self._built: RunRecord | None = None
         self._record: dict[str, Any] | None = None
         self._reset(None)
 
@@ -286,8 +313,8 @@ class RunRecorder:
 
     @property
     def record(self) -> dict[str, Any] | None:
-        if self._record is None and self._encoded is not None:
-            self._record = decode_record(self._encoded)
+        if self._record is None and self._built is not None:
+            self._record = decode_record(encode_record(self._built))
         return self._record
 
     def _reset(self, started: RunStarted | None) -> None:
@@ -329,7 +356,7 @@ class RunRecorder:
             self._reset(event)
             self._path = None
             self._error = None
-            self._encoded = None
+            self._built = None
             self._record = None
         elif isinstance(event, RunWarning):
             self._warnings.append(event)
@@ -351,8 +378,9 @@ class RunRecorder:
 
     def _complete(self, finished: RunFinished, state: _RunEvents) -> None:
         try:
-            self._encoded = encode_record(self._build(finished, state))
-            self._path = write_record_bytes(self.cache_dir, finished.run_id, self._encoded)
+            self._built = self._build(finished, state)
+            encoded = _encode_reusing_buffer(self._built)
+            self._path = write_record_bytes(self.cache_dir, finished.run_id, encoded)
             prune_runs(self.cache_dir, self.keep)
         except Exception as exc:  # a record must never break a run
             self._fail(f"run record for {finished.run_id} not written: {_describe(exc)}")
@@ -374,8 +402,13 @@ class RunRecorder:
         run_start = started.started_at if started else finished.started_at
         steps: list[StepRecord] = []
         cursor = run_start
+        finished_steps, plain = state.finished, _plain_hits(state, step_warnings)
         for name in order:
-            step = _step_record(state, name, infos.get(name), run_start, cursor, step_warnings)
+            info = infos.get(name)
+            if info is not None and name in plain:  # most steps of a cached run
+                step = _finished_record(info, finished_steps[name], cursor, cursor - run_start)
+            else:
+                step = _step_record(state, name, info, run_start, cursor, step_warnings)
             if step.started_at is not None:
                 cursor = max(cursor, step.started_at + step.duration_seconds)
             steps.append(step)
@@ -422,25 +455,38 @@ def _step_record(
     if done is not None and started_at is None:
         started_at = cursor  # not executed (cached, skipped): placed after what came before
     offset = None if started_at is None else max(0.0, started_at - run_start)
-    if info is not None:
-        inputs, outputs, upstream = info.inputs, info.outputs, info.upstream
-        source_file, source_line = info.source_file, info.source_line
-    else:
-        inputs = outputs = upstream = ()
-        source_file = source_line = None
     if done is None:
+        shape = info or _NO_SHAPE
         return StepRecord(
-            name, inputs, outputs, upstream, source_file, source_line, started_at, offset, log,
-            own_warnings, StepStatus.SKIPPED.value, _NOT_RUN, "skipped", False, 0.0, 0.0,
-            info.cache if info else "", None, None, (), None, None,
-            _EMPTY, _EMPTY, _EMPTY, _EMPTY,
+            name, shape.inputs, shape.outputs, shape.upstream, shape.source_file,
+            shape.source_line, started_at, offset, log, own_warnings, StepStatus.SKIPPED.value,
+            _NOT_RUN, "skipped", False, 0.0, 0.0, info.cache if info else "", None, None, (),
+            None, None, _EMPTY, _EMPTY, _EMPTY, _EMPTY,
         )  # fmt: skip
+    return _finished_record(info or _NO_SHAPE, done, started_at, offset, log, own_warnings)
+
+
+def _plain_hits(state: _RunEvents, step_warnings: dict[str, list[str]]) -> set[str]:
+    """Steps that only finished (no start, output or warning): their record is the event's
+    fields on the step's shape, placed where the run had got to."""
+    busy = state.step_started.keys() | state.logs.keys() | step_warnings.keys()
+    return {name for name, done in state.finished.items() if not done.warnings} - busy
+
+
+def _finished_record(
+    shape: StepInfo,
+    done: StepFinished,
+    started_at: float | None,
+    offset: float | None,
+    log: LogExcerpt = _NO_LOG,
+    warnings: tuple[str, ...] = (),
+) -> StepRecord:
     return StepRecord(
-        name, inputs, outputs, upstream, source_file, source_line, started_at, offset, log,
-        own_warnings, done.status, done.reason, done.reason_kind, done.cached,
-        done.duration_seconds, done.saved_seconds, done.cache, done.key, done.code_hash,
-        done.changed, done.diff, done.error, done.input_fingerprints, done.output_fingerprints,
-        done.output_sizes, done.output_previews, done.tier, done.calls,
+        done.step, shape.inputs, shape.outputs, shape.upstream, shape.source_file,
+        shape.source_line, started_at, offset, log, warnings, done.status, done.reason,
+        done.reason_kind, done.cached, done.duration_seconds, done.saved_seconds, done.cache,
+        done.key, done.code_hash, done.changed, done.diff, done.error, done.input_fingerprints,
+        done.output_fingerprints, done.output_sizes, done.output_previews, done.tier, done.calls,
     )  # fmt: skip
 
 
@@ -470,7 +516,7 @@ def write_record(cache_dir: Path | str, record: RunRecord | dict[str, Any]) -> P
     return write_record_bytes(cache_dir, run_id, encode_record(record))
 
 
-def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes) -> Path:
+def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes | bytearray) -> Path:
     """Write an encoded record atomically (temp file + rename): no reader sees half of one."""
     directory = runs_dir(cache_dir)
     ensure_cache_dir(Path(cache_dir))  # never a project root, nor a dir others can write
@@ -491,31 +537,34 @@ def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
     """Delete all but the newest `keep` records (by write time) and their log folders;
     returns what was removed."""
     directory = runs_dir(cache_dir)
-    records: list[tuple[float, str, Path]] = []
+    records: list[tuple[float, str]] = []  # (mtime, file name): a Path each costs per run
     removed: list[Path] = []
-    folders: list[Path] = []
+    folders: list[str] = []
     now = time.time()
     with os.scandir(directory) as entries:
         for entry in entries:
-            if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
-                folders.append(Path(entry.path))
+            name = entry.name
+            if entry.is_dir(follow_symlinks=False) and not name.startswith("."):
+                folders.append(name)
             if not entry.is_file():
                 continue
             mtime = entry.stat().st_mtime
-            if entry.name.endswith(".tmp") and now - mtime > _STALE_TEMP_SECONDS:
-                removed.append(Path(entry.path))  # left by a writer that was killed
-            elif entry.name.endswith(".json") and not entry.name.startswith("."):
-                records.append((mtime, entry.name, Path(entry.path)))
+            if name.endswith(".tmp") and now - mtime > _STALE_TEMP_SECONDS:
+                removed.append(directory / name)  # left by a writer that was killed
+            elif name.endswith(".json") and not name.startswith("."):
+                records.append((mtime, name))
     records.sort(reverse=True)
     cut = max(1, keep)
-    removed += [path for _, _, path in records[cut:]]
+    removed += [directory / name for _, name in records[cut:]]
     for path in removed:
         path.unlink(missing_ok=True)
-    kept = {path.stem for _, _, path in records[:cut]}
-    dropped = {path.stem for _, _, path in records[cut:]}
-    for folder in folders:  # a folder without a record is a run still going, or a killed one
-        stale = folder.name not in kept and _idle_seconds(folder, now) > _STALE_TEMP_SECONDS
-        if folder.name in dropped or stale:
+    kept = {name.removesuffix(".json") for _, name in records[:cut]}
+    dropped = {name.removesuffix(".json") for _, name in records[cut:]}
+    for name in folders:  # a folder without a record is a run still going, or a killed one
+        folder = directory / name
+        if name in dropped or (
+            name not in kept and _idle_seconds(folder, now) > _STALE_TEMP_SECONDS
+        ):
             remove_run_folder(folder)
             removed.append(folder)
     return removed

@@ -185,6 +185,23 @@ def test_only_the_newest_records_are_kept(tmp_path: Path) -> None:
     assert [run.run_id for run in list_runs(tmp_path / "records")] == ids[:-4:-1]
 
 
+def test_a_smaller_record_after_a_bigger_one_is_exactly_its_own(tmp_path: Path) -> None:
+    """Records are encoded into a buffer kept for the thread's next one: nothing of a bigger
+    record may be left behind in a smaller one, nor in what the recorder hands back."""
+    big, small = RunRecorder(tmp_path / "a"), RunRecorder(tmp_path / "b")
+    (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
+    run_source(tmp_path / "one", example(lines=150), recorder=big, n=50)
+    run_source(tmp_path / "two", example(lines=0), recorder=small, n=1)
+
+    for recorder in (big, small):
+        assert recorder.path is not None
+        on_disk = json.loads(recorder.path.read_bytes())
+        jsonschema.validate(on_disk, schema())
+        assert on_disk == recorder.record
+    assert len(big.record["steps"][2]["log"]["lines"]) == 150
+    assert small.record["steps"][2]["log"]["lines"] == []
+
+
 def test_a_record_that_cannot_be_written_warns_and_leaves_the_run_alone(tmp_path: Path) -> None:
     blocked = tmp_path / "records"
     blocked.mkdir()
