@@ -185,7 +185,7 @@ class Executor:
         )
         self._pins = self._workspace.pins
         # Asked once per cached step: looked up once (a one-tier store has neither).
-        self._tier_of = getattr(store, "tier_of", _no_tier)
+        self._tier_of = getattr(store, "tier_of", None)
         self._writer_of = getattr(store, "writer_of", _no_tier)
         self._invalidated = self._workspace.invalidated
 
@@ -210,8 +210,7 @@ class Executor:
             if capacity > 1:
                 self._run_parallel(capacity)
             else:
-                for step in self._scheduler.one_at_a_time():
-                    self._results[step.name] = self._run_step(step)
+                self._run_inline()
         finally:
             self._running = False
             if self._own_runner:  # its async steps' shared loop ends with the run
@@ -396,9 +395,22 @@ class Executor:
 
     # -- one step --------------------------------------------------------------------------
 
-    def _run_step(self, step: Step) -> StepResult:
+    def _run_inline(self) -> None:
+        """One step at a time, in order. A plain hit is asked for first, as `_begin_step`
+        would once it found nothing broken upstream and no `condition=` to ask: a cached
+        step then costs one call here, not three."""
+        results, scheduler = self._results, self._scheduler
+        hit = self._cached_hit if self.store is not None else None
+        for step in scheduler.one_at_a_time():
+            if hit is None or step.condition is not None or scheduler.broken:
+                results[step.name] = self._run_step(step)
+            else:
+                found = hit(step)
+                results[step.name] = found or self._run_step(step, try_hit=False)
+
+    def _run_step(self, step: Step, *, try_hit: bool = True) -> StepResult:
         """Decide the step and, if it executes, run it to the end (one step at a time)."""
-        began = self._begin_step(step)
+        began = self._begin_step(step, try_hit=try_hit)
         if isinstance(began, StepResult):
             return began
         assert began is not None
@@ -518,11 +530,21 @@ class Executor:
         outputs = step.outputs
         output_fps = entry.output_fps
         values, located, known = self._values, self._output_entry, self._output_fps
-        for index, output in enumerate(outputs):
+        if len(outputs) == 1:  # most steps: no loops, no zips
+            output = outputs[0]
             values.pop(output, None)
             located[output] = entry
-            known[output] = output_fps[index]
-        fps = _by_output(outputs, output_fps)
+            known[output] = fp = output_fps[0]
+            fps = {output: fp}
+            sizes, shown = {output: entry.sizes[0]}, {output: entry.previews[0]}
+        else:
+            for index, output in enumerate(outputs):
+                values.pop(output, None)
+                located[output] = entry
+                known[output] = output_fps[index]
+            fps = dict(zip(outputs, output_fps, strict=True))
+            sizes = dict(zip(outputs, entry.sizes, strict=True))
+            shown = dict(zip(outputs, entry.previews, strict=True))
         code_hash = (
             entry.code_hash or None
             if policy is not _INPUT_ONLY
@@ -543,14 +565,15 @@ class Executor:
             code_hash, key, None, None, None, (), [], [], fps,
         )  # fmt: skip
         self._used[name] = key
+        tier_of = self._tier_of  # None for a store with one tier: nothing to name
+        tier, writer = (None, None) if tier_of is None else (tier_of(key), self._writer_of(key))
         # run_id, step, status, reason, reason_kind, cached, duration_seconds, saved_seconds,
         # cache, key, code_hash, changed, diff, error, input_fingerprints,
         # output_fingerprints, output_sizes, output_previews, warnings, tier, written_by
         finished = StepFinished(
             self.run_id, name, "cached", "cached", "cached", True, 0.0, entry.duration,
             step.cache_label, key, code_hash, (), None, None, input_fps,
-            fps, _by_output(outputs, entry.sizes), _by_output(outputs, entry.previews), (),
-            self._tier_of(key), self._writer_of(key),
+            fps, sizes, shown, (), tier, writer,
         )  # fmt: skip
         self.events.append(finished)  # `_emit`, inlined: this runs once per cached step
         if self._sink is not None:
@@ -1311,10 +1334,3 @@ class Executor:
 
 def _no_tier(key: str | None) -> None:
     """The tier of a hit in a store with one tier: not worth naming."""
-
-
-def _by_output(outputs: tuple[str, ...], values: list[Any]) -> dict[str, Any]:
-    """`dict(zip(outputs, values))`, quicker for the common single output (per cached step)."""
-    if len(outputs) == 1:
-        return {outputs[0]: values[0]} if values else {}
-    return dict(zip(outputs, values, strict=False))

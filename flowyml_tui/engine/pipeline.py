@@ -181,7 +181,10 @@ class Pipeline:
         # The cache dir is checked first, so a refused one fails the run before any step runs.
         ensure_cache_dir(self._cache_path())
         recorder = RunRecorder(self._cache_path(), keep=self.keep_runs)
-        sinks = [recorder, on_event] if on_event is not None else [recorder]
+        # Its bound method: calling the instance itself goes through `slot_tp_call`, several
+        # times dearer, and this is called once per step.
+        record = recorder.__call__
+        sinks = [record, on_event] if on_event is not None else [record]
         with one_read_per_file():  # one version of each source file for the whole run
             return self._executor(context, params, sinks, runner).run()
 

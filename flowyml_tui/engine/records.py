@@ -329,6 +329,9 @@ class RunRecorder:
         self._files: LogFiles | None = None
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, StepFinished) and self._files is None:  # each step of a hit
+            self._finished[event.step] = event
+            return
         try:
             self._handle(event)
         except Exception as exc:  # a record must never break a run
