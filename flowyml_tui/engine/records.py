@@ -405,15 +405,18 @@ class RunRecorder:
         run_start = started.started_at if started else finished.started_at
         steps: list[StepRecord] = []
         cursor = run_start
-        finished_steps, plain = state.finished, _plain_hits(state, step_warnings)
+        finished_steps = state.finished
+        # Steps that only finished (every hit): no start, output or warning to merge in.
+        busy = state.step_started.keys() | state.logs.keys() | step_warnings.keys()
         for name in order:
-            info = infos.get(name)
-            if info is not None and name in plain:  # most steps of a cached run
-                step = _finished_record(info, finished_steps[name], cursor, cursor - run_start)
-            else:
+            info, done = infos.get(name), finished_steps.get(name)
+            if done is None or info is None or done.warnings or name in busy:
                 step = _step_record(state, name, info, run_start, cursor, step_warnings)
-            if step.started_at is not None:
-                cursor = max(cursor, step.started_at + step.duration_seconds)
+                if step.started_at is not None:
+                    cursor = max(cursor, step.started_at + step.duration_seconds)
+            else:  # placed where the run had got to
+                step = _finished_record(info, done, cursor, cursor - run_start)
+                cursor += done.duration_seconds
             steps.append(step)
         return RunRecord(
             schema_version=SCHEMA_VERSION,
@@ -467,13 +470,6 @@ def _step_record(
             None, None, _EMPTY, _EMPTY, _EMPTY, _EMPTY,
         )  # fmt: skip
     return _finished_record(info or _NO_SHAPE, done, started_at, offset, log, own_warnings)
-
-
-def _plain_hits(state: _RunEvents, step_warnings: dict[str, list[str]]) -> set[str]:
-    """Steps that only finished (no start, output or warning): their record is the event's
-    fields on the step's shape, placed where the run had got to."""
-    busy = state.step_started.keys() | state.logs.keys() | step_warnings.keys()
-    return {name for name, done in state.finished.items() if not done.warnings} - busy
 
 
 def _finished_record(
