@@ -173,6 +173,10 @@ class Executor:
             ("key-plans", pipeline, code_hash_mode, frozenset(self.context)), {}
         )
         self._plans: dict[str, _KeyPlan] = plans  # type: ignore[assignment]
+        self._last_keys: dict[str, tuple[list[str], str]] = graph.memo.setdefault(  # type: ignore[assignment]
+            ("last-keys", pipeline), {}
+        )
+        """Step -> (the key's parts, the key) as last digested: a pure function of the parts."""
         self._workspace = (
             WorkspaceSnapshot(
                 pipeline,
@@ -625,7 +629,12 @@ class Executor:
             parts.append(label + (known[name] if produced else self._context_fp(step, name, param)))
         for label, param in plan.context:
             parts.append(label + self._context_fp(step, param, param))
-        return key_of(step.name, parts)
+        last = self._last_keys.get(step.name)
+        if last is not None and last[0] == parts:  # the same parts: the same digest
+            return last[1]
+        key = key_of(step.name, parts)
+        self._last_keys[step.name] = (parts, key)
+        return key
 
     def _decide_with_inputs(self, step: Step) -> Decision:
         """Decide a step; one that will run also gets its inputs loaded, consistently.

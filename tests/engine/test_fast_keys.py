@@ -104,3 +104,19 @@ def test_the_lean_hit_reports_exactly_what_the_full_decision_reports(write_file,
         msgspec.structs.replace(e, run_id="") for e in full_events
     ]
     assert {e.step for e in lean_events} == {s.name for s in lean.graph.order}
+
+
+def test_a_key_kept_from_the_last_run_is_digested_again_when_an_input_changes(write_file, load):
+    """The hit path keeps each step's last key beside its parts: new parts, a new digest."""
+    pipeline = load(write_file("shapes.py", SHAPES))
+    for size in (4, 4, 5, 4, 5):
+        context = {**CONTEXT, "size": size}
+        pipeline.run(context=context)
+        executor = pipeline._executor(context, {}, [])
+        result = executor.run()
+        assert all(r.cached for r in result.step_results.values())
+        for step in executor.graph.order:
+            expected = executor._recipe(step, executor._code(step)).key()
+            assert result.step_results[step.name].key == expected
+            if step.policy is not CachePolicy.KEY_FN:
+                assert executor._key_from(executor._key_plan(step)) == expected
