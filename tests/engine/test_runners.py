@@ -433,6 +433,45 @@ def test_a_dask_step_with_small_outputs_is_one_task_and_a_big_one_keeps_its_hold
     assert sorted(produce) == sorted([holder, f"{holder}-outcome", f"{holder}-out0"]), keys
 
 
+RETURNS_A_LOCK = """
+import threading
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["lock"])
+def make_lock():
+    return threading.Lock()
+
+@step(inputs=["lock"], outputs=["held"])
+def use_lock(lock):
+    return lock.locked()
+
+@step(outputs=["n"])
+def fine():
+    return 3
+
+pipeline = Pipeline("returns_a_lock")
+pipeline.add_step(make_lock).add_step(use_lock).add_step(fine)
+"""
+
+
+def test_a_small_dask_output_that_cannot_be_pickled_fails_its_step_by_name(tmp_path, dask_client):
+    """A small output travels back inside its step's one task: one that cannot be pickled is
+    a clear failure of that step (not a hang, nor a Dask traceback), its consumer is skipped,
+    the rest runs and is cached, and the advice leaves Dask out."""
+    from flowyml_tui.engine.run.dask import DaskRunner
+
+    pipeline = _pipeline(tmp_path, body=RETURNS_A_LOCK)
+    for _ in range(2):  # nothing of the failed step was stored: the second run says it again
+        result = pipeline.run(runner=DaskRunner(client=dask_client))
+        made = result.step_results["make_lock"]
+        assert made.status.value == "failed"
+        assert "step 'make_lock' returned a value that cannot be sent back" in made.reason
+        assert "cannot pickle '_thread.lock' object" in made.reason
+        assert "no `--dask`" in made.reason
+        assert result.step_results["use_lock"].reason == "upstream make_lock failed"
+    assert result.step_results["fine"].status.value == "cached"
+
+
 @pytest.fixture(scope="module")
 def fragile_dask():
     """A cluster of its own for killing workers and leaving cancelled steps running, with no

@@ -36,8 +36,12 @@ def dump_task(task: StepTask, where: str) -> bytes:
             f"step {task.step!r} cannot be sent to {where}: its function or an argument "
             f"cannot be pickled ({type(exc).__name__}: {exc}). Defined in `__main__` or "
             "closing over a lock, file or connection? Move it into a module, pass plain "
-            "values, or run with --jobs 1"
+            f"values, or {_IN_ONE_PROCESS}"
         ) from exc
+
+
+_IN_ONE_PROCESS = "run the pipeline in one process (`--jobs 1` and no `--dask`)"
+"""The way out of pickling, for either remote runner: `--jobs 1` alone still uses Dask."""
 
 
 def load_task(payload: bytes) -> StepTask:
@@ -77,8 +81,8 @@ def portable_outcome(outcome: StepOutcome) -> bytes:
         if outcome.error is None:
             error: BaseException = FlowymlError(
                 f"step {outcome.step!r} returned a value that cannot be sent back from the "
-                f"worker ({type(exc).__name__}: {exc}); return picklable values, or run "
-                "with --jobs 1"
+                f"worker ({type(exc).__name__}: {exc}); return picklable values, or "
+                f"{_IN_ONE_PROCESS}"
             )
             trace = ""
         else:
