@@ -84,6 +84,8 @@ def _scan_bytecode(code: types.CodeType) -> Reads:
         co = stack.pop()
         stack.extend(c for c in co.co_consts if isinstance(c, types.CodeType))
         raw, names = co.co_code, co.co_names
+        if not names:  # every global or attribute load names one there: nothing to find
+            continue
         extended = 0
         chained = False
         for i in range(0, len(raw), 2):
