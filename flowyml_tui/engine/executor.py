@@ -190,7 +190,7 @@ class Executor:
         self._pins = self._workspace.pins
         # Asked once per cached step: looked up once (a one-tier store has neither).
         self._tier_of = getattr(store, "tier_of", None)
-        self._writer_of = getattr(store, "writer_of", _no_tier)
+        self._writer_of = getattr(store, "writer_of", None)
         self._invalidated = self._workspace.invalidated
 
     # -- the run ---------------------------------------------------------------------------
@@ -569,7 +569,7 @@ class Executor:
             code_hash, key, None, None, None, (), [], [], fps,
         )  # fmt: skip
         self._used[name] = key
-        tier_of = self._tier_of  # None for a store with one tier: nothing to name
+        tier_of = self._tier_of  # `_origin`, inlined: None for a one-tier store
         tier, writer = (None, None) if tier_of is None else (tier_of(key), self._writer_of(key))
         # run_id, step, status, reason, reason_kind, cached, duration_seconds, saved_seconds,
         # cache, key, code_hash, changed, diff, error, input_fingerprints,
@@ -1272,6 +1272,7 @@ class Executor:
             if previews is None and values is not None:
                 previews = tuple(preview(v) for v in values)
             shown = dict(zip(step.outputs, previews, strict=True)) if previews is not None else {}
+        tier, writer = self._origin(result.key) if result.cached else (None, None)
         self._emit(
             StepFinished(
                 run_id=self.run_id,
@@ -1295,16 +1296,18 @@ class Executor:
                 output_sizes=sizes,
                 output_previews=shown,
                 warnings=tuple(result.warnings),
-                tier=getattr(self.store, "tier_of", _no_tier)(result.key)
-                if result.cached
-                else None,
-                written_by=getattr(self.store, "writer_of", _no_tier)(result.key)
-                if result.cached
-                else None,
+                tier=tier,
+                written_by=writer,
                 retries=result.retries,
                 calls=result.calls,
             )
         )
+
+    def _origin(self, key: str | None) -> tuple[str | None, str | None]:
+        """(tier, `user@host` who computed it) of a hit; nothing to name in a one-tier store."""
+        if self._tier_of is None or self._writer_of is None:
+            return None, None
+        return self._tier_of(key), self._writer_of(key)
 
     def _warn(self, message: str, step: str | None = None) -> None:
         self._emit(RunWarning(run_id=self.run_id, message=message, step=step))
@@ -1339,7 +1342,3 @@ class Executor:
             self.store.record_run(self.pipeline, self._used, hits, misses)
         except Exception as exc:  # bookkeeping must never fail a run that succeeded
             self._warn(f"could not update cache statistics: {exc}")
-
-
-def _no_tier(key: str | None) -> None:
-    """The tier of a hit in a store with one tier: not worth naming."""
