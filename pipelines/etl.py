@@ -1,11 +1,11 @@
 """ETL with mixed cache strategies (flowyml's "Data Pipeline with Mixed Caching" example).
 
-- load_data   code_hash (default): re-runs when its code or `file_path` changes
+- load_data   code_hash (default): re-runs when its code, `file_path` or the file's bytes change
 - clean_data  input_hash, ttl 1h: re-runs only when the loaded rows change (or after an hour)
 - upload      cache=False: a side effect, always runs
 
-Note: `code_hash` sees the *path* in the context, not the file's bytes; pass a new path or
-invalidate load_data (key `i` in the workbench) after replacing the file.
+Edit `data/sales.csv` and save: load_data re-runs ("file changed: data/sales.csv") and the
+Diff pane shows the rows you changed; nothing to invalidate by hand.
 """
 
 import csv

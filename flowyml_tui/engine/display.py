@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .events import StepStatus
+from .reads.model import Read
 
 STATUS_SYMBOLS: dict[str, str] = {
     StepStatus.PENDING: "·",
@@ -71,3 +72,15 @@ def format_bytes(size: float) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GB"
+
+
+def format_read(read: Read) -> str:
+    """One line for a file, folder, database or pattern a step read: path, size, digest."""
+    mark = " (declared)" if read.declared else ""
+    if not read.digest:
+        return f"{read.path}  absent{mark}"
+    if read.kind == "folder":
+        return f"{read.path.rstrip('/')}/  {read.size} names  {read.digest[:12]}{mark}"
+    if read.kind == "glob":
+        return f"{read.path}  {read.size} matches  {read.digest[:12]}{mark}"
+    return f"{read.path}  {format_bytes(read.size)}  {read.digest[:12]}{mark}"

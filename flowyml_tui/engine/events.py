@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 import msgspec
 
+from .reads.model import Read
+
 
 class StepStatus(StrEnum):
     """Where a step is in a run."""
@@ -42,6 +44,8 @@ class ReasonKind(StrEnum):
     CACHE_DISABLED = "cache_disabled"
     CORRUPT_ENTRY = "corrupt_entry"
     KEY_CHANGED = "key_changed"
+    FILE_CHANGED = "file_changed"
+    """A file, folder or database the step read changed (or went away, or appeared)."""
     FAILED = "failed"
     SKIPPED = "skipped"
 
@@ -153,6 +157,8 @@ class StepFinished(Event, frozen=True, tag="step_finished"):
     """Calls after the first (flowyml's `retry=`); the reason says "after N attempts" too."""
     calls: tuple[CallStats, ...] = ()
     """The call caches (CachePrimitive) the step's function used, by name; () for a hit."""
+    reads: tuple[Read, ...] = ()
+    """The files, folders and databases the result depends on (recorded or declared)."""
 
 
 class RunWarning(Event, frozen=True, tag="warning"):

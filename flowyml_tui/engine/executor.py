@@ -25,7 +25,7 @@ import msgspec
 from .cache import CorruptEntry, Store, checksum, serialize_outputs
 from .cache.entry import Entry
 from .callscope import calls_dir
-from .errors import CacheFullError, FlowymlError, UnhashableInput
+from .errors import CacheFullError, FlowymlError
 from .events import (
     CallStats,
     Event,
@@ -39,15 +39,18 @@ from .events import (
     StepStatus,
 )
 from .graph import Graph
-from .hashing import CodeIdentity, Unfingerprintable, code_identity, fingerprint
-from .keys import Recipe, key_of, key_prefix
+from .hashing import Unfingerprintable, fingerprint
+from .keys import Recipe
 from .logfiles import OutputTail
 from .mutation import is_immutable
 from .preview import preview
+from .reads.model import Read
+from .reads.snapshot import ReadSnapshot
 from .result import Outputs, ResultsAfterRun, RunResult, StepResult, StepResults
 from .run import decide
 from .run.decide import Clock, Decision, WorkspaceSnapshot
 from .run.held import HeldOutputs, HoldSpec, split_outputs
+from .run.keying import Keying
 from .run.runner import InlineRunner, StepRunner, StepTask, user_traceback
 from .run.scheduler import Scheduler
 from .shown import shown_context
@@ -79,17 +82,6 @@ class StepPlan(msgspec.Struct, frozen=True):
     """"hit", "run", "pinned" or "skip"."""
     reason: str
     reason_kind: ReasonKind
-
-
-class _KeyPlan(msgspec.Struct, frozen=True):
-    """What a step's key is made of, short of its input fingerprints (`Executor._key_plan`)."""
-
-    step: Step
-    prefix: str
-    inputs: tuple[tuple[str, str, str, bool], ...]
-    """(`in:<name>=`, input name, parameter, produced upstream?) in the key's order"""
-    context: tuple[tuple[str, str], ...]
-    """(`ctx:<param>=`, parameter) in the key's order"""
 
 
 class _InFlight(msgspec.Struct):
@@ -147,8 +139,6 @@ class Executor:
         """Output -> where it stays on the runner's workers (a runner that `holds_values`)."""
         self._output_entry: dict[str, Entry] = {}
         """Output name -> the cache entry holding its value (found by name in `entry.outputs`)."""
-        self._output_fps: dict[str, str] = {}
-        self._context_fps: dict[str, str] = {}
         self._used: dict[str, str] = {}
         self._scheduler = Scheduler(graph)
         self._own_runner = runner is None
@@ -169,14 +159,6 @@ class Executor:
         """Log lines from other threads, turned into events on the driver thread."""
         if store is not None:
             store.refresh()
-        plans = graph.memo.setdefault(
-            ("key-plans", pipeline, code_hash_mode, frozenset(self.context)), {}
-        )
-        self._plans: dict[str, _KeyPlan] = plans  # type: ignore[assignment]
-        self._last_keys: dict[str, tuple[list[str], str]] = graph.memo.setdefault(  # type: ignore[assignment]
-            ("last-keys", pipeline), {}
-        )
-        """Step -> (the key's parts, the key) as last digested: a pure function of the parts."""
         self._workspace = (
             WorkspaceSnapshot(
                 pipeline,
@@ -188,6 +170,21 @@ class Executor:
             else WorkspaceSnapshot(pipeline)
         )
         self._pins = self._workspace.pins
+        self.keys = Keying(  # the one key path: keys, recipes, decisions, read checks
+            pipeline=pipeline,
+            graph=graph,
+            context=self.context,
+            code_hash_mode=code_hash_mode,
+            store=store,
+            workspace=self._workspace,
+            clock=clock,
+            root=os.path.dirname(os.path.abspath(source_file)) if source_file else None,
+            excluded=(str(store.path),) if store is not None else (),
+            input_values=self._input_values,
+        )
+        self._key = self.keys.key
+        self._output_fps = self.keys.output_fps
+        self._context_fps = self.keys.context_fps
         # Asked once per cached step: looked up once (a one-tier store has neither).
         self._tier_of = getattr(store, "tier_of", None)
         self._writer_of = getattr(store, "writer_of", None)
@@ -505,7 +502,7 @@ class Executor:
         """A plain cache hit, decided and reported without building a `Recipe`, or None.
 
         The common case of a cached run, so it is kept lean: the key is digested straight
-        from the step's fingerprints (`_key_from`, byte-identical to `Recipe.key`). Anything
+        from the step's fingerprints (`Keying.key`, byte-identical to `Recipe.key`). Anything
         else (a pin, key function, invalidation, expiry, a miss, an input that cannot be
         hashed) returns None and takes the full decision, which explains it.
         """
@@ -517,10 +514,7 @@ class Executor:
             return None
         assert self.store is not None
         try:
-            plan = self._plans.get(name)
-            if plan is None or plan.step is not step:
-                plan = self._key_plan(step)
-            key = self._key_from(plan)
+            key = self._key(step)
         except Exception:  # the full decision raises it again and reports it
             return None
         entry = self.store.get_entry(key)
@@ -531,6 +525,8 @@ class Executor:
             step, entry, mark, self._clock, None
         ):
             return None
+        if entry.reads and self.keys.world_change(entry) is not None:
+            return None  # a file it read changed: the full decision says which
         outputs = step.outputs
         output_fps = entry.output_fps
         values, located, known = self._values, self._output_entry, self._output_fps
@@ -579,62 +575,12 @@ class Executor:
             step.cache_label, key, code_hash, (), None, None, input_fps,
             fps, sizes, shown, (), tier, writer,
         )  # fmt: skip
+        if entry.reads:
+            finished = msgspec.structs.replace(finished, reads=tuple(entry.reads))
         self.events.append(finished)  # `_emit`, inlined: this runs once per cached step
         if self._sink is not None:
             self._sink(finished)
         return result
-
-    def _key_plan(self, step: Step) -> _KeyPlan:
-        """The step's fixed key parts, kept on the graph across runs while they stay valid.
-
-        The graph fixes the producers and the context's names, so only the step's code can
-        change them: a plan is kept only when the step's code identity is memoised for its
-        function (`code_identity` would return that very object again). Code without source
-        is identified afresh on every call, so its plan is too.
-        """
-        found = self._plans.get(step.name)
-        if found is not None and found.step is step:
-            return found
-        ident = self._code(step)
-        plan = self._plan_key(step, ident)
-        if ident is not None and self._code(step) is ident:
-            self._plans[step.name] = plan
-        return plan
-
-    def _plan_key(self, step: Step, ident: CodeIdentity | None) -> _KeyPlan:
-        code_hash = ident.hash if ident and step.policy is CachePolicy.CODE_HASH else None
-        prefix = key_prefix(
-            self.pipeline, step.name, step.policy.value, step.outputs, code_hash, None
-        )
-        bound = {}  # as `_recipe` builds its inputs: one per name, in sorted order
-        for name, param in step.bindings:
-            bound[name] = (f"in:{name}=", name, param, name in self.graph.producers)
-        read = sorted(p for p in step.params if p in self.context)
-        return _KeyPlan(
-            step,
-            prefix,
-            tuple(bound[name] for name in sorted(bound)),
-            tuple((f"ctx:{p}=", p) for p in read),
-        )
-
-    def _fast_key(self, step: Step, ident: CodeIdentity | None) -> str:
-        """`self._recipe(step, ident).key()` for a step without a key function, with no
-        `Recipe` built: the same parts, digested the same way (`keys.key_prefix`/`key_of`)."""
-        return self._key_from(self._plan_key(step, ident))
-
-    def _key_from(self, plan: _KeyPlan) -> str:
-        known, step = self._output_fps, plan.step
-        parts = [plan.prefix]
-        for label, name, param, produced in plan.inputs:
-            parts.append(label + (known[name] if produced else self._context_fp(step, name, param)))
-        for label, param in plan.context:
-            parts.append(label + self._context_fp(step, param, param))
-        last = self._last_keys.get(step.name)
-        if last is not None and last[0] == parts:  # the same parts: the same digest
-            return last[1]
-        key = key_of(step.name, parts)
-        self._last_keys[step.name] = (parts, key)
-        return key
 
     def _decide_with_inputs(self, step: Step) -> Decision:
         """Decide a step; one that will run also gets its inputs loaded, consistently.
@@ -657,33 +603,8 @@ class Executor:
         )
 
     def _decide(self, step: Step, pending_upstream: list[str] | None = None) -> Decision:
-        """`run.decide` with this run's recipe, store, workspace and clock; its warnings are
-        reported here."""
-        if self.store is None or step.policy is CachePolicy.DISABLED:
-            return Decision("run", ReasonKind.CACHE_DISABLED, "cache disabled")
-        ident = self._code(step)
-        if pending_upstream:
-            decision = decide.plan_behind(
-                step,
-                ident,
-                pending_upstream[0],
-                self.store,
-                self._workspace,
-                self.graph.producers,
-                lambda: {p: self._context_fp(step, p, p) for p in step.params if p in self.context},
-                self.context,
-            )
-        else:
-            recipe = self._recipe(step, ident)
-            decision = decide.decide(
-                step,
-                recipe,
-                ident,
-                self.store,
-                self._workspace,
-                self._clock,
-                self.graph.producers,
-            )
+        """`Keying.decide`, its warnings reported here."""
+        decision = self.keys.decide(step, pending_upstream)
         for message, where in decision.warnings:
             self._warn(message, where)
         return decision
@@ -736,6 +657,7 @@ class Executor:
                 run_id=self.run_id,
                 calls_dir=str(calls_dir(self.store.path)) if self.store is not None else None,
                 hold=self._hold_spec(step, decision) if self._holds else None,
+                reads=self.keys.read_spec(step) if decision.recipe is not None else None,
             )
             began.future = self._runner.submit(task, on_log)
         except Exception as exc:
@@ -770,14 +692,16 @@ class Executor:
         """Take the step's outcome (waiting for it if need be): store and report it."""
         step, decision, result, kwargs = began.step, began.decision, began.result, began.kwargs
         error, error_traceback = began.error, None
+        reads: ReadSnapshot | None = None
         if began.future is not None:
             try:
                 outcome = began.future.result()
                 result.retries = outcome.retries
                 result.calls = tuple(CallStats(*c) for c in outcome.calls)
+                reads = outcome.reads
                 if outcome.error is None and outcome.held is not None:
                     self._drain_logs()
-                    return self._complete_held(began, outcome.held)
+                    return self._complete_held(began, outcome.held, reads)
                 if outcome.error is None:
                     values = self._split_outputs(step, outcome.value)
                 else:  # the step raised: its traceback was formatted where it ran
@@ -806,9 +730,9 @@ class Executor:
         self._produced(step, fps, result)
         entry = None
         if decision.recipe is not None and self.store is not None:
-            entry = self._store_entry(step, decision.recipe, values, fps, result)
+            entry = self._store_entry(step, decision.recipe, values, fps, result, reads)
         self._stored_in(step, entry)
-        self._finish(step, result, entry=entry, values=values)
+        self._finish(step, result, entry=entry, values=values, reads=reads)
         return result
 
     def _executed(self, began: _InFlight) -> None:
@@ -836,7 +760,9 @@ class Executor:
             for index, name in enumerate(step.outputs):
                 self._stored[name] = (entry, index)
 
-    def _complete_held(self, began: _InFlight, held: HeldOutputs) -> StepResult:
+    def _complete_held(
+        self, began: _InFlight, held: HeldOutputs, reads: ReadSnapshot | None
+    ) -> StepResult:
         """`_complete` for outputs that stayed on the runner's workers: their fingerprints,
         previews and bytes for the store came back, the values did not."""
         step, decision, result = began.step, began.decision, began.result
@@ -874,9 +800,10 @@ class Executor:
                     fps,
                     result,
                     checksums=list(held.checksums),
+                    reads=reads,
                 )
         self._stored_in(step, entry)
-        self._finish(step, result, entry=entry, previews=held.previews)
+        self._finish(step, result, entry=entry, previews=held.previews, reads=reads)
         return result
 
     # -- inputs changed in place -------------------------------------------------------------
@@ -1019,6 +946,7 @@ class Executor:
         values: tuple[Any, ...],
         fps: list[str],
         result: StepResult,
+        reads: ReadSnapshot | None,
     ) -> Entry | None:
         assert self.store is not None
         pickled = serialize_outputs(step.name, step.outputs, values)
@@ -1028,7 +956,7 @@ class Executor:
             return None
         blobs, formats = pickled
         return self._put_entry(
-            step, recipe, blobs, formats, [preview(v) for v in values], fps, result
+            step, recipe, blobs, formats, [preview(v) for v in values], fps, result, reads=reads
         )
 
     def _put_entry(
@@ -1041,10 +969,22 @@ class Executor:
         fps: list[str],
         result: StepResult,
         checksums: list[str] | None = None,
+        reads: ReadSnapshot | None = None,
     ) -> Entry | None:
-        """Write the step's entry from its outputs' bytes (pickled here or on a worker)."""
+        """Write the step's entry from its outputs' bytes (pickled here or on a worker),
+        with what it read; not at all if a file it read changed while it ran."""
         assert self.store is not None
-        ident = self._code(step)
+        stored_reads: list[Read] = []
+        texts: dict[str, str] = {}
+        if reads is not None:
+            moved = self.keys.moved_reason(step, reads)
+            if moved is not None:  # the result is this run's only: no entry says it is valid
+                result.reason = f"{result.reason}; not cached: {moved}"
+                result.warnings.append(f"step {step.name} not cached: {moved}")
+                self._warn(f"step {step.name} not cached: {moved}", step.name)
+                return None
+            stored_reads, texts = self.keys.stored_reads(reads)
+        ident = self.keys.code(step)
         now = time.time_ns()
         entry = Entry(
             key=recipe.key(),
@@ -1063,14 +1003,13 @@ class Executor:
             checksums=checksums if checksums is not None else [checksum(b) for b in blobs],
             formats=formats,
             previews=previews,
+            reads=stored_reads,
         )
-        sources = {}
+        sources = dict(texts)
         if ident is not None:
-            sources = {
-                ident.functions[q]: text
-                for q, text in ident.sources.items()
-                if q in ident.functions
-            }
+            for qualname, text in ident.sources.items():
+                if qualname in ident.functions:
+                    sources[ident.functions[qualname]] = text
         try:
             self.store.put_entry(entry, blobs, sources)
         except CacheFullError as exc:  # already explained once this run: no new warning
@@ -1134,7 +1073,7 @@ class Executor:
             "run",
             ReasonKind.CORRUPT_ENTRY,
             f"corrupt cache entry: {problem}",
-            self._recipe(producer, self._code(producer)),
+            self.keys.recipe(producer, self.keys.code(producer)),
         )
         self._execute(producer, decision, result)
         self._results[producer.name] = result
@@ -1176,72 +1115,9 @@ class Executor:
         """The code hash a record shows: for `input_hash`, whose key ignores the code, the
         current code's, not that of the run that wrote the entry."""
         if step.policy is CachePolicy.INPUT_HASH:
-            ident = self._code(step)
+            ident = self.keys.code(step)
             return ident.hash if ident else None
         return stored or None
-
-    def _code(self, step: Step) -> CodeIdentity | None:
-        if step.policy is CachePolicy.DISABLED:
-            return None
-        return code_identity(step.func, mode=self.code_hash_mode)
-
-    def _recipe(self, step: Step, ident: CodeIdentity | None) -> Recipe:
-        if step.policy is CachePolicy.KEY_FN:  # the user's key is the whole key
-            return Recipe(
-                self.pipeline,
-                step.name,
-                step.policy.value,
-                step.outputs,
-                custom_key=self._custom_key(step),
-            )
-        inputs = {}
-        for name, param in step.bindings:
-            if name in self.graph.producers:
-                inputs[name] = self._output_fps[name]
-            else:
-                inputs[name] = self._context_fp(step, name, param)
-        context = {
-            param: self._context_fp(step, param, param)
-            for param in step.params
-            if param in self.context
-        }
-        return Recipe(
-            pipeline=self.pipeline,
-            step=step.name,
-            policy=step.policy.value,
-            outputs=step.outputs,
-            code_hash=ident.hash if ident and step.policy is CachePolicy.CODE_HASH else None,
-            inputs=inputs,
-            context=context,
-            context_values=self.context,
-        )
-
-    def _context_fp(self, step: Step, name: str, param: str) -> str:
-        fp = self._context_fps.get(name)
-        if fp is None:
-            try:
-                fp = fingerprint(self.context[name])
-            except Unfingerprintable as exc:
-                raise UnhashableInput(
-                    f"step {step.name!r}: argument {param!r} (context value {name!r}) cannot be "
-                    f"hashed: {exc}; pass a picklable value, or use cache=False or a key function"
-                ) from exc
-            self._context_fps[name] = fp
-        return fp
-
-    def _custom_key(self, step: Step) -> str:
-        assert step.key_fn is not None
-        inputs, context = self._input_values(step), dict(self.context)
-        if step.key_fn_args == 2:  # flowyml's fn(inputs, context)
-            key = step.key_fn(inputs, context)
-        else:
-            key = step.key_fn(step, inputs, context)
-        if not isinstance(key, str):
-            raise FlowymlError(
-                f"step {step.name!r}: the key function returned a {type(key).__name__}; "
-                "it must return a str"
-            )
-        return key
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -1263,6 +1139,7 @@ class Executor:
         entry: Entry | None = None,
         values: tuple[Any, ...] | None = None,
         previews: tuple[str, ...] | None = None,
+        reads: ReadSnapshot | None = None,
     ) -> None:
         if entry is not None:
             sizes = dict(zip(step.outputs, entry.sizes, strict=False))
@@ -1300,8 +1177,17 @@ class Executor:
                 written_by=writer,
                 retries=result.retries,
                 calls=result.calls,
+                reads=self._reads_shown(entry, reads),
             )
         )
+
+    def _reads_shown(self, entry: Entry | None, reads: ReadSnapshot | None) -> tuple[Read, ...]:
+        """What the step's result read, as its entry keeps it (or, not stored, as recorded)."""
+        if entry is not None:
+            return tuple(entry.reads)
+        if reads is not None:
+            return tuple(self.keys.stored_reads(reads)[0])
+        return ()
 
     def _origin(self, key: str | None) -> tuple[str | None, str | None]:
         """(tier, `user@host` who computed it) of a hit; nothing to name in a one-tier store."""

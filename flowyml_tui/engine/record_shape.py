@@ -28,6 +28,17 @@ class _Call(msgspec.Struct, kw_only=True):
     places: list[str] = []
 
 
+class _Read(msgspec.Struct, kw_only=True):
+    path: str
+    kind: str
+    digest: str
+    size: int = 0
+    mtime_ns: int = 0
+    ctime_ns: int = 0
+    inode: int = 0
+    declared: bool = False
+
+
 class _Step(msgspec.Struct, kw_only=True):
     name: str
     status: str = ""
@@ -56,6 +67,7 @@ class _Step(msgspec.Struct, kw_only=True):
     log: _Log = msgspec.field(default_factory=_Log)
     warnings: list[str] = []
     calls: list[_Call] = []
+    reads: list[_Read] = []
 
 
 class _Totals(msgspec.Struct, kw_only=True):

@@ -41,6 +41,7 @@ from .events import (
     StepStatus,
 )
 from .logfiles import LogFiles
+from .reads.model import Read
 from .record_shape import checked_record
 from .totals import run_totals
 
@@ -186,6 +187,8 @@ class StepRecord(msgspec.Struct, frozen=True, gc=False):
     """"shared" for a hit from the team's shared cache."""
     calls: tuple[CallStats, ...] = ()
     """The call caches its function used: hits, misses, seconds saved (issue 12)."""
+    reads: tuple[Read, ...] = ()
+    """The files, folders and databases its result depends on, with their digests."""
 
 
 class RunTotals(msgspec.Struct, frozen=True, gc=False):
@@ -486,6 +489,7 @@ def _finished_record(
         done.reason_kind, done.cached, done.duration_seconds, done.saved_seconds, done.cache,
         done.key, done.code_hash, done.changed, done.diff, done.error, done.input_fingerprints,
         done.output_fingerprints, done.output_sizes, done.output_previews, done.tier, done.calls,
+        done.reads,
     )  # fmt: skip
 
 

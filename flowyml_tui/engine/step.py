@@ -61,6 +61,11 @@ class Step(msgspec.Struct, frozen=True, eq=False, weakref=True):
     after: tuple[str, ...] = ()
     """Steps that must finish first without feeding it: a translated flowyml `If` branch
     waits for the steps its condition reads."""
+    reads: tuple[str, ...] = ()
+    """Declared reads: glob patterns, relative to the pipeline file's folder, for files the
+    audit hook cannot see (C-level readers such as pyarrow's or h5py's)."""
+    track_reads: bool = True
+    """Record the files, folders and databases the step reads, and re-run it when they change."""
 
     def __post_init__(self) -> None:
         label = "off" if self.policy is CachePolicy.DISABLED else self.policy.value
@@ -90,12 +95,17 @@ def step(
     execution_group: str | None = None,
     pipeline: str | None = None,
     register: bool = True,
+    reads: Sequence[str] | str | None = None,
+    track_reads: bool = True,
 ) -> Any:
     """Declare a pipeline step; works bare (`@step`) or with arguments (`@step(outputs=[...])`).
 
     flowyml's keywords mean what they mean there: `retry`, `condition`, `tags`, `resources`,
     `execution_group`, `pipeline` (kept as the `pipeline` tag) and `register`; `timeout` is
     also enforced, which flowyml 2.2.1 does not do.
+
+    The files a step reads are recorded and its result follows them; `reads=` declares glob
+    patterns for readers the recording cannot see, `track_reads=False` turns recording off.
     """
 
     def decorate(fn: Callable[..., Any]) -> Step:
@@ -104,6 +114,7 @@ def step(
         if not callable(fn):
             raise StepDefinitionError(f"@step must decorate a function, got {type(fn).__name__}")
         made = _make_step(fn, inputs, outputs, cache, ttl, name)
+        made = _with_reads(made, reads, track_reads)
         return _with_flowyml_options(
             made, retry, timeout, condition, tags, resources, execution_group, pipeline, register
         )
@@ -111,6 +122,23 @@ def step(
     if func is not None:
         return decorate(func)
     return decorate
+
+
+def _with_reads(made: Step, reads: Sequence[str] | str | None, track_reads: bool) -> Step:
+    if reads is None and track_reads is True:
+        return made
+    patterns = (reads,) if isinstance(reads, str) else tuple(reads or ())
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern:
+            raise StepDefinitionError(
+                f"step {made.name!r}: reads= takes glob patterns such as 'data/*.parquet', "
+                f"got {pattern!r}"
+            )
+    if not isinstance(track_reads, bool):
+        raise StepDefinitionError(
+            f"step {made.name!r}: track_reads must be True or False, got {track_reads!r}"
+        )
+    return msgspec.structs.replace(made, reads=patterns, track_reads=track_reads)
 
 
 def _with_flowyml_options(

@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from flowyml_tui.engine.cache import CacheStore, open_store
+from flowyml_tui.engine.cache.entry import KEY_FORMAT
 from flowyml_tui.engine.events import StepFinished, StepStatus
 from flowyml_tui.engine.records import load_run
 from flowyml_tui.tui.state import RunModel
@@ -63,7 +64,7 @@ def tiers(result) -> dict[str, str | None]:
 
 def project_keys(url: str, project: str, kind: str) -> list[bytes]:
     client = redis.Redis.from_url(url)
-    return sorted(client.scan_iter(f"flowyml:v2:{project}:{kind}:*"))
+    return sorted(client.scan_iter(f"flowyml:v{KEY_FORMAT}:{project}:{kind}:*"))
 
 
 def test_what_one_teammate_computed_the_other_gets_as_a_hit(teammate, team, redis_server, tmp_path):
@@ -128,7 +129,7 @@ def test_a_tampered_entry_is_refused_and_the_steps_run(teammate, team, redis_ser
     import hashlib
 
     evil_sha = hashlib.sha256(evil).hexdigest()
-    client.set(f"flowyml:v2:{team}:v:{evil_sha}", evil)
+    client.set(f"flowyml:v{KEY_FORMAT}:{team}:v:{evil_sha}", evil)
     for name in project_keys(redis_server.url, team, "e"):
         sig, _, payload = client.get(name).partition(b".")
         header = pickle.loads(pickle.dumps(payload))  # bytes copy

@@ -45,10 +45,11 @@ def test_the_fast_key_is_the_recipe_key_for_inputs_context_and_several_outputs(w
     result = executor.run()  # fills the output fingerprints the keys are made from
     checked = 0
     for step in executor.graph.order:
-        expected = executor._recipe(step, executor._code(step)).key()
+        keys = executor.keys
+        expected = keys.recipe(step, keys.code(step)).key()
         if step.policy is not CachePolicy.KEY_FN:
-            assert executor._fast_key(step, executor._code(step)) == expected
-            assert executor._key_from(executor._key_plan(step)) == expected
+            assert keys.key(step) == expected
+            assert keys.key_from(keys.key_plan(step)) == expected
             checked += 1
         assert result.step_results[step.name].key == expected
     assert checked == 3
@@ -116,7 +117,8 @@ def test_a_key_kept_from_the_last_run_is_digested_again_when_an_input_changes(wr
         result = executor.run()
         assert all(r.cached for r in result.step_results.values())
         for step in executor.graph.order:
-            expected = executor._recipe(step, executor._code(step)).key()
+            keys = executor.keys
+            expected = keys.recipe(step, keys.code(step)).key()
             assert result.step_results[step.name].key == expected
             if step.policy is not CachePolicy.KEY_FN:
-                assert executor._key_from(executor._key_plan(step)) == expected
+                assert keys.key_from(keys.key_plan(step)) == expected

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import msgspec
 
-KEY_FORMAT = 2
+from ..reads.model import Read
+
+KEY_FORMAT = 3
 """Bumped whenever what a key covers or how an entry is laid out changes: entries written by
 another format never match (the digest includes it) and a store of another layout is emptied."""
 
@@ -49,6 +51,8 @@ class Entry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     checksums: list[str]
     formats: list[str]
     previews: list[str]
+    reads: list[Read] = []
+    """The world the result depends on besides its key: checked before it is served."""
 
     def __post_init__(self) -> None:
         count = len(self.outputs)

@@ -19,10 +19,14 @@ from ..cache.entry import Entry
 from ..events import ReasonKind
 from ..hashing import CodeIdentity
 from ..keys import Recipe
+from ..reads.check import ReadChange
 from ..step import CachePolicy, Step
 
 Clock = Callable[[], float]
 """Seconds since the epoch, as `time.time` gives them."""
+
+WorldCheck = Callable[[Entry], ReadChange | None]
+"""What no longer holds of the files an entry's step read (`Keying.world_change`)."""
 
 
 class EntryReader(Protocol):
@@ -96,9 +100,11 @@ def decide(
     workspace: WorkspaceSnapshot,
     clock: Clock,
     producers: Mapping[str, str],
+    world: WorldCheck | None = None,
 ) -> Decision:
-    """Decide a step whose inputs are all known: a pin wins, then a fresh entry under its key;
-    otherwise it runs, and the reason says what changed since its baseline entry."""
+    """Decide a step whose inputs are all known: a pin wins, then a fresh entry under its key
+    whose reads still hold (`world`); otherwise it runs, and the reason says what changed
+    since its baseline entry, or which file it read changed."""
     warnings: tuple[tuple[str, str | None], ...] = ()
     pinned_key = workspace.pins.get(step.name)
     if pinned_key is not None:
@@ -106,7 +112,7 @@ def decide(
         if pinned is not None:
             return _pinned(step, recipe, ident, pinned, store, producers)
         warnings = ((f"the pinned entry of {step.name} is gone; running it instead", step.name),)
-    decision = _by_key(step, recipe, ident, store, workspace, clock, producers)
+    decision = _by_key(step, recipe, ident, store, workspace, clock, producers, world)
     if warnings:
         decision.warnings = warnings + decision.warnings
     return decision
@@ -120,12 +126,21 @@ def _by_key(
     workspace: WorkspaceSnapshot,
     clock: Clock,
     producers: Mapping[str, str],
+    world: WorldCheck | None,
 ) -> Decision:
     key = recipe.key()
     entry = store.get_entry(key)
     if entry is not None:
         reason = stale(step, entry, workspace.invalidated.get(step.name), clock, recipe)
-        return reason or Decision("hit", ReasonKind.CACHED, "cached", recipe, entry)
+        if reason is not None:
+            return reason
+        change = world(entry) if world is not None and entry.reads else None
+        if change is not None:
+            return Decision(
+                "run", ReasonKind.FILE_CHANGED, change.reason, recipe, None, (change.path,),
+                change.diff,
+            )  # fmt: skip
+        return Decision("hit", ReasonKind.CACHED, "cached", recipe, entry)
     if key in store.unreadable:
         return Decision(
             "run",

@@ -11,6 +11,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
@@ -18,6 +19,9 @@ import msgspec
 from ..aio import StepLoop
 from ..callscope import step_scope
 from ..capture import LogSink
+from ..reads.model import ReadSpec
+from ..reads.recorder import Recording, recording
+from ..reads.snapshot import ReadSnapshot, snapshot
 from ..stepcall import call_step
 
 if TYPE_CHECKING:  # imported when first needed: a fully cached run never makes a future
@@ -52,6 +56,8 @@ class StepTask(msgspec.Struct, frozen=True):
     memory only (no step cache)."""
     hold: HoldSpec | None = None
     """For a runner that keeps values on its workers: how to summarise the outputs there."""
+    reads: ReadSpec | None = None
+    """What to record of the files the call reads; None: nothing (no entry will be kept)."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         import cloudpickle  # only when a task leaves the process
@@ -68,6 +74,7 @@ class StepTask(msgspec.Struct, frozen=True):
                 self.run_id,
                 self.calls_dir,
                 self.hold,
+                self.reads,
             ),
         )
 
@@ -82,11 +89,12 @@ def _rebuild_task(
     run_id: str = "",
     calls_dir: str | None = None,
     hold: HoldSpec | None = None,
+    reads: ReadSpec | None = None,
 ) -> StepTask:
     import pickle
 
     return StepTask(
-        step, pickle.loads(func), kwargs, capture, retry, timeout, run_id, calls_dir, hold
+        step, pickle.loads(func), kwargs, capture, retry, timeout, run_id, calls_dir, hold, reads
     )
 
 
@@ -109,6 +117,8 @@ class StepOutcome(msgspec.Struct, frozen=True):
     """Its call caches' use: (name, hits, misses, seconds saved, disk slots) per primitive."""
     held: HeldOutputs | None = None
     """Set instead of `value` when the runner kept the outputs where they were made."""
+    reads: ReadSnapshot | None = None
+    """What the call read, digested where it ran (when the task asked for it)."""
 
     @property
     def ok(self) -> bool:
@@ -143,7 +153,11 @@ def run_task(
         sink = on_log if on_log is not None else lambda stream, text: logs.append((stream, text))
     started = time.perf_counter()
     retries = 0
-    with step_scope(task.calls_dir) as calls:
+    spec = task.reads
+    with (
+        step_scope(task.calls_dir) as calls,
+        recording(spec.excluded) if spec is not None and spec.track else nullcontext() as recorded,
+    ):
         try:
             if task.retry or task.timeout is not None:
                 value, retries = _call_with_policy(task, sink, loop)
@@ -159,6 +173,9 @@ def run_task(
                 retries=getattr(exc, "flowyml_retries", 0),
                 calls=calls.summary(),
             )
+    reads = None
+    if spec is not None:  # digested before the duration is taken: it is part of the step
+        reads = snapshot(recorded or Recording(()), spec.declared)
     return StepOutcome(
         step=task.step,
         value=value,
@@ -166,6 +183,7 @@ def run_task(
         duration_seconds=time.perf_counter() - started,
         retries=retries,
         calls=calls.summary(),
+        reads=reads,
     )
 
 
