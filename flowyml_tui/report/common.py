@@ -117,6 +117,23 @@ def calls_of(step: Record) -> str:
     return format_calls(step.get("calls") or (), fmt_seconds)
 
 
+def reads_of(step: Record) -> list[str]:
+    """One line per file, folder, database or pattern the step's result read (path, size,
+    digest): which version of which file produced it."""
+    import msgspec
+
+    from flowyml_tui.engine.display import format_read
+    from flowyml_tui.engine.reads.model import Read
+
+    lines = []
+    for raw in step.get("reads") or ():
+        try:
+            lines.append(format_read(msgspec.convert(raw, Read)))
+        except msgspec.ValidationError:
+            continue  # a record from elsewhere: what cannot be read is left out
+    return lines
+
+
 def all_warnings(record: Record) -> list[tuple[str | None, str]]:
     seen: dict[tuple[str | None, str], None] = {}
     for warning in record.get("warnings", []):

@@ -27,6 +27,7 @@ from .common import (
     fmt_rate,
     fmt_seconds,
     fmt_when,
+    reads_of,
     reason_of,
     short_hash,
     totals_of,
@@ -192,7 +193,7 @@ def _changes(steps: list[Record]) -> str:
     ]
     if not items:
         return ""
-    return f'<section id="changes"><h2>Code changes</h2>{"".join(items)}</section>'
+    return f'<section id="changes"><h2>Changes</h2>{"".join(items)}</section>'
 
 
 def _failures(record: Record) -> str:
@@ -248,6 +249,10 @@ def _details(steps: list[Record]) -> str:
                 f"<dt>call cache <code>{esc(call.get('name', ''))}</code></dt>"
                 f"<dd>{esc(calls_of({'calls': [call]}))}</dd>"
             )
+        reads = reads_of(step)
+        if reads:
+            shown = "<br>".join(f"<code>{esc(line)}</code>" for line in reads)
+            body.append(f"<dt>reads</dt><dd>{shown}</dd>")
         if step.get("source_file"):
             where = f"{step['source_file']}:{step.get('source_line') or ''}".rstrip(":")
             body.append(f"<dt>defined in</dt><dd><code>{esc(where)}</code></dd>")

@@ -19,6 +19,7 @@ from .common import (
     fmt_rate,
     fmt_seconds,
     fmt_when,
+    reads_of,
     reason_of,
     tail_lines,
     totals_of,
@@ -123,7 +124,7 @@ def render_markdown(record: Record) -> str:
         )
     changes = [step for step in steps if step.get("diff")]
     if changes:
-        out += ["", "#### Code changes"]
+        out += ["", "#### Changes"]
         for step in changes:
             out += [
                 "",
@@ -131,6 +132,12 @@ def render_markdown(record: Record) -> str:
                 "",
                 md_fence(step["diff"], "diff"),
             ]
+    reading = [(step, reads_of(step)) for step in steps if step.get("reads")]
+    if reading:
+        out += ["", "#### Files read", ""]
+        for step, lines in reading:
+            out.append(f"- {md_code(step['name'])}")
+            out += [f"  - {md_code(line)}" for line in lines]
     failures = [step for step in steps if step.get("status") == "failed" or step.get("error")]
     if failures or record.get("error"):
         out += ["", "#### Failures"]

@@ -89,8 +89,10 @@ async def watch_pipeline_files(
 ) -> AsyncIterator[set[Path]]:
     """Yield the set of changed relevant files, once per burst of saves.
 
-    Relevant: `paths` plus whatever `extra()` returns (the local modules the worker reported),
-    re-read after every change so a newly imported helper is watched from the next save on.
+    Relevant: `paths` plus whatever `extra()` returns (the local modules the worker reported,
+    the files and folders the steps read), re-read after every change so a newly imported
+    helper is watched from the next save on. For a folder, a file added, removed or renamed
+    in it counts as a change of the folder.
     `ignore_dirs` holds directory names (``.venv``) or paths (the cache dir). A burst is writes
     less than `debounce_ms` apart.
     """
@@ -122,7 +124,8 @@ async def watch_pipeline_files(
         restart = False
         async with contextlib.aclosing(changes):
             async for raw in changes:
-                hits = {_real(Path(name)) for _, name in raw} & relevant
+                changed = {_real(Path(name)) for _, name in raw}
+                hits = (changed & relevant) | {p.parent for p in changed if p.parent in relevant}
                 if hits:
                     for path in hits:
                         seen[path] = _mtime(path)
@@ -142,7 +145,14 @@ async def watch_pipeline_files(
 
 
 def _roots(files: Iterable[Path]) -> list[Path]:
-    return sorted({p.parent for p in files if p.parent.is_dir()})
+    """The folders to watch: each file's folder, and each relevant folder itself."""
+    roots = set()
+    for path in files:
+        if path.is_dir():
+            roots.add(path)
+        if path.parent.is_dir():
+            roots.add(path.parent)
+    return sorted(roots)
 
 
 def _mtime(path: Path) -> int | None:

@@ -320,11 +320,16 @@ class FlowymlApp(App[int]):
             ignore.append(Path(self.cache_dir).resolve())
         async for changed in watch_pipeline_files(
             self.files,
-            extra=lambda: self.local_modules,
+            extra=lambda: (*self.local_modules, *self._files_read()),
             ignore_dirs=ignore,
             stop_event=self._watch_stop,
         ):
             self.post_message(FilesChanged(frozenset(changed)))
+
+    def _files_read(self) -> list[Path]:
+        """The files and folders the steps' results read: saving one re-runs the pipeline."""
+        base = self.target.file.resolve().parent
+        return [base / path for path in sorted(self.model.read_paths)]
 
     @on(FilesChanged)
     def _files_changed(self, message: FilesChanged) -> None:

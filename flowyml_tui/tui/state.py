@@ -6,6 +6,7 @@ widgets then catch up at most once per frame from the `dirty` set.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from flowyml_tui.engine.events import (
     StepStarted,
     StepStatus,
 )
+from flowyml_tui.engine.reads.model import Read
 from flowyml_tui.engine.totals import RunTotals, run_totals
 from flowyml_tui.runner.protocol import ChildExited, ChildOutput, LoadFailed, RunCancelled
 
@@ -92,6 +94,8 @@ class StepRow:
     """"shared" when the hit came from the team's shared cache."""
     calls: tuple[CallStats, ...] = ()
     """This run's call-cache use by the step (CachePrimitive hits, misses, time saved)."""
+    reads: tuple[Read, ...] = ()
+    """The files, folders and databases its result depends on (recorded or declared)."""
     expected: float | None = None
     """Seconds the step usually takes when it executes (recent run records), for "~9s left"."""
 
@@ -178,6 +182,9 @@ class RunModel:
         self.rows: dict[str, StepRow] = {}
         self.history: dict[str, deque[HistoryPoint]] = {}
         self.call_places: dict[str, set[str]] = {}
+        self.read_paths: set[str] = set()
+        """Every path a step's result read (as events give them: relative to the pipeline
+        file's folder when under it): saving one re-runs the pipeline, as saving code does."""
         """Per step, every call-cache directory it used this session: what `x` clears."""
         self.expected: dict[str, float] = {}
         """Step -> how long it usually takes to execute, from the run records (estimates.py)."""
@@ -305,6 +312,8 @@ class RunModel:
         row.warnings = tuple(event.warnings)
         row.key = event.key
         row.calls = tuple(event.calls)
+        row.reads = tuple(event.reads)
+        self.read_paths.update(watched_path(read) for read in event.reads)
         for call in event.calls:
             self.call_places.setdefault(row.name, set()).update(call.places)
         points = self.history.setdefault(row.name, deque(maxlen=HISTORY_LENGTH))
@@ -495,3 +504,13 @@ def describe_runner(runner_args: Sequence[str]) -> str:
     if dask:
         return f"dask {dask}"
     return f"jobs {jobs}" if jobs > 1 else ""
+
+
+def watched_path(read: Read) -> str:
+    """What to watch for a read: the path itself, or a declared pattern's folder."""
+    if read.kind != "glob":
+        return read.path
+    folder = read.path
+    while any(c in folder for c in "*?["):
+        folder = os.path.dirname(folder)
+    return folder or "."

@@ -17,6 +17,7 @@ from flowyml_tui.engine.display import (
     format_bytes,
     format_calls,
     format_duration,
+    format_read,
 )
 from flowyml_tui.engine.events import ReasonKind, StepInfo, StepStatus
 
@@ -145,6 +146,13 @@ class DetailPane(Vertical):
             if len(row.calls) > 1:  # one line per CachePrimitive when there are several
                 for call in row.calls:
                     parts.append(Text(f"  {call.name}: {format_calls([call])}", style="dim"))
+        if row.reads:
+            count = Text.assemble(("Reads: ", ""), (str(len(row.reads)), "bold"))
+            parts.append(count.append(" (a change to any of them re-runs it)"))
+            for read in row.reads[:_READS_SHOWN]:
+                parts.append(Text(f"  {format_read(read)}", style="dim"))
+            if len(row.reads) > _READS_SHOWN:
+                parts.append(Text(f"  … and {len(row.reads) - _READS_SHOWN} more", style="dim"))
         for warning in row.warnings:
             parts.append(Text(f"⚠ {warning}", style=status_style(self.app, "running")))
         if row.diff:
@@ -209,6 +217,9 @@ class DetailPane(Vertical):
             text.append(f"{STATUS_SYMBOLS.get(point.status, '?')} {point.status:<9}", style=style)
             text.append(f" {format_duration(point.duration):>8}\n")
         return text
+
+
+_READS_SHOWN = 8
 
 
 def _size(size: int | None) -> str:
