@@ -9,23 +9,20 @@ here, in the driver, and never reach the runner.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pickle
 import queue
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .cache import CorruptEntry, Store, checksum, serialize_outputs
+from .cache import CorruptEntry, Store
 from .cache.entry import Entry
 from .callscope import calls_dir
-from .errors import CacheFullError, FlowymlError
+from .errors import FlowymlError
 from .events import (
     CallStats,
     Event,
@@ -39,10 +36,7 @@ from .events import (
     StepStatus,
 )
 from .graph import Graph
-from .hashing import Unfingerprintable, fingerprint
-from .keys import Recipe
 from .logfiles import OutputTail
-from .mutation import is_immutable
 from .preview import preview
 from .reads.model import Read
 from .reads.snapshot import ReadSnapshot
@@ -50,9 +44,11 @@ from .result import Outputs, ResultsAfterRun, RunResult, StepResult, StepResults
 from .run import decide
 from .run.decide import Clock, Decision, WorkspaceSnapshot
 from .run.held import HeldOutputs, HoldSpec, split_outputs
+from .run.inputs import HELD, RunValues
 from .run.keying import Keying
 from .run.runner import InlineRunner, StepRunner, StepTask, user_traceback
 from .run.scheduler import Scheduler
+from .run.storing import EntryWriter
 from .shown import shown_context
 from .step import CachePolicy, Step
 from .totals import CACHE_OFF
@@ -60,7 +56,6 @@ from .totals import CACHE_OFF
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from .run.held import Handle
     from .run.runner import StepOutcome
 
 EventSink = Callable[[Event], None]
@@ -70,8 +65,6 @@ _MAX_REDECISIONS = 20
 _OFF, _KEYED, _INPUT_ONLY = CachePolicy.DISABLED, CachePolicy.KEY_FN, CachePolicy.INPUT_HASH
 _CACHED, _EXECUTED, _FAILED = StepStatus.CACHED, StepStatus.EXECUTED, StepStatus.FAILED
 _REASON_CACHED = ReasonKind.CACHED
-_HELD = object()
-"""Stands for an input value that is on the runner's workers, not in this process."""
 
 
 class StepPlan(msgspec.Struct, frozen=True):
@@ -134,11 +127,6 @@ class Executor:
         """A shared tier's problems to report (None for the local store): looked up once."""
         self._sink = on_event
         self._results: MutableMapping[str, StepResult] = StepResults()
-        self._values: dict[str, Any] = {}
-        self._held: dict[str, tuple[Handle, int]] = {}
-        """Output -> where it stays on the runner's workers (a runner that `holds_values`)."""
-        self._output_entry: dict[str, Entry] = {}
-        """Output name -> the cache entry holding its value (found by name in `entry.outputs`)."""
         self._used: dict[str, str] = {}
         self._scheduler = Scheduler(graph)
         self._own_runner = runner is None
@@ -152,8 +140,6 @@ class Executor:
         self._epoch = 0
         """Bumped whenever a producer is re-run mid-run (a value that failed to load)."""
         self._running = False
-        self._stored: dict[str, tuple[Entry, int]] = {}
-        self._originals: dict[str, bytes | None] = {}
         self._driver = threading.get_ident()
         self._log_queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         """Log lines from other threads, turned into events on the driver thread."""
@@ -180,11 +166,29 @@ class Executor:
             clock=clock,
             root=os.path.dirname(os.path.abspath(source_file)) if source_file else None,
             excluded=(str(store.path),) if store is not None else (),
-            input_values=self._input_values,
+            input_values=lambda step: self.inputs.input_values(step),
         )
         self._key = self.keys.key
+        self._writer = (
+            EntryWriter(pipeline=pipeline, store=store, keys=self.keys, warn=self._warn)
+            if store is not None
+            else None
+        )
         self._output_fps = self.keys.output_fps
         self._context_fps = self.keys.context_fps
+        self.inputs = RunValues(  # what each step receives, and where each value is
+            graph=graph,
+            context=self.context,
+            store=store,
+            output_fps=self._output_fps,
+            context_fps=self._context_fps,
+            warn=self._warn,
+            recover=self._recover,
+            status_of=self._status_of,
+        )
+        # The hit path reads these tables once per cached step: bound here, not looked up.
+        self._values, self._output_entry = self.inputs.values, self.inputs.output_entry
+        self._held = self.inputs.held
         # Asked once per cached step: looked up once (a one-tier store has neither).
         self._tier_of = getattr(store, "tier_of", None)
         self._writer_of = getattr(store, "writer_of", None)
@@ -280,7 +284,7 @@ class Executor:
             if decision.action == "run":
                 will_run.add(step.name)
             elif decision.entry is not None:
-                self._remember_entry(step, decision.entry)
+                self.inputs.remember_entry(step, decision.entry)
             reason = decision.reason
             if asked is None and step.condition is not None:
                 reason += " (its condition is asked when the run gets there)"
@@ -462,7 +466,7 @@ class Executor:
             result.key = entry.key
             result.code_hash = self._shown_code_hash(step, entry.code_hash) or result.code_hash
             result.saved_seconds = entry.duration
-            self._remember_entry(step, entry)
+            self.inputs.remember_entry(step, entry)
             result.output_fingerprints = dict(zip(step.outputs, entry.output_fps, strict=False))
             self._used[step.name] = entry.key
             self._finish(step, result, entry=entry)
@@ -594,7 +598,7 @@ class Executor:
             epoch = self._epoch
             decision = self._decide(step)
             if decision.action == "run":
-                self._input_values(step)  # loads each input into this run's memory
+                self.inputs.input_values(step)  # loads each input into this run's memory
             if epoch == self._epoch:
                 return decision
         raise FlowymlError(
@@ -646,8 +650,8 @@ class Executor:
 
         began = _InFlight(step, decision, result, time.perf_counter())
         try:
-            began.kwargs = self._arguments(step)
-            self._keep_originals(step)
+            began.kwargs = self.inputs.arguments(step)
+            self.inputs.keep_originals(step)
             task = StepTask(
                 step.name,
                 step.func,
@@ -715,23 +719,25 @@ class Executor:
             if step.retry:
                 result.reason += f" (after {result.retries + 1} attempts)"
             if kwargs is not None:
-                self._check_mutations(step, kwargs, result)
+                self.inputs.check_mutations(step, kwargs, result)
             self._finish(step, result)
             return result
         assert kwargs is not None
         self._executed(began)
-        self._check_mutations(step, kwargs, result)
+        self.inputs.check_mutations(step, kwargs, result)
         fps = [
-            self._fingerprint_output(step, name, value, result)
+            self.inputs.fingerprint_output(step, name, value, result)
             for name, value in zip(step.outputs, values, strict=True)
         ]
         for name, value in zip(step.outputs, values, strict=True):
             self._values[name] = value
-        self._produced(step, fps, result)
+        self.inputs.produced(step, fps, result)
         entry = None
-        if decision.recipe is not None and self.store is not None:
-            entry = self._store_entry(step, decision.recipe, values, fps, result, reads)
-        self._stored_in(step, entry)
+        if decision.recipe is not None and self._writer is not None:
+            entry = self._writer.from_values(step, decision.recipe, values, fps, result, reads)
+            if entry is not None:
+                self._used[step.name] = entry.key
+        self.inputs.stored_in(step, entry)
         self._finish(step, result, entry=entry, values=values, reads=reads)
         return result
 
@@ -744,22 +750,6 @@ class Executor:
         if result.retries:
             result.reason += f" (after {result.retries + 1} attempts)"
 
-    def _produced(self, step: Step, fps: list[str], result: StepResult) -> None:
-        """The step's new outputs are these fingerprints: what was known of the old ones (an
-        entry, a stored copy, an original kept against in-place changes) no longer holds."""
-        for name, fp in zip(step.outputs, fps, strict=True):
-            self._output_fps[name] = fp
-            self._output_entry.pop(name, None)
-            self._stored.pop(name, None)
-            self._originals.pop(name, None)
-        result.output_fingerprints = dict(zip(step.outputs, fps, strict=True))
-
-    def _stored_in(self, step: Step, entry: Entry | None) -> None:
-        """The step's outputs have a copy in the store now (when `entry` was written)."""
-        if entry is not None:
-            for index, name in enumerate(step.outputs):
-                self._stored[name] = (entry, index)
-
     def _complete_held(
         self, began: _InFlight, held: HeldOutputs, reads: ReadSnapshot | None
     ) -> StepResult:
@@ -769,9 +759,9 @@ class Executor:
         self._executed(began)
         params = {param: name for name, param in step.bindings}
         for param in held.changed:  # the worker saw the step change its input in place
-            self._mutated_upstream(step, params[param], _HELD, result)
+            self.inputs.mutated_upstream(step, params[param], HELD, result)
         fps = [
-            fp or self._unhashable_output(step, name, problem, result)
+            fp or self.inputs.unhashable_output(step, name, problem, result)
             for name, fp, problem in zip(
                 step.outputs, held.fingerprints, held.problems, strict=True
             )
@@ -783,15 +773,15 @@ class Executor:
             else:  # small: they came along
                 self._values[name] = held.values[index]
                 self._held.pop(name, None)
-        self._produced(step, fps, result)
+        self.inputs.produced(step, fps, result)
         entry = None
-        if decision.recipe is not None and self.store is not None:
+        if decision.recipe is not None and self._writer is not None:
             if held.blobs is None:
                 message = held.blob_problem or f"step {step.name}: no bytes came back to cache"
                 result.warnings.append(message)
                 self._warn(message, step.name)
             else:
-                entry = self._put_entry(
+                entry = self._writer.from_blobs(
                     step,
                     decision.recipe,
                     list(held.blobs),
@@ -802,260 +792,25 @@ class Executor:
                     checksums=list(held.checksums),
                     reads=reads,
                 )
-        self._stored_in(step, entry)
+                if entry is not None:
+                    self._used[step.name] = entry.key
+        self.inputs.stored_in(step, entry)
         self._finish(step, result, entry=entry, previews=held.previews, reads=reads)
         return result
-
-    # -- inputs changed in place -------------------------------------------------------------
-
-    def _keep_originals(self, step: Step) -> None:
-        """Pickle an upstream value the cache holds no copy of, before a step first gets it,
-        so that if a step changes it in place later steps can still get it as produced."""
-        for name, _ in step.bindings:
-            if name not in self.graph.producers or name in self._originals:
-                continue
-            if name in self._output_entry or name in self._stored or name in self._held:
-                continue  # the cache has it as produced, or it is not in this process
-            value = self._values[name]
-            if is_immutable(value) or self._output_fps[name].startswith("unhashable-"):
-                continue
-            try:
-                self._originals[name] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception:  # cannot keep a copy: a change is still reported
-                self._originals[name] = None
-
-    def _check_mutations(self, step: Step, kwargs: dict[str, Any], result: StepResult) -> None:
-        """Re-fingerprint the step's mutable inputs: a step that changed one in place is
-        reported, and later steps get the value as produced (or, for a context value, a key
-        that says what they actually receive)."""
-        for name, param in step.bindings:
-            value = kwargs[param]
-            if is_immutable(value):
-                continue
-            if name in self.graph.producers:
-                if name in self._held:  # on a worker: it reports the change itself
-                    continue
-                before = self._output_fps.get(name, "")
-                if before.startswith("unhashable-") or self._fingerprint_or_none(value) == before:
-                    continue
-                self._mutated_upstream(step, name, value, result)
-            else:
-                self._mutated_context(step, name, value, result)
-        for param in step.params:
-            if param in kwargs and not is_immutable(kwargs[param]):
-                self._mutated_context(step, param, kwargs[param], result)
-
-    def _mutated_upstream(self, step: Step, name: str, value: Any, result: StepResult) -> None:
-        producer = self.graph.producers[name]
-        aliases = [n for n, v in self._values.items() if v is value and n != name]
-        lost = [n for n in [name, *aliases] if not self._restore(n)]
-        message = (
-            f"step {step.name} changed its input {name!r} (output of {producer}) in place; "
-            "copy it before changing it (e.g. `copy.deepcopy`). "
-            + (
-                f"Steps after it still get {producer}'s value as produced"
-                if not lost
-                else f"No copy of {', '.join(map(repr, lost))} was kept: steps after it get "
-                "the changed value"
-            )
-        )
-        result.warnings.append(message)
-        self._warn(message, step.name)
-
-    def _restore(self, name: str) -> bool:
-        """Put the value of `name` back as its producer made it; False if no copy exists."""
-        stored = self._stored.get(name)
-        entry = self._output_entry.get(name) or (stored[0] if stored else None)
-        if entry is not None:  # reloaded from the cache when next asked for
-            self._values.pop(name, None)
-            self._held.pop(name, None)
-            self._output_entry[name] = entry
-            return True
-        blob = self._originals.get(name)
-        if blob is None:
-            return False
-        self._values[name] = pickle.loads(blob)
-        return True
-
-    def _mutated_context(self, step: Step, name: str, value: Any, result: StepResult) -> None:
-        before = self._context_fps.get(name)
-        if before is None:
-            return
-        after = self._fingerprint_or_none(value)
-        if after == before:
-            return
-        if after is None:
-            self._context_fps.pop(name)  # later steps that read it get a clear error
-        else:
-            self._context_fps[name] = after  # later keys say what later steps receive
-        message = (
-            f"step {step.name} changed the context value {name!r} in place; steps after it "
-            "get the changed value. Copy it before changing it (e.g. `copy.deepcopy`)"
-        )
-        result.warnings.append(message)
-        self._warn(message, step.name)
-
-    @staticmethod
-    def _fingerprint_or_none(value: Any) -> str | None:
-        try:
-            return fingerprint(value)
-        except Unfingerprintable:
-            return None
-
-    def _input_values(self, step: Step) -> dict[str, Any]:
-        """Parameter -> value for each of the step's inputs (upstream outputs or context)."""
-        held = self._held
-        return {
-            param: (held[name][0].ref(held[name][1]) if name in held else self.materialize(name))
-            if name in self.graph.producers
-            else self.context[name]
-            for name, param in step.bindings
-        }
-
-    def _arguments(self, step: Step) -> dict[str, Any]:
-        kwargs = self._input_values(step)
-        for param in step.params:
-            if param in self.context:
-                kwargs[param] = self.context[param]
-        return kwargs
 
     def _split_outputs(self, step: Step, returned: Any) -> tuple[Any, ...]:
         return split_outputs(step.name, tuple(step.outputs), returned)
 
-    def _fingerprint_output(self, step: Step, name: str, value: Any, result: StepResult) -> str:
-        try:
-            return fingerprint(value)
-        except Unfingerprintable as exc:
-            return self._unhashable_output(step, name, str(exc), result)
-
-    def _unhashable_output(self, step: Step, name: str, problem: str, result: StepResult) -> str:
-        """Warn that an output cannot be fingerprinted; a fingerprint that matches nothing,
-        so the steps reading it re-run whenever this one does."""
-        message = (
-            f"output {name!r} of step {step.name} cannot be fingerprinted ({problem}); "
-            "steps that read it will re-run whenever this step runs"
-        )
-        result.warnings.append(message)
-        self._warn(message, step.name)
-        return "unhashable-" + uuid.uuid4().hex
-
-    def _store_entry(
-        self,
-        step: Step,
-        recipe: Recipe,
-        values: tuple[Any, ...],
-        fps: list[str],
-        result: StepResult,
-        reads: ReadSnapshot | None,
-    ) -> Entry | None:
-        assert self.store is not None
-        pickled = serialize_outputs(step.name, step.outputs, values)
-        if isinstance(pickled, str):
-            result.warnings.append(pickled)
-            self._warn(pickled, step.name)
-            return None
-        blobs, formats = pickled
-        return self._put_entry(
-            step, recipe, blobs, formats, [preview(v) for v in values], fps, result, reads=reads
-        )
-
-    def _put_entry(
-        self,
-        step: Step,
-        recipe: Recipe,
-        blobs: list[bytes],
-        formats: list[str],
-        previews: list[str],
-        fps: list[str],
-        result: StepResult,
-        checksums: list[str] | None = None,
-        reads: ReadSnapshot | None = None,
-    ) -> Entry | None:
-        """Write the step's entry from its outputs' bytes (pickled here or on a worker),
-        with what it read; not at all if a file it read changed while it ran."""
-        assert self.store is not None
-        stored_reads: list[Read] = []
-        texts: dict[str, str] = {}
-        if reads is not None:
-            moved = self.keys.moved_reason(step, reads)
-            if moved is not None:  # the result is this run's only: no entry says it is valid
-                result.reason = f"{result.reason}; not cached: {moved}"
-                result.warnings.append(f"step {step.name} not cached: {moved}")
-                self._warn(f"step {step.name} not cached: {moved}", step.name)
-                return None
-            stored_reads, texts = self.keys.stored_reads(reads)
-        ident = self.keys.code(step)
-        now = time.time_ns()
-        entry = Entry(
-            key=recipe.key(),
-            pipeline=self.pipeline,
-            step=step.name,
-            created=now / 1e9,
-            created_ns=now,
-            duration=result.duration_seconds,
-            policy=recipe.policy,
-            code_hash=ident.hash if ident else None,
-            functions=ident.functions if ident else {},
-            recipe=recipe.stored(),
-            outputs=list(step.outputs),
-            output_fps=fps,
-            sizes=[len(b) for b in blobs],
-            checksums=checksums if checksums is not None else [checksum(b) for b in blobs],
-            formats=formats,
-            previews=previews,
-            reads=stored_reads,
-        )
-        sources = dict(texts)
-        if ident is not None:
-            for qualname, text in ident.sources.items():
-                if qualname in ident.functions:
-                    sources[ident.functions[qualname]] = text
-        try:
-            self.store.put_entry(entry, blobs, sources)
-        except CacheFullError as exc:  # already explained once this run: no new warning
-            result.warnings.append(f"step {step.name} not cached: {exc}")
-            return None
-        except Exception as exc:  # disk full, cache dir removed under us
-            message = f"could not cache step {step.name}: {exc}"
-            result.warnings.append(message)
-            self._warn(message, step.name)
-            return None
-        result.key = entry.key
-        self._used[step.name] = entry.key
-        return entry
-
     # -- values ----------------------------------------------------------------------------
 
     def materialize(self, output_name: str) -> Any:
-        """The value of an output: from this run's memory, else from the cache.
+        """The value of an output: from this run's memory, else from the cache (a corrupt
+        entry re-runs its step right here)."""
+        return self.inputs.materialize(output_name)
 
-        A corrupt entry is a miss with a warning: its step runs again right here.
-        """
-        if output_name in self._values:
-            return self._values[output_name]
-        if output_name in self._held:  # on the runner's workers: the store's copy is nearer
-            located = self._stored.get(output_name)
-            if located is not None and self.store is not None:
-                with contextlib.suppress(Exception):  # gone since: the worker still has it
-                    return self.store.load_value(*located)
-            handle, index = self._held[output_name]
-            value = handle.fetch(index)
-            self._values[output_name] = value
-            return value
-        entry = self._output_entry.get(output_name)
-        if entry is None:
-            producer = self.graph.producers.get(output_name)
-            status = self._results[producer].status if producer in self._results else None
-            raise KeyError(
-                f"output {output_name!r} has no value in this run (step {producer} {status})"
-            )
-        assert self.store is not None
-        try:
-            value = self.store.load_value(entry, entry.outputs.index(output_name))
-        except CorruptEntry as exc:
-            return self._recover(output_name, exc)
-        self._values[output_name] = value
-        return value
+    def _status_of(self, step: str) -> StepStatus | None:
+        result = self._results.get(step)
+        return result.status if result is not None else None
 
     def _recover(self, output_name: str, problem: CorruptEntry) -> Any:
         """Re-run the producer of a value that failed to load, and re-decide what used it."""
@@ -1092,22 +847,10 @@ class Executor:
             if name == producer.name or name in self._preparing or name not in self._results:
                 continue
             step = self.graph.step(name)
-            for output in step.outputs:
-                for table in (self._values, self._output_entry, self._output_fps, self._held):
-                    table.pop(output, None)
-                self._stored.pop(output, None)
-                self._originals.pop(output, None)
+            self.inputs.forget(step)
             self._scheduler.broken.discard(name)
             self._used.pop(name, None)
             self._results[name] = self._run_step(step)
-
-    def _remember_entry(self, step: Step, entry: Entry) -> None:
-        fps = entry.output_fps
-        for index, name in enumerate(step.outputs):
-            self._values.pop(name, None)
-            self._held.pop(name, None)
-            self._output_entry[name] = entry
-            self._output_fps[name] = fps[index]
 
     # -- keys ------------------------------------------------------------------------------
 

@@ -1,0 +1,118 @@
+"""Writing a step's entry: its outputs' bytes, its code identity, its recipe and what it read.
+
+A write never fails a run: a full disk or a vanished cache dir is a warning on the step and
+the run goes on uncached. A step whose read file changed while it ran gets no entry at all,
+since no digest can say which bytes it saw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..cache import Store, checksum, serialize_outputs
+from ..cache.entry import Entry
+from ..errors import CacheFullError
+from ..keys import Recipe
+from ..preview import preview
+from ..reads.model import Read
+from ..reads.snapshot import ReadSnapshot
+from ..result import StepResult
+from ..step import Step
+from .keying import Keying
+
+Warn = Callable[[str, str | None], None]
+"""Reports a run warning: (message, step or None)."""
+
+
+class EntryWriter:
+    """Writes the entries of one run's executed steps into its store."""
+
+    def __init__(self, *, pipeline: str, store: Store, keys: Keying, warn: Warn) -> None:
+        self.pipeline = pipeline
+        self.store = store
+        self.keys = keys
+        self.warn = warn
+
+    def from_values(
+        self,
+        step: Step,
+        recipe: Recipe,
+        values: tuple[Any, ...],
+        fps: list[str],
+        result: StepResult,
+        reads: ReadSnapshot | None,
+    ) -> Entry | None:
+        """Pickle the outputs here and write the entry; None when it was not written."""
+        pickled = serialize_outputs(step.name, step.outputs, values)
+        if isinstance(pickled, str):
+            result.warnings.append(pickled)
+            self.warn(pickled, step.name)
+            return None
+        blobs, formats = pickled
+        previews = [preview(v) for v in values]
+        return self.from_blobs(step, recipe, blobs, formats, previews, fps, result, reads=reads)
+
+    def from_blobs(
+        self,
+        step: Step,
+        recipe: Recipe,
+        blobs: list[bytes],
+        formats: list[str],
+        previews: list[str],
+        fps: list[str],
+        result: StepResult,
+        checksums: list[str] | None = None,
+        reads: ReadSnapshot | None = None,
+    ) -> Entry | None:
+        """Write the entry from its outputs' bytes (pickled here or on a worker), with what
+        the step read; not at all if a file it read changed while it ran."""
+        stored_reads: list[Read] = []
+        texts: dict[str, str] = {}
+        if reads is not None:
+            moved = self.keys.moved_reason(step, reads)
+            if moved is not None:  # the result is this run's only: no entry says it is valid
+                result.reason = f"{result.reason}; not cached: {moved}"
+                result.warnings.append(f"step {step.name} not cached: {moved}")
+                self.warn(f"step {step.name} not cached: {moved}", step.name)
+                return None
+            stored_reads, texts = self.keys.stored_reads(reads)
+        ident = self.keys.code(step)
+        now = time.time_ns()
+        entry = Entry(
+            key=recipe.key(),
+            pipeline=self.pipeline,
+            step=step.name,
+            created=now / 1e9,
+            created_ns=now,
+            duration=result.duration_seconds,
+            policy=recipe.policy,
+            code_hash=ident.hash if ident else None,
+            functions=ident.functions if ident else {},
+            recipe=recipe.stored(),
+            outputs=list(step.outputs),
+            output_fps=fps,
+            sizes=[len(b) for b in blobs],
+            checksums=checksums if checksums is not None else [checksum(b) for b in blobs],
+            formats=formats,
+            previews=previews,
+            reads=stored_reads,
+        )
+        sources = dict(texts)
+        if ident is not None:
+            for qualname, text in ident.sources.items():
+                if qualname in ident.functions:
+                    sources[ident.functions[qualname]] = text
+        try:
+            self.store.put_entry(entry, blobs, sources)
+        except CacheFullError as exc:  # already explained once this run: no new warning
+            result.warnings.append(f"step {step.name} not cached: {exc}")
+            return None
+        except Exception as exc:  # disk full, cache dir removed under us
+            message = f"could not cache step {step.name}: {exc}"
+            result.warnings.append(message)
+            self.warn(message, step.name)
+            return None
+        result.key = entry.key
+        return entry
