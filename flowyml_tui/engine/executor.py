@@ -14,22 +14,18 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from .cache import CorruptEntry, Store
-from .cache.entry import Entry
 from .callscope import calls_dir
 from .errors import FlowymlError
 from .events import (
     CallStats,
     Event,
     ReasonKind,
-    RunFinished,
-    RunStarted,
-    RunWarning,
     StepFinished,
     StepLog,
     StepStarted,
@@ -37,8 +33,6 @@ from .events import (
 )
 from .graph import Graph
 from .logfiles import OutputTail
-from .preview import preview
-from .reads.model import Read
 from .reads.snapshot import ReadSnapshot
 from .result import Outputs, ResultsAfterRun, RunResult, StepResult, StepResults
 from .run import decide
@@ -46,12 +40,11 @@ from .run.decide import Clock, Decision, WorkspaceSnapshot
 from .run.held import HeldOutputs, HoldSpec, split_outputs
 from .run.inputs import HELD, RunValues
 from .run.keying import Keying
+from .run.ledger import RunLedger
 from .run.runner import InlineRunner, StepRunner, StepTask, user_traceback
 from .run.scheduler import Scheduler
 from .run.storing import EntryWriter
-from .shown import shown_context
 from .step import CachePolicy, Step
-from .totals import CACHE_OFF
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -120,14 +113,7 @@ class Executor:
         self.code_hash_mode = code_hash_mode
         self.source_file = source_file
         self.run_id = new_run_id()
-        self.events: list[Event] = []
-        self._told: set[str] = set()
-        """Kinds of shared-tier notice this run has told (one `RunWarning` each)."""
-        self._notices = getattr(store, "notices", None)
-        """A shared tier's problems to report (None for the local store): looked up once."""
         self._sink = on_event
-        self._results: MutableMapping[str, StepResult] = StepResults()
-        self._used: dict[str, str] = {}
         self._scheduler = Scheduler(graph)
         self._own_runner = runner is None
         self._runner: StepRunner = InlineRunner() if runner is None else runner
@@ -169,6 +155,23 @@ class Executor:
             input_values=lambda step: self.inputs.input_values(step),
         )
         self._key = self.keys.key
+        # Asked once per cached step: looked up once (a one-tier store has neither).
+        self._tier_of = getattr(store, "tier_of", None)
+        self._writer_of = getattr(store, "writer_of", None)
+        self.ledger = RunLedger(  # results, events, counters: everything the run reports
+            run_id=self.run_id,
+            pipeline=pipeline,
+            graph=graph,
+            store=store,
+            keys=self.keys,
+            sink=on_event,
+            notices=getattr(store, "notices", None),
+            origin=self._origin if self._tier_of is not None else None,
+        )
+        self.events = self.ledger.events
+        self._results, self._used = self.ledger.results, self.ledger.used
+        self._emit, self._warn = self.ledger.emit, self.ledger.warn
+        self._finish = self.ledger.step_finished
         self._writer = (
             EntryWriter(pipeline=pipeline, store=store, keys=self.keys, warn=self._warn)
             if store is not None
@@ -189,26 +192,13 @@ class Executor:
         # The hit path reads these tables once per cached step: bound here, not looked up.
         self._values, self._output_entry = self.inputs.values, self.inputs.output_entry
         self._held = self.inputs.held
-        # Asked once per cached step: looked up once (a one-tier store has neither).
-        self._tier_of = getattr(store, "tier_of", None)
-        self._writer_of = getattr(store, "writer_of", None)
         self._invalidated = self._workspace.invalidated
 
     # -- the run ---------------------------------------------------------------------------
 
     def run(self) -> RunResult:
         started_at, started = time.time(), time.perf_counter()
-        self._emit(
-            RunStarted(
-                run_id=self.run_id,
-                pipeline=self.pipeline,
-                started_at=started_at,
-                steps=self.graph.infos,
-                source_file=self.source_file,
-                cache_dir=str(self.store.path) if self.store else None,
-                context=shown_context(self.context),
-            )
-        )
+        self.ledger.started(started_at, self.source_file, self.context)
         self._running = True
         capacity = getattr(self._runner, "capacity", 1)
         try:
@@ -220,32 +210,13 @@ class Executor:
             self._running = False
             if self._own_runner:  # its async steps' shared loop ends with the run
                 self._runner.close()
-        if self.store is not None:
-            self._record_usage()
         duration = time.perf_counter() - started
-        counts = {status: 0 for status in StepStatus}
-        for result in self._results.values():
-            counts[result.status] += 1
-        failed = counts[StepStatus.FAILED]
-        self._emit(
-            RunFinished(
-                run_id=self.run_id,
-                pipeline=self.pipeline,
-                status="failed" if failed else "succeeded",
-                started_at=started_at,
-                finished_at=time.time(),
-                duration_seconds=duration,
-                executed=counts[StepStatus.EXECUTED],
-                cached=counts[StepStatus.CACHED] + counts[StepStatus.PINNED],
-                failed=failed,
-                skipped=counts[StepStatus.SKIPPED],
-                saved_seconds=sum(r.saved_seconds for r in self._results.values()),
-            )
-        )
+        self.ledger.finished(started_at, duration)
         outputs = [name for s in self.graph.order for name in s.outputs]
         results = self._results
         assert isinstance(results, StepResults), "an executor runs once"
-        self._results = ResultsAfterRun(results)  # no cycle through each result's `output`
+        # no cycle through each result's `output`
+        self._results = self.ledger.results = ResultsAfterRun(results)
         return RunResult(
             run_id=self.run_id,
             pipeline=self.pipeline,
@@ -874,100 +845,8 @@ class Executor:
         result.exception = exc
         result.error = formatted if formatted is not None else user_traceback(exc)
 
-    def _finish(
-        self,
-        step: Step,
-        result: StepResult,
-        *,
-        entry: Entry | None = None,
-        values: tuple[Any, ...] | None = None,
-        previews: tuple[str, ...] | None = None,
-        reads: ReadSnapshot | None = None,
-    ) -> None:
-        if entry is not None:
-            sizes = dict(zip(step.outputs, entry.sizes, strict=False))
-            shown = dict(zip(step.outputs, entry.previews, strict=False))
-        else:
-            sizes = {}
-            if previews is None and values is not None:
-                previews = tuple(preview(v) for v in values)
-            shown = dict(zip(step.outputs, previews, strict=True)) if previews is not None else {}
-        tier, writer = self._origin(result.key) if result.cached else (None, None)
-        self._emit(
-            StepFinished(
-                run_id=self.run_id,
-                step=step.name,
-                status=result.status.value,
-                reason=result.reason,
-                reason_kind=result.reason_kind.value if result.reason_kind else "",
-                cached=result.cached,
-                duration_seconds=result.duration_seconds,
-                saved_seconds=result.saved_seconds,
-                cache=step.cache_label if self.store is not None else CACHE_OFF,
-                key=result.key,
-                code_hash=result.code_hash,
-                changed=result.changed,
-                diff=result.diff,
-                error=result.error,
-                input_fingerprints={
-                    n: self._output_fps[n] for n in step.inputs if n in self._output_fps
-                },
-                output_fingerprints=result.output_fingerprints,
-                output_sizes=sizes,
-                output_previews=shown,
-                warnings=tuple(result.warnings),
-                tier=tier,
-                written_by=writer,
-                retries=result.retries,
-                calls=result.calls,
-                reads=self._reads_shown(entry, reads),
-            )
-        )
-
-    def _reads_shown(self, entry: Entry | None, reads: ReadSnapshot | None) -> tuple[Read, ...]:
-        """What the step's result read, as its entry keeps it (or, not stored, as recorded)."""
-        if entry is not None:
-            return tuple(entry.reads)
-        if reads is not None:
-            return tuple(self.keys.stored_reads(reads)[0])
-        return ()
-
     def _origin(self, key: str | None) -> tuple[str | None, str | None]:
         """(tier, `user@host` who computed it) of a hit; nothing to name in a one-tier store."""
         if self._tier_of is None or self._writer_of is None:
             return None, None
         return self._tier_of(key), self._writer_of(key)
-
-    def _warn(self, message: str, step: str | None = None) -> None:
-        self._emit(RunWarning(run_id=self.run_id, message=message, step=step))
-
-    def _emit(self, event: Event) -> None:
-        if not isinstance(event, RunStarted):  # a tier's notices go before the run ends
-            self._tell_notices()
-        self.events.append(event)
-        if self._sink is not None:
-            self._sink(event)
-        if isinstance(event, RunStarted):  # ...and after it starts (prefetch left some)
-            self._tell_notices()
-
-    def _tell_notices(self) -> None:
-        """The shared tier's notices as `RunWarning`s: one per kind per run."""
-        if self._notices is None:
-            return
-        for code, message in self._notices.take():
-            if code not in self._told:
-                self._told.add(code)
-                self._emit(RunWarning(run_id=self.run_id, message=message, code=code))
-
-    def _record_usage(self) -> None:
-        assert self.store is not None
-        hits = [n for n, r in self._results.items() if r.cached]
-        misses = [  # as totals.hit_rate counts them: executed or failed, cache on
-            n
-            for n, r in self._results.items()
-            if r.status in (_EXECUTED, _FAILED) and self.graph.step(n).policy is not _OFF
-        ]
-        try:
-            self.store.record_run(self.pipeline, self._used, hits, misses)
-        except Exception as exc:  # bookkeeping must never fail a run that succeeded
-            self._warn(f"could not update cache statistics: {exc}")
