@@ -117,7 +117,7 @@ class Executor:
         self._scheduler = Scheduler(graph)
         self._own_runner = runner is None
         self._runner: StepRunner = InlineRunner() if runner is None else runner
-        self._holds = bool(getattr(self._runner, "holds_values", False))
+        self._holds = self._runner.holds_values
         self._clock = clock
         self._went_on: set[str] = set()
         """Steps whose `condition=` said go (asked once, though the runner may hold them)."""
@@ -200,7 +200,7 @@ class Executor:
         started_at, started = time.time(), time.perf_counter()
         self.ledger.started(started_at, self.source_file, self.context)
         self._running = True
-        capacity = getattr(self._runner, "capacity", 1)
+        capacity = self._runner.capacity
         try:
             if capacity > 1:
                 self._run_parallel(capacity)
@@ -332,9 +332,7 @@ class Executor:
                     ready.extend(scheduler.take())
         finally:
             if flying:  # interrupted (a cancel, Ctrl-C): stop what still runs
-                cancel = getattr(self._runner, "cancel", None)
-                if cancel is not None:
-                    cancel()
+                self._runner.cancel()
                 for future in flying:
                     future.cancel()
 

@@ -33,7 +33,10 @@ pipeline = Pipeline("seam").add_step(source).add_step(total).add_step(stamp)
 
 
 class PoolRunner:
-    """Runs each task on a thread pool and remembers what it was given."""
+    """Runs each task on a thread pool and remembers what it was given (a `StepRunner`)."""
+
+    capacity = 1
+    holds_values = False
 
     def __init__(self) -> None:
         self.pool = ThreadPoolExecutor(max_workers=2)
@@ -48,6 +51,9 @@ class PoolRunner:
             return run_task(task, on_log)
 
         return self.pool.submit(call)
+
+    def cancel(self) -> None:
+        pass
 
     def close(self) -> None:
         self.pool.shutdown()

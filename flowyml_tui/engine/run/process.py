@@ -66,6 +66,9 @@ class ProcessRunner:
     new pool. Close it when done (or use it as a context manager).
     """
 
+    holds_values = False
+    """Outputs come back with each outcome: a pool process keeps nothing between steps."""
+
     def __init__(self, max_workers: int | None = None, *, start_method: str = "spawn") -> None:
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")

@@ -128,10 +128,21 @@ class StepOutcome(msgspec.Struct, frozen=True):
 class StepRunner(Protocol):
     """Runs submitted steps somewhere; the driver waits on the futures it gets back."""
 
+    capacity: int
+    """How many steps it runs at once: above 1 the driver submits each step as soon as its
+    upstream steps are done."""
+    holds_values: bool
+    """Outputs stay on its workers (`HoldSpec`); the driver gets summaries and fetches a
+    value only when something in this process needs it."""
+
     def submit(self, task: StepTask, on_log: LogSink | None = None) -> Future[StepOutcome]:
         """Start the call; `on_log` gets each captured line, from any thread, before the
         future resolves (or, without one, the lines are in `StepOutcome.logs`). A failing
         step resolves the future with an outcome, not an error."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop what is still running (a cancelled run, Ctrl-C); the runner stays usable."""
         ...
 
     def close(self) -> None:
@@ -211,6 +222,9 @@ class InlineRunner:
     Its async steps share one event loop until `close()`; after that each gets its own.
     """
 
+    capacity = 1
+    holds_values = False
+
     def __init__(self) -> None:
         self._loop: StepLoop | None = StepLoop()
 
@@ -223,6 +237,9 @@ class InlineRunner:
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: the caller re-raises
             future.set_exception(exc)
         return future
+
+    def cancel(self) -> None:
+        """Nothing runs behind the caller's back: a call in progress is the caller's own."""
 
     def close(self) -> None:
         loop, self._loop = self._loop, None
