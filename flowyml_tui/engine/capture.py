@@ -21,8 +21,10 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
+
+from .capture_scope import active_capture as _active
+from .capture_scope import current_capture as _current
 
 LogSink = Callable[[str, str], None]
 """(stream, text) -> None; stream is "stdout", "stderr" or "log"."""
@@ -99,14 +101,6 @@ class _Capture:
             self._sink(stream, text)
         finally:
             _current.reset(token)
-
-
-_current: ContextVar[_Capture | None] = ContextVar("flowyml_tui_capture", default=None)
-
-
-def _active() -> _Capture | None:
-    capture = _current.get()
-    return None if capture is None or capture.closed else capture
 
 
 class _RoutedStream:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from .capture import _active
+from .capture_scope import active_capture
 
 _lock = threading.Lock()
 
@@ -22,7 +22,7 @@ class _RoutedLogHandler(logging.Handler):
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        capture = _active()
+        capture = active_capture()
         try:
             if capture is not None and capture.log(self.format(record) + "\n"):
                 return

@@ -10,7 +10,8 @@ from __future__ import annotations
 from .entry import KEY_FORMAT, Entry, StoredRecipe, decode_entry, encode_entry
 from .facade import CacheStore
 from .local import DEFAULT_CACHE_DIR, DEFAULT_SIZE_LIMIT, LocalStore
-from .open import open_store, store_path
+from .location import store_path
+from .open import open_store
 from .protocols import CorruptEntry, EntryInfo, EntryStore, Store, Workspace
 from .values import checksum, serialize, serialize_outputs
 

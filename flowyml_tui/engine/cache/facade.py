@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from .local import DEFAULT_CACHE_DIR, DEFAULT_SIZE_LIMIT, LocalStore
+from .location import store_path
 
 
 class CacheStore(LocalStore):
@@ -17,6 +18,4 @@ class CacheStore(LocalStore):
         *,
         size_limit: int = DEFAULT_SIZE_LIMIT,
     ) -> None:
-        from .open import store_path
-
         super().__init__(store_path(cache_dir), size_limit=size_limit)
