@@ -227,3 +227,31 @@ def test_equal_flowyml_assets_let_downstream_steps_stay_cached(write_file, load)
     path.write_text(path.read_text().replace("data=[1, 2, 3]", "data=[1, 2, 6]"))
     changed = load(path).run()
     assert statuses(changed) == {"load": "executed", "score": "executed", "report": "executed"}
+
+
+FLOWYML_READER = """
+import os
+from flowyml import Pipeline, step
+
+@step(outputs=["rows"])
+def load_rows():
+    with open(os.path.join(os.path.dirname(__file__), "rows.txt")) as f:
+        return f.read().split()
+
+@step(inputs=["rows"], outputs=["count"])
+def count(rows):
+    return len(rows)
+
+pipeline = Pipeline("flowyml_reader")
+pipeline.add_step(load_rows).add_step(count)
+"""
+
+
+def test_a_flowyml_step_follows_the_file_it_reads(write_file, load, tmp_path) -> None:
+    (tmp_path / "rows.txt").write_text("a b\n")
+    path = write_file("reader.py", FLOWYML_READER)
+    assert load(path).run()["count"] == 2
+    (tmp_path / "rows.txt").write_text("a b c\n")
+    again = load(path).run()
+    assert again.step_results["load_rows"].reason == "file changed: rows.txt"
+    assert again["count"] == 3
