@@ -32,8 +32,11 @@ STEP_VARIABLES = (
 )
 
 DEFAULT_THEME = "flowyml"
-BUNDLED_THEMES_DIR = Path(__file__).with_name("theme_files")
-"""Theme files that ship inside the package (and so inside the wheel)."""
+_INSTALLED_THEMES = Path(__file__).resolve().parent.parent / "themes"
+_CHECKOUT_THEMES = Path(__file__).resolve().parent.parent.parent / "themes"
+BUNDLED_THEMES_DIR = _INSTALLED_THEMES if _INSTALLED_THEMES.is_dir() else _CHECKOUT_THEMES
+"""The project's `themes/` folder: beside the package in a checkout (an editable install),
+copied into it as `flowyml_tui/themes/` in the wheel (`force-include` in pyproject.toml)."""
 COLOUR_FIELDS = (
     "primary",
     "secondary",
