@@ -76,9 +76,10 @@ class Keying:
         """Output name -> fingerprint of its value, produced or found in this run."""
         self.context_fps: dict[str, str] = {}
         """Context name -> fingerprint of its value (changed if a step changes it in place)."""
-        self._plans: dict[str, KeyPlan] = graph.memo.setdefault(  # type: ignore[assignment]
+        self.plans: dict[str, KeyPlan] = graph.memo.setdefault(  # type: ignore[assignment]
             ("key-plans", pipeline, code_hash_mode, frozenset(context)), {}
         )
+        """Step -> its fixed key parts, kept on the graph across runs (`key_plan`)."""
         self._last_keys: dict[str, tuple[list[str], str]] = graph.memo.setdefault(  # type: ignore[assignment]
             ("last-keys", pipeline), {}
         )
@@ -89,7 +90,7 @@ class Keying:
     def key(self, step: Step) -> str:
         """The step's key without building a `Recipe` (the hit path): the same parts,
         digested the same way (`keys.key_prefix`/`key_of`)."""
-        plan = self._plans.get(step.name)
+        plan = self.plans.get(step.name)
         if plan is None or plan.step is not step:
             plan = self.key_plan(step)
         return self.key_from(plan)
@@ -102,13 +103,13 @@ class Keying:
         function (`code_identity` would return that very object again). Code without source
         is identified afresh on every call, so its plan is too.
         """
-        found = self._plans.get(step.name)
+        found = self.plans.get(step.name)
         if found is not None and found.step is step:
             return found
         ident = self.code(step)
         plan = self._plan_key(step, ident)
         if ident is not None and self.code(step) is ident:
-            self._plans[step.name] = plan
+            self.plans[step.name] = plan
         return plan
 
     def _plan_key(self, step: Step, ident: CodeIdentity | None) -> KeyPlan:
