@@ -1,6 +1,7 @@
 """How fast a CachePrimitive hit is, beside the peers, with Prometheus metrics on and off.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_call_cache.py [--number 20000]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_call_cache.py --instructions
 
 Target (issue #30): a memory hit, sync and async, with metrics on costs at most 2x a
 `cachetools.cached(TTLCache)` hit, and so with metrics off; the metrics are paid when
@@ -291,11 +292,66 @@ def scrape(names: tuple[int, ...] = (1, 10, 100), threads: int = 4) -> None:
         print(f"  {'':<56} {now / count:8.2f} us a cache name")
 
 
+HITS = """
+import asyncio, sys
+sys.path.insert(0, sys.argv[1])
+import cachetools
+from flowyml_tui import CachePrimitive, WorkflowContext
+subject, calls = sys.argv[2], int(sys.argv[3])
+PROMPT = {"prompt": "What is TTA.dev?"}
+context = WorkflowContext(workflow_id="bench")
+key = lambda data, context: data["prompt"]
+if subject == "cachetools":
+    hit = cachetools.cached(cachetools.TTLCache(1000, 3600), key=key)(lambda d, c: d)
+else:
+    cached = CachePrimitive(lambda d, c: d, key_fn=key, metrics=subject.endswith(" on"))
+    hit = cached.call
+hit(PROMPT, context)
+if subject.startswith("await"):
+    async def loop():
+        for _ in range(calls):
+            await cached.execute(PROMPT, context)
+    asyncio.run(loop())
+else:
+    for _ in range(calls):
+        hit(PROMPT, context)
+"""
+
+
+def instruction_counts(calls: int) -> None:
+    """The memory hit in instructions (callgrind), which a busy neighbour does not change."""
+    if shutil.which("valgrind") is None:
+        print("instructions: skipped (valgrind is not on PATH; apt-get install valgrind)")
+        return
+    from bench_instructions import instructions
+
+    repo = str(Path(__file__).resolve().parent.parent)
+    subjects = ["cachetools", "call, metrics off", "await execute, metrics off"]
+    if METRICS:
+        subjects += ["call, metrics on", "await execute, metrics on"]
+    print(f"memory hit in instructions (callgrind: a run of {calls} hits less a run of none)")
+    anchor = 0.0
+    for subject in subjects:
+        counts = [instructions(HITS, repo, subject, str(n)) for n in (0, calls)]
+        per_hit = (counts[1] - counts[0]) / calls
+        anchor = anchor or per_hit
+        label = "cachetools.cached(TTLCache)" if subject == "cachetools" else subject
+        print(f"  {label:<56} {per_hit:8,.0f}     {per_hit / anchor:5.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--number", type=int, default=20_000, help="calls per timing")
     parser.add_argument("--redis-url", help="a Redis to time against (default: start one)")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count a memory hit's instructions under callgrind instead of timing (~3 min)",
+    )
     args = parser.parse_args()
+    if args.instructions:
+        instruction_counts(args.number)
+        return
     print(
         f"best of 7 timings of {args.number} calls each (unless said); ratios to each block's "
         "first row"
