@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from ..callscope import current_scope
@@ -28,6 +28,7 @@ from .flight import Flights, settle_error
 from .memory import EXPIRED, HIT, NEVER, MemoryTier
 from .metrics import metrics_for
 from .redis_calls import RedisTier, redis_url_of
+from .tally import Tally
 
 logger = logging.getLogger("flowyml_tui.cache")
 
@@ -38,20 +39,6 @@ AUTO = "auto"
 """No `backend=` given: disk under the pipeline's cache dir inside a run, memory elsewhere."""
 _CONTEXT_COUNTERS = {"hits": "cache_hits", "misses": "cache_misses"}
 _NOTHING = ("miss", None, 0.0, 0.0)
-
-
-class Tally:
-    """A counter threads can bump without a lock: `next()` on itertools.count is atomic."""
-
-    __slots__ = ("_count", "add")
-
-    def __init__(self) -> None:
-        self._count = itertools.count(1)
-        self.add = self._count.__next__
-
-    @property
-    def value(self) -> int:
-        return int(repr(self._count)[6:-1]) - 1  # "count(N)": the next value it would give
 
 
 def _default_name(primitive: Any) -> str:
@@ -181,7 +168,7 @@ class CachePrimitive:
     async def execute(self, data: Any, context: Any = None) -> Any:
         """The cached result for `data`; a miss calls the primitive (once per key at a time)."""
         metrics = self._metrics
-        started = time.perf_counter() if metrics is not None else 0.0
+        started = perf_counter() if metrics is not None else 0.0
         keys, found, value = self._fast(data, context)
         if not found:
             leads, future = self._flights.join_async(keys)
@@ -193,11 +180,11 @@ class CachePrimitive:
                 try:
                     found, value, cost = self._lookup(keys, context)
                     if not found:
-                        began = time.perf_counter()
+                        began = perf_counter()
                         value = self._invoke(data, context)
                         if inspect.isawaitable(value):
                             value = await value
-                        cost = time.perf_counter() - began
+                        cost = perf_counter() - began
                         self._store(keys, value, cost)
                     self._note(found, cost)
                     future.set_result(value)
@@ -207,13 +194,13 @@ class CachePrimitive:
                 finally:
                     self._flights.leave_async(keys)
         if metrics is not None:
-            metrics.latency.observe(time.perf_counter() - started)
+            metrics.observe(perf_counter() - started)
         return value
 
     def call(self, data: Any, context: Any = None) -> Any:
         """`execute` for sync primitives, from ordinary (non-async) code such as a step."""
         metrics = self._metrics
-        started = time.perf_counter() if metrics is not None else 0.0
+        started = perf_counter() if metrics is not None else 0.0
         keys, found, value = self._fast(data, context)
         if not found:
             leads, future = self._flights.join_thread(keys)
@@ -225,7 +212,7 @@ class CachePrimitive:
                 try:
                     found, value, cost = self._lookup(keys, context)
                     if not found:
-                        began = time.perf_counter()
+                        began = perf_counter()
                         value = self._invoke(data, context)
                         if inspect.isawaitable(value):
                             if inspect.iscoroutine(value):
@@ -234,7 +221,7 @@ class CachePrimitive:
                                 f"CachePrimitive {self.name!r} wraps an async primitive; "
                                 "use `await cached.execute(data, context)` instead of call()"
                             )
-                        cost = time.perf_counter() - began
+                        cost = perf_counter() - began
                         self._store(keys, value, cost)
                     self._note(found, cost)
                     future.set_result(value)
@@ -244,7 +231,7 @@ class CachePrimitive:
                 finally:
                     self._flights.leave_thread(keys)
         if metrics is not None:
-            metrics.latency.observe(time.perf_counter() - started)
+            metrics.observe(perf_counter() - started)
         return value
 
     async def warm(self, inputs: Iterable[Any], context: Any = None) -> int:
@@ -384,7 +371,7 @@ class CachePrimitive:
             if isinstance(state, dict):  # TTA.dev keeps cache_hits there
                 state["cache_hits"] = state.get("cache_hits", 0) + 1
             if lead._metrics is not None:
-                lead._metrics.hits.inc()
+                lead._metrics.add_hit()
         return keys, found, value
 
     def _peek(self, key: str, now: float) -> tuple[bool, Any, float, float]:
@@ -456,7 +443,7 @@ class CachePrimitive:
                 name = _CONTEXT_COUNTERS[counter]
                 state[name] = state.get(name, 0) + 1
         if self._metrics is not None:
-            getattr(self._metrics, counter).inc()
+            self._metrics.counts[counter].add()
 
     def _guard(self, action: str, operation: Callable[..., Any], *args: Any) -> Any:
         """Run a tier operation; a failure warns once and yields None (strict=True raises)."""
