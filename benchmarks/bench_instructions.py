@@ -64,9 +64,11 @@ for _ in range(int(sys.argv[3])):
 def instructions(code: str, *args: str) -> int:
     """Instructions `python -c code args` executes, whole process, counted by callgrind.
 
-    The private code cache is off, so both processes of a pair compile the same way.
+    The private code cache is off, so both processes of a pair compile the same way, and the
+    hash seed is fixed: with random seeds a run's count moved by ~1 M instructions (dict and
+    set probing differ), more than the changes this measures.
     """
-    env = {**os.environ, "FLOWYML_TUI_CODE_CACHE": "off"}
+    env = {**os.environ, "FLOWYML_TUI_CODE_CACHE": "off", "PYTHONHASHSEED": "0"}
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             [
