@@ -114,7 +114,7 @@ def value_hits(root: Path, url: str) -> None:
         alice = open_store(root / f"v{mb}-alice", shared=url)
         entry = put(alice, "p", f"big{mb}", value)
         sha = alice.shared._headers[entry.key].sha256[0]
-        name = f"{alice.shared._prefix}v:{sha}"
+        name = alice.shared._name("v", sha)
         bob = open_store(root / f"v{mb}-bob", shared=url)
         assert bob.shared.get_entry(entry.key) == entry
 
