@@ -227,11 +227,25 @@ class RedisTier:
             record = self._signer.sign(name, NOTE, json.dumps(note).encode())
             self._call(self._redis.set, name, record, ex=self.ttl)
             return
+        self.put_entries([(meta, blobs, sources)])
+
+    def put_entries(self, items: list[tuple[Entry, list[bytes], dict[str, str]]]) -> None:
+        """Many entries (values, sources, header, index) in one pipelined round trip, all or
+        nothing. Values over the size cap are the caller's to leave out (`put_entry` does)."""
+        nbytes = sum(len(blob) for _, blobs, _ in items for blob in blobs)
+        pipe = self._client(nbytes).pipeline(transaction=True)
+        headers = [self._queue_entry(pipe, *item) for item in items]
+        self._call(pipe.execute)
+        for header in headers:
+            self._headers[header.entry.key] = header
+            self._refused.discard(header.entry.key)
+
+    def _queue_entry(
+        self, pipe: Any, meta: Entry, blobs: list[bytes], sources: dict[str, str]
+    ) -> Header:
         digests = [hashlib.sha256(b).hexdigest() for b in blobs]
         header = Header(entry=meta, sha256=digests, host=socket.gethostname(), user=_user())
-        ttl = self.ttl
-        pipe = self._client(sum(map(len, blobs))).pipeline(transaction=True)
-        sign, name = self._signer.sign, self._name
+        ttl, sign, name = self.ttl, self._signer.sign, self._name
         for digest, blob in zip(digests, blobs, strict=True):
             pipe.set(name("v", digest), blob, ex=ttl)
         for fn_hash, text in sources.items():
@@ -241,9 +255,16 @@ class RedisTier:
         scope = self._scope(meta.pipeline, meta.step)
         pipe.zadd(scope, {meta.key: meta.created_ns})
         pipe.expire(scope, ttl)
-        self._call(pipe.execute)
-        self._headers[meta.key] = header
-        self._refused.discard(meta.key)
+        return header
+
+    def lacking(self, keys: list[str]) -> list[str]:
+        """The entries among `keys` the shared tier does not hold: one round trip (EXISTS each,
+        pipelined), whatever the number of keys."""
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.exists(self._name("e", key))
+        found = self._call(pipe.execute)
+        return [key for key, present in zip(keys, found, strict=True) if not present]
 
     def load_blob(self, entry: Entry, index: int) -> bytes:
         """Output `index`'s bytes with its signed header, in one round trip, both verified."""

@@ -30,6 +30,8 @@ class TieredStore:
         self.path = local.path
         self._from_shared: dict[str, str | None] = {}
         """Key -> `user@host` of each entry this process got from the shared tier."""
+        self._in_shared: set[str] = set()
+        """Keys this process has seen the shared tier hold: not asked about again."""
 
     def __getattr__(self, name: str) -> Any:  # the workspace and listings are the local store's
         return getattr(self.local, name)
@@ -104,6 +106,43 @@ class TieredStore:
     def put_entry(self, meta: Entry, blobs: list[bytes], sources: dict[str, str]) -> None:
         self.local.put_entry(meta, blobs, sources)
         self._try("put", self.shared.put_entry, meta, blobs, sources)
+
+    def record_run(
+        self, pipeline: str, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]
+    ) -> None:
+        """The local bookkeeping, then the shared tier catches up on this run's local hits."""
+        hits = list(hits)
+        self.local.record_run(pipeline, used, hits, misses)
+        self._try("catch up", self.catch_up, [used[step] for step in hits if step in used])
+
+    def catch_up(self, keys: list[str]) -> int:
+        """Upload the entries among `keys` that were served locally and the shared tier lacks
+        (written while it was down, or expired there), so a teammate need not compute them:
+        one EXISTS round trip for all of them, one upload for those missing. Returns how many."""
+        known = self._from_shared.keys() | self._in_shared
+        candidates = [key for key in dict.fromkeys(keys) if key not in known]
+        if not candidates or not self.shared.online:
+            return 0
+        lacking = set(self.shared.lacking(candidates))
+        self._in_shared.update(key for key in candidates if key not in lacking)
+        uploads = [item for key in candidates if key in lacking for item in self._upload(key)]
+        if uploads:
+            self.shared.put_entries(uploads)
+            self._in_shared.update(entry.key for entry, _, _ in uploads)
+        return len(uploads)
+
+    def _upload(self, key: str) -> list[tuple[Entry, list[bytes], dict[str, str]]]:
+        """[(entry, its values, its sources)] read back from the local store, or [] when an
+        entry is gone, a value is damaged, or one is over the shared tier's size cap."""
+        entry = self.local.get_entry(key)
+        if entry is None or any(size > self.shared.max_value for size in entry.sizes):
+            return []
+        try:
+            blobs = [self.local.load_blob(entry, i) for i in range(len(entry.outputs))]
+        except CorruptEntry:
+            return []
+        texts = {fn_hash: self.local.source(fn_hash) for fn_hash in entry.functions.values()}
+        return [(entry, blobs, {h: text for h, text in texts.items() if text is not None})]
 
     def load_value(self, entry: Entry, index: int) -> Any:
         try:
