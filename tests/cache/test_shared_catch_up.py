@@ -2,8 +2,8 @@
 
 Against a real redis-server, with the CLI as a user runs it: machine A runs while Redis is
 down (one warning line, no Python warning), Redis comes back, A runs again (every step a local
-hit: the entries the shared tier lacks are uploaded at the run's end, in one EXISTS round trip
-and one upload), and then machine B, with its own cache dir, executes nothing."""
+hit: the entries the shared tier lacks are found at the run's end by one EXISTS of them all,
+then named and uploaded), and then machine B, with its own cache dir, executes nothing."""
 
 from __future__ import annotations
 
@@ -49,16 +49,16 @@ def test_redis_down_is_one_line_and_afterwards_a_teammate_executes_nothing(
     assert "unreachable" not in back.stdout + back.stderr
     assert len(project_keys(own_redis.url, team, "e")) == 3  # ...and uploaded at its end
     calls = _commands(client)
-    assert calls.get("exists") == 3 and calls.get("exec") == 1  # one check, one upload
+    assert calls.get("exists") == 1 + 3 and calls.get("exec") == 1  # who lacks, one upload
 
     bob = run("bob")
     assert executed(tmp_path) == []  # the teammate computes nothing
     assert bob.stdout.count("cached from the shared cache") == 3
 
     client.config_resetstat()
-    run("alice")  # nothing lacking now: one EXISTS round trip, no upload
+    run("alice")  # nothing lacking now: one EXISTS of all three, no upload
     calls = _commands(client)
-    assert calls.get("exists") == 3 and "exec" not in calls and "set" not in calls
+    assert calls.get("exists") == 1 and "exec" not in calls and "set" not in calls
 
 
 def test_catch_up_leaves_out_values_over_the_size_cap(team, own_redis, tmp_path, monkeypatch):

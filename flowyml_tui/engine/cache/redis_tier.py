@@ -258,11 +258,15 @@ class RedisTier:
         return header
 
     def lacking(self, keys: list[str]) -> list[str]:
-        """The entries among `keys` the shared tier does not hold: one round trip (EXISTS each,
-        pipelined), whatever the number of keys."""
+        """The entries among `keys` the shared tier does not hold. One EXISTS of them all when
+        it holds every one (the usual case: ~6 ms for 1000 keys, where 1000 pipelined EXISTS
+        cost ~27 ms in redis-py); one more round trip, pipelined, to name the missing ones."""
+        names = [self._name("e", key) for key in keys]
+        if not names or self._call(self._redis.exists, *names) == len(names):
+            return []
         pipe = self._redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.exists(self._name("e", key))
+        for name in names:
+            pipe.exists(name)
         found = self._call(pipe.execute)
         return [key for key, present in zip(keys, found, strict=True) if not present]
 

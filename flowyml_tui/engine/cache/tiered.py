@@ -118,7 +118,8 @@ class TieredStore:
     def catch_up(self, keys: list[str]) -> int:
         """Upload the entries among `keys` that were served locally and the shared tier lacks
         (written while it was down, or expired there), so a teammate need not compute them:
-        one EXISTS round trip for all of them, one upload for those missing. Returns how many."""
+        one EXISTS round trip for all of them; when some are missing, one more to name them
+        and one upload. Returns how many were uploaded."""
         known = self._from_shared.keys() | self._in_shared
         candidates = [key for key in dict.fromkeys(keys) if key not in known]
         if not candidates or not self.shared.online:
