@@ -25,6 +25,7 @@ import pickle
 import struct
 from typing import Any
 
+from ..cache.redis_link import LinkDown, RedisLink
 from ..cache.sharing import (
     PROJECT_ENV,
     RETRY_ENV,
@@ -103,8 +104,6 @@ class RedisTier:
                     f"{SECRET_ENV} (or {SECRET_FILE_ENV}=PATH) to the same value on every "
                     "machine of the team"
                 )
-            from ..cache.redis_link import RedisLink
-
             try:
                 self._link = RedisLink(self.url, retry_after=self._retry_after)
             except ImportError:
@@ -116,8 +115,6 @@ class RedisTier:
 
     def _call(self, method: str | Any, *args: Any, **kwargs: Any) -> Any:
         """`client.method(*args)`, or `method(client)` for a callable: one guarded round trip."""
-        from ..cache.redis_link import LinkDown
-
         link, _ = self._connect()
         client = link.client
         operation = (lambda: method(client)) if callable(method) else getattr(client, method)
@@ -132,7 +129,7 @@ class RedisTier:
     # -- records -----------------------------------------------------------------------------
 
     def _name(self, key: str) -> str:
-        return self.prefix + parts(key)
+        return f"{self.prefix}{len(key)}:{key}"  # parts(key), inlined: once per hit
 
     def encode(self, key: str, value: Any, expires: float, cost: float) -> bytes:
         _, signer = self._connect()
@@ -140,10 +137,11 @@ class RedisTier:
         record = _HEADER.pack(expires, cost, _KINDS[kind]) + payload
         return signer.sign(self._name(key), CALL, record)
 
-    def _verified(self, key: str, record: bytes) -> tuple[float, float, memoryview]:
-        """deadline, cost and the pickle, once signature, key, kind and SHA-256 all hold."""
-        _, signer = self._connect()
-        payload = signer.verify(self._name(key), CALL, record)
+    def _verified(self, name: str, record: bytes) -> tuple[float, float, memoryview]:
+        """deadline, cost and the pickle read from `name`, once signature, key, kind and
+        SHA-256 all hold."""
+        signer = self._signer or self._connect()[1]  # set by the GET that read `record`
+        payload = signer.verify(name, CALL, record)
         if len(payload) < _HEADER.size:
             raise Refused("too short to be a call-cache record")
         expires, cost, _ = _HEADER.unpack_from(payload)
@@ -160,11 +158,12 @@ class RedisTier:
         )
 
     def _read(self, key: str, now: float) -> tuple[str, Any, float, float]:
-        record = self._call("get", self._name(key))
+        name = self._name(key)
+        record = self._call("get", name)
         if record is None:
             return MISS, None, 0.0, 0.0
         try:
-            expires, cost, payload = self._verified(key, record)
+            expires, cost, payload = self._verified(name, record)
         except Refused as why:
             self._refuse(key, str(why))
             return MISS, None, 0.0, 0.0
