@@ -120,3 +120,15 @@ def test_what_the_disk_tier_creates_is_private_whatever_the_umask(tmp_path: Path
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
     for path in (p for p in slot.rglob("*") if p.is_dir()):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o700, path
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a dir owned by another user needs root to make")
+def test_a_slot_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "calls"
+    _cached(root).call("q")
+    slot = _cached(root)._tier.path
+    os.chown(slot, 12345, -1)
+    strict = _cached(root, strict=True)
+    with pytest.raises(CallCacheError, match=r"belongs to another user \(uid 12345\)"):
+        strict.call("q")
+    assert os.stat(slot).st_uid == 12345  # left as it was

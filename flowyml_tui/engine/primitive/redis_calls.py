@@ -88,13 +88,13 @@ class RedisTier:
             if retry_after is not None
             else float(os.environ.get(RETRY_ENV, RETRY_AFTER))
         )
-        self._link: Any = None
+        self._link: RedisLink | None = None
         self._signer: Signer | None = None
         self.refused = 0
 
     # -- connection --------------------------------------------------------------------------
 
-    def _connect(self) -> tuple[Any, Signer]:
+    def _connect(self) -> tuple[RedisLink, Signer]:
         """The link and signer, made on first use (a missing secret or redis-py says so)."""
         if self._link is None or self._signer is None:
             secret = team_secret()
