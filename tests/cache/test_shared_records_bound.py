@@ -121,3 +121,16 @@ def test_a_call_record_copied_to_another_key_is_refused(redis_server, calls_team
     assert calls == ["yes", "no", "no"]
     record = client.get(yes)
     assert pickle.loads(bytes(Signer(b"team-secret").verify(yes, CALL, record))[17:]) == "YES"
+
+
+def test_names_planted_under_our_prefixes_are_not_listed(team, redis_server, tmp_path, calls_team):
+    client = redis.Redis.from_url(redis_server.url)
+    cache = CachePrimitive(lambda d, c: d, backend="redis", redis_url=redis_server.url,
+                           name="listed", key_fn=lambda d, c: d)  # fmt: skip
+    cache.call("real")
+    client.set(cache._tier.prefix + "not-a-part", b"planted")
+    client.set(cache._tier.prefix + "3:abc4:more", b"planted")
+    assert cache.keys() == ["real"]
+    client.set(namespace(team) + "big:nonsense", b"planted")
+    stats = open_store(tmp_path / "carol", shared=redis_server.url).stats()
+    assert stats["tiers"]["shared"]["not_shared"] == []

@@ -38,7 +38,7 @@ from .entry import KEY_FORMAT, Entry
 from .notices import Notices
 from .protocols import CorruptEntry
 from .redis_link import RETRY_AFTER, TIMEOUT, LinkDown, RedisLink
-from .signed import ENTRY, NOTE, SOURCE, Refused, Signer, glob_escape, parts, split_parts
+from .signed import ENTRY, NOTE, SOURCE, Refused, Signer, glob_escape, parts, single_part
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +349,8 @@ class RedisTier:
         try:
             big = self._scan("big:*")
             cut = len(self._prefix + "big:")
-            row["not_shared"] = sorted(split_parts(k.decode()[cut:])[0] for k in big)
+            found = (single_part(k.decode(errors="replace")[cut:]) for k in big)
+            row["not_shared"] = sorted(key for key in found if key is not None)
             row["entries"] = len(self._scan("e:*"))
             values = self._scan("v:*")
             pipe = self._redis.pipeline(transaction=False)

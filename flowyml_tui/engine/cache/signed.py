@@ -54,6 +54,15 @@ def split_parts(name: str) -> list[str]:
     return found
 
 
+def single_part(name: str) -> str | None:
+    """The one text `name` is made of, or None for a name we did not make (one planted)."""
+    try:
+        found = split_parts(name)
+    except ValueError:
+        return None
+    return found[0] if len(found) == 1 else None
+
+
 def glob_escape(text: str) -> str:
     """`text` matched literally by SCAN's MATCH (a name may hold `*`, `?`, `[` or `\\`)."""
     for special in ("\\", "*", "?", "[", "]"):

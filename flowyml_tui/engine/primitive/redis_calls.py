@@ -35,7 +35,7 @@ from ..cache.sharing import (
     project_name,
     team_secret,
 )
-from ..cache.signed import CALL, Refused, Signer, glob_escape, parts, split_parts
+from ..cache.signed import CALL, Refused, Signer, glob_escape, parts, single_part
 from ..cache.values import serialize
 from .errors import CallCacheError
 from .memory import EXPIRED, HIT, MISS, NEVER
@@ -201,7 +201,8 @@ class RedisTier:
 
     def keys(self) -> list[str]:
         cut = len(self.prefix)
-        return [split_parts(name.decode()[cut:])[0] for name in self._names()]
+        found = (single_part(name.decode(errors="replace")[cut:]) for name in self._names())
+        return [key for key in found if key is not None]  # not a name planted under ours
 
     def size(self) -> int:
         return len(self._names())
