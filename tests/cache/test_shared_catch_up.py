@@ -75,3 +75,21 @@ def test_catch_up_leaves_out_values_over_the_size_cap(team, own_redis, tmp_path,
     bob = open_store(tmp_path / "bob", shared=own_redis.url)
     assert bob.load_value(bob.get_entry(small.key), 0) == "x"
     assert alice.catch_up([small.key, big.key]) == 0  # small is known to be there, big never goes
+
+
+def test_a_long_outage_is_uploaded_in_bounded_batches(team, own_redis, tmp_path, monkeypatch):
+    from flowyml_tui.engine.cache import tiered
+
+    from .test_store_contract import put
+
+    monkeypatch.setenv("FLOWYML_TUI_SHARED_MAX_VALUE", "100")
+    monkeypatch.setattr(tiered, "UPLOAD_BATCH", 100)
+    local = open_store(tmp_path / "alice")
+    entries = [put(local, "p", f"s{i}", "v" * 40) for i in range(5)]  # ~55 bytes each
+    local.close()
+    client = redis.Redis.from_url(own_redis.url)
+    client.config_resetstat()
+    alice = open_store(tmp_path / "alice", shared=own_redis.url)
+    assert alice.catch_up([e.key for e in entries]) == 5
+    assert _commands(client)["exec"] == 5  # one entry a batch under a 100-byte bound
+    assert alice.shared.lacking([e.key for e in entries]) == []

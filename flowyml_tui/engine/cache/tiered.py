@@ -2,15 +2,16 @@
 
 The local store (its in-process L1 is the memory tier) answers first; a miss there asks the
 shared tier, and an entry found there is written to the local store at once, its values when
-first loaded. New entries go to both. A shared-tier error is logged and the run goes on
-locally. The workspace (pins, marks, counters, records) is the local store's alone.
+first loaded. New entries go to both, and at a run's end the shared tier catches up on the
+local hits it lacks (written while it was down). A shared-tier error is logged and the run
+goes on locally. The workspace (pins, marks, counters, records) is the local store's alone.
 """
 
 from __future__ import annotations
 
 import logging
 import pickle
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .entry import Entry
@@ -20,6 +21,12 @@ from .protocols import CorruptEntry
 from .redis_tier import RedisTier, SharedTierDown
 
 log = logging.getLogger(__name__)
+
+UPLOAD_BATCH = 64 * 2**20
+"""Bytes of values per catch-up upload: after a long outage, several round trips, each bounded."""
+
+Upload = tuple[Entry, list[bytes], dict[str, str]]
+"""An entry, its values and its functions' sources, as `put_entry` takes them."""
 
 
 class TieredStore:
@@ -127,12 +134,12 @@ class TieredStore:
         lacking = set(self.shared.lacking(candidates))
         self._in_shared.update(key for key in candidates if key not in lacking)
         uploads = [item for key in candidates if key in lacking for item in self._upload(key)]
-        if uploads:
-            self.shared.put_entries(uploads)
-            self._in_shared.update(entry.key for entry, _, _ in uploads)
+        for batch in _batches(uploads, max(self.shared.max_value, UPLOAD_BATCH)):
+            self.shared.put_entries(batch)
+            self._in_shared.update(entry.key for entry, _, _ in batch)
         return len(uploads)
 
-    def _upload(self, key: str) -> list[tuple[Entry, list[bytes], dict[str, str]]]:
+    def _upload(self, key: str) -> list[Upload]:
         """[(entry, its values, its sources)] read back from the local store, or [] when an
         entry is gone, a value is damaged, or one is over the shared tier's size cap."""
         entry = self.local.get_entry(key)
@@ -188,3 +195,19 @@ class TieredStore:
         found = self.local.stats()
         found["tiers"] = {"shared": self.shared.stats()}
         return found
+
+
+def _batches(uploads: list[Upload], limit: int) -> Iterator[list[Upload]]:
+    """Uploads in order, grouped so no group's values pass `limit` bytes (unless one entry
+    alone does): one round trip per group, and the client never buffers gigabytes."""
+    batch: list[Upload] = []
+    size = 0
+    for item in uploads:
+        nbytes = sum(map(len, item[1]))
+        if batch and size + nbytes > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += nbytes
+    if batch:
+        yield batch
