@@ -4,7 +4,10 @@ Targets (issue #11):
 - a fully cached N-step run with an empty local store: at most 2 round trips for metadata,
   wall time printed beside the same run from the local store;
 - a shared hit that needs its value: one round trip plus the transfer, for 1 MB and 100 MB,
-  printed beside a bare GET and GET + SHA-256 + pickle.loads (the fair anchor).
+  printed beside a bare GET and GET + SHA-256 + pickle.loads (the fair anchor);
+- what catching up costs a fully cached local run in a fresh process (issue #24): one EXISTS
+  round trip for all its entries, timed alone (nothing to upload), and after an outage the
+  upload of every entry in one more.
 
     python benchmarks/bench_redis.py [--steps 1000]
 
@@ -75,10 +78,21 @@ def cached_runs(root: Path, url: str, steps: int) -> None:
 
     pipeline("alice").run()  # computes and shares every step
     local = pipeline("alice")
-    local.run()  # warm the code identity memo, as a second run would be
+    warm = local.run()  # warm the code identity memo, as a second run would be
     start = time.perf_counter()
     local.run()
     local_s = time.perf_counter() - start
+    keys = [r.key for r in warm.step_results.values()]
+    fresh = open_store(root / "alice", shared=url)  # a new process asks about each entry once
+    start = time.perf_counter()
+    uploaded = fresh.catch_up(keys)
+    check_s = time.perf_counter() - start
+    redis.Redis.from_url(url).flushdb()  # as after an outage: Redis holds none of them
+    fresh = open_store(root / "alice", shared=url)
+    start = time.perf_counter()
+    uploaded = fresh.catch_up(keys)
+    upload_s = time.perf_counter() - start
+    assert uploaded == steps, uploaded
 
     client = redis.Redis.from_url(url)
     bob = pipeline("bob")
@@ -99,6 +113,8 @@ def cached_runs(root: Path, url: str, steps: int) -> None:
     assert all(r.cached for r in result.step_results.values())
     print(f"fully cached {steps}-step run")
     print(f"  local store warm:            {local_s * 1e3:8.1f} ms")
+    print(f"  catch-up check, fresh store: {check_s * 1e3:8.1f} ms  (connecting, then one EXISTS)")
+    print(f"  catch-up after an outage:    {upload_s * 1e3:8.1f} ms  ({uploaded} entries uploaded)")
     print(
         f"  local store empty, Redis:    {shared_s * 1e3:8.1f} ms  "
         f"round trips {bob.store.shared.counts['round_trips']}  commands {commands}"
@@ -114,7 +130,7 @@ def value_hits(root: Path, url: str) -> None:
         alice = open_store(root / f"v{mb}-alice", shared=url)
         entry = put(alice, "p", f"big{mb}", value)
         sha = alice.shared._headers[entry.key].sha256[0]
-        name = f"{alice.shared._prefix}v:{sha}"
+        name = alice.shared._name("v", sha)
         bob = open_store(root / f"v{mb}-bob", shared=url)
         assert bob.shared.get_entry(entry.key) == entry
 

@@ -703,13 +703,14 @@ class FlowymlApp(App[int]):
     @work(thread=True, group="store", exit_on_error=False, name="clear calls")
     def _clear_calls(self, name: str, places: tuple[str, ...], keys: str) -> None:
         from flowyml_tui.engine.display import plural
+        from flowyml_tui.engine.errors import CacheError
         from flowyml_tui.engine.primitive.disk import clear_slot
 
         removed, problems = 0, []
         for place in places:
             try:
                 removed += clear_slot(place)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, CacheError) as exc:  # CacheError: a slot refused
                 problems.append(str(exc))
         note = (
             f"Cleared {plural(removed, 'call-cache entry', 'call-cache entries')} of {name}; "

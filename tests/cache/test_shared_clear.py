@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from flowyml_tui.engine.cache.entry import KEY_FORMAT
+from flowyml_tui.engine.cache.redis_tier import namespace
 from tests.cli_process import run_cli
 
 from .test_shared_tier import project_keys
@@ -21,8 +21,8 @@ def test_cache_clear_touches_the_shared_tier_only_with_shared(
 ):
     teammate("alice", redis_server.url).run()
     client = redis.Redis.from_url(redis_server.url)
-    # another project's key stays
-    client.set(f"flowyml:v{KEY_FORMAT}:another-project:e:k", b"theirs")
+    theirs = namespace(f"{team}:e") + "e:1:k"  # a project whose name starts like ours
+    client.set(theirs, b"theirs")  # another project's key stays
     cache = str(tmp_path / "alice")
     shared_keys = len(project_keys(redis_server.url, team, "*"))
     assert shared_keys > 3
@@ -43,5 +43,5 @@ def test_cache_clear_touches_the_shared_tier_only_with_shared(
     out = cli("cache", "clear", "--shared", redis_server.url, "--yes", "--cache-dir", cache)
     assert f"and {shared_keys} keys of project {team} from the shared cache" in out
     assert project_keys(redis_server.url, team, "*") == []
-    assert client.get(f"flowyml:v{KEY_FORMAT}:another-project:e:k") == b"theirs"
+    assert client.get(theirs) == b"theirs"
     assert "no cached entries" in cli("cache", "ls", "--cache-dir", cache)

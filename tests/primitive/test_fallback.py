@@ -44,7 +44,7 @@ def test_a_symlinked_disk_dir_is_refused(tmp_path: Path, caplog: pytest.LogCaptu
     (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
     cache = CachePrimitive(lambda d, c: d, backend="disk", directory=tmp_path / "link")
     assert cache.call(5) == 5
-    assert "is a symlink" in warnings_of(caplog)[0]
+    assert "is a symbolic link" in warnings_of(caplog)[0]
     assert list((tmp_path / "elsewhere").iterdir()) == []
 
 

@@ -357,14 +357,20 @@ class LocalStore:
                 "without caching; free space or run `flowyml-tui cache gc`"
             ) from exc
 
-    def load_value(self, entry: Entry, index: int) -> Any:
-        """Load output `index` of an entry, checking its bytes before anything is unpickled."""
+    def load_blob(self, entry: Entry, index: int) -> bytes:
+        """Output `index`'s pickle bytes, checked against the entry; else CorruptEntry."""
         key = entry.key
         blob = self._cache.get(f"v:{key}:{index}")
         if not isinstance(blob, bytes):
             raise CorruptEntry(f"output {index} of entry {key} is missing")
         if len(blob) != entry.sizes[index] or checksum(blob) != entry.checksums[index]:
             raise CorruptEntry(f"output {index} of entry {key} fails its checksum (truncated?)")
+        return blob
+
+    def load_value(self, entry: Entry, index: int) -> Any:
+        """Load output `index` of an entry, checking its bytes before anything is unpickled."""
+        key = entry.key
+        blob = self.load_blob(entry, index)
         try:
             return pickle.loads(blob)
         except Exception as exc:

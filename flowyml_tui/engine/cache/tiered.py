@@ -2,15 +2,16 @@
 
 The local store (its in-process L1 is the memory tier) answers first; a miss there asks the
 shared tier, and an entry found there is written to the local store at once, its values when
-first loaded. New entries go to both. A shared-tier error is logged and the run goes on
-locally. The workspace (pins, marks, counters, records) is the local store's alone.
+first loaded. New entries go to both, and at a run's end the shared tier catches up on the
+local hits it lacks (written while it was down). A shared-tier error is logged and the run
+goes on locally. The workspace (pins, marks, counters, records) is the local store's alone.
 """
 
 from __future__ import annotations
 
 import logging
 import pickle
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .entry import Entry
@@ -21,6 +22,12 @@ from .redis_tier import RedisTier, SharedTierDown
 
 log = logging.getLogger(__name__)
 
+UPLOAD_BATCH = 64 * 2**20
+"""Bytes of values per catch-up upload: after a long outage, several round trips, each bounded."""
+
+Upload = tuple[Entry, list[bytes], dict[str, str]]
+"""An entry, its values and its functions' sources, as `put_entry` takes them."""
+
 
 class TieredStore:
     """A `Store`: the local store's workspace and content, backed by a shared `RedisTier`."""
@@ -30,6 +37,8 @@ class TieredStore:
         self.path = local.path
         self._from_shared: dict[str, str | None] = {}
         """Key -> `user@host` of each entry this process got from the shared tier."""
+        self._in_shared: set[str] = set()
+        """Keys this process has seen the shared tier hold: not asked about again."""
 
     def __getattr__(self, name: str) -> Any:  # the workspace and listings are the local store's
         return getattr(self.local, name)
@@ -105,6 +114,44 @@ class TieredStore:
         self.local.put_entry(meta, blobs, sources)
         self._try("put", self.shared.put_entry, meta, blobs, sources)
 
+    def record_run(
+        self, pipeline: str, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]
+    ) -> None:
+        """The local bookkeeping, then the shared tier catches up on this run's local hits."""
+        hits = list(hits)
+        self.local.record_run(pipeline, used, hits, misses)
+        self._try("catch up", self.catch_up, [used[step] for step in hits if step in used])
+
+    def catch_up(self, keys: list[str]) -> int:
+        """Upload the entries among `keys` that were served locally and the shared tier lacks
+        (written while it was down, or expired there), so a teammate need not compute them:
+        one EXISTS round trip for all of them; when some are missing, one more to name them
+        and one upload. Returns how many were uploaded."""
+        known = self._from_shared.keys() | self._in_shared
+        candidates = [key for key in dict.fromkeys(keys) if key not in known]
+        if not candidates or not self.shared.online:
+            return 0
+        lacking = set(self.shared.lacking(candidates))
+        self._in_shared.update(key for key in candidates if key not in lacking)
+        uploads = [item for key in candidates if key in lacking for item in self._upload(key)]
+        for batch in _batches(uploads, max(self.shared.max_value, UPLOAD_BATCH)):
+            self.shared.put_entries(batch)
+            self._in_shared.update(entry.key for entry, _, _ in batch)
+        return len(uploads)
+
+    def _upload(self, key: str) -> list[Upload]:
+        """[(entry, its values, its sources)] read back from the local store, or [] when an
+        entry is gone, a value is damaged, or one is over the shared tier's size cap."""
+        entry = self.local.get_entry(key)
+        if entry is None or any(size > self.shared.max_value for size in entry.sizes):
+            return []
+        try:
+            blobs = [self.local.load_blob(entry, i) for i in range(len(entry.outputs))]
+        except CorruptEntry:
+            return []
+        texts = {fn_hash: self.local.source(fn_hash) for fn_hash in entry.functions.values()}
+        return [(entry, blobs, {h: text for h, text in texts.items() if text is not None})]
+
     def load_value(self, entry: Entry, index: int) -> Any:
         try:
             return self.local.load_value(entry, index)
@@ -148,3 +195,19 @@ class TieredStore:
         found = self.local.stats()
         found["tiers"] = {"shared": self.shared.stats()}
         return found
+
+
+def _batches(uploads: list[Upload], limit: int) -> Iterator[list[Upload]]:
+    """Uploads in order, grouped so no group's values pass `limit` bytes (unless one entry
+    alone does): one round trip per group, and the client never buffers gigabytes."""
+    batch: list[Upload] = []
+    size = 0
+    for item in uploads:
+        nbytes = sum(map(len, item[1]))
+        if batch and size + nbytes > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += nbytes
+    if batch:
+        yield batch

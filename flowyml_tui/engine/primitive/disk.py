@@ -1,10 +1,14 @@
 """The disk tier: values in a private diskcache, checked by checksum before they are unpickled.
 
 Each primitive name gets its own directory (so a `key_fn`'s strings never meet another
-primitive's), under a root that is created 0700 and refused when it is a symlink or belongs to
-another user. The record is ``magic | deadline | cost | xxh3 | kind | pickle`` (cost: the
-seconds the call took, for "time saved"): an expired entry is dropped from its header alone,
-and bytes that do not match their checksum are never unpickled.
+primitive's). Values are pickles, so the tier is held to the step store's rules: every directory
+it opens is created 0700, or refused (never chmodded) when it is a symlink, another user's or
+writable by others; its database is created 0600; and diskcache reads it through `SafeDisk`,
+which never unpickles a row (or key) diskcache itself would have pickled, so a row planted with
+a plain `diskcache.Cache` reads as a miss. The record is
+``magic | deadline | cost | xxh3 | kind | pickle`` (cost: the seconds the call took, for "time
+saved"): an expired entry is dropped from its header alone, and bytes that do not match their
+checksum are never unpickled.
 
 Eviction past `max_size` is approximate: the first-stored entries go first. Exact LRU would need
 diskcache's LRU policy, which writes on every read (3-6x the cost of a plain `get`).
@@ -15,7 +19,6 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import stat
 import struct
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,8 @@ from typing import Any
 import diskcache
 import xxhash
 
+from ..cache.private import check_private_path, ensure_private_dir, ensure_private_file
+from ..cache.safedisk import SafeDisk
 from ..cache.values import checksum, serialize
 from .memory import EXPIRED, HIT, MISS
 
@@ -43,21 +48,18 @@ def default_root() -> Path:
     return Path(platformdirs.user_cache_dir("flowyml-tui")) / "calls"
 
 
-def private_dir(path: Path) -> Path:
-    """Create `path` 0700 (parents too); refuse a symlink or a directory another user owns."""
-    path = Path(path)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = os.lstat(path)
-    if stat.S_ISLNK(info.st_mode):
-        raise PermissionError(f"call cache dir {path} is a symlink; give a real directory")
-    if info.st_uid != os.getuid():
-        raise PermissionError(
-            f"call cache dir {path} belongs to another user (uid {info.st_uid}); "
-            "give a directory of your own"
-        )
-    if stat.S_IMODE(info.st_mode) != 0o700:
-        os.chmod(path, 0o700)
-    return path
+def open_private(slot: Path) -> diskcache.Cache:
+    """The slot's diskcache, once every path above it that we own and the database are checked
+    private (created 0700/0600 if missing); raises CacheError naming what to fix otherwise."""
+    for directory in (slot.parent.parent, slot.parent, slot):
+        ensure_private_dir(directory, "call cache dir")
+    ensure_private_file(slot / "cache.db", "call cache database")
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = slot / ("cache.db" + suffix)
+        if os.path.lexists(side):
+            check_private_path(side, "call cache database file", is_dir=False)
+    # "none": reads never write, and we cull by count ourselves.
+    return diskcache.Cache(str(slot), disk=SafeDisk, eviction_policy="none")
 
 
 def slot_dir(root: Path, name: str) -> Path:
@@ -96,7 +98,7 @@ def clear_slot(path: str | Path) -> int:
     slot = Path(path)
     if slot.parent.name != FORMAT or not (slot / "cache.db").is_file() or slot.is_symlink():
         raise ValueError(f"{slot} is not a call-cache directory; nothing was deleted")
-    with diskcache.Cache(str(slot), eviction_policy="none") as cache:
+    with open_private(slot) as cache:
         return int(cache.clear())
 
 
@@ -115,10 +117,7 @@ class DiskTier:
     @property
     def cache(self) -> diskcache.Cache:
         if self._cache is None:
-            private_dir(self.root)
-            private_dir(self.path)
-            # "none": reads never write, and we cull by count ourselves.
-            self._cache = diskcache.Cache(str(self.path), eviction_policy="none")
+            self._cache = open_private(self.path)
         return self._cache
 
     def _read(self, key: str, now: float, *, drop: bool) -> tuple[str, Any, float, float]:
@@ -159,7 +158,7 @@ class DiskTier:
         self.cache.clear()
 
     def keys(self) -> list[str]:
-        return list(self.cache.iterkeys())
+        return [key for key in self.cache.iterkeys() if type(key) is str]  # not a refused one
 
     def size(self) -> int:
         return len(self.cache)
@@ -167,7 +166,7 @@ class DiskTier:
     def evict_expired(self, now: float) -> int:
         cache = self.cache
         dead = 0
-        for key in list(cache.iterkeys()):
+        for key in self.keys():
             record = cache.get(key)
             try:
                 gone = record is not None and now >= deadline(record)
