@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import script_runs
 from .cache import DEFAULT_CACHE_DIR, CacheStore, open_store, store_path
 from .cache.private import ensure_cache_dir
 from .errors import CacheFullError, MissingInputError, StepDefinitionError
@@ -175,8 +175,9 @@ class Pipeline:
         `runner` calls the steps that execute (default: inline, in this thread); cache hits
         are decided here and never reach it. A runner passed in is yours to `close()`.
         """
-        if _SKIPPING_RUNS:
-            return _skipped_run(self, _SKIPPING_RUNS[-1])
+        script = script_runs.active()
+        if script is not None and on_event is None and runner is None:
+            return script.run(self, self._context(context, params))
         # The recorder goes first, so whoever sees RunFinished finds the record already on disk.
         # The cache dir is checked first, so a refused one fails the run before any step runs.
         ensure_cache_dir(self._cache_path())
@@ -227,43 +228,6 @@ class Pipeline:
         self, context: Mapping[str, Any] | None, params: Mapping[str, Any]
     ) -> dict[str, Any]:
         return {**self.context, **(context or {}), **params}
-
-
-_SKIPPING_RUNS: list[Path] = []
-"""Files being imported by the loader: a `pipeline.run()` they make at import is skipped."""
-
-
-@contextlib.contextmanager
-def import_time_runs_skipped(path: Path) -> Iterator[None]:
-    """While the loader imports `path`, `Pipeline.run()` returns an empty result at once.
-
-    A flowyml script often ends in `pipeline.run()` at module level; the workbench (and
-    `flowyml-tui run`) runs the pipeline itself, so running it at import would run it twice.
-    """
-    _SKIPPING_RUNS.append(path)
-    try:
-        yield
-    finally:
-        _SKIPPING_RUNS.pop()
-
-
-def _skipped_run(pipeline: Pipeline, path: Path) -> RunResult:
-    import sys
-
-    from .result import Outputs
-
-    print(
-        f"flowyml-tui: skipped {pipeline.name}.run() called while importing {path.name}; "
-        "the workbench runs the pipeline itself",
-        file=sys.stderr,
-    )
-    return RunResult(
-        run_id="skipped-at-import",
-        pipeline=pipeline.name,
-        step_results={},
-        outputs=Outputs([], lambda name: None),
-        duration_seconds=0.0,
-    )
 
 
 def _check_parameters(graph: Graph, context: Mapping[str, Any]) -> None:

@@ -5,8 +5,9 @@ flowyml's own objects. The loader hands each `flowyml.Pipeline` (or `VersionedPi
 wraps one as `.pipeline`) to `translate`: its steps become our `Step`s with every keyword
 flowyml stores (inputs, outputs, cache, retry, timeout, condition, tags, resources,
 execution_group), its `Context` becomes the run context, its `If` control flows become
-conditional steps (`control_flow`). flowyml's own `run()` is never called, so its UI server,
-metadata store writes and experiment tracking never start.
+conditional steps (`control_flow`). flowyml's own `run()` is never called while the tool runs
+a file (`flowyml_runs_diverted`), so its UI server, metadata store writes and experiment
+tracking never start.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import script_runs
 from ..errors import PipelineLoadError
 from ..pipeline import Pipeline
 from ..step import Step, step
@@ -120,11 +122,13 @@ def reset_step_registry() -> None:
 
 
 @contextlib.contextmanager
-def flowyml_runs_skipped(path: Path) -> Iterator[None]:
-    """While `path` is imported, flowyml's `Pipeline.run()` prints a note instead of running.
+def flowyml_runs_diverted(path: Path) -> Iterator[None]:
+    """While `path` runs, flowyml's `Pipeline.run()` runs the translated pipeline on our engine.
 
     flowyml is imported first (the file is about to import it anyway) so its classes can be
-    patched; its `run()` would start its UI server and run the pipeline outside our engine.
+    patched; its own `run()` would start its UI server and run the pipeline outside our engine.
+    The pipeline's `step_groups` are computed by flowyml's own `build()`, as its `run()` does.
+    A `run()` made while no file is being run (inside a step, say) is flowyml's own.
     """
     try:
         from flowyml.core import pipeline as core_pipeline
@@ -133,25 +137,32 @@ def flowyml_runs_skipped(path: Path) -> Iterator[None]:
         yield
         return
     classes = (core_pipeline.Pipeline, versioning.VersionedPipeline)
-    saved = [cls.__dict__["run"] for cls in classes]
+    saved = {cls: cls.__dict__["run"] for cls in classes}
 
-    def skipped(self: Any, *args: Any, **kwargs: Any) -> Any:
-        print(
-            f"flowyml-tui: skipped {self.name}.run() called while importing {path.name}; "
-            "the workbench runs the pipeline itself",
-            file=sys.stderr,
-        )
-        result = core_pipeline.PipelineResult("skipped-at-import", self.name)
-        result.state = "skipped"
-        return result
+    def diverted(self: Any, *args: Any, context: Any = None, **kwargs: Any) -> Any:
+        script = script_runs.active()
+        if script is None:
+            return saved[type(self) if type(self) in saved else classes[0]](
+                self, *args, context=context, **kwargs
+            )
+        _build_groups(self)
+        ours = translate(self, path)
+        return script.run(ours, {**ours.context, **_context(context)})
 
     for cls in classes:
-        cls.run = skipped  # type: ignore[method-assign]
+        cls.run = diverted  # type: ignore[method-assign]
     try:
         yield
     finally:
-        for cls, run in zip(classes, saved, strict=True):
+        for cls, run in saved.items():
             cls.run = run  # type: ignore[method-assign]
+
+
+def _build_groups(value: Any) -> None:
+    """flowyml's `build()`, for its `step_groups`; what it refuses, our run reports itself."""
+    inner = value.pipeline if type(value).__name__ == "VersionedPipeline" else value
+    with contextlib.suppress(Exception):
+        inner.build()
 
 
 def uses_flowyml(path: Path) -> bool:
