@@ -83,6 +83,8 @@ class Pipeline:
         """flowyml's own settings (stack, project_name ...): kept so its files load unchanged;
         the engine does not use them."""
         self.steps: list[Step] = []
+        self.observers: list[Callable[[Event], None]] = []
+        """Told every event of every run, beside the caller's `on_event` (flowyml's hooks)."""
         self._store: CacheStore | None = None
         self._graph: tuple[tuple[Any, ...], Graph] | None = None
 
@@ -186,6 +188,7 @@ class Pipeline:
         # times dearer, and this is called once per step.
         record = recorder.__call__
         sinks = [record, on_event] if on_event is not None else [record]
+        sinks += self.observers
         with one_read_per_file():  # one version of each source file for the whole run
             return self._executor(context, params, sinks, runner).run()
 

@@ -145,9 +145,15 @@ def flowyml_runs_diverted(path: Path) -> Iterator[None]:
             return saved[type(self) if type(self) in saved else classes[0]](
                 self, *args, context=context, **kwargs
             )
+        from .hooks import FlowymlHooks
+
         _build_groups(self)
         ours = translate(self, path)
-        return script.run(ours, {**ours.context, **_context(context)})
+        hooks = FlowymlHooks(self)
+        ours.observers.append(hooks)
+        result = script.run(ours, {**ours.context, **_context(context)})
+        hooks.finished(result)
+        return result
 
     for cls in classes:
         cls.run = diverted  # type: ignore[method-assign]
