@@ -6,7 +6,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import script_runs
 from .cache import DEFAULT_CACHE_DIR, CacheStore, open_store, store_path
@@ -14,12 +14,16 @@ from .cache.private import ensure_cache_dir
 from .errors import CacheFullError, MissingInputError, StepDefinitionError
 from .events import Event
 from .executor import Executor, StepPlan
+from .flowyml_methods import FlowymlMethods
 from .graph import Graph, build_graph
 from .hashing.sources import one_read_per_file
 from .records import RunRecorder
 from .result import RunResult
 from .run.runner import StepRunner
 from .step import Step
+
+if TYPE_CHECKING:
+    from .step_groups import StepGroup
 
 CODE_HASH_MODES = ("ast", "source")
 FLOWYML_OPTIONS = frozenset(
@@ -39,7 +43,7 @@ FLOWYML_OPTIONS = frozenset(
 """flowyml 2.2.1's other `Pipeline(...)` keywords: accepted so its files load unchanged."""
 
 
-class Pipeline:
+class Pipeline(FlowymlMethods):
     """A named set of steps wired by input/output names, run with a step cache.
 
     `code_hash_mode="source"` is flowyml's strict behaviour (any edit to a step's source,
@@ -124,6 +128,13 @@ class Pipeline:
         if self._graph is None or self._graph[0] != signature:
             self._graph = (signature, build_graph(self.steps, context))
         return self._graph[1]
+
+    @property
+    def step_groups(self) -> list[StepGroup]:
+        """flowyml's step groups: steps of one `execution_group` that run together."""
+        from .step_groups import step_groups
+
+        return step_groups(self.graph(self.context))
 
     def order(self) -> list[str]:
         """Step names in the order a run executes them."""

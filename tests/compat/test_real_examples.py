@@ -77,6 +77,8 @@ def test_a_second_invocation_executes_only_the_cache_false_step(tmp_path) -> Non
     assert len(inside) == 2  # the script runs it twice itself
     assert "3 executed" in inside[0]
     assert "1 executed, 2 cached" in inside[1]  # train_model is cache=False
+    # pipeline.cache_stats(), flowyml's method, answered from our store: 2 misses, 2 hits
+    assert "Cache hits: 2\nCache misses: 2\nHit rate: 50.0%" in first
     second = run(path, tmp_path).stdout.split("pipeline caching_example")[1:]
     assert all("1 executed, 2 cached" in part for part in second)
     assert "● ran      train_model" in second[0]

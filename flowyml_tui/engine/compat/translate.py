@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -151,17 +152,39 @@ def flowyml_runs_diverted(path: Path) -> Iterator[None]:
         ours = translate(self, path)
         hooks = FlowymlHooks(self)
         ours.observers.append(hooks)
+        _LAST_RUN[self] = ours
         result = script.run(ours, {**ours.context, **_context(context)})
         hooks.finished(result)
         return result
 
+    saved_methods = {name: core_pipeline.Pipeline.__dict__[name] for name in OUR_METHODS}
     for cls in classes:
         cls.run = diverted  # type: ignore[method-assign]
+    for name in OUR_METHODS:
+        setattr(core_pipeline.Pipeline, name, _answered_by_ours(name, path))
     try:
         yield
     finally:
         for cls, run in saved.items():
             cls.run = run  # type: ignore[method-assign]
+        for name, method in saved_methods.items():
+            setattr(core_pipeline.Pipeline, name, method)
+
+
+OUR_METHODS = ("cache_stats", "check_cache", "invalidate_cache", "rerun", "dry_run")
+"""flowyml `Pipeline` methods about its cache and runs: answered from ours while a file runs."""
+
+_LAST_RUN: weakref.WeakKeyDictionary[Any, Pipeline] = weakref.WeakKeyDictionary()
+"""Each flowyml pipeline's translation as last run (with the tool's cache settings)."""
+
+
+def _answered_by_ours(name: str, path: Path) -> Any:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        ours = _LAST_RUN.get(self) or translate(self, path)
+        return getattr(ours, name)(*args, **kwargs)
+
+    method.__name__ = name
+    return method
 
 
 def _build_groups(value: Any) -> None:
