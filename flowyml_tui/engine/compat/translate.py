@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import script_runs
-from ..errors import PipelineLoadError
 from ..pipeline import Pipeline
 from ..step import Step, step
+from .nested import is_sub_pipeline, nested_steps
 
 _CLASSES = ("Pipeline", "VersionedPipeline")
 
@@ -45,16 +45,20 @@ def translate(value: Any, path: Path) -> Pipeline:
     version = getattr(value, "version", None)
     if version is not None:
         ours.flowyml_options["version"] = version
-    flowyml_steps = _steps(inner)
-    for one in flowyml_steps:
-        ours.add_step(translate_step(one, inner.name))
+    flowyml_steps = [s for s in _steps(inner) if not is_sub_pipeline(s)]
+    for one in _steps(inner):
+        if is_sub_pipeline(one):
+            ours.add_steps(nested_steps(one, lambda child: _child_steps(child, ours)))
+        else:
+            ours.add_step(translate_step(one, inner.name))
     flows = list(getattr(inner, "control_flows", None) or ())
     if flows:
         from .control_flow import StepShape, branch_steps  # only files with an If need it
 
+        by_name = {s.name: s for s in ours.steps}
         shapes = {
-            s.name: StepShape(tuple(f.outputs or ()), s.outputs)
-            for f, s in zip(flowyml_steps, ours.steps, strict=True)
+            f.name: StepShape(tuple(f.outputs or ()), by_name[f.name].outputs)
+            for f in flowyml_steps
         }
         ours.add_steps(
             branch_steps(inner.name, flows, ours.steps, lambda b: _branch(b, inner.name), shapes)
@@ -71,15 +75,24 @@ def _branch(branch: Any, pipeline: str) -> Step:
     return step(branch)
 
 
+def _child_steps(child: Any, parent: Pipeline) -> list[Step]:
+    """A sub-pipeline's steps translated (its own sub-pipelines nested); its context values
+    fill in the parent's missing ones."""
+    translated = translate(child, Path(parent.source_file or "."))
+    for key, value in translated.context.items():
+        parent.context.setdefault(key, value)
+    return translated.steps
+
+
 def translate_step(flowyml_step: Any, pipeline: str) -> Step:
     """Our `Step` with the keywords flowyml's `Step` stores."""
-    if type(flowyml_step).__name__ == "SubPipelineStep":
-        raise PipelineLoadError(
-            f"flowyml pipeline {pipeline!r}: add_sub_pipeline ({flowyml_step.name!r}) is not "
-            "translated yet; add the sub-pipeline's steps to this pipeline instead"
-        )
+    func = flowyml_step.func
+    if type(flowyml_step).__name__ == "MapTaskStep":
+        from .map_task import mapping
+
+        func = mapping(func, flowyml_step.name, flowyml_step.map_config.concurrency)
     return step(
-        flowyml_step.func,
+        func,
         name=flowyml_step.name,
         inputs=list(flowyml_step.inputs or ()) or None,
         outputs=list(flowyml_step.outputs or ()) or None,

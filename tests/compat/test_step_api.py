@@ -1,0 +1,114 @@
+"""The rest of flowyml 2.2.1's step API, with the real package: map tasks and sub-pipelines.
+
+Each behaves as flowyml's docs describe (where its own run does otherwise, the docstring of
+`compat/map_task.py` and `compat/nested.py` says how).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .test_flowyml_template import statuses
+
+pytestmark = pytest.mark.usefixtures("real_flowyml")
+
+MAPPED = """
+from pathlib import Path
+from flowyml import Pipeline, step, map_task
+
+CALLS = Path(__file__).with_name("calls.txt")
+
+@step(outputs=["docs"])
+def load():
+    return ["a", "bb", "ccc"]
+
+@map_task(inputs=["docs"], outputs=["lengths"], concurrency=2)
+def measure(doc):
+    with CALLS.open("a") as log:
+        log.write(doc + "\\n")
+    return len(doc)
+
+pipeline = Pipeline("mapped")
+pipeline.add_step(load).add_step(measure)
+"""
+
+
+def test_a_map_task_calls_its_function_per_item_and_reruns_only_changed_items(
+    write_file, load
+) -> None:
+    path = write_file("mapped.py", MAPPED)
+    calls = path.with_name("calls.txt")
+    first = load(path).run()
+    assert first["lengths"] == [1, 2, 3]  # one call per item, in order
+    assert sorted(calls.read_text().split()) == ["a", "bb", "ccc"]
+    assert first.step_results["measure"].calls[0].misses == 3
+
+    calls.write_text("")
+    path.write_text(path.read_text().replace('"bb"', '"bbbb"'))
+    edited = load(path).run()
+    assert edited["lengths"] == [1, 4, 3]
+    assert calls.read_text().split() == ["bbbb"]  # only the changed item was called
+    (stats,) = edited.step_results["measure"].calls
+    assert (stats.hits, stats.misses) == (2, 1)
+
+    calls.write_text("")
+    path.write_text(path.read_text().replace("return len(doc)", "return len(doc) * 10"))
+    recoded = load(path).run()
+    assert recoded["lengths"] == [10, 40, 30]  # an edit of the function: every item again
+    assert sorted(calls.read_text().split()) == ["a", "bbbb", "ccc"]
+
+
+NESTED = """
+from flowyml import Pipeline, step, context
+from flowyml.core.subpipeline import sub_pipeline
+
+@step(outputs=["raw"])
+def load():
+    return [1, 2, 3]
+
+@step(inputs=["data"], outputs=["scaled"])
+def scale(data, factor: int):
+    return [x * factor for x in data]
+
+@step(inputs=["scaled"], outputs=["total"])
+def total(scaled):
+    return sum(scaled)
+
+@step(inputs=["grand_total"], outputs=["report"])
+def report(grand_total):
+    return f"total {grand_total}"
+
+prep = Pipeline("prep", context=context(factor=10))
+prep.add_step(scale).add_step(total)
+
+pipeline = Pipeline("parent")
+pipeline.add_step(load)
+pipeline.add_sub_pipeline(
+    prep, input_mapping={"raw": "data"}, output_mapping={"total": "grand_total"}
+)
+pipeline.add_step(report)
+"""
+
+
+def test_a_sub_pipeline_is_nested_steps_fed_with_the_parents_data(write_file, load) -> None:
+    path = write_file("nested.py", NESTED)
+    pipeline = load(path, "parent")
+    assert [s.name for s in pipeline.steps] == [
+        "load",
+        "sub:prep/scale",
+        "sub:prep/total",
+        "report",
+    ]
+    first = pipeline.run()
+    assert first["report"] == "total 60"  # the parent's raw reached the child as data
+    assert statuses(load(path, "parent").run()) == dict.fromkeys(statuses(first), "cached")
+
+    path.write_text(path.read_text().replace("return sum(scaled)", "return sum(scaled) + 1"))
+    edited = load(path, "parent").run()
+    assert statuses(edited) == {
+        "load": "cached",
+        "sub:prep/scale": "cached",  # each nested step is cached on its own
+        "sub:prep/total": "executed",
+        "report": "executed",
+    }
+    assert edited["report"] == "total 61"
