@@ -7,7 +7,6 @@ records, so what a script prints after `run()` describes the runs our engine mad
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -60,6 +59,8 @@ class FlowymlMethods:
 
     def check_cache(self: _PipelineLike) -> dict[str, Any] | None:
         """The newest successful run of this pipeline (flowyml's metadata shape), else None."""
+        import datetime
+
         from .records import list_runs
 
         for run in list_runs(self._cache_path(), limit=None):
@@ -80,6 +81,8 @@ class FlowymlMethods:
     ) -> int:
         """Delete this pipeline's cache entries: of `step` only, and/or made before `before`
         (an ISO date or datetime); returns how many went. With neither, all of them."""
+        import datetime
+
         store = self.store
         if before is None:
             if step is not None:

@@ -8,7 +8,6 @@ builds its pipeline in `main()` and reads `result.outputs[...]` after `run()` wo
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib.machinery
 import importlib.util
 import marshal
@@ -30,12 +29,14 @@ _PIPELINE_FOLDERS: set[Path] = set()
 """Folders pipelines were loaded from in this process: their modules are re-imported."""
 
 
-@dataclasses.dataclass(frozen=True)
 class LoadedFile:
     """What running a pipeline file gave: its pipelines by name, and the runs it made."""
 
-    pipelines: dict[str, Pipeline]
-    runs: list[ScriptRun]
+    __slots__ = ("pipelines", "runs")
+
+    def __init__(self, pipelines: dict[str, Pipeline], runs: list[ScriptRun]) -> None:
+        self.pipelines = pipelines
+        self.runs = runs
 
 
 def load_pipelines(path: str | Path, on_run: RunHandler | None = None) -> dict[str, Pipeline]:

@@ -8,8 +8,11 @@ in place, so the block runs where the author wrote it.
 
 from __future__ import annotations
 
-import ast
-from types import CodeType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ast
+    from types import CodeType
 
 GUARD_TEXT = b"__main__"
 """Files without it are compiled as they are, with no parse of our own."""
@@ -17,6 +20,8 @@ GUARD_TEXT = b"__main__"
 
 def compile_as_script(source: bytes, path: str) -> CodeType:
     """`source` compiled with each top-level `__name__ == "__main__"` test made true."""
+    import ast  # only files with a guard pay for it
+
     tree = ast.parse(source, path)
     for node in tree.body:
         if isinstance(node, ast.If) and _is_main_guard(node.test):
@@ -25,6 +30,8 @@ def compile_as_script(source: bytes, path: str) -> CodeType:
 
 
 def _is_main_guard(test: ast.expr) -> bool:
+    import ast
+
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
         return False
     if not isinstance(test.ops[0], ast.Eq):

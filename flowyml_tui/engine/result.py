@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import datetime
 import weakref
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from .events import Event, ReasonKind, RunFinished, RunStarted, StepStatus
 from .totals import RunTotals, totals_of_events
+
+if TYPE_CHECKING:
+    import datetime
 
 _STEP_RESULT_HIDDEN = frozenset({"exception", "diff", "logs", "output_fingerprints", "_outputs"})
 """Long or internal: left out of a result's repr, so a printed result reads at a glance."""
@@ -194,6 +196,8 @@ class RunResult(msgspec.Struct):
     @property
     def start_time(self) -> datetime.datetime | None:
         """flowyml's start time (local, naive), from the run's first event."""
+        import datetime
+
         started = next((e for e in self.events if isinstance(e, RunStarted)), None)
         if started is None:
             return None
@@ -201,6 +205,8 @@ class RunResult(msgspec.Struct):
 
     @property
     def end_time(self) -> datetime.datetime | None:
+        import datetime
+
         start = self.start_time
         return None if start is None else start + datetime.timedelta(seconds=self.duration_seconds)
 

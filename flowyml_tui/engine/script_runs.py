@@ -10,7 +10,6 @@ and returns the real result, so the file's own code after `run()` sees real outp
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,13 +24,15 @@ class RunHandler(Protocol):
     def __call__(self, pipeline: Pipeline, context: dict[str, Any]) -> RunResult: ...
 
 
-@dataclasses.dataclass(frozen=True)
 class ScriptRun:
     """One `run()` the script made: the pipeline, the context it passed, what came back."""
 
-    pipeline: Pipeline
-    context: dict[str, Any]
-    result: RunResult
+    __slots__ = ("context", "pipeline", "result")
+
+    def __init__(self, pipeline: Pipeline, context: dict[str, Any], result: RunResult) -> None:
+        self.pipeline = pipeline
+        self.context = context
+        self.result = result
 
 
 def run_plainly(pipeline: Pipeline, context: dict[str, Any]) -> RunResult:

@@ -112,3 +112,47 @@ def test_a_sub_pipeline_is_nested_steps_fed_with_the_parents_data(write_file, lo
         "report": "executed",
     }
     assert edited["report"] == "total 61"
+
+
+DYNAMIC = """
+from flowyml import Pipeline, step, dynamic
+
+@step(outputs=["config"])
+def load_config():
+    return {"rates": [0.1, 0.2]}
+
+@dynamic(inputs=["config"], outputs=["best"])
+def search(config):
+    sub = Pipeline("search")
+    for rate in config["rates"]:
+        @step(outputs=[f"score_{rate}"], name=f"train_{rate}", register=False)
+        def train(rate=rate):
+            return rate * 10
+
+        sub.add_step(train)
+
+    @step(inputs=[f"score_{r}" for r in config["rates"]], outputs=["best"], register=False)
+    def pick(low, high):
+        return max(low, high)
+
+    sub.add_step(pick)
+    return sub
+
+pipeline = Pipeline("tuning")
+pipeline.add_step(load_config).add_step(search)
+"""
+
+
+def test_a_dynamic_step_runs_the_pipeline_it_returns_on_our_engine(
+    write_file, load, tmp_path
+) -> None:
+    path = write_file("tuning.py", DYNAMIC)
+    first = load(path).run()
+    assert first.success, first.step_results["search"].error
+    assert first["best"] == 2.0
+    from flowyml_tui.engine.records import list_runs
+
+    nested = [r for r in list_runs(tmp_path / "cache", limit=None) if r.pipeline == "search"]
+    assert len(nested) == 1 and nested[0].executed == 3  # its steps ran on our engine
+    load(path).run()
+    assert statuses(load(path).run())["search"] == "cached"

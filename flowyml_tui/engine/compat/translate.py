@@ -50,7 +50,7 @@ def translate(value: Any, path: Path) -> Pipeline:
         if is_sub_pipeline(one):
             ours.add_steps(nested_steps(one, lambda child: _child_steps(child, ours)))
         else:
-            ours.add_step(translate_step(one, inner.name))
+            ours.add_step(translate_step(one, inner.name, path))
     flows = list(getattr(inner, "control_flows", None) or ())
     if flows:
         from .control_flow import StepShape, branch_steps  # only files with an If need it
@@ -84,13 +84,19 @@ def _child_steps(child: Any, parent: Pipeline) -> list[Step]:
     return translated.steps
 
 
-def translate_step(flowyml_step: Any, pipeline: str) -> Step:
+def translate_step(flowyml_step: Any, pipeline: str, source: Path = Path(".")) -> Step:
     """Our `Step` with the keywords flowyml's `Step` stores."""
     func = flowyml_step.func
-    if type(flowyml_step).__name__ == "MapTaskStep":
+    kind = type(flowyml_step).__name__
+    if kind == "MapTaskStep":
         from .map_task import mapping
 
         func = mapping(func, flowyml_step.name, flowyml_step.map_config.concurrency)
+    elif kind == "DynamicStep":
+        from .dynamic import expanding
+
+        declared = tuple(flowyml_step.outputs or ())
+        func = expanding(flowyml_step._dynamic_func, declared, source)
     return step(
         func,
         name=flowyml_step.name,
