@@ -56,11 +56,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="echo each step's output as it runs"
     )
+    parser.add_argument(
+        "--approve",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="approve the approval step NAME for this run (repeatable)",
+    )
     add_runner_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
     overrides = parse_context(args.context)
+    if args.approve:
+        from ..engine.approval import grant
+
+        grant(args.approve)
     runner = None if args.dry_run else make_runner(args.jobs, args.dask)
     runs = ScriptRunsShown(args, overrides, runner)
     try:

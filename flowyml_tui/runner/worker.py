@@ -185,6 +185,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", help="override the pipeline's cache directory")
     parser.add_argument("--no-cache", action="store_true", help="run every step, cache nothing")
     parser.add_argument("--context-json", help="run context values, a JSON object")
+    parser.add_argument(
+        "--approve", metavar="NAME", action="append", default=[], help="approve step NAME"
+    )
     add_runner_arguments(parser)
     parser.add_argument("--events-fd", type=int, required=True, help="fd to write events to")
     parser.add_argument("--lifeline-fd", type=int, help="fd whose EOF means the parent died")
@@ -239,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(path.parent))
 
     overrides = json.loads(args.context_json) if args.context_json else {}
+    if args.approve:  # before any worker process starts: they inherit it
+        from flowyml_tui.engine.approval import grant
+
+        grant(args.approve)
     runner = None
     try:
         if engine_error is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.cli_process import run_cli
+
 from .test_flowyml_template import statuses
 
 pytestmark = pytest.mark.usefixtures("real_flowyml")
@@ -156,3 +158,50 @@ def test_a_dynamic_step_runs_the_pipeline_it_returns_on_our_engine(
     assert len(nested) == 1 and nested[0].executed == 3  # its steps ran on our engine
     load(path).run()
     assert statuses(load(path).run())["search"] == "cached"
+
+
+APPROVAL = """
+from flowyml import Pipeline, step, approval
+
+@step(outputs=["model"])
+def train():
+    return {"accuracy": ACCURACY}
+
+ship_it = approval(
+    "ship_it",
+    inputs=["model"],
+    outputs=["approved_model"],
+    auto_approve_if=lambda model: model["accuracy"] > 0.95,
+)
+
+@step(inputs=["approved_model"], outputs=["url"])
+def deploy(approved_model):
+    return f"deployed {approved_model['accuracy']}"
+
+pipeline = Pipeline("release")
+pipeline.add_step(train).add_step(ship_it).add_step(deploy)
+"""
+
+
+def test_an_approval_step_waits_until_approved_headless(write_file, tmp_path) -> None:
+    path = write_file("release.py", APPROVAL.replace("ACCURACY", "0.91"))
+    waiting = run_cli("run", path, "--cache-dir", tmp_path / "c", cwd=tmp_path)
+    assert waiting.returncode == 1
+    assert "step 'ship_it' waits for approval" in waiting.stdout
+    assert "--approve ship_it" in waiting.stdout
+    assert "skipped  deploy" in waiting.stdout
+
+    approved = run_cli(
+        "run", path, "--cache-dir", tmp_path / "c", "--approve", "ship_it", cwd=tmp_path
+    )
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert "ran      ship_it" in approved.stdout and "ran      deploy" in approved.stdout
+    again = run_cli("run", path, "--cache-dir", tmp_path / "c", cwd=tmp_path)
+    assert again.returncode == 0 and "3 cached" in again.stdout  # approved once: cached
+
+
+def test_auto_approve_if_lets_a_good_value_through(write_file, tmp_path) -> None:
+    path = write_file("release.py", APPROVAL.replace("ACCURACY", "0.97"))
+    done = run_cli("run", path, "--cache-dir", tmp_path / "c", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 executed" in done.stdout

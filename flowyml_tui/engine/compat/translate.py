@@ -177,6 +177,10 @@ def flowyml_runs_diverted(path: Path) -> Iterator[None]:
         return result
 
     saved_methods = {name: core_pipeline.Pipeline.__dict__[name] for name in OUR_METHODS}
+    approvals = _approval_modules()
+    saved_approvals = [module.approval for module in approvals]
+    for module in approvals:
+        module.approval = flowyml_approval
     for cls in classes:
         cls.run = diverted  # type: ignore[method-assign]
     for name in OUR_METHODS:
@@ -188,6 +192,37 @@ def flowyml_runs_diverted(path: Path) -> Iterator[None]:
             cls.run = run  # type: ignore[method-assign]
         for name, method in saved_methods.items():
             setattr(core_pipeline.Pipeline, name, method)
+        for module, saved_approval in zip(approvals, saved_approvals, strict=True):
+            module.approval = saved_approval
+
+
+def _approval_modules() -> list[Any]:
+    import flowyml
+    from flowyml.core import approval as core_approval
+
+    return [flowyml, core_approval]
+
+
+def flowyml_approval(
+    name: str = "approval",
+    approver: str | None = None,
+    timeout_seconds: int = 3600,
+    auto_approve_if: Any = None,
+    **step_kwargs: Any,
+) -> Any:
+    """flowyml's `approval(...)` as its docs describe it (its 2.2.1 code raises when called):
+    a flowyml `Step` running our approval gate, translated like any other step."""
+    from flowyml.core.step import Step as FlowymlStep
+
+    from ..approval import gate
+
+    inputs = list(step_kwargs.pop("inputs", None) or ())
+    tags = dict(step_kwargs.pop("tags", None) or {})
+    if approver is not None:
+        tags["approver"] = approver
+    tags["approval"] = "required"
+    func = gate(name, auto_approve_if, with_input=bool(inputs))
+    return FlowymlStep(func, name=name, inputs=inputs[:1], tags=tags, **step_kwargs)
 
 
 OUR_METHODS = ("cache_stats", "check_cache", "invalidate_cache", "rerun", "dry_run")
