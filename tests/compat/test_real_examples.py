@@ -150,3 +150,40 @@ def test_the_workbench_worker_shows_the_selected_pipeline_of_a_script(tmp_path) 
         "non_consecutive",
     )
     assert found[-1].selected == "complex_pipeline"
+
+
+MAIN_WITH_CONTEXT = """
+from flowyml import Pipeline, step
+
+@step(outputs=["rows"])
+def load_data(data_path: str):
+    return f"read {data_path}"
+
+def main():
+    pipeline = Pipeline("clean_ml_pipeline")
+    pipeline.add_step(load_data)
+    result = pipeline.run(context={"data_path": "data/train.csv"})
+    print("GOT", result.outputs["rows"])
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_the_context_a_script_passes_in_main_is_the_runs_and_c_overrides_it(
+    write_file, tmp_path
+) -> None:
+    """clean_pipeline.py's pattern: the pipeline and its context exist only inside main()."""
+    path = write_file("clean.py", MAIN_WITH_CONTEXT)
+    assert "GOT read data/train.csv" in run(path, tmp_path).stdout
+    overridden = run(path, tmp_path, "-c", "data_path=data/other.csv").stdout
+    assert "GOT read data/other.csv" in overridden
+    assert "1 executed" in overridden  # a new data_path: load_data runs again
+
+    def in_tmp(pipeline, context):
+        pipeline.cache_dir = tmp_path / "c"
+        return pipeline.run(context)
+
+    # what the workbench re-runs: the pipeline made in main(), with the context it was given
+    loaded = load_file(path, in_tmp)
+    assert loaded.pipelines["clean_ml_pipeline"].context == {"data_path": "data/train.csv"}
