@@ -187,6 +187,9 @@ class Pipeline(FlowymlMethods):
 
         `runner` calls the steps that execute (default: inline, in this thread); cache hits
         are decided here and never reach it. A runner passed in is yours to `close()`.
+
+        While the tool runs a pipeline file (`loader.load_file`), a `run()` the file makes goes
+        to the tool's handler, which runs it (shown, with its settings) and returns the result.
         """
         script = script_runs.active()
         if script is not None and on_event is None and runner is None:
