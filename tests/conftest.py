@@ -7,11 +7,13 @@ import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flowyml_tui.engine.loader import load_pipelines, pick_pipeline
 from flowyml_tui.engine.pipeline import Pipeline
+from flowyml_tui.engine.result import RunResult
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,9 +39,16 @@ def write_file(tmp_path: Path) -> Callable[..., Path]:
 def load(tmp_path: Path) -> Callable[..., Pipeline]:
     """Import a pipeline file fresh, with its cache in tmp_path/cache."""
 
+    def run_in_tmp(pipeline: Pipeline, context: dict[str, Any]) -> RunResult:
+        pipeline.cache_dir = tmp_path / "cache"  # a run the script makes: not in the cwd
+        load_one.script_results.append(pipeline.run(context))  # type: ignore[attr-defined]
+        return load_one.script_results[-1]  # type: ignore[attr-defined]
+
     def load_one(path: Path, name: str | None = None) -> Pipeline:
-        pipeline = pick_pipeline(load_pipelines(path), name, path)
+        pipeline = pick_pipeline(load_pipelines(path, run_in_tmp), name, path)
         pipeline.cache_dir = tmp_path / "cache"
         return pipeline
 
+    load_one.script_results = []  # type: ignore[attr-defined]
+    """The results of the `run()` calls the files made themselves, in order."""
     return load_one

@@ -8,6 +8,7 @@ import sys
 from typing import Any, TextIO
 
 from ..engine.display import STATUS_SYMBOLS, format_calls, format_duration, plural
+from ..engine.errors import PipelineLoadError
 from ..engine.events import (
     Event,
     RunFinished,
@@ -19,9 +20,11 @@ from ..engine.events import (
     StepStatus,
 )
 from ..engine.executor import StepPlan
-from ..engine.loader import load_pipelines, pick_pipeline
-from ..engine.result import RunResult
+from ..engine.loader import load_file, pick_pipeline
+from ..engine.pipeline import Pipeline
+from ..engine.result import RunResult, empty_result
 from ..engine.run.choose import add_runner_arguments, make_runner
+from ..engine.run.runner import StepRunner
 from ..engine.totals import format_rate
 from ..startup import paused_gc
 from .common import add_cache_dir, add_shared, parse_context
@@ -53,39 +56,112 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="echo each step's output as it runs"
     )
+    parser.add_argument(
+        "--approve",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="approve the approval step NAME for this run (repeatable)",
+    )
     add_runner_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
-    with paused_gc():  # importing the user's file is start-up too
-        pipeline = pick_pipeline(load_pipelines(args.file), args.pipeline, args.file)
+    overrides = parse_context(args.context)
+    if args.approve:
+        from ..engine.approval import grant
+
+        grant(args.approve)
+    runner = None if args.dry_run else make_runner(args.jobs, args.dask)
+    runs = ScriptRunsShown(args, overrides, runner)
+    try:
+        with paused_gc():  # importing (and running) the user's file is start-up too
+            try:
+                loaded = load_file(args.file, runs)
+            except PipelineLoadError as exc:
+                if not (args.dry_run and runs.shown):
+                    raise
+                print(f"flowyml-tui: dry run stopped the script: {exc}", file=sys.stderr)
+                return 0  # its code after run() needs outputs a dry run does not make
+        if runs.shown or (loaded.runs and args.pipeline is None):  # a script's own runs
+            if args.json and not args.dry_run:
+                shown = [result_to_json(r) for r in runs.shown]
+                print(json.dumps(shown[0] if len(shown) == 1 else shown, indent=2))
+            return 1 if any(r.failed_steps for r in runs.shown) else 0
+        pipeline = pick_pipeline(loaded.pipelines, args.pipeline, args.file)
+        configure(pipeline, args)
+        if args.dry_run:
+            runs.plan(pipeline, overrides)
+            return 0
+        result = runs.run_shown(pipeline, overrides)
+    finally:
+        if runner is not None:
+            runner.close()
+    if args.json:
+        print(json.dumps(result_to_json(result), indent=2))
+    return 1 if result.failed_steps else 0
+
+
+def configure(pipeline: Pipeline, args: argparse.Namespace) -> None:
+    """The command line's cache settings on a pipeline about to run."""
     if args.cache_dir is not None:  # "" too: refused as an empty path, not the cwd
         pipeline.cache_dir = args.cache_dir
     if args.shared:
         pipeline.shared = args.shared
     if args.no_cache:
         pipeline.enable_cache = False
-    context = parse_context(args.context)
-    if args.dry_run:
+
+
+class ScriptRunsShown:
+    """The `RunHandler` of `flowyml-tui run`: each run the script makes, shown as ours are.
+
+    `-c` values override the context the script passed; `--pipeline NAME` shows only that
+    pipeline's runs (the others still run, quietly: the script needs their results).
+    """
+
+    def __init__(
+        self, args: argparse.Namespace, overrides: dict[str, Any], runner: StepRunner | None
+    ) -> None:
+        self.args = args
+        self.overrides = overrides
+        self.runner = runner
+        self.shown: list[RunResult] = []
+
+    def __call__(self, pipeline: Pipeline, context: dict[str, Any]) -> RunResult:
+        configure(pipeline, self.args)
+        merged = {**context, **self.overrides}
+        if self.args.pipeline is not None and pipeline.name != self.args.pipeline:
+            if self.args.dry_run:
+                return empty_result(pipeline.name)
+            return pipeline.run(merged, runner=self.runner)
+        if self.args.dry_run:
+            self.plan(pipeline, merged)
+            self.shown.append(empty_result(pipeline.name))
+            return self.shown[-1]
+        result = self.run_shown(pipeline, merged)
+        self.shown.append(result)
+        return result
+
+    def run_shown(self, pipeline: Pipeline, context: dict[str, Any]) -> RunResult:
+        header = f"pipeline {pipeline.name} · {self.args.file}"
+        printer = (
+            None
+            if self.args.json
+            else LivePrinter(sys.stdout, verbose=self.args.verbose, header=header)
+        )
+        result = pipeline.run(context, on_event=printer, runner=self.runner)
+        if not self.args.json:
+            print_summary(result, sys.stdout)
+            sys.stdout.flush()
+        return result
+
+    def plan(self, pipeline: Pipeline, context: dict[str, Any]) -> None:
         plans = pipeline.plan(context)
-        if args.json:
+        if self.args.json:
             print(json.dumps([vars_of(p) for p in plans], indent=2))
         else:
             print_plan(pipeline.name, plans, sys.stdout)
-        return 0
-    header = f"pipeline {pipeline.name} · {args.file}"
-    printer = None if args.json else LivePrinter(sys.stdout, verbose=args.verbose, header=header)
-    runner = make_runner(args.jobs, args.dask)
-    try:
-        result = pipeline.run(context, on_event=printer, runner=runner)
-    finally:
-        if runner is not None:
-            runner.close()
-    if args.json:
-        print(json.dumps(result_to_json(result), indent=2))
-    else:
-        print_summary(result, sys.stdout)
-    return 1 if result.failed_steps else 0
+        sys.stdout.flush()
 
 
 class LivePrinter:

@@ -60,6 +60,12 @@ def calls_dir(cache_dir: str | Path) -> Path:
     return Path(cache_dir) / CALLS_DIRNAME
 
 
+def current_directory() -> Path | None:
+    """Where the running step's call caches persist (`<cache_dir>/calls`), if a step runs."""
+    scope = _current.get(None)
+    return None if scope is None else scope.directory
+
+
 @contextmanager
 def step_scope(directory: str | Path | None) -> Iterator[CallScope]:
     """Make the calls in this block count for one step, persisting under `directory`."""

@@ -1,4 +1,9 @@
-"""Find the pipelines in an ordinary Python file by importing it fresh."""
+"""Find the pipelines in an ordinary Python file by running it, as its author would.
+
+The file is imported fresh with its `if __name__ == "__main__":` blocks run (`main_block`),
+and every `run()` it makes goes to the caller's handler (`script_runs`), so a script that
+builds its pipeline in `main()` and reads `result.outputs[...]` after `run()` works unchanged.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +17,39 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from . import codecache
+from . import codecache, main_block, script_runs
 from .compat import translate
 from .compat.shim import install_flowyml_shim
 from .errors import PipelineLoadError
 from .hashing import is_user_file
-from .pipeline import Pipeline, import_time_runs_skipped
+from .pipeline import Pipeline
+from .script_runs import RunHandler, ScriptRun
 
 _PIPELINE_FOLDERS: set[Path] = set()
 """Folders pipelines were loaded from in this process: their modules are re-imported."""
 
 
-def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
-    """Import `path` and return its module-level `Pipeline` objects by name.
+class LoadedFile:
+    """What running a pipeline file gave: its pipelines by name, and the runs it made."""
+
+    __slots__ = ("pipelines", "runs")
+
+    def __init__(self, pipelines: dict[str, Pipeline], runs: list[ScriptRun]) -> None:
+        self.pipelines = pipelines
+        self.runs = runs
+
+
+def load_pipelines(path: str | Path, on_run: RunHandler | None = None) -> dict[str, Pipeline]:
+    """Run `path` and return its pipelines by name (see `load_file`)."""
+    return load_file(path, on_run).pipelines
+
+
+def load_file(path: str | Path, on_run: RunHandler | None = None) -> LoadedFile:
+    """Run `path` as a script and return the pipelines it defines or runs, and its runs.
+
+    Each `run()` the file makes goes to `on_run` (default: run on our engine, cached and
+    recorded); the pipeline keeps the context that run was given. Pipelines defined at module
+    level (or by `create_pipeline()`) and never run are returned too, first the ones run.
 
     The module is named after the file (as `python -c "import quickstart"` would) with its
     folder on `sys.path`, so sibling helper modules import and pickled values of classes
@@ -46,9 +71,8 @@ def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
     _forget_local_modules()
     _install_fresh_finder()
     shim_on = install_flowyml_shim()
-    spec = importlib.util.spec_from_file_location(
-        module_name, path, loader=_FreshSourceLoader(module_name, str(path))
-    )
+    loader = _FreshSourceLoader(module_name, str(path), as_script=True)
+    spec = importlib.util.spec_from_file_location(module_name, path, loader=loader)
     if spec is None or spec.loader is None:
         raise PipelineLoadError(f"{path}: cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
@@ -56,9 +80,13 @@ def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
     sys.modules[module_name] = module
     real_flowyml = not shim_on and translate.uses_flowyml(path)
     try:
-        with import_time_runs_skipped(path), _flowyml_loading(real_flowyml, path):
-            spec.loader.exec_module(module)
-            found = _module_pipelines(module, path)
+        with (
+            script_runs.collecting(on_run or script_runs.run_plainly) as made,
+            _flowyml_loading(real_flowyml, path),
+            _script_argv(path),
+        ):
+            _run_script(loader, module, path)
+            found = _module_pipelines(module, path, ran_some=bool(made.runs))
     except PipelineLoadError:  # create_pipeline() returned something else: already clear
         _restore(module_name, previous)
         raise
@@ -80,38 +108,67 @@ def load_pipelines(path: str | Path) -> dict[str, Pipeline]:
             traceback="".join(traceback.format_exception(exc)),
         ) from exc
     pipelines: dict[str, Pipeline] = {}
+    for run in made.runs:  # the latest run of a name wins: its context is the one to re-run
+        run.pipeline.context = dict(run.context)
+        pipelines[run.pipeline.name] = run.pipeline
     for value in found:
         if value.name not in pipelines:
-            value.source_file = str(path)
             pipelines[value.name] = value
+    for value in pipelines.values():
+        value.source_file = str(path)
     if not pipelines:
         raise PipelineLoadError(
-            f"{path}: defines no Pipeline; create one at module level, e.g. "
-            "`pipeline = Pipeline('name').add_step(my_step)`, or a `create_pipeline()` "
-            "function that returns one (flowyml's convention)"
+            f"{path}: defines no Pipeline and runs none; create one at module level, e.g. "
+            "`pipeline = Pipeline('name').add_step(my_step)`, a `create_pipeline()` "
+            "function that returns one (flowyml's convention), or call `pipeline.run()` "
+            '(in `main()` under `if __name__ == "__main__":` too)'
         )
-    return pipelines
+    return LoadedFile(pipelines, list(made.runs))
+
+
+def _run_script(loader: _FreshSourceLoader, module: ModuleType, path: Path) -> None:
+    """Execute the module; `sys.exit(0)` (or `sys.exit()`) from its main block ends it cleanly."""
+    try:
+        loader.exec_module(module)
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise PipelineLoadError(
+                f"{path}: the script called sys.exit({exc.code!r}); it must end normally "
+                "(or with exit code 0) for its pipelines to be used"
+            ) from exc
+
+
+@contextlib.contextmanager
+def _script_argv(path: Path) -> Iterator[None]:
+    """`sys.argv` is `[FILE]` while the file runs, as under `python FILE`, not the tool's own."""
+    saved = sys.argv
+    sys.argv = [str(path)]
+    try:
+        yield
+    finally:
+        sys.argv = saved
 
 
 @contextlib.contextmanager
 def _flowyml_loading(real_flowyml: bool, path: Path) -> Iterator[None]:
-    """For a file using the real flowyml: its step registry emptied, its `run()` skipped."""
+    """For a file using the real flowyml: its step registry emptied, its `run()` on our engine."""
     if not real_flowyml:
         yield
         return
-    with translate.flowyml_runs_skipped(path):
+    with translate.flowyml_runs_diverted(path):
         translate.reset_step_registry()
         yield
 
 
-def _module_pipelines(module: ModuleType, path: Path) -> list[Pipeline]:
-    """Module-level Pipeline objects, else what a `create_pipeline()` returns (`flowyml run`).
+def _module_pipelines(module: ModuleType, path: Path, *, ran_some: bool) -> list[Pipeline]:
+    """Module-level Pipeline objects, else what a `create_pipeline()` returns (`flowyml run`)
+    when the script ran no pipeline itself.
 
     Pipelines built with the real flowyml package are translated to ours.
     """
     found = [_ours(value, path) for value in vars(module).values() if _is_pipeline(value)]
     factory = getattr(module, "create_pipeline", None)
-    if not found and callable(factory):
+    if not found and not ran_some and callable(factory):
         made = factory()
         if translate.is_flowyml_pipeline(made):
             made = translate.translate(made, path)
@@ -159,17 +216,26 @@ class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
     source bytes themselves (and the path, which compiled code names), so it cannot.
     """
 
+    def __init__(self, fullname: str, path: str, *, as_script: bool = False) -> None:
+        super().__init__(fullname, path)
+        self.as_script = as_script
+        """The pipeline file itself: its `if __name__ == "__main__":` blocks run."""
+
     def get_code(self, fullname: str) -> object:
         path = self.get_filename(fullname)
         data = self.get_data(path)
-        key = codecache.source_key(data, path)
+        script = self.as_script and main_block.GUARD_TEXT in data
+        key = codecache.source_key(data, path, *(("script",) if script else ()))
         cached = codecache.load("code", key)
         if cached is not None:
             try:
                 return marshal.loads(cached)
             except (EOFError, ValueError, TypeError):
                 pass  # checksummed, so only a bug writes this; compile it again
-        code = self.source_to_code(data, path)
+        if script:
+            code = main_block.compile_as_script(data, path)
+        else:
+            code = self.source_to_code(data, path)
         codecache.store("code", key, marshal.dumps(code))
         return code
 

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from . import script_runs
 from .cache import DEFAULT_CACHE_DIR, CacheStore, open_store, store_path
 from .cache.private import ensure_cache_dir
 from .errors import CacheFullError, MissingInputError, StepDefinitionError
 from .events import Event
 from .executor import Executor, StepPlan
+from .flowyml_methods import FlowymlMethods
 from .graph import Graph, build_graph
 from .hashing.sources import one_read_per_file
 from .records import RunRecorder
 from .result import RunResult
 from .run.runner import StepRunner
 from .step import Step
+
+if TYPE_CHECKING:
+    from .step_groups import StepGroup
 
 CODE_HASH_MODES = ("ast", "source")
 FLOWYML_OPTIONS = frozenset(
@@ -39,7 +43,7 @@ FLOWYML_OPTIONS = frozenset(
 """flowyml 2.2.1's other `Pipeline(...)` keywords: accepted so its files load unchanged."""
 
 
-class Pipeline:
+class Pipeline(FlowymlMethods):
     """A named set of steps wired by input/output names, run with a step cache.
 
     `code_hash_mode="source"` is flowyml's strict behaviour (any edit to a step's source,
@@ -83,6 +87,8 @@ class Pipeline:
         """flowyml's own settings (stack, project_name ...): kept so its files load unchanged;
         the engine does not use them."""
         self.steps: list[Step] = []
+        self.observers: list[Callable[[Event], None]] = []
+        """Told every event of every run, beside the caller's `on_event` (flowyml's hooks)."""
         self._store: CacheStore | None = None
         self._graph: tuple[tuple[Any, ...], Graph] | None = None
 
@@ -122,6 +128,13 @@ class Pipeline:
         if self._graph is None or self._graph[0] != signature:
             self._graph = (signature, build_graph(self.steps, context))
         return self._graph[1]
+
+    @property
+    def step_groups(self) -> list[StepGroup]:
+        """flowyml's step groups: steps of one `execution_group` that run together."""
+        from .step_groups import step_groups
+
+        return step_groups(self.graph(self.context))
 
     def order(self) -> list[str]:
         """Step names in the order a run executes them."""
@@ -174,9 +187,13 @@ class Pipeline:
 
         `runner` calls the steps that execute (default: inline, in this thread); cache hits
         are decided here and never reach it. A runner passed in is yours to `close()`.
+
+        While the tool runs a pipeline file (`loader.load_file`), a `run()` the file makes goes
+        to the tool's handler, which runs it (shown, with its settings) and returns the result.
         """
-        if _SKIPPING_RUNS:
-            return _skipped_run(self, _SKIPPING_RUNS[-1])
+        script = script_runs.active()
+        if script is not None and on_event is None and runner is None:
+            return script.run(self, self._context(context, params))
         # The recorder goes first, so whoever sees RunFinished finds the record already on disk.
         # The cache dir is checked first, so a refused one fails the run before any step runs.
         ensure_cache_dir(self._cache_path())
@@ -185,6 +202,7 @@ class Pipeline:
         # times dearer, and this is called once per step.
         record = recorder.__call__
         sinks = [record, on_event] if on_event is not None else [record]
+        sinks += self.observers
         with one_read_per_file():  # one version of each source file for the whole run
             return self._executor(context, params, sinks, runner).run()
 
@@ -227,43 +245,6 @@ class Pipeline:
         self, context: Mapping[str, Any] | None, params: Mapping[str, Any]
     ) -> dict[str, Any]:
         return {**self.context, **(context or {}), **params}
-
-
-_SKIPPING_RUNS: list[Path] = []
-"""Files being imported by the loader: a `pipeline.run()` they make at import is skipped."""
-
-
-@contextlib.contextmanager
-def import_time_runs_skipped(path: Path) -> Iterator[None]:
-    """While the loader imports `path`, `Pipeline.run()` returns an empty result at once.
-
-    A flowyml script often ends in `pipeline.run()` at module level; the workbench (and
-    `flowyml-tui run`) runs the pipeline itself, so running it at import would run it twice.
-    """
-    _SKIPPING_RUNS.append(path)
-    try:
-        yield
-    finally:
-        _SKIPPING_RUNS.pop()
-
-
-def _skipped_run(pipeline: Pipeline, path: Path) -> RunResult:
-    import sys
-
-    from .result import Outputs
-
-    print(
-        f"flowyml-tui: skipped {pipeline.name}.run() called while importing {path.name}; "
-        "the workbench runs the pipeline itself",
-        file=sys.stderr,
-    )
-    return RunResult(
-        run_id="skipped-at-import",
-        pipeline=pipeline.name,
-        step_results={},
-        outputs=Outputs([], lambda name: None),
-        duration_seconds=0.0,
-    )
 
 
 def _check_parameters(graph: Graph, context: Mapping[str, Any]) -> None:

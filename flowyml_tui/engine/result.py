@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .events import Event, ReasonKind, RunFinished, StepStatus
+from .events import Event, ReasonKind, RunFinished, RunStarted, StepStatus
 from .totals import RunTotals, totals_of_events
+
+if TYPE_CHECKING:
+    import datetime
 
 _STEP_RESULT_HIDDEN = frozenset({"exception", "diff", "logs", "output_fingerprints", "_outputs"})
 """Long or internal: left out of a result's repr, so a printed result reads at a glance."""
@@ -190,6 +193,23 @@ class RunResult(msgspec.Struct):
     def pipeline_name(self) -> str:
         return self.pipeline
 
+    @property
+    def start_time(self) -> datetime.datetime | None:
+        """flowyml's start time (local, naive), from the run's first event."""
+        import datetime
+
+        started = next((e for e in self.events if isinstance(e, RunStarted)), None)
+        if started is None:
+            return None
+        return datetime.datetime.fromtimestamp(started.started_at)
+
+    @property
+    def end_time(self) -> datetime.datetime | None:
+        import datetime
+
+        start = self.start_time
+        return None if start is None else start + datetime.timedelta(seconds=self.duration_seconds)
+
     def to_dict(self) -> dict[str, Any]:
         """flowyml's shape (run, success, state, per step success/duration/cached/retries/error)
         plus our status and reason per step."""
@@ -265,3 +285,14 @@ class RunResult(msgspec.Struct):
         for result in self.step_results.values():
             if result.exception is not None:
                 raise result.exception
+
+
+def empty_result(pipeline: str) -> RunResult:
+    """A run that ran nothing (a dry run's answer to a script's `run()`)."""
+    return RunResult(
+        run_id="dry-run",
+        pipeline=pipeline,
+        step_results={},
+        outputs=Outputs([], lambda name: None),
+        duration_seconds=0.0,
+    )

@@ -193,6 +193,8 @@ class RunSession:
         runner_args: tuple[str, ...] = (),
     ) -> None:
         """`runner_args` choose where steps run (`--jobs N`, `--dask ADDRESS`)."""
+        self.approved: set[str] = set()
+        """Approval steps approved for the next runs (`--approve NAME`)."""
         self.path = Path(path)
         self.runner_args = tuple(runner_args)
         self.context: dict[str, Any] = dict(context or {})
@@ -230,6 +232,8 @@ class RunSession:
             cmd.append("--no-cache")
         if self.context:
             cmd += ["--context-json", json.dumps(self.context, sort_keys=True)]
+        for name in sorted(self.approved):
+            cmd += ["--approve", name]
         return cmd + list(self.runner_args)
 
     async def run(self, *, batched_logs: bool = False) -> AsyncIterator[RunMessage]:

@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowyml_tui.engine.events import Event, StepFinished, StepLog, StepStarted
 from flowyml_tui.engine.hashing import is_user_file
@@ -39,6 +39,11 @@ from flowyml_tui.runner.protocol import (
     encode_log_batch,
 )
 from flowyml_tui.startup import paused_gc
+
+if TYPE_CHECKING:
+    from flowyml_tui.engine.pipeline import Pipeline
+    from flowyml_tui.engine.result import RunResult
+    from flowyml_tui.engine.run.runner import StepRunner
 
 EXIT_OK = 0
 EXIT_LOAD_FAILED = 2
@@ -180,6 +185,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", help="override the pipeline's cache directory")
     parser.add_argument("--no-cache", action="store_true", help="run every step, cache nothing")
     parser.add_argument("--context-json", help="run context values, a JSON object")
+    parser.add_argument(
+        "--approve", metavar="NAME", action="append", default=[], help="approve step NAME"
+    )
     add_runner_arguments(parser)
     parser.add_argument("--events-fd", type=int, required=True, help="fd to write events to")
     parser.add_argument("--lifeline-fd", type=int, help="fd whose EOF means the parent died")
@@ -233,36 +241,47 @@ def main(argv: list[str] | None = None) -> int:
     if str(path.parent) not in sys.path:
         sys.path.insert(0, str(path.parent))
 
+    overrides = json.loads(args.context_json) if args.context_json else {}
+    if args.approve:  # before any worker process starts: they inherit it
+        from flowyml_tui.engine.approval import grant
+
+        grant(args.approve)
+    runner = None
     try:
         if engine_error is not None:
             raise engine_error
+        runner = make_runner(args.jobs, args.dask)
+        shown = RunsOnChannel(channel, path, args, overrides, runner)
         with paused_gc():  # importing the user's file is start-up too
-            pipelines = load_pipelines(path)
+            pipelines = load_pipelines(path, shown)
     except BaseException as exc:  # anything user code raises at import is a load failure
+        if runner is not None:
+            runner.close()
         channel.send(_load_failed(exc, path))
         return EXIT_LOAD_FAILED
 
     names = tuple(pipelines)  # never empty: load_pipelines refuses a file without one
-    selected = args.pipeline if args.pipeline is not None else names[0]
+    selected = shown.selected or (args.pipeline if args.pipeline is not None else names[0])
     if selected not in pipelines:
+        if runner is not None:
+            runner.close()
         message = (
             f"{path.name} has no pipeline named {selected!r}; it defines "
             f"{', '.join(repr(n) for n in names)}. Pick one of those with --pipeline."
         )
         channel.send(LoadFailed(str(path), None, message, ""))
         return EXIT_LOAD_FAILED
-    pipeline = pipelines[selected]
-    if args.cache_dir is not None:
-        pipeline.cache_dir = args.cache_dir
-    if args.no_cache:
-        pipeline.enable_cache = False
     channel.send(PipelinesFound(str(path), names, selected, local_modules(path)))
+    if shown.shown:  # the script ran the selected pipeline itself: that was the run
+        if runner is not None:
+            runner.close()
+        return EXIT_OK
+    pipeline = pipelines[selected]
+    _configure(pipeline, args)
 
     try:
-        context = json.loads(args.context_json) if args.context_json else None
-        runner = make_runner(args.jobs, args.dask)
         try:
-            pipeline.run(context, on_event=channel.send, runner=runner)
+            pipeline.run(overrides, on_event=channel.send, runner=runner)
         finally:
             if runner is not None:
                 runner.close()
@@ -280,6 +299,56 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         return 1
     return EXIT_OK
+
+
+def _configure(pipeline: Pipeline, args: argparse.Namespace) -> None:
+    if args.cache_dir is not None:
+        pipeline.cache_dir = args.cache_dir
+    if args.no_cache:
+        pipeline.enable_cache = False
+
+
+class RunsOnChannel:
+    """The worker's `RunHandler`: the runs a script makes, the selected pipeline's shown live.
+
+    The selected pipeline is `--pipeline`, else the first the script runs. Its runs send
+    `PipelinesFound` (the pipelines seen so far) and then their events to the workbench;
+    other pipelines run quietly, cached and recorded, since the script needs their results.
+    The workbench's context values override the ones the script passed.
+    """
+
+    def __init__(
+        self,
+        channel: Channel,
+        path: Path,
+        args: argparse.Namespace,
+        overrides: dict[str, Any],
+        runner: StepRunner | None,
+    ) -> None:
+        self.channel = channel
+        self.path = path
+        self.args = args
+        self.overrides = overrides
+        self.runner = runner
+        self.selected: str | None = args.pipeline
+        self.names: list[str] = []
+        self.shown = False
+
+    def __call__(self, pipeline: Pipeline, context: dict[str, Any]) -> RunResult:
+        _configure(pipeline, self.args)
+        merged = {**context, **self.overrides}
+        if pipeline.name not in self.names:
+            self.names.append(pipeline.name)
+        if self.selected is None:
+            self.selected = pipeline.name
+        if pipeline.name != self.selected:
+            return pipeline.run(merged, runner=self.runner)
+        found = PipelinesFound(
+            str(self.path), tuple(self.names), self.selected, local_modules(self.path)
+        )
+        self.channel.send(found)
+        self.shown = True
+        return pipeline.run(merged, on_event=self.channel.send, runner=self.runner)
 
 
 def _load_failed(exc: BaseException, path: Path) -> LoadFailed:

@@ -102,6 +102,7 @@ class FlowymlApp(App[int]):
         Binding("o", "open_source", "Open in $EDITOR", id="open_source"),
         Binding("slash", "filter_steps", "Filter", key_display="/", id="filter"),
         Binding("R", "past_runs", "Past runs", id="past_runs"),
+        Binding("A", "approve", "Approve", id="approve"),
         Binding("1", "show_tab('tab-why')", "Why tab", show=False, id="tab.why"),
         Binding("2", "show_tab('tab-logs')", "Logs tab", show=False, id="tab.logs"),
         Binding("3", "show_tab('tab-output')", "Output tab", show=False, id="tab.output"),
@@ -135,6 +136,8 @@ class FlowymlApp(App[int]):
         self.runner_args = tuple(runner_args)
         """Where each run's steps run (`--jobs N`, `--dask ADDRESS`), for its worker."""
         self.context: dict[str, Any] = dict(context or {})
+        self.approved: set[str] = set()
+        """Approval steps approved this session (`A`): every later run has them approved."""
         """Run context values (`-c KEY=VALUE`, `C`), passed to every run."""
         self.requested_theme = theme
         self.clock = clock
@@ -291,6 +294,7 @@ class FlowymlApp(App[int]):
             self._session, self._session_target = session, target
         await session.cancel(why)
         session.context = dict(self.context)
+        session.approved = set(self.approved)
         async for message in session.run(batched_logs=True):
             if isinstance(message, StepLogBatch):
                 self._pending_logs.extend(message.logs)
@@ -378,6 +382,7 @@ class FlowymlApp(App[int]):
         elif isinstance(payload, RunFinished):
             self._refresh_bindings_if_changed()
             self._look_up_origin_logs(message.token)
+            self._ask_for_approvals()
         elif isinstance(payload, RunWarning):
             self._warning_toast(payload)
 
@@ -551,7 +556,11 @@ class FlowymlApp(App[int]):
 
     def _refresh_bindings_if_changed(self) -> None:
         """The footer recomposes on refresh_bindings: only when what is enabled changed."""
-        state = (self.selected_step is not None, self.known_cache_dir is not None)
+        state = (
+            self.selected_step is not None,
+            self.known_cache_dir is not None,
+            bool(self.waiting_approvals),
+        )
         if state != self._binding_state:
             self._binding_state = state
             self.refresh_bindings()
@@ -642,7 +651,40 @@ class FlowymlApp(App[int]):
             return True if (self.selected_step and self.known_cache_dir) else None
         if action in ("clear_cache", "export", "past_runs"):
             return True if self.known_cache_dir else None
+        if action == "approve":
+            return bool(self.waiting_approvals)  # shown only while a step waits
         return True
+
+    @property
+    def waiting_approvals(self) -> list[str]:
+        """Approval steps of the last run that failed waiting for a yes (`engine/approval.py`)."""
+        from flowyml_tui.engine.approval import WAITING_MARK
+
+        return [
+            name
+            for name, row in self.model.rows.items()
+            if row.status == StepStatus.FAILED and WAITING_MARK in (row.error or row.reason)
+        ]
+
+    def _ask_for_approvals(self) -> None:
+        waiting = self.waiting_approvals
+        if waiting:
+            keys = ", ".join(self.keys_for("approve")) or "A"
+            self.notify(
+                f"{', '.join(waiting)} waits for approval. Press {keys} to approve and run again.",
+                title="Approval needed",
+                severity="warning",
+            )
+
+    def action_approve(self) -> None:
+        """Approve the selected waiting step (else every waiting one) and run again."""
+        waiting = self.waiting_approvals
+        chosen = [self.selected_step] if self.selected_step in waiting else waiting
+        if not chosen:
+            self.notify("No step waits for approval.")
+            return
+        self.approved.update(n for n in chosen if n)
+        self.start_run(f"approved {', '.join(n for n in chosen if n)}")
 
     def action_rerun(self) -> None:
         self.start_run("re-run requested")

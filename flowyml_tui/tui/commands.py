@@ -33,6 +33,7 @@ PALETTE: dict[str, tuple[str, str]] = {
     "warnings": ("Show warnings", "Every warning of this session, with its step"),
     "past_runs": ("Past runs", "The recorded runs, read-only; mark two to compare them"),
     "export": ("Export report", "Write a report of the last run"),
+    "approve": ("Approve step", "Approve the step that waits for approval, and run again"),
     "help": ("Keys", "Show every key and its binding id"),
 }
 """Binding id -> (title, help) for the bindings the palette offers. Quitting and the theme

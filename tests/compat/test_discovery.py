@@ -47,13 +47,25 @@ def test_a_create_pipeline_file_is_discovered(write_file, tmp_path: Path) -> Non
     assert discover_pipeline_files([tmp_path / "proj"]) == [path.resolve()]
 
 
-def test_an_import_time_run_is_skipped_with_a_note(write_file, capsys) -> None:
+def test_an_import_time_run_runs_on_our_engine_and_the_script_sees_its_outputs(
+    write_file, tmp_path: Path, capsys
+) -> None:
     path = write_file("script.py", SCRIPT)
-    pipelines = load_pipelines(path)
+    ran = []
+
+    def in_tmp(pipeline, context):
+        pipeline.cache_dir = tmp_path / "c"
+        ran.append(pipeline.run(context))
+        return ran[-1]
+
+    pipelines = load_pipelines(path, in_tmp)
     assert list(pipelines) == ["script"]
-    assert not path.with_name("calls.txt").exists()
-    err = capsys.readouterr().err
-    assert "skipped script.run() called while importing script.py" in err
+    assert path.with_name("calls.txt").read_text() == "load\n"
+    assert ran[0]["total"] == 3
+    assert "Results: " in capsys.readouterr().out
+    load_pipelines(path, in_tmp)  # the script again: its run is a cache hit
+    assert path.with_name("calls.txt").read_text() == "load\n"
+    assert ran[1].step_results["load"].cached
 
 
 def test_flowyml_tui_run_runs_a_script_once(write_file, tmp_path: Path) -> None:
@@ -63,7 +75,10 @@ def test_flowyml_tui_run_runs_a_script_once(write_file, tmp_path: Path) -> None:
     assert path.with_name("calls.txt").read_text() == "load\n"
 
 
-def test_step_info_carries_flowyml_settings_over_the_wire(write_file, tmp_path: Path) -> None:
+def test_step_info_carries_flowyml_settings_over_the_wire(
+    write_file, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the script's own run() uses its default cache, here
     path = write_file("script.py", SCRIPT)
     pipeline = load_pipelines(path)["script"]
     pipeline.cache_dir = tmp_path / "c"

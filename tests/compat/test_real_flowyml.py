@@ -51,7 +51,8 @@ def test_the_flowyml_init_template_runs_twice_then_after_an_edit(write_file, loa
     assert statuses(again) == dict.fromkeys(statuses(first), "cached")
 
     path.write_text(UNCHANGED.replace('"test_loss": 0.07', '"test_loss": 0.08'))
-    edited = load(path).run()
+    load(path)  # its `if __name__ == "__main__":` block runs it: the run after the edit
+    edited = load.script_results[-1]
     assert statuses(edited) == {
         "load_data": "cached",
         "train_model": "cached",
@@ -90,15 +91,18 @@ def test_versioned_and_auto_discovered_pipelines_open(write_file, load) -> None:
     assert load(write_file("auto.py", source.split("versioned =")[0])).run()["x"] == 2
 
 
-def test_flowyml_tui_run_opens_it_and_an_import_time_run_never_runs(
+def test_flowyml_tui_run_runs_an_import_time_run_once_on_our_engine(
     write_file, tmp_path: Path
 ) -> None:
-    source = UNCHANGED + "\npipeline = create_pipeline()\npipeline.run()\n"
+    source = UNCHANGED + "\npipeline = create_pipeline()\nresult = pipeline.run()\n"
+    source += "print('SUCCESS', result.success, result.outputs['model/trained'] is not None)\n"
     path = write_file("training_pipeline.py", source.replace('print("Loading', 'print("LOAD'))
     done = run_cli("run", path, "--cache-dir", tmp_path / "c", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "skipped training_pipeline.run() called while importing" in done.stderr
-    assert "3 executed" in done.stdout
+    # Its module-level run, then its `__main__` block's: each once, the second from the cache
+    first, second = done.stdout.split("pipeline training_pipeline")[1:]
+    assert "3 executed" in first and "3 cached" in second
+    assert "SUCCESS True True" in second
     assert "Dashboard" not in done.stdout + done.stderr  # flowyml's UI server banner
 
 

@@ -5,8 +5,9 @@ flowyml's own objects. The loader hands each `flowyml.Pipeline` (or `VersionedPi
 wraps one as `.pipeline`) to `translate`: its steps become our `Step`s with every keyword
 flowyml stores (inputs, outputs, cache, retry, timeout, condition, tags, resources,
 execution_group), its `Context` becomes the run context, its `If` control flows become
-conditional steps (`control_flow`). flowyml's own `run()` is never called, so its UI server,
-metadata store writes and experiment tracking never start.
+conditional steps (`control_flow`). flowyml's own `run()` is never called while the tool runs
+a file (`flowyml_runs_diverted`), so its UI server, metadata store writes and experiment
+tracking never start.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import PipelineLoadError
+from .. import script_runs
 from ..pipeline import Pipeline
 from ..step import Step, step
+from .nested import is_sub_pipeline, nested_steps
 
 _CLASSES = ("Pipeline", "VersionedPipeline")
 
@@ -42,16 +45,20 @@ def translate(value: Any, path: Path) -> Pipeline:
     version = getattr(value, "version", None)
     if version is not None:
         ours.flowyml_options["version"] = version
-    flowyml_steps = _steps(inner)
-    for one in flowyml_steps:
-        ours.add_step(translate_step(one, inner.name))
+    flowyml_steps = [s for s in _steps(inner) if not is_sub_pipeline(s)]
+    for one in _steps(inner):
+        if is_sub_pipeline(one):
+            ours.add_steps(nested_steps(one, lambda child: _child_steps(child, ours)))
+        else:
+            ours.add_step(translate_step(one, inner.name, path))
     flows = list(getattr(inner, "control_flows", None) or ())
     if flows:
         from .control_flow import StepShape, branch_steps  # only files with an If need it
 
+        by_name = {s.name: s for s in ours.steps}
         shapes = {
-            s.name: StepShape(tuple(f.outputs or ()), s.outputs)
-            for f, s in zip(flowyml_steps, ours.steps, strict=True)
+            f.name: StepShape(tuple(f.outputs or ()), by_name[f.name].outputs)
+            for f in flowyml_steps
         }
         ours.add_steps(
             branch_steps(inner.name, flows, ours.steps, lambda b: _branch(b, inner.name), shapes)
@@ -68,15 +75,30 @@ def _branch(branch: Any, pipeline: str) -> Step:
     return step(branch)
 
 
-def translate_step(flowyml_step: Any, pipeline: str) -> Step:
+def _child_steps(child: Any, parent: Pipeline) -> list[Step]:
+    """A sub-pipeline's steps translated (its own sub-pipelines nested); its context values
+    fill in the parent's missing ones."""
+    translated = translate(child, Path(parent.source_file or "."))
+    for key, value in translated.context.items():
+        parent.context.setdefault(key, value)
+    return translated.steps
+
+
+def translate_step(flowyml_step: Any, pipeline: str, source: Path = Path(".")) -> Step:
     """Our `Step` with the keywords flowyml's `Step` stores."""
-    if type(flowyml_step).__name__ == "SubPipelineStep":
-        raise PipelineLoadError(
-            f"flowyml pipeline {pipeline!r}: add_sub_pipeline ({flowyml_step.name!r}) is not "
-            "translated yet; add the sub-pipeline's steps to this pipeline instead"
-        )
+    func = flowyml_step.func
+    kind = type(flowyml_step).__name__
+    if kind == "MapTaskStep":
+        from .map_task import mapping
+
+        func = mapping(func, flowyml_step.name, flowyml_step.map_config.concurrency)
+    elif kind == "DynamicStep":
+        from .dynamic import expanding
+
+        declared = tuple(flowyml_step.outputs or ())
+        func = expanding(flowyml_step._dynamic_func, declared, source)
     return step(
-        flowyml_step.func,
+        func,
         name=flowyml_step.name,
         inputs=list(flowyml_step.inputs or ()) or None,
         outputs=list(flowyml_step.outputs or ()) or None,
@@ -120,11 +142,13 @@ def reset_step_registry() -> None:
 
 
 @contextlib.contextmanager
-def flowyml_runs_skipped(path: Path) -> Iterator[None]:
-    """While `path` is imported, flowyml's `Pipeline.run()` prints a note instead of running.
+def flowyml_runs_diverted(path: Path) -> Iterator[None]:
+    """While `path` runs, flowyml's `Pipeline.run()` runs the translated pipeline on our engine.
 
     flowyml is imported first (the file is about to import it anyway) so its classes can be
-    patched; its `run()` would start its UI server and run the pipeline outside our engine.
+    patched; its own `run()` would start its UI server and run the pipeline outside our engine.
+    The pipeline's `step_groups` are computed by flowyml's own `build()`, as its `run()` does.
+    A `run()` made while no file is being run (inside a step, say) is flowyml's own.
     """
     try:
         from flowyml.core import pipeline as core_pipeline
@@ -133,25 +157,95 @@ def flowyml_runs_skipped(path: Path) -> Iterator[None]:
         yield
         return
     classes = (core_pipeline.Pipeline, versioning.VersionedPipeline)
-    saved = [cls.__dict__["run"] for cls in classes]
+    saved = {cls: cls.__dict__["run"] for cls in classes}
 
-    def skipped(self: Any, *args: Any, **kwargs: Any) -> Any:
-        print(
-            f"flowyml-tui: skipped {self.name}.run() called while importing {path.name}; "
-            "the workbench runs the pipeline itself",
-            file=sys.stderr,
-        )
-        result = core_pipeline.PipelineResult("skipped-at-import", self.name)
-        result.state = "skipped"
+    def diverted(self: Any, *args: Any, context: Any = None, **kwargs: Any) -> Any:
+        script = script_runs.active()
+        if script is None:
+            return saved[type(self) if type(self) in saved else classes[0]](
+                self, *args, context=context, **kwargs
+            )
+        from .hooks import FlowymlHooks
+
+        _build_groups(self)
+        ours = translate(self, path)
+        hooks = FlowymlHooks(self)
+        ours.observers.append(hooks)
+        _LAST_RUN[self] = ours
+        result = script.run(ours, {**ours.context, **_context(context)})
+        hooks.finished(result)
         return result
 
+    saved_methods = {name: core_pipeline.Pipeline.__dict__[name] for name in OUR_METHODS}
+    approvals = _approval_modules()
+    saved_approvals = [module.approval for module in approvals]
+    for module in approvals:
+        module.approval = flowyml_approval
     for cls in classes:
-        cls.run = skipped  # type: ignore[method-assign]
+        cls.run = diverted  # type: ignore[method-assign]
+    for name in OUR_METHODS:
+        setattr(core_pipeline.Pipeline, name, _answered_by_ours(name, path))
     try:
         yield
     finally:
-        for cls, run in zip(classes, saved, strict=True):
+        for cls, run in saved.items():
             cls.run = run  # type: ignore[method-assign]
+        for name, method in saved_methods.items():
+            setattr(core_pipeline.Pipeline, name, method)
+        for module, saved_approval in zip(approvals, saved_approvals, strict=True):
+            module.approval = saved_approval
+
+
+def _approval_modules() -> list[Any]:
+    import flowyml
+    from flowyml.core import approval as core_approval
+
+    return [flowyml, core_approval]
+
+
+def flowyml_approval(
+    name: str = "approval",
+    approver: str | None = None,
+    timeout_seconds: int = 3600,
+    auto_approve_if: Any = None,
+    **step_kwargs: Any,
+) -> Any:
+    """flowyml's `approval(...)` as its docs describe it (its 2.2.1 code raises when called):
+    a flowyml `Step` running our approval gate, translated like any other step."""
+    from flowyml.core.step import Step as FlowymlStep
+
+    from ..approval import gate
+
+    inputs = list(step_kwargs.pop("inputs", None) or ())
+    tags = dict(step_kwargs.pop("tags", None) or {})
+    if approver is not None:
+        tags["approver"] = approver
+    tags["approval"] = "required"
+    func = gate(name, auto_approve_if, with_input=bool(inputs))
+    return FlowymlStep(func, name=name, inputs=inputs[:1], tags=tags, **step_kwargs)
+
+
+OUR_METHODS = ("cache_stats", "check_cache", "invalidate_cache", "rerun", "dry_run")
+"""flowyml `Pipeline` methods about its cache and runs: answered from ours while a file runs."""
+
+_LAST_RUN: weakref.WeakKeyDictionary[Any, Pipeline] = weakref.WeakKeyDictionary()
+"""Each flowyml pipeline's translation as last run (with the tool's cache settings)."""
+
+
+def _answered_by_ours(name: str, path: Path) -> Any:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        ours = _LAST_RUN.get(self) or translate(self, path)
+        return getattr(ours, name)(*args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+def _build_groups(value: Any) -> None:
+    """flowyml's `build()`, for its `step_groups`; what it refuses, our run reports itself."""
+    inner = value.pipeline if type(value).__name__ == "VersionedPipeline" else value
+    with contextlib.suppress(Exception):
+        inner.build()
 
 
 def uses_flowyml(path: Path) -> bool:
