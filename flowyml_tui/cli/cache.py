@@ -254,16 +254,19 @@ def _shared_cleared(store: object, shared: str | None) -> str:
             if url
             else ""
         )
-    tier = getattr(store, "shared", None)
-    if tier is None:
+    from ..engine.cache.tiered import TieredStore
+
+    if not isinstance(store, TieredStore):
         return f"; the shared cache at {shared} was not used (see the warning above)"
-    removed = store.clear_shared()  # type: ignore[attr-defined]
-    if not tier.online:
+    removed = store.clear_shared()
+    if not store.shared.online:
         raise FlowymlError(
             f"cleared the local cache at {store.path}, but the shared cache at {shared} is "
             "unreachable: nothing was deleted there; run this again when it is up"
         )
-    return f" and {removed} keys of project {tier.project} from the shared cache at {shared}"
+    return (
+        f" and {removed} keys of project {store.shared.project} from the shared cache at {shared}"
+    )
 
 
 def _confirm(question: str) -> bool:

@@ -156,9 +156,10 @@ class Executor:
         )
         # `Keying.key`, inlined in the hit path (a call is ~650 instructions a cached step).
         self._plans, self._key_from = self.keys.plans, self.keys.key_from
-        # Asked once per cached step: looked up once (a one-tier store has neither).
-        self._tier_of = getattr(store, "tier_of", None)
-        self._writer_of = getattr(store, "writer_of", None)
+        # Asked once per cached step: bound once, and not at all for a one-tier store.
+        layered = store is not None and store.layered
+        self._tier_of = store.tier_of if layered else None
+        self._writer_of = store.writer_of if layered else None
         self.ledger = RunLedger(  # results, events, counters: everything the run reports
             run_id=self.run_id,
             pipeline=pipeline,
@@ -166,7 +167,7 @@ class Executor:
             store=store,
             keys=self.keys,
             sink=on_event,
-            notices=getattr(store, "notices", None),
+            notices=store.notices if store is not None else None,
             origin=self._origin if self._tier_of is not None else None,
         )
         self.events = self.ledger.events

@@ -227,9 +227,8 @@ class Pipeline(FlowymlMethods):
                 store = self.store
             except CacheFullError as exc:  # a full disk must not fail a run that needs no cache
                 warnings.warn(f"{exc}; this run goes on without the cache", stacklevel=3)
-        prefetch = getattr(store, "prefetch", None)
-        if prefetch is not None:  # the DAG's entries in one query (a shared tier: two trips)
-            prefetch(self.name, [s.name for s in graph.order])
+        if store is not None:  # the DAG's entries in one query (a shared tier: two trips)
+            store.prefetch(self.name, [s.name for s in graph.order])
         return Executor(
             pipeline=self.name,
             graph=graph,

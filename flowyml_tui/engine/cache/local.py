@@ -40,6 +40,7 @@ from ..totals import hit_rate
 from . import files, tables
 from .entry import KEY_FORMAT, Entry, decode_entry, encode_entry
 from .multiget import get_many
+from .notices import Notices
 from .private import (
     check_private,
     ensure_cache_dir,
@@ -96,6 +97,8 @@ class LocalStore:
         rather than decode the row again while no other writer has replaced it."""
         self.unreadable: set[str] = set()
         """Keys whose metadata could not be read: the executor reports them as corrupt."""
+        self.notices: Notices | None = None
+        """Set when a shared tier was asked for but not used: each run says so."""
         self._full = False
         """The disk ran full during this run: nothing more is written until `refresh()`."""
         self._mark = files.WriterMark(self.path / "store")
@@ -375,6 +378,15 @@ class LocalStore:
             return pickle.loads(blob)
         except Exception as exc:
             raise CorruptEntry(f"output {index} of entry {key} cannot be unpickled: {exc}") from exc
+
+    layered = False
+    """Every hit is this process's own store's: nothing for `tier_of` to name."""
+
+    def tier_of(self, key: str | None) -> str | None:
+        return None
+
+    def writer_of(self, key: str | None) -> str | None:
+        return None
 
     def source(self, fn_hash: str) -> str | None:
         text = self._cache.get("s:" + fn_hash)

@@ -25,7 +25,7 @@ def open_store(
     tier = open_shared(url, source_file, notices) if url else None
     if tier is None:
         if notices.standing:  # configured but not used: every run says so
-            local.notices = notices  # type: ignore[attr-defined]
+            local.notices = notices
         return local
     from .tiered import TieredStore
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import msgspec
 
 from .entry import Entry
+from .notices import Notices
 
 
 class CorruptEntry(Exception):
@@ -42,12 +43,19 @@ class EntryStore(Protocol):
     path: Path
     unreadable: set[str]
     """Keys whose metadata was there but malformed: reported as corrupt, not as new."""
+    notices: Notices | None
+    """Problems of a shared tier to report once per kind per run (None: nothing to report)."""
+    layered: bool
+    """True when a hit may come from another tier than this process's own (`tier_of`)."""
 
     def refresh(self) -> None:
         """Drop metadata kept in memory if another process deleted entries since."""
 
     def get_entry(self, key: str) -> Entry | None:
         """The validated entry under `key`, or None (absent or malformed)."""
+
+    def prefetch(self, pipeline: str, steps: Iterable[str]) -> int:
+        """Read the entries these steps' last run used into memory at once; how many."""
 
     def newest_entry(self, pipeline: str, step: str) -> Entry | None:
         """The newest readable entry of one step of one pipeline."""
@@ -63,6 +71,12 @@ class EntryStore(Protocol):
 
     def source(self, fn_hash: str) -> str | None:
         """The source text of one function version, for diffs, or None if it was not kept."""
+
+    def tier_of(self, key: str | None) -> str | None:
+        """ "shared" for an entry this process got from a shared tier, else None."""
+
+    def writer_of(self, key: str | None) -> str | None:
+        """`user@host` who computed an entry got from a shared tier, else None."""
 
 
 @runtime_checkable

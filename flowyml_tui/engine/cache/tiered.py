@@ -17,7 +17,7 @@ from typing import Any
 from .entry import Entry
 from .local import LocalStore
 from .notices import Notices
-from .protocols import CorruptEntry
+from .protocols import CorruptEntry, EntryInfo
 from .redis_tier import RedisTier, SharedTierDown
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,6 @@ class TieredStore:
         """Key -> `user@host` of each entry this process got from the shared tier."""
         self._in_shared: set[str] = set()
         """Keys this process has seen the shared tier hold: not asked about again."""
-
-    def __getattr__(self, name: str) -> Any:  # the workspace and listings are the local store's
-        return getattr(self.local, name)
 
     def __repr__(self) -> str:
         return f"TieredStore({self.local!r}, {self.shared!r})"
@@ -67,6 +64,65 @@ class TieredStore:
     def refresh(self) -> None:
         self.local.refresh()
         self.shared.refresh()
+
+    layered = True
+    """Hits can come from the shared tier: `tier_of`/`writer_of` name it."""
+
+    # -- the workspace and listings: the local store's alone ---------------------------------
+
+    def close(self) -> None:
+        self.local.close()
+
+    def scopes(self) -> list[tuple[str, str]]:
+        return self.local.scopes()
+
+    def resolve(self, step: str, pipeline: str | None = None) -> str:
+        return self.local.resolve(step, pipeline)
+
+    def pins(self, pipeline: str | None = None) -> dict[str, str]:
+        return self.local.pins(pipeline)
+
+    def pin(self, step: str, key: str | None = None, *, pipeline: str | None = None) -> str:
+        return self.local.pin(step, key, pipeline=pipeline)
+
+    def unpin(self, step: str, *, pipeline: str | None = None) -> bool:
+        return self.local.unpin(step, pipeline=pipeline)
+
+    def invalidate(self, steps: Iterable[str], *, pipeline: str | None = None) -> None:
+        self.local.invalidate(steps, pipeline=pipeline)
+
+    def invalidations(self, pipeline: str) -> dict[str, int]:
+        return self.local.invalidations(pipeline)
+
+    def current(self, pipeline: str) -> dict[str, str]:
+        return self.local.current(pipeline)
+
+    def versions(self, step: str, *, pipeline: str | None = None) -> list[str]:
+        return self.local.versions(step, pipeline=pipeline)
+
+    def last_used(self) -> dict[str, float]:
+        return self.local.last_used()
+
+    def evict(self, size_limit: int | None = None) -> list[str]:
+        return self.local.evict(size_limit)
+
+    def steps(self) -> list[str]:
+        return self.local.steps()
+
+    def pipelines(self) -> list[str]:
+        return self.local.pipelines()
+
+    def entries(self, step: str | None = None, *, pipeline: str | None = None) -> list[EntryInfo]:
+        return self.local.entries(step, pipeline=pipeline)
+
+    def clear(self) -> None:
+        self.local.clear()
+
+    def gc(self) -> dict[str, int]:
+        return self.local.gc()
+
+    def disk_usage(self) -> dict[str, int]:
+        return self.local.disk_usage()
 
     def tier_of(self, key: str | None) -> str | None:
         """ "shared" if this process got the entry from the shared tier, else None."""
