@@ -245,7 +245,7 @@ def scrape(names: tuple[int, ...] = (1, 10, 100), threads: int = 4) -> None:
     per-call Counters and Histogram of before with as many label children (their scrape)."""
     from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-    from flowyml_tui.engine.primitive.metrics import Series
+    from flowyml_tui.engine.primitive.series import Series
     from flowyml_tui.engine.primitive.scrape import COUNTERS, LATENCY, CallCacheCollector
 
     print(

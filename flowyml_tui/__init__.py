@@ -1,7 +1,8 @@
 """flowyml-tui: a pipeline workbench whose step cache explains itself.
 
-`from flowyml_tui import Pipeline, step, CacheStore` (and `CachePrimitive`, `WorkflowContext`
-for call-level caching; flowyml's `Context` and `context`) is the whole public API; the names load
+`from flowyml_tui import Pipeline, step, CacheStore` (and, for call-level caching,
+`CachePrimitive`, `WorkflowContext` and the `CacheBackend` protocol with `InMemoryBackend` and
+`RedisBackend`; flowyml's `Context` and `context`) is the whole public API; the names load
 lazily so that `import flowyml_tui.engine.events` (the worker protocol) stays cheap.
 """
 
@@ -11,10 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 __all__ = [
+    "CacheBackend",
     "CachePrimitive",
     "CacheStore",
     "Context",
+    "InMemoryBackend",
     "Pipeline",
+    "RedisBackend",
     "RunResult",
     "Step",
     "StepResult",
@@ -25,10 +29,13 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .engine import (
+        CacheBackend,
         CachePrimitive,
         CacheStore,
         Context,
+        InMemoryBackend,
         Pipeline,
+        RedisBackend,
         RunResult,
         Step,
         StepResult,

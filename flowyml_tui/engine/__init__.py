@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "CacheBackend",
     "CachePrimitive",
     "CacheStore",
     "Context",
+    "InMemoryBackend",
     "Pipeline",
+    "RedisBackend",
     "RunResult",
     "Step",
     "StepResult",
@@ -25,12 +28,16 @@ if TYPE_CHECKING:
     from .compat.context import Context, context
     from .pipeline import Pipeline
     from .primitive import CachePrimitive, WorkflowContext
+    from .primitive.backends import CacheBackend, InMemoryBackend, RedisBackend
     from .result import RunResult, StepResult
 
 _HOMES = {
     "Context": "compat.context",
     "context": "compat.context",
     "CachePrimitive": "primitive",
+    "CacheBackend": "primitive.backends",
+    "InMemoryBackend": "primitive.backends",
+    "RedisBackend": "primitive.backends",
     "WorkflowContext": "primitive",
     "CacheStore": "cache",
     "Pipeline": "pipeline",

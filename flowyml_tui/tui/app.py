@@ -746,7 +746,7 @@ class FlowymlApp(App[int]):
     def _clear_calls(self, name: str, places: tuple[str, ...], keys: str) -> None:
         from flowyml_tui.engine.display import plural
         from flowyml_tui.engine.errors import CacheError
-        from flowyml_tui.engine.primitive.disk import clear_slot
+        from flowyml_tui.engine.primitive.backends.disk import clear_slot
 
         removed, problems = 0, []
         for place in places:

@@ -15,7 +15,7 @@ import diskcache
 import pytest
 
 from flowyml_tui import CachePrimitive
-from flowyml_tui.engine.primitive.disk import decode, encode
+from flowyml_tui.engine.primitive.backends.disk import decode, encode
 
 from .conftest import Clock
 

@@ -17,6 +17,8 @@ import pytest
 import redis
 
 from flowyml_tui import CachePrimitive
+from flowyml_tui.engine.cache.signed import parts
+from flowyml_tui.engine.primitive.backends.redis import RedisTier
 from tests.cache.redis_server import RedisServer
 from tests.needs import need
 
@@ -67,7 +69,8 @@ def run_sequence(cache: CachePrimitive, clock: Clock, evict: str) -> None:
 def evict_from_redis(cache: CachePrimitive, key: str) -> None:
     """What Redis's maxmemory policy does to a call cache's record: the key is gone."""
     client = redis.Redis.from_url(cache.redis_url)
-    assert client.delete(f"flowyml:calls:v1:{PROJECT}:{cache.name}:{key}") == 1
+    tier = RedisTier(cache.redis_url, cache.name, None, project=PROJECT)
+    assert client.delete(tier.prefix + parts(key)) == 1
     client.close()
 
 

@@ -13,14 +13,16 @@ tracking never start.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import sys
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .. import script_runs
+from ..callscope import current_directory
 from ..pipeline import Pipeline
 from ..step import Step, step
 from .nested import is_sub_pipeline, nested_steps
@@ -93,8 +95,6 @@ def translate_step(flowyml_step: Any, pipeline: str, source: Path = Path(".")) -
 
         func = mapping(func, flowyml_step.name, flowyml_step.map_config.concurrency)
     elif kind == "DynamicStep":
-        from .dynamic import expanding
-
         declared = tuple(flowyml_step.outputs or ())
         func = expanding(flowyml_step._dynamic_func, declared, source)
     return step(
@@ -258,3 +258,37 @@ def uses_flowyml(path: Path) -> bool:
 
 
 _IMPORTS_FLOWYML = re.compile(r"^\s*(?:from|import)\s+flowyml(?![\w])", re.MULTILINE)
+
+
+# flowyml's `@dynamic` steps: the function returns a pipeline, which then runs on our engine as
+# a nested run with the parent run's cache dir, so each of its steps is cached and the nested
+# run is recorded as its own run. The step's value is the nested run's outputs: the one
+# declared output's value, a dict of the declared ones, or (none declared, or not all made) a
+# dict of every output. A failed nested step fails the dynamic step; a function that returns
+# anything else returns it as the step's value, as flowyml does. Here, not in a module of its
+# own: it translates what it gets, and translating makes it.
+
+
+def expanding(
+    func: Callable[..., Any], declared: tuple[str, ...], path: Path
+) -> Callable[..., Any]:
+    @functools.wraps(func)  # the step's code identity and signature stay `func`'s
+    def expand(*args: Any, **kwargs: Any) -> Any:
+        made = func(*args, **kwargs)
+        if is_flowyml_pipeline(made):
+            made = translate(made, path)
+        if not isinstance(made, Pipeline):
+            return made
+        calls = current_directory()
+        if calls is not None:  # the running step's `<cache_dir>/calls`
+            made.cache_dir = calls.parent
+        result = made.run()
+        result.raise_for_failures()
+        outputs = list(result.outputs)
+        if declared and all(name in outputs for name in declared):
+            if len(declared) == 1:
+                return result[declared[0]]
+            return {name: result[name] for name in declared}
+        return {name: result[name] for name in outputs}
+
+    return expand

@@ -1,12 +1,11 @@
 """The call-level cache: `CachePrimitive` and the `WorkflowContext` its calls are made in.
 
 context   WorkflowContext (seed + TTA.dev fields)
-memory    exact-LRU memory tier
-disk      private diskcache tier, checksum-verified values
-auto      the default: disk under the running pipeline's cache dir, memory elsewhere
-redis_calls  the team's Redis, HMAC-signed, SHA-256-verified values
+backends/ where entries live: the CallTier and CacheBackend protocols; memory, disk, auto
+          (disk inside a run, memory elsewhere) and redis tiers; InMemoryBackend,
+          RedisBackend, and UserTier for any object with async get/set/delete
 flight    single-flight for concurrent identical misses
-metrics   optional Prometheus metrics: plain counts per cache name
+metrics   optional Prometheus metrics: plain counts per cache name (series.py)
 scrape    the collector that exports them when Prometheus scrapes
 tally     a lock-free counter
 core      CachePrimitive: keys, tiers in order, backfill, failure handling

@@ -21,13 +21,14 @@ from typing import Any
 from ..callscope import current_scope
 from ..errors import FlowymlError, UnhashableInput
 from ..hashing import Unfingerprintable, fingerprint
-from .auto import AutoTier
-from .disk import DiskTier, default_root
+from .backends import CacheBackend, CallTier, InMemoryBackend, RedisBackend, UserTier
+from .backends.auto import AutoTier
+from .backends.disk import DiskTier, default_root
+from .backends.memory import EXPIRED, HIT, NEVER, MemoryTier
+from .backends.redis import RedisTier, redis_url_of
 from .errors import CallCacheError
 from .flight import Flights, settle_error
-from .memory import EXPIRED, HIT, NEVER, MemoryTier
 from .metrics import metrics_for
-from .redis_calls import RedisTier, redis_url_of
 from .tally import Tally
 
 logger = logging.getLogger("flowyml_tui.cache")
@@ -39,6 +40,33 @@ AUTO = "auto"
 """No `backend=` given: disk under the pipeline's cache dir inside a run, memory elsewhere."""
 _CONTEXT_COUNTERS = {"hits": "cache_hits", "misses": "cache_misses"}
 _NOTHING = ("miss", None, 0.0, 0.0)
+
+
+def _positional(
+    args: tuple[Any, ...],
+    ttl_seconds: float | None,
+    cache_key_fn: KeyFn | None,
+    backend: Any,
+) -> tuple[float | None, KeyFn | None, Any]:
+    """(ttl_seconds, cache_key_fn, backend) from the arguments after `primitive`."""
+    if callable(args[0]):  # TTA.dev: CachePrimitive(primitive, cache_key_fn, ttl, backend)
+        names = ("cache_key_fn", "ttl_seconds", "backend")
+        if len(args) > 3:
+            raise TypeError("CachePrimitive takes at most 4 positional arguments")
+        given = dict(zip(names, args, strict=False))
+    else:  # ours: CachePrimitive(primitive, ttl_seconds, cache_key_fn)
+        names = ("ttl_seconds", "cache_key_fn")
+        if len(args) > 2:
+            raise TypeError(
+                "after primitive and ttl_seconds, CachePrimitive takes cache_key_fn and the "
+                "rest by keyword (or TTA.dev's order: primitive, cache_key_fn, ttl, backend)"
+            )
+        given = dict(zip(names, args, strict=False))
+    return (
+        given.get("ttl_seconds", ttl_seconds),
+        given.get("cache_key_fn", cache_key_fn),
+        given.get("backend", backend),
+    )
 
 
 def _default_name(primitive: Any) -> str:
@@ -66,12 +94,12 @@ class CachePrimitive:
     def __init__(
         self,
         primitive: Any = None,
+        *positional: Any,
         ttl_seconds: float | None = 3600.0,
         cache_key_fn: KeyFn | None = None,
-        *,
         max_size: int = 1000,
         key_fn: KeyFn | None = None,
-        backend: str | None = None,
+        backend: str | CacheBackend | None = None,
         redis_url: str | None = None,
         name: str | None = None,
         strict: bool = False,
@@ -79,6 +107,12 @@ class CachePrimitive:
         clock: Callable[[], float] | None = None,
         metrics: bool | None = None,
     ) -> None:
+        """After `primitive`, positionally: ours is `(ttl_seconds, cache_key_fn)`; TTA.dev's
+        is `(cache_key_fn, ttl_seconds, backend)`, told apart by a callable in second place."""
+        if positional:
+            ttl_seconds, cache_key_fn, backend = _positional(
+                positional, ttl_seconds, cache_key_fn, backend
+            )
         self._config = {
             "primitive": primitive,
             "ttl_seconds": ttl_seconds,
@@ -104,21 +138,29 @@ class CachePrimitive:
             raise ValueError(f"max_size must be a positive int, not {max_size!r}")
         if ttl_seconds is not None and ttl_seconds <= 0:
             raise ValueError(f"ttl_seconds must be positive (or None: never), not {ttl_seconds}")
-        if backend is not None and backend not in BACKENDS:
+        custom = backend if isinstance(backend, CacheBackend) else None
+        if backend is not None and custom is None and backend not in BACKENDS:
             raise FlowymlError(
-                f"unknown call-cache backend {backend!r}; use one of {', '.join(BACKENDS)}"
+                f"unknown call-cache backend {backend!r}; use one of {', '.join(BACKENDS)}, "
+                "or an object with async get(key), set(key, value, ttl_seconds), delete(key)"
             )
         self.primitive = primitive
         self.ttl_seconds = ttl_seconds
         self.max_size = max_size
         self.key_fn = key_fn
-        self.backend = backend if backend is not None else AUTO
+        self.backend = (
+            AUTO if backend is None else backend if custom is None else type(custom).__name__
+        )
         self.redis_url = redis_url
         self.name = name if name is not None else _default_name(primitive)
         self.strict = strict
         self._clock = clock if clock is not None else time.time
-        self._tier: MemoryTier | DiskTier | AutoTier | RedisTier
-        if backend == "redis":
+        self._tier: CallTier
+        if isinstance(custom, InMemoryBackend | RedisBackend):
+            self._tier = custom.tier()  # ours: used directly, no event loop between
+        elif custom is not None:
+            self._tier = UserTier(custom, self.name)
+        elif backend == "redis":
             self._tier = RedisTier(redis_url_of(redis_url), self.name, ttl_seconds)
         elif backend == "disk":
             root = Path(directory) if directory is not None else default_root()
@@ -305,15 +347,14 @@ class CachePrimitive:
     def close(self) -> None:
         """Release the disk tier's files (it reopens on next use)."""
         for level in self._order:
-            if isinstance(level._tier, DiskTier | AutoTier | RedisTier):
-                level._tier.close()
+            level._tier.close()
 
     def places(self) -> tuple[str, ...]:
         """The directories this cache's entries are in now (its disk tiers'): what a
         workbench clears for a step."""
         found = []
         for level in self._order:
-            path = getattr(level._tier, "path", None)
+            path = level._tier.path
             if path is not None:
                 found.append(str(path))
         return tuple(found)

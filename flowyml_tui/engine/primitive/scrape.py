@@ -16,7 +16,7 @@ from prometheus_client import metrics as prometheus_metrics
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-from .metrics import BOUNDS, Series
+from .series import BOUNDS, Series
 
 COUNTERS = (
     ("hits", "flowyml_cache_hits", "Call-cache hits"),

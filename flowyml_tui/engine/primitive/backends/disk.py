@@ -26,9 +26,9 @@ from typing import Any
 import diskcache
 import xxhash
 
-from ..cache.private import check_private_path, ensure_private_dir, ensure_private_file
-from ..cache.safedisk import SafeDisk
-from ..cache.values import checksum, serialize
+from ...cache.private import check_private_path, ensure_private_dir, ensure_private_file
+from ...cache.safedisk import SafeDisk
+from ...cache.values import checksum, serialize
 from .memory import EXPIRED, HIT, MISS
 
 FORMAT = "v2"

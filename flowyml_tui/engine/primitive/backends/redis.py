@@ -25,8 +25,8 @@ import pickle
 import struct
 from typing import Any
 
-from ..cache.redis_link import LinkDown, RedisLink
-from ..cache.sharing import (
+from ...cache.redis_link import LinkDown, RedisLink
+from ...cache.sharing import (
     PROJECT_ENV,
     RETRY_ENV,
     SECRET_ENV,
@@ -35,9 +35,9 @@ from ..cache.sharing import (
     project_name,
     team_secret,
 )
-from ..cache.signed import CALL, Refused, Signer, glob_escape, parts, single_part
-from ..cache.values import serialize
-from .errors import CallCacheError
+from ...cache.signed import CALL, Refused, Signer, glob_escape, parts, single_part
+from ...cache.values import serialize
+from ..errors import CallCacheError
 from .memory import EXPIRED, HIT, MISS, NEVER
 
 logger = logging.getLogger("flowyml_tui.cache")
@@ -67,6 +67,7 @@ class RedisTier:
 
     kind = "redis"
     speed = 2
+    path = None
 
     def __init__(
         self,

@@ -15,6 +15,7 @@ class MemoryTier:
 
     kind = "memory"
     speed = 0
+    path = None
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
@@ -78,3 +79,6 @@ class MemoryTier:
             for key in dead:
                 del self._entries[key]
             return len(dead)
+
+    def close(self) -> None:
+        """Nothing to release: the entries are this process's objects."""
