@@ -114,6 +114,17 @@ def test_no_cycle_even_through_imports_deferred_into_functions() -> None:
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
+def test_the_tui_imports_nothing_of_the_cli_and_never_the_store_itself() -> None:
+    """The workbench asks the runner layer (the session, `runner.cache_actions`) to change
+    the cache; command-line parsing is the CLI's."""
+    for name in MODULES:
+        if not name.startswith("flowyml_tui.tui"):
+            continue
+        deps = dependencies(name, deferred=True)
+        assert not any(d.startswith("flowyml_tui.cli") for d in deps), name
+        assert not any(d.startswith("flowyml_tui.engine.cache") for d in deps), name
+
+
 def test_the_check_reads_real_edges_and_finds_a_cycle_when_there_is_one() -> None:
     graph = {name: dependencies(name) for name in MODULES}
     assert "flowyml_tui.engine.cache.entry" in graph["flowyml_tui.engine.keys"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
 
 from ..engine.cache import DEFAULT_CACHE_DIR, CacheStore, open_store, store_path
 from ..engine.errors import FlowymlError
@@ -38,17 +36,3 @@ def open_existing_store(
     if local_only:
         return CacheStore(store_path(cache_dir))
     return open_store(cache_dir, shared=shared)
-
-
-def parse_context(pairs: list[str]) -> dict[str, Any]:
-    """KEY=VALUE pairs; a VALUE that parses as JSON (numbers, lists, true) is taken as such."""
-    context: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.isidentifier():
-            raise FlowymlError(f"--context takes KEY=VALUE with KEY a Python name, got {pair!r}")
-        try:
-            context[key] = json.loads(raw)
-        except ValueError:
-            context[key] = raw
-    return context

@@ -26,8 +26,9 @@ from ..engine.result import RunResult, empty_result
 from ..engine.run.choose import add_runner_arguments, make_runner
 from ..engine.run.runner import StepRunner
 from ..engine.totals import format_rate
+from ..runner.context_args import parse_context
 from ..startup import paused_gc
-from .common import add_cache_dir, add_shared, parse_context
+from .common import add_cache_dir, add_shared
 
 WORDS = {StepStatus.EXECUTED: "ran"}
 """How a status reads in the run log, where it differs from its name."""

@@ -108,7 +108,7 @@ def build_app(args: argparse.Namespace) -> FlowymlApp | int:
 def _parse_context(pairs: list[str]) -> dict[str, object]:
     if not pairs:  # .common imports the cache store: not on the start-up path without -c
         return {}
-    from .common import parse_context
+    from ..runner.context_args import parse_context
 
     return parse_context(pairs)
 

@@ -1,12 +1,12 @@
 """Runner-level messages: what the worker and the session say besides the engine's own events.
 
-They travel on the same JSON-lines channel as the engine events (`"event"` names the type), so a
-consumer reads one stream: engine events from `flowyml_tui.engine.events` plus these.
+They travel on the same JSON-lines channel as the engine events, and like them they are msgspec
+Structs tagged by their `"event"` field: `AnyMessage` is the one tagged union of everything the
+worker sends, decoded by one decoder, and a consumer dispatches on the type it gets.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -14,34 +14,32 @@ from typing import Any, ClassVar
 import msgspec
 
 from flowyml_tui.engine.events import (
-    EVENT_TYPES,
+    AnyEvent,
     Event,
     StepLog,
     event_from_dict,
-    event_from_json,
 )
 
 EXIT_CHANNEL_LOST = 71
 """The worker's exit code when its events descriptor was closed under it (by user code)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RunnerMessage:
+class RunnerMessage(msgspec.Struct, frozen=True, gc=False, tag_field="event"):
     """Base of the runner's own messages; `kind` names the subclass on the wire."""
 
     kind: ClassVar[str] = "runner_message"
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
-        data["event"] = self.kind
-        return data
+        return msgspec.to_builtins(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"))
+        try:
+            return _ENCODER.encode(self).decode()
+        except UnicodeEncodeError:  # a lone surrogate in captured output: json escapes it
+            return json.dumps(self.to_dict(), separators=(",", ":"))
 
 
-@dataclass(frozen=True, slots=True)
-class PipelinesFound(RunnerMessage):
+class PipelinesFound(RunnerMessage, frozen=True, tag="pipelines_found"):
     """The worker loaded the file: which pipelines it holds, which one runs, what to watch."""
 
     kind: ClassVar[str] = "pipelines_found"
@@ -51,8 +49,7 @@ class PipelinesFound(RunnerMessage):
     local_modules: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class LoadFailed(RunnerMessage):
+class LoadFailed(RunnerMessage, frozen=True, tag="load_failed"):
     """The file could not give a pipeline to run; `file`/`line` point at the user's code."""
 
     kind: ClassVar[str] = "load_failed"
@@ -62,8 +59,7 @@ class LoadFailed(RunnerMessage):
     traceback: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ChildOutput(RunnerMessage):
+class ChildOutput(RunnerMessage, frozen=True, tag="child_output"):
     """Output printed outside any step (at import time, say); `stream` is stdout or stderr."""
 
     kind: ClassVar[str] = "child_output"
@@ -71,8 +67,7 @@ class ChildOutput(RunnerMessage):
     stream: str
 
 
-@dataclass(frozen=True, slots=True)
-class ChildExited(RunnerMessage):
+class ChildExited(RunnerMessage, frozen=True, tag="child_exited"):
     """The child ended without finishing the run: sys.exit, os._exit, a crash, a kill.
 
     `signal` is the signal name (``"SIGSEGV"``) when a signal ended it; `file`/`line` point at the
@@ -89,16 +84,14 @@ class ChildExited(RunnerMessage):
     step: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RunCancelled(RunnerMessage):
+class RunCancelled(RunnerMessage, frozen=True, tag="run_cancelled"):
     """We stopped the child on purpose (a new save, quitting)."""
 
     kind: ClassVar[str] = "run_cancelled"
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerExiting(RunnerMessage):
+class WorkerExiting(RunnerMessage, frozen=True, tag="worker_exiting"):
     """Worker -> session only: user code called `sys.exit`; folded into `ChildExited`."""
 
     kind: ClassVar[str] = "worker_exiting"
@@ -109,12 +102,21 @@ class WorkerExiting(RunnerMessage):
     step: str | None = None
 
 
-RUNNER_TYPES: dict[str, type[RunnerMessage]] = {
-    cls.kind: cls
-    for cls in (PipelinesFound, LoadFailed, ChildOutput, ChildExited, RunCancelled, WorkerExiting)
-}
-
 Message = Event | RunnerMessage
+AnyMessage = (
+    AnyEvent
+    | PipelinesFound
+    | LoadFailed
+    | ChildOutput
+    | ChildExited
+    | RunCancelled
+    | WorkerExiting
+)
+"""Everything the worker sends, one tagged union: one decoder reads any line."""
+_KINDS = {cls.kind for cls in AnyMessage.__args__}
+_ENCODER = msgspec.json.Encoder()
+_DECODER: msgspec.json.Decoder[Any] | None = None
+"""Built on first use: building it resolves every annotation."""
 
 
 _STEP_LOG_TEXT = '"event":"step_log"'
@@ -176,35 +178,22 @@ class ProtocolError(ValueError):
 
 def decode_message(line: str | bytes) -> Message:
     """Decode one JSON line from the channel into an engine event or a runner message."""
-    head = line[:40]
-    if (_STEP_LOG_BYTES if isinstance(head, bytes) else _STEP_LOG_TEXT) in head:
-        # A chatty step sends a line per print: straight to the Struct, not via a dict
-        # (several times faster; anything unusual takes the general path below).
-        try:
-            return event_from_json(line)
-        except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
-            pass
+    global _DECODER
+    if _DECODER is None:
+        _DECODER = msgspec.json.Decoder(AnyMessage)
+    try:
+        return _DECODER.decode(line)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass  # say what is wrong; or JSON msgspec refuses (escaped lone surrogates)
     try:
         data = json.loads(line)
     except ValueError as exc:
         raise ProtocolError(f"not a JSON line on the events channel: {line[:200]!r}") from exc
     if not isinstance(data, dict) or "event" not in data:
         raise ProtocolError(f"no 'event' field in message: {str(line)[:200]!r}")
-    kind = data["event"]
-    if kind in EVENT_TYPES:
-        return event_from_dict(data)
-    cls = RUNNER_TYPES.get(kind)
-    if cls is None:
-        raise ProtocolError(f"unknown message type {kind!r} on the events channel")
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            value = data[f.name]
-            kwargs[f.name] = tuple(value) if isinstance(value, list) else value
-    return cls(**kwargs)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+    if data["event"] not in _KINDS:
+        raise ProtocolError(f"unknown message type {data['event']!r} on the events channel")
+    try:
+        return msgspec.convert(data, AnyMessage)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(f"a bad {data['event']} message ({exc}): {str(line)[:200]!r}") from exc

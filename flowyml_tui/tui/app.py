@@ -150,6 +150,13 @@ class FlowymlApp(App[int]):
         self.runs_started = 0
         self._pending_changes: set[Path] = set()
         self._token = 0
+        self._reactions: dict[type, Callable[[Any, int], None]] = {
+            PipelinesFound: lambda found, token: self._pipelines_found(found),
+            RunStarted: self._run_started,
+            RunFinished: self._run_finished,
+            RunWarning: lambda warning, token: self._warning_toast(warning),
+        }
+        """What the app does on a worker message, beside the model folding it in."""
         self._run_worker_obj: Worker[None] | None = None
         self._session: RunSession | None = None
         self._session_target: Target | None = None
@@ -367,24 +374,25 @@ class FlowymlApp(App[int]):
         if message.token != self._token:
             return  # a late message from a run that was replaced
         payload = message.payload
-        if isinstance(payload, PipelinesFound):
-            self._pipelines_found(payload)
-            return
         model = self.model
         problem = model.problem
-        model.apply(payload, self.clock())
-        if model.problem is not problem or isinstance(payload, RunStarted):
+        model.apply(payload, self.clock())  # the model's own table (`state._APPLY`)
+        if model.problem is not problem:
             self.query_one(ErrorPanel).show(model.problem)
-        if isinstance(payload, RunStarted):
-            self._warning_toasts = 0
-            if self.known_cache_dir:
-                self._find_estimates(self.known_cache_dir, model.pipeline, message.token)
-        elif isinstance(payload, RunFinished):
-            self._refresh_bindings_if_changed()
-            self._look_up_origin_logs(message.token)
-            self._ask_for_approvals()
-        elif isinstance(payload, RunWarning):
-            self._warning_toast(payload)
+        react = self._reactions.get(type(payload))
+        if react is not None:  # what the app itself does: widgets and workers
+            react(payload, message.token)
+
+    def _run_started(self, payload: RunStarted, token: int) -> None:
+        self.query_one(ErrorPanel).show(self.model.problem)
+        self._warning_toasts = 0
+        if self.known_cache_dir:
+            self._find_estimates(self.known_cache_dir, self.model.pipeline, token)
+
+    def _run_finished(self, payload: RunFinished, token: int) -> None:
+        self._refresh_bindings_if_changed()
+        self._look_up_origin_logs(token)
+        self._ask_for_approvals()
 
     @work(thread=True, group="estimates", exit_on_error=False, name="read step durations")
     def _find_estimates(self, cache_dir: str, pipeline: str, token: int) -> None:
@@ -587,31 +595,10 @@ class FlowymlApp(App[int]):
 
     @work(thread=True, group="store", exit_on_error=False, name="cache")
     def _store_op(self, op: str, names: tuple[str, ...], cache_dir: str) -> None:
-        from flowyml_tui.engine.cache import open_store
+        from flowyml_tui.runner.cache_actions import change_cache
 
-        store = open_store(cache_dir)
-        pipeline = self.model.pipeline or None
-        try:
-            if op == "invalidate":
-                store.invalidate(names, pipeline=pipeline)
-                note, rerun = f"Invalidated {', '.join(names)}", True
-            elif op == "pin":
-                (name,) = names
-                if name in store.pins(pipeline):
-                    store.unpin(name, pipeline=pipeline)
-                    note = f"Unpinned {name}"
-                else:
-                    store.pin(name, pipeline=pipeline)
-                    note = f"Pinned {name}: it keeps its cached result until unpinned"
-                rerun = True
-            elif op == "clear":
-                store.clear()
-                note, rerun = "Cache cleared; the next run executes every step", False
-            else:
-                raise ValueError(f"unknown cache operation {op!r}")
-        finally:
-            store.close()
-        self.post_message(StoreChanged(note, rerun))
+        done = change_cache(cache_dir, op, names, self.model.pipeline or None)
+        self.post_message(StoreChanged(done.note, done.rerun))
 
     @on(StoreChanged)
     def _store_changed(self, message: StoreChanged) -> None:
@@ -744,23 +731,10 @@ class FlowymlApp(App[int]):
 
     @work(thread=True, group="store", exit_on_error=False, name="clear calls")
     def _clear_calls(self, name: str, places: tuple[str, ...], keys: str) -> None:
-        from flowyml_tui.engine.display import plural
-        from flowyml_tui.engine.errors import CacheError
-        from flowyml_tui.engine.primitive.backends.disk import clear_slot
+        from flowyml_tui.runner.cache_actions import clear_calls
 
-        removed, problems = 0, []
-        for place in places:
-            try:
-                removed += clear_slot(place)
-            except (OSError, ValueError, CacheError) as exc:  # CacheError: a slot refused
-                problems.append(str(exc))
-        note = (
-            f"Cleared {plural(removed, 'call-cache entry', 'call-cache entries')} of {name}; "
-            f"its next run makes those calls again ({keys} re-runs it now)"
-        )
-        if problems:
-            note += ". Not cleared: " + "; ".join(problems)
-        self.post_message(StoreChanged(note, False))
+        done = clear_calls(name, places, keys)
+        self.post_message(StoreChanged(done.note, done.rerun))
 
     def action_edit_context(self) -> None:
         from .screens.context_editor import ContextScreen

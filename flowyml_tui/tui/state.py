@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flowyml_tui.engine.events import (
     CallStats,
@@ -206,34 +207,18 @@ class RunModel:
     def apply(self, message: object, now: float) -> None:
         """Fold one engine event or runner message into the model; `now` stamps step starts.
 
-        Messages the model has no use for (which pipelines a file holds, say) are ignored: the
-        app handles those itself.
+        One handler per message type (`_APPLY`); messages the model has no use for (which
+        pipelines a file holds, say) are ignored: the app handles those itself.
         """
-        if isinstance(message, StepLogs):  # a chatty step: thousands of lines per frame
-            self.step_logs(message.events)
-        elif isinstance(message, StepFinished):
-            self.step_finished(message)
-        elif isinstance(message, StepStarted):
-            self.step_started(message, now)
-        elif isinstance(message, StepLog):
-            self.step_log(message)
-        elif isinstance(message, RunStarted):
-            self.start(message)
-        elif isinstance(message, RunFinished):
-            self.finish(message)
-        elif isinstance(message, RunWarning):
-            self.warning(message)
-        elif isinstance(message, ChildOutput):
-            self.output(message)
-        elif isinstance(message, LoadFailed):
-            self.load_failed(message)
-        elif isinstance(message, ChildExited):
-            self.child_exited(message)
-        elif isinstance(message, RunCancelled):
-            if message.reason == "stopped":
-                self.stop()
-            else:
-                self.interrupted(None, reason=f"cancelled: {message.reason}")
+        handler = _APPLY.get(type(message))
+        if handler is not None:
+            handler(self, message, now)
+
+    def cancelled(self, message: RunCancelled) -> None:
+        if message.reason == "stopped":
+            self.stop()
+        else:
+            self.interrupted(None, reason=f"cancelled: {message.reason}")
 
     def start(self, event: RunStarted) -> None:
         shape = [(s.name, s.upstream, s.cache) for s in event.steps]
@@ -514,3 +499,19 @@ def watched_path(read: Read) -> str:
     while any(c in folder for c in "*?["):
         folder = os.path.dirname(folder)
     return folder or "."
+
+
+_APPLY: dict[type, Callable[[RunModel, Any, float], None]] = {
+    StepLogs: lambda model, m, now: model.step_logs(m.events),  # a chatty step's lines
+    StepFinished: lambda model, m, now: model.step_finished(m),
+    StepStarted: lambda model, m, now: model.step_started(m, now),
+    StepLog: lambda model, m, now: model.step_log(m),
+    RunStarted: lambda model, m, now: model.start(m),
+    RunFinished: lambda model, m, now: model.finish(m),
+    RunWarning: lambda model, m, now: model.warning(m),
+    ChildOutput: lambda model, m, now: model.output(m),
+    LoadFailed: lambda model, m, now: model.load_failed(m),
+    ChildExited: lambda model, m, now: model.child_exited(m),
+    RunCancelled: lambda model, m, now: model.cancelled(m),
+}
+"""What each message the worker sends does to the model: the TUI's one dispatch table."""

@@ -15,8 +15,8 @@ from .conftest import Clock
 
 prometheus_client = need("prometheus_client")
 
-from flowyml_tui.engine.primitive.series import Series  # noqa: E402
 from flowyml_tui.engine.primitive.scrape import LATENCY, CallCacheCollector  # noqa: E402
+from flowyml_tui.engine.primitive.series import Series  # noqa: E402
 
 
 def sample(metric: str, cache: str) -> float | None:

@@ -12,8 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static, TextArea
 
-from flowyml_tui.cli.common import parse_context
 from flowyml_tui.engine.errors import FlowymlError
+from flowyml_tui.runner.context_args import parse_context
 
 
 def context_lines(context: Mapping[str, Any]) -> str:
