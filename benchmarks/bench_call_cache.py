@@ -245,8 +245,8 @@ def scrape(names: tuple[int, ...] = (1, 10, 100), threads: int = 4) -> None:
     per-call Counters and Histogram of before with as many label children (their scrape)."""
     from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-    from flowyml_tui.engine.primitive.series import Series
     from flowyml_tui.engine.primitive.scrape import COUNTERS, LATENCY, CallCacheCollector
+    from flowyml_tui.engine.primitive.series import Series
 
     print(
         f"scrape (generate_latest of the call-cache families only; each cache called from "

@@ -1,7 +1,7 @@
 """Is the world a cached result read still as it was? One `stat` per recorded path; bytes are
 hashed again only when a signature moved (a touched file with the same bytes stays a hit).
 
-Paths are stored relative to the pipeline file's folder when under it (`stored_path`), so
+Paths are stored relative to the pipeline file's folder when under it (`snapshot`), so
 teammates' checkouts in different places agree, and resolved against it here.
 """
 
@@ -29,15 +29,6 @@ class ReadChange(msgspec.Struct, frozen=True):
     """"file changed: data/sales.csv", "file removed: …", "folder changed: inbox/ (+2 files)"."""
     path: str
     diff: str | None = None
-
-
-def stored_path(path: str, root: str | None) -> str:
-    """`path` relative to `root` when it lies under it, else unchanged (absolute)."""
-    if root:
-        prefix = os.path.join(root, "")
-        if path.startswith(prefix):
-            return path[len(prefix) :]
-    return path
 
 
 def resolved_path(path: str, root: str | None) -> str:

@@ -34,3 +34,6 @@ class ReadSpec(msgspec.Struct, frozen=True):
     """Record what the step reads (`track_reads=`); declared patterns are kept either way."""
     excluded: tuple[str, ...] = ()
     declared: tuple[str, ...] = ()
+    root: str | None = None
+    """The pipeline file's folder: paths under it are kept relative to it (None: absolute);
+    declared patterns are relative to it (else to the working folder)."""

@@ -21,7 +21,7 @@ from .recorder import FILE, FOLDER, Recording, Signature, signature
 GLOB = "glob"
 TEXT_LIMIT = 256 * 1024
 """Text files up to this size keep their previous text (compressed) for the Diff pane."""
-TEXTS_KEPT = 32
+TEXTS_KEPT = 8
 """At most this many texts per step: a step reading a thousand files gets diffs for the
 first few, sizes and digests for the rest (each kept text is a compression and a write)."""
 _CHUNK = 1 << 20
@@ -96,69 +96,101 @@ def unpack_text(packed: bytes) -> str:
     return zlib.decompress(packed).decode("utf-8")
 
 
-def snapshot(recorded: Recording, declared: Iterable[str] = ()) -> ReadSnapshot:
-    """Digest what the step read (and what its `reads=` patterns match now)."""
+def snapshot(
+    recorded: Recording, declared: Iterable[str] = (), root: str | None = None
+) -> ReadSnapshot:
+    """Digest what the step read (and what its `reads=` patterns match now); paths under
+    `root` are kept relative to it."""
     reads: list[Read] = []
-    texts: dict[str, bytes] = {}
+    texts = _Texts()
     moved: list[str] = []
+    files = _Shown(root)
     for path, (kind, before) in recorded.reads.items():
         if path in recorded.written and kind == FILE and before is None:
             continue  # it did not exist until the step made it
         # A file the step wrote after reading it changed by the step's own hand: it is kept
         # as it is now (what a later run must find to reuse the result), not as moved.
         wrote = path in recorded.written
-        read = _read_of(path, kind, before, texts, moved, check=not wrote, declared=False)
+        read = _read_of(path, files(path), kind, before, texts, moved, check=not wrote)
         if read is not None:
             reads.append(read)
-    seen = {r.path for r in reads}
+    seen = set(recorded.reads)
+    patterns = _Shown(root or os.getcwd())
     for pattern in declared:
         digest, matches = glob_digest(pattern)
-        reads.append(Read(path=pattern, kind=GLOB, digest=digest, size=len(matches), declared=True))
+        shown = patterns(pattern)
+        reads.append(Read(path=shown, kind=GLOB, digest=digest, size=len(matches), declared=True))
         for match in matches:
             if match in seen or os.path.isdir(match):
                 continue
             seen.add(match)
-            read = _read_of(match, FILE, None, texts, moved, check=False, declared=True)
+            read = _read_of(match, files(match), FILE, None, texts, moved, declared=True)
             if read is not None:
                 reads.append(read)
-    return ReadSnapshot(tuple(reads), texts, tuple(moved))
+    return ReadSnapshot(tuple(reads), texts.packed, tuple(moved))
+
+
+class _Texts:
+    """The texts kept of one step's files, and how many files were tried (`TEXTS_KEPT`)."""
+
+    __slots__ = ("packed", "tried")
+
+    def __init__(self) -> None:
+        self.packed: dict[str, bytes] = {}
+        self.tried = 0
+
+
+class _Shown:
+    """A path as kept: relative to `root` when under it, else as it is (absolute)."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, root: str | None) -> None:
+        self.prefix = os.path.join(root, "") if root else None
+
+    def __call__(self, path: str) -> str:
+        prefix = self.prefix
+        return path[len(prefix) :] if prefix and path.startswith(prefix) else path
 
 
 def _read_of(
     path: str,
+    shown: str,
     kind: str,
     before: Signature | None,
-    texts: dict[str, bytes],
+    texts: _Texts,
     moved: list[str],
     *,
-    check: bool,
-    declared: bool,
+    check: bool = False,
+    declared: bool = False,
 ) -> Read | None:
     """`check`: compare with the signature before the step's first read (a recorded read
     the step did not write itself)."""
     if kind == FOLDER:
         found = folder_digest(path)
         if found is None:
-            return Read(path=path, kind=kind, digest="")
+            return Read(path=shown, kind=kind, digest="")
         sig, digest, names = found
         if check and before is not None and sig != before:
-            moved.append(path)
+            moved.append(shown)
         return Read(
-            path=path, kind=kind, digest=digest, size=len(names),
+            path=shown, kind=kind, digest=digest, size=len(names),
             mtime_ns=sig[1], ctime_ns=sig[2], inode=sig[3],
         )  # fmt: skip
-    found_file = file_digest(path, keep_text=kind == FILE and len(texts) < TEXTS_KEPT)
+    keep = kind == FILE and texts.tried < TEXTS_KEPT
+    found_file = file_digest(path, keep_text=keep)
+    texts.tried += keep
     if found_file is None:
         if check and before is not None:
-            moved.append(path)  # there when the step read it, gone now
-        return Read(path=path, kind=kind, digest="", declared=declared)
+            moved.append(shown)  # there when the step read it, gone now
+        return Read(path=shown, kind=kind, digest="", declared=declared)
     sig, digest, text = found_file
     if check and sig != before:
-        moved.append(path)
+        moved.append(shown)
     if text is not None:
-        texts[digest] = text
+        texts.packed[digest] = text
     return Read(
-        path=path, kind=kind, digest=digest, size=sig[0],
+        path=shown, kind=kind, digest=digest, size=sig[0],
         mtime_ns=sig[1], ctime_ns=sig[2], inode=sig[3], declared=declared,
     )  # fmt: skip
 

@@ -22,7 +22,7 @@ from ..events import ReasonKind
 from ..graph import Graph
 from ..hashing import CodeIdentity, Unfingerprintable, code_identity, fingerprint
 from ..keys import Recipe, key_of, key_prefix
-from ..reads.check import ReadChange, first_change, stored_path
+from ..reads.check import ReadChange, first_change
 from ..reads.model import Read, ReadSpec
 from ..reads.snapshot import TEXT_SOURCE_PREFIX, ReadSnapshot, text_from_source
 from ..step import CachePolicy, Step
@@ -264,20 +264,15 @@ class Keying:
         declared = tuple(os.path.join(base, pattern) for pattern in step.reads)
         if not step.track_reads and not declared:
             return None
-        return ReadSpec(step.track_reads, self.excluded, declared)
+        return ReadSpec(step.track_reads, self.excluded, declared, self.root)
 
     def stored_reads(self, snapshot: ReadSnapshot) -> tuple[list[Read], dict[str, str]]:
-        """The reads as kept with an entry (paths relative to the pipeline's folder) and the
-        sources to keep beside it (the compressed texts of small text files)."""
+        """The reads as kept with an entry (the snapshot made their paths relative to the
+        pipeline's folder) and the sources to keep beside it (the compressed texts of small
+        text files)."""
         from ..reads.snapshot import text_source
 
-        base = os.path.join(self.root or os.getcwd(), "")
-        reads = [
-            msgspec.structs.replace(read, path=stored_path(read.path, self.root))
-            if read.kind != "glob"
-            else msgspec.structs.replace(read, path=stored_path(read.path, base.rstrip(os.sep)))
-            for read in snapshot.reads
-        ]
+        reads = list(snapshot.reads)
         texts = {
             TEXT_SOURCE_PREFIX + digest: text_source(packed)
             for digest, packed in snapshot.texts.items()
@@ -288,7 +283,7 @@ class Keying:
         """ "data.csv changed while load_data ran", or None when nothing moved."""
         if not snapshot.moved:
             return None
-        shown = ", ".join(stored_path(p, self.root) for p in snapshot.moved[:3])
+        shown = ", ".join(snapshot.moved[:3])
         more = f" and {len(snapshot.moved) - 3} more" if len(snapshot.moved) > 3 else ""
         return f"{shown}{more} changed while {step.name} ran"
 

@@ -186,7 +186,7 @@ def run_task(
             )
     reads = None
     if spec is not None:  # digested before the duration is taken: it is part of the step
-        reads = snapshot(recorded or Recording(()), spec.declared)
+        reads = snapshot(recorded or Recording(()), spec.declared, spec.root)
     return StepOutcome(
         step=task.step,
         value=value,
