@@ -13,6 +13,8 @@ from typing import Any
 
 import msgspec
 
+from .reads.model import Read
+
 
 class _Log(msgspec.Struct, kw_only=True):
     lines: list[str] = []
@@ -26,17 +28,6 @@ class _Call(msgspec.Struct, kw_only=True):
     misses: int = 0
     saved_seconds: float = 0.0
     places: list[str] = []
-
-
-class _Read(msgspec.Struct, kw_only=True):
-    path: str
-    kind: str
-    digest: str
-    size: int = 0
-    mtime_ns: int = 0
-    ctime_ns: int = 0
-    inode: int = 0
-    declared: bool = False
 
 
 class _Step(msgspec.Struct, kw_only=True):
@@ -67,7 +58,7 @@ class _Step(msgspec.Struct, kw_only=True):
     log: _Log = msgspec.field(default_factory=_Log)
     warnings: list[str] = []
     calls: list[_Call] = []
-    reads: list[_Read] = []
+    reads: list[Read] = []
 
 
 class _Totals(msgspec.Struct, kw_only=True):

@@ -81,45 +81,10 @@ class CacheBackend(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
-class InMemoryBackend:
-    """A `CacheBackend` in this process's memory (TTA.dev's default backend)."""
+class _TierBackend:
+    """The `CacheBackend` methods over one of our own call tiers."""
 
-    def __init__(self, max_size: int = 1000) -> None:
-        self.max_size = max_size
-        self._tier = MemoryTier(max_size)
-
-    def __reduce__(self) -> tuple[Any, ...]:  # to a worker process: a new, empty one
-        return (InMemoryBackend, (self.max_size,))
-
-    async def get(self, key: str) -> Any:
-        found, value, _, _ = self._tier.peek(key, time.time())
-        return value if found else None
-
-    async def set(self, key: str, value: Any, ttl_seconds: float | None = None) -> None:
-        expires = NEVER if ttl_seconds is None else time.time() + ttl_seconds
-        self._tier.set(key, value, expires)
-
-    async def delete(self, key: str) -> None:
-        self._tier.delete(key)
-
-    def tier(self) -> MemoryTier:
-        """Its entries as a call tier (a CachePrimitive uses it directly, no event loop)."""
-        return self._tier
-
-
-class RedisBackend:
-    """A `CacheBackend` in the team's Redis: values pickled, records signed with the team
-    secret and bound to their key (`FLOWYML_TUI_SECRET`), as the shared step cache's are."""
-
-    def __init__(self, url: str | None = None, prefix: str = "cache") -> None:
-        from .redis import RedisTier, redis_url_of
-
-        self.url = redis_url_of(url)
-        self.prefix = prefix
-        self._tier = RedisTier(self.url, prefix, None)
-
-    def __reduce__(self) -> tuple[Any, ...]:  # to a worker process: the same Redis
-        return (RedisBackend, (self.url, self.prefix))
+    _tier: CallTier
 
     async def get(self, key: str) -> Any:
         status, value, _, _ = self._tier.get(key, time.time())
@@ -132,9 +97,35 @@ class RedisBackend:
     async def delete(self, key: str) -> None:
         self._tier.delete(key)
 
-    def tier(self) -> Any:
+    def tier(self) -> CallTier:
         """Its entries as a call tier (a CachePrimitive uses it directly, no event loop)."""
         return self._tier
+
+
+class InMemoryBackend(_TierBackend):
+    """A `CacheBackend` in this process's memory (TTA.dev's default backend)."""
+
+    def __init__(self, max_size: int = 1000) -> None:
+        self.max_size = max_size
+        self._tier = MemoryTier(max_size)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # to a worker process: a new, empty one
+        return (InMemoryBackend, (self.max_size,))
+
+
+class RedisBackend(_TierBackend):
+    """A `CacheBackend` in the team's Redis: values pickled, records signed with the team
+    secret and bound to their key (`FLOWYML_TUI_SECRET`), as the shared step cache's are."""
+
+    def __init__(self, url: str | None = None, prefix: str = "cache") -> None:
+        from .redis import RedisTier, redis_url_of
+
+        self.url = redis_url_of(url)
+        self.prefix = prefix
+        self._tier = RedisTier(self.url, prefix, None)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # to a worker process: the same Redis
+        return (RedisBackend, (self.url, self.prefix))
 
 
 class UserTier:
