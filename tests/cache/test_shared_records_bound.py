@@ -128,8 +128,8 @@ def test_names_planted_under_our_prefixes_are_not_listed(team, redis_server, tmp
     cache = CachePrimitive(lambda d, c: d, backend="redis", redis_url=redis_server.url,
                            name="listed", key_fn=lambda d, c: d)  # fmt: skip
     cache.call("real")
-    client.set(cache._tier.prefix + "not-a-part", b"planted")
-    client.set(cache._tier.prefix + "3:abc4:more", b"planted")
+    client.set(cache.tier.prefix + "not-a-part", b"planted")
+    client.set(cache.tier.prefix + "3:abc4:more", b"planted")
     assert cache.keys() == ["real"]
     client.set(namespace(team) + "big:nonsense", b"planted")
     stats = open_store(tmp_path / "carol", shared=redis_server.url).stats()

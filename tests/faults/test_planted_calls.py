@@ -95,7 +95,7 @@ def test_two_hundred_planted_disk_records_never_run_nor_answer_wrong(tmp_path: P
     cache = CachePrimitive(honest, backend="disk", directory=tmp_path / "calls", name="planted",
                            key_fn=lambda d, c: d)  # fmt: skip
     _check_every_key(cache, marker)
-    slot = cache._tier.path
+    slot = cache.tier.path
     faults = _disk_faults(slot, marker)
     seen = set()
     for _ in range(200):

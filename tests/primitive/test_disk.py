@@ -61,7 +61,7 @@ def test_disk_dirs_are_private(tmp_path: Path) -> None:
     cache = CachePrimitive(slow_square, backend="disk", directory=root)
     cache.call(3)
     assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
-    assert stat.S_IMODE(os.stat(cache._tier.path).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(cache.tier.path).st_mode) == 0o700
 
 
 def test_default_dir_is_under_the_user_cache_dir(
@@ -70,7 +70,7 @@ def test_default_dir_is_under_the_user_cache_dir(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     cache = CachePrimitive(slow_square, backend="disk")
     cache.call(4)
-    assert cache._tier.path.is_relative_to(tmp_path / "xdg" / "flowyml-tui" / "calls")
+    assert cache.tier.path.is_relative_to(tmp_path / "xdg" / "flowyml-tui" / "calls")
 
 
 def test_names_keep_key_fn_strings_apart(tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_a_record_that_fails_its_checksum_is_never_unpickled(
     (key,) = cache.keys()
     honest = encode("honest", float("inf"))
     header = honest[: len(honest) - len(pickle.dumps("honest", protocol=5))]
-    store = diskcache.Cache(str(cache._tier.path))
+    store = diskcache.Cache(str(cache.tier.path))
     store.set(key, header + pickle.dumps(Boom()))  # the old checksum, another payload
     store.close()
 

@@ -49,7 +49,7 @@ def test_a_row_planted_in_pickle_mode_is_never_unpickled(tmp_path: Path, size: i
     first = _cached(tmp_path / "calls")
     assert first.call("q") == "honest q"
     (key,) = first.keys()
-    slot = first._tier.path
+    slot = first.tier.path
     first.close()
     _plant(slot, key, [Evil(marker), b"x" * size])
 
@@ -67,7 +67,7 @@ def test_a_key_planted_in_pickle_form_is_never_unpickled(tmp_path: Path) -> None
     marker = tmp_path / "PWNED"
     first = _cached(tmp_path / "calls")
     first.call("q")
-    slot = first._tier.path
+    slot = first.tier.path
     first.close()
     _plant(slot, Evil(marker), b"1")  # type: ignore[arg-type]  # diskcache pickles the key
     again = _cached(tmp_path / "calls")
@@ -85,7 +85,7 @@ def test_a_directory_others_can_write_is_refused_not_chmodded(
 ) -> None:
     root = tmp_path / "calls"
     _cached(root).call("q")
-    target = root if which == "root" else _cached(root)._tier.path
+    target = root if which == "root" else _cached(root).tier.path
     os.chmod(target, 0o777)
     calls: list[str] = []
 
@@ -111,7 +111,7 @@ def test_what_the_disk_tier_creates_is_private_whatever_the_umask(tmp_path: Path
         cache.call("x" * 100_000)  # a value file too
     finally:
         os.umask(old)
-    slot = cache._tier.path
+    slot = cache.tier.path
     for directory in (tmp_path / "calls", slot.parent, slot):
         assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700, directory
     files = [p for p in slot.rglob("*") if p.is_file()]
@@ -126,7 +126,7 @@ def test_what_the_disk_tier_creates_is_private_whatever_the_umask(tmp_path: Path
 def test_a_slot_owned_by_another_user_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "calls"
     _cached(root).call("q")
-    slot = _cached(root)._tier.path
+    slot = _cached(root).tier.path
     os.chown(slot, 12345, -1)
     strict = _cached(root, strict=True)
     with pytest.raises(CallCacheError, match=r"belongs to another user \(uid 12345\)"):

@@ -73,7 +73,7 @@ def test_evict_expired_returns_how_many_it_removed(clock: Clock) -> None:
     cache.call("young")
     clock.advance(30)
     assert cache.evict_expired() == 2
-    assert cache.keys() == [cache._key("young", None)]
+    assert cache.keys() == [cache.key_for("young")]
     assert cache.get_stats()["expirations"] == 2
     assert cache.evict_expired() == 0
 

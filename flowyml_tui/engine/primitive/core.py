@@ -334,6 +334,15 @@ class CachePrimitive:
             total += removed
         return total
 
+    @property
+    def tier(self) -> CallTier:
+        """Where this cache's own entries live (not a wrapped CachePrimitive's)."""
+        return self._tier
+
+    def key_for(self, data: Any, context: Any = None) -> str:
+        """The key a call with this `data` and `context` is cached under."""
+        return self._key(data, context)
+
     def get_stats(self) -> dict[str, Any]:
         """size, hits, misses, expirations and hit_rate (a percent) of this tier."""
         return {
