@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from ..engine.cache.sharing import check_shared_settings
 from ..engine.display import STATUS_SYMBOLS, format_calls, format_duration, plural
 from ..engine.events import (
     Event,
@@ -21,7 +22,7 @@ from ..engine.events import (
 from ..engine.executor import StepPlan
 from ..engine.loader import load_pipelines, pick_pipeline
 from ..engine.result import RunResult
-from ..engine.run.choose import add_runner_arguments, make_runner
+from ..engine.run.choose import add_runner_arguments, check_jobs, make_runner
 from ..engine.totals import format_rate
 from ..startup import paused_gc
 from .common import add_cache_dir, add_shared, parse_context
@@ -57,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_jobs(args.jobs)  # settings first: a mistake costs no import of the user's file
+    if not args.no_cache:
+        check_shared_settings(args.shared)
     with paused_gc():  # importing the user's file is start-up too
         pipeline = pick_pipeline(load_pipelines(args.file), args.pipeline, args.file)
     if args.cache_dir is not None:  # "" too: refused as an empty path, not the cwd

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..engine.errors import FlowymlError
-from ..engine.run.choose import add_runner_arguments, runner_argv
+from ..engine.run.choose import add_runner_arguments, check_jobs, runner_argv
 
 if TYPE_CHECKING:
     from ..tui.app import FlowymlApp
@@ -75,6 +75,8 @@ def build_app(args: argparse.Namespace) -> FlowymlApp | int:
     try:
         files = discover_pipeline_files([Path(p) for p in args.paths])
         context = _parse_context(args.context)
+        check_jobs(args.jobs)
+        _check_shared(args.shared)
     except FlowymlError as exc:
         return _usage_error(str(exc))
     themes, _problems = available_themes()
@@ -111,6 +113,16 @@ def _parse_context(pairs: list[str]) -> dict[str, object]:
     from .common import parse_context
 
     return parse_context(pairs)
+
+
+def _check_shared(shared: str | None) -> None:
+    """The shared tier's URL and environment, checked here: a worker finding them wrong would
+    show it as a pipeline that failed to load."""
+    if not (shared or os.environ.get("FLOWYML_TUI_SHARED")):
+        return  # nothing configured: the cache modules stay off the start-up path
+    from ..engine.cache.sharing import check_shared_settings
+
+    check_shared_settings(shared)
 
 
 def _usage_error(message: str) -> int:
