@@ -47,6 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    app = build_app(args)  # the arguments first: a mistake is told with or without a terminal
+    if isinstance(app, int):
+        return app
+    if not sys.stdin.isatty():  # Textual would poll a closed or piped stdin forever
+        return _usage_error(
+            "the workbench needs a terminal (stdin is not one); in scripts and CI use "
+            "`flowyml-tui run FILE`"
+        )
     cluster = None
     if args.dask == "local":  # one LocalCluster for the session, shared by its runs
         from distributed import LocalCluster
@@ -54,8 +62,8 @@ def main(args: argparse.Namespace) -> int:
         options = {"n_workers": args.jobs, "threads_per_worker": 1} if args.jobs > 1 else {}
         cluster = LocalCluster(processes=True, dashboard_address=None, **options)
         args.dask = cluster.scheduler_address
+        app = build_app(args)  # its workers get the cluster's address, not "local"
     try:
-        app = build_app(args)
         if isinstance(app, int):
             return app
         result = app.run()
