@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from ..engine.cache.sharing import check_shared_settings
@@ -26,6 +27,7 @@ from ..engine.run.choose import add_runner_arguments, check_jobs, make_runner
 from ..engine.totals import format_rate
 from ..startup import paused_gc
 from .common import add_cache_dir, add_shared, parse_context
+from .processes import RunProcesses
 
 WORDS = {StepStatus.EXECUTED: "ran"}
 """How a status reads in the run log, where it differs from its name."""
@@ -79,17 +81,29 @@ def main(args: argparse.Namespace) -> int:
         return 0
     header = f"pipeline {pipeline.name} · {args.file}"
     printer = None if args.json else LivePrinter(sys.stdout, verbose=args.verbose, header=header)
-    runner = make_runner(args.jobs, args.dask)
-    try:
-        result = pipeline.run(context, on_event=printer, runner=runner)
-    finally:
-        if runner is not None:
-            runner.close()
+    keepers = [s.name for s in pipeline.steps if s.keep_children]
+    with RunProcesses() as processes:
+        runner = make_runner(args.jobs, args.dask)
+        watch = processes.watch(keepers)
+        sinks = watch if printer is None else _both(watch, printer)
+        try:  # Ctrl-C, SIGTERM: the executor kills the steps still running, then this closes
+            result = pipeline.run(context, on_event=sinks, runner=runner)
+        finally:
+            if runner is not None:
+                runner.close()
     if args.json:
         print(json.dumps(result_to_json(result), indent=2))
     else:
         print_summary(result, sys.stdout)
     return 1 if result.failed_steps else 0
+
+
+def _both(first: Callable[[Event], None], second: Callable[[Event], None]):
+    def both(event: Event) -> None:
+        first(event)
+        second(event)
+
+    return both
 
 
 class LivePrinter:

@@ -61,6 +61,9 @@ class Step(msgspec.Struct, frozen=True, eq=False, weakref=True):
     after: tuple[str, ...] = ()
     """Steps that must finish first without feeding it: a translated flowyml `If` branch
     waits for the steps its condition reads."""
+    keep_children: bool = False
+    """Processes the step starts outlive the run (a server it means to leave running);
+    otherwise a headless run ends them when it ends."""
 
     def __post_init__(self) -> None:
         label = "off" if self.policy is CachePolicy.DISABLED else self.policy.value
@@ -90,12 +93,14 @@ def step(
     execution_group: str | None = None,
     pipeline: str | None = None,
     register: bool = True,
+    keep_children: bool = False,
 ) -> Any:
     """Declare a pipeline step; works bare (`@step`) or with arguments (`@step(outputs=[...])`).
 
     flowyml's keywords mean what they mean there: `retry`, `condition`, `tags`, `resources`,
     `execution_group`, `pipeline` (kept as the `pipeline` tag) and `register`; `timeout` is
-    also enforced, which flowyml 2.2.1 does not do.
+    also enforced, which flowyml 2.2.1 does not do. `keep_children=True`: the processes the
+    step starts are left running when the run ends (by default they are ended with it).
     """
 
     def decorate(fn: Callable[..., Any]) -> Step:
@@ -104,9 +109,12 @@ def step(
         if not callable(fn):
             raise StepDefinitionError(f"@step must decorate a function, got {type(fn).__name__}")
         made = _make_step(fn, inputs, outputs, cache, ttl, name)
-        return _with_flowyml_options(
+        made = _with_flowyml_options(
             made, retry, timeout, condition, tags, resources, execution_group, pipeline, register
         )
+        if keep_children:
+            made = msgspec.structs.replace(made, keep_children=True)
+        return made
 
     if func is not None:
         return decorate(func)
