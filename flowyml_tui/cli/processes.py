@@ -9,13 +9,14 @@ orphans below it stay its descendants and are found by ancestry. A step declared
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterable
 from types import FrameType, TracebackType
 
-from ..engine.events import Event, StepFinished, StepStarted
+from ..engine.events import Event
+from ..runner.kept import KeptChildren
 from ..runner.proctree import Proc, become_subreaper, descendants, kill_tree, reap_children
 
 REAP_SECONDS = 2.0
@@ -31,10 +32,7 @@ class RunProcesses:
     an event sink that notes what `keep_children` steps start."""
 
     def __init__(self) -> None:
-        self._keepers: frozenset[str] = frozenset()
-        self._before: dict[str, set[Proc]] = {}
-        self.kept: set[Proc] = set()
-        """Processes started while a `keep_children` step ran: left running at the end."""
+        self.kept = KeptChildren(())
         self._previous_handler: Callable[..., object] | int | None = None
 
     def __enter__(self) -> RunProcesses:
@@ -44,22 +42,8 @@ class RunProcesses:
 
     def watch(self, keepers: Iterable[str]) -> Callable[[Event], None]:
         """An event sink for the run: `keepers` names the steps whose children are kept."""
-        self._keepers = frozenset(keepers)
-        return self._on_event
-
-    def _on_event(self, event: Event) -> None:
-        if not self._keepers:
-            return
-        if isinstance(event, StepStarted) and event.step in self._keepers:
-            self._before[event.step] = set(descendants(os.getpid()))
-        elif isinstance(event, StepFinished) and event.step in self._before:
-            before = self._before.pop(event.step)
-            pool = {p.pid for p in multiprocessing.active_children()}  # the runner's own
-            self.kept.update(
-                proc
-                for proc in descendants(os.getpid())
-                if proc not in before and proc[0] not in pool
-            )
+        self.kept = KeptChildren(keepers)
+        return self.kept.on_event
 
     def __exit__(
         self,
@@ -69,7 +53,7 @@ class RunProcesses:
     ) -> None:
         if self._previous_handler is not None:
             signal.signal(signal.SIGTERM, self._previous_handler)
-        spare = frozenset(self.kept | _resource_tracker())
+        spare = frozenset(self.kept.procs | _resource_tracker())
         kill_tree(os.getpid(), spare=spare)
         reap_children(REAP_SECONDS, spare=spare)
 
@@ -77,6 +61,8 @@ class RunProcesses:
 def _resource_tracker() -> set[Proc]:
     """multiprocessing's resource tracker, a child of ours: left alone, since this process
     still talks to it until it exits (it then exits by itself, on end of file)."""
+    if "multiprocessing.resource_tracker" not in sys.modules:  # no pool: none was started
+        return set()
     from multiprocessing import resource_tracker
 
     pid = resource_tracker._resource_tracker._pid  # no public accessor
