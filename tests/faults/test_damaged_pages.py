@@ -165,3 +165,43 @@ def test_a_version_list_that_is_not_json_is_a_warning_and_rebuilt(row, filled) -
     listing = run_cli("cache", "ls", "--cache-dir", cache)
     assert sum(line.startswith("s1 ") for line in listing.stdout.splitlines()) == 1
     assert os.path.exists(cache / "store" / "cache.db")
+
+
+def test_random_damaged_pages_never_give_a_wrong_value_nor_an_exception(filled, tmp_path) -> None:
+    """50 rounds: random pages (never the header page) overwritten with garbage or zeros;
+    the run still returns every right value, and stats, ls, gc and clear raise nothing."""
+    import shutil
+    import warnings
+
+    from flowyml_tui.engine.loader import load_pipelines
+
+    pipe, cache = filled
+    db = sqlite3.connect(cache / "store" / "cache.db")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    size = db.execute("PRAGMA page_size").fetchone()[0]
+    db.close()
+    for seed in range(50):
+        copy = tmp_path / f"round-{seed}"
+        shutil.copytree(cache, copy)
+        rng = random.Random(seed)
+        with open(copy / "store" / "cache.db", "r+b") as handle:
+            for page in rng.sample(range(2, pages + 1), rng.randint(1, max(1, pages // 3))):
+                handle.seek((page - 1) * size)
+                handle.write(rng.randbytes(size) if rng.random() < 0.7 else bytes(size))
+        pipeline = load_pipelines(pipe)["many"]
+        pipeline.cache_dir = copy
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = pipeline.run()
+            for i in range(24):
+                expected = ("x" * (70_000 if i % 4 == 0 else 300)) + str(i)
+                assert result[f"o{i}"] == expected, (seed, i)
+            store = pipeline.store
+            store.stats()
+            store.entries()
+            store.gc()
+            store.clear()
+            assert store.stats()["entries"] == 0
+            store.close()
+        shutil.rmtree(copy)
