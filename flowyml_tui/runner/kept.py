@@ -1,7 +1,8 @@
 """Which processes a `keep_children=True` step started: those a run leaves running.
 
 Noted from the run's events: the descendants that appear between the step's start and its
-finish, less the runner's own pool processes. Shared by the headless `run` and the
+finish, less the runner's own pool processes. It is by time, not by step: with several steps
+running at once, what the others start meanwhile is kept too. Shared by the headless `run` and the
 workbench's worker, which both end everything else their steps started.
 """
 

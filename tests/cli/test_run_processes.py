@@ -67,8 +67,8 @@ def double_fork():
     os.waitpid(pid, 0)
     return 2
 
-@step(outputs=["c"], cache=False, keep_children=True)
-def server():
+@step(inputs=["a", "b"], outputs=["c"], cache=False, keep_children=True)
+def server(a, b):  # after the others: with --jobs N, what runs beside it would be kept too
     p = subprocess.Popen(["sleep", "infinity"], start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return p.pid
