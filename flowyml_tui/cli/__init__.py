@@ -41,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
         getattr(module, add_name)(parser)
         args = parser.parse_args(argv)
+    _warnings_in_one_line()
     try:
         return int(getattr(module, main_name)(args) or 0)
     except FlowymlError as exc:
@@ -54,6 +55,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return _closed_pipe()
+
+
+def _warnings_in_one_line() -> None:
+    """Our own warnings read `flowyml-tui: warning: ...`, one line; not Python's two, the
+    second a line of our source the user cannot act on. Warnings from user code keep theirs."""
+    import os
+    import warnings
+
+    ours = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    python_format = warnings.formatwarning
+
+    def one_line(message, category, filename, lineno, line=None):  # type: ignore[no-untyped-def]
+        if os.path.abspath(filename).startswith(ours):
+            return f"flowyml-tui: warning: {message}\n"
+        return python_format(message, category, filename, lineno, line)
+
+    warnings.formatwarning = one_line
 
 
 def _closed_pipe() -> int:

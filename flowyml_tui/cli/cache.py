@@ -76,6 +76,12 @@ def main(args: argparse.Namespace) -> int:
             f"database {format_bytes(disk['database'])}, run records "
             f"{format_bytes(disk['records'])}, orphans {format_bytes(disk['orphans'])}"
             + (" (`flowyml-tui cache gc` removes them)" if disk["orphans"] else "")
+            + (
+                f", damaged databases set aside {format_bytes(disk['set_aside'])} "
+                "(`flowyml-tui cache gc` removes them)"
+                if disk["set_aside"]
+                else ""
+            )
             + f", other {format_bytes(disk['other'])}"
         )
         for row in stats["steps"]:
@@ -135,6 +141,12 @@ def main(args: argparse.Namespace) -> int:
             f"removed {plural(removed['files'], 'orphan file')} "
             f"({format_bytes(removed['bytes'])}) and "
             f"{plural(removed['rows'], 'unreadable row')} from {store.path}"
+            + (
+                f", and {plural(removed['set_aside'], 'damaged database')} set aside "
+                f"({format_bytes(removed['set_aside_bytes'])})"
+                if removed["set_aside"]
+                else ""
+            )
         )
         return 0
     if args.action == "pin":

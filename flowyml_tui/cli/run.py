@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
+from ..engine.cache.sharing import check_shared_settings
 from ..engine.display import STATUS_SYMBOLS, format_calls, format_duration, plural
 from ..engine.errors import PipelineLoadError
 from ..engine.events import (
@@ -23,12 +25,13 @@ from ..engine.executor import StepPlan
 from ..engine.loader import load_file, pick_pipeline
 from ..engine.pipeline import Pipeline
 from ..engine.result import RunResult, empty_result
-from ..engine.run.choose import add_runner_arguments, make_runner
+from ..engine.run.choose import add_runner_arguments, check_jobs, make_runner
 from ..engine.run.runner import StepRunner
 from ..engine.totals import format_rate
 from ..runner.context_args import parse_context
 from ..startup import paused_gc
 from .common import add_cache_dir, add_shared
+from .processes import RunProcesses
 
 WORDS = {StepStatus.EXECUTED: "ran"}
 """How a status reads in the run log, where it differs from its name."""
@@ -68,36 +71,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_jobs(args.jobs)  # settings first: a mistake costs no import of the user's file
+    if not args.no_cache:
+        check_shared_settings(args.shared)
     overrides = parse_context(args.context)
     if args.approve:
         from ..engine.approval import grant
 
         grant(args.approve)
-    runner = None if args.dry_run else make_runner(args.jobs, args.dask)
-    runs = ScriptRunsShown(args, overrides, runner)
-    try:
-        with paused_gc():  # importing (and running) the user's file is start-up too
-            try:
-                loaded = load_file(args.file, runs)
-            except PipelineLoadError as exc:
-                if not (args.dry_run and runs.shown):
-                    raise
-                print(f"flowyml-tui: dry run stopped the script: {exc}", file=sys.stderr)
-                return 0  # its code after run() needs outputs a dry run does not make
-        if runs.shown or (loaded.runs and args.pipeline is None):  # a script's own runs
-            if args.json and not args.dry_run:
-                shown = [result_to_json(r) for r in runs.shown]
-                print(json.dumps(shown[0] if len(shown) == 1 else shown, indent=2))
-            return 1 if any(r.failed_steps for r in runs.shown) else 0
-        pipeline = pick_pipeline(loaded.pipelines, args.pipeline, args.file)
-        configure(pipeline, args)
-        if args.dry_run:
-            runs.plan(pipeline, overrides)
-            return 0
-        result = runs.run_shown(pipeline, overrides)
-    finally:
-        if runner is not None:
-            runner.close()
+    with RunProcesses() as processes:  # Ctrl-C, SIGTERM: the run's processes end with it
+        runner = None if args.dry_run else make_runner(args.jobs, args.dask)
+        runs = ScriptRunsShown(args, overrides, runner, processes)
+        try:
+            with paused_gc():  # importing (and running) the user's file is start-up too
+                try:
+                    loaded = load_file(args.file, runs)
+                except PipelineLoadError as exc:
+                    if not (args.dry_run and runs.shown):
+                        raise
+                    print(f"flowyml-tui: dry run stopped the script: {exc}", file=sys.stderr)
+                    return 0  # its code after run() needs outputs a dry run does not make
+            if runs.shown or (loaded.runs and args.pipeline is None):  # a script's own runs
+                if args.json and not args.dry_run:
+                    shown = [result_to_json(r) for r in runs.shown]
+                    print(json.dumps(shown[0] if len(shown) == 1 else shown, indent=2))
+                return 1 if any(r.failed_steps for r in runs.shown) else 0
+            pipeline = pick_pipeline(loaded.pipelines, args.pipeline, args.file)
+            configure(pipeline, args)
+            if args.dry_run:
+                runs.plan(pipeline, overrides)
+                return 0
+            result = runs.run_shown(pipeline, overrides)
+        finally:
+            if runner is not None:
+                runner.close()
     if args.json:
         print(json.dumps(result_to_json(result), indent=2))
     return 1 if result.failed_steps else 0
@@ -121,11 +128,16 @@ class ScriptRunsShown:
     """
 
     def __init__(
-        self, args: argparse.Namespace, overrides: dict[str, Any], runner: StepRunner | None
+        self,
+        args: argparse.Namespace,
+        overrides: dict[str, Any],
+        runner: StepRunner | None,
+        processes: RunProcesses,
     ) -> None:
         self.args = args
         self.overrides = overrides
         self.runner = runner
+        self.processes = processes
         self.shown: list[RunResult] = []
 
     def __call__(self, pipeline: Pipeline, context: dict[str, Any]) -> RunResult:
@@ -150,7 +162,10 @@ class ScriptRunsShown:
             if self.args.json
             else LivePrinter(sys.stdout, verbose=self.args.verbose, header=header)
         )
-        result = pipeline.run(context, on_event=printer, runner=self.runner)
+        keepers = [s.name for s in pipeline.steps if s.keep_children]
+        watch = self.processes.watch(keepers)  # what its keep_children steps start stays
+        sinks = watch if printer is None else _both(watch, printer)
+        result = pipeline.run(context, on_event=sinks, runner=self.runner)
         if not self.args.json:
             print_summary(result, sys.stdout)
             sys.stdout.flush()
@@ -163,6 +178,14 @@ class ScriptRunsShown:
         else:
             print_plan(pipeline.name, plans, sys.stdout)
         sys.stdout.flush()
+
+
+def _both(first: Callable[[Event], None], second: Callable[[Event], None]):
+    def both(event: Event) -> None:
+        first(event)
+        second(event)
+
+    return both
 
 
 class LivePrinter:

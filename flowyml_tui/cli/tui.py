@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..engine.errors import FlowymlError
-from ..engine.run.choose import add_runner_arguments, runner_argv
+from ..engine.run.choose import add_runner_arguments, check_jobs, runner_argv
 
 if TYPE_CHECKING:
     from ..tui.app import FlowymlApp
@@ -47,6 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    app = build_app(args)  # the arguments first: a mistake is told with or without a terminal
+    if isinstance(app, int):
+        return app
+    if not sys.stdin.isatty():  # Textual would poll a closed or piped stdin forever
+        return _usage_error(
+            "the workbench needs a terminal (stdin is not one); in scripts and CI use "
+            "`flowyml-tui run FILE`"
+        )
     cluster = None
     if args.dask == "local":  # one LocalCluster for the session, shared by its runs
         from distributed import LocalCluster
@@ -54,8 +62,8 @@ def main(args: argparse.Namespace) -> int:
         options = {"n_workers": args.jobs, "threads_per_worker": 1} if args.jobs > 1 else {}
         cluster = LocalCluster(processes=True, dashboard_address=None, **options)
         args.dask = cluster.scheduler_address
+        app = build_app(args)  # its workers get the cluster's address, not "local"
     try:
-        app = build_app(args)
         if isinstance(app, int):
             return app
         result = app.run()
@@ -75,6 +83,8 @@ def build_app(args: argparse.Namespace) -> FlowymlApp | int:
     try:
         files = discover_pipeline_files([Path(p) for p in args.paths])
         context = _parse_context(args.context)
+        check_jobs(args.jobs)
+        _check_shared(args.shared)
     except FlowymlError as exc:
         return _usage_error(str(exc))
     themes, _problems = available_themes()
@@ -111,6 +121,16 @@ def _parse_context(pairs: list[str]) -> dict[str, object]:
     from ..runner.context_args import parse_context
 
     return parse_context(pairs)
+
+
+def _check_shared(shared: str | None) -> None:
+    """The shared tier's URL and environment, checked here: a worker finding them wrong would
+    show it as a pipeline that failed to load."""
+    if not (shared or os.environ.get("FLOWYML_TUI_SHARED")):
+        return  # nothing configured: the cache modules stay off the start-up path
+    from ..engine.cache.sharing import check_shared_settings
+
+    check_shared_settings(shared)
 
 
 def _usage_error(message: str) -> int:

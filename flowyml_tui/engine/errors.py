@@ -43,6 +43,10 @@ class StepOutputError(FlowymlError):
     """A step returned something that does not match its declared outputs."""
 
 
+class SettingError(FlowymlError):
+    """An option, environment variable or `Pipeline` argument whose value cannot work."""
+
+
 class CacheError(FlowymlError):
     """The cache directory cannot be used safely."""
 

@@ -195,8 +195,10 @@ class Pipeline(FlowymlMethods):
         if script is not None and on_event is None and runner is None:
             return script.run(self, self._context(context, params))
         # The recorder goes first, so whoever sees RunFinished finds the record already on disk.
-        # The cache dir is checked first, so a refused one fails the run before any step runs.
-        ensure_cache_dir(self._cache_path())
+        # The cache dir is checked first, so a refused one fails the run before any step runs;
+        # a run without the cache does not need one (its record is then not kept, and it says so).
+        if self.enable_cache:
+            ensure_cache_dir(self._cache_path())
         recorder = RunRecorder(self._cache_path(), keep=self.keep_runs)
         # Its bound method: calling the instance itself goes through `slot_tp_call`, several
         # times dearer, and this is called once per step.

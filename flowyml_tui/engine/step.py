@@ -66,6 +66,9 @@ class Step(msgspec.Struct, frozen=True, eq=False, weakref=True):
     audit hook cannot see (C-level readers such as pyarrow's or h5py's)."""
     track_reads: bool = True
     """Record the files, folders and databases the step reads, and re-run it when they change."""
+    keep_children: bool = False
+    """Processes the step starts outlive the run (a server it means to leave running);
+    otherwise a headless run ends them when it ends."""
 
     def __post_init__(self) -> None:
         label = "off" if self.policy is CachePolicy.DISABLED else self.policy.value
@@ -97,12 +100,14 @@ def step(
     register: bool = True,
     reads: Sequence[str] | str | None = None,
     track_reads: bool = True,
+    keep_children: bool = False,
 ) -> Any:
     """Declare a pipeline step; works bare (`@step`) or with arguments (`@step(outputs=[...])`).
 
     flowyml's keywords mean what they mean there: `retry`, `condition`, `tags`, `resources`,
     `execution_group`, `pipeline` (kept as the `pipeline` tag) and `register`; `timeout` is
-    also enforced, which flowyml 2.2.1 does not do.
+    also enforced, which flowyml 2.2.1 does not do. `keep_children=True`: the processes the
+    step starts are left running when the run ends (by default they are ended with it).
 
     The files a step reads are recorded and its result follows them; `reads=` declares glob
     patterns for readers the recording cannot see, `track_reads=False` turns recording off.
@@ -115,9 +120,12 @@ def step(
             raise StepDefinitionError(f"@step must decorate a function, got {type(fn).__name__}")
         made = _make_step(fn, inputs, outputs, cache, ttl, name)
         made = _with_reads(made, reads, track_reads)
-        return _with_flowyml_options(
+        made = _with_flowyml_options(
             made, retry, timeout, condition, tags, resources, execution_group, pipeline, register
         )
+        if keep_children:
+            made = msgspec.structs.replace(made, keep_children=True)
+        return made
 
     if func is not None:
         return decorate(func)

@@ -145,8 +145,16 @@ def run_totals(steps: Iterable[StepOutcome]) -> RunTotals:
 
 
 def totals_of_events(events: Iterable[object]) -> RunTotals:
-    """Totals from the `StepFinished` among a run's events (what `RunResult` holds)."""
-    return run_totals(e for e in events if isinstance(e, StepFinished))
+    """Totals from the `StepFinished` among a run's events (what `RunResult` holds).
+
+    A step can finish twice: served from the cache, then run again when its cached value
+    fails to load. Only its last word counts, as in the run record and the TUI's table.
+    """
+    last: dict[str, StepFinished] = {}
+    for event in events:
+        if isinstance(event, StepFinished):
+            last[event.step] = event
+    return run_totals(last.values())
 
 
 def totals_of_record(steps: Iterable[Mapping[str, Any]]) -> RunTotals:

@@ -50,8 +50,9 @@ def _stat(pid: int) -> tuple[str, int, int] | None:
         return None
 
 
-def descendants(root: int) -> list[Proc]:
-    """Live (non-zombie) descendants of `root`, parents before children; [] without /proc."""
+def descendants(root: int, spare: frozenset[Proc] = frozenset()) -> list[Proc]:
+    """Live (non-zombie) descendants of `root`, parents before children; [] without /proc.
+    Processes in `spare` are left out, and so is everything below them."""
     try:
         names = os.listdir("/proc")
     except OSError:
@@ -69,18 +70,21 @@ def descendants(root: int) -> list[Proc]:
     queue = [root]
     while queue:
         for pid, state, start in children.get(queue.pop(0), ()):
+            if (pid, start) in spare:
+                continue
             if state not in ("Z", "X"):
                 found.append((pid, start))
             queue.append(pid)
     return found
 
 
-def freeze_tree(root: int) -> list[Proc]:
+def freeze_tree(root: int, spare: frozenset[Proc] = frozenset()) -> list[Proc]:
     """SIGSTOP every descendant of `root` until a scan finds no new one: a stopped process
-    cannot fork, so what is found can then be killed without a new child slipping away."""
+    cannot fork, so what is found can then be killed without a new child slipping away.
+    `spare` and their descendants are left alone."""
     stopped: dict[int, int] = {}
     for _ in range(_FREEZE_ROUNDS):
-        new = [(pid, start) for pid, start in descendants(root) if pid not in stopped]
+        new = [(pid, start) for pid, start in descendants(root, spare) if pid not in stopped]
         if not new:
             break
         for pid, start in new:
@@ -95,16 +99,18 @@ def kill_procs(procs: list[Proc]) -> None:
         _signal(pid, start, signal.SIGKILL)
 
 
-def kill_tree(root: int) -> list[Proc]:
-    """Freeze, then kill, every descendant of `root` (not `root` itself); returns them."""
-    procs = freeze_tree(root)
+def kill_tree(root: int, spare: frozenset[Proc] = frozenset()) -> list[Proc]:
+    """Freeze, then kill, every descendant of `root` (not `root` itself, nor `spare` and what
+    is below them); returns them."""
+    procs = freeze_tree(root, spare)
     kill_procs(procs)
     return procs
 
 
-def reap_children(seconds: float) -> None:
+def reap_children(seconds: float, spare: frozenset[Proc] = frozenset()) -> None:
     """Wait for our killed children (orphans re-parented to us included), for at most
-    `seconds`: a subreaper that exits leaves its zombies to init, but we clean up after us."""
+    `seconds`: a subreaper that exits leaves its zombies to init, but we clean up after us.
+    Processes in `spare` were not killed: they are not waited for."""
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -112,7 +118,7 @@ def reap_children(seconds: float) -> None:
         except ChildProcessError:
             return
         if pid == 0:  # children left, none exited yet: SIGKILL takes a moment to land
-            if time.monotonic() >= deadline or not descendants(os.getpid()):
+            if time.monotonic() >= deadline or not descendants(os.getpid(), spare):
                 return
             time.sleep(0.005)
 

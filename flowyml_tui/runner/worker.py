@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from flowyml_tui.engine.events import Event, StepFinished, StepLog, StepStarted
 from flowyml_tui.engine.hashing import is_user_file
 from flowyml_tui.engine.run.choose import add_runner_arguments, make_runner
+from flowyml_tui.runner.kept import KeptChildren
 from flowyml_tui.runner.proctree import become_subreaper, kill_tree, reap_children
 from flowyml_tui.runner.protocol import (
     EXIT_CHANNEL_LOST,
@@ -133,7 +134,7 @@ class Channel:
 
 def _parent_gone() -> None:
     """Stop at once, with any process user code started, instead of running unwatched."""
-    kill_tree(os.getpid())
+    kill_tree(os.getpid(), frozenset(_KEPT.procs))
     if os.getpgrp() == os.getpid():  # started by a session: we lead our own group
         os.killpg(os.getpgrp(), signal.SIGKILL)
     os._exit(EXIT_PARENT_GONE)
@@ -152,10 +153,15 @@ def _channel_lost(fd: int) -> None:
     os._exit(EXIT_CHANNEL_LOST)
 
 
+_KEPT = KeptChildren(())
+"""What `keep_children=True` steps of this worker's run started: left running at the end."""
+
+
 def _stop_descendants() -> None:
     """Kill everything user code started, detached or not, and reap it: the run is over."""
-    kill_tree(os.getpid())
-    reap_children(_REAP_SECONDS)
+    spare = frozenset(_KEPT.procs)
+    kill_tree(os.getpid(), spare)
+    reap_children(_REAP_SECONDS, spare)
 
 
 def _watch_lifeline(fd: int) -> threading.Event:
@@ -280,8 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     _configure(pipeline, args)
 
     try:
+        keepers = [s.name for s in pipeline.steps if s.keep_children]
+        on_event = channel.send
+        if keepers:
+            global _KEPT
+            _KEPT = KeptChildren(keepers)
+            on_event = _both(_KEPT.on_event, channel.send)
         try:
-            pipeline.run(overrides, on_event=channel.send, runner=runner)
+            pipeline.run(overrides, on_event=on_event, runner=runner)
         finally:
             if runner is not None:
                 runner.close()
@@ -349,6 +361,14 @@ class RunsOnChannel:
         self.channel.send(found)
         self.shown = True
         return pipeline.run(merged, on_event=self.channel.send, runner=self.runner)
+
+
+def _both(first: Callable[[Any], None], second: Callable[[Any], None]) -> Callable[[Any], None]:
+    def both(message: Any) -> None:
+        first(message)
+        second(message)
+
+    return both
 
 
 def _load_failed(exc: BaseException, path: Path) -> LoadFailed:

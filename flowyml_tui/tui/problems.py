@@ -59,6 +59,12 @@ def explain_load_failure(failed: LoadFailed) -> Explained:
             "default, or add it to inputs=[...]; then save."
         )
         line = line or _step_line(file, _named_step(message))
+    elif kind == "SettingError":
+        title = "A setting is wrong"
+        hint = (
+            "Fix the option, environment variable or Pipeline argument it names; a command-line "
+            "option or variable needs a restart, a Pipeline argument only a save."
+        )
     elif "defines no Pipeline" in message:
         title = f"No pipeline in {name}"
         message = f"{name} defines no Pipeline at module level."

@@ -139,6 +139,10 @@ def load_theme_file(path: Path) -> Theme:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ThemeFileError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ThemeFileError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from exc
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:

@@ -169,3 +169,39 @@ def test_a_step_closing_the_events_fd_is_reported_as_that_not_as_a_kill(write_pi
     assert "closed its event channel (fd " in exited.message
     assert "a step closed a file descriptor it did not own?" in exited.message
     assert exited.step == "close_everything"
+
+
+KEEPING_STEP = """
+    import subprocess
+
+    @step(outputs=["pids"], keep_children=True)
+    def server():
+        kept = subprocess.Popen(["sleep", "infinity"], start_new_session=True)
+        print("spawned", kept.pid, flush=True)
+        return [kept.pid]
+
+    @step(inputs=["pids"], outputs=["more"])
+    def helper(pids):
+        other = subprocess.Popen(["sleep", "infinity"], start_new_session=True)
+        print("spawned", other.pid, flush=True)
+        return pids + [other.pid]
+
+    pipeline = Pipeline("keep", enable_cache=False).add_step(server).add_step(helper)
+"""
+
+
+def test_a_keep_children_step_leaves_its_server_running(write_pipeline, run_file, kill_after):
+    path = write_pipeline(KEEPING_STEP)
+
+    messages = run_file(path)
+
+    pids = [
+        int(m.text.split()[1])
+        for m in messages
+        if isinstance(m, StepLog) and m.text.startswith("spawned")
+    ]
+    kill_after.extend(pids)
+    kept, other = pids
+    assert isinstance(messages[-1], RunFinished) and messages[-1].status == "succeeded"
+    assert gone_soon([other]) == []
+    assert alive(kept)

@@ -62,3 +62,53 @@ def test_the_arguments_parse(tmp_path: Path) -> None:
         "nord",
         True,
     )
+
+
+@pytest.mark.parametrize("stdin", ["devnull", "pipe"])
+def test_without_a_terminal_it_says_so_and_exits_2_at_once(
+    stdin: str, write_pipeline, tmp_path: Path
+) -> None:
+    path = write_pipeline()
+    result = subprocess.run(
+        [sys.executable, "-m", "flowyml_tui", str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        input="" if stdin == "pipe" else None,
+        stdin=subprocess.DEVNULL if stdin == "devnull" else None,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        timeout=20,  # today's bug: it spins forever
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "flowyml-tui: error: the workbench needs a terminal (stdin is not one); in scripts "
+        "and CI use `flowyml-tui run FILE`"
+    ]
+
+
+def test_a_theme_file_that_is_not_utf8_does_not_stop_the_start(
+    write_pipeline, tmp_path: Path
+) -> None:
+    themes = tmp_path / "config" / "flowyml-tui" / "themes"
+    themes.mkdir(parents=True)
+    (themes / "latin1.toml").write_bytes('name = "café"\nprimary = "#336699"\n'.encode("latin-1"))
+    path = write_pipeline()
+    result = subprocess.run(
+        [sys.executable, "-m", "flowyml_tui", str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={
+            "PYTHONPATH": str(REPO),
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        },
+        timeout=50,
+    )
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "flowyml-tui: error: the workbench needs a terminal (stdin is not one); in scripts "
+        "and CI use `flowyml-tui run FILE`"
+    ]

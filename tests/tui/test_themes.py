@@ -64,6 +64,7 @@ def test_a_bad_theme_file_is_one_notification_and_the_app_still_starts(
     (themes / "good.toml").write_text('name = "good"\nprimary = "#336699"\n')
     (themes / "broken.toml").write_text('name = "broken"\nprimary = 12\n')
     (themes / "worse.json").write_text("{")
+    (themes / "latin1.toml").write_bytes('name = "café"\nprimary = "#336699"\n'.encode("latin-1"))
     app = new_app(write_pipeline(), autorun=False, themes_from=[themes], theme="good")
 
     async def scenario(pilot) -> None:
@@ -71,6 +72,7 @@ def test_a_bad_theme_file_is_one_notification_and_the_app_still_starts(
         notes = list(app._notifications)
         assert len(notes) == 1
         assert "broken.toml" in notes[0].message and "worse.json" in notes[0].message
+        assert "latin1.toml: not UTF-8" in notes[0].message
         assert app.theme == "good"
         assert "step-cached" in app.theme_variables
 

@@ -92,9 +92,16 @@ def _remove_empty_dirs(store_dir: Path) -> None:
 
 def usage(cache_dir: Path, keep: set[str]) -> dict[str, int]:
     """Every byte under the cache dir, by kind: values rows point to, the database, orphan
-    value files, run records, and anything else (moved-aside databases, stray files)."""
+    value files, damaged databases set aside, run records, and anything else (stray files)."""
     store_dir = cache_dir / "store"
-    found = {"values": 0, "database": 0, "orphans": 0, "records": 0, "other": 0}
+    found = {
+        "values": 0,
+        "database": 0,
+        "orphans": 0,
+        "set_aside": 0,
+        "records": 0,
+        "other": 0,
+    }
     seen_values = set()
     for relative, size in value_files(store_dir):
         seen_values.add(relative)
@@ -110,6 +117,8 @@ def usage(cache_dir: Path, keep: set[str]) -> dict[str, int]:
                 continue
             if here == store_dir and name in _DB_FILES:
                 found["database"] += size
+            elif here == store_dir and name.startswith(SET_ASIDE):
+                found["set_aside"] += size
             elif here == cache_dir / "runs" or (cache_dir / "runs") in here.parents:
                 found["records"] += size
             else:
@@ -118,15 +127,56 @@ def usage(cache_dir: Path, keep: set[str]) -> dict[str, int]:
     return found
 
 
+SET_ASIDE = DB_NAME + ".corrupt-"
+"""Prefix of a damaged database moved aside: counted by `usage`, removed by `remove_set_aside`."""
+
+
 def move_aside(store_dir: Path) -> Path:
     """Rename a database that is not one (and its journal) to ``cache.db.corrupt-<time>``."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = store_dir / f"{DB_NAME}.corrupt-{stamp}"
+    target = store_dir / f"{SET_ASIDE}{stamp}"
+    if target.exists():  # a second one within the second: never replace the first
+        target = store_dir / f"{SET_ASIDE}{stamp}-{os.getpid()}-{time.monotonic_ns()}"
     for name in _DB_FILES:
         source = store_dir / name
         if source.exists():
             os.replace(source, target.with_name(target.name + name[len(DB_NAME) :]))
     return target
+
+
+def remove_set_aside(store_dir: Path) -> tuple[int, int]:
+    """Delete the damaged databases set aside by earlier opens; (files, bytes) removed."""
+    removed = freed = 0
+    try:
+        names = [e.name for e in os.scandir(store_dir) if e.name.startswith(SET_ASIDE)]
+    except OSError:
+        return 0, 0
+    for name in names:
+        with contextlib.suppress(OSError):
+            size = os.lstat(store_dir / name).st_size
+            os.unlink(store_dir / name)
+            removed += 1
+            freed += size
+    return removed, freed
+
+
+def passes_quick_check(db_path: Path) -> bool:
+    """False when SQLite finds the file damaged (a bad page inside a valid header).
+
+    Run only after a query failed: it reads every page, which no healthy open should pay.
+    A database merely locked or busy is not proven damaged, so it passes.
+    """
+    try:
+        db = sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = db.execute("PRAGMA quick_check").fetchall()
+        finally:
+            db.close()
+    except sqlite3.OperationalError as exc:
+        return not is_not_a_database(exc)
+    except sqlite3.DatabaseError:
+        return False
+    return rows == [("ok",)]
 
 
 def is_disk_full(exc: BaseException, where: Path | None = None) -> bool:

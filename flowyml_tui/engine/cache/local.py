@@ -22,15 +22,17 @@ read once is kept in memory (an L1 in front of the disk) until a deletion anywhe
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import pickle
+import sqlite3
 import stat
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import diskcache
 import msgspec
@@ -73,6 +75,35 @@ _SHAPES = {
 }
 
 
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _heals_damage(method: Method) -> Method:
+    """A method that meets a damaged database (a bad page behind a valid header) sets it aside,
+    starts an empty one and runs once more there: one warning, never a permanent traceback.
+
+    Only the outermost such call heals: one nested in it must not reopen the database under
+    the caller's feet. The hot per-step reads and writes are not wrapped (a run treats their
+    errors as a miss or "not cached"); the run's bookkeeping around them is.
+    """
+
+    @functools.wraps(method)
+    def healing(self: LocalStore, *args: Any, **kwargs: Any) -> Any:
+        if self._healing:
+            return method(self, *args, **kwargs)
+        self._healing = True
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if not self.heal_if_damaged(exc):
+                raise
+        finally:
+            self._healing = False
+        return method(self, *args, **kwargs)
+
+    return healing  # type: ignore[return-value]
+
+
 class LocalStore:
     """The embedded store: content and workspace in one diskcache (SQLite) under the cache dir.
 
@@ -86,6 +117,8 @@ class LocalStore:
         size_limit: int = DEFAULT_SIZE_LIMIT,
     ) -> None:
         refuse_empty(os.fspath(cache_dir))
+        self._healing = False
+        """A `_heals_damage` method is running: calls inside it do not heal again."""
         self.path = Path(cache_dir).expanduser().absolute()
         self.size_limit = size_limit
         _open_private(self.path)
@@ -106,7 +139,7 @@ class LocalStore:
         self._generation = self._generation_now()
         dead = files.dead_writers(self.path / "store")
         if dead:  # a writer died mid-write: its value files may be orphans
-            self.gc()
+            self._collect()
             for marker in dead:
                 marker.unlink(missing_ok=True)
 
@@ -130,16 +163,7 @@ class LocalStore:
         except Exception as exc:
             problem = exc
         if files.is_not_a_database(problem):
-            self._close_quietly()
-            kept = files.move_aside(store_dir)
-            warnings.warn(
-                f"the cache database in {store_dir} was unreadable ({problem}); it was moved "
-                f"to {kept.name} and a fresh cache started (cached results are lost, nothing "
-                "else)",
-                stacklevel=4,
-            )
-            files.remove_orphans(store_dir, keep=set())  # no row points to any of them now
-            _open_private(self.path)  # a fresh cache.db, 0600 before sqlite touches it
+            self._set_aside(problem)
         elif files.is_disk_full(problem, store_dir):
             self._close_quietly()
             keep = files.referenced_read_only(store_dir)
@@ -164,6 +188,36 @@ class LocalStore:
                 f"cannot open the cache at {self.path}: {exc}; "
                 "move it away or pass another --cache-dir"
             ) from exc
+
+    def _set_aside(self, problem: BaseException) -> None:
+        """Move a damaged database aside (`cache gc` reclaims it) and make way for a fresh one."""
+        store_dir = self.path / "store"
+        self._close_quietly()
+        kept = files.move_aside(store_dir)
+        warnings.warn(
+            f"the cache database in {store_dir} was damaged ({problem}); it was moved to "
+            f"{kept.name} and an empty cache started (cached results are lost, nothing else; "
+            "`flowyml-tui cache gc` deletes the damaged copy)",
+            stacklevel=5,
+        )
+        files.remove_orphans(store_dir, keep=set())  # no row points to any of them now
+        _open_private(self.path)  # a fresh cache.db, 0600 before sqlite touches it
+
+    def heal_if_damaged(self, problem: BaseException) -> bool:
+        """After a query failed: if SQLite finds the database damaged (a bad page behind a
+        valid header), set it aside and open an empty one; True if it did. Checked only here,
+        never on a healthy open: `PRAGMA quick_check` reads every page."""
+        if not files.is_not_a_database(problem):
+            return False
+        if files.passes_quick_check(self.path / "store" / files.DB_NAME):
+            return False
+        self._set_aside(problem)
+        self._open_diskcache()
+        self._l1.clear()
+        self._views.clear()
+        self._counters = None
+        self._generation = self._generation_now()
+        return True
 
     def _close_quietly(self) -> None:
         cache = getattr(self, "_cache", None)
@@ -206,6 +260,7 @@ class LocalStore:
 
     # -- entries ---------------------------------------------------------------------------
 
+    @_heals_damage
     def refresh(self) -> None:
         """Drop the in-memory metadata if any process deleted entries since we read them."""
         self._full = False
@@ -236,6 +291,7 @@ class LocalStore:
         self._remember(entry)
         return entry
 
+    @_heals_damage
     def prefetch(self, pipeline: str, steps: Iterable[str]) -> int:
         """Read the entries the pipeline's last run used, in one query, into memory.
 
@@ -269,6 +325,7 @@ class LocalStore:
             self._generation += 1
         self._l1.clear()
 
+    @_heals_damage
     def newest_entry(self, pipeline: str, step: str) -> Entry | None:
         """The newest readable entry of one step of one pipeline."""
         for key in reversed(self._versions(pipeline, step)):
@@ -277,6 +334,7 @@ class LocalStore:
                 return entry
         return None
 
+    @_heals_damage
     def versions(self, step: str, *, pipeline: str | None = None) -> list[str]:
         """Entry keys of a step, oldest first (`pipeline` needed only if the name is shared)."""
         return self._versions(self.resolve(step, pipeline), step)
@@ -352,7 +410,7 @@ class LocalStore:
         """The transaction rolled back, but the value files it wrote stay: remove them (a
         partial file would fill the disk), and after ENOSPC stop writing for this run."""
         with contextlib.suppress(Exception):
-            self.gc()
+            self._collect()
         if files.is_disk_full(exc, self.path) and not self._full:
             self._full = True
             raise CacheError(
@@ -388,10 +446,12 @@ class LocalStore:
     def writer_of(self, key: str | None) -> str | None:
         return None
 
+    @_heals_damage
     def source(self, fn_hash: str) -> str | None:
         text = self._cache.get("s:" + fn_hash)
         return text if isinstance(text, str) else None
 
+    @_heals_damage
     def delete_entry(self, key: str) -> None:
         entry = self.get_entry(key)
         self._mark.hold()
@@ -411,6 +471,7 @@ class LocalStore:
 
     # -- which pipeline a step name means ------------------------------------------------
 
+    @_heals_damage
     def scopes(self) -> list[tuple[str, str]]:
         """Every (pipeline, step) that has entries or a pin, sorted."""
         found = set()
@@ -424,6 +485,7 @@ class LocalStore:
             found.update((pipeline, step) for step in _table(table))
         return sorted(found)
 
+    @_heals_damage
     def resolve(self, step: str, pipeline: str | None = None) -> str:
         """The pipeline a step name belongs to: `pipeline` if given, else the only one with it."""
         if pipeline is not None:
@@ -442,6 +504,7 @@ class LocalStore:
 
     # -- pins and invalidation -------------------------------------------------------------
 
+    @_heals_damage
     def pins(self, pipeline: str | None = None) -> dict[str, str]:
         """Pinned steps and the entry key each is pinned to, of one pipeline or of all."""
         table = self._meta_view(_PINS)
@@ -449,6 +512,7 @@ class LocalStore:
             return _table(table.get(pipeline))
         return {step: key for inner in table.values() for step, key in _table(inner).items()}
 
+    @_heals_damage
     def pin(self, step: str, key: str | None = None, *, pipeline: str | None = None) -> str:
         """Pin a step to `key`, else to the entry its last run used, else its newest entry."""
         try:
@@ -472,12 +536,14 @@ class LocalStore:
             self._update(_PINS, pipeline, {step: key})
         return key
 
+    @_heals_damage
     def unpin(self, step: str, *, pipeline: str | None = None) -> bool:
         """Unpin a step; False if it was not pinned."""
         pipeline = self.resolve(step, pipeline)
         with self._cache.transact():
             return self._update(_PINS, pipeline, drop=[step])
 
+    @_heals_damage
     def invalidate(self, steps: Iterable[str], *, pipeline: str | None = None) -> None:
         """Make the next run of these steps execute (and drop their pins, which would hide it)."""
         now = time.time_ns()
@@ -498,17 +564,20 @@ class LocalStore:
         except UnknownStepError:
             return None
 
+    @_heals_damage
     def invalidations(self, pipeline: str) -> dict[str, int]:
         """Step -> time (ns) before which its entries no longer count, for one pipeline."""
         marks = _table(self._meta_view(_INVALIDATED).get(pipeline))
         return {step: int(ns) for step, ns in marks.items()}
 
+    @_heals_damage
     def current(self, pipeline: str) -> dict[str, str]:
         """Step -> the entry key the pipeline's last run used: what a reason compares with."""
         return _table(self._meta_view(_CURRENT).get(pipeline))
 
     # -- bookkeeping, once per run ---------------------------------------------------------
 
+    @_heals_damage
     def record_run(
         self, pipeline: str, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]
     ) -> None:
@@ -557,6 +626,7 @@ class LocalStore:
             return memo[1]
         return self._decode_meta(_STATS, raw)
 
+    @_heals_damage
     def last_used(self) -> dict[str, float]:
         """Entry key -> when it was last used; current entries count as used now."""
         now = time.time()
@@ -566,14 +636,16 @@ class LocalStore:
                 stamps[key] = now
         return stamps
 
+    @_heals_damage
     def evict(self, size_limit: int | None = None) -> list[str]:
         """Drop least recently used entries until under budget; never a pinned or newest one."""
         limit = self.size_limit if size_limit is None else size_limit
         infos = self.entries()
         usage = self.disk_usage()
         total = usage["total"]
-        if total > limit and usage["orphans"]:
-            total -= self.gc()["bytes"]
+        if total > limit and (usage["orphans"] or usage["set_aside"]):
+            removed = self.gc()
+            total -= removed["bytes"] + removed["set_aside_bytes"]
         protected = set(self.pins().values())
         for pipeline, step in {(info.pipeline, info.step) for info in infos}:
             versions = self._versions(pipeline, step)
@@ -592,14 +664,17 @@ class LocalStore:
 
     # -- what users call -------------------------------------------------------------------
 
+    @_heals_damage
     def steps(self) -> list[str]:
         """Step names with entries or a pin, of every pipeline."""
         return sorted({step for _, step in self.scopes()})
 
+    @_heals_damage
     def pipelines(self) -> list[str]:
         """Pipelines with entries or pins in this cache dir."""
         return sorted({pipeline for pipeline, _ in self.scopes()})
 
+    @_heals_damage
     def entries(self, step: str | None = None, *, pipeline: str | None = None) -> list[EntryInfo]:
         """Cached versions, oldest first, of one step, of one pipeline's steps, or of all."""
         if step is not None:
@@ -629,6 +704,7 @@ class LocalStore:
                 )
         return infos
 
+    @_heals_damage
     def stats(self) -> dict[str, Any]:
         """Entries, bytes, hits and misses, in total and per (pipeline, step).
 
@@ -670,6 +746,7 @@ class LocalStore:
             "steps": ordered,
         }
 
+    @_heals_damage
     def clear(self) -> None:
         """Forget everything: entries, pins, invalidations, counters and every value file.
 
@@ -686,13 +763,22 @@ class LocalStore:
             self._cache.set(_FORMAT, str(KEY_FORMAT))
             self._deleted()
 
+    @_heals_damage
     def gc(self) -> dict[str, int]:
         """Delete value files no entry points to and metadata rows that cannot be read.
 
         Holds the write lock while it looks, so a file another process is writing right now
         (its row not yet committed) is never taken for an orphan. Needs no free disk space.
-        Returns ``{"files": n, "bytes": n, "rows": n}`` removed.
+        Damaged databases set aside by earlier opens go too. Returns ``{"files": n,
+        "bytes": n, "rows": n, "set_aside": n, "set_aside_bytes": n}`` removed.
         """
+        found = self._collect()
+        set_aside, set_aside_bytes = files.remove_set_aside(self.path / "store")
+        return {**found, "set_aside": set_aside, "set_aside_bytes": set_aside_bytes}
+
+    def _collect(self) -> dict[str, int]:
+        """`gc` without reclaiming set-aside databases: what an open after a killed writer
+        and a failed write do, so a damaged copy stays for a post-mortem until `cache gc`."""
         store_dir = self.path / "store"
         with self._cache.transact():
             removed, freed = files.remove_orphans(store_dir, files.referenced(self._cache._sql))
@@ -720,12 +806,14 @@ class LocalStore:
         raw = self._cache.get(name)
         return tables.decode(raw, shape)[1] and not (raw is None and name in self._cache)
 
+    @_heals_damage
     def disk_usage(self) -> dict[str, int]:
         """Every byte under the cache dir: ``total``, and ``values`` (what entries point to),
         ``database``, ``orphans`` (files nothing points to: `gc` removes them), ``records``
         (run records) and ``other``."""
         return files.usage(self.path, files.referenced(self._cache._sql))
 
+    @_heals_damage
     def clear_step(self, step: str, *, pipeline: str | None = None) -> int:
         """Forget one step's entries, pin and counters; returns how many entries went."""
         pipeline = self.resolve(step, pipeline)
@@ -738,6 +826,7 @@ class LocalStore:
                 self._update(name, pipeline, drop=[step])
         return len(keys)
 
+    @_heals_damage
     def clear_pipeline(self, pipeline: str) -> int:
         """Forget every step of one pipeline; returns how many entries went."""
         return sum(

@@ -7,10 +7,14 @@ secret the shared tier is not used at all, and the user is told once: never unsi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
 
+from ..errors import SettingError
 from .notices import NOT_USED, Notices
 
 SHARED_ENV = "FLOWYML_TUI_SHARED"
@@ -21,11 +25,23 @@ TTL_ENV = "FLOWYML_TUI_SHARED_TTL"
 MAX_VALUE_ENV = "FLOWYML_TUI_SHARED_MAX_VALUE"
 RETRY_ENV = "FLOWYML_TUI_SHARED_RETRY"
 
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+N = TypeVar("N", int, float)
+_KIND_WORDS = {int: "a whole number", float: "a number"}
+
 _told: set[str] = set()
 
 
 def shared_url(shared: str | None = None) -> str | None:
-    return shared or os.environ.get(SHARED_ENV) or None
+    """The shared tier's URL, if one is configured; refused unless it is a Redis URL."""
+    url = shared or os.environ.get(SHARED_ENV) or None
+    if url is not None and urlsplit(url).scheme not in REDIS_SCHEMES:
+        raise SettingError(
+            f"the shared cache {url!r} (--shared, ${SHARED_ENV} or Pipeline(shared=...)) is "
+            "not a Redis URL; use redis://HOST:6379/0, rediss://HOST:6380/0 or "
+            "unix:///PATH/redis.sock"
+        )
+    return url
 
 
 def team_secret() -> bytes | None:
@@ -34,9 +50,54 @@ def team_secret() -> bytes | None:
         return secret.encode()
     name = os.environ.get(SECRET_FILE_ENV)
     if name:
-        text = Path(name).expanduser().read_bytes().strip()
+        try:
+            text = Path(name).expanduser().read_bytes().strip()
+        except OSError as exc:
+            raise SettingError(
+                f"cannot read the team secret file {name} (${SECRET_FILE_ENV}): "
+                f"{exc.strerror}; point ${SECRET_FILE_ENV} at the key file, or set "
+                f"${SECRET_ENV} instead"
+            ) from exc
         return text or None
     return None
+
+
+def env_number(name: str, default: N, kind: type[N], *, least: N) -> N:
+    """A number from the environment; a value that is not one is refused by name."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value < least:
+        raise SettingError(
+            f"${name} must be {_KIND_WORDS[kind]} of at least {least}, got {raw!r}; set it to "
+            f"e.g. {default}, or unset it for that default"
+        )
+    return value
+
+
+def check_shared_settings(shared: str | None = None) -> None:
+    """Everything the shared tier reads from arguments and environment, checked up front:
+    the workbench calls this before its screen takes over, so a mistake is one line."""
+    if shared_url(shared) is None:
+        return
+    team_secret()
+    with contextlib.suppress(ImportError):  # no redis-py: open_shared says so at the run
+        tier_limits()
+
+
+def tier_limits() -> tuple[int, int, float]:
+    """(ttl, max_value, retry_after) from the environment, else the tier's defaults."""
+    from .redis_tier import DEFAULT_MAX_VALUE, DEFAULT_TTL, RETRY_AFTER
+
+    return (
+        env_number(TTL_ENV, DEFAULT_TTL, int, least=1),
+        env_number(MAX_VALUE_ENV, DEFAULT_MAX_VALUE, int, least=1),
+        env_number(RETRY_ENV, RETRY_AFTER, float, least=0.0),
+    )
 
 
 def project_name(source_file: str | None = None) -> str:
@@ -73,18 +134,19 @@ def open_shared(
         )
         return None
     try:
-        from .redis_tier import DEFAULT_MAX_VALUE, DEFAULT_TTL, RETRY_AFTER, RedisTier
+        from .redis_tier import RedisTier
     except ImportError:
         tell_once(
             f"SHARED CACHE NOT USED: {url} needs redis-py: pip install 'flowyml-tui[redis]'",
             notices,
         )
         return None
+    ttl, max_value, retry_after = tier_limits()
     return RedisTier(
         url,
         project=project_name(source_file),
         secret=secret,
-        ttl=int(os.environ.get(TTL_ENV, DEFAULT_TTL)),
-        max_value=int(os.environ.get(MAX_VALUE_ENV, DEFAULT_MAX_VALUE)),
-        retry_after=float(os.environ.get(RETRY_ENV, RETRY_AFTER)),
+        ttl=ttl,
+        max_value=max_value,
+        retry_after=retry_after,
     )

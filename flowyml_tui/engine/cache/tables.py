@@ -40,8 +40,12 @@ def decode(raw: object, shape: Any) -> tuple[Any, bool]:
     try:
         return decoder.decode(raw), True
     except msgspec.ValidationError:
-        return _salvage(_ANY.decode(raw), shape), False
+        pass  # a wrong item met before the end: the rest may not even be JSON
     except msgspec.DecodeError:
+        return empty, False
+    try:
+        return _salvage(_ANY.decode(raw), shape), False
+    except msgspec.DecodeError:  # `[1, 2`: the typed pass stopped at `1`, before the cut
         return empty, False
 
 

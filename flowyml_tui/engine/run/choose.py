@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from ..errors import SettingError
+
 if TYPE_CHECKING:
     from .runner import StepRunner
 
@@ -37,10 +39,18 @@ def runner_argv(jobs: int, dask: str | None) -> list[str]:
     return argv + (["--dask", dask] if dask else [])
 
 
+def check_jobs(jobs: int) -> None:
+    """Refuse a `--jobs` that cannot mean a number of worker processes."""
+    if jobs < 1:
+        raise SettingError(
+            f"--jobs must be at least 1, got {jobs}; pass --jobs 1 to run steps one at a time "
+            "in this process, or --jobs N for N worker processes"
+        )
+
+
 def make_runner(jobs: int, dask: str | None) -> StepRunner | None:
     """The runner for these options, or None for the default (inline). Yours to close."""
-    if jobs < 1:
-        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    check_jobs(jobs)
     if dask:
         from .dask import DaskRunner
 

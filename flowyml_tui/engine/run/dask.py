@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 
 from ..capture import LogSink
-from ..errors import FlowymlError
+from ..errors import FlowymlError, SettingError
 from .held import hold
 from .portable import dump_task, load_task, portable_outcome
 from .runner import StepOutcome, StepTask, run_task
@@ -186,6 +186,24 @@ class _Here:
         return self.values[index]
 
 
+CONNECT_SECONDS = 10
+"""How long to wait for a scheduler named by address before saying it cannot be reached."""
+
+
+def _connect(address: str) -> Any:
+    """A client of the scheduler at `address`; one clear error if it does not answer in time."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=CONNECT_SECONDS)
+    except (OSError, TimeoutError) as exc:
+        raise SettingError(
+            f"cannot reach the Dask scheduler at {address} (no answer within "
+            f"{CONNECT_SECONDS} s); start it, check --dask ADDRESS, or pass --dask local "
+            "for a cluster on this machine"
+        ) from exc
+
+
 class DaskRunner:
     """Steps on a Dask cluster: `DaskRunner(client=...)` (yours to close) or
     `DaskRunner(address="tcp://...")` (connected here, closed by `close()`)."""
@@ -194,7 +212,7 @@ class DaskRunner:
         self, client: Any = None, *, address: str | None = None, run_id: str | None = None
     ) -> None:
         try:
-            from distributed import Client
+            import distributed  # noqa: F401
         except ImportError as exc:
             raise FlowymlError(
                 "the Dask runner needs dask.distributed: pip install 'flowyml-tui[dask]'"
@@ -202,7 +220,7 @@ class DaskRunner:
         if (client is None) == (address is None):
             raise ValueError("give DaskRunner either client= or address=, not both or neither")
         self._own_client = client is None
-        self.client = client if client is not None else Client(address)
+        self.client = client if client is not None else _connect(address)
         self.run_id = run_id or uuid.uuid4().hex[:12]
         """In a task's key when the task names no run (the executor's tasks do)."""
         self._scattered: dict[int, tuple[Any, Any]] = {}

@@ -13,9 +13,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 import threading
+import time
 import uuid
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -28,9 +30,30 @@ _LOGS: Any = None
 """The worker side of the log queue, set by `_init_worker`."""
 
 
-def _init_worker(logs: Any) -> None:
+PARENT_CHECK_SECONDS = 0.25
+"""How often a pool process checks that the process that started it is still alive."""
+
+
+def _init_worker(logs: Any, parent: int) -> None:
     global _LOGS
     _LOGS = logs
+    # Ctrl-C reaches the whole process group: the driver decides, and kills us if need be.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_exit_with_parent, args=(parent,), name="flowyml-parent-watch", daemon=True
+    ).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A pool process whose driver died (SIGKILL, a crash) exits within a fraction of a
+    second instead of running its step unwatched: orphaned, it is re-parented elsewhere.
+
+    Polling the parent's pid rather than `PR_SET_PDEATHSIG`: that signal follows the thread
+    that started the process, and the pool may start one from a thread that ends first.
+    """
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(70)
 
 
 def _call_in_worker(payload: bytes, token: str) -> bytes:
@@ -116,6 +139,10 @@ class ProcessRunner:
             if process.is_alive():
                 process.kill()
         self._discard_pool()
+        # A process killed in the middle of a `put` holds the queue's write lock for ever:
+        # the next pool gets a new queue, and nothing here waits on this one again (its
+        # drainer, a daemon thread, stays blocked on it).
+        self._logs = self._drainer = None
 
     def close(self) -> None:
         if self._closed:
@@ -151,7 +178,7 @@ class ProcessRunner:
                 self.capacity,
                 mp_context=self._context,  # type: ignore[arg-type]
                 initializer=_init_worker,
-                initargs=(self._logs,),
+                initargs=(self._logs, os.getpid()),
             )
         return self._pool
 
@@ -163,7 +190,10 @@ class ProcessRunner:
     def _drain(self) -> None:
         logs = self._logs
         while True:
-            message = logs.get()
+            try:
+                message = logs.get()
+            except (EOFError, OSError):  # the queue was closed under us: nothing more comes
+                return
             if message is None:
                 return
             token, stream, text = message
@@ -193,7 +223,7 @@ class ProcessRunner:
                     "(killed, out of memory, or the run was cancelled); run it again, and "
                     "with --jobs 1 if it keeps dying"
                 )
-            pending.outer.set_exception(error)  # type: ignore[arg-type]
+            _settle(pending.outer, error=error)
             return
         with self._lock:
             pending.outcome = inner.result()
@@ -208,6 +238,23 @@ class ProcessRunner:
         try:
             outcome = pickle.loads(pending.outcome)
         except Exception as exc:  # a class the driver cannot import
-            pending.outer.set_exception(exc)
+            _settle(pending.outer, error=exc)
             return
-        pending.outer.set_result(outcome)
+        _settle(pending.outer, outcome=outcome)
+
+
+def _settle(
+    future: Future[StepOutcome],
+    *,
+    outcome: StepOutcome | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """Resolve a step's future unless the run cancelled it already (Ctrl-C): then the
+    outcome has nobody to go to, and must not become an `InvalidStateError` traceback."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(outcome)  # type: ignore[arg-type]
+    except InvalidStateError:
+        pass
