@@ -43,6 +43,7 @@ from .events import (
 from .logfiles import LogFiles
 from .reads.model import Read
 from .record_shape import checked_record
+from .savings import NOTHING, Rate, Savings, step_savings, total
 from .totals import run_totals
 
 SCHEMA_VERSION = 1
@@ -189,6 +190,8 @@ class StepRecord(msgspec.Struct, frozen=True, gc=False):
     """The call caches its function used: hits, misses, seconds saved (issue 12)."""
     reads: tuple[Read, ...] = ()
     """The files, folders and databases its result depends on, with their digests."""
+    savings: Savings = NOTHING
+    """What the caches saved and what it spent (`savings.py`): the ledger's line (issue 28)."""
 
 
 class RunTotals(msgspec.Struct, frozen=True, gc=False):
@@ -228,6 +231,11 @@ class RunRecord(msgspec.Struct, frozen=True, gc=False):
     """Cached steps whose entry came from the team's shared cache (Redis)."""
     context: dict[str, str] = {}
     """The context values in force, as short texts (`shown.py`)."""
+    savings: Savings = NOTHING
+    """The steps' savings added up."""
+    cost_per_hour: float | None = None
+    """The rate the money was reckoned at; None: no rate, money from `cost_fn`s only."""
+    currency: str | None = None
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -297,8 +305,10 @@ class RunRecorder:
     One recorder can follow several runs in turn.
     """
 
-    def __init__(self, cache_dir: Path | str, *, keep: int = 50) -> None:
+    def __init__(self, cache_dir: Path | str, *, keep: int = 50, rate: Rate | None = None) -> None:
+        """`rate`: what an hour of compute costs, for the savings ledger's money."""
         self.cache_dir = Path(cache_dir)
+        self.rate = rate
         self.keep = max(1, int(keep))
         self._path: Path | None = None
         self._error: str | None = None
@@ -421,6 +431,7 @@ class RunRecorder:
                 step = _finished_record(info, done, cursor, cursor - run_start)
                 cursor += done.duration_seconds
             steps.append(step)
+        steps = self._priced(steps, finished_steps)
         return RunRecord(
             schema_version=SCHEMA_VERSION,
             run_id=finished.run_id,
@@ -438,7 +449,21 @@ class RunRecorder:
             recorded_at=time.time(),
             shared_hits=sum(step.tier == "shared" for step in steps),
             context=started.context if started else {},
+            savings=total(step.savings for step in steps),
+            cost_per_hour=self.rate.cost_per_hour if self.rate else None,
+            currency=self.rate.currency if self.rate else None,
         )
+
+    def _priced(
+        self, steps: list[StepRecord], finished: dict[str, StepFinished]
+    ) -> list[StepRecord]:
+        """The steps with their line of the savings ledger (unchanged where it is empty)."""
+        priced = []
+        for step in steps:
+            done = finished.get(step.name)
+            line = step_savings(done, self.rate) if done is not None else NOTHING
+            priced.append(step if line == NOTHING else msgspec.structs.replace(step, savings=line))
+        return priced
 
 
 def _step_record(
