@@ -679,6 +679,11 @@ def list_runs(cache_dir: Path | str, limit: int | None = 20) -> list[RunSummary]
     return runs if limit is None else runs[: max(0, limit)]
 
 
+def load_runs(cache_dir: Path | str) -> list[dict[str, Any]]:
+    """Every readable run record, newest first (an unreadable one is skipped with a warning)."""
+    return [record for _, record in _all_runs(cache_dir)]
+
+
 def load_run(cache_dir: Path | str, run_id: str = "latest") -> dict[str, Any]:
     """A run record by id, unique id prefix, or "latest" (the newest finished run)."""
     directory = runs_dir(cache_dir)
