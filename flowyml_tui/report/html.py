@@ -97,6 +97,7 @@ dt { color: var(--muted); } dd { margin: 0; word-break: break-all; }
 pre.log { background: #0d1117; color: #e6edf3; padding: 10px 12px; border-radius: 6px;
   max-height: 420px; overflow: auto; white-space: pre-wrap; word-break: break-word; margin: 0; }
 .note { color: var(--muted); font-size: 13px; }
+h3.savings-so-far { margin-top: 18px; }
 ul.warnings { margin: 0; padding-left: 20px; }
 footer { color: var(--muted); font-size: 12px; text-align: center; margin-top: 24px; }
 @media print {

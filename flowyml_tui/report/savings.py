@@ -70,7 +70,7 @@ def savings_markdown(record: Record, code: Any) -> list[str]:
 def _bars_svg(record: Record, priced: bool) -> str:
     """Per step: saved and spent side by side (money when priced, else time saved)."""
     lines = step_lines(record)
-    width, label_w, right_w, row_h, top = 1000, 220, 150, 30, 10
+    width, label_w, right_w, row_h, top = 1000, 220, 290, 30, 10
     x0, x1 = label_w, width - right_w
     if priced:
         values = [(line.cost_saved, line.cost_spent) for _, line in lines]
@@ -187,7 +187,7 @@ def savings_html(record: Record, history: History | None = None) -> str:
     ]
     if history is not None and history.runs > 1:
         parts += [
-            "<h3>Saved so far, over this pipeline's runs</h3>",
+            "<h3 class=savings-so-far>Saved so far, over this pipeline's runs</h3>",
             _cumulative_svg(history.per_run, priced, currency),
         ]
     parts.append("</section>")
