@@ -424,14 +424,13 @@ class RunRecorder:
         for name in order:
             info, done = infos.get(name), finished_steps.get(name)
             if done is None or info is None or done.warnings or name in busy:
-                step = _step_record(state, name, info, run_start, cursor, step_warnings)
+                step = _step_record(state, name, info, run_start, cursor, step_warnings, self.rate)
                 if step.started_at is not None:
                     cursor = max(cursor, step.started_at + step.duration_seconds)
             else:  # placed where the run had got to
-                step = _finished_record(info, done, cursor, cursor - run_start)
+                step = _finished_record(info, done, cursor, cursor - run_start, rate=self.rate)
                 cursor += done.duration_seconds
             steps.append(step)
-        steps = self._priced(steps, finished_steps)
         return RunRecord(
             schema_version=SCHEMA_VERSION,
             run_id=finished.run_id,
@@ -454,17 +453,6 @@ class RunRecorder:
             currency=self.rate.currency if self.rate else None,
         )
 
-    def _priced(
-        self, steps: list[StepRecord], finished: dict[str, StepFinished]
-    ) -> list[StepRecord]:
-        """The steps with their line of the savings ledger (unchanged where it is empty)."""
-        priced = []
-        for step in steps:
-            done = finished.get(step.name)
-            line = step_savings(done, self.rate) if done is not None else NOTHING
-            priced.append(step if line == NOTHING else msgspec.structs.replace(step, savings=line))
-        return priced
-
 
 def _step_record(
     state: _RunEvents,
@@ -473,6 +461,7 @@ def _step_record(
     run_start: float,
     cursor: float,
     step_warnings: dict[str, list[str]],
+    rate: Rate | None,
 ) -> StepRecord:
     done = state.finished.get(name)
     if name in state.logs:
@@ -497,7 +486,7 @@ def _step_record(
             _NOT_RUN, "skipped", False, 0.0, 0.0, info.cache if info else "", None, None, (),
             None, None, _EMPTY, _EMPTY, _EMPTY, _EMPTY,
         )  # fmt: skip
-    return _finished_record(info or _NO_SHAPE, done, started_at, offset, log, own_warnings)
+    return _finished_record(info or _NO_SHAPE, done, started_at, offset, log, own_warnings, rate)
 
 
 def _finished_record(
@@ -507,14 +496,16 @@ def _finished_record(
     offset: float | None,
     log: LogExcerpt = _NO_LOG,
     warnings: tuple[str, ...] = (),
+    rate: Rate | None = None,
 ) -> StepRecord:
+    """`rate`: what an hour of compute costs, for the step's line of the savings ledger."""
     return StepRecord(
         done.step, shape.inputs, shape.outputs, shape.upstream, shape.source_file,
         shape.source_line, started_at, offset, log, warnings, done.status, done.reason,
         done.reason_kind, done.cached, done.duration_seconds, done.saved_seconds, done.cache,
         done.key, done.code_hash, done.changed, done.diff, done.error, done.input_fingerprints,
         done.output_fingerprints, done.output_sizes, done.output_previews, done.tier, done.calls,
-        done.reads,
+        done.reads, step_savings(done, rate),
     )  # fmt: skip
 
 
