@@ -2,7 +2,8 @@
 
 `from flowyml_tui import Pipeline, step, CacheStore` (and, for call-level caching,
 `CachePrimitive`, `WorkflowContext` and the `CacheBackend` protocol with `InMemoryBackend` and
-`RedisBackend`; flowyml's `Context` and `context`) is the whole public API; the names load
+`RedisBackend`, `token_cost` and `TokenPrice` to price LLM calls; flowyml's `Context` and
+`context`) is the whole public API; the names load
 lazily so that `import flowyml_tui.engine.events` (the worker protocol) stays cheap.
 """
 
@@ -22,9 +23,11 @@ __all__ = [
     "RunResult",
     "Step",
     "StepResult",
+    "TokenPrice",
     "WorkflowContext",
     "context",
     "step",
+    "token_cost",
 ]
 
 if TYPE_CHECKING:
@@ -39,9 +42,11 @@ if TYPE_CHECKING:
         RunResult,
         Step,
         StepResult,
+        TokenPrice,
         WorkflowContext,
         context,
         step,
+        token_cost,
     )
 
 

@@ -33,3 +33,8 @@ def user_themes_dir() -> Path:
 def settings_path() -> Path:
     """What the workbench remembers between sessions (the theme chosen with `t`)."""
     return config_dir() / "settings.toml"
+
+
+def user_config_path() -> Path:
+    """The user's own settings, written by hand: `cost_per_hour` and `currency` (issue 28)."""
+    return config_dir() / "config.toml"

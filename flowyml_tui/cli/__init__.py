@@ -1,4 +1,4 @@
-"""`flowyml-tui` entry point: the TUI by default, `run`/`cache`/`runs`/`report` headless.
+"""`flowyml-tui` entry point: the TUI by default, `run`/`cache`/`runs`/`report`/`savings` headless.
 
 Each subcommand lives in its own module and is imported only when used, so `flowyml-tui run`
 in CI never imports Textual.
@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
     "cache": ("cache", "add_arguments", "main", "inspect, clear, pin and unpin cached steps"),
     "runs": ("report", "add_runs_arguments", "runs_main", "list recent runs"),
     "report": ("report", "add_report_arguments", "report_main", "export a run report"),
+    "savings": ("savings", "add_arguments", "main", "what the caches saved, in time and money"),
 }
 TUI = ("tui", "add_arguments", "main")
 

@@ -18,6 +18,7 @@ from ..report import (
     fmt_seconds,
     fmt_when,
     normalise_format,
+    pipeline_history,
     render,
     render_comparison,
     write_report,
@@ -146,7 +147,8 @@ def report_main(args: argparse.Namespace) -> int:
                 default = default_report_path({"run_id": name}, fmt)
             else:
                 record = load_run(cache_dir, run_id)
-                text = render(record, fmt)
+                saved = pipeline_history(cache_dir, record) if fmt == "html" else None
+                text = render(record, fmt, saved)
                 default = default_report_path(record, fmt)
             if output is None and fmt != "html":
                 sys.stdout.write(text)

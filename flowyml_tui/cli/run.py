@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+import msgspec
+
 from ..engine.cache.sharing import check_shared_settings
 from ..engine.display import STATUS_SYMBOLS, format_calls, format_duration, plural
 from ..engine.errors import PipelineLoadError
@@ -263,6 +265,7 @@ def print_plan(name: str, plans: list[StepPlan], out: TextIO) -> None:
 
 
 def result_to_json(result: RunResult) -> dict[str, Any]:
+    lines, run_total = result.savings()
     return {
         "run_id": result.run_id,
         "pipeline": result.pipeline,
@@ -270,6 +273,8 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
         "duration_seconds": result.duration_seconds,
         "hit_rate": result.hit_rate,
         "totals": result.totals.to_dict(),
+        "currency": result.rate.currency if result.rate else None,
+        "savings": msgspec.to_builtins(run_total),
         "steps": [
             {
                 "name": r.name,
@@ -287,9 +292,12 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
                         "hits": c.hits,
                         "misses": c.misses,
                         "saved_seconds": c.saved_seconds,
+                        "saved_cost": c.saved_cost,
+                        "spent_cost": c.spent_cost,
                     }
                     for c in r.calls
                 ],
+                "savings": msgspec.to_builtins(lines[r.name]),
             }
             for r in result.step_results.values()
         ],

@@ -15,9 +15,11 @@ __all__ = [
     "RunResult",
     "Step",
     "StepResult",
+    "TokenPrice",
     "WorkflowContext",
     "context",
     "step",
+    "token_cost",
 ]
 
 # Bound eagerly: importing the submodule `step` would otherwise shadow the decorator `step`.
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from .pipeline import Pipeline
     from .primitive import CachePrimitive, WorkflowContext
     from .primitive.backends import CacheBackend, InMemoryBackend, RedisBackend
+    from .primitive.pricing import TokenPrice, token_cost
     from .result import RunResult, StepResult
 
 _HOMES = {
@@ -37,6 +40,8 @@ _HOMES = {
     "CachePrimitive": "primitive",
     "CacheBackend": "primitive.backends",
     "InMemoryBackend": "primitive.backends",
+    "TokenPrice": "primitive.pricing",
+    "token_cost": "primitive.pricing",
     "RedisBackend": "primitive.backends",
     "WorkflowContext": "primitive",
     "CacheStore": "cache",

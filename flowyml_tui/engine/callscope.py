@@ -30,20 +30,24 @@ class CallScope:
         self.tallies: dict[str, list[Any]] = {}
         self.lock = threading.Lock()
 
-    def add(self, primitive: Any, hit: bool, saved: float) -> None:
+    def add(self, primitive: Any, hit: bool, saved: float, money: float = 0.0) -> None:
+        """Count one call; `money` is its `cost_fn` price: avoided on a hit, spent on a miss."""
         name = primitive.name
         with self.lock:
             tally = self.tallies.get(name)
             if tally is None:
-                tally = self.tallies[name] = [0, 0, 0.0, primitive.places()]
+                tally = self.tallies[name] = [0, 0, 0.0, primitive.places(), 0.0, 0.0]
             if hit:
                 tally[0] += 1
                 tally[2] += saved
+                tally[4] += money
             else:
                 tally[1] += 1
+                tally[5] += money
 
-    def summary(self) -> tuple[tuple[str, int, int, float, tuple[str, ...]], ...]:
-        """(name, hits, misses, seconds saved, slots) per primitive, by name: what travels."""
+    def summary(self) -> tuple[tuple[Any, ...], ...]:
+        """(name, hits, misses, seconds saved, slots, cost saved, cost spent) per primitive, by
+        name: what travels, in CallStats' field order."""
         with self.lock:
             return tuple((name, *tally) for name, tally in sorted(self.tallies.items()))
 

@@ -83,6 +83,10 @@ class CallStats(msgspec.Struct, frozen=True, gc=False):
     """What its hits' calls took when they were made: the time this run did not spend."""
     places: tuple[str, ...] = ()
     """The disk directories its entries are in: what the TUI's clear key empties."""
+    saved_cost: float = 0.0
+    """What its hits' calls cost when they were made (by its `cost_fn`; 0 without one)."""
+    spent_cost: float = 0.0
+    """What its misses' calls cost (by its `cost_fn`; 0 without one)."""
 
 
 class Event(msgspec.Struct, frozen=True, gc=False, tag_field="event"):

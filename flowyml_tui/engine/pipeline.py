@@ -20,6 +20,7 @@ from .hashing.sources import one_read_per_file
 from .records import RunRecorder
 from .result import RunResult
 from .run.runner import StepRunner
+from .savings import DEFAULT_CURRENCY, Rate, RateError, checked_rate, configured_rate
 from .step import Step
 
 if TYPE_CHECKING:
@@ -61,13 +62,16 @@ class Pipeline(FlowymlMethods):
         code_hash_mode: str = "ast",
         keep_runs: int = 50,
         shared: str | None = None,
+        cost_per_hour: float | None = None,
+        currency: str | None = None,
         **flowyml_options: Any,
     ) -> None:
         unknown = sorted(set(flowyml_options) - FLOWYML_OPTIONS)
         if unknown:
             raise TypeError(
                 f"Pipeline() got unexpected keyword arguments {unknown}; it takes enable_cache, "
-                "cache_dir, context, code_hash_mode, keep_runs, shared, and flowyml's "
+                "cache_dir, context, code_hash_mode, keep_runs, shared, cost_per_hour, currency, "
+                "and flowyml's "
                 f"{sorted(FLOWYML_OPTIONS)} (accepted, not acted on)"
             )
         if code_hash_mode not in CODE_HASH_MODES:
@@ -82,6 +86,14 @@ class Pipeline(FlowymlMethods):
         self.keep_runs = keep_runs
         self.shared = shared
         """Redis URL of the team's shared cache (else `FLOWYML_TUI_SHARED`); see README."""
+        self.rate = (
+            None
+            if cost_per_hour is None
+            else checked_rate(cost_per_hour, currency or DEFAULT_CURRENCY)
+        )
+        """What an hour of this pipeline's compute costs (else the user config's rate): the
+        savings ledger's money (issue 28)."""
+        self.currency = currency
         self.source_file: str | None = None
         self.flowyml_options = flowyml_options
         """flowyml's own settings (stack, project_name ...): kept so its files load unchanged;
@@ -199,14 +211,28 @@ class Pipeline(FlowymlMethods):
         # a run without the cache does not need one (its record is then not kept, and it says so).
         if self.enable_cache:
             ensure_cache_dir(self._cache_path())
-        recorder = RunRecorder(self._cache_path(), keep=self.keep_runs)
+        recorder = RunRecorder(self._cache_path(), keep=self.keep_runs, rate=self._rate())
         # Its bound method: calling the instance itself goes through `slot_tp_call`, several
         # times dearer, and this is called once per step.
         record = recorder.__call__
         sinks = [record, on_event] if on_event is not None else [record]
         sinks += self.observers
         with one_read_per_file():  # one version of each source file for the whole run
-            return self._executor(context, params, sinks, runner).run()
+            result = self._executor(context, params, sinks, runner).run()
+        result.rate = recorder.rate
+        return result
+
+    def _rate(self) -> Rate | None:
+        """This pipeline's rate, else the user config's; a broken config warns, never fails."""
+        try:
+            configured = configured_rate()
+        except RateError as exc:
+            warnings.warn(f"{exc}; this run's savings show no money", stacklevel=3)
+            configured = None
+        if self.rate is None:
+            return configured
+        currency = self.currency or (configured.currency if configured else DEFAULT_CURRENCY)
+        return Rate(self.rate.cost_per_hour, currency)
 
     def plan(self, context: Mapping[str, Any] | None = None, **params: Any) -> list[StepPlan]:
         """What `run` would do with each step and why, without running anything."""

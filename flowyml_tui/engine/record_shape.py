@@ -28,6 +28,15 @@ class _Call(msgspec.Struct, kw_only=True):
     misses: int = 0
     saved_seconds: float = 0.0
     places: list[str] = []
+    saved_cost: float = 0.0
+    spent_cost: float = 0.0
+
+
+class _Savings(msgspec.Struct, kw_only=True):
+    time_saved_s: float = 0.0
+    calls_saved: int = 0
+    cost_saved: float = 0.0
+    cost_spent: float = 0.0
 
 
 class _Step(msgspec.Struct, kw_only=True):
@@ -59,6 +68,7 @@ class _Step(msgspec.Struct, kw_only=True):
     warnings: list[str] = []
     calls: list[_Call] = []
     reads: list[Read] = []
+    savings: _Savings = msgspec.field(default_factory=_Savings)
 
 
 class _Totals(msgspec.Struct, kw_only=True):
@@ -93,6 +103,9 @@ class _Record(msgspec.Struct, kw_only=True):
     totals: _Totals = msgspec.field(default_factory=_Totals)
     steps: list[_Step] = []
     warnings: list[_Warning] = []
+    savings: _Savings = msgspec.field(default_factory=_Savings)
+    cost_per_hour: float | None = None
+    currency: str | None = None
 
 
 def checked_record(data: dict[str, Any]) -> dict[str, Any]:

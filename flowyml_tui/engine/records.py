@@ -43,6 +43,7 @@ from .events import (
 from .logfiles import LogFiles
 from .reads.model import Read
 from .record_shape import checked_record
+from .savings import NOTHING, Rate, Savings, step_savings, total
 from .totals import run_totals
 
 SCHEMA_VERSION = 1
@@ -189,6 +190,8 @@ class StepRecord(msgspec.Struct, frozen=True, gc=False):
     """The call caches its function used: hits, misses, seconds saved (issue 12)."""
     reads: tuple[Read, ...] = ()
     """The files, folders and databases its result depends on, with their digests."""
+    savings: Savings = NOTHING
+    """What the caches saved and what it spent (`savings.py`): the ledger's line (issue 28)."""
 
 
 class RunTotals(msgspec.Struct, frozen=True, gc=False):
@@ -228,6 +231,11 @@ class RunRecord(msgspec.Struct, frozen=True, gc=False):
     """Cached steps whose entry came from the team's shared cache (Redis)."""
     context: dict[str, str] = {}
     """The context values in force, as short texts (`shown.py`)."""
+    savings: Savings = NOTHING
+    """The steps' savings added up."""
+    cost_per_hour: float | None = None
+    """The rate the money was reckoned at; None: no rate, money from `cost_fn`s only."""
+    currency: str | None = None
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -297,8 +305,10 @@ class RunRecorder:
     One recorder can follow several runs in turn.
     """
 
-    def __init__(self, cache_dir: Path | str, *, keep: int = 50) -> None:
+    def __init__(self, cache_dir: Path | str, *, keep: int = 50, rate: Rate | None = None) -> None:
+        """`rate`: what an hour of compute costs, for the savings ledger's money."""
         self.cache_dir = Path(cache_dir)
+        self.rate = rate
         self.keep = max(1, int(keep))
         self._path: Path | None = None
         self._error: str | None = None
@@ -414,11 +424,11 @@ class RunRecorder:
         for name in order:
             info, done = infos.get(name), finished_steps.get(name)
             if done is None or info is None or done.warnings or name in busy:
-                step = _step_record(state, name, info, run_start, cursor, step_warnings)
+                step = _step_record(state, name, info, run_start, cursor, step_warnings, self.rate)
                 if step.started_at is not None:
                     cursor = max(cursor, step.started_at + step.duration_seconds)
             else:  # placed where the run had got to
-                step = _finished_record(info, done, cursor, cursor - run_start)
+                step = _finished_record(info, done, cursor, cursor - run_start, rate=self.rate)
                 cursor += done.duration_seconds
             steps.append(step)
         return RunRecord(
@@ -438,6 +448,9 @@ class RunRecorder:
             recorded_at=time.time(),
             shared_hits=sum(step.tier == "shared" for step in steps),
             context=started.context if started else {},
+            savings=total(step.savings for step in steps),
+            cost_per_hour=self.rate.cost_per_hour if self.rate else None,
+            currency=self.rate.currency if self.rate else None,
         )
 
 
@@ -448,6 +461,7 @@ def _step_record(
     run_start: float,
     cursor: float,
     step_warnings: dict[str, list[str]],
+    rate: Rate | None,
 ) -> StepRecord:
     done = state.finished.get(name)
     if name in state.logs:
@@ -472,7 +486,7 @@ def _step_record(
             _NOT_RUN, "skipped", False, 0.0, 0.0, info.cache if info else "", None, None, (),
             None, None, _EMPTY, _EMPTY, _EMPTY, _EMPTY,
         )  # fmt: skip
-    return _finished_record(info or _NO_SHAPE, done, started_at, offset, log, own_warnings)
+    return _finished_record(info or _NO_SHAPE, done, started_at, offset, log, own_warnings, rate)
 
 
 def _finished_record(
@@ -482,14 +496,16 @@ def _finished_record(
     offset: float | None,
     log: LogExcerpt = _NO_LOG,
     warnings: tuple[str, ...] = (),
+    rate: Rate | None = None,
 ) -> StepRecord:
+    """`rate`: what an hour of compute costs, for the step's line of the savings ledger."""
     return StepRecord(
         done.step, shape.inputs, shape.outputs, shape.upstream, shape.source_file,
         shape.source_line, started_at, offset, log, warnings, done.status, done.reason,
         done.reason_kind, done.cached, done.duration_seconds, done.saved_seconds, done.cache,
         done.key, done.code_hash, done.changed, done.diff, done.error, done.input_fingerprints,
         done.output_fingerprints, done.output_sizes, done.output_previews, done.tier, done.calls,
-        done.reads,
+        done.reads, step_savings(done, rate),
     )  # fmt: skip
 
 
@@ -652,6 +668,11 @@ def list_runs(cache_dir: Path | str, limit: int | None = 20) -> list[RunSummary]
     """The newest runs first; a record that cannot be read is skipped with a warning."""
     runs = [summary for summary, _ in _all_runs(cache_dir)]
     return runs if limit is None else runs[: max(0, limit)]
+
+
+def load_runs(cache_dir: Path | str) -> list[dict[str, Any]]:
+    """Every readable run record, newest first (an unreadable one is skipped with a warning)."""
+    return [record for _, record in _all_runs(cache_dir)]
 
 
 def load_run(cache_dir: Path | str, run_id: str = "latest") -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .events import Event, ReasonKind, RunFinished, RunStarted, StepStatus
+from .savings import Rate, Savings, step_savings, total
 from .totals import RunTotals, totals_of_events
 
 if TYPE_CHECKING:
@@ -166,6 +167,8 @@ class RunResult(msgspec.Struct):
     outputs: Outputs
     duration_seconds: float
     events: list[Event] = []
+    rate: Rate | None = None
+    """What an hour of compute cost in this run: the savings ledger's money (issue 28)."""
 
     def __post_init__(self) -> None:
         for step_result in self.step_results.values():  # per step: keep it to one attribute
@@ -173,6 +176,11 @@ class RunResult(msgspec.Struct):
 
     def __repr__(self) -> str:
         return _repr(self, frozenset({"events"}))
+
+    def savings(self) -> tuple[dict[str, Savings], Savings]:
+        """Each step's line of the savings ledger, and the run's total."""
+        lines = {name: step_savings(r, self.rate) for name, r in self.step_results.items()}
+        return lines, total(lines.values())
 
     @property
     def status(self) -> str:

@@ -6,10 +6,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ..engine.records import load_run, safe_run_id
+from ..engine.records import load_run, load_runs, safe_run_id
+from ..engine.savings_history import History, history
 from .common import EXTENSIONS, Record, ReportError, normalise_format
 from .html import render_html
 from .markdown import render_markdown
+from .savings import history_upto
 
 # -- JSON --------------------------------------------------------------------------------------
 
@@ -28,8 +30,17 @@ _RENDERERS: dict[str, Callable[[Record], str]] = {
 }
 
 
-def render(record: Record, fmt: str) -> str:
-    return _RENDERERS[normalise_format(fmt)](record)
+def render(record: Record, fmt: str, history: History | None = None) -> str:
+    """`history` (`pipeline_history`): the HTML page's cumulative savings chart."""
+    fmt = normalise_format(fmt)
+    if fmt == "html":
+        return render_html(record, history)
+    return _RENDERERS[fmt](record)
+
+
+def pipeline_history(cache_dir: Path | str, record: Record) -> History:
+    """The savings of `record`'s pipeline over its recorded runs, up to and with it."""
+    return history(history_upto(load_runs(cache_dir), record))
 
 
 def default_report_path(record: Record, fmt: str, directory: Path | None = None) -> Path:
@@ -59,7 +70,7 @@ def export_run(
     """Render one recorded run to a file; the default name is flowyml-report-<run id>.<ext>
     in `directory` (default: the current folder)."""
     record = load_run(cache_dir, run_id)
-    text = render(record, fmt)
+    text = render(record, fmt, pipeline_history(cache_dir, record) if fmt == "html" else None)
     return write_report(text, output or default_report_path(record, fmt, directory))
 
 

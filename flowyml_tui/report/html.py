@@ -15,6 +15,7 @@ from pygments.lexers import DiffLexer, PythonTracebackLexer, TextLexer
 
 from ..engine.display import format_bytes
 from ..engine.records import SCHEMA_VERSION
+from ..engine.savings_history import History
 from .common import (
     _OK_RUN,
     NONE,
@@ -32,6 +33,7 @@ from .common import (
     short_hash,
     totals_of,
 )
+from .savings import savings_html
 from .timeline import timeline_svg
 
 _FORMATTER = HtmlFormatter(cssclass="hl", style="default")
@@ -95,6 +97,7 @@ dt { color: var(--muted); } dd { margin: 0; word-break: break-all; }
 pre.log { background: #0d1117; color: #e6edf3; padding: 10px 12px; border-radius: 6px;
   max-height: 420px; overflow: auto; white-space: pre-wrap; word-break: break-word; margin: 0; }
 .note { color: var(--muted); font-size: 13px; }
+h3.savings-so-far { margin-top: 18px; }
 ul.warnings { margin: 0; padding-left: 20px; }
 footer { color: var(--muted); font-size: 12px; text-align: center; margin-top: 24px; }
 @media print {
@@ -300,8 +303,9 @@ def page(title: str, body: str) -> str:
     )
 
 
-def render_html(record: Record) -> str:
-    """One self-contained page: cards, timeline, table, diffs, failures, logs. No scripts."""
+def render_html(record: Record, history: History | None = None) -> str:
+    """One self-contained page: cards, timeline, table, savings, diffs, failures, logs. No
+    scripts. `history`: the pipeline's runs up to this one, for the cumulative savings chart."""
     steps = record.get("steps", [])
     status = str(record.get("status", ""))
     meta = [f"run <code>{esc(record.get('run_id', ''))}</code>"]
@@ -324,6 +328,7 @@ def render_html(record: Record) -> str:
         + _cards(record)
         + f'<section class="timeline"><h2>Timeline</h2>{timeline_svg(record)}</section>'
         + f'<section id="steps"><h2>Steps</h2>{_step_table(steps)}</section>'
+        + savings_html(record, history)
         + _changes(steps)
         + _failures(record)
         + _warnings(record)

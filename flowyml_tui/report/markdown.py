@@ -24,6 +24,7 @@ from .common import (
     tail_lines,
     totals_of,
 )
+from .savings import savings_markdown
 
 _MD_STATUS = {
     "executed": "▶️ executed",
@@ -87,7 +88,7 @@ def _run_icon(status: str) -> str:
 
 
 def render_markdown(record: Record) -> str:
-    """A pull-request comment: summary line, step table, diffs, failures."""
+    """A pull-request comment: summary line, step table, savings, diffs, failures."""
     totals = totals_of(record)
     steps = record.get("steps", [])
     status = str(record.get("status", ""))
@@ -122,6 +123,7 @@ def render_markdown(record: Record) -> str:
             f"| {md_code(step['name'], table=True)} | {md_cell(status_text)} | {duration} "
             f"| {md_cell(why)} |"
         )
+    out += savings_markdown(record, md_code)
     changes = [step for step in steps if step.get("diff")]
     if changes:
         out += ["", "#### Changes"]

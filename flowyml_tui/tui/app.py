@@ -102,6 +102,7 @@ class FlowymlApp(App[int]):
         Binding("o", "open_source", "Open in $EDITOR", id="open_source"),
         Binding("slash", "filter_steps", "Filter", key_display="/", id="filter"),
         Binding("R", "past_runs", "Past runs", id="past_runs"),
+        Binding("dollar_sign", "savings", "Savings", key_display="$", show=False, id="savings"),
         Binding("A", "approve", "Approve", id="approve"),
         Binding("1", "show_tab('tab-why')", "Why tab", show=False, id="tab.why"),
         Binding("2", "show_tab('tab-logs')", "Logs tab", show=False, id="tab.logs"),
@@ -636,7 +637,7 @@ class FlowymlApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("invalidate", "invalidate_downstream", "toggle_pin"):
             return True if (self.selected_step and self.known_cache_dir) else None
-        if action in ("clear_cache", "export", "past_runs"):
+        if action in ("clear_cache", "export", "past_runs", "savings"):
             return True if self.known_cache_dir else None
         if action == "approve":
             return bool(self.waiting_approvals)  # shown only while a step waits
@@ -876,6 +877,13 @@ class FlowymlApp(App[int]):
         cache_dir = self.known_cache_dir
         if cache_dir:
             self.push_screen(PastRunsScreen(cache_dir, self.model.pipeline or None))
+
+    def action_savings(self) -> None:
+        from .screens.savings import SavingsScreen
+
+        cache_dir = self.known_cache_dir
+        if cache_dir:
+            self.push_screen(SavingsScreen(cache_dir, self.model.pipeline or None))
 
     def action_export(self) -> None:
         cache_dir = self.known_cache_dir

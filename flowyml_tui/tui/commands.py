@@ -32,6 +32,7 @@ PALETTE: dict[str, tuple[str, str]] = {
     "dag": ("Toggle DAG view", "Draw the pipeline graph"),
     "warnings": ("Show warnings", "Every warning of this session, with its step"),
     "past_runs": ("Past runs", "The recorded runs, read-only; mark two to compare them"),
+    "savings": ("Savings", "What the caches saved, per step and per recent run"),
     "export": ("Export report", "Write a report of the last run"),
     "approve": ("Approve step", "Approve the step that waits for approval, and run again"),
     "help": ("Keys", "Show every key and its binding id"),

@@ -144,4 +144,10 @@ def test_a_scrape_after_hits_misses_evictions_and_expirations_on_every_tier(
     # Per cache (hits, misses, expirations, calls timed): memory and disk 2, 6, 3, 8; Redis
     # 2, 6, 4, 8 (no size bound, so `b` was still there to expire); untouched all 0; the back
     # tier 1, 1 and no calls of its own; the two fronts together 2, 2, 0, 4.
-    assert scraped("scrape-") == RECORDED.read_text().splitlines()
+    lines = scraped("scrape-")
+    # Issue 28 added the money counters (no cost_fn here: all 0); the rest is as recorded.
+    money = [line for line in lines if "_cost" in line]
+    assert [line for line in lines if line not in money] == RECORDED.read_text().splitlines()
+    totals = {line.rsplit(" ", 1)[1] for line in money if "_total{" in line}
+    assert totals == {"0.0"}
+    assert any(line.startswith("flowyml_cache_saved_cost_total{") for line in money)

@@ -55,6 +55,8 @@ def test_ttl_counts_an_expired_entry_as_expiration_and_miss(clock: Clock) -> Non
         "misses": 2,
         "expirations": 1,
         "hit_rate": 33.33,
+        "saved_cost": 0.0,
+        "spent_cost": 0.0,
     }
 
 

@@ -46,6 +46,8 @@ def test_tta_positional_signature_and_context_state_counters(clock: Clock) -> No
         "misses": 1,
         "expirations": 0,
         "hit_rate": 66.67,
+        "saved_cost": 0.0,
+        "spent_cost": 0.0,
     }
     assert cached.get_hit_rate() == 66.67
     assert cached.ttl_seconds == 1800.0 and cached.primitive is builder

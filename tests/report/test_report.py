@@ -171,9 +171,14 @@ def test_html_is_one_self_contained_page_with_cards_chart_table_and_diff(
     )
     assert page.all("style")
     bars = [a for a in page.all("rect") if a.get("rx")]
-    assert len(page.all("svg")) == 1 and len(bars) == 3
+    # the timeline, and the savings chart of the steps the cache saved (issue 28)
+    assert [svg.get("aria-label") for svg in page.all("svg")] == [
+        "Timeline of step durations",
+        "Savings per step",
+    ]
+    assert len(bars) == 3
     assert {a["fill"] for a in bars} == {"#2563eb", "#16a34a"}  # executed and cached
-    assert len(page.all("tr")) == 1 + 3
+    assert len(page.all("tr")) == (1 + 3) + (1 + 3 + 1)  # steps; savings with its total
     content = page.content
     assert "steps executed" in content and "cache hit rate" in content
     assert "return [x * 2 for x in raw]" in content

@@ -276,3 +276,27 @@ def past_run_records() -> list[dict[str, object]]:
             80,
         ),
     ]
+
+
+def savings_records() -> list[dict[str, object]]:
+    """The three past runs with a savings ledger priced in EUR: what `$` shows. Run 2 hit
+    source and squares (saving their first run's time) and its cubes hit 40 priced calls."""
+    ledger = {
+        1: {"source": (0.0, 0, 0.0, 0.30), "squares": (0.0, 0, 0.0, 0.40),
+            "cubes": (0.0, 0, 0.0, 1.65), "combine": (0.0, 0, 0.0, 0.0)},
+        2: {"source": (0.301, 0, 0.30, 0.0), "squares": (0.402, 0, 0.40, 0.0),
+            "cubes": (12.5, 40, 3.25, 0.41), "combine": (0.0, 0, 0.0, 0.0)},
+        3: {"source": (0.0, 0, 0.0, 0.33), "squares": (0.0, 0, 0.0, 0.45),
+            "cubes": (6.0, 20, 1.60, 0.43), "combine": (0.0, 0, 0.0, 0.0)},
+    }  # fmt: skip
+    fields = ("time_saved_s", "calls_saved", "cost_saved", "cost_spent")
+    records = past_run_records()
+    for number, record in enumerate(records, start=1):
+        total = [0.0, 0, 0.0, 0.0]
+        for step in record["steps"]:  # type: ignore[union-attr]
+            line = ledger[number][step["name"]]
+            step["savings"] = dict(zip(fields, line, strict=True))
+            total = [a + b for a, b in zip(total, line, strict=True)]
+        record["savings"] = dict(zip(fields, total, strict=True))
+        record["cost_per_hour"], record["currency"] = 3600.0, "EUR"
+    return records

@@ -204,3 +204,16 @@ def test_past_runs_comparison(snap_app, snap_compare, fixed_records, size) -> No
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+def test_savings_view(snap_app, snap_compare, tmp_path: Path) -> None:
+    for record in scenes.savings_records():
+        write_record(tmp_path / "cache", record)
+    app, _ = snap_app()
+
+    async def before(pilot) -> None:
+        await pilot.press("dollar_sign")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)

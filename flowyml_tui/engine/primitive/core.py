@@ -29,7 +29,8 @@ from .backends.redis import RedisTier, redis_url_of
 from .errors import CallCacheError
 from .flight import Flights, settle_error
 from .metrics import metrics_for
-from .tally import Tally
+from .pricing import CostFn
+from .tally import Sum, Tally
 
 logger = logging.getLogger("flowyml_tui.cache")
 
@@ -106,9 +107,11 @@ class CachePrimitive:
         directory: str | Path | None = None,
         clock: Callable[[], float] | None = None,
         metrics: bool | None = None,
+        cost_fn: CostFn | None = None,
     ) -> None:
         """After `primitive`, positionally: ours is `(ttl_seconds, cache_key_fn)`; TTA.dev's
-        is `(cache_key_fn, ttl_seconds, backend)`, told apart by a callable in second place."""
+        is `(cache_key_fn, ttl_seconds, backend)`, told apart by a callable in second place.
+        `cost_fn(result)` says what a call cost: misses add it to spent, hits to saved."""
         if positional:
             ttl_seconds, cache_key_fn, backend = _positional(
                 positional, ttl_seconds, cache_key_fn, backend
@@ -126,6 +129,7 @@ class CachePrimitive:
             "directory": directory,
             "clock": clock,
             "metrics": metrics,
+            "cost_fn": cost_fn,
         }
         if key_fn is not None and cache_key_fn is not None:
             raise TypeError("give key_fn or its alias cache_key_fn, not both")
@@ -133,6 +137,10 @@ class CachePrimitive:
         if key_fn is not None and not callable(key_fn):
             raise TypeError(
                 f"key_fn must be a callable (data, context) -> str, not {type(key_fn).__name__}"
+            )
+        if cost_fn is not None and not callable(cost_fn):
+            raise TypeError(
+                f"cost_fn must be a callable (result) -> cost, not {type(cost_fn).__name__}"
             )
         if not isinstance(max_size, int) or max_size < 1:
             raise ValueError(f"max_size must be a positive int, not {max_size!r}")
@@ -154,6 +162,7 @@ class CachePrimitive:
         self.redis_url = redis_url
         self.name = name if name is not None else _default_name(primitive)
         self.strict = strict
+        self.cost_fn = cost_fn
         self._clock = clock if clock is not None else time.time
         self._tier: CallTier
         if isinstance(custom, InMemoryBackend | RedisBackend):
@@ -175,6 +184,7 @@ class CachePrimitive:
         """The tier outside any run, for the hit path (skips AutoTier's delegation)."""
         self._stats = {"hits": Tally(), "misses": Tally(), "expirations": Tally()}
         self._add_hit = self._stats["hits"].add
+        self._money = {"saved_cost": Sum(), "spent_cost": Sum()}
         self._metrics = metrics_for(self.name, metrics)
         self._flights = Flights()
         self._warned = False
@@ -217,7 +227,7 @@ class CachePrimitive:
             if not leads:
                 value = await asyncio.shield(future)
                 self._order[0]._count(context, "hits")
-                self._note(True, 0.0)  # it waited for the call: nothing saved
+                self._note(True, 0.0, value)  # it waited for the call: no time saved
             else:
                 try:
                     found, value, cost = self._lookup(keys, context)
@@ -228,7 +238,7 @@ class CachePrimitive:
                             value = await value
                         cost = perf_counter() - began
                         self._store(keys, value, cost)
-                    self._note(found, cost)
+                    self._note(found, cost, value)
                     future.set_result(value)
                 except BaseException as error:
                     settle_error(future, error)
@@ -249,7 +259,7 @@ class CachePrimitive:
             if not leads:
                 value = future.result()
                 self._order[0]._count(context, "hits")
-                self._note(True, 0.0)  # it waited for the call: nothing saved
+                self._note(True, 0.0, value)  # it waited for the call: no time saved
             else:
                 try:
                     found, value, cost = self._lookup(keys, context)
@@ -265,7 +275,7 @@ class CachePrimitive:
                             )
                         cost = perf_counter() - began
                         self._store(keys, value, cost)
-                    self._note(found, cost)
+                    self._note(found, cost, value)
                     future.set_result(value)
                 except BaseException as error:
                     settle_error(future, error)
@@ -344,13 +354,16 @@ class CachePrimitive:
         return self._key(data, context)
 
     def get_stats(self) -> dict[str, Any]:
-        """size, hits, misses, expirations and hit_rate (a percent) of this tier."""
+        """size, hits, misses, expirations, hit_rate (a percent) of this tier, and the money
+        its hits avoided and its misses spent (by `cost_fn`; 0.0 without one)."""
         return {
             "size": self._guard("size", self._tier.size) or 0,
             "hits": self._stats["hits"].value,
             "misses": self._stats["misses"].value,
             "expirations": self._stats["expirations"].value,
             "hit_rate": self.get_hit_rate(),
+            "saved_cost": self._money["saved_cost"].value,
+            "spent_cost": self._money["spent_cost"].value,
         }
 
     def close(self) -> None:
@@ -415,8 +428,9 @@ class CachePrimitive:
             return keys, False, None
         if found:
             lead._add_hit()
+            money = self._price(True, value) if self.cost_fn is not None else 0.0
             if scope is not None:
-                scope.add(self, True, cost)
+                scope.add(self, True, cost, money)
             state = getattr(context, "state", None)
             if isinstance(state, dict):  # TTA.dev keeps cache_hits there
                 state["cache_hits"] = state.get("cache_hits", 0) + 1
@@ -445,11 +459,31 @@ class CachePrimitive:
             level._count(context, "misses")
         return False, None, 0.0
 
-    def _note(self, hit: bool, cost: float) -> None:
-        """Count the call for the step running it, if any (the workbench's per-step stats)."""
+    def _note(self, hit: bool, cost: float, value: Any) -> None:
+        """Price the call, and count it for the step running it, if any (the workbench's
+        per-step stats and the run's savings ledger)."""
+        money = self._price(hit, value) if self.cost_fn is not None else 0.0
         scope = current_scope()
         if scope is not None:
-            scope.add(self, hit, cost)
+            scope.add(self, hit, cost, money)
+
+    def _price(self, hit: bool, value: Any) -> float:
+        """What the call cost by `cost_fn`, added to saved (a hit) or spent (a miss)."""
+        assert self.cost_fn is not None
+        try:
+            money = float(self.cost_fn(value))
+        except FlowymlError:
+            raise
+        except Exception as error:
+            raise FlowymlError(
+                f"CachePrimitive {self.name!r}: cost_fn raised {type(error).__name__}: {error}; "
+                "it takes the call's result and returns what the call cost (a number)"
+            ) from error
+        counter = "saved_cost" if hit else "spent_cost"
+        self._money[counter].add(money)
+        if self._metrics is not None:
+            self._metrics.money[counter].add(money)
+        return money
 
     def _invoke(self, data: Any, context: Any) -> Any:
         target = self._target

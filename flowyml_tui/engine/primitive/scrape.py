@@ -23,6 +23,10 @@ COUNTERS = (
     ("misses", "flowyml_cache_misses", "Call-cache misses"),
     ("expirations", "flowyml_cache_expirations", "Call-cache expirations"),
 )
+MONEY = (
+    ("saved_cost", "flowyml_cache_saved_cost", "Cost the call-cache hits avoided (by cost_fn)"),
+    ("spent_cost", "flowyml_cache_spent_cost", "Cost the call-cache misses spent (by cost_fn)"),
+)
 LATENCY = ("flowyml_cache_latency_seconds", "Time a cached call took, hit or miss")
 _LE = [floatToGoString(bound) for bound in (*BOUNDS, float("inf"))]
 
@@ -41,7 +45,7 @@ class CallCacheCollector:
 
     def describe(self) -> Iterator[Metric]:
         """The family names, without reading a counter: what the registry checks for clashes."""
-        for _, name, documentation in COUNTERS:
+        for _, name, documentation in (*COUNTERS, *MONEY):
             yield CounterMetricFamily(name, documentation, labels=["cache"])
         yield HistogramMetricFamily(*LATENCY, labels=["cache"])
 
@@ -54,6 +58,15 @@ class CallCacheCollector:
                 family.add_metric(
                     [cache],
                     float(series.counts[counter].value),
+                    created=series.created if created else None,
+                )
+            yield family
+        for counter, name, documentation in MONEY:
+            family = CounterMetricFamily(name, documentation, labels=["cache"])
+            for cache, series in named:
+                family.add_metric(
+                    [cache],
+                    series.money[counter].value,
                     created=series.created if created else None,
                 )
             yield family

@@ -7,7 +7,7 @@ import time
 from bisect import bisect_left
 from threading import get_ident
 
-from .tally import Tally
+from .tally import Sum, Tally
 
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 """The latency buckets' upper bounds (le), +Inf apart: prometheus_client's default buckets,
@@ -53,10 +53,12 @@ class Latency:
 class Series:
     """One cache name's counters: every CachePrimitive of that name adds to them."""
 
-    __slots__ = ("add_hit", "counts", "created", "latency", "observe")
+    __slots__ = ("add_hit", "counts", "created", "latency", "money", "observe")
 
     def __init__(self) -> None:
         self.counts = {"hits": Tally(), "misses": Tally(), "expirations": Tally()}
+        self.money = {"saved_cost": Sum(), "spent_cost": Sum()}
+        """What hits avoided and misses spent, by the caches' `cost_fn` (0 without one)."""
         self.latency = Latency()
         self.created = time.time()
         """Exported as `_created`: when the first cache of this name was made."""
