@@ -598,10 +598,12 @@ class FlowymlApp(App[int]):
         from flowyml_tui.runner.cache_actions import change_cache
 
         done = change_cache(cache_dir, op, names, self.model.pipeline or None)
-        self.post_message(StoreChanged(done.note, done.rerun))
+        self.post_message(StoreChanged(done.note, done.rerun, done.cleared))
 
     @on(StoreChanged)
     def _store_changed(self, message: StoreChanged) -> None:
+        if message.cleared:
+            self.model.cache_cleared()
         self.notify(message.note)
         if message.rerun:
             self.start_run(message.note.lower())
