@@ -739,6 +739,7 @@ class FlowymlApp(App[int]):
         self.post_message(StoreChanged(done.note, done.rerun))
 
     def action_edit_context(self) -> None:
+        from .context_keys import context_key_lines
         from .screens.context_editor import ContextScreen
 
         def applied(context: dict[str, Any] | None) -> None:
@@ -748,7 +749,9 @@ class FlowymlApp(App[int]):
                 shown = ", ".join(f"{k}={v!r}" for k, v in context.items()) or "no values"
                 self.start_run(f"context changed: {shown}")
 
-        self.push_screen(ContextScreen(self.context), applied)
+        steps = (row.info for row in self.model.rows.values())
+        keys = context_key_lines(steps, self.context)
+        self.push_screen(ContextScreen(self.context, keys), applied)
 
     def action_toggle_watch(self) -> None:
         self.paused = not self.paused

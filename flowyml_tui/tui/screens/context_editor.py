@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textual.app import ComposeResult
@@ -44,13 +44,21 @@ class ContextScreen(ModalScreen[dict[str, Any] | None]):
         Binding("escape", "cancel", "Cancel", id="context.cancel"),
     ]
 
-    def __init__(self, context: Mapping[str, Any]) -> None:
+    def __init__(self, context: Mapping[str, Any], keys: Sequence[str] = ()) -> None:
         super().__init__()
         self.context = dict(context)
+        self.keys = tuple(keys)
+        """What the steps take (`context_keys.context_key_lines`), shown above the editor."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static("Run context: one KEY=VALUE per line (VALUE as JSON when it parses)")
+            taken = (
+                "The steps take:\n" + "\n".join(self.keys)
+                if self.keys
+                else "No step of this pipeline takes a value from the run context."
+            )
+            yield Static(taken, id="context-keys", markup=False)
             yield TextArea(context_lines(self.context), id="context-text")
             yield Static("", id="context-error")
             with Horizontal(id="buttons"):
