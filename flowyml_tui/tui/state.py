@@ -118,6 +118,11 @@ class StepRow:
     def saved_seconds(self) -> float:
         return self.saved
 
+    @property
+    def call_saved(self) -> float:
+        """What the step's call caches saved inside it this run (the step itself ran)."""
+        return sum(call.saved_seconds for call in self.calls)
+
     def add_log(self, text: str) -> None:
         self.log_lines += text.count("\n")
         if len(text) > LOG_LIMIT:  # a frame's worth of a chatty step: only its tail is shown

@@ -175,7 +175,8 @@ class StepTable(DataTable[Text | str]):
     def _what_shows(self, row: StepRow, now: float) -> Shown:
         """Plain values that decide each cell, cheap enough to compute for every row per frame."""
         status = row.status
-        saved = format_duration(row.saved) if row.cached and row.saved else ""
+        saved_seconds = row.saved if row.cached else row.call_saved  # a hit, or calls inside
+        saved = format_duration(saved_seconds) if saved_seconds else ""
         # A hit did not run, and neither did a step skipped because something upstream failed.
         did_not_run = row.cached or status == StepStatus.SKIPPED
         elapsed = row.elapsed(now)
