@@ -82,7 +82,8 @@ def test_a_stopped_run_leaves_a_record_with_the_steps_done_so_far(
     steps = {step["name"]: step for step in record["steps"]}
     assert steps["load"]["status"] == "executed"
     assert steps["load"]["duration_seconds"] > 0
-    assert steps["forever"]["status"] != "executed"
+    assert steps["forever"]["status"] == "skipped"
+    assert steps["forever"]["reason"] == "stopped before it finished"
     assert record["duration_seconds"] > 0
 
 
