@@ -749,8 +749,8 @@ class FlowymlApp(App[int]):
                 shown = ", ".join(f"{k}={v!r}" for k, v in context.items()) or "no values"
                 self.start_run(f"context changed: {shown}")
 
-        steps = (row.info for row in self.model.rows.values())
-        keys = context_key_lines(steps, self.context)
+        rows = self.model.rows.values()
+        keys = context_key_lines((r.info for r in rows), self.context) if rows else None
         self.push_screen(ContextScreen(self.context, keys), applied)
 
     def action_toggle_watch(self) -> None:

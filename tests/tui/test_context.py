@@ -93,6 +93,8 @@ def test_escape_leaves_the_context_as_it_was(write_pipeline, new_app) -> None:
     async def scenario(pilot) -> None:
         await pilot.press("C")
         await wait_until(pilot, lambda: isinstance(app.screen, ContextScreen), what="the editor")
+        hint = widget_text(app.screen.query_one("#context-keys"))
+        assert "listed once the pipeline has run" in hint  # no run yet: no steps known
         app.screen.query_one(TextArea).text = "n=9"
         await pilot.press("escape")
         await pilot.pause()

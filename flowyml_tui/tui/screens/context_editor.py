@@ -44,20 +44,22 @@ class ContextScreen(ModalScreen[dict[str, Any] | None]):
         Binding("escape", "cancel", "Cancel", id="context.cancel"),
     ]
 
-    def __init__(self, context: Mapping[str, Any], keys: Sequence[str] = ()) -> None:
+    def __init__(self, context: Mapping[str, Any], keys: Sequence[str] | None = None) -> None:
         super().__init__()
         self.context = dict(context)
-        self.keys = tuple(keys)
-        """What the steps take (`context_keys.context_key_lines`), shown above the editor."""
+        self.keys = None if keys is None else tuple(keys)
+        """What the steps take (`context_keys.context_key_lines`), shown above the editor;
+        None before the pipeline's steps are known (no run yet)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static("Run context: one KEY=VALUE per line (VALUE as JSON when it parses)")
-            taken = (
-                "The steps take:\n" + "\n".join(self.keys)
-                if self.keys
-                else "No step of this pipeline takes a value from the run context."
-            )
+            if self.keys is None:
+                taken = "The keys the steps take are listed once the pipeline has run."
+            elif self.keys:
+                taken = "The steps take:\n" + "\n".join(self.keys)
+            else:
+                taken = "No step of this pipeline takes a value from the run context."
             yield Static(taken, id="context-keys", markup=False)
             yield TextArea(context_lines(self.context), id="context-text")
             yield Static("", id="context-error")
