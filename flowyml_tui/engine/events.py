@@ -71,6 +71,8 @@ class StepInfo(msgspec.Struct, frozen=True, gc=False):
     tags: dict[str, str] = {}
     resources: str | None = None
     execution_group: str | None = None
+    context_keys: dict[str, str | None] = {}
+    """Parameters the run context feeds, with the default's repr (None: it has none)."""
 
 
 class CallStats(msgspec.Struct, frozen=True, gc=False):

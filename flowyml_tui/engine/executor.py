@@ -750,8 +750,10 @@ class Executor:
         self.inputs.produced(step, fps, result)
         entry = None
         if decision.recipe is not None and self._writer is not None:
-            if held.blobs is None:
-                message = held.blob_problem or f"step {step.name}: no bytes came back to cache"
+            if held.blob_problem is not None:
+                self._writer.not_cacheable(step, held.blob_problem, result)
+            elif held.blobs is None:
+                message = f"step {step.name}: no bytes came back to cache"
                 result.warnings.append(message)
                 self._warn(message, step.name)
             else:

@@ -54,7 +54,7 @@ def compare(
         phrases.append(f"cache strategy changed ({old.policy} -> {recipe.policy})")
     if recipe.code_hash and old.code_hash and old.code_hash != recipe.code_hash:
         old_functions = entry.functions
-        names = _changed_functions(old_functions, functions)
+        names = changed_functions(old_functions, functions)
         kinds.append(ReasonKind.CODE_CHANGED)
         phrases.append(
             f"code changed: {', '.join(_short(n, home) for n in names)}"
@@ -116,8 +116,10 @@ def code_diff(
     sources: Mapping[str, str],
     old_source: Callable[[str], str | None],
     home: str = "",
+    labels: tuple[str, str] = ("cached", "now"),
 ) -> str:
-    """A unified diff per changed function: the cached version against the current one."""
+    """A unified diff per changed function: the cached version against the current one
+    (`labels` name the two sides)."""
     import difflib  # only a step whose code changed needs it; a cached run never does
 
     chunks = []
@@ -131,14 +133,15 @@ def code_diff(
             difflib.unified_diff(
                 _lines(before),
                 _lines(after),
-                fromfile=f"{label} (cached)",
-                tofile=f"{label} (now)",
+                fromfile=f"{label} ({labels[0]})",
+                tofile=f"{label} ({labels[1]})",
             )
         )
     return "".join(chunks)
 
 
-def _changed_functions(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+def changed_functions(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    """The functions (qualified names) whose hash differs, then those gone from `new`."""
     names = [name for name in new if old.get(name) != new[name]]
     names += [name for name in old if name not in new]
     return names

@@ -10,7 +10,7 @@ import msgspec
 
 from .errors import CycleError, DuplicateOutputError, MissingInputError, UnknownStepError
 from .events import StepInfo
-from .step import Step
+from .step import Step, context_defaults
 
 
 class Graph(msgspec.Struct, frozen=True, dict=True):  # dict: for `memo`
@@ -51,6 +51,7 @@ class Graph(msgspec.Struct, frozen=True, dict=True):  # dict: for `memo`
                     tags=dict(step.tags),
                     resources=_label(step.resources),
                     execution_group=step.execution_group,
+                    context_keys=context_defaults(step),
                 )
             )
         return tuple(infos)

@@ -80,6 +80,7 @@ class _Totals(msgspec.Struct, kw_only=True):
     skipped: int = 0
     hit_rate: float | None = None
     saved_seconds: float = 0.0
+    call_saved_seconds: float = 0.0
 
 
 class _Warning(msgspec.Struct, kw_only=True):

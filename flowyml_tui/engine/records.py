@@ -203,6 +203,8 @@ class RunTotals(msgspec.Struct, frozen=True, gc=False):
     skipped: int
     hit_rate: float | None
     saved_seconds: float
+    """Whole-step hits and the call caches inside steps together; the calls' part below."""
+    call_saved_seconds: float = 0.0
 
 
 class WarningRecord(msgspec.Struct, frozen=True, gc=False):
@@ -526,6 +528,7 @@ def _totals(steps: list[StepRecord], finished: RunFinished) -> RunTotals:
         skipped=counted.skipped,
         hit_rate=counted.hit_rate,  # the one definition: engine/totals.py
         saved_seconds=counted.saved_seconds,
+        call_saved_seconds=counted.call_saved_seconds,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
@@ -254,6 +255,42 @@ def _is_generator(fn: Callable[..., Any]) -> bool:
     import inspect
 
     return inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
+
+
+DEFAULT_SHOWN = 40
+"""Characters of a default's repr the context editor shows; longer ones end in `…`."""
+
+
+def context_defaults(step: Step) -> dict[str, str | None]:
+    """Each parameter the run context feeds the step, with its default as code shows it (a
+    repr, cut to `DEFAULT_SHOWN`), None when it has none: what `C` lists as the keys to set."""
+    if not step.params:
+        return {}
+    found: dict[str, Any] = {}
+    fn = step.func
+    if _plain(fn):
+        code = fn.__code__
+        n_positional = code.co_argcount
+        given = fn.__defaults__ or ()
+        with_default = code.co_varnames[n_positional - len(given) : n_positional]
+        found.update(zip(with_default, given, strict=True))
+        found.update(fn.__kwdefaults__ or {})
+    else:
+        import inspect
+
+        with contextlib.suppress(TypeError, ValueError):
+            for name, param in inspect.signature(fn).parameters.items():
+                if param.default is not inspect.Parameter.empty:
+                    found[name] = param.default
+    shown: dict[str, str | None] = {}
+    for name in step.params:
+        if name not in found:
+            shown[name] = None
+            continue
+        text = repr(found[name])
+        cut = DEFAULT_SHOWN - 1
+        shown[name] = text if len(text) <= DEFAULT_SHOWN else text[:cut] + "…"
+    return shown
 
 
 def _parameters(fn: Callable[..., Any]) -> tuple[list[str], frozenset[str]]:

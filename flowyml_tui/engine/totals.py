@@ -12,7 +12,7 @@ is `None` (null in a record, shown as a dash), not 0%: "no hit possible" is not 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import msgspec
@@ -39,6 +39,19 @@ _RAN = frozenset((_EXECUTED, _FAILED))
 _CACHE_DISABLED = str(ReasonKind.CACHE_DISABLED.value)
 
 
+class CallSaving(Protocol):
+    """What the totals read of one call cache's use inside a step (`CallStats`)."""
+
+    @property
+    def saved_seconds(self) -> float: ...
+
+
+class CallTally(NamedTuple):
+    """A `CallSaving` built by hand, from a record's dicts."""
+
+    saved_seconds: float = 0.0
+
+
 class StepOutcome(Protocol):
     """What the totals read of a step. `StepFinished`, a record's `StepRecord` and the TUI's
     `StepRow` all have these, so they are counted as they are, with no copy per step."""
@@ -51,6 +64,8 @@ class StepOutcome(Protocol):
     def reason_kind(self) -> str: ...
     @property
     def saved_seconds(self) -> float: ...
+    @property
+    def calls(self) -> Sequence[CallSaving]: ...
 
 
 class StepTally(NamedTuple):
@@ -60,6 +75,7 @@ class StepTally(NamedTuple):
     cache: str = ""
     reason_kind: str = ""
     saved_seconds: float = 0.0
+    calls: tuple[CallTally, ...] = ()
 
 
 class RunTotals(msgspec.Struct, frozen=True):
@@ -75,7 +91,11 @@ class RunTotals(msgspec.Struct, frozen=True):
     uncached: int = 0
     """Executed or failed steps whose cache was off: they are left out of the hit rate."""
     saved_seconds: float = 0.0
-    """What the cache hits took when they last ran."""
+    """All the time the caches saved: `step_saved_seconds` + `call_saved_seconds`."""
+    step_saved_seconds: float = 0.0
+    """What the cache hits (whole steps) took when they last ran."""
+    call_saved_seconds: float = 0.0
+    """What the call caches (`CachePrimitive`) saved inside the steps that ran."""
 
     @property
     def hits(self) -> int:
@@ -101,6 +121,7 @@ class RunTotals(msgspec.Struct, frozen=True):
             "skipped": self.skipped,
             "hit_rate": self.hit_rate,
             "saved_seconds": self.saved_seconds,
+            "call_saved_seconds": self.call_saved_seconds,
         }
 
 
@@ -119,10 +140,12 @@ def run_totals(steps: Iterable[StepOutcome]) -> RunTotals:
     """The one place a run's steps are counted; pending and running steps count only in `steps`."""
     counts = dict.fromkeys(_COUNTED, 0)
     n = uncached = 0
-    saved = 0.0
+    saved = call_saved = 0.0
     for step in steps:  # per step of every run: keep it cheap
         n += 1
         status = step.status
+        for call in step.calls:  # almost always none
+            call_saved += call.saved_seconds or 0.0
         if status in counts:
             counts[status] += 1
             if status in _HITS:
@@ -140,7 +163,9 @@ def run_totals(steps: Iterable[StepOutcome]) -> RunTotals:
         failed=counts[_FAILED],
         skipped=counts[_SKIPPED],
         uncached=uncached,
-        saved_seconds=saved,
+        saved_seconds=saved + call_saved,
+        step_saved_seconds=saved,
+        call_saved_seconds=call_saved,
     )
 
 
@@ -165,6 +190,7 @@ def totals_of_record(steps: Iterable[Mapping[str, Any]]) -> RunTotals:
             str(s.get("cache") or ""),
             str(s.get("reason_kind") or ""),
             float(s.get("saved_seconds") or 0.0),
+            tuple(CallTally(float(c.get("saved_seconds") or 0.0)) for c in s.get("calls") or ()),
         )
         for s in steps
     )

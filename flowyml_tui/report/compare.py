@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from pygments.lexers import DiffLexer
 
 from ..engine.records import SCHEMA_VERSION
+from .code_diffs import code_diffs
 from .common import (
     NONE,
     Record,
@@ -22,8 +24,12 @@ from .html import badge, highlight_block, page, run_badge
 from .markdown import md_cell, md_code, md_fence, md_text
 
 
-def compare_runs(record_a: Record, record_b: Record) -> Record:
-    """What changed from run A to run B, step by step (A is the baseline)."""
+def compare_runs(
+    record_a: Record, record_b: Record, diffs: Mapping[str, str] | None = None
+) -> Record:
+    """What changed from run A to run B, step by step (A is the baseline). `diffs` (step ->
+    diff from A's code to B's, `code_diffs.code_diffs`) wins over the diff B's record kept,
+    which is against B's own baseline and only there when B re-ran the step."""
     steps_a = {step["name"]: step for step in record_a.get("steps", [])}
     steps_b = {step["name"]: step for step in record_b.get("steps", [])}
     names = list(steps_b) + [name for name in steps_a if name not in steps_b]
@@ -52,7 +58,11 @@ def compare_runs(record_a: Record, record_b: Record) -> Record:
                 "code_hash_a": hash_a,
                 "code_hash_b": hash_b,
                 "code_changed": code_changed,
-                "diff": (b.get("diff") if b else None) if code_changed else None,
+                "diff": (
+                    ((diffs or {}).get(name) or (b.get("diff") if b else None))
+                    if code_changed
+                    else None
+                ),
             }
         )
 
@@ -229,8 +239,9 @@ def _comparison_html(cmp: Record) -> str:
 
 
 def render_comparison(record_a: Record, record_b: Record, fmt: str = "md") -> str:
-    """Run B against run A (the baseline) as html, md or json."""
-    cmp = compare_runs(record_a, record_b)
+    """Run B against run A (the baseline) as html, md or json, with the code diffs rebuilt
+    from the cache where its entries are still there."""
+    cmp = compare_runs(record_a, record_b, code_diffs(record_a, record_b))
     fmt = normalise_format(fmt)
     if fmt == "json":
         return json.dumps(cmp, indent=2, ensure_ascii=False) + "\n"

@@ -16,6 +16,8 @@ class CacheChange(msgspec.Struct, frozen=True):
 
     note: str
     rerun: bool
+    cleared: bool = False
+    """Every cached result is gone: the table stops showing any as reusable at once."""
 
 
 def change_cache(
@@ -36,7 +38,7 @@ def change_cache(
             return CacheChange(f"Pinned {name}: it keeps its cached result until unpinned", True)
         if action == "clear":
             store.clear()
-            return CacheChange("Cache cleared; the next run executes every step", False)
+            return CacheChange("Cache cleared; the next run executes every step", False, True)
         raise ValueError(f"unknown cache action {action!r}")
     finally:
         store.close()

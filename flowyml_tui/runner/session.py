@@ -42,6 +42,7 @@ from flowyml_tui.runner.protocol import (
     decode_line,
     is_log_batch,
 )
+from flowyml_tui.runner.stopped_record import STOPPED, StoppedRunRecord
 
 RunMessage = Event | PipelinesFound | LoadFailed | ChildOutput | ChildExited | RunCancelled
 
@@ -131,8 +132,11 @@ class _Run:
     current_step: str | None = None
     step_sources: dict[str, tuple[str | None, int | None]] = field(default_factory=dict)
     stderr_tail: _Tail = field(default_factory=lambda: _Tail(_STDERR_KEPT))
+    record: StoppedRunRecord = field(default_factory=StoppedRunRecord)
+    """What a stop (`s`) writes as the run's record: the worker never gets to write it."""
 
     def observe(self, message: RunMessage) -> None:
+        self.record.observe(message)
         if isinstance(message, RunStarted):
             self.step_sources = {s.name: (s.source_file, s.source_line) for s in message.steps}
         elif isinstance(message, StepStarted):
@@ -334,7 +338,7 @@ class RunSession:
 
     async def stop(self) -> None:
         """The user's "stop": end the run now; steps that finished stay cached."""
-        await self.cancel("stopped")
+        await self.cancel(STOPPED)
 
     async def aclose(self) -> None:
         """Stop whatever runs, drop the spare worker, refuse new runs; safe to call twice."""
@@ -392,6 +396,8 @@ class RunSession:
         if run.finished or run.load_failed:
             return None
         if run.cancel_reason is not None:
+            if run.cancel_reason == STOPPED:  # the past runs and the averages count it
+                run.record.write()
             return RunCancelled(run.cancel_reason)
         return _child_exited(run, returncode, self.path)
 

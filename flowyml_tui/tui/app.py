@@ -599,10 +599,12 @@ class FlowymlApp(App[int]):
         from flowyml_tui.runner.cache_actions import change_cache
 
         done = change_cache(cache_dir, op, names, self.model.pipeline or None)
-        self.post_message(StoreChanged(done.note, done.rerun))
+        self.post_message(StoreChanged(done.note, done.rerun, done.cleared))
 
     @on(StoreChanged)
     def _store_changed(self, message: StoreChanged) -> None:
+        if message.cleared:
+            self.model.cache_cleared()
         self.notify(message.note)
         if message.rerun:
             self.start_run(message.note.lower())
@@ -738,6 +740,7 @@ class FlowymlApp(App[int]):
         self.post_message(StoreChanged(done.note, done.rerun))
 
     def action_edit_context(self) -> None:
+        from .context_keys import context_key_lines
         from .screens.context_editor import ContextScreen
 
         def applied(context: dict[str, Any] | None) -> None:
@@ -747,7 +750,9 @@ class FlowymlApp(App[int]):
                 shown = ", ".join(f"{k}={v!r}" for k, v in context.items()) or "no values"
                 self.start_run(f"context changed: {shown}")
 
-        self.push_screen(ContextScreen(self.context), applied)
+        rows = self.model.rows.values()
+        keys = context_key_lines((r.info for r in rows), self.context) if rows else None
+        self.push_screen(ContextScreen(self.context, keys), applied)
 
     def action_toggle_watch(self) -> None:
         self.paused = not self.paused

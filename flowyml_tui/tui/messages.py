@@ -33,6 +33,8 @@ class StoreChanged(Message):
 
     note: str
     rerun: bool
+    cleared: bool = False
+    """The whole cache was emptied: no row's result is reusable any more."""
 
 
 @dataclass

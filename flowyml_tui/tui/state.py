@@ -35,6 +35,7 @@ LOG_LIMIT = 64_000
 """Characters of captured output kept per step: enough to read, bounded for chatty steps."""
 CHILD_OUTPUT_LIMIT = 8000
 """Characters of output printed outside any step kept: the detail of a crash at import time."""
+CLEARED_REASON = "cache cleared: runs next time"
 
 
 @dataclass(slots=True)
@@ -116,6 +117,11 @@ class StepRow:
     @property
     def saved_seconds(self) -> float:
         return self.saved
+
+    @property
+    def call_saved(self) -> float:
+        """What the step's call caches saved inside it this run (the step itself ran)."""
+        return sum(call.saved_seconds for call in self.calls)
 
     def add_log(self, text: str) -> None:
         self.log_lines += text.count("\n")
@@ -405,6 +411,17 @@ class RunModel:
                     row.reason = "not run: the pipeline process ended first"
                     self._touch(row.name)
         self.summary_dirty = True
+
+    def cache_cleared(self) -> None:
+        """The cache was emptied (`c`): a row showing a reusable result would be a lie, so
+        every finished step reads as waiting for the next run, with why."""
+        for row in self.rows.values():
+            if row.status in (StepStatus.CACHED, StepStatus.EXECUTED, StepStatus.PINNED):
+                row.status = StepStatus.PENDING
+                row.reason = CLEARED_REASON
+                row.reason_kind = ""
+                row.cached, row.saved, row.key, row.tier = False, 0.0, None, None
+                self._touch(row.name)
 
     def _touch(self, name: str) -> None:
         self.dirty.add(name)

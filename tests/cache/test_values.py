@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 import threading
 
-from flowyml_tui.engine.cache import serialize_outputs
+from flowyml_tui.engine.cache import NotCacheable, serialize_outputs
 
 
 def test_outputs_are_pickled_with_cloudpickle_only_where_pickle_cannot():
@@ -16,6 +16,7 @@ def test_outputs_are_pickled_with_cloudpickle_only_where_pickle_cannot():
 
 def test_an_output_that_cannot_be_pickled_is_named_with_its_step():
     problem = serialize_outputs("make", ["n", "lock"], [3, threading.Lock()])
-    assert isinstance(problem, str)
-    assert problem.startswith("output 'lock' of step make cannot be pickled (TypeError:")
-    assert problem.endswith("the step ran but is not cached")
+    assert isinstance(problem, NotCacheable)
+    assert problem.warning.startswith("output 'lock' of step make cannot be pickled (TypeError:")
+    assert problem.warning.endswith("the step ran but is not cached")
+    assert problem.reason == "output not cacheable: lock"

@@ -124,6 +124,24 @@ def test_report_compare_shows_what_changed_between_two_runs(
     assert "+    return [x * 3 for x in raw]" in done.stdout
 
 
+def test_report_compare_shows_the_code_diff_of_runs_far_apart(
+    project: tuple[Path, str, str],
+) -> None:
+    """Run B's step came from the cache (no diff in its record): the diff from A's code to
+    B's is rebuilt from the stored sources, not "No diff recorded"."""
+    folder, first, _ = project
+    third = run_version(folder, "3")  # clean_data is a hit now: its record has no diff
+    page = folder / "cmp.html"
+    done = cli(folder, "report", "--compare", first, third, "--format", "html", "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    assert "No diff recorded" not in html
+    assert "x * 3" in html and "x * 2" in html
+    md = cli(folder, "report", "--compare", first, third, "--format", "md").stdout
+    assert "+    return [x * 3 for x in raw]" in md
+    assert "-    return [x * 2 for x in raw]" in md
+
+
 def test_an_unknown_run_is_one_clear_line_and_exit_2(project: tuple[Path, str, str]) -> None:
     folder, first, second = project
     done = cli(folder, "report", "nope", "--format", "md")

@@ -159,7 +159,10 @@ def test_an_unpicklable_output_is_a_warning_and_the_run_goes_on_uncached(write_f
     made = first.step_results["make_lock"]
     assert made.status is StepStatus.EXECUTED
     assert any("cannot be pickled" in w for w in made.warnings)
-    assert not pipeline.run().step_results["make_lock"].cached
+    assert made.reason == "output not cacheable: lock"
+    again = pipeline.run().step_results["make_lock"]
+    assert not again.cached
+    assert again.reason == "output not cacheable: lock"  # every run, never "new step"
 
 
 def test_a_wrong_number_of_outputs_is_a_clear_failure(write_file, load):

@@ -187,6 +187,71 @@ def load_error():
     ]
 
 
+CHURN_FILE = "pipelines/churn.py"
+CHURN_STEPS = (
+    StepInfo("load_transactions", (), ("raw",), (), "code_hash", None, CHURN_FILE, 10),
+    StepInfo(
+        "engineer_features",
+        ("raw",),
+        ("features",),
+        ("load_transactions",),
+        "code_hash",
+        None,
+        CHURN_FILE,
+        20,
+    ),
+    StepInfo(
+        "train_gradient_boosting",
+        ("features",),
+        ("model",),
+        ("engineer_features",),
+        "input_hash",
+        None,
+        CHURN_FILE,
+        30,
+    ),
+    StepInfo(
+        "evaluate_on_holdout",
+        ("model",),
+        ("metrics",),
+        ("train_gradient_boosting",),
+        "code_hash",
+        None,
+        CHURN_FILE,
+        40,
+    ),
+)
+LONG_REASON = (
+    "ValueError: Input X contains NaN. GradientBoostingClassifier does not accept missing "
+    "values encoded as NaN natively; impute them first"
+)
+
+
+def long_failure():
+    """A real-looking ML run with long step names whose training step failed wordily."""
+    return [
+        RunStarted(RUN, "churn", 0.0, CHURN_STEPS, CHURN_FILE, CACHE),
+        done("load_transactions", "cached", "cached", "cached", 0.0004, saved_seconds=12.301),
+        done(
+            "engineer_features",
+            "executed",
+            "code changed: engineer_features",
+            "code_changed",
+            3.2,
+        ),
+        StepStarted(RUN, "train_gradient_boosting", 0.0, "upstream changed", "upstream_changed"),
+        done("train_gradient_boosting", "failed", LONG_REASON, "failed", 41.5, error=TRACEBACK),
+        done(
+            "evaluate_on_holdout",
+            "skipped",
+            "upstream train_gradient_boosting failed",
+            "skipped",
+            0.0,
+        ),
+        RunFinished(RUN, "churn", "failed", 0.0, 1.0, 44.8, 1, 1, 1, 1, 12.301),
+    ]
+
+
 async def play(pilot: Pilot[int], events: list[object], select: str | None = None) -> None:
     """Feed events as the run worker would, then let the widgets catch up."""
     app = pilot.app

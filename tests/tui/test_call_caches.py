@@ -87,3 +87,39 @@ def test_x_on_a_step_without_call_caches_says_so(write_pipeline, new_app) -> Non
         )
 
     drive(app, scenario)
+
+
+def test_saved_counts_the_call_caches_and_the_detail_splits_it(write_pipeline, new_app) -> None:
+    """An invalidated step whose calls all hit saved their time: the status line's "saved"
+    includes it (as the run record's totals do), and the step detail says where it came from."""
+    from flowyml_tui.engine.records import load_run
+    from flowyml_tui.tui.widgets.status_line import StatusLine
+
+    from .helpers import table_cell
+
+    app = new_app(write_pipeline(CALLING))
+
+    async def scenario(pilot) -> None:
+        await wait_for_run(pilot, app, 1)
+        await select(pilot, app, "ask")
+        await pilot.press("i")  # the step runs again: its calls come from the call cache
+        await wait_for_run(pilot, app, 2)
+        row = app.model.rows["ask"]
+        assert row.status == "executed" and row.call_saved >= 0.1  # two calls of 0.05s
+        totals = app.model.totals()
+        assert totals.call_saved_seconds == row.call_saved
+        assert totals.saved_seconds == totals.step_saved_seconds + row.call_saved
+        assert totals.saved_seconds > 0
+        await wait_until(
+            pilot, lambda: "saved" in widget_text(app.query_one(StatusLine)), what="saved"
+        )
+        assert table_cell(app, "ask", "saved") != ""
+        await wait_until(
+            pilot, lambda: "inside the step: its call caches" in widget_text(
+                app.query_one("#why")), what="the split",
+        )  # fmt: skip
+        record = load_run(app.model.cache_dir, app.model.run_id)
+        assert record["totals"]["call_saved_seconds"] == pytest.approx(row.call_saved)
+        assert record["totals"]["saved_seconds"] >= row.call_saved
+
+    drive(app, scenario)

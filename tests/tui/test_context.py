@@ -93,9 +93,44 @@ def test_escape_leaves_the_context_as_it_was(write_pipeline, new_app) -> None:
     async def scenario(pilot) -> None:
         await pilot.press("C")
         await wait_until(pilot, lambda: isinstance(app.screen, ContextScreen), what="the editor")
+        hint = widget_text(app.screen.query_one("#context-keys"))
+        assert "listed once the pipeline has run" in hint  # no run yet: no steps known
         app.screen.query_one(TextArea).text = "n=9"
         await pilot.press("escape")
         await pilot.pause()
         assert app.context == {"n": 4} and app.runs_started == 0
+
+    drive(app, scenario)
+
+
+TAKES_KEYS = """
+@step(outputs=["raw"])
+def load(n, scale=2.5):
+    return [x * scale for x in range(n)]
+
+
+@step(inputs=["raw"], outputs=["total"])
+def total(raw, n=3, label="sum"):
+    return sum(raw[:n])
+
+
+pipeline = Pipeline("takes_keys", cache_dir=".flowyml/cache").add_step(load).add_step(total)
+"""
+
+
+def test_C_lists_the_keys_the_steps_take_with_defaults_and_current_values(
+    write_pipeline, new_app
+) -> None:
+    app = new_app(write_pipeline(TAKES_KEYS), context={"n": 4})
+
+    async def scenario(pilot) -> None:
+        await wait_for_run(pilot, app, 1)
+        await pilot.press("C")
+        await wait_until(pilot, lambda: isinstance(app.screen, ContextScreen), what="the editor")
+        listed = widget_text(app.screen.query_one("#context-keys"))
+        assert "n = 4  (load: no default; total: default 3)" in listed
+        assert "scale = not set  (load: default 2.5)" in listed
+        assert "label = not set  (total: default 'sum')" in listed
+        assert "raw" not in listed  # an input, not a context key
 
     drive(app, scenario)

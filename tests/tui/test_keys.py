@@ -11,7 +11,7 @@ from flowyml_tui.tui.screens.confirm import ConfirmScreen
 from flowyml_tui.tui.screens.help import HelpScreen
 from flowyml_tui.tui.widgets.step_table import StepTable
 
-from .helpers import drive, statuses, wait_for_run, wait_until, widget_text
+from .helpers import drive, statuses, table_cell, wait_for_run, wait_until, widget_text
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -104,6 +104,11 @@ def test_c_asks_before_clearing_the_cache(write_pipeline, new_app, tmp_path: Pat
         await wait_until(
             pilot, lambda: not CacheStore(tmp_path / "cache").steps(), what="empty cache"
         )
+        # The table says so at once, not only after the next run.
+        await wait_until(
+            pilot, lambda: set(statuses(app).values()) == {"pending"}, what="rows reset"
+        )
+        assert table_cell(app, "double", "reason") == "cache cleared: runs next time"
         await pilot.press("r")
         await wait_for_run(pilot, app, 2)
         assert set(statuses(app).values()) == {"executed"}

@@ -217,3 +217,15 @@ def test_savings_view(snap_app, snap_compare, tmp_path: Path) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_long_failure_reason_fits_the_table(snap_app, snap_compare, size) -> None:
+    """At 80 columns Cache and Time give way so Why stays readable, and cut cells end in `…`;
+    wider, every column is back."""
+    app, _ = snap_app()
+
+    async def before(pilot) -> None:
+        await scenes.play(pilot, scenes.long_failure(), select="train_gradient_boosting")
+
+    assert snap_compare(app, terminal_size=size, run_before=before)

@@ -61,6 +61,32 @@ def test_s_stops_a_runaway_step_and_what_finished_stays_cached(write_pipeline, n
     drive(app, scenario)
 
 
+def test_a_stopped_run_leaves_a_record_with_the_steps_done_so_far(
+    write_pipeline, new_app, tmp_path
+) -> None:
+    """The past-run list and the duration averages count a stopped run too."""
+    from flowyml_tui.engine.records import list_runs, load_run
+
+    app = new_app(write_pipeline(RUNAWAY))
+    cache = tmp_path / "cache"
+
+    async def scenario(pilot) -> None:
+        await wait_until(pilot, lambda: statuses(app).get("forever") == "running", what="running")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: not app.run_active, timeout=5, what="the run to stop")
+
+    drive(app, scenario)
+    (summary,) = list_runs(cache)
+    assert summary.status == "stopped"
+    record = load_run(cache, summary.run_id)
+    steps = {step["name"]: step for step in record["steps"]}
+    assert steps["load"]["status"] == "executed"
+    assert steps["load"]["duration_seconds"] > 0
+    assert steps["forever"]["status"] == "skipped"
+    assert steps["forever"]["reason"] == "stopped before it finished"
+    assert record["duration_seconds"] > 0
+
+
 def test_stop_run_is_in_the_command_palette(write_pipeline, new_app) -> None:
     app = new_app(write_pipeline(), autorun=False)
 

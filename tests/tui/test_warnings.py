@@ -75,3 +75,19 @@ def test_show_warnings_is_in_the_command_palette(write_pipeline, new_app) -> Non
         assert {"Show warnings", "Edit run context", "Stop run"} <= titles
 
     drive(app, scenario)
+
+
+def test_a_step_whose_output_cannot_be_cached_says_so_on_every_run(write_pipeline, new_app) -> None:
+    from .helpers import table_cell
+
+    app = new_app(write_pipeline(UNPICKLABLE))
+
+    async def scenario(pilot) -> None:
+        for number in (1, 2, 3):
+            if number > 1:
+                await pilot.press("r")
+            await wait_for_run(pilot, app, number)
+            assert app.model.rows["make_lock"].status == "executed"
+            assert table_cell(app, "make_lock", "reason") == "output not cacheable: lock"
+
+    drive(app, scenario)

@@ -13,7 +13,7 @@ from .local import DEFAULT_CACHE_DIR, DEFAULT_SIZE_LIMIT, LocalStore
 from .location import store_path
 from .open import open_store
 from .protocols import CorruptEntry, EntryInfo, EntryStore, Store, Workspace
-from .values import checksum, serialize, serialize_outputs
+from .values import NotCacheable, checksum, serialize, serialize_outputs
 
 __all__ = [
     "DEFAULT_CACHE_DIR",
@@ -25,6 +25,7 @@ __all__ = [
     "EntryInfo",
     "EntryStore",
     "LocalStore",
+    "NotCacheable",
     "Store",
     "StoredRecipe",
     "Workspace",

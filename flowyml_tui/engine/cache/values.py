@@ -6,7 +6,26 @@ import pickle
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import xxhash
+
+
+class NotCacheable(msgspec.Struct, frozen=True):
+    """An output that cannot be pickled: the step ran but gets no entry, and every run says so
+    (its Why would otherwise read "new step" each time, as no entry ever exists)."""
+
+    warning: str
+    """The whole story, for the run's warnings."""
+    type_name: str
+    """The type of the value that cannot be pickled, for the step's reason."""
+
+    @property
+    def reason(self) -> str:
+        return f"output not cacheable: {self.type_name}"
+
+    def explain(self, reason: str, new_step: bool) -> str:
+        """The step's reason once this is known: replaces "new step", else is added to it."""
+        return self.reason if new_step or not reason else f"{reason}; {self.reason}"
 
 
 def checksum(data: bytes) -> str:
@@ -27,17 +46,20 @@ def serialize(value: Any) -> tuple[bytes, str]:
 
 def serialize_outputs(
     step: str, outputs: Sequence[str], values: Sequence[Any]
-) -> tuple[list[bytes], list[str]] | str:
-    """(bytes, format) of each of a step's outputs, or the message saying which one cannot be
-    pickled: where the step ran (the driver, a Dask worker) the step then stays uncached."""
+) -> tuple[list[bytes], list[str]] | NotCacheable:
+    """(bytes, format) of each of a step's outputs, or which one cannot be pickled: where the
+    step ran (the driver, a Dask worker) the step then stays uncached."""
     blobs, formats = [], []
     for name, value in zip(outputs, values, strict=True):
         try:
             blob, fmt = serialize(value)
         except Exception as exc:
-            return (
-                f"output {name!r} of step {step} cannot be pickled "
-                f"({type(exc).__name__}: {exc}); the step ran but is not cached"
+            return NotCacheable(
+                warning=(
+                    f"output {name!r} of step {step} cannot be pickled "
+                    f"({type(exc).__name__}: {exc}); the step ran but is not cached"
+                ),
+                type_name=type(value).__qualname__,
             )
         blobs.append(blob)
         formats.append(fmt)

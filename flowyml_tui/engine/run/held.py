@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from ..cache.values import NotCacheable
 from ..errors import StepOutputError
 
 
@@ -51,7 +52,7 @@ class HeldOutputs(msgspec.Struct, frozen=True):
     """The outputs pickled for the store, when asked for and every output could be pickled."""
     formats: tuple[str, ...] = ()
     checksums: tuple[str, ...] = ()
-    blob_problem: str = ""
+    blob_problem: NotCacheable | None = None
     """Why there are no blobs though they were asked for (an output cannot be pickled)."""
     changed: tuple[str, ...] = ()
     """Parameters whose value the step changed in place."""
@@ -111,10 +112,10 @@ def hold(
             problems.append(str(exc))
     blobs: list[bytes] | None = None
     formats: list[str] = []
-    blob_problem = ""
+    blob_problem = None
     if spec.want_blobs:
         pickled = serialize_outputs(step, spec.outputs, values)
-        if isinstance(pickled, str):
+        if isinstance(pickled, NotCacheable):
             blob_problem = pickled
         else:
             blobs, formats = pickled

@@ -131,7 +131,10 @@ class RunLedger:
                 cached=counts[StepStatus.CACHED] + counts[StepStatus.PINNED],
                 failed=failed,
                 skipped=counts[StepStatus.SKIPPED],
-                saved_seconds=sum(r.saved_seconds for r in self.results.values()),
+                saved_seconds=sum(
+                    r.saved_seconds + sum(c.saved_seconds for c in r.calls)
+                    for r in self.results.values()
+                ),
             )
         )
 

@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..cache import Store, checksum, serialize_outputs
+from ..cache import NotCacheable, Store, checksum, serialize_outputs
 from ..cache.entry import Entry
 from ..errors import CacheFullError
+from ..events import ReasonKind
 from ..keys import Recipe
 from ..preview import preview
 from ..reads.model import Read
@@ -46,13 +47,18 @@ class EntryWriter:
     ) -> Entry | None:
         """Pickle the outputs here and write the entry; None when it was not written."""
         pickled = serialize_outputs(step.name, step.outputs, values)
-        if isinstance(pickled, str):
-            result.warnings.append(pickled)
-            self.warn(pickled, step.name)
+        if isinstance(pickled, NotCacheable):
+            self.not_cacheable(step, pickled, result)
             return None
         blobs, formats = pickled
         previews = [preview(v) for v in values]
         return self.from_blobs(step, recipe, blobs, formats, previews, fps, result, reads=reads)
+
+    def not_cacheable(self, step: Step, problem: NotCacheable, result: StepResult) -> None:
+        """The step's outputs cannot be pickled: warn, and let its reason say so."""
+        result.reason = problem.explain(result.reason, result.reason_kind == ReasonKind.NEW_STEP)
+        result.warnings.append(problem.warning)
+        self.warn(problem.warning, step.name)
 
     def from_blobs(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textual.app import ComposeResult
@@ -44,13 +44,23 @@ class ContextScreen(ModalScreen[dict[str, Any] | None]):
         Binding("escape", "cancel", "Cancel", id="context.cancel"),
     ]
 
-    def __init__(self, context: Mapping[str, Any]) -> None:
+    def __init__(self, context: Mapping[str, Any], keys: Sequence[str] | None = None) -> None:
         super().__init__()
         self.context = dict(context)
+        self.keys = None if keys is None else tuple(keys)
+        """What the steps take (`context_keys.context_key_lines`), shown above the editor;
+        None before the pipeline's steps are known (no run yet)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static("Run context: one KEY=VALUE per line (VALUE as JSON when it parses)")
+            if self.keys is None:
+                taken = "The keys the steps take are listed once the pipeline has run."
+            elif self.keys:
+                taken = "The steps take:\n" + "\n".join(self.keys)
+            else:
+                taken = "No step of this pipeline takes a value from the run context."
+            yield Static(taken, id="context-keys", markup=False)
             yield TextArea(context_lines(self.context), id="context-text")
             yield Static("", id="context-error")
             with Horizontal(id="buttons"):

@@ -140,6 +140,13 @@ class DetailPane(Vertical):
             )
         if row.cached and row.saved:
             parts.append(Text(f"Saved {format_duration(row.saved)} by reusing the cached result."))
+        if row.call_saved:
+            parts.append(
+                Text(
+                    f"Saved {format_duration(row.call_saved)} inside the step: its call caches "
+                    "answered without making the calls (counted in the run's saved time)."
+                )
+            )
         calls = format_calls(row.calls)
         if calls:
             parts.append(Text.assemble("Calls: ", (calls.removeprefix("calls "), "bold")))

@@ -23,6 +23,7 @@ from flowyml_tui.engine.events import StepStatus
 from ..estimates import remaining_text
 from ..state import StepRow
 from .colours import status_style
+from .table_fit import FIXED_WIDTHS, fit_columns
 from .table_internals import (
     cells_written,
     row_cells,
@@ -32,15 +33,13 @@ from .table_internals import (
 )
 
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("status", "Status", 10),
+    ("status", "Status", FIXED_WIDTHS["status"]),
     ("name", "Step", None),
-    ("cache", "Cache", 10),
-    ("time", "Time", 8),
-    ("saved", "Saved", 8),
+    ("cache", "Cache", FIXED_WIDTHS["cache"]),
+    ("time", "Time", FIXED_WIDTHS["time"]),
+    ("saved", "Saved", FIXED_WIDTHS["saved"]),
     ("reason", "Why", None),
 )
-REASON_MIN_WIDTH = 8
-"""Why never disappears: at 80 columns it shrinks to what is left and ends in an ellipsis."""
 COLUMN_KEYS = tuple(ColumnKey(key) for key, _, _ in COLUMNS)
 
 Shown = tuple[Hashable, ...]
@@ -62,10 +61,23 @@ class StepTable(DataTable[Text | str]):
         self.border_title = "Steps"
         self._shown: dict[str, Shown] = {}
         self._styles: dict[str, Style] = {}
+        self._hidden: frozenset[str] = frozenset()
+        """Columns dropped to leave Why room (`table_fit`): narrow terminals only."""
+        self._rows: list[StepRow] = []
+        self._now = 0.0
+        self._longest_name = 0
 
     def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
         for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+            if key not in self._hidden:
+                self.add_column(label, key=key, width=width)
+
+    def _visible(self) -> list[int]:
+        """The indices (in `COLUMNS`) of the columns shown now."""
+        return [i for i, (key, _, _) in enumerate(COLUMNS) if key not in self._hidden]
 
     @property
     def selected_step(self) -> str | None:
@@ -88,49 +100,56 @@ class StepTable(DataTable[Text | str]):
         self._shown = dict.fromkeys(self._shown, STALE)
 
     def show_steps(self, rows: Iterable[StepRow], now: float) -> None:
-        """Rebuild the rows: only when the DAG's shape changed."""
+        """Rebuild the rows: only when the DAG's shape changed (or columns come and go)."""
         selected = self.selected_step
         self.clear()
         self._shown.clear()
-        rows = list(rows)
-        for row in rows:
+        self._rows, self._now = list(rows), now
+        visible = self._visible()
+        for row in self._rows:
             shown = self._what_shows(row, now)
-            self.add_row(*self._cells(row, shown), key=row.name)
+            self.add_row(*(self._cell(i, row, shown) for i in visible), key=row.name)
             self._shown[row.name] = shown
-        self._size_name_column(rows)
+        self._size_name_column(self._rows)
         if selected is not None and selected in self._shown:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
-        self._fit_reason_column()
+        self._fit_columns()
 
     def _size_name_column(self, rows: list[StepRow]) -> None:
-        """Widen "Step" to the longest name now, instead of DataTable measuring every cell.
+        """Know the longest name now, instead of DataTable measuring every cell.
 
         DataTable measures each cell of each new row when it is next idle (~70 ms for a thousand
         rows); the other columns have fixed widths and names are plain text, so their longest
         length is the same answer, and knowing it now lets "Why" be fitted right away.
         """
-        name = self.columns[COLUMN_KEYS[1]]
         longest = max((cell_len(row.name) for row in rows), default=0)
-        name.content_width = max(name.content_width, longest)
+        self._longest_name = max(longest, cell_len(COLUMNS[1][1]))
         skip_measuring_new_rows(self)
 
     def on_resize(self) -> None:
-        self._fit_reason_column()
+        self._fit_columns()
 
-    def _fit_reason_column(self) -> None:
-        """Give "Why" the rest of the width: measuring it per update would cost O(rows)."""
-        reason = self.columns.get(ColumnKey("reason"))
-        if reason is None:
+    def _fit_columns(self) -> None:
+        """Give "Why" the rest of the width, dropping or narrowing the less useful columns
+        first when it is short (`table_fit`); measuring it per update would cost O(rows)."""
+        if not self.columns:
             return
-        others = sum(
-            column.get_render_width(self)
-            for key, column in self.columns.items()
-            if key != reason.key
+        fit = fit_columns(
+            self.scrollable_content_region.width, self._longest_name, self.cell_padding
         )
-        available = self.scrollable_content_region.width - others - 2 * self.cell_padding
-        width = max(REASON_MIN_WIDTH, available)
-        if reason.width != width or reason.auto_width:
-            reason.width, reason.auto_width = width, False
+        if fit.hidden != self._hidden:  # a rare event (a resize across a threshold): rebuild
+            self._hidden = fit.hidden
+            self.clear(columns=True)
+            self._add_columns()
+            self.show_steps(self._rows, self._now)
+            return
+        changed = False
+        for key, width in (("name", fit.name_width), ("reason", fit.reason_width)):
+            column = self.columns[ColumnKey(key)]
+            if column.width != width or column.auto_width:
+                column.width, column.auto_width = width, False
+                changed = True
+        if changed:
             widths_changed(self)
             self.refresh()
 
@@ -158,9 +177,9 @@ class StepTable(DataTable[Text | str]):
                 continue
             key = RowKey(row.name)
             cells = row_cells(self, key)
-            for index, column in enumerate(COLUMN_KEYS):
+            for index in self._visible():
                 if shown[index] != old[index]:
-                    cells[column] = self._cell(index, row, shown)
+                    cells[COLUMN_KEYS[index]] = self._cell(index, row, shown)
             self._shown[row.name] = shown
             changed += 1
             position = row_position(self, key)
@@ -175,7 +194,8 @@ class StepTable(DataTable[Text | str]):
     def _what_shows(self, row: StepRow, now: float) -> Shown:
         """Plain values that decide each cell, cheap enough to compute for every row per frame."""
         status = row.status
-        saved = format_duration(row.saved) if row.cached and row.saved else ""
+        saved_seconds = row.saved if row.cached else row.call_saved  # a hit, or calls inside
+        saved = format_duration(saved_seconds) if saved_seconds else ""
         # A hit did not run, and neither did a step skipped because something upstream failed.
         did_not_run = row.cached or status == StepStatus.SKIPPED
         elapsed = row.elapsed(now)
@@ -191,9 +211,6 @@ class StepTable(DataTable[Text | str]):
             (row.reason or "", status == StepStatus.FAILED),
         )
 
-    def _cells(self, row: StepRow, shown: Shown) -> list[Text | str]:
-        return [self._cell(index, row, shown) for index in range(len(COLUMN_KEYS))]
-
     def _cell(self, index: int, row: StepRow, shown: Shown) -> Text | str:
         """The renderable for column `index`, built from what `_what_shows` said it shows."""
         if index == 0:
@@ -201,7 +218,9 @@ class StepTable(DataTable[Text | str]):
                 f"{STATUS_SYMBOLS.get(row.status, '?')} {row.status}", style=self._style(row.status)
             )
         if index == 1:
-            return Text(row.name, style="bold" if shown[1] else "")
+            return Text(
+                row.name, style="bold" if shown[1] else "", no_wrap=True, overflow="ellipsis"
+            )
         if index == 2:
             return row.strategy
         if index == 3:
