@@ -18,7 +18,7 @@ from typing import Protocol
 
 import msgspec
 
-from ..config import user_config_path
+from .config import user_config_path
 from .errors import FlowymlError
 from .events import CallStats
 
