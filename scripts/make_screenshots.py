@@ -35,6 +35,7 @@ SHOTS = (
     "dag-view.svg",
     "failed-step.svg",
     "load-error.svg",
+    "data-change.svg",
 )
 
 
@@ -145,8 +146,29 @@ async def make(output: Path, theme: str) -> None:
             await select(pilot, app, "combine", tab="tab-logs")
             await shoot(app, pilot, output, "load-error.svg")
             await app.action_quit()
+        await data_change(work, output, theme)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+async def data_change(work: Path, output: Path, theme: str) -> None:
+    """The ETL example after its CSV was edited: the step that read it re-ran, with the diff."""
+    (work / "data").mkdir()
+    shutil.copy(ROOT / "pipelines" / "data" / "sales.csv", work / "data" / "sales.csv")
+    pipeline = work / "etl.py"
+    shutil.copy(ROOT / "pipelines" / "etl.py", pipeline)
+    app = make_app([pipeline], cache_dir=str(work / "etl-cache"), theme=theme, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await run_done(pilot, app, 1)
+        data = work / "data" / "sales.csv"
+        lines = data.read_text().splitlines(keepends=True)
+        lines[1] = lines[1].rsplit(",", 1)[0] + ",999.00\n"
+        data.write_text("".join(lines))
+        await pilot.press("r")
+        await run_done(pilot, app, 2)
+        await select(pilot, app, "load_data")
+        await shoot(app, pilot, output, "data-change.svg")
+        await app.action_quit()
 
 
 def main() -> int:
