@@ -11,6 +11,7 @@ import contextlib
 import importlib.machinery
 import importlib.util
 import marshal
+import os
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,10 @@ from .script_runs import RunHandler, ScriptRun
 
 _PIPELINE_FOLDERS: set[Path] = set()
 """Folders pipelines were loaded from in this process: their modules are re-imported."""
+_FOLDER_PREFIXES: tuple[str, ...] = ()
+"""The same folders as strings ending in a separator: every import asks whether its module
+lies under one, and a process that loaded hundreds of pipelines (a test suite, a long
+notebook) spent seconds per load comparing Paths one by one."""
 
 
 class LoadedFile:
@@ -67,7 +72,7 @@ def load_file(path: str | Path, on_run: RunHandler | None = None) -> LoadedFile:
     if folder in sys.path:
         sys.path.remove(folder)
     sys.path.insert(0, folder)
-    _PIPELINE_FOLDERS.add(path.parent)
+    _remember_folder(path.parent)
     _forget_local_modules()
     _install_fresh_finder()
     shim_on = install_flowyml_shim()
@@ -266,8 +271,15 @@ def _install_fresh_finder() -> None:
         sys.meta_path.insert(0, _FreshFinder())
 
 
+def _remember_folder(folder: Path) -> None:
+    global _FOLDER_PREFIXES
+    if folder not in _PIPELINE_FOLDERS:
+        _PIPELINE_FOLDERS.add(folder)
+        _FOLDER_PREFIXES = tuple(os.path.join(str(f), "") for f in _PIPELINE_FOLDERS)
+
+
 def _in_pipeline_folder(folder: Path) -> bool:
-    return any(folder.is_relative_to(root) for root in _PIPELINE_FOLDERS)
+    return os.path.join(str(folder), "").startswith(_FOLDER_PREFIXES)
 
 
 def _forget_local_modules() -> None:
