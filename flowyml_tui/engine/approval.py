@@ -76,10 +76,21 @@ def approval(
     as tags, not acted on."""
     from .step import step
 
+    func, inputs, tags = approval_parts(name, approver, auto_approve_if, step_kwargs)
+    return step(func, name=name, inputs=inputs or None, tags=tags, **step_kwargs)
+
+
+def approval_parts(
+    name: str,
+    approver: str | None,
+    auto_approve_if: Callable[..., Any] | None,
+    step_kwargs: dict[str, Any],
+) -> tuple[Callable[..., Any], list[str], dict[str, str]]:
+    """(the gate, the one input it passes on, its tags) of an approval step, ours or
+    flowyml's; takes `inputs` and `tags` out of `step_kwargs`."""
     inputs = list(step_kwargs.pop("inputs", None) or ())
     tags = dict(step_kwargs.pop("tags", None) or {})
     if approver is not None:
         tags["approver"] = approver
     tags["approval"] = "required"
-    func = gate(name, auto_approve_if, with_input=bool(inputs))
-    return step(func, name=name, inputs=inputs[:1] or None, tags=tags, **step_kwargs)
+    return gate(name, auto_approve_if, with_input=bool(inputs)), inputs[:1], tags

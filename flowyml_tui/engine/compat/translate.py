@@ -214,15 +214,10 @@ def flowyml_approval(
     a flowyml `Step` running our approval gate, translated like any other step."""
     from flowyml.core.step import Step as FlowymlStep
 
-    from ..approval import gate
+    from ..approval import approval_parts
 
-    inputs = list(step_kwargs.pop("inputs", None) or ())
-    tags = dict(step_kwargs.pop("tags", None) or {})
-    if approver is not None:
-        tags["approver"] = approver
-    tags["approval"] = "required"
-    func = gate(name, auto_approve_if, with_input=bool(inputs))
-    return FlowymlStep(func, name=name, inputs=inputs[:1], tags=tags, **step_kwargs)
+    func, inputs, tags = approval_parts(name, approver, auto_approve_if, step_kwargs)
+    return FlowymlStep(func, name=name, inputs=inputs, tags=tags, **step_kwargs)
 
 
 OUR_METHODS = ("cache_stats", "check_cache", "invalidate_cache", "rerun", "dry_run")
