@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import msgspec
 
 from .model import Read
-from .recorder import FOLDER, Signature, signature
+from .recorder import FOLDER, Signature
 from .snapshot import GLOB, TEXT_LIMIT, file_digest, folder_digest, glob_digest, unpack_text
 
 _checked: dict[str, tuple[Signature, str]] = {}
@@ -41,7 +41,8 @@ def first_change(
     old_text: Callable[[str], bytes | None] | None = None,
 ) -> ReadChange | None:
     """The first recorded read that no longer holds, or None when all do. `old_text` finds
-    the compressed text a file had (by digest), for the diff of a changed text file.
+    the compressed text a file had (by digest), for the diff of a changed text file. A file
+    whose bytes changed is read again for its diff: only then, when the step re-runs anyway.
 
     The loop is the cost of deciding a cached step that read many files: one `stat` each,
     compared field by field; anything else takes `_changed`, which hashes if it must.
@@ -65,15 +66,21 @@ def first_change(
             and read.kind != GLOB
         ):
             continue
-        change = _changed(read, root, old_text)
+        now = None if st is None else (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        change = _changed(read, root, old_text, now)
         if change is not None:
             return change
     return None
 
 
 def _changed(
-    read: Read, root: str | None, old_text: Callable[[str], bytes | None] | None
+    read: Read,
+    root: str | None,
+    old_text: Callable[[str], bytes | None] | None,
+    now: Signature | None,
 ) -> ReadChange | None:
+    """Why `read` no longer holds, or None; `now` is the path's signature `first_change` just
+    took (it already found it different from the recorded one, or the read is a glob)."""
     shown = read.path
     if read.kind == GLOB:
         pattern = resolved_path(read.path, root)
@@ -84,13 +91,10 @@ def _changed(
         what = f"+{delta}" if delta > 0 else str(delta) if delta else "renamed"
         return ReadChange(f"files matching {shown} changed ({what})", shown)
     path = resolved_path(read.path, root)
-    now = signature(path)
     if now is None:
         if not read.digest:
             return None  # absent then, absent now
         return ReadChange(f"{_noun(read)} removed: {shown}", shown)
-    if _same_signature(read, now):
-        return None
     if read.kind == FOLDER:
         found = folder_digest(path)
         if found is not None and found[1] == read.digest:
@@ -112,13 +116,6 @@ def _changed(
         return None
     verb = "added" if not read.digest else "changed"
     return ReadChange(f"{_noun(read)} {verb}: {shown}", shown, _diff(read, path, shown, old_text))
-
-
-def _same_signature(read: Read, now: Signature) -> bool:
-    """A folder's size field counts its names, not the bytes `stat` reports."""
-    if read.kind == FOLDER:
-        return now[1:] == (read.mtime_ns, read.ctime_ns, read.inode)
-    return now == (read.size, read.mtime_ns, read.ctime_ns, read.inode)
 
 
 def _noun(read: Read) -> str:
