@@ -84,7 +84,7 @@ class _InFlight(msgspec.Struct):
 
 
 def new_run_id() -> str:
-    """Sortable and unique: the start time, then a random suffix."""
+    """Unique, and sortable to the second: the start time, then a random suffix."""
     return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
 
 

@@ -3,7 +3,6 @@ SQLite, real worker processes and a real Dask cluster): never a stale result tha
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
@@ -12,6 +11,7 @@ import time
 import pytest
 
 from flowyml_tui.engine.events import ReasonKind, StepFinished, StepStatus
+from flowyml_tui.engine.records import load_run
 from flowyml_tui.engine.run import InlineRunner
 from flowyml_tui.engine.run.process import ProcessRunner
 from tests.needs import need
@@ -311,8 +311,7 @@ def test_reads_are_in_the_run_record_with_path_and_digest(loader, tmp_path):
     make, data = loader
     pipeline = make()
     result = pipeline.run()
-    records = sorted((tmp_path / "cache" / "runs").glob("*.json"))
-    record = json.loads(records[-1].read_text())
+    record = load_run(tmp_path / "cache")
     (step,) = [s for s in record["steps"] if s["name"] == "load_data"]
     (read,) = step["reads"]
     assert read["path"] == "data.csv" and read["kind"] == "file"
@@ -381,7 +380,7 @@ def test_the_html_and_markdown_reports_show_what_each_step_read(loader, tmp_path
     make().run()
     data.write_text("<script>x</script>,1\n")
     make().run()
-    record = json.loads(sorted((tmp_path / "cache" / "runs").glob("*.json"))[-1].read_text())
+    record = load_run(tmp_path / "cache")  # the newest: run ids sort only to the second
     (digest,) = [r["digest"] for s in record["steps"] for r in s.get("reads", [])]
     line = f"data.csv  {data.stat().st_size} B  {digest[:12]}"
     markdown = render_markdown(record)
