@@ -9,10 +9,12 @@ teammate's run uploads its blobs before its record, and may be between the two r
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import msgspec
 
-from .values import BlobValues
+if TYPE_CHECKING:
+    from .values import BlobValues
 
 DEFAULT_GRACE = 24 * 3600.0
 

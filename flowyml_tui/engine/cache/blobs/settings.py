@@ -43,6 +43,16 @@ def blobs_url(blobs: str | os.PathLike[str] | None = None) -> str | None:
         )
     if "://" not in url:
         return Path(url).expanduser().absolute().as_uri()
+    scheme = urlsplit(url).scheme
+    try:
+        import fsspec
+    except ImportError:
+        return url  # open_blobs says what to install, once
+    if scheme not in fsspec.available_protocols():
+        raise SettingError(
+            f"the blob store {url!r} uses {scheme}://, which fsspec does not know; use "
+            "s3://BUCKET/PREFIX or file:///PATH/TO/FOLDER"
+        )
     return url
 
 
@@ -52,21 +62,10 @@ def threshold() -> int:
 
 def check_blob_settings(blobs: str | None = None) -> None:
     """Everything the blob tier reads from arguments and environment, checked up front."""
-    url = blobs_url(blobs)
-    if url is None:
+    if blobs_url(blobs) is None:
         return
     team_secret()
     threshold()
-    scheme = urlsplit(url).scheme
-    try:
-        import fsspec
-    except ImportError:
-        return  # open_blobs says so at the run
-    if scheme not in fsspec.available_protocols():
-        raise SettingError(
-            f"the blob store {url!r} uses {scheme}://, which fsspec does not know; use "
-            "s3://BUCKET/PREFIX or file:///PATH/TO/FOLDER"
-        )
 
 
 def open_blobs(url: str, notices: Notices, *, scratch: Path | None = None):  # -> BlobValues | None

@@ -8,8 +8,10 @@ else to share one).
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
-from .store import BlobStore
+if TYPE_CHECKING:
+    from .store import BlobStore
 
 DEFAULT_THRESHOLD = 2**20
 
