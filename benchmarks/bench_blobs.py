@@ -100,8 +100,13 @@ def child(op: str, path: str, key: str) -> None:
     from flowyml_tui.engine.cache.notices import Notices
 
     url = f"s3://{BUCKET}/ours"
-    store = BlobStore(url, Breaker(url, Notices()), **S3_OPTIONS)
-    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    # moto completes a 1 GB multipart upload slower than botocore's default 60 s read
+    # timeout on this machine, and a retried CompleteMultipartUpload then collides with the
+    # first one inside moto: both clients get a timeout that outlasts it.
+    slow_server = {"read_timeout": 900, "retries": {"max_attempts": 1}}
+    options = {**S3_OPTIONS, "config_kwargs": {**S3_OPTIONS["config_kwargs"], **slow_server}}
+    store = BlobStore(url, Breaker(url, Notices()), **options)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, config_kwargs=slow_server)
     fs.ls(BUCKET)  # both clients connected before the clock starts
     store.fs.ls(BUCKET)
     size = os.path.getsize(path) if op.startswith("up") else int(key.split(":")[1])
