@@ -190,7 +190,8 @@ class BlobStore:
 
     def _download(self, digest: str, local: Path) -> None:
         try:
-            self._call(self.fs.get_file, self.path(digest), os.fspath(local), **self._download_parts)
+            source, target = self.path(digest), os.fspath(local)
+            self._call(self.fs.get_file, source, target, **self._download_parts)
         except FileNotFoundError:
             raise BlobCorrupt(f"blob {digest} is missing from {self.url}") from None
         self.counts["downloaded"] += 1
