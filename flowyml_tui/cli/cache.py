@@ -11,9 +11,9 @@ import time
 from ..engine.cache import CacheStore, open_store, store_path
 from ..engine.cache.files import referenced_read_only, remove_orphans, usage, wipe
 from ..engine.cache.sharing import SHARED_ENV
-from ..engine.display import format_bytes, format_duration, plural
+from ..engine.describe.display import format_bytes, format_duration, plural
 from ..engine.errors import AmbiguousStepError, CacheFullError, FlowymlError, UnknownStepError
-from ..engine.totals import format_rate
+from ..engine.history.totals import format_rate
 from .common import add_cache_dir, add_shared, open_existing_store
 
 
@@ -176,7 +176,7 @@ def known_steps(store: CacheStore, pipeline: str | None) -> list[str]:
     newest run record (a step that only ever failed has a record but no entry)."""
     import warnings
 
-    from ..engine.records import RunRecordError, RunRecordWarning, list_runs, load_run
+    from ..engine.history.records import RunRecordError, RunRecordWarning, list_runs, load_run
 
     names = {
         row["step"]

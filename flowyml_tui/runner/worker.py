@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     go = _watch_lifeline(args.lifeline_fd) if args.lifeline_fd is not None else None
     try:  # before waiting: a spare worker has the engine imported when the save comes
         with paused_gc():
-            from flowyml_tui.engine.loader import load_pipelines
+            from flowyml_tui.engine.load.loader import load_pipelines
 
             if args.wait_for_go:
                 _import_flowyml_ahead(Path(os.path.abspath(args.file)))
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
 
     overrides = json.loads(args.context_json) if args.context_json else {}
     if args.approve:  # before any worker process starts: they inherit it
-        from flowyml_tui.engine.approval import grant
+        from flowyml_tui.engine.define.approval import grant
 
         grant(args.approve)
     runner = None

@@ -647,8 +647,9 @@ class FlowymlApp(App[int]):
 
     @property
     def waiting_approvals(self) -> list[str]:
-        """Approval steps of the last run that failed waiting for a yes (`engine/approval.py`)."""
-        from flowyml_tui.engine.approval import WAITING_MARK
+        """Approval steps of the last run that failed waiting for a yes
+        (`engine/define/approval.py`)."""
+        from flowyml_tui.engine.define.approval import WAITING_MARK
 
         return [
             name

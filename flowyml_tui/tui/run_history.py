@@ -16,8 +16,8 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from flowyml_tui.engine.display import STATUS_SYMBOLS, format_duration
-from flowyml_tui.engine.records import RunSummary
+from flowyml_tui.engine.describe.display import STATUS_SYMBOLS, format_duration
+from flowyml_tui.engine.history.records import RunSummary
 from flowyml_tui.report.compare import compare_runs, context_change_text
 
 Record = dict[str, Any]

@@ -24,8 +24,8 @@ from flowyml_tui.engine.events import (
     StepStarted,
     StepStatus,
 )
+from flowyml_tui.engine.history.totals import RunTotals, run_totals
 from flowyml_tui.engine.reads.model import Read
-from flowyml_tui.engine.totals import RunTotals, run_totals
 from flowyml_tui.runner.protocol import ChildExited, ChildOutput, LoadFailed, RunCancelled
 
 from .problems import explain_load_failure
@@ -111,7 +111,7 @@ class StepRow:
 
     @property
     def cache(self) -> str:
-        """The cache strategy (a `StepOutcome` for engine/totals.py)."""
+        """The cache strategy (a `StepOutcome` for engine/history/totals.py)."""
         return self.info.cache
 
     @property
@@ -468,8 +468,8 @@ class RunModel:
 
     def log_file(self, name: str) -> Path | None:
         """The whole output of step `name` in this run, if the run wrote it to disk."""
-        from flowyml_tui.engine.logfiles import LOGS_DIRNAME, log_file_name
-        from flowyml_tui.engine.records import runs_dir
+        from flowyml_tui.engine.call.log_files import LOGS_DIRNAME, log_file_name
+        from flowyml_tui.engine.history.records import runs_dir
 
         if not (self.cache_dir and self.run_id):
             return None

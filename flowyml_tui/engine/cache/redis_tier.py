@@ -84,8 +84,7 @@ class RedisTier:
         self.url, self.project, self.ttl, self.max_value = url, project, ttl, max_value
         self.path = Path(url)
         self.unreadable: set[str] = set()
-        self._secret = secret
-        self._signer = Signer(secret)
+        self.signer = Signer(secret)
         self._prefix = namespace(project)
         self._link = RedisLink(url, timeout=timeout, retry_after=retry_after)
         self._redis = self._link.client
@@ -136,7 +135,7 @@ class RedisTier:
     def _verified(self, name: str, kind: str, raw: bytes, what: str) -> bytes | None:
         """The payload of a signed record read from `name`, or None (refused, with a notice)."""
         try:
-            return bytes(self._signer.verify(name, kind, raw))
+            return bytes(self.signer.verify(name, kind, raw))
         except Refused as why:
             self._refuse(f"{what} {why}" if "SHA" in str(why) else f"{what} is {why}")
             return None
@@ -224,7 +223,7 @@ class RedisTier:
             )
             note = {"pipeline": meta.pipeline, "step": meta.step, "bytes": sum(map(len, blobs))}
             name = self._name("big", meta.key)
-            record = self._signer.sign(name, NOTE, json.dumps(note).encode())
+            record = self.signer.sign(name, NOTE, json.dumps(note).encode())
             self._call(self._redis.set, name, record, ex=self.ttl)
             return
         self.put_entries([(meta, blobs, sources)])
@@ -245,7 +244,7 @@ class RedisTier:
     ) -> Header:
         digests = [hashlib.sha256(b).hexdigest() for b in blobs]
         header = Header(entry=meta, sha256=digests, host=socket.gethostname(), user=_user())
-        ttl, sign, name = self.ttl, self._signer.sign, self._name
+        ttl, sign, name = self.ttl, self.signer.sign, self._name
         for digest, blob in zip(digests, blobs, strict=True):
             pipe.set(name("v", digest), blob, ex=ttl)
         for fn_hash, text in sources.items():

@@ -11,8 +11,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from flowyml_tui.engine.display import format_duration
-from flowyml_tui.engine.totals import format_rate
+from flowyml_tui.engine.describe.display import format_duration
+from flowyml_tui.engine.history.totals import format_rate
 
 from ..state import RunModel
 from .colours import status_style

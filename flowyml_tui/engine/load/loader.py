@@ -18,12 +18,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from . import codecache, main_block, script_runs
-from .compat import translate
-from .compat.shim import install_flowyml_shim
-from .errors import PipelineLoadError
-from .hashing import is_user_file
-from .pipeline import Pipeline
+from ..compat import translate
+from ..compat.shim import install_flowyml_shim
+from ..errors import PipelineLoadError
+from ..hashing import code_cache as codecache
+from ..hashing import is_user_file
+from ..pipeline import Pipeline
+from . import main_block, script_runs
 from .script_runs import RunHandler, ScriptRun
 
 _PIPELINE_FOLDERS: set[Path] = set()

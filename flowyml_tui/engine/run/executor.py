@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .cache import CorruptEntry, Store
-from .callscope import calls_dir
-from .errors import FlowymlError
-from .events import (
+from ..cache import CorruptEntry, Store
+from ..call.log_files import OutputTail
+from ..call.scope import calls_dir
+from ..define.graph import Graph
+from ..errors import FlowymlError
+from ..events import (
     CallStats,
     Event,
     ReasonKind,
@@ -31,25 +33,23 @@ from .events import (
     StepStarted,
     StepStatus,
 )
-from .graph import Graph
-from .logfiles import OutputTail
-from .reads.snapshot import ReadSnapshot
-from .result import Outputs, ResultsAfterRun, RunResult, StepResult, StepResults
-from .run import decide
-from .run.decide import Clock, Decision, WorkspaceSnapshot
-from .run.held import HeldOutputs, HoldSpec, split_outputs
-from .run.inputs import HELD, RunValues
-from .run.keying import Keying
-from .run.ledger import RunLedger
-from .run.runner import InlineRunner, StepRunner, StepTask, user_traceback
-from .run.scheduler import Scheduler
-from .run.storing import EntryWriter
-from .step import CachePolicy, Step
+from ..reads.snapshot import ReadSnapshot
+from ..result import Outputs, ResultsAfterRun, RunResult, StepResult, StepResults
+from ..step import CachePolicy, Step
+from . import decide
+from .decide import Clock, Decision, WorkspaceSnapshot
+from .held import HeldOutputs, HoldSpec, split_outputs
+from .inputs import HELD, RunValues
+from .keying import Keying
+from .ledger import RunLedger
+from .runner import InlineRunner, StepRunner, StepTask, user_traceback
+from .scheduler import Scheduler
+from .storing import EntryWriter
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from .run.runner import StepOutcome
+    from .runner import StepOutcome
 
 EventSink = Callable[[Event], None]
 _MAX_REDECISIONS = 20
@@ -113,8 +113,11 @@ class Executor:
         self.code_hash_mode = code_hash_mode
         self.source_file = source_file
         self.run_id = new_run_id()
+        self.lean_hits = True
+        """False sends every step through the full decision: how tests hold the inlined hit
+        path (`_cached_hit`) to reporting exactly what the full path reports."""
         self._sink = on_event
-        self._scheduler = Scheduler(graph)
+        self.scheduler = Scheduler(graph)
         self._own_runner = runner is None
         self._runner: StepRunner = InlineRunner() if runner is None else runner
         self._holds = self._runner.holds_values
@@ -268,7 +271,7 @@ class Executor:
         """A `condition=`'s answer before a run; None if it reads outputs not made yet."""
         if step.condition is None:
             return True
-        from .compat.condition import planned_condition
+        from ..compat.condition import planned_condition
 
         unknown = {name for s in will_run for name in self.graph.step(s).outputs}
         try:
@@ -294,7 +297,7 @@ class Executor:
             return
         from concurrent.futures import FIRST_COMPLETED, wait
 
-        scheduler = self._scheduler
+        scheduler = self.scheduler
         scheduler.start(done=self._results)
         ready = deque(scheduler.take())
         flying: dict[Future[StepOutcome], _InFlight] = {}
@@ -348,7 +351,7 @@ class Executor:
         downstream go to the ready-set machinery, which does not look the missed ones up
         again.
         """
-        if self.store is None:
+        if self.store is None or not self.lean_hits:
             return {s.name for s in self.graph.order}
         results, upstream = self._results, self.graph.upstream
         undecided: set[str] = set()
@@ -375,8 +378,8 @@ class Executor:
         """One step at a time, in order. A plain hit is asked for first, as `_begin_step`
         would once it found nothing broken upstream and no `condition=` to ask: a cached
         step then costs one call here, not three."""
-        results, scheduler = self._results, self._scheduler
-        hit = self._cached_hit if self.store is not None else None
+        results, scheduler = self._results, self.scheduler
+        hit = self._cached_hit if self.store is not None and self.lean_hits else None
         for step in scheduler.one_at_a_time():
             if hit is None or step.condition is not None or scheduler.broken:
                 results[step.name] = self._run_step(step)
@@ -398,14 +401,14 @@ class Executor:
         """A step decided here (hit, pinned, skipped, failed to decide) as its result; one
         that executes as submitted; None if it executes and `may_submit` is false.
         `try_hit=False`: `_cached_hit` already said no, go straight to the full decision."""
-        scheduler = self._scheduler
+        scheduler = self.scheduler
         broken = scheduler.broken_upstream(step) if scheduler.broken else None
         if broken is None and step.condition is not None and step.name not in self._went_on:
             skipped = self._check_condition(step)
             if skipped is not None:
                 return skipped
             self._went_on.add(step.name)  # a step held for a free runner is not asked again
-        if broken is None and try_hit and self.store is not None:
+        if broken is None and try_hit and self.store is not None and self.lean_hits:
             hit = self._cached_hit(step)
             if hit is not None:
                 return hit
@@ -446,7 +449,7 @@ class Executor:
 
     def _check_condition(self, step: Step) -> StepResult | None:
         """flowyml's `condition=`: None to go on, else the step's skipped or failed result."""
-        from .compat.condition import condition_arguments
+        from ..compat.condition import condition_arguments
 
         result = StepResult(name=step.name)
         try:
@@ -461,7 +464,7 @@ class Executor:
             return None
         result.status, result.reason_kind = StepStatus.SKIPPED, ReasonKind.SKIPPED
         result.reason = "condition false"
-        self._scheduler.broken.add(step.name)
+        self.scheduler.broken.add(step.name)
         self._finish(step, result)
         return result
 
@@ -824,7 +827,7 @@ class Executor:
                 continue
             step = self.graph.step(name)
             self.inputs.forget(step)
-            self._scheduler.broken.discard(name)
+            self.scheduler.broken.discard(name)
             self._used.pop(name, None)
             self._results[name] = self._run_step(step)
 
@@ -843,7 +846,7 @@ class Executor:
     def _fail(
         self, result: StepResult, exc: BaseException, prefix: str, formatted: str | None = None
     ) -> None:
-        self._scheduler.broken.add(result.name)
+        self.scheduler.broken.add(result.name)
         result.status = StepStatus.FAILED
         result.reason_kind = ReasonKind.FAILED
         result.reason = f"{prefix}{type(exc).__name__}: {exc}"
