@@ -68,7 +68,8 @@ class SharedTierDown(Exception):
 
 
 class RedisTier:
-    """An `EntryStore` over Redis (redis-py), namespaced by project and key format."""
+    """An `EntryStore` over Redis (redis-py), namespaced by project and key format: it passes
+    the store contract suite alone, as the tier `TieredStore` puts behind the local store."""
 
     def __init__(
         self,
@@ -90,6 +91,8 @@ class RedisTier:
         self._redis = self._link.client
         self.notices = Notices()
         """For the run's event stream: offline, refused, not shared (see `Notices`)."""
+        self.layered = True
+        """Every entry it serves comes from the team's tier, not this process's own."""
         self._headers: dict[str, Header] = {}
         self._refused: set[str] = set()
         """Keys refused once: not fetched (nor warned about) again until rewritten."""
@@ -192,7 +195,10 @@ class RedisTier:
                 self._header(key, raw)
         return {k: self._headers[k].entry for k in keys if k in self._headers}
 
-    def prefetch(self, pipeline: str, steps: Iterable[str]) -> dict[str, Entry]:
+    def prefetch(self, pipeline: str, steps: Iterable[str]) -> int:
+        return len(self.fetch_newest(pipeline, steps))
+
+    def fetch_newest(self, pipeline: str, steps: Iterable[str]) -> dict[str, Entry]:
         """The newest entries of these steps, in two round trips for the whole DAG."""
         names = list(steps)
         pipe = self._redis.pipeline(transaction=False)
@@ -205,9 +211,12 @@ class RedisTier:
         keys = self._call(self._redis.zrevrange, self._scope(pipeline, step), 0, 0)
         return self.get_entry(keys[0].decode()) if keys else None
 
-    def writer(self, key: str) -> str | None:
+    def tier_of(self, key: str | None) -> str | None:
+        return "shared" if key is not None and key in self._headers else None
+
+    def writer_of(self, key: str | None) -> str | None:
         """`user@host` who wrote a shared entry this process has read, for the Why pane."""
-        header = self._headers.get(key)
+        header = self._headers.get(key) if key is not None else None
         return f"{header.user}@{header.host}" if header else None
 
     def put_entry(self, meta: Entry, blobs: list[bytes], sources: dict[str, str]) -> None:
