@@ -28,7 +28,7 @@ from ..engine.load.loader import load_file, pick_pipeline
 from ..engine.pipeline import Pipeline
 from ..engine.result import RunResult, empty_result
 from ..engine.run.choose import add_runner_arguments, check_jobs, make_runner
-from ..engine.run.executor import StepPlan
+from ..engine.run.planning import StepPlan
 from ..engine.run.runner import StepRunner
 from ..runner.context_args import parse_context
 from ..startup import paused_gc

@@ -19,7 +19,8 @@ from .history.records import RunRecorder
 from .history.savings import DEFAULT_CURRENCY, Rate, RateError, checked_rate, configured_rate
 from .load import script_runs
 from .result import RunResult
-from .run.executor import Executor, StepPlan
+from .run.executor import Executor
+from .run.planning import StepPlan
 from .run.runner import StepRunner
 from .step import Step
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..cache import CacheStore
     from ..define.graph import Graph
     from ..result import RunResult
-    from ..run.executor import StepPlan
+    from ..run.planning import StepPlan
 
 
 class _PipelineLike(Protocol):

@@ -42,6 +42,7 @@ from .held import HeldOutputs, HoldSpec, split_outputs
 from .inputs import HELD, RunValues
 from .keying import Keying
 from .ledger import RunLedger
+from .planning import StepPlan, plan_steps
 from .runner import InlineRunner, StepRunner, StepTask, user_traceback
 from .scheduler import Scheduler
 from .storing import EntryWriter
@@ -58,16 +59,6 @@ _MAX_REDECISIONS = 20
 _OFF, _KEYED, _INPUT_ONLY = CachePolicy.DISABLED, CachePolicy.KEY_FN, CachePolicy.INPUT_HASH
 _CACHED, _EXECUTED, _FAILED = StepStatus.CACHED, StepStatus.EXECUTED, StepStatus.FAILED
 _REASON_CACHED = ReasonKind.CACHED
-
-
-class StepPlan(msgspec.Struct, frozen=True):
-    """What a run would do with one step, without running anything (`Pipeline.plan`)."""
-
-    step: str
-    action: str
-    """"hit", "run", "pinned" or "skip"."""
-    reason: str
-    reason_kind: ReasonKind
 
 
 class _InFlight(msgspec.Struct):
@@ -235,54 +226,7 @@ class Executor:
 
     def plan(self) -> list[StepPlan]:
         """Decide every step as `run` would, executing nothing; unknown outputs are "will run"."""
-        plans = []
-        will_run: set[str] = set()
-        skipped: set[str] = set()
-        for step in self.graph.order:
-            gone = next((u for u in self.graph.upstream[step.name] if u in skipped), None)
-            asked = None if gone is not None else self._plan_condition(step, will_run)
-            if gone is not None or asked is False:
-                why = "condition false" if gone is None else f"upstream {gone} skipped"
-                plans.append(StepPlan(step.name, "skip", why, ReasonKind.SKIPPED))
-                skipped.add(step.name)
-                continue
-            if isinstance(asked, StepPlan):
-                plans.append(asked)
-                will_run.add(step.name)
-                continue
-            blocked = [u for u in self.graph.upstream[step.name] if u in will_run]
-            try:
-                decision = self._decide(step, pending_upstream=blocked)
-            except FlowymlError as exc:
-                plans.append(StepPlan(step.name, "run", f"failed: {exc}", ReasonKind.FAILED))
-                will_run.add(step.name)
-                continue
-            if decision.action == "run":
-                will_run.add(step.name)
-            elif decision.entry is not None:
-                self.inputs.remember_entry(step, decision.entry)
-            reason = decision.reason
-            if asked is None and step.condition is not None:
-                reason += " (its condition is asked when the run gets there)"
-            plans.append(StepPlan(step.name, decision.action, reason, decision.kind))
-        return plans
-
-    def _plan_condition(self, step: Step, will_run: set[str]) -> bool | StepPlan | None:
-        """A `condition=`'s answer before a run; None if it reads outputs not made yet."""
-        if step.condition is None:
-            return True
-        from ..compat.condition import planned_condition
-
-        unknown = {name for s in will_run for name in self.graph.step(s).outputs}
-        try:
-            return planned_condition(step, self.context, self._planned_values, unknown)
-        except Exception as exc:
-            why = f"failed: condition check failed: {type(exc).__name__}: {exc}"
-            return StepPlan(step.name, "run", why, ReasonKind.FAILED)
-
-    def _planned_values(self) -> dict[str, Any]:
-        """Output name -> value of every output `plan` found in the cache so far."""
-        return {name: self.materialize(name) for name in self._output_entry}
+        return plan_steps(self.graph, self.context, self._decide, self.inputs, self.materialize)
 
     def _run_parallel(self, capacity: int) -> None:
         """Submit each step as soon as its upstream steps are done, up to `capacity` at once.
