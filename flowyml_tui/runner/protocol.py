@@ -102,6 +102,24 @@ class WorkerExiting(RunnerMessage, frozen=True, tag="worker_exiting"):
     step: str | None = None
 
 
+class ModulesImported(RunnerMessage, frozen=True, tag="modules_imported"):
+    """Worker -> session only, at the end of a run: the third-party modules it imported, in
+    order, which the next spare worker imports while it waits (`runner/warm.py`)."""
+
+    kind: ClassVar[str] = "modules_imported"
+    modules: tuple[str, ...]
+
+
+class WarmedUp(RunnerMessage, frozen=True, tag="warmed_up"):
+    """A spare worker was told to go with these libraries already imported; `extra_bytes` is
+    what importing them added to its resident memory (None where it cannot be read)."""
+
+    kind: ClassVar[str] = "warmed_up"
+    packages: tuple[str, ...]
+    modules: int
+    extra_bytes: int | None = None
+
+
 Message = Event | RunnerMessage
 AnyMessage = (
     AnyEvent
@@ -111,6 +129,8 @@ AnyMessage = (
     | ChildExited
     | RunCancelled
     | WorkerExiting
+    | ModulesImported
+    | WarmedUp
 )
 """Everything the worker sends, one tagged union: one decoder reads any line."""
 _KINDS = {cls.kind for cls in AnyMessage.__args__}

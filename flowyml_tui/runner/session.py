@@ -17,9 +17,11 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
@@ -34,17 +36,22 @@ from flowyml_tui.runner.protocol import (
     ChildExited,
     ChildOutput,
     LoadFailed,
+    ModulesImported,
     PipelinesFound,
     ProtocolError,
     RunCancelled,
     StepLogBatch,
+    WarmedUp,
     WorkerExiting,
     decode_line,
     is_log_batch,
 )
 from flowyml_tui.runner.stopped_record import STOPPED, StoppedRunRecord
+from flowyml_tui.runner.warm import shadowed, top_level
 
-RunMessage = Event | PipelinesFound | LoadFailed | ChildOutput | ChildExited | RunCancelled
+RunMessage = (
+    Event | PipelinesFound | LoadFailed | ChildOutput | ChildExited | RunCancelled | WarmedUp
+)
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
 _LINE_LIMIT = 64 * 1024 * 1024  # a StepFinished with a long diff is still one line
@@ -129,6 +136,8 @@ class _Run:
     finished: bool = False
     load_failed: bool = False
     exit_notice: WorkerExiting | None = None
+    imports: tuple[str, ...] | None = None
+    """The third-party modules the worker said it imported (`ModulesImported`)."""
     current_step: str | None = None
     step_sources: dict[str, tuple[str | None, int | None]] = field(default_factory=dict)
     stderr_tail: _Tail = field(default_factory=lambda: _Tail(_STDERR_KEPT))
@@ -160,6 +169,8 @@ class _Child:
     life_w: int
     argv: tuple[str, ...]
     events_fd: int
+    warm_packages: tuple[str, ...] = ()
+    """The top-level packages it imports while it waits."""
 
     def close_fds(self) -> None:
         """Close what we still own (-1: closed, or handed to a transport); EOF stops a spare."""
@@ -178,8 +189,10 @@ class RunSession:
     """Runs one pipeline file, one child process at a time.
 
     With `warm=True` (the default) a spare worker is started after each run: it has imported the
-    engine and waits, so the next save only pays for importing the user's file. It imports no
-    user code before it is told to go, so every run still loads the pipeline fresh.
+    engine and waits, so the next save only pays for importing the user's file. With
+    `warm_imports=True` (the default) it also imports the third-party modules the last run
+    imported (`runner/warm.py`). It imports no user code before it is told to go, so every run
+    still loads the pipeline and the user's modules fresh.
     """
 
     def __init__(
@@ -193,6 +206,7 @@ class RunSession:
         cwd: Path | None = None,
         grace_seconds: float = 2.0,
         warm: bool = True,
+        warm_imports: bool = True,
         context: Mapping[str, Any] | None = None,
         runner_args: tuple[str, ...] = (),
     ) -> None:
@@ -211,6 +225,11 @@ class RunSession:
         self.cwd = cwd
         self.grace_seconds = grace_seconds
         self.warm = warm
+        self.warm_imports = warm_imports
+        """The spare also imports the third-party modules the last run imported (`--no-warm`
+        turns it off): a save then skips the libraries' import time too."""
+        self._warm_modules: tuple[str, ...] = ()
+        self._warm_dir: str | None = None
         self._current: _Run | None = None
         self._spare: _Child | None = None
         self._closed = False
@@ -290,6 +309,9 @@ class RunSession:
                 if isinstance(item, WorkerExiting):
                     run.exit_notice = item
                     continue
+                if isinstance(item, ModulesImported):
+                    run.imports = item.modules
+                    continue
                 if isinstance(item, StepLogBatch):
                     if batched_logs:
                         yield item  # type: ignore[misc]
@@ -303,6 +325,7 @@ class RunSession:
             final = self._final_message(run, returncode)
             if final is not None:
                 yield final
+            self._remember_imports(run)
             if self.warm and not self._closed and self._spare is None:
                 self._spare = self._spawn()  # the next save skips Python and engine start-up
         finally:
@@ -347,12 +370,47 @@ class RunSession:
         spare, self._spare = self._spare, None
         if spare is not None:
             await _discard(spare)
+        if self._warm_dir is not None:
+            shutil.rmtree(self._warm_dir, ignore_errors=True)
+            self._warm_dir = None
+
+    def _remember_imports(self, run: _Run) -> None:
+        """A finished run's imports are the next spare's list; a run that stopped early
+        (a cancel, a load error) adds its imports to the list it had, since it saw less."""
+        if run.imports is None:
+            return
+        if run.finished:
+            self._warm_modules = run.imports
+        else:
+            self._warm_modules = tuple(dict.fromkeys((*self._warm_modules, *run.imports)))
+
+    def _warm_arguments(self) -> tuple[list[str], tuple[str, ...]]:
+        """What a new worker is told about warming up, and the packages it will import."""
+        if not self.warm_imports:
+            return [], ()
+        if not self._warm_modules:
+            return ["--report-imports"], ()
+        if self._warm_dir is None:
+            self._warm_dir = tempfile.mkdtemp(prefix="flowyml-warm-")
+        listing = os.path.join(self._warm_dir, "modules")
+        with open(listing + ".tmp", "w", encoding="utf-8") as out:
+            out.write("\n".join(self._warm_modules))
+        os.replace(listing + ".tmp", listing)  # a spare starting now reads a whole list
+        return ["--report-imports", "--warm-list", listing], top_level(self._warm_modules)
+
+    def _project_folders(self) -> tuple[str, ...]:
+        """Where the worker finds the user's modules: the pipeline's folder and its cwd."""
+        return (str(self.path.resolve().parent), str(self.cwd or os.getcwd()))
 
     def _start(self) -> _Child:
         """The spare if it still fits the settings, else a new child; either way, told to go."""
         spare, self._spare = self._spare, None
         if spare is not None:
-            if spare.proc.returncode is None and spare.argv == tuple(self.command()):
+            if (
+                spare.proc.returncode is None
+                and spare.argv == tuple(self.command())
+                and not shadowed(spare.warm_packages, self._project_folders())
+            ):  # a project file named like a warmed library: that run must import the file
                 try:
                     os.write(spare.life_w, b"g")
                     return spare
@@ -372,9 +430,10 @@ class RunSession:
         life_r, life_w = os.pipe()
         argv = self.command()
         fds = ["--events-fd", str(events_w), "--lifeline-fd", str(life_r), "--wait-for-go"]
+        warm, packages = self._warm_arguments()
         try:
             popen = subprocess.Popen(
-                [*argv, *fds],
+                [*argv, *fds, *warm],
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=err_w,
@@ -390,7 +449,9 @@ class RunSession:
         finally:
             for fd in (events_w, out_w, err_w, life_r):
                 os.close(fd)
-        return _Child(_Proc(popen, loop), events_r, out_r, err_r, life_w, tuple(argv), events_w)
+        return _Child(
+            _Proc(popen, loop), events_r, out_r, err_r, life_w, tuple(argv), events_w, packages
+        )
 
     def _final_message(self, run: _Run, returncode: int) -> RunMessage | None:
         if run.finished or run.load_failed:

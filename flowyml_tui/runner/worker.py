@@ -34,8 +34,10 @@ from flowyml_tui.runner.proctree import become_subreaper, kill_tree, reap_childr
 from flowyml_tui.runner.protocol import (
     EXIT_CHANNEL_LOST,
     LoadFailed,
+    ModulesImported,
     PipelinesFound,
     RunnerMessage,
+    WarmedUp,
     WorkerExiting,
     encode_log_batch,
 )
@@ -202,6 +204,16 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="import the engine, then wait for a byte on the lifeline before loading FILE",
     )
+    parser.add_argument(
+        "--warm-list",
+        metavar="LIST",
+        help="with --wait-for-go: a file naming the modules to import while waiting, one a line",
+    )
+    parser.add_argument(
+        "--report-imports",
+        action="store_true",
+        help="end with the third-party modules the run imported, for the next spare",
+    )
     return parser.parse_args(argv)
 
 
@@ -228,16 +240,49 @@ def main(argv: list[str] | None = None) -> int:
     go = _watch_lifeline(args.lifeline_fd) if args.lifeline_fd is not None else None
     try:  # before waiting: a spare worker has the engine imported when the save comes
         with paused_gc():
-            from flowyml_tui.engine.loader import load_pipelines
+            from flowyml_tui.engine.loader import load_pipelines  # noqa: F401  (ahead of the go)
 
             if args.wait_for_go:
                 _import_flowyml_ahead(Path(os.path.abspath(args.file)))
+            warmed = _warm_up(args, go)
     except BaseException as exc:
         engine_error: BaseException | None = exc
+        warmed = None
     else:
         engine_error = None
     if args.wait_for_go and go is not None:
         go.wait()
+    if warmed is not None:
+        channel.send(warmed)
+    code = _load_and_run(args, channel, engine_error)
+    if args.report_imports:  # what the next spare imports while it waits
+        channel.send(ModulesImported(_imports_to_warm(Path(os.path.abspath(args.file)))))
+    return code
+
+
+def _warm_up(args: argparse.Namespace, go: threading.Event | None) -> WarmedUp | None:
+    """Import what the last run imported from outside the project, before the go."""
+    if not (args.wait_for_go and args.warm_list and go is not None):
+        return None
+    from flowyml_tui.runner.warm import read_list, resident_bytes, warm_up
+
+    names = read_list(args.warm_list)
+    before = resident_bytes()
+    packages = warm_up(names, _roots(Path(os.path.abspath(args.file))), go)
+    after = resident_bytes()
+    extra = after - before if before is not None and after is not None else None
+    return WarmedUp(packages, sum(1 for n in names if n in sys.modules), extra)
+
+
+def _imports_to_warm(path: Path) -> tuple[str, ...]:
+    from flowyml_tui.runner.warm import third_party_modules
+
+    return third_party_modules(_roots(path))
+
+
+def _load_and_run(
+    args: argparse.Namespace, channel: Channel, engine_error: BaseException | None
+) -> int:
     faulthandler.enable()  # a segfault leaves the Python stack (file and line) on stderr
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
@@ -256,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if engine_error is not None:
             raise engine_error
+        from flowyml_tui.engine.loader import load_pipelines  # imported before the go
+
         runner = make_runner(args.jobs, args.dask)
         shown = RunsOnChannel(channel, path, args, overrides, runner)
         with paused_gc():  # importing the user's file is start-up too

@@ -124,6 +124,7 @@ class FlowymlApp(App[int]):
         keymap_file: Path | None = None,
         context: Mapping[str, Any] | None = None,
         runner_args: Sequence[str] = (),
+        warm_imports: bool = True,
     ) -> None:
         self._theme_dirs = list(themes_from) if themes_from is not None else theme_dirs()
         self._keymap_file = keymap_file if keymap_file is not None else keymap_path()
@@ -136,6 +137,8 @@ class FlowymlApp(App[int]):
         self.cache_dir = cache_dir
         self.runner_args = tuple(runner_args)
         """Where each run's steps run (`--jobs N`, `--dask ADDRESS`), for its worker."""
+        self.warm_imports = warm_imports
+        """The spare worker imports the last run's libraries while it waits (`--no-warm`)."""
         self.context: dict[str, Any] = dict(context or {})
         self.approved: set[str] = set()
         """Approval steps approved this session (`A`): every later run has them approved."""
@@ -298,6 +301,7 @@ class FlowymlApp(App[int]):
                 pipeline=target.pipeline,
                 cache_dir=self.cache_dir,
                 runner_args=self.runner_args,
+                warm_imports=self.warm_imports,
             )
             self._session, self._session_target = session, target
         await session.cancel(why)

@@ -1,0 +1,117 @@
+"""What a spare worker imports while it waits: the libraries the last run imported.
+
+A run of a pandas + scikit-learn pipeline spends about a second importing those libraries;
+the spare pays that before the save instead. Only third-party modules are imported ahead
+(site-packages, and the engine itself): never the user's own modules, which each run imports
+fresh, so code identity and results are what a cold worker gives. A library that fails to
+import here is left for the run to import, as it would have without the spare. Standard
+library only: this is on the worker's start-up path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.machinery
+import os
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+_ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.sep
+"""flowyml_tui itself: the tool, never the user's code, even when run from its own checkout."""
+
+
+def third_party_modules(roots: Iterable[str]) -> tuple[str, ...]:
+    """The modules imported so far whose package lives outside the project (`roots`) and
+    outside the standard library, in the order they were imported.
+
+    Decided per top-level package, from where its first module with a file lives: a
+    package's submodules live beside it.
+    """
+    from flowyml_tui.engine.hashing.origin import kind_of_path
+
+    kinds: dict[str, bool] = {}
+    stdlib = sys.stdlib_module_names
+    homes = tuple(os.path.realpath(r).rstrip(os.sep) + os.sep for r in roots)
+    found: list[str] = []
+    for name, module in list(sys.modules.items()):
+        top = name.partition(".")[0]
+        if top in stdlib or top.startswith("__"):
+            continue
+        wanted = kinds.get(top)
+        if wanted is None:
+            file: Any = getattr(module, "__file__", None)
+            if not isinstance(file, str):
+                continue  # a namespace package: decided by its first submodule with a file
+            wanted = kinds[top] = _is_third_party(kind_of_path(file), file, homes)
+        if wanted:
+            found.append(name)
+    return tuple(found)
+
+
+def _is_third_party(kind: str, file: str, homes: tuple[str, ...]) -> bool:
+    """Installed code (site-packages, the engine): not the project's, not the stdlib's."""
+    if kind != "third":
+        return False  # stdlib, or the user's own code wherever it lives (an editable install)
+    real = os.path.realpath(file)
+    return real.startswith(_ENGINE_DIR) or not real.startswith(homes)
+
+
+def shadowed(packages: Iterable[str], roots: Iterable[str]) -> set[str]:
+    """The top-level packages a file in the project folders would shadow: a run imports that
+    file, so a spare must not hold the installed package under the same name."""
+    folders = [str(r) for r in roots]
+    found: set[str] = set()
+    for name in packages:
+        spec = importlib.machinery.PathFinder.find_spec(name, folders)
+        if spec is not None and spec.origin is not None:  # None: a namespace portion only
+            found.add(name)
+    return found
+
+
+def top_level(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({name.partition(".")[0] for name in names}))
+
+
+def warm_up(names: Iterable[str], roots: Iterable[str], go: threading.Event) -> tuple[str, ...]:
+    """Import `names` (skipping packages the project shadows), stopping early if the go comes
+    first; returns the top-level packages now imported. The project folders are off
+    `sys.path` meanwhile, so nothing here can import a user module."""
+    folders = {os.path.realpath(r) for r in roots}
+    wanted = [n for n in names if n not in sys.modules]
+    skip = shadowed(top_level(wanted), folders)
+    saved = list(sys.path)
+    sys.path[:] = [p for p in saved if os.path.realpath(p or os.curdir) not in folders]
+    try:
+        for name in wanted:
+            if go.is_set():
+                break
+            if name.partition(".")[0] in skip or name in sys.modules:
+                continue
+            with contextlib.suppress(BaseException):  # the run imports it, and says why not
+                importlib.import_module(name)
+    finally:
+        sys.path[:] = saved
+    done = {name.partition(".")[0] for name in names if name in sys.modules}
+    return tuple(sorted(done - skip))
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory, from /proc (Linux); None elsewhere."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def read_list(path: str) -> tuple[str, ...]:
+    """The module names the session wrote for this spare, one a line; none if unreadable."""
+    try:
+        with open(path, encoding="utf-8") as listing:
+            return tuple(line.strip() for line in listing if line.strip())
+    except (OSError, UnicodeDecodeError):
+        return ()
