@@ -111,13 +111,16 @@ class ModulesImported(RunnerMessage, frozen=True, tag="modules_imported"):
 
 
 class WarmedUp(RunnerMessage, frozen=True, tag="warmed_up"):
-    """A spare worker was told to go with these libraries already imported; `extra_bytes` is
-    what importing them added to its resident memory (None where it cannot be read)."""
+    """A spare worker imported these libraries while it waited; `extra_bytes` is what that
+    added to its resident memory (None where it cannot be read); `complete` is false when
+    the go came first and the run imports the rest. Sent before the go: the session reads it
+    while the spare waits."""
 
     kind: ClassVar[str] = "warmed_up"
     packages: tuple[str, ...]
     modules: int
     extra_bytes: int | None = None
+    complete: bool = True
 
 
 Message = Event | RunnerMessage

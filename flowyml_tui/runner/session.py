@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from flowyml_tui.engine.events import Event, RunFinished, RunStarted, StepFinished, StepStarted
 from flowyml_tui.runner.proctree import kill_tree
@@ -44,6 +43,7 @@ from flowyml_tui.runner.protocol import (
     WarmedUp,
     WorkerExiting,
     decode_line,
+    decode_message,
     is_log_batch,
 )
 from flowyml_tui.runner.stopped_record import STOPPED, StoppedRunRecord
@@ -171,9 +171,45 @@ class _Child:
     events_fd: int
     warm_packages: tuple[str, ...] = ()
     """The top-level packages it imports while it waits."""
+    warmed: WarmedUp | None = None
+    """What it said once its warm-up was done (read while it waits, see `listen`)."""
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    early: bytearray = field(default_factory=bytearray)
+    """Bytes read from its events channel before its run: handed to the run's reader first."""
+    _listening: asyncio.AbstractEventLoop | None = None
+
+    def listen(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read the spare's first message (`WarmedUp`) while it waits: the status line shows
+        its memory before the save, and tests and benchmarks can wait for it."""
+        loop.add_reader(self.events_r, self._read_early)
+        self._listening = loop
+
+    def stop_listening(self) -> None:
+        if self._listening is not None:
+            with contextlib.suppress(ValueError, OSError):
+                self._listening.remove_reader(self.events_r)
+            self._listening = None
+
+    def _read_early(self) -> None:
+        try:
+            data = os.read(self.events_r, 65536)
+        except OSError:
+            data = b""
+        self.early += data
+        line, newline, _ = self.early.partition(b"\n")
+        if data and not newline:
+            return  # the rest of the line is on its way
+        self.stop_listening()
+        if newline:
+            with contextlib.suppress(ProtocolError):
+                message = decode_message(bytes(line))
+                if isinstance(message, WarmedUp):
+                    self.warmed = message
+        self.ready.set()
 
     def close_fds(self) -> None:
         """Close what we still own (-1: closed, or handed to a transport); EOF stops a spare."""
+        self.stop_listening()
         for name in ("events_r", "stdout_r", "stderr_r", "life_w"):
             fd = getattr(self, name)
             if fd >= 0:
@@ -229,7 +265,6 @@ class RunSession:
         """The spare also imports the third-party modules the last run imported (`--no-warm`
         turns it off): a save then skips the libraries' import time too."""
         self._warm_modules: tuple[str, ...] = ()
-        self._warm_dir: str | None = None
         self._current: _Run | None = None
         self._spare: _Child | None = None
         self._closed = False
@@ -273,6 +308,7 @@ class RunSession:
                 "a run is already in progress; await cancel() before starting another"
             )
         child = self._start()  # synchronous: nothing can cancel us half-way through a spawn
+        child.stop_listening()
         run = self._current = _Run(child.proc, child.events_fd)
         proc = child.proc
         queue: asyncio.Queue[RunMessage | None] = asyncio.Queue()
@@ -282,7 +318,8 @@ class RunSession:
             for name in ("events_r", "stdout_r", "stderr_r"):
                 fd = getattr(child, name)
                 setattr(child, name, -1)  # _open_reader owns it from here, even if cancelled
-                transport, reader = await _open_reader(fd)
+                early = bytes(child.early) if name == "events_r" else b""
+                transport, reader = await _open_reader(fd, early)
                 transports.append(transport)
                 if name == "events_r":
                     readers.append(asyncio.create_task(_read_events(reader, queue)))
@@ -328,6 +365,8 @@ class RunSession:
             self._remember_imports(run)
             if self.warm and not self._closed and self._spare is None:
                 self._spare = self._spawn()  # the next save skips Python and engine start-up
+                if self._spare.warm_packages:
+                    self._spare.listen(asyncio.get_running_loop())
         finally:
             if proc.returncode is None:  # the consumer left early or was cancelled
                 _stop_tree(proc.pid)
@@ -341,6 +380,20 @@ class RunSession:
             child.close_fds()
             if self._current is run:
                 self._current = None
+
+    @property
+    def spare_warmed(self) -> WarmedUp | None:
+        """What the waiting spare worker has imported, and its memory; None before it is done
+        (or without a spare, or with nothing to import)."""
+        return self._spare.warmed if self._spare is not None else None
+
+    async def spare_ready(self) -> WarmedUp | None:
+        """Wait until the spare worker has finished importing the last run's libraries."""
+        spare = self._spare
+        if spare is None or not spare.warm_packages:
+            return None
+        await spare.ready.wait()
+        return spare.warmed
 
     async def cancel(self, reason: str = "cancelled") -> None:
         """Stop the running child and everything it started (its process group, and what left
@@ -370,9 +423,6 @@ class RunSession:
         spare, self._spare = self._spare, None
         if spare is not None:
             await _discard(spare)
-        if self._warm_dir is not None:
-            shutil.rmtree(self._warm_dir, ignore_errors=True)
-            self._warm_dir = None
 
     def _remember_imports(self, run: _Run) -> None:
         """A finished run's imports are the next spare's list; a run that stopped early
@@ -384,19 +434,20 @@ class RunSession:
         else:
             self._warm_modules = tuple(dict.fromkeys((*self._warm_modules, *run.imports)))
 
-    def _warm_arguments(self) -> tuple[list[str], tuple[str, ...]]:
-        """What a new worker is told about warming up, and the packages it will import."""
+    def _warm_list(self) -> tuple[list[str], IO[bytes] | None, tuple[str, ...]]:
+        """What a new worker is told about warming up: its arguments, the file that lists the
+        modules (unlinked already: nothing is left behind however the session ends), and the
+        packages it will import."""
         if not self.warm_imports:
-            return [], ()
+            return [], None, ()
         if not self._warm_modules:
-            return ["--report-imports"], ()
-        if self._warm_dir is None:
-            self._warm_dir = tempfile.mkdtemp(prefix="flowyml-warm-")
-        listing = os.path.join(self._warm_dir, "modules")
-        with open(listing + ".tmp", "w", encoding="utf-8") as out:
-            out.write("\n".join(self._warm_modules))
-        os.replace(listing + ".tmp", listing)  # a spare starting now reads a whole list
-        return ["--report-imports", "--warm-list", listing], top_level(self._warm_modules)
+            return ["--report-imports"], None, ()
+        listing = tempfile.TemporaryFile()  # noqa: SIM115  (_spawn closes it)
+        listing.write("\n".join(self._warm_modules).encode())
+        listing.flush()
+        listing.seek(0)
+        args = ["--report-imports", "--warm-fd", str(listing.fileno())]
+        return args, listing, top_level(self._warm_modules)
 
     def _project_folders(self) -> tuple[str, ...]:
         """Where the worker finds the user's modules: the pipeline's folder and its cwd."""
@@ -430,14 +481,15 @@ class RunSession:
         life_r, life_w = os.pipe()
         argv = self.command()
         fds = ["--events-fd", str(events_w), "--lifeline-fd", str(life_r), "--wait-for-go"]
-        warm, packages = self._warm_arguments()
+        warm, listing, packages = self._warm_list()
+        passed = (events_w, life_r) if listing is None else (events_w, life_r, listing.fileno())
         try:
             popen = subprocess.Popen(
                 [*argv, *fds, *warm],
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=err_w,
-                pass_fds=(events_w, life_r),
+                pass_fds=passed,
                 start_new_session=True,
                 cwd=self.cwd,
                 env=_child_env(),
@@ -449,6 +501,8 @@ class RunSession:
         finally:
             for fd in (events_w, out_w, err_w, life_r):
                 os.close(fd)
+            if listing is not None:
+                listing.close()  # the child has its own descriptor
         return _Child(
             _Proc(popen, loop), events_r, out_r, err_r, life_w, tuple(argv), events_w, packages
         )
@@ -492,9 +546,14 @@ def _stop_tree(pid: int) -> None:
     kill_tree(pid)
 
 
-async def _open_reader(fd: int) -> tuple[asyncio.BaseTransport, asyncio.StreamReader]:
+async def _open_reader(
+    fd: int, early: bytes = b""
+) -> tuple[asyncio.BaseTransport, asyncio.StreamReader]:
+    """A reader of the pipe `fd`, which gives `early` (read from it before) first."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+    if early:
+        reader.feed_data(early)
     pipe = os.fdopen(fd, "rb", buffering=0)
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
     return transport, reader

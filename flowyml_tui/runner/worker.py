@@ -205,9 +205,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="import the engine, then wait for a byte on the lifeline before loading FILE",
     )
     parser.add_argument(
-        "--warm-list",
-        metavar="LIST",
-        help="with --wait-for-go: a file naming the modules to import while waiting, one a line",
+        "--warm-fd",
+        type=int,
+        help="with --wait-for-go: a file descriptor listing the modules to import while "
+        "waiting, one a line",
     )
     parser.add_argument(
         "--report-imports",
@@ -250,10 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         warmed = None
     else:
         engine_error = None
+    if warmed is not None:  # read by the session while we wait: the status line shows it
+        channel.send(warmed)
     if args.wait_for_go and go is not None:
         go.wait()
-    if warmed is not None:
-        channel.send(warmed)
     code = _load_and_run(args, channel, engine_error)
     if args.report_imports:  # what the next spare imports while it waits
         channel.send(ModulesImported(_imports_to_warm(Path(os.path.abspath(args.file)))))
@@ -262,16 +263,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _warm_up(args: argparse.Namespace, go: threading.Event | None) -> WarmedUp | None:
     """Import what the last run imported from outside the project, before the go."""
-    if not (args.wait_for_go and args.warm_list and go is not None):
+    if not (args.wait_for_go and args.warm_fd is not None and go is not None):
         return None
     from flowyml_tui.runner.warm import read_list, resident_bytes, warm_up
 
-    names = read_list(args.warm_list)
+    names = read_list(args.warm_fd)
     before = resident_bytes()
     packages = warm_up(names, _roots(Path(os.path.abspath(args.file))), go)
     after = resident_bytes()
     extra = after - before if before is not None and after is not None else None
-    return WarmedUp(packages, sum(1 for n in names if n in sys.modules), extra)
+    complete = not go.is_set()
+    return WarmedUp(packages, sum(1 for n in names if n in sys.modules), extra, complete)
 
 
 def _imports_to_warm(path: Path) -> tuple[str, ...]:

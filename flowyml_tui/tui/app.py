@@ -548,6 +548,13 @@ class FlowymlApp(App[int]):
     def tick_elapsed(self) -> None:
         running = [n for n, r in self.model.rows.items() if r.status == StepStatus.RUNNING]
         self.model.dirty.update(running)
+        self._show_spare()
+
+    def _show_spare(self) -> None:
+        """The waiting spare's warm-up, once it is done: the status line shows its memory."""
+        warmed = self._session.spare_warmed if self._session is not None else None
+        if warmed is not None and warmed != self.model.warm:
+            self.model.warmed(warmed)
 
     def _restyle(self) -> None:
         self.query_one(StepTable).restyle()
