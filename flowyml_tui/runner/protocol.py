@@ -108,6 +108,8 @@ class ModulesImported(RunnerMessage, frozen=True, tag="modules_imported"):
 
     kind: ClassVar[str] = "modules_imported"
     modules: tuple[str, ...]
+    versions: tuple[str, ...] = ()
+    """The packages whose installed versions the run's code identity looked up."""
 
 
 class WarmedUp(RunnerMessage, frozen=True, tag="warmed_up"):

@@ -47,7 +47,7 @@ from flowyml_tui.runner.protocol import (
     is_log_batch,
 )
 from flowyml_tui.runner.stopped_record import STOPPED, StoppedRunRecord
-from flowyml_tui.runner.warm import shadowed, top_level
+from flowyml_tui.runner.warm import shadowed, top_level, write_list
 
 RunMessage = (
     Event | PipelinesFound | LoadFailed | ChildOutput | ChildExited | RunCancelled | WarmedUp
@@ -136,8 +136,8 @@ class _Run:
     finished: bool = False
     load_failed: bool = False
     exit_notice: WorkerExiting | None = None
-    imports: tuple[str, ...] | None = None
-    """The third-party modules the worker said it imported (`ModulesImported`)."""
+    imports: ModulesImported | None = None
+    """The third-party modules the worker said it imported."""
     current_step: str | None = None
     step_sources: dict[str, tuple[str | None, int | None]] = field(default_factory=dict)
     stderr_tail: _Tail = field(default_factory=lambda: _Tail(_STDERR_KEPT))
@@ -265,6 +265,7 @@ class RunSession:
         """The spare also imports the third-party modules the last run imported (`--no-warm`
         turns it off): a save then skips the libraries' import time too."""
         self._warm_modules: tuple[str, ...] = ()
+        self._warm_versions: tuple[str, ...] = ()
         self._current: _Run | None = None
         self._spare: _Child | None = None
         self._closed = False
@@ -347,7 +348,7 @@ class RunSession:
                     run.exit_notice = item
                     continue
                 if isinstance(item, ModulesImported):
-                    run.imports = item.modules
+                    run.imports = item
                     continue
                 if isinstance(item, StepLogBatch):
                     if batched_logs:
@@ -427,12 +428,14 @@ class RunSession:
     def _remember_imports(self, run: _Run) -> None:
         """A finished run's imports are the next spare's list; a run that stopped early
         (a cancel, a load error) adds its imports to the list it had, since it saw less."""
-        if run.imports is None:
+        imports = run.imports
+        if imports is None:
             return
         if run.finished:
-            self._warm_modules = run.imports
+            self._warm_modules, self._warm_versions = imports.modules, imports.versions
         else:
-            self._warm_modules = tuple(dict.fromkeys((*self._warm_modules, *run.imports)))
+            self._warm_modules = tuple(dict.fromkeys((*self._warm_modules, *imports.modules)))
+            self._warm_versions = tuple(sorted({*self._warm_versions, *imports.versions}))
 
     def _warm_list(self) -> tuple[list[str], IO[bytes] | None, tuple[str, ...]]:
         """What a new worker is told about warming up: its arguments, the file that lists the
@@ -443,7 +446,7 @@ class RunSession:
         if not self._warm_modules:
             return ["--report-imports"], None, ()
         listing = tempfile.TemporaryFile()  # noqa: SIM115  (_spawn closes it)
-        listing.write("\n".join(self._warm_modules).encode())
+        listing.write(write_list(self._warm_modules, self._warm_versions))
         listing.flush()
         listing.seek(0)
         args = ["--report-imports", "--warm-fd", str(listing.fileno())]

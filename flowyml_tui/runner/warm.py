@@ -75,10 +75,16 @@ def top_level(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({name.partition(".")[0] for name in names}))
 
 
-def warm_up(names: Iterable[str], roots: Iterable[str], go: threading.Event) -> tuple[str, ...]:
-    """Import `names` (skipping packages the project shadows), stopping early if the go comes
-    first; returns the top-level packages now imported. The project folders are off
-    `sys.path` meanwhile, so nothing here can import a user module."""
+def warm_up(
+    names: Iterable[str],
+    roots: Iterable[str],
+    go: threading.Event,
+    versions: Iterable[str] = (),
+) -> tuple[str, ...]:
+    """Import `names` (skipping packages the project shadows) and look up the `versions` the
+    last run looked up, stopping early if the go comes first; returns the top-level packages
+    now imported. The project folders are off `sys.path` meanwhile, so nothing here can
+    import a user module."""
     folders = {os.path.realpath(r) for r in roots}
     wanted = [n for n in names if n not in sys.modules]
     skip = shadowed(top_level(wanted), folders)
@@ -96,14 +102,15 @@ def warm_up(names: Iterable[str], roots: Iterable[str], go: threading.Event) -> 
         sys.path[:] = saved
     done = tuple(sorted({n.partition(".")[0] for n in names if n in sys.modules} - skip))
     if not go.is_set():
-        _know_versions(done)
+        _know_versions(set(versions) & set(done))
     return done
 
 
 def _know_versions(packages: Iterable[str]) -> None:
     """Look up the installed versions a step's code identity names for the libraries it uses:
     the first lookup reads every installed distribution's file list (~0.3 s with scikit-learn
-    installed), which a cold worker pays before its first step."""
+    installed), which a cold worker pays before its first step. Only those the last run
+    needed: a stdlib pipeline needs none."""
     from flowyml_tui.engine.hashing.origin import package_version
 
     for name in packages:
@@ -121,10 +128,17 @@ def resident_bytes() -> int | None:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
-def read_list(fd: int) -> tuple[str, ...]:
-    """The module names the session listed for this spare, one a line; none if unreadable."""
+def write_list(modules: Iterable[str], versions: Iterable[str]) -> bytes:
+    """The spare's list: module names one a line, then a blank line, then the packages
+    whose versions to look up."""
+    return ("\n".join(modules) + "\n\n" + "\n".join(versions)).encode()
+
+
+def read_list(fd: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(modules, versions) as `write_list` wrote them; nothing if unreadable."""
     try:
         with open(fd, encoding="utf-8") as listing:
-            return tuple(line.strip() for line in listing if line.strip())
+            modules, _, versions = listing.read().partition("\n\n")
     except (OSError, UnicodeDecodeError):
-        return ()
+        return (), ()
+    return tuple(modules.split()), tuple(versions.split())

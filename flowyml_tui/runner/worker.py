@@ -16,6 +16,7 @@ import errno
 import faulthandler
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -257,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         go.wait()
     code = _load_and_run(args, channel, engine_error)
     if args.report_imports:  # what the next spare imports while it waits
-        channel.send(ModulesImported(_imports_to_warm(Path(os.path.abspath(args.file)))))
+        channel.send(_imports_to_warm(Path(os.path.abspath(args.file))))
     return code
 
 
@@ -267,19 +268,20 @@ def _warm_up(args: argparse.Namespace, go: threading.Event | None) -> WarmedUp |
         return None
     from flowyml_tui.runner.warm import read_list, resident_bytes, warm_up
 
-    names = read_list(args.warm_fd)
+    names, versions = read_list(args.warm_fd)
     before = resident_bytes()
-    packages = warm_up(names, _roots(Path(os.path.abspath(args.file))), go)
+    packages = warm_up(names, _roots(Path(os.path.abspath(args.file))), go, versions)
     after = resident_bytes()
     extra = after - before if before is not None and after is not None else None
     complete = not go.is_set()
     return WarmedUp(packages, sum(1 for n in names if n in sys.modules), extra, complete)
 
 
-def _imports_to_warm(path: Path) -> tuple[str, ...]:
+def _imports_to_warm(path: Path) -> ModulesImported:
+    from flowyml_tui.engine.hashing.origin import versions_looked_up
     from flowyml_tui.runner.warm import third_party_modules
 
-    return third_party_modules(_roots(path))
+    return ModulesImported(third_party_modules(_roots(path)), versions_looked_up())
 
 
 def _load_and_run(
@@ -503,16 +505,26 @@ def _is_local(name: str, roots: tuple[str, ...]) -> bool:
     return is_user_file(name) and os.path.realpath(name).startswith(roots)
 
 
+_INSTALLED = re.compile(r"[/\\](site|dist)-packages([/\\]|$)")
+
+
 def local_modules(path: Path) -> tuple[str, ...]:
     """Files of the user's own modules the pipeline imported: editing one should re-run it."""
     roots = _roots(path)
     own = os.path.realpath(path)
     found: set[str] = set()
+    folders: dict[str, bool] = {}  # a warm worker holds ~1500 modules in ~150 folders
     for module in list(sys.modules.values()):
         name: Any = getattr(module, "__file__", None)
         if not isinstance(name, str) or not name.endswith(".py"):
             continue
-        if _is_local(name, roots):
+        folder = os.path.dirname(name)
+        inside = folders.get(folder)
+        if inside is None:
+            installed = _INSTALLED.search(folder) is not None  # never the user's: origin.py
+            inside = not installed and (os.path.realpath(folder) + os.sep).startswith(roots)
+            folders[folder] = inside
+        if inside and _is_local(name, roots):
             real = os.path.realpath(name)
             if real != own:
                 found.add(real)
