@@ -1,6 +1,6 @@
 """What the past-runs screen shows, as Rich renderables: one run, or two compared.
 
-Plain functions of run records (dicts from `engine.records.load_run`), so the screen only
+Plain functions of run records (dicts from `engine.history.records.load_run`), so the screen only
 loads and lays out. The comparison is `report.compare.compare_runs`, the same one
 `flowyml-tui report --compare` renders.
 """
