@@ -52,7 +52,7 @@ BIG_PIPELINE = textwrap.dedent(
 CACHED_RUN = textwrap.dedent(
     """
     import sys, time
-    from flowyml_tui.engine.loader import load_pipelines
+    from flowyml_tui.engine.load.loader import load_pipelines
 
     def peak_rss_kb():
         # VmHWM: this process's own peak (ru_maxrss would include the parent's, kept by exec)

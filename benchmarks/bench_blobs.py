@@ -210,7 +210,7 @@ def dag_source(steps: int, big_every: int, value_mb: int) -> str:
 
 def fully_cached_dag(root: Path, log: Path, steps: int, value_mb: int) -> None:
     from flowyml_tui.engine.events import StepStatus
-    from flowyml_tui.engine.loader import load_pipelines, pick_pipeline
+    from flowyml_tui.engine.load.loader import load_pipelines, pick_pipeline
 
     path = root / "dag.py"
     path.write_text(dag_source(steps, steps // 10, value_mb))

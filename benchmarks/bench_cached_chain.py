@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from flowyml_tui.engine.loader import load_pipelines
-from flowyml_tui.engine.records import runs_dir
+from flowyml_tui.engine.history.records import runs_dir
+from flowyml_tui.engine.load.loader import load_pipelines
 
 
 def chain_source(steps: int) -> str:
@@ -72,8 +72,8 @@ def bench_flowyml(
 
 COLD_RUN = """
 import sys, time
-from flowyml_tui.engine.loader import load_pipelines
-from flowyml_tui.engine.records import runs_dir
+from flowyml_tui.engine.load.loader import load_pipelines
+from flowyml_tui.engine.history.records import runs_dir
 pipeline = load_pipelines(sys.argv[1])["chain"]
 pipeline.cache_dir = sys.argv[2]
 started = time.perf_counter()

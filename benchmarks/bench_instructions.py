@@ -27,7 +27,7 @@ import os, sys, time
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
 from pathlib import Path
 from bench_cached_chain import chain_source
-from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.load.loader import load_pipelines
 work = Path(sys.argv[3])
 work.mkdir(parents=True)
 path = work / "chain.py"

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.load.loader import load_pipelines
 
 PIPELINE = """
 import os

@@ -31,7 +31,7 @@ from pathlib import Path
 import redis
 
 from flowyml_tui.engine.cache import open_store
-from flowyml_tui.engine.loader import load_pipelines, pick_pipeline
+from flowyml_tui.engine.load.loader import load_pipelines, pick_pipeline
 
 
 def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -15,7 +15,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.load.loader import load_pipelines
 from flowyml_tui.engine.run.dask import DaskRunner
 from flowyml_tui.engine.run.process import ProcessRunner
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from flowyml_tui.engine.cache import CacheStore
-from flowyml_tui.engine.cache.local import _open_private
+from flowyml_tui.engine.cache.local.database import open_private as _open_private
 
 
 def best_ms(fn, repeat: int) -> float:

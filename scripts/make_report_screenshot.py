@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from flowyml_tui.engine.loader import load_pipelines  # noqa: E402
+from flowyml_tui.engine.load.loader import load_pipelines  # noqa: E402
 from flowyml_tui.report import export_latest  # noqa: E402
 
 EXAMPLE = '''

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from make_report_screenshot import screenshot  # noqa: E402
 
-from flowyml_tui.engine.loader import load_pipelines  # noqa: E402
+from flowyml_tui.engine.load.loader import load_pipelines  # noqa: E402
 from flowyml_tui.report import export_latest  # noqa: E402
 
 EXAMPLE = '''

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from flowyml_tui.engine.loader import load_pipelines, pick_pipeline
+from flowyml_tui.engine.load.loader import load_pipelines, pick_pipeline
 from flowyml_tui.engine.pipeline import Pipeline
 from flowyml_tui.engine.result import RunResult
 

@@ -127,7 +127,7 @@ def test_the_tui_imports_nothing_of_the_cli_and_never_the_store_itself() -> None
 
 def test_the_check_reads_real_edges_and_finds_a_cycle_when_there_is_one() -> None:
     graph = {name: dependencies(name) for name in MODULES}
-    assert "flowyml_tui.engine.cache.entry" in graph["flowyml_tui.engine.keys"]
+    assert "flowyml_tui.engine.cache.entry" in graph["flowyml_tui.engine.cache.keys"]
     assert "flowyml_tui.engine.cache.local" in graph["flowyml_tui.engine.cache"]
-    graph["flowyml_tui.engine.cache.entry"] = {"flowyml_tui.engine.keys"}
+    graph["flowyml_tui.engine.cache.entry"] = {"flowyml_tui.engine.cache.keys"}
     assert find_cycle(graph) is not None

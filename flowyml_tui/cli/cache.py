@@ -12,7 +12,7 @@ from ..engine.cache import CacheStore, open_store, store_path
 from ..engine.cache.blobs.gc import DEFAULT_GRACE
 from ..engine.cache.files import referenced_read_only, remove_orphans, usage, wipe
 from ..engine.cache.sharing import SHARED_ENV
-from ..engine.display import format_bytes, format_duration, plural
+from ..engine.describe.display import format_bytes, format_duration, plural
 from ..engine.errors import (
     AmbiguousStepError,
     CacheFullError,
@@ -20,7 +20,7 @@ from ..engine.errors import (
     SettingError,
     UnknownStepError,
 )
-from ..engine.totals import format_rate
+from ..engine.history.totals import format_rate
 from .common import add_cache_dir, add_shared, open_existing_store
 
 
@@ -200,7 +200,7 @@ def known_steps(store: CacheStore, pipeline: str | None) -> list[str]:
     newest run record (a step that only ever failed has a record but no entry)."""
     import warnings
 
-    from ..engine.records import RunRecordError, RunRecordWarning, list_runs, load_run
+    from ..engine.history.records import RunRecordError, RunRecordWarning, list_runs, load_run
 
     names = {
         row["step"]
@@ -268,8 +268,8 @@ def _tier_hit_rate(path: object) -> float | None:
     served: shared hits / (shared hits + executed steps), over every run record kept."""
     import warnings
 
-    from ..engine.records import RunRecordWarning, load_runs
-    from ..engine.totals import hit_rate
+    from ..engine.history.records import RunRecordWarning, load_runs
+    from ..engine.history.totals import hit_rate
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RunRecordWarning)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..engine.cache import DEFAULT_CACHE_DIR
 from ..engine.errors import FlowymlError
-from ..engine.records import RunRecordWarning, list_runs, load_run
+from ..engine.history.records import RunRecordWarning, list_runs, load_run
 from ..report import (
     default_report_path,
     fmt_seconds,

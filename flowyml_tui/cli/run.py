@@ -12,7 +12,7 @@ import msgspec
 
 from ..engine.cache.blobs.settings import check_blob_settings
 from ..engine.cache.sharing import check_shared_settings
-from ..engine.display import STATUS_SYMBOLS, format_calls, format_duration, plural
+from ..engine.describe.display import STATUS_SYMBOLS, format_calls, format_duration, plural
 from ..engine.errors import PipelineLoadError
 from ..engine.events import (
     Event,
@@ -24,13 +24,13 @@ from ..engine.events import (
     StepStarted,
     StepStatus,
 )
-from ..engine.executor import StepPlan
-from ..engine.loader import load_file, pick_pipeline
+from ..engine.history.totals import format_rate
+from ..engine.load.loader import load_file, pick_pipeline
 from ..engine.pipeline import Pipeline
 from ..engine.result import RunResult, empty_result
 from ..engine.run.choose import add_runner_arguments, check_jobs, make_runner
+from ..engine.run.planning import StepPlan
 from ..engine.run.runner import StepRunner
-from ..engine.totals import format_rate
 from ..runner.context_args import parse_context
 from ..startup import paused_gc
 from .common import add_cache_dir, add_shared
@@ -80,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
         check_blob_settings(args.blobs)
     overrides = parse_context(args.context)
     if args.approve:
-        from ..engine.approval import grant
+        from ..engine.define.approval import grant
 
         grant(args.approve)
     with RunProcesses() as processes:  # Ctrl-C, SIGTERM: the run's processes end with it

@@ -14,11 +14,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..engine.display import format_duration
+from ..engine.describe.display import format_duration
 from ..engine.errors import FlowymlError
-from ..engine.records import RunRecordWarning, load_runs
-from ..engine.savings import Savings
-from ..engine.savings_history import History, chosen, history, mixed_currencies, parse_since
+from ..engine.history.records import RunRecordWarning, load_runs
+from ..engine.history.savings import Savings
+from ..engine.history.savings_history import History, chosen, history, mixed_currencies, parse_since
 from .common import add_cache_dir
 
 FORMATS = ("table", "json", "csv")

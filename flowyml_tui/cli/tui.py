@@ -49,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-watch", action="store_true", help="run once on start and on r; ignore saves"
     )
+    parser.add_argument(
+        "--no-warm",
+        action="store_true",
+        help="the spare worker does not import the last run's libraries ahead "
+        "(saves memory; `warm = false` in config.toml does it always)",
+    )
     add_runner_arguments(parser)
 
 
@@ -92,6 +98,7 @@ def build_app(args: argparse.Namespace) -> FlowymlApp | int:
         check_jobs(args.jobs)
         _check_shared(args.shared)
         _check_blobs(args.blobs)
+        warm = not args.no_warm and _configured_warm()
     except FlowymlError as exc:
         return _usage_error(str(exc))
     themes, _problems = available_themes()
@@ -119,6 +126,7 @@ def build_app(args: argparse.Namespace) -> FlowymlApp | int:
         cache_dir=args.cache_dir,
         theme=args.theme,
         watch=not args.no_watch,
+        warm_imports=warm,
         context=context,
         runner_args=tuple(runner_argv(args.jobs, args.dask)),
     )
@@ -130,6 +138,12 @@ def _parse_context(pairs: list[str]) -> dict[str, object]:
     from ..runner.context_args import parse_context
 
     return parse_context(pairs)
+
+
+def _configured_warm() -> bool:
+    from ..runner.warm_config import configured_warm
+
+    return configured_warm()
 
 
 def _check_shared(shared: str | None) -> None:

@@ -115,7 +115,7 @@ class RunStarted(Event, frozen=True, tag="run_started"):
     source_file: str | None = None
     cache_dir: str | None = None
     context: dict[str, str] = {}
-    """The run's context values in force, as short texts (`shown.py`)."""
+    """The run's context values in force, as short texts (`describe/context_text.py`)."""
 
 
 class StepStarted(Event, frozen=True, tag="step_started"):

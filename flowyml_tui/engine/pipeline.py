@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import script_runs
 from .cache import DEFAULT_CACHE_DIR, CacheStore, open_store, store_path
 from .cache.private import ensure_cache_dir
+from .compat.pipeline_methods import FlowymlMethods
+from .define.graph import Graph, build_graph
 from .errors import CacheFullError, MissingInputError, StepDefinitionError
 from .events import Event
-from .executor import Executor, StepPlan
-from .flowyml_methods import FlowymlMethods
-from .graph import Graph, build_graph
 from .hashing.sources import one_read_per_file
-from .records import RunRecorder
+from .history.records import RunRecorder
+from .history.savings import DEFAULT_CURRENCY, Rate, RateError, checked_rate, configured_rate
+from .load import script_runs
 from .result import RunResult
+from .run.executor import Executor
+from .run.planning import StepPlan
 from .run.runner import StepRunner
-from .savings import DEFAULT_CURRENCY, Rate, RateError, checked_rate, configured_rate
 from .step import Step
 
 if TYPE_CHECKING:
-    from .step_groups import StepGroup
+    from .define.step_groups import StepGroup
 
 CODE_HASH_MODES = ("ast", "source")
 FLOWYML_OPTIONS = frozenset(
@@ -147,7 +148,7 @@ class Pipeline(FlowymlMethods):
     @property
     def step_groups(self) -> list[StepGroup]:
         """flowyml's step groups: steps of one `execution_group` that run together."""
-        from .step_groups import step_groups
+        from .define.step_groups import step_groups
 
         return step_groups(self.graph(self.context))
 
@@ -166,6 +167,13 @@ class Pipeline(FlowymlMethods):
                 path, shared=self.shared, blobs=self.blobs, source_file=self.source_file
             )
         return self._store
+
+    def close_store(self) -> None:
+        """Close the store this pipeline holds open; the next use opens it afresh (after
+        another process, or a person, changed what is on disk)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def invalidate(self, step: str, downstream: bool = True) -> list[str]:
         """Make the next run execute `step` (and, by default, everything that depends on it)."""
@@ -223,7 +231,7 @@ class Pipeline(FlowymlMethods):
         sinks = [record, on_event] if on_event is not None else [record]
         sinks += self.observers
         with one_read_per_file():  # one version of each source file for the whole run
-            result = self._executor(context, params, sinks, runner).run()
+            result = self.executor(context, params=params, sinks=sinks, runner=runner).run()
         result.rate = recorder.rate
         return result
 
@@ -242,15 +250,19 @@ class Pipeline(FlowymlMethods):
     def plan(self, context: Mapping[str, Any] | None = None, **params: Any) -> list[StepPlan]:
         """What `run` would do with each step and why, without running anything."""
         with one_read_per_file():
-            return self._executor(context, params, []).plan()
+            return self.executor(context, params=params).plan()
 
-    def _executor(
+    def executor(
         self,
-        context: Mapping[str, Any] | None,
-        params: Mapping[str, Any],
-        sinks: list[Callable[[Event], None]],
+        context: Mapping[str, Any] | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        sinks: Sequence[Callable[[Event], None]] = (),
         runner: StepRunner | None = None,
     ) -> Executor:
+        """The `Executor` of one run, built exactly as `run()` builds it, for tools that drive
+        or inspect a run themselves (`run()` is this plus the run's bookkeeping)."""
+        params = params or {}
         merged = self._context(context, params)
         graph = self._graph_for(merged)
         _check_parameters(graph, merged)
@@ -290,7 +302,7 @@ def _check_parameters(graph: Graph, context: Mapping[str, Any]) -> None:
                 )
 
 
-def _fan_out(sinks: list[Callable[[Event], None]]) -> Callable[[Event], None] | None:
+def _fan_out(sinks: Sequence[Callable[[Event], None]]) -> Callable[[Event], None] | None:
     if not sinks:
         return None
     if len(sinks) == 1:

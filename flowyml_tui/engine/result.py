@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .events import Event, ReasonKind, RunFinished, RunStarted, StepStatus
-from .savings import Rate, Savings, step_savings, total
-from .totals import RunTotals, totals_of_events
+from .history.savings import Rate, Savings, step_savings, total
+from .history.totals import RunTotals, totals_of_events
 
 if TYPE_CHECKING:
     import datetime

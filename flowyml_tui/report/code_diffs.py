@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..engine.cache import CacheStore, store_path
-from ..engine.explain import changed_functions, code_diff
+from ..engine.describe.reasons import changed_functions, code_diff
 
 Record = Mapping[str, Any]
 

@@ -8,9 +8,9 @@ import html
 import time
 from typing import Any
 
-from ..engine.display import format_calls
+from ..engine.describe.display import format_calls
 from ..engine.errors import FlowymlError
-from ..engine.totals import RunTotals, totals_of_record
+from ..engine.history.totals import RunTotals, totals_of_record
 
 Record = dict[str, Any]
 
@@ -122,7 +122,7 @@ def reads_of(step: Record) -> list[str]:
     digest): which version of which file produced it."""
     import msgspec
 
-    from flowyml_tui.engine.display import format_read
+    from flowyml_tui.engine.describe.display import format_read
     from flowyml_tui.engine.reads.model import Read
 
     lines = []

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from pygments.lexers import DiffLexer
 
-from ..engine.records import SCHEMA_VERSION
+from ..engine.history.records import SCHEMA_VERSION
 from .code_diffs import code_diffs
 from .common import (
     NONE,

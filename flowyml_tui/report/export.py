@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ..engine.records import load_run, load_runs, safe_run_id
-from ..engine.savings_history import History, history
+from ..engine.history.records import load_run, load_runs, safe_run_id
+from ..engine.history.savings_history import History, history
 from .common import EXTENSIONS, Record, ReportError, normalise_format
 from .html import render_html
 from .markdown import render_markdown

@@ -13,9 +13,9 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, PythonTracebackLexer, TextLexer
 
-from ..engine.display import format_bytes
-from ..engine.records import SCHEMA_VERSION
-from ..engine.savings_history import History
+from ..engine.describe.display import format_bytes
+from ..engine.history.records import SCHEMA_VERSION
+from ..engine.history.savings_history import History
 from .common import (
     _OK_RUN,
     NONE,

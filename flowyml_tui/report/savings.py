@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..engine.savings import Savings
-from ..engine.savings_history import History, savings_of
+from ..engine.history.savings import Savings
+from ..engine.history.savings_history import History, savings_of
 from .common import Record, esc, fmt_seconds
 
 SAVED_COLOUR = "#0d9488"

@@ -47,7 +47,7 @@ def change_cache(
 def clear_calls(step: str, places: Sequence[str], keys: str) -> CacheChange:
     """Empty the call-cache disk slots a step used; a slot that cannot be cleared (refused,
     gone) is named in the note, the others are still cleared. `keys` re-run the step."""
-    from flowyml_tui.engine.display import plural
+    from flowyml_tui.engine.describe.display import plural
     from flowyml_tui.engine.errors import CacheError
     from flowyml_tui.engine.primitive.backends.disk import clear_slot
 

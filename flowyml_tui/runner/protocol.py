@@ -102,6 +102,29 @@ class WorkerExiting(RunnerMessage, frozen=True, tag="worker_exiting"):
     step: str | None = None
 
 
+class ModulesImported(RunnerMessage, frozen=True, tag="modules_imported"):
+    """Worker -> session only, at the end of a run: the third-party modules it imported, in
+    order, which the next spare worker imports while it waits (`runner/warm.py`)."""
+
+    kind: ClassVar[str] = "modules_imported"
+    modules: tuple[str, ...]
+    versions: tuple[str, ...] = ()
+    """The packages whose installed versions the run's code identity looked up."""
+
+
+class WarmedUp(RunnerMessage, frozen=True, tag="warmed_up"):
+    """A spare worker imported these libraries while it waited; `extra_bytes` is what that
+    added to its resident memory (None where it cannot be read); `complete` is false when
+    the go came first and the run imports the rest. Sent before the go: the session reads it
+    while the spare waits."""
+
+    kind: ClassVar[str] = "warmed_up"
+    packages: tuple[str, ...]
+    modules: int
+    extra_bytes: int | None = None
+    complete: bool = True
+
+
 Message = Event | RunnerMessage
 AnyMessage = (
     AnyEvent
@@ -111,6 +134,8 @@ AnyMessage = (
     | ChildExited
     | RunCancelled
     | WorkerExiting
+    | ModulesImported
+    | WarmedUp
 )
 """Everything the worker sends, one tagged union: one decoder reads any line."""
 _KINDS = {cls.kind for cls in AnyMessage.__args__}

@@ -20,12 +20,13 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from flowyml_tui.engine.events import Event, RunFinished, RunStarted, StepFinished, StepStarted
 from flowyml_tui.runner.proctree import kill_tree
@@ -34,17 +35,23 @@ from flowyml_tui.runner.protocol import (
     ChildExited,
     ChildOutput,
     LoadFailed,
+    ModulesImported,
     PipelinesFound,
     ProtocolError,
     RunCancelled,
     StepLogBatch,
+    WarmedUp,
     WorkerExiting,
     decode_line,
+    decode_message,
     is_log_batch,
 )
 from flowyml_tui.runner.stopped_record import STOPPED, StoppedRunRecord
+from flowyml_tui.runner.warm import shadowed, top_level, write_list
 
-RunMessage = Event | PipelinesFound | LoadFailed | ChildOutput | ChildExited | RunCancelled
+RunMessage = (
+    Event | PipelinesFound | LoadFailed | ChildOutput | ChildExited | RunCancelled | WarmedUp
+)
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
 _LINE_LIMIT = 64 * 1024 * 1024  # a StepFinished with a long diff is still one line
@@ -129,6 +136,8 @@ class _Run:
     finished: bool = False
     load_failed: bool = False
     exit_notice: WorkerExiting | None = None
+    imports: ModulesImported | None = None
+    """The third-party modules the worker said it imported."""
     current_step: str | None = None
     step_sources: dict[str, tuple[str | None, int | None]] = field(default_factory=dict)
     stderr_tail: _Tail = field(default_factory=lambda: _Tail(_STDERR_KEPT))
@@ -160,9 +169,47 @@ class _Child:
     life_w: int
     argv: tuple[str, ...]
     events_fd: int
+    warm_packages: tuple[str, ...] = ()
+    """The top-level packages it imports while it waits."""
+    warmed: WarmedUp | None = None
+    """What it said once its warm-up was done (read while it waits, see `listen`)."""
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    early: bytearray = field(default_factory=bytearray)
+    """Bytes read from its events channel before its run: handed to the run's reader first."""
+    _listening: asyncio.AbstractEventLoop | None = None
+
+    def listen(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read the spare's first message (`WarmedUp`) while it waits: the status line shows
+        its memory before the save, and tests and benchmarks can wait for it."""
+        loop.add_reader(self.events_r, self._read_early)
+        self._listening = loop
+
+    def stop_listening(self) -> None:
+        if self._listening is not None:
+            with contextlib.suppress(ValueError, OSError):
+                self._listening.remove_reader(self.events_r)
+            self._listening = None
+
+    def _read_early(self) -> None:
+        try:
+            data = os.read(self.events_r, 65536)
+        except OSError:
+            data = b""
+        self.early += data
+        line, newline, _ = self.early.partition(b"\n")
+        if data and not newline:
+            return  # the rest of the line is on its way
+        self.stop_listening()
+        if newline:
+            with contextlib.suppress(ProtocolError):
+                message = decode_message(bytes(line))
+                if isinstance(message, WarmedUp):
+                    self.warmed = message
+        self.ready.set()
 
     def close_fds(self) -> None:
         """Close what we still own (-1: closed, or handed to a transport); EOF stops a spare."""
+        self.stop_listening()
         for name in ("events_r", "stdout_r", "stderr_r", "life_w"):
             fd = getattr(self, name)
             if fd >= 0:
@@ -178,8 +225,10 @@ class RunSession:
     """Runs one pipeline file, one child process at a time.
 
     With `warm=True` (the default) a spare worker is started after each run: it has imported the
-    engine and waits, so the next save only pays for importing the user's file. It imports no
-    user code before it is told to go, so every run still loads the pipeline fresh.
+    engine and waits, so the next save only pays for importing the user's file. With
+    `warm_imports=True` (the default) it also imports the third-party modules the last run
+    imported (`runner/warm.py`). It imports no user code before it is told to go, so every run
+    still loads the pipeline and the user's modules fresh.
     """
 
     def __init__(
@@ -193,6 +242,7 @@ class RunSession:
         cwd: Path | None = None,
         grace_seconds: float = 2.0,
         warm: bool = True,
+        warm_imports: bool = True,
         context: Mapping[str, Any] | None = None,
         runner_args: tuple[str, ...] = (),
     ) -> None:
@@ -211,6 +261,11 @@ class RunSession:
         self.cwd = cwd
         self.grace_seconds = grace_seconds
         self.warm = warm
+        self.warm_imports = warm_imports
+        """The spare also imports the third-party modules the last run imported (`--no-warm`
+        turns it off): a save then skips the libraries' import time too."""
+        self._warm_modules: tuple[str, ...] = ()
+        self._warm_versions: tuple[str, ...] = ()
         self._current: _Run | None = None
         self._spare: _Child | None = None
         self._closed = False
@@ -254,6 +309,7 @@ class RunSession:
                 "a run is already in progress; await cancel() before starting another"
             )
         child = self._start()  # synchronous: nothing can cancel us half-way through a spawn
+        child.stop_listening()
         run = self._current = _Run(child.proc, child.events_fd)
         proc = child.proc
         queue: asyncio.Queue[RunMessage | None] = asyncio.Queue()
@@ -263,7 +319,8 @@ class RunSession:
             for name in ("events_r", "stdout_r", "stderr_r"):
                 fd = getattr(child, name)
                 setattr(child, name, -1)  # _open_reader owns it from here, even if cancelled
-                transport, reader = await _open_reader(fd)
+                early = bytes(child.early) if name == "events_r" else b""
+                transport, reader = await _open_reader(fd, early)
                 transports.append(transport)
                 if name == "events_r":
                     readers.append(asyncio.create_task(_read_events(reader, queue)))
@@ -290,6 +347,9 @@ class RunSession:
                 if isinstance(item, WorkerExiting):
                     run.exit_notice = item
                     continue
+                if isinstance(item, ModulesImported):
+                    run.imports = item
+                    continue
                 if isinstance(item, StepLogBatch):
                     if batched_logs:
                         yield item  # type: ignore[misc]
@@ -303,8 +363,11 @@ class RunSession:
             final = self._final_message(run, returncode)
             if final is not None:
                 yield final
+            self._remember_imports(run)
             if self.warm and not self._closed and self._spare is None:
                 self._spare = self._spawn()  # the next save skips Python and engine start-up
+                if self._spare.warm_packages:
+                    self._spare.listen(asyncio.get_running_loop())
         finally:
             if proc.returncode is None:  # the consumer left early or was cancelled
                 _stop_tree(proc.pid)
@@ -318,6 +381,20 @@ class RunSession:
             child.close_fds()
             if self._current is run:
                 self._current = None
+
+    @property
+    def spare_warmed(self) -> WarmedUp | None:
+        """What the waiting spare worker has imported, and its memory; None before it is done
+        (or without a spare, or with nothing to import)."""
+        return self._spare.warmed if self._spare is not None else None
+
+    async def spare_ready(self) -> WarmedUp | None:
+        """Wait until the spare worker has finished importing the last run's libraries."""
+        spare = self._spare
+        if spare is None or not spare.warm_packages:
+            return None
+        await spare.ready.wait()
+        return spare.warmed
 
     async def cancel(self, reason: str = "cancelled") -> None:
         """Stop the running child and everything it started (its process group, and what left
@@ -348,11 +425,46 @@ class RunSession:
         if spare is not None:
             await _discard(spare)
 
+    def _remember_imports(self, run: _Run) -> None:
+        """A finished run's imports are the next spare's list; a run that stopped early
+        (a cancel, a load error) adds its imports to the list it had, since it saw less."""
+        imports = run.imports
+        if imports is None:
+            return
+        if run.finished:
+            self._warm_modules, self._warm_versions = imports.modules, imports.versions
+        else:
+            self._warm_modules = tuple(dict.fromkeys((*self._warm_modules, *imports.modules)))
+            self._warm_versions = tuple(sorted({*self._warm_versions, *imports.versions}))
+
+    def _warm_list(self) -> tuple[list[str], IO[bytes] | None, tuple[str, ...]]:
+        """What a new worker is told about warming up: its arguments, the file that lists the
+        modules (unlinked already: nothing is left behind however the session ends), and the
+        packages it will import."""
+        if not self.warm_imports:
+            return [], None, ()
+        if not self._warm_modules:
+            return ["--report-imports"], None, ()
+        listing = tempfile.TemporaryFile()  # noqa: SIM115  (_spawn closes it)
+        listing.write(write_list(self._warm_modules, self._warm_versions))
+        listing.flush()
+        listing.seek(0)
+        args = ["--report-imports", "--warm-fd", str(listing.fileno())]
+        return args, listing, top_level(self._warm_modules)
+
+    def _project_folders(self) -> tuple[str, ...]:
+        """Where the worker finds the user's modules: the pipeline's folder and its cwd."""
+        return (str(self.path.resolve().parent), str(self.cwd or os.getcwd()))
+
     def _start(self) -> _Child:
         """The spare if it still fits the settings, else a new child; either way, told to go."""
         spare, self._spare = self._spare, None
         if spare is not None:
-            if spare.proc.returncode is None and spare.argv == tuple(self.command()):
+            if (
+                spare.proc.returncode is None
+                and spare.argv == tuple(self.command())
+                and not shadowed(spare.warm_packages, self._project_folders())
+            ):  # a project file named like a warmed library: that run must import the file
                 try:
                     os.write(spare.life_w, b"g")
                     return spare
@@ -372,13 +484,15 @@ class RunSession:
         life_r, life_w = os.pipe()
         argv = self.command()
         fds = ["--events-fd", str(events_w), "--lifeline-fd", str(life_r), "--wait-for-go"]
+        warm, listing, packages = self._warm_list()
+        passed = (events_w, life_r) if listing is None else (events_w, life_r, listing.fileno())
         try:
             popen = subprocess.Popen(
-                [*argv, *fds],
+                [*argv, *fds, *warm],
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=err_w,
-                pass_fds=(events_w, life_r),
+                pass_fds=passed,
                 start_new_session=True,
                 cwd=self.cwd,
                 env=_child_env(),
@@ -390,7 +504,11 @@ class RunSession:
         finally:
             for fd in (events_w, out_w, err_w, life_r):
                 os.close(fd)
-        return _Child(_Proc(popen, loop), events_r, out_r, err_r, life_w, tuple(argv), events_w)
+            if listing is not None:
+                listing.close()  # the child has its own descriptor
+        return _Child(
+            _Proc(popen, loop), events_r, out_r, err_r, life_w, tuple(argv), events_w, packages
+        )
 
     def _final_message(self, run: _Run, returncode: int) -> RunMessage | None:
         if run.finished or run.load_failed:
@@ -431,9 +549,14 @@ def _stop_tree(pid: int) -> None:
     kill_tree(pid)
 
 
-async def _open_reader(fd: int) -> tuple[asyncio.BaseTransport, asyncio.StreamReader]:
+async def _open_reader(
+    fd: int, early: bytes = b""
+) -> tuple[asyncio.BaseTransport, asyncio.StreamReader]:
+    """A reader of the pipe `fd`, which gives `early` (read from it before) first."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+    if early:
+        reader.feed_data(early)
     pipe = os.fdopen(fd, "rb", buffering=0)
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
     return transport, reader

@@ -22,7 +22,7 @@ from flowyml_tui.engine.events import (
     StepStarted,
     StepStatus,
 )
-from flowyml_tui.engine.records import RunRecorder, RunRecordWarning
+from flowyml_tui.engine.history.records import RunRecorder, RunRecordWarning
 
 STOPPED = "stopped"
 WAS_RUNNING = "stopped before it finished"

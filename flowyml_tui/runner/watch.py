@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
@@ -19,6 +20,10 @@ from flowyml_tui.engine.errors import FlowymlError
 
 DEFAULT_IGNORE_DIRS = (".flowyml", ".venv", "venv", "__pycache__", ".git", ".mypy_cache")
 _MAX_BURST_MS = 1600  # a never-ending stream of writes still yields this often
+STEP_MS = 5
+"""How often the watch thread looks for events: a save is reported 5-10 ms after its first
+event (watchfiles returns once a look finds nothing new). It was 50 ms, which made a save wait
+50-100 ms, most of the stdlib quickstart's save -> running time."""
 _POLL_EXTRA_MS = 300  # how soon a newly reported local module in a new folder is watched
 
 
@@ -84,7 +89,7 @@ async def watch_pipeline_files(
     *,
     extra: Callable[[], Iterable[Path]] = tuple,
     ignore_dirs: Iterable[str | Path] = DEFAULT_IGNORE_DIRS,
-    debounce_ms: int = 50,
+    step_ms: int = STEP_MS,
     stop_event: asyncio.Event | None = None,
 ) -> AsyncIterator[set[Path]]:
     """Yield the set of changed relevant files, once per burst of saves.
@@ -93,8 +98,10 @@ async def watch_pipeline_files(
     the files and folders the steps read), re-read after every change so a newly imported
     helper is watched from the next save on. For a folder, a file added, removed or renamed
     in it counts as a change of the folder.
-    `ignore_dirs` holds directory names (``.venv``) or paths (the cache dir). A burst is writes
-    less than `debounce_ms` apart.
+    `ignore_dirs` holds directory names (``.venv``) or paths (the cache dir). A burst is events
+    less than `step_ms` apart; the events an editor's save makes after the one reported (a
+    rename, a chmod, a late close) are dropped when the file reads as it did when reported,
+    so one save is one run and the spare worker is not spent on a restart.
     """
     pipeline_files = [_real(p) for p in paths]
     names, ignored_paths = _split_ignores(ignore_dirs)
@@ -104,6 +111,7 @@ async def watch_pipeline_files(
         return {p for p in found if not _ignored(p, names, ignored_paths)}
 
     seen: dict[Path, int | None] = {}  # mtime when a file became relevant or last yielded
+    reported: dict[Path, _Signature] = {}  # how each file read when last yielded
     relevant = relevant_now()
     while stop_event is None or not stop_event.is_set():
         for path in relevant:
@@ -114,8 +122,8 @@ async def watch_pipeline_files(
         changes = awatch(
             *roots,
             watch_filter=None,
-            debounce=max(_MAX_BURST_MS, debounce_ms),
-            step=debounce_ms,
+            debounce=max(_MAX_BURST_MS, step_ms),
+            step=step_ms,
             stop_event=_Stop(stop_event),
             rust_timeout=_POLL_EXTRA_MS,
             yield_on_timeout=True,  # a quiet tick to re-read extra()
@@ -126,9 +134,11 @@ async def watch_pipeline_files(
             async for raw in changes:
                 changed = {_real(Path(name)) for _, name in raw}
                 hits = (changed & relevant) | {p.parent for p in changed if p.parent in relevant}
+                hits = {p for p in hits if p.is_dir() or reported.get(p) != _signature(p)}
                 if hits:
                     for path in hits:
                         seen[path] = _mtime(path)
+                        reported[path] = _signature(path)
                     yield hits
                 relevant = relevant_now()
                 if _roots(relevant) != roots:
@@ -153,6 +163,24 @@ def _roots(files: Iterable[Path]) -> list[Path]:
         if path.parent.is_dir():
             roots.add(path.parent)
     return sorted(roots)
+
+
+_Signature = tuple[int, int, int, bytes] | None
+_DIGEST_BYTES = 1 << 20
+"""Files up to this size are compared by content: two saves within one clock tick of the
+filesystem can share an mtime and a size."""
+
+
+def _signature(path: Path) -> _Signature:
+    """How a file reads: a save changes it, a chmod or a second event of one save does not."""
+    try:
+        st = path.stat()
+        digest = b""
+        if st.st_size <= _DIGEST_BYTES:
+            digest = hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns if not digest else 0, digest)
 
 
 def _mtime(path: Path) -> int | None:

@@ -16,6 +16,7 @@ import errno
 import faulthandler
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -34,8 +35,10 @@ from flowyml_tui.runner.proctree import become_subreaper, kill_tree, reap_childr
 from flowyml_tui.runner.protocol import (
     EXIT_CHANNEL_LOST,
     LoadFailed,
+    ModulesImported,
     PipelinesFound,
     RunnerMessage,
+    WarmedUp,
     WorkerExiting,
     encode_log_batch,
 )
@@ -202,6 +205,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="import the engine, then wait for a byte on the lifeline before loading FILE",
     )
+    parser.add_argument(
+        "--warm-fd",
+        type=int,
+        help="with --wait-for-go: a file descriptor listing the modules to import while "
+        "waiting, one a line",
+    )
+    parser.add_argument(
+        "--report-imports",
+        action="store_true",
+        help="end with the third-party modules the run imported, for the next spare",
+    )
     return parser.parse_args(argv)
 
 
@@ -228,16 +242,51 @@ def main(argv: list[str] | None = None) -> int:
     go = _watch_lifeline(args.lifeline_fd) if args.lifeline_fd is not None else None
     try:  # before waiting: a spare worker has the engine imported when the save comes
         with paused_gc():
-            from flowyml_tui.engine.loader import load_pipelines
+            from flowyml_tui.engine.load.loader import load_pipelines  # noqa: F401  (ahead of the go)
 
             if args.wait_for_go:
                 _import_flowyml_ahead(Path(os.path.abspath(args.file)))
+            warmed = _warm_up(args, go)
     except BaseException as exc:
         engine_error: BaseException | None = exc
+        warmed = None
     else:
         engine_error = None
+    if warmed is not None:  # read by the session while we wait: the status line shows it
+        channel.send(warmed)
     if args.wait_for_go and go is not None:
         go.wait()
+    code = _load_and_run(args, channel, engine_error)
+    if args.report_imports:  # what the next spare imports while it waits
+        channel.send(_imports_to_warm(Path(os.path.abspath(args.file))))
+    return code
+
+
+def _warm_up(args: argparse.Namespace, go: threading.Event | None) -> WarmedUp | None:
+    """Import what the last run imported from outside the project, before the go."""
+    if not (args.wait_for_go and args.warm_fd is not None and go is not None):
+        return None
+    from flowyml_tui.runner.warm import read_list, resident_bytes, warm_up
+
+    names, versions = read_list(args.warm_fd)
+    before = resident_bytes()
+    packages = warm_up(names, _roots(Path(os.path.abspath(args.file))), go, versions)
+    after = resident_bytes()
+    extra = after - before if before is not None and after is not None else None
+    complete = not go.is_set()
+    return WarmedUp(packages, sum(1 for n in names if n in sys.modules), extra, complete)
+
+
+def _imports_to_warm(path: Path) -> ModulesImported:
+    from flowyml_tui.engine.hashing.origin import versions_looked_up
+    from flowyml_tui.runner.warm import third_party_modules
+
+    return ModulesImported(third_party_modules(_roots(path)), versions_looked_up())
+
+
+def _load_and_run(
+    args: argparse.Namespace, channel: Channel, engine_error: BaseException | None
+) -> int:
     faulthandler.enable()  # a segfault leaves the Python stack (file and line) on stderr
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
@@ -249,13 +298,15 @@ def main(argv: list[str] | None = None) -> int:
 
     overrides = json.loads(args.context_json) if args.context_json else {}
     if args.approve:  # before any worker process starts: they inherit it
-        from flowyml_tui.engine.approval import grant
+        from flowyml_tui.engine.define.approval import grant
 
         grant(args.approve)
     runner = None
     try:
         if engine_error is not None:
             raise engine_error
+        from flowyml_tui.engine.load.loader import load_pipelines  # imported before the go
+
         runner = make_runner(args.jobs, args.dask)
         shown = RunsOnChannel(channel, path, args, overrides, runner)
         with paused_gc():  # importing the user's file is start-up too
@@ -454,16 +505,26 @@ def _is_local(name: str, roots: tuple[str, ...]) -> bool:
     return is_user_file(name) and os.path.realpath(name).startswith(roots)
 
 
+_INSTALLED = re.compile(r"[/\\](site|dist)-packages([/\\]|$)")
+
+
 def local_modules(path: Path) -> tuple[str, ...]:
     """Files of the user's own modules the pipeline imported: editing one should re-run it."""
     roots = _roots(path)
     own = os.path.realpath(path)
     found: set[str] = set()
+    folders: dict[str, bool] = {}  # a warm worker holds ~1500 modules in ~150 folders
     for module in list(sys.modules.values()):
         name: Any = getattr(module, "__file__", None)
         if not isinstance(name, str) or not name.endswith(".py"):
             continue
-        if _is_local(name, roots):
+        folder = os.path.dirname(name)
+        inside = folders.get(folder)
+        if inside is None:
+            installed = _INSTALLED.search(folder) is not None  # never the user's: origin.py
+            inside = not installed and (os.path.realpath(folder) + os.sep).startswith(roots)
+            folders[folder] = inside
+        if inside and _is_local(name, roots):
             real = os.path.realpath(name)
             if real != own:
                 found.add(real)

@@ -124,6 +124,7 @@ class FlowymlApp(App[int]):
         keymap_file: Path | None = None,
         context: Mapping[str, Any] | None = None,
         runner_args: Sequence[str] = (),
+        warm_imports: bool = True,
     ) -> None:
         self._theme_dirs = list(themes_from) if themes_from is not None else theme_dirs()
         self._keymap_file = keymap_file if keymap_file is not None else keymap_path()
@@ -136,6 +137,8 @@ class FlowymlApp(App[int]):
         self.cache_dir = cache_dir
         self.runner_args = tuple(runner_args)
         """Where each run's steps run (`--jobs N`, `--dask ADDRESS`), for its worker."""
+        self.warm_imports = warm_imports
+        """The spare worker imports the last run's libraries while it waits (`--no-warm`)."""
         self.context: dict[str, Any] = dict(context or {})
         self.approved: set[str] = set()
         """Approval steps approved this session (`A`): every later run has them approved."""
@@ -298,6 +301,7 @@ class FlowymlApp(App[int]):
                 pipeline=target.pipeline,
                 cache_dir=self.cache_dir,
                 runner_args=self.runner_args,
+                warm_imports=self.warm_imports,
             )
             self._session, self._session_target = session, target
         await session.cancel(why)
@@ -544,6 +548,13 @@ class FlowymlApp(App[int]):
     def tick_elapsed(self) -> None:
         running = [n for n, r in self.model.rows.items() if r.status == StepStatus.RUNNING]
         self.model.dirty.update(running)
+        self._show_spare()
+
+    def _show_spare(self) -> None:
+        """The waiting spare's warm-up, once it is done: the status line shows its memory."""
+        warmed = self._session.spare_warmed if self._session is not None else None
+        if warmed is not None and warmed != self.model.warm:
+            self.model.warmed(warmed)
 
     def _restyle(self) -> None:
         self.query_one(StepTable).restyle()
@@ -647,8 +658,9 @@ class FlowymlApp(App[int]):
 
     @property
     def waiting_approvals(self) -> list[str]:
-        """Approval steps of the last run that failed waiting for a yes (`engine/approval.py`)."""
-        from flowyml_tui.engine.approval import WAITING_MARK
+        """Approval steps of the last run that failed waiting for a yes
+        (`engine/define/approval.py`)."""
+        from flowyml_tui.engine.define.approval import WAITING_MARK
 
         return [
             name

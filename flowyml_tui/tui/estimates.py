@@ -15,7 +15,7 @@ from statistics import median
 
 import msgspec
 
-from flowyml_tui.engine.records import runs_dir
+from flowyml_tui.engine.history.records import runs_dir
 
 RECORDS_READ = 20
 """Newest records looked at: enough for a few executions of each step."""

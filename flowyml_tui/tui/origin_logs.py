@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-from flowyml_tui.engine.records import RunRecordError, RunRecordWarning, list_runs, load_run
+from flowyml_tui.engine.history.records import RunRecordError, RunRecordWarning, list_runs, load_run
 
 from .state import OriginLog
 

@@ -1,6 +1,6 @@
 """What the past-runs screen shows, as Rich renderables: one run, or two compared.
 
-Plain functions of run records (dicts from `engine.records.load_run`), so the screen only
+Plain functions of run records (dicts from `engine.history.records.load_run`), so the screen only
 loads and lays out. The comparison is `report.compare.compare_runs`, the same one
 `flowyml-tui report --compare` renders.
 """
@@ -16,8 +16,8 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from flowyml_tui.engine.display import STATUS_SYMBOLS, format_duration
-from flowyml_tui.engine.records import RunSummary
+from flowyml_tui.engine.describe.display import STATUS_SYMBOLS, format_duration
+from flowyml_tui.engine.history.records import RunSummary
 from flowyml_tui.report.compare import compare_runs, context_change_text
 
 Record = dict[str, Any]

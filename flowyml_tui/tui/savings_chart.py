@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from flowyml_tui.engine.display import format_duration
-from flowyml_tui.engine.savings import Savings
+from flowyml_tui.engine.describe.display import format_duration
+from flowyml_tui.engine.history.savings import Savings
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 

@@ -24,9 +24,15 @@ from flowyml_tui.engine.events import (
     StepStarted,
     StepStatus,
 )
+from flowyml_tui.engine.history.totals import RunTotals, run_totals
 from flowyml_tui.engine.reads.model import Read
-from flowyml_tui.engine.totals import RunTotals, run_totals
-from flowyml_tui.runner.protocol import ChildExited, ChildOutput, LoadFailed, RunCancelled
+from flowyml_tui.runner.protocol import (
+    ChildExited,
+    ChildOutput,
+    LoadFailed,
+    RunCancelled,
+    WarmedUp,
+)
 
 from .problems import explain_load_failure
 
@@ -111,7 +117,7 @@ class StepRow:
 
     @property
     def cache(self) -> str:
-        """The cache strategy (a `StepOutcome` for engine/totals.py)."""
+        """The cache strategy (a `StepOutcome` for engine/history/totals.py)."""
         return self.info.cache
 
     @property
@@ -204,6 +210,9 @@ class RunModel:
         self.dirty: set[str] = set()
         self.structure_changed = False
         self.summary_dirty = True
+        self.warm: WarmedUp | None = None
+        """What the spare worker that became the last run had imported while it waited, and
+        the memory that cost: the status line's detail shows it."""
         self.parallel = parallel
         """How many steps run at once and where (`jobs 4`, `dask tcp://...`); empty: one at
         a time, in the run's process. Fixed by what the app was started with."""
@@ -219,6 +228,10 @@ class RunModel:
         handler = _APPLY.get(type(message))
         if handler is not None:
             handler(self, message, now)
+
+    def warmed(self, message: WarmedUp) -> None:
+        self.warm = message
+        self.summary_dirty = True
 
     def cancelled(self, message: RunCancelled) -> None:
         if message.reason == "stopped":
@@ -468,8 +481,8 @@ class RunModel:
 
     def log_file(self, name: str) -> Path | None:
         """The whole output of step `name` in this run, if the run wrote it to disk."""
-        from flowyml_tui.engine.logfiles import LOGS_DIRNAME, log_file_name
-        from flowyml_tui.engine.records import runs_dir
+        from flowyml_tui.engine.call.log_files import LOGS_DIRNAME, log_file_name
+        from flowyml_tui.engine.history.records import runs_dir
 
         if not (self.cache_dir and self.run_id):
             return None
@@ -530,5 +543,6 @@ _APPLY: dict[type, Callable[[RunModel, Any, float], None]] = {
     LoadFailed: lambda model, m, now: model.load_failed(m),
     ChildExited: lambda model, m, now: model.child_exited(m),
     RunCancelled: lambda model, m, now: model.cancelled(m),
+    WarmedUp: lambda model, m, now: model.warmed(m),
 }
 """What each message the worker sends does to the model: the TUI's one dispatch table."""

@@ -12,7 +12,7 @@ import pytest
 from flowyml_tui.engine.cache import CacheStore
 from flowyml_tui.engine.cache.multiget import get_many
 from flowyml_tui.engine.cache.safedisk import CacheSafetyWarning, SafeDisk
-from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.load.loader import load_pipelines
 
 
 def chain_file(tmp_path: Path, steps: int) -> Path:
@@ -35,7 +35,7 @@ def chain_file(tmp_path: Path, steps: int) -> Path:
 def count_selects(store: CacheStore) -> list[str]:
     """Every SELECT the store's SQLite connection runs from now on."""
     seen: list[str] = []
-    connection: sqlite3.Connection = store._cache._con
+    connection: sqlite3.Connection = store.database._con  # diskcache keeps its connection private
     connection.set_trace_callback(lambda sql: seen.append(sql) if "SELECT" in sql else None)
     return seen
 

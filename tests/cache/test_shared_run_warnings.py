@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from flowyml_tui.engine.events import RunWarning
-from flowyml_tui.engine.records import load_run
+from flowyml_tui.engine.history.records import load_run
 
 from .test_shared_tier import executed, project_keys
 

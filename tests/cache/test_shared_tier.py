@@ -18,9 +18,9 @@ import redis
 
 from flowyml_tui.engine.cache import CacheStore, open_store
 from flowyml_tui.engine.cache.redis_tier import namespace
-from flowyml_tui.engine.cache.signed import glob_escape, parts
+from flowyml_tui.engine.cache.signed import Signer, glob_escape, parts
 from flowyml_tui.engine.events import RunWarning, StepFinished, StepStatus
-from flowyml_tui.engine.records import load_run
+from flowyml_tui.engine.history.records import load_run
 from flowyml_tui.tui.state import RunModel
 
 PIPELINE = """
@@ -183,7 +183,8 @@ def test_a_secret_can_come_from_a_key_file(redis_server, tmp_path, monkeypatch):
     key.write_text("from-a-file\n")
     monkeypatch.setenv("FLOWYML_TUI_SECRET_FILE", str(key))
     store = open_store(tmp_path / "c", shared=redis_server.url)
-    assert store.shared._secret == b"from-a-file"
+    record = store.shared.signer.sign("a-key", "entry", b"payload")
+    assert bytes(Signer(b"from-a-file").verify("a-key", "entry", record)) == b"payload"
 
 
 def test_redis_killed_mid_run_warns_once_and_the_run_completes_locally(

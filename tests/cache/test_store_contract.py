@@ -1,11 +1,14 @@
 """The contract every store implementation passes, unchanged (Hamilton's shape for its stores).
 
-Each test takes `store` and `reopen` from a factory parametrised over implementations: today the
-local diskcache store; a shared tier adds its factory to `FACTORIES` and must pass the same tests.
+Each test takes its store from a factory parametrised over implementations. The entry tests
+(`EntryStore`) run over every store alone: the local diskcache store, the Redis tier by itself
+and the tiered store. The workspace tests (pins, marks, counters: never shared) run over the
+stores a run opens, which are both protocols.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 import time
 from collections.abc import Callable
@@ -22,6 +25,7 @@ from flowyml_tui.engine.cache import (
     checksum,
     open_store,
 )
+from flowyml_tui.engine.cache.redis_tier import RedisTier
 from flowyml_tui.engine.errors import AmbiguousStepError, UnknownStepError
 
 Factory = Callable[[Path], object]
@@ -31,21 +35,46 @@ FACTORIES: dict[str, Factory] = {
     # fixtures through FLOWYML_TUI_SHARED, the project name from the test's name
     "tiered": lambda path: open_store(path),
 }
-NEEDS_REDIS = {"tiered"}
+ENTRY_FACTORIES: dict[str, Factory] = {
+    **FACTORIES,
+    # the team's tier alone, as TieredStore holds it: a real redis-server, signed records
+    "redis": lambda path: RedisTier(
+        os.environ["FLOWYML_TUI_SHARED"],
+        project=os.environ["FLOWYML_TUI_PROJECT"],
+        secret=b"contract-secret",
+    ),
+}
+NEEDS_REDIS = {"tiered", "redis"}
 
 
-@pytest.fixture(params=sorted(FACTORIES))
-def make(request, tmp_path, monkeypatch):
-    factory = FACTORIES[request.param]
-    if request.param in NEEDS_REDIS:
+def _maker(name: str, factories: dict[str, Factory], request, tmp_path, monkeypatch):
+    factory = factories[name]
+    if name in NEEDS_REDIS:
         request.getfixturevalue("team")
         monkeypatch.setenv("FLOWYML_TUI_SHARED", request.getfixturevalue("redis_server").url)
     return lambda: factory(tmp_path / "cache")
 
 
+@pytest.fixture(params=sorted(FACTORIES))
+def make(request, tmp_path, monkeypatch):
+    """A whole store (`EntryStore` and `Workspace`), opened afresh on each call."""
+    return _maker(request.param, FACTORIES, request, tmp_path, monkeypatch)
+
+
 @pytest.fixture
 def store(make):
     return make()
+
+
+@pytest.fixture(params=sorted(ENTRY_FACTORIES))
+def make_entries(request, tmp_path, monkeypatch):
+    """Any `EntryStore`, a tier alone included, opened afresh on each call."""
+    return _maker(request.param, ENTRY_FACTORIES, request, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def entries(make_entries):
+    return make_entries()
 
 
 def put(store, pipeline: str, step: str, value: object, *, tag: str = "") -> Entry:
@@ -74,6 +103,10 @@ def put(store, pipeline: str, step: str, value: object, *, tag: str = "") -> Ent
     return entry
 
 
+def test_every_tier_is_an_entry_store(entries):
+    assert isinstance(entries, EntryStore)
+
+
 def test_a_store_is_both_protocols(store, request):
     if request.node.callspec.params["make"] == "tiered":
         assert type(store).__name__ == "TieredStore"
@@ -81,50 +114,50 @@ def test_a_store_is_both_protocols(store, request):
     assert isinstance(store, Workspace)
 
 
-def test_an_entry_reads_back_equal_and_its_value_loads(store):
-    entry = put(store, "p", "s", {"a": [1, 2]})
-    assert store.get_entry(entry.key) == entry
-    assert store.load_value(entry, 0) == {"a": [1, 2]}
-    assert store.source("f") == "def s():\n    return {'a': [1, 2]}\n"
+def test_an_entry_reads_back_equal_and_its_value_loads(entries):
+    entry = put(entries, "p", "s", {"a": [1, 2]})
+    assert entries.get_entry(entry.key) == entry
+    assert entries.load_value(entry, 0) == {"a": [1, 2]}
+    assert entries.source("f") == "def s():\n    return {'a': [1, 2]}\n"
 
 
-def test_a_missing_key_is_none(store):
-    assert store.get_entry("nope-123") is None
-    assert store.newest_entry("p", "nope") is None
+def test_a_missing_key_is_none(entries):
+    assert entries.get_entry("nope-123") is None
+    assert entries.newest_entry("p", "nope") is None
 
 
-def test_an_entry_survives_reopening(make):
-    entry = put(make(), "p", "s", 7)
-    again = make()
+def test_an_entry_survives_reopening(make_entries):
+    entry = put(make_entries(), "p", "s", 7)
+    again = make_entries()
     assert again.load_value(again.get_entry(entry.key), 0) == 7
 
 
-def test_newest_entry_is_per_pipeline_and_step(store):
-    put(store, "p", "s", 1, tag="1")
-    second = put(store, "p", "s", 2, tag="2")
-    other = put(store, "q", "s", 3, tag="3")
-    assert store.newest_entry("p", "s") == second
-    assert store.newest_entry("q", "s") == other
+def test_newest_entry_is_per_pipeline_and_step(entries):
+    put(entries, "p", "s", 1, tag="1")
+    second = put(entries, "p", "s", 2, tag="2")
+    other = put(entries, "q", "s", 3, tag="3")
+    assert entries.newest_entry("p", "s") == second
+    assert entries.newest_entry("q", "s") == other
 
 
-def test_a_value_is_verified_before_it_is_unpickled(store):
-    entry = put(store, "p", "s", "precious")
+def test_a_value_is_verified_before_it_is_unpickled(entries):
+    entry = put(entries, "p", "s", "precious")
     flipped = Entry(**{**_fields(entry), "checksums": ["0" * 16]})
-    with pytest.raises(CorruptEntry, match="checksum"):
-        store.load_value(flipped, 0)
+    with pytest.raises(CorruptEntry):  # its checksum, or its signed header, says no
+        entries.load_value(flipped, 0)
 
 
-def test_a_deleted_entry_is_gone_with_its_value(store):
-    entry = put(store, "p", "s", 1)
-    store.delete_entry(entry.key)
-    assert store.get_entry(entry.key) is None
+def test_a_deleted_entry_is_gone_with_its_value(entries):
+    entry = put(entries, "p", "s", 1)
+    entries.delete_entry(entry.key)
+    assert entries.get_entry(entry.key) is None
     with pytest.raises(CorruptEntry):
-        store.load_value(entry, 0)
-    store.delete_entry(entry.key)  # twice is fine
+        entries.load_value(entry, 0)
+    entries.delete_entry(entry.key)  # twice is fine
 
 
-def test_a_deletion_in_another_handle_is_seen_after_refresh(make):
-    mine, theirs = make(), make()
+def test_a_deletion_in_another_handle_is_seen_after_refresh(make_entries):
+    mine, theirs = make_entries(), make_entries()
     entry = put(mine, "p", "s", 1)
     assert mine.get_entry(entry.key) is not None
     theirs.delete_entry(entry.key)

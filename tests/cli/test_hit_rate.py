@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from flowyml_tui.engine.records import load_run
-from flowyml_tui.engine.totals import totals_of_record
+from flowyml_tui.engine.history.records import load_run
+from flowyml_tui.engine.history.totals import totals_of_record
 from flowyml_tui.report import render_markdown
 from flowyml_tui.runner.session import RunSession
 from flowyml_tui.tui.state import RunModel

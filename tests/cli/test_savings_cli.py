@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flowyml_tui.engine.records import load_runs, runs_dir
+from flowyml_tui.engine.history.records import load_runs, runs_dir
 from tests.cli_process import run_cli
 
 pytestmark = pytest.mark.timeout(120)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flowyml_tui.engine.events import RunStarted, event_from_json
-from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.load.loader import load_pipelines
 from flowyml_tui.runner.watch import discover_pipeline_files
 from tests.cli_process import run_cli
 

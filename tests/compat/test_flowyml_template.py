@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.load.loader import load_pipelines
 from tests.cli_process import run_cli
 
 TEMPLATE = '''

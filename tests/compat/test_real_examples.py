@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from flowyml_tui.engine.events import RunFinished, RunStarted, StepFinished
-from flowyml_tui.engine.loader import load_file
+from flowyml_tui.engine.load.loader import load_file
 from flowyml_tui.runner.protocol import PipelinesFound
 from flowyml_tui.runner.session import RunSession
 from tests.cli_process import run_cli

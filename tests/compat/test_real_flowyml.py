@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.load.loader import load_pipelines
 from flowyml_tui.engine.pipeline import Pipeline
 from tests.cli_process import run_cli
 

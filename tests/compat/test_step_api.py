@@ -152,7 +152,7 @@ def test_a_dynamic_step_runs_the_pipeline_it_returns_on_our_engine(
     first = load(path).run()
     assert first.success, first.step_results["search"].error
     assert first["best"] == 2.0
-    from flowyml_tui.engine.records import list_runs
+    from flowyml_tui.engine.history.records import list_runs
 
     nested = [r for r in list_runs(tmp_path / "cache", limit=None) if r.pipeline == "search"]
     assert len(nested) == 1 and nested[0].executed == 3  # its steps ran on our engine

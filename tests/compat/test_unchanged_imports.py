@@ -63,7 +63,7 @@ def test_the_flowyml_init_template_loads_and_runs_unchanged(
     assert "from flowyml import Pipeline, step, context" in path.read_text()
     code = (
         "from flowyml_tui.engine.compat.shim import real_flowyml_installed\n"
-        "from flowyml_tui.engine.loader import load_pipelines\n"
+        "from flowyml_tui.engine.load.loader import load_pipelines\n"
         "assert not real_flowyml_installed()\n"
         f"p = load_pipelines({str(path)!r})['training_pipeline']\n"
         f"p.cache_dir = {str(tmp_path / 'cache')!r}\n"

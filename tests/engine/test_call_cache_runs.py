@@ -10,10 +10,10 @@ import textwrap
 from pathlib import Path
 
 from flowyml_tui import CachePrimitive
-from flowyml_tui.engine.callscope import step_scope
+from flowyml_tui.engine.call.scope import step_scope
 from flowyml_tui.engine.events import StepFinished
-from flowyml_tui.engine.loader import load_pipelines
-from flowyml_tui.engine.records import load_run
+from flowyml_tui.engine.history.records import load_run
+from flowyml_tui.engine.load.loader import load_pipelines
 from flowyml_tui.engine.run.process import ProcessRunner
 from tests.cli_process import run_cli
 

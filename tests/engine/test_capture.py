@@ -6,8 +6,8 @@ import logging
 import sys
 import threading
 
-from flowyml_tui.engine.capture import capture_output
-from flowyml_tui.engine.stepcall import call_step
+from flowyml_tui.engine.call.capture import capture_output
+from flowyml_tui.engine.call.invoke import call_step
 
 LINES = 300
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from flowyml_tui.engine import codecache
-from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.hashing import code_cache as codecache
+from flowyml_tui.engine.load.loader import load_pipelines
 
 PIPELINE = """
 from flowyml_tui import Pipeline, step
@@ -34,7 +34,7 @@ IDENTITY = """
 import json, sys
 from flowyml_tui.engine.hashing import code_identity
 from flowyml_tui.engine.hashing.sources import source_file
-from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.load.loader import load_pipelines
 pipeline = load_pipelines(sys.argv[1])["p"]
 func = pipeline.steps[0].func
 ident = code_identity(func)
@@ -141,7 +141,7 @@ def test_a_planted_or_loose_code_cache_file_is_not_read(tmp_path, monkeypatch):
     """Compiled code is run as the user: only a private regular file of ours is trusted."""
     import os
 
-    from flowyml_tui.engine import codecache
+    from flowyml_tui.engine.hashing import code_cache as codecache
 
     folder = tmp_path / "code"
     monkeypatch.setenv("FLOWYML_TUI_CODE_CACHE", str(folder))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flowyml_tui.engine.records import load_run
-from flowyml_tui.engine.shown import MAX_CHARS
+from flowyml_tui.engine.describe.context_text import MAX_CHARS
+from flowyml_tui.engine.history.records import load_run
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flowyml_tui.engine.events import ReasonKind, StepStatus
-from flowyml_tui.engine.executor import Executor
 from flowyml_tui.engine.run import decide
+from flowyml_tui.engine.run.executor import Executor
 
 TTL_PIPELINE = """
 from flowyml_tui import Pipeline, step

@@ -94,12 +94,12 @@ def test_the_engine_imports_nothing_from_textual_or_rich(write_file):
     path = write_file("events.py", PIPE)
     code = (
         "import sys\n"
-        "from flowyml_tui.engine.loader import load_pipelines\n"
+        "from flowyml_tui.engine.load.loader import load_pipelines\n"
         f"p = load_pipelines({str(path)!r})['events']\n"
         f"p.cache_dir = {str(path.parent / 'cache')!r}\n"
         "p.run()\n"
         "from flowyml_tui import report\n"
-        "from flowyml_tui.engine import records\n"
+        "from flowyml_tui.engine.history import records\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
         "assert not bad, bad\n"
         "assert 'numpy' not in sys.modules and 'pandas' not in sys.modules\n"
@@ -115,7 +115,7 @@ def test_a_cached_run_in_a_fresh_process_leaves_modules_it_does_not_need_unimpor
     path = write_file("events.py", PIPE)
     run = (
         "import sys\n"
-        "from flowyml_tui.engine.loader import load_pipelines\n"
+        "from flowyml_tui.engine.load.loader import load_pipelines\n"
         f"p = load_pipelines({str(path)!r})['events']\n"
         f"p.cache_dir = {str(path.parent / 'cache')!r}\n"
         "r = p.run()\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flowyml_tui.engine.events import RunStarted
-from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.load.loader import load_pipelines
 from flowyml_tui.tui.state import RunModel
 from tests.cli_process import run_cli
 

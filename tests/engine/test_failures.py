@@ -21,7 +21,7 @@ from flowyml_tui.engine.errors import (
     StepDefinitionError,
 )
 from flowyml_tui.engine.events import ReasonKind, StepStatus
-from flowyml_tui.engine.loader import load_pipelines, pick_pipeline
+from flowyml_tui.engine.load.loader import load_pipelines, pick_pipeline
 
 BRANCHES = """
 from flowyml_tui import Pipeline, step
@@ -185,10 +185,10 @@ def test_a_wrong_number_of_outputs_is_a_clear_failure(write_file, load):
 
 def _corrupt_every_value(cache_dir):
     store = CacheStore(cache_dir)
-    for key in list(store._cache.iterkeys()):
+    for key in list(store.database.iterkeys()):
         if isinstance(key, str) and key.startswith("v:"):
-            blob = store._cache.get(key)
-            store._cache.set(key, blob[: len(blob) // 2])
+            blob = store.database.get(key)
+            store.database.set(key, blob[: len(blob) // 2])
 
 
 def test_a_corrupt_entry_is_a_miss_with_a_warning_not_a_crash(write_file, load):
@@ -239,10 +239,10 @@ def test_a_flipped_byte_that_still_unpickles_is_caught_by_the_checksum(write_fil
     pipeline = load(path)
     pipeline.run()
     store = CacheStore(pipeline.cache_dir)
-    (key,) = [k for k in store._cache.iterkeys() if isinstance(k, str) and k.startswith("v:")]
-    blob = bytearray(store._cache.get(key))
+    (key,) = [k for k in store.database.iterkeys() if isinstance(k, str) and k.startswith("v:")]
+    blob = bytearray(store.database.get(key))
     blob[len(blob) // 2] = ord("b")  # same length, still a valid pickle, wrong value
-    store._cache.set(key, bytes(blob))
+    store.database.set(key, bytes(blob))
     result = load(path).run()
     assert result.step_results["payload"].reason_kind is ReasonKind.CORRUPT_ENTRY
     assert result["size"] == 4096

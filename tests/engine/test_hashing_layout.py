@@ -9,7 +9,16 @@ import flowyml_tui.engine.hashing as hashing
 
 PACKAGE = Path(hashing.__file__).parent
 # Lowest first: a module may import only modules before it.
-ORDER = ["encoder", "fingerprint", "origin", "sources", "normalise", "bytecode", "identity"]
+ORDER = [
+    "code_cache",
+    "encoder",
+    "fingerprint",
+    "origin",
+    "sources",
+    "normalise",
+    "bytecode",
+    "identity",
+]
 
 
 def package_imports(module: str) -> list[tuple[str, list[str]]]:

@@ -13,16 +13,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from flowyml_tui.engine.call.log_files import TAIL_CHUNKS, LogFiles, log_file_name
 from flowyml_tui.engine.events import StepLog
-from flowyml_tui.engine.loader import load_pipelines
-from flowyml_tui.engine.logfiles import TAIL_CHUNKS, LogFiles, log_file_name
-from flowyml_tui.engine.records import (
+from flowyml_tui.engine.history.records import (
     LOG_EXCERPT_LINES,
     SCHEMA_PATH,
     load_run,
     prune_runs,
     runs_dir,
 )
+from flowyml_tui.engine.load.loader import load_pipelines
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -174,7 +174,7 @@ def kb(field):
             if line.startswith(field):
                 return int(line.split()[1])
 
-from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.load.loader import load_pipelines
 from flowyml_tui.cli.run import LivePrinter
 import io
 

@@ -14,8 +14,7 @@ import jsonschema
 import pytest
 
 from flowyml_tui.engine.events import RunFinished, RunStarted, StepInfo, StepLog, event_from_json
-from flowyml_tui.engine.loader import load_pipelines
-from flowyml_tui.engine.records import (
+from flowyml_tui.engine.history.records import (
     LOG_EXCERPT_LINES,
     SCHEMA_PATH,
     NoRunsError,
@@ -27,6 +26,7 @@ from flowyml_tui.engine.records import (
     load_run,
     runs_dir,
 )
+from flowyml_tui.engine.load.loader import load_pipelines
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -130,7 +130,7 @@ def test_a_step_that_raises_on_the_runner_fails_with_its_own_traceback(write_fil
     assert failed.status is StepStatus.FAILED
     assert failed.reason == "failed: ValueError: no good"
     assert 'raise ValueError("no good")' in failed.error
-    assert "runner.py" not in failed.error and "stepcall.py" not in failed.error
+    assert "runner.py" not in failed.error and "invoke.py" not in failed.error
     assert result.step_results["after"].reason == "upstream boom failed"
 
 

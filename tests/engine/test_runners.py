@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from flowyml_tui.engine.events import StepFinished, StepLog, StepStarted
-from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.load.loader import load_pipelines
 from flowyml_tui.engine.run import InlineRunner
 from flowyml_tui.engine.run.process import ProcessRunner
 from tests.needs import need
@@ -175,10 +175,10 @@ def test_a_fully_cached_parallel_run_never_builds_a_ready_set(tmp_path):
     runner = Counting(InlineRunner())
     runner.capacity = 3  # takes the parallel loop
     pipeline.run(runner=runner)
-    executor = pipeline._executor(None, {}, [], runner)
+    executor = pipeline.executor(runner=runner)
     result = executor.run()
     assert all(r.cached for r in result.step_results.values())
-    assert executor._scheduler._waiting is None  # no counts, no heap: nothing to schedule
+    assert not executor.scheduler.started  # no counts, no heap: nothing to schedule
     runner.inner.close()
 
 
@@ -602,7 +602,7 @@ def _bars(svg: str) -> dict[str, tuple[float, float]]:
 def test_the_run_record_and_html_timeline_show_parallel_steps_overlapping(tmp_path, where, request):
     """Branches that provably ran at once (each waits for the other to start) overlap in the
     record's start/end times and in the report's timeline bars; `join` starts after both."""
-    from flowyml_tui.engine.records import load_run
+    from flowyml_tui.engine.history.records import load_run
     from flowyml_tui.report import timeline_svg
 
     if where == "process":

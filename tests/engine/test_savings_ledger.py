@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flowyml_tui.engine.records import list_runs, load_run
+from flowyml_tui.engine.history.records import list_runs, load_run
 from tests.cli_process import run_cli
 
 pytestmark = pytest.mark.timeout(120)

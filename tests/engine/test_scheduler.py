@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flowyml_tui import step
-from flowyml_tui.engine.graph import build_graph
+from flowyml_tui.engine.define.graph import build_graph
 from flowyml_tui.engine.run.scheduler import Scheduler
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowyml_tui.engine.totals import StepTally, format_rate, run_totals
+from flowyml_tui.engine.history.totals import StepTally, format_rate, run_totals
 
 
 def test_pinned_steps_are_hits_and_pending_steps_count_only_as_steps() -> None:

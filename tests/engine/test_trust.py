@@ -11,10 +11,10 @@ import sys
 import pytest
 
 from flowyml_tui import CacheStore, Pipeline, step
+from flowyml_tui.engine.cache.keys import Recipe
 from flowyml_tui.engine.errors import AmbiguousStepError
 from flowyml_tui.engine.events import ReasonKind, StepStatus
 from flowyml_tui.engine.hashing import fingerprint
-from flowyml_tui.engine.keys import Recipe
 
 TWO_PIPELINES = """
 from flowyml_tui import Pipeline, step
@@ -177,7 +177,7 @@ pipeline.add_step(produce).add_step(sibling).add_step(consumer).add_step(joined)
 
 def _corrupt_value(store: CacheStore, pipeline: str, step_name: str) -> None:
     (info,) = [i for i in store.entries(step_name, pipeline=pipeline)][-1:]
-    store._cache.set(f"v:{info.key}:0", b"not the pickle that was stored")
+    store.database.set(f"v:{info.key}:0", b"not the pickle that was stored")
 
 
 def _assert_every_entry_matches_what_it_consumed(store: CacheStore, pipeline) -> None:
@@ -330,9 +330,9 @@ def test_malformed_entry_metadata_is_a_miss_not_a_crash(damage, tmp_path):
     pipeline = Pipeline("meta", cache_dir=tmp_path / "cache").add_step(x)
     key = pipeline.run().step_results["x"].key
     store = CacheStore(tmp_path / "cache")
-    meta = json.loads(store._cache.get("e:" + key))
+    meta = json.loads(store.database.get("e:" + key))
     damage(meta)
-    store._cache.set("e:" + key, json.dumps(meta).encode())
+    store.database.set("e:" + key, json.dumps(meta).encode())
     again = Pipeline("meta", cache_dir=tmp_path / "cache").add_step(x).run()
     assert again.step_results["x"].reason_kind is ReasonKind.CORRUPT_ENTRY
     assert again["x"] == [1, 2, 3]

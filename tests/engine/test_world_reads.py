@@ -11,7 +11,7 @@ import time
 import pytest
 
 from flowyml_tui.engine.events import ReasonKind, StepFinished, StepStatus
-from flowyml_tui.engine.records import load_run
+from flowyml_tui.engine.history.records import load_run
 from flowyml_tui.engine.run import InlineRunner
 from flowyml_tui.engine.run.process import ProcessRunner
 from tests.needs import need

@@ -48,7 +48,7 @@ WRITER = textwrap.dedent(
     """
     import random, sys, time, warnings
     warnings.simplefilter("ignore")
-    from flowyml_tui.engine.loader import load_pipelines, pick_pipeline
+    from flowyml_tui.engine.load.loader import load_pipelines, pick_pipeline
     path, cache_dir, seed, offset, values, seconds = sys.argv[1:7]
     pipeline = pick_pipeline(load_pipelines(path), None, path)
     pipeline.cache_dir = cache_dir

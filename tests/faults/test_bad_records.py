@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from flowyml_tui.engine.loader import load_pipelines, pick_pipeline
-from flowyml_tui.engine.records import (
+from flowyml_tui.engine.history.records import (
     RunRecordError,
     RunRecordWarning,
     list_runs,
     load_run,
     runs_dir,
 )
+from flowyml_tui.engine.load.loader import load_pipelines, pick_pipeline
 from flowyml_tui.report.export import render
 
 from . import harness

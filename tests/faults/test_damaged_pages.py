@@ -173,7 +173,7 @@ def test_random_damaged_pages_never_give_a_wrong_value_nor_an_exception(filled, 
     import shutil
     import warnings
 
-    from flowyml_tui.engine.loader import load_pipelines
+    from flowyml_tui.engine.load.loader import load_pipelines
 
     pipe, cache = filled
     db = sqlite3.connect(cache / "store" / "cache.db")

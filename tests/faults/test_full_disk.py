@@ -21,7 +21,7 @@ import pytest
 from flowyml_tui.engine.cache import open_store
 from flowyml_tui.engine.cache.safedisk import SafeDisk
 from flowyml_tui.engine.events import RunWarning
-from flowyml_tui.engine.loader import load_pipelines, pick_pipeline
+from flowyml_tui.engine.load.loader import load_pipelines, pick_pipeline
 
 from . import harness
 

@@ -50,8 +50,7 @@ def ran(write_file, load, tmp_path):
     pipeline = load(write_file("planted.py", PIPE))
     result = pipeline.run()
     assert not result.failed_steps
-    pipeline.store.close()
-    pipeline._store = None
+    pipeline.close_store()
     return pipeline, tmp_path / "cache", tmp_path / "PWNED"
 
 
@@ -162,8 +161,8 @@ def test_a_value_file_owned_by_another_user_is_refused(ran):
 def test_the_store_writes_nothing_it_would_have_to_unpickle(tmp_path):
     store = CacheStore(tmp_path / "cache")
     with pytest.raises(TypeError, match="writes bytes, str, int or float"):
-        store._cache.set("meta:x", {"a": 1})
+        store.database.set("meta:x", {"a": 1})
     with pytest.raises(TypeError, match="cache keys are str"):
-        store._cache.set(("a", 1), b"x")
+        store.database.set(("a", 1), b"x")
     with sqlite3.connect(store.path / "store" / "cache.db") as db:
         assert db.execute("SELECT count(*) FROM Cache WHERE mode = 4 OR raw = 0").fetchone() == (0,)

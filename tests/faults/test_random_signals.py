@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from flowyml_tui.engine.loader import load_pipelines
+from flowyml_tui.engine.load.loader import load_pipelines
 from tests.cache.redis_server import RedisServer
 from tests.cli.test_run_processes import Run
 

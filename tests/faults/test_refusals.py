@@ -14,7 +14,7 @@ import pytest
 
 from flowyml_tui.engine.cache import CacheStore, open_store
 from flowyml_tui.engine.errors import CacheError
-from flowyml_tui.engine.records import list_runs
+from flowyml_tui.engine.history.records import list_runs
 from tests.cli_process import run_cli
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -89,7 +89,7 @@ def test_what_the_store_creates_is_private_whatever_the_umask(tmp_path):
     old = os.umask(0o002)
     try:
         store = CacheStore(tmp_path / "cache")
-        store._cache.set("v:big", b"x" * 100_000)  # a value file, in two new subdirs
+        store.database.set("v:big", b"x" * 100_000)  # a value file, in two new subdirs
     finally:
         os.umask(old)
     made = [tmp_path / "cache", tmp_path / "cache" / "store"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import jsonschema
 
-from flowyml_tui.engine.loader import load_pipelines
-from flowyml_tui.engine.records import SCHEMA_PATH, load_run
+from flowyml_tui.engine.history.records import SCHEMA_PATH, load_run
+from flowyml_tui.engine.load.loader import load_pipelines
 from flowyml_tui.report import render_html, render_markdown
 
 from .test_report import Page

@@ -11,8 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from flowyml_tui.engine.loader import load_pipelines
-from flowyml_tui.engine.records import SCHEMA_PATH, load_run
+from flowyml_tui.engine.history.records import SCHEMA_PATH, load_run
+from flowyml_tui.engine.load.loader import load_pipelines
 from flowyml_tui.report import (
     ReportError,
     export_latest,

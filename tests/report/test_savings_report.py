@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from flowyml_tui.engine.records import SCHEMA_PATH, load_run
+from flowyml_tui.engine.history.records import SCHEMA_PATH, load_run
 from flowyml_tui.report.markdown import md_code
 from tests.cli_process import run_cli
 

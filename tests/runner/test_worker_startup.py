@@ -15,7 +15,7 @@ HEAVY = ("textual", "rich", "numpy", "pandas", "watchfiles", "anyio")
 @pytest.mark.timeout(30)
 def test_the_worker_imports_no_tui_or_heavy_library():
     code = (
-        "import sys, flowyml_tui.runner.worker, flowyml_tui.engine.loader\n"
+        "import sys, flowyml_tui.runner.worker, flowyml_tui.engine.load.loader\n"
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}

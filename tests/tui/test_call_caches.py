@@ -92,7 +92,7 @@ def test_x_on_a_step_without_call_caches_says_so(write_pipeline, new_app) -> Non
 def test_saved_counts_the_call_caches_and_the_detail_splits_it(write_pipeline, new_app) -> None:
     """An invalidated step whose calls all hit saved their time: the status line's "saved"
     includes it (as the run record's totals do), and the step detail says where it came from."""
-    from flowyml_tui.engine.records import load_run
+    from flowyml_tui.engine.history.records import load_run
     from flowyml_tui.tui.widgets.status_line import StatusLine
 
     from .helpers import table_cell

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flowyml_tui.engine.records import write_record
+from flowyml_tui.engine.history.records import write_record
 
 from . import scenes
 from .helpers import FakeClock

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowyml_tui.engine.display import format_duration
+from flowyml_tui.engine.describe.display import format_duration
 from flowyml_tui.engine.events import StepStatus
 from flowyml_tui.tui.state import RunModel
 
@@ -71,7 +71,7 @@ def test_durations_read_at_a_glance() -> None:
 
 
 def test_the_output_tab_writes_sizes_as_the_cli_does() -> None:
-    from flowyml_tui.engine.display import format_bytes
+    from flowyml_tui.engine.describe.display import format_bytes
     from flowyml_tui.tui.widgets.detail_pane import _size
 
     assert _size(3 * 1024 + 400) == format_bytes(3 * 1024 + 400) == "3.4 KB"

@@ -65,7 +65,7 @@ def test_a_stopped_run_leaves_a_record_with_the_steps_done_so_far(
     write_pipeline, new_app, tmp_path
 ) -> None:
     """The past-run list and the duration averages count a stopped run too."""
-    from flowyml_tui.engine.records import list_runs, load_run
+    from flowyml_tui.engine.history.records import list_runs, load_run
 
     app = new_app(write_pipeline(RUNAWAY))
     cache = tmp_path / "cache"

@@ -25,7 +25,8 @@ class StoredRecipe(msgspec.Struct, frozen=True, kw_only=True):
     context: dict[str, str] = {}
     custom_key: str | None = None
     context_shown: dict[str, str] = {}
-    """context parameter -> its value's short text (`shown.py`): says what it was, not a key."""
+    """context parameter -> its value's short text (`describe/context_text.py`): says what it
+    was, not a key."""
 
 
 class Entry(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -142,13 +142,13 @@ class SharedTier(Protocol):
     def get_entry(self, key: str) -> Entry | None:
         """The verified entry under `key`, or None."""
 
-    def prefetch(self, pipeline: str, steps: Iterable[str]) -> dict[str, Entry]:
+    def fetch_newest(self, pipeline: str, steps: Iterable[str]) -> dict[str, Entry]:
         """The newest verified entries of these steps, in a bounded number of round trips."""
 
     def newest_entry(self, pipeline: str, step: str) -> Entry | None:
         """The newest verified entry of one step."""
 
-    def writer(self, key: str) -> str | None:
+    def writer_of(self, key: str | None) -> str | None:
         """`user@host` who wrote an entry read this run."""
 
     def takes(self, sizes: Iterable[int]) -> bool:

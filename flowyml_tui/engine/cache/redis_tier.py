@@ -77,7 +77,8 @@ _HEADER_DECODER = msgspec.json.Decoder(Header)
 
 
 class RedisTier:
-    """An `EntryStore` over Redis (redis-py), namespaced by project and key format."""
+    """An `EntryStore` over Redis (redis-py), namespaced by project and key format: it passes
+    the store contract suite alone, as the tier `TieredStore` puts behind the local store."""
 
     def __init__(
         self,
@@ -99,13 +100,14 @@ class RedisTier:
         the signed header here; None: every value is in Redis, up to `max_value`."""
         self.path = Path(url)
         self.unreadable: set[str] = set()
-        self._secret = secret
-        self._signer = Signer(secret)
+        self.signer = Signer(secret)
         self._prefix = namespace(project)
         self._link = RedisLink(url, timeout=timeout, retry_after=retry_after)
         self._redis = self._link.client
         self.notices = notices if notices is not None else Notices()
         """For the run's event stream: offline, refused, not shared (see `Notices`)."""
+        self.layered = True
+        """Every entry it serves comes from the team's tier, not this process's own."""
         self._headers: dict[str, Header] = {}
         self._refused: set[str] = set()
         """Keys refused once: not fetched (nor warned about) again until rewritten."""
@@ -151,7 +153,7 @@ class RedisTier:
     def _verified(self, name: str, kind: str, raw: bytes, what: str) -> bytes | None:
         """The payload of a signed record read from `name`, or None (refused, with a notice)."""
         try:
-            return bytes(self._signer.verify(name, kind, raw))
+            return bytes(self.signer.verify(name, kind, raw))
         except Refused as why:
             self._refuse(f"{what} {why}" if "SHA" in str(why) else f"{what} is {why}")
             return None
@@ -208,7 +210,10 @@ class RedisTier:
                 self._header(key, raw)
         return {k: self._headers[k].entry for k in keys if k in self._headers}
 
-    def prefetch(self, pipeline: str, steps: Iterable[str]) -> dict[str, Entry]:
+    def prefetch(self, pipeline: str, steps: Iterable[str]) -> int:
+        return len(self.fetch_newest(pipeline, steps))
+
+    def fetch_newest(self, pipeline: str, steps: Iterable[str]) -> dict[str, Entry]:
         """The newest entries of these steps, in two round trips for the whole DAG."""
         names = list(steps)
         pipe = self._redis.pipeline(transaction=False)
@@ -221,9 +226,12 @@ class RedisTier:
         keys = self._call(self._redis.zrevrange, self._scope(pipeline, step), 0, 0)
         return self.get_entry(keys[0].decode()) if keys else None
 
-    def writer(self, key: str) -> str | None:
+    def tier_of(self, key: str | None) -> str | None:
+        return "shared" if key is not None and key in self._headers else None
+
+    def writer_of(self, key: str | None) -> str | None:
         """`user@host` who wrote a shared entry this process has read, for the Why pane."""
-        header = self._headers.get(key)
+        header = self._headers.get(key) if key is not None else None
         return f"{header.user}@{header.host}" if header else None
 
     def _in_bucket(self, size: int) -> bool:
@@ -248,7 +256,7 @@ class RedisTier:
             )
             note = {"pipeline": meta.pipeline, "step": meta.step, "bytes": sum(map(len, blobs))}
             name = self._name("big", meta.key)
-            record = self._signer.sign(name, NOTE, json.dumps(note).encode())
+            record = self.signer.sign(name, NOTE, json.dumps(note).encode())
             self._call(self._redis.set, name, record, ex=self.ttl)
             return
         self.put_entries([(meta, blobs, sources)])
@@ -269,7 +277,7 @@ class RedisTier:
     ) -> Header:
         digests = [hashlib.sha256(b).hexdigest() for b in blobs]
         header = Header(entry=meta, sha256=digests, host=socket.gethostname(), user=_user())
-        ttl, sign, name = self.ttl, self._signer.sign, self._name
+        ttl, sign, name = self.ttl, self.signer.sign, self._name
         for digest, blob in zip(digests, blobs, strict=True):
             if self._in_bucket(len(blob)):  # uploaded before the header is sent
                 self.blobs.put(blob, digest)  # type: ignore[union-attr]

@@ -131,7 +131,7 @@ class TieredStore:
 
     def _backfill(self, entry: Entry) -> Entry:
         self.local.put_entry(entry, [], {})  # the entry now; its values when first loaded
-        self._from_shared[entry.key] = self.shared.writer(entry.key)
+        self._from_shared[entry.key] = self.shared.writer_of(entry.key)
         return entry
 
     def get_entry(self, key: str) -> Entry | None:
@@ -149,7 +149,7 @@ class TieredStore:
         missing = [s for s in steps if self.local.get_entry(current.get(s, "")) is None]
         if not missing:
             return 0
-        found = self._try("prefetch", self.shared.prefetch, pipeline, missing) or {}
+        found = self._try("prefetch", self.shared.fetch_newest, pipeline, missing) or {}
         with self.local.batch():
             for entry in found.values():
                 if self.local.get_entry(entry.key) is None:

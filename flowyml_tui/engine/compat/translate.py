@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .. import script_runs
-from ..callscope import current_directory
+from ..call.scope import current_directory
+from ..load import script_runs
 from ..pipeline import Pipeline
 from ..step import Step, step
 from .nested import is_sub_pipeline, nested_steps
@@ -214,7 +214,7 @@ def flowyml_approval(
     a flowyml `Step` running our approval gate, translated like any other step."""
     from flowyml.core.step import Step as FlowymlStep
 
-    from ..approval import approval_parts
+    from ..define.approval import approval_parts
 
     func, inputs, tags = approval_parts(name, approver, auto_approve_if, step_kwargs)
     return FlowymlStep(func, name=name, inputs=inputs, tags=tags, **step_kwargs)

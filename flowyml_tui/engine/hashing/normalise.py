@@ -18,7 +18,7 @@ import types
 
 from xxhash import xxh3_128
 
-from .. import codecache
+from . import code_cache as codecache
 from .sources import DEF_TYPES, SourceFile, first_line, function_definition, source_file
 
 __all__ = [

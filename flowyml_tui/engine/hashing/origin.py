@@ -122,6 +122,12 @@ def package_version(module_name: str) -> tuple[str, str]:
     return top, version
 
 
+def versions_looked_up() -> tuple[str, ...]:
+    """The packages whose versions this process looked up: a spare worker looks up the same
+    ones before the next run (`runner/warm.py`)."""
+    return tuple(sorted(_VERSIONS))
+
+
 _FILES_SEEN: dict[str, bool] = {}
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from .. import codecache
+from . import code_cache as codecache
 
 __all__ = [
     "DEF_TYPES",

@@ -18,7 +18,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from ..callscope import current_scope
+from ..call.scope import current_scope
 from ..errors import FlowymlError, UnhashableInput
 from ..hashing import Unfingerprintable, fingerprint
 from .backends import CacheBackend, CallTier, InMemoryBackend, RedisBackend, UserTier

@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from ..capture import LogSink
+from ..call.capture import LogSink
 from ..errors import FlowymlError, SettingError
 from .held import hold
 from .portable import dump_task, load_task, portable_outcome

@@ -14,11 +14,11 @@ from typing import Protocol
 
 import msgspec
 
-from .. import explain
 from ..cache.entry import Entry
+from ..cache.keys import Recipe
+from ..describe import reasons as explain
 from ..events import ReasonKind
 from ..hashing import CodeIdentity
-from ..keys import Recipe
 from ..reads.check import ReadChange
 from ..step import CachePolicy, Step
 

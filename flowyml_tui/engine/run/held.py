@@ -97,9 +97,9 @@ def hold(
 ) -> tuple[tuple[Any, ...], HeldOutputs]:
     """On the worker: the step's output values and their summary for the driver."""
     from ..cache import checksum, serialize_outputs
+    from ..describe.preview import preview
     from ..hashing import Unfingerprintable, fingerprint
-    from ..mutation import is_immutable
-    from ..preview import preview
+    from .mutation import is_immutable
 
     values = split_outputs(step, spec.outputs, returned)
     fps, problems = [], []

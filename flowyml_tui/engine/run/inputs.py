@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..cache import CorruptEntry, Store
 from ..cache.entry import Entry
-from ..graph import Graph
+from ..define.graph import Graph
 from ..hashing import Unfingerprintable, fingerprint
-from ..mutation import is_immutable
 from ..result import StepResult
 from ..step import Step
+from .mutation import is_immutable
 
 if TYPE_CHECKING:
     from ..events import StepStatus

@@ -17,11 +17,11 @@ from typing import Any
 import msgspec
 
 from ..cache.entry import Entry
+from ..cache.keys import Recipe, key_of, key_prefix
+from ..define.graph import Graph
 from ..errors import FlowymlError, UnhashableInput
 from ..events import ReasonKind
-from ..graph import Graph
 from ..hashing import CodeIdentity, Unfingerprintable, code_identity, fingerprint
-from ..keys import Recipe, key_of, key_prefix
 from ..reads.check import ReadChange, first_change
 from ..reads.model import Read, ReadSpec
 from ..reads.snapshot import TEXT_SOURCE_PREFIX, ReadSnapshot, text_from_source

@@ -15,6 +15,9 @@ from typing import Any
 from ..cache import Store
 from ..cache.entry import Entry
 from ..cache.notices import Notices
+from ..define.graph import Graph
+from ..describe.context_text import shown_context
+from ..describe.preview import preview
 from ..events import (
     Event,
     RunFinished,
@@ -23,14 +26,11 @@ from ..events import (
     StepFinished,
     StepStatus,
 )
-from ..graph import Graph
-from ..preview import preview
+from ..history.totals import CACHE_OFF
 from ..reads.model import Read
 from ..reads.snapshot import ReadSnapshot
 from ..result import StepResult, StepResults
-from ..shown import shown_context
 from ..step import CachePolicy, Step
-from ..totals import CACHE_OFF
 from .keying import Keying
 
 EventSink = Callable[[Event], None]

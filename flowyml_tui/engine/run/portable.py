@@ -107,7 +107,7 @@ scan per task cost a millisecond or more on every step sent to a worker."""
 
 def _register_pipeline_modules(cloudpickle: Any) -> None:
     global _SCANNED
-    from ..loader import _PIPELINE_FOLDERS
+    from ..load.loader import _PIPELINE_FOLDERS
 
     if not _PIPELINE_FOLDERS:
         return

@@ -21,7 +21,7 @@ from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from ..capture import LogSink
+from ..call.capture import LogSink
 from ..errors import FlowymlError
 from .portable import dump_task, load_task, portable_outcome
 from .runner import StepOutcome, StepTask, run_task

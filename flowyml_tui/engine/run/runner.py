@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
-from ..aio import StepLoop
-from ..callscope import step_scope
-from ..capture import LogSink
+from ..call.capture import LogSink
+from ..call.event_loop import StepLoop
+from ..call.invoke import call_step
+from ..call.scope import step_scope
 from ..reads.model import ReadSpec
 from ..reads.recorder import Recording, recording
 from ..reads.snapshot import ReadSnapshot, snapshot
-from ..stepcall import call_step
 
 if TYPE_CHECKING:  # imported when first needed: a fully cached run never makes a future
     from concurrent.futures import Future

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Collection, Iterator
 
-from ..graph import Graph
+from ..define.graph import Graph
 from ..step import Step
 
 
@@ -28,6 +28,11 @@ class Scheduler:
         """positions in `graph.order` of the steps ready and not yet taken (a heap)"""
         self.broken: set[str] = set()
         """Steps that failed or were skipped: their downstream is skipped."""
+
+    @property
+    def started(self) -> bool:
+        """Whether the ready set was ever built: a run that only hits never builds it."""
+        return self._waiting is not None
 
     def start(self, done: Collection[str] = ()) -> None:
         """Begin with the steps in `done` already finished (decided before any scheduling,

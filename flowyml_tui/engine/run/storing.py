@@ -13,10 +13,10 @@ from typing import Any
 
 from ..cache import NotCacheable, Store, checksum, serialize_outputs
 from ..cache.entry import Entry
+from ..cache.keys import Recipe
+from ..describe.preview import preview
 from ..errors import CacheFullError
 from ..events import ReasonKind
-from ..keys import Recipe
-from ..preview import preview
 from ..reads.model import Read
 from ..reads.snapshot import ReadSnapshot
 from ..result import StepResult

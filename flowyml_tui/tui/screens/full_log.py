@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input, Log, Static
 
-from flowyml_tui.engine.display import plural
+from flowyml_tui.engine.describe.display import plural
 
 FOLLOW_SECONDS = 0.25
 """How often a followed log file is read for new lines."""

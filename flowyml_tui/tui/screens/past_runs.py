@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from flowyml_tui.engine.errors import FlowymlError
-from flowyml_tui.engine.records import RunRecordWarning, RunSummary, list_runs, load_run
+from flowyml_tui.engine.history.records import RunRecordWarning, RunSummary, list_runs, load_run
 
 from ..run_history import comparison, run_detail, summary_cells
 from ..widgets.colours import status_style

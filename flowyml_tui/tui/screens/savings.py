@@ -14,10 +14,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from flowyml_tui.engine.display import format_duration
+from flowyml_tui.engine.describe.display import format_duration
 from flowyml_tui.engine.errors import FlowymlError
-from flowyml_tui.engine.records import RunRecordWarning, load_runs
-from flowyml_tui.engine.savings_history import History, chosen, history
+from flowyml_tui.engine.history.records import RunRecordWarning, load_runs
+from flowyml_tui.engine.history.savings_history import History, chosen, history
 
 from ..savings_chart import money, savings_bars
 

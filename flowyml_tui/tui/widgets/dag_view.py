@@ -22,7 +22,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from flowyml_tui.engine.display import STATUS_SYMBOLS, format_duration
+from flowyml_tui.engine.describe.display import STATUS_SYMBOLS, format_duration
 
 from ..state import RunModel, StepRow
 from .colours import status_style

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static, TabbedContent, TabPane
 
-from flowyml_tui.engine.display import (
+from flowyml_tui.engine.describe.display import (
     STATUS_SYMBOLS,
     format_bytes,
     format_calls,

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
-from flowyml_tui.engine.display import STATUS_SYMBOLS, format_duration
+from flowyml_tui.engine.describe.display import STATUS_SYMBOLS, format_duration
 from flowyml_tui.engine.events import StepStatus
 
 from ..estimates import remaining_text

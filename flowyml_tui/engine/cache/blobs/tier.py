@@ -14,6 +14,7 @@ import pickle
 import sys
 import warnings
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -40,6 +41,7 @@ class BucketTier:
         self.index, self.values, self.project = index, values, project
         self.blob_values: BlobValues | None = values
         self.url = values.url
+        self.path = Path(values.store.root)
         self.breaker = values.store.breaker
         self.notices: Notices = self.breaker.notices
         self.unreadable: set[str] = set()
@@ -96,7 +98,10 @@ class BucketTier:
         self.counts["hits" if record else "misses"] += 1
         return record.entry if record else None
 
-    def prefetch(self, pipeline: str, steps: Iterable[str]) -> dict[str, Entry]:
+    def prefetch(self, pipeline: str, steps: Iterable[str]) -> int:
+        return len(self.fetch_newest(pipeline, steps))
+
+    def fetch_newest(self, pipeline: str, steps: Iterable[str]) -> dict[str, Entry]:
         """The newest entries of these steps: one listing, then one concurrent batch of reads."""
         keys = self.index.newest(pipeline, steps)
         self._read(keys)
@@ -110,8 +115,14 @@ class BucketTier:
                 return self._records[key].entry
         return None
 
-    def writer(self, key: str) -> str | None:
-        record = self._records.get(key)
+    layered = True
+    """Every entry it serves comes from the team's bucket, not this process's own store."""
+
+    def tier_of(self, key: str | None) -> str | None:
+        return "shared" if key is not None and key in self._records else None
+
+    def writer_of(self, key: str | None) -> str | None:
+        record = self._records.get(key) if key is not None else None
         return f"{record.user}@{record.host}" if record else None
 
     def put_entry(self, meta: Entry, blobs: list[bytes], sources: dict[str, str]) -> None:

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ...callscope import current_scope
+from ...call.scope import current_scope
 from .disk import DiskTier
 from .memory import MemoryTier
 

@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping
 
 import msgspec
 
-from .cache.entry import Entry
-from .events import ReasonKind
-from .keys import Recipe
+from ..cache.entry import Entry
+from ..cache.keys import Recipe
+from ..events import ReasonKind
 
 
 class Explanation(msgspec.Struct, frozen=True):
@@ -101,7 +101,7 @@ def _context_phrase(name: str, old_shown: Mapping[str, str], recipe: Recipe) -> 
     values = recipe.context_values
     if before is None or values is None or name not in values or name not in recipe.context:
         return f"context key {name} changed"
-    from .shown import shown_value
+    from .context_text import shown_value
 
     after = shown_value(values[name])
     if after == before:  # same text, other value (cut short, or mutated): say no more

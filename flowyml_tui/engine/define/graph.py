@@ -8,9 +8,9 @@ from functools import cached_property
 
 import msgspec
 
-from .errors import CycleError, DuplicateOutputError, MissingInputError, UnknownStepError
-from .events import StepInfo
-from .step import Step, context_defaults
+from ..errors import CycleError, DuplicateOutputError, MissingInputError, UnknownStepError
+from ..events import StepInfo
+from ..step import Step, context_defaults
 
 
 class Graph(msgspec.Struct, frozen=True, dict=True):  # dict: for `memo`

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .cache import CorruptEntry, Store
-from .callscope import calls_dir
-from .errors import FlowymlError
-from .events import (
+from ..cache import CorruptEntry, Store
+from ..call.log_files import OutputTail
+from ..call.scope import calls_dir
+from ..define.graph import Graph
+from ..errors import FlowymlError
+from ..events import (
     CallStats,
     Event,
     ReasonKind,
@@ -31,25 +33,24 @@ from .events import (
     StepStarted,
     StepStatus,
 )
-from .graph import Graph
-from .logfiles import OutputTail
-from .reads.snapshot import ReadSnapshot
-from .result import Outputs, ResultsAfterRun, RunResult, StepResult, StepResults
-from .run import decide
-from .run.decide import Clock, Decision, WorkspaceSnapshot
-from .run.held import HeldOutputs, HoldSpec, split_outputs
-from .run.inputs import HELD, RunValues
-from .run.keying import Keying
-from .run.ledger import RunLedger
-from .run.runner import InlineRunner, StepRunner, StepTask, user_traceback
-from .run.scheduler import Scheduler
-from .run.storing import EntryWriter
-from .step import CachePolicy, Step
+from ..reads.snapshot import ReadSnapshot
+from ..result import Outputs, ResultsAfterRun, RunResult, StepResult, StepResults
+from ..step import CachePolicy, Step
+from . import decide
+from .decide import Clock, Decision, WorkspaceSnapshot
+from .held import HeldOutputs, HoldSpec, split_outputs
+from .inputs import HELD, RunValues
+from .keying import Keying
+from .ledger import RunLedger
+from .planning import StepPlan, plan_steps
+from .runner import InlineRunner, StepRunner, StepTask, user_traceback
+from .scheduler import Scheduler
+from .storing import EntryWriter
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from .run.runner import StepOutcome
+    from .runner import StepOutcome
 
 EventSink = Callable[[Event], None]
 _MAX_REDECISIONS = 20
@@ -58,16 +59,6 @@ _MAX_REDECISIONS = 20
 _OFF, _KEYED, _INPUT_ONLY = CachePolicy.DISABLED, CachePolicy.KEY_FN, CachePolicy.INPUT_HASH
 _CACHED, _EXECUTED, _FAILED = StepStatus.CACHED, StepStatus.EXECUTED, StepStatus.FAILED
 _REASON_CACHED = ReasonKind.CACHED
-
-
-class StepPlan(msgspec.Struct, frozen=True):
-    """What a run would do with one step, without running anything (`Pipeline.plan`)."""
-
-    step: str
-    action: str
-    """"hit", "run", "pinned" or "skip"."""
-    reason: str
-    reason_kind: ReasonKind
 
 
 class _InFlight(msgspec.Struct):
@@ -113,8 +104,11 @@ class Executor:
         self.code_hash_mode = code_hash_mode
         self.source_file = source_file
         self.run_id = new_run_id()
+        self.lean_hits = True
+        """False sends every step through the full decision: how tests hold the inlined hit
+        path (`_cached_hit`) to reporting exactly what the full path reports."""
         self._sink = on_event
-        self._scheduler = Scheduler(graph)
+        self.scheduler = Scheduler(graph)
         self._own_runner = runner is None
         self._runner: StepRunner = InlineRunner() if runner is None else runner
         self._holds = self._runner.holds_values
@@ -232,54 +226,7 @@ class Executor:
 
     def plan(self) -> list[StepPlan]:
         """Decide every step as `run` would, executing nothing; unknown outputs are "will run"."""
-        plans = []
-        will_run: set[str] = set()
-        skipped: set[str] = set()
-        for step in self.graph.order:
-            gone = next((u for u in self.graph.upstream[step.name] if u in skipped), None)
-            asked = None if gone is not None else self._plan_condition(step, will_run)
-            if gone is not None or asked is False:
-                why = "condition false" if gone is None else f"upstream {gone} skipped"
-                plans.append(StepPlan(step.name, "skip", why, ReasonKind.SKIPPED))
-                skipped.add(step.name)
-                continue
-            if isinstance(asked, StepPlan):
-                plans.append(asked)
-                will_run.add(step.name)
-                continue
-            blocked = [u for u in self.graph.upstream[step.name] if u in will_run]
-            try:
-                decision = self._decide(step, pending_upstream=blocked)
-            except FlowymlError as exc:
-                plans.append(StepPlan(step.name, "run", f"failed: {exc}", ReasonKind.FAILED))
-                will_run.add(step.name)
-                continue
-            if decision.action == "run":
-                will_run.add(step.name)
-            elif decision.entry is not None:
-                self.inputs.remember_entry(step, decision.entry)
-            reason = decision.reason
-            if asked is None and step.condition is not None:
-                reason += " (its condition is asked when the run gets there)"
-            plans.append(StepPlan(step.name, decision.action, reason, decision.kind))
-        return plans
-
-    def _plan_condition(self, step: Step, will_run: set[str]) -> bool | StepPlan | None:
-        """A `condition=`'s answer before a run; None if it reads outputs not made yet."""
-        if step.condition is None:
-            return True
-        from .compat.condition import planned_condition
-
-        unknown = {name for s in will_run for name in self.graph.step(s).outputs}
-        try:
-            return planned_condition(step, self.context, self._planned_values, unknown)
-        except Exception as exc:
-            why = f"failed: condition check failed: {type(exc).__name__}: {exc}"
-            return StepPlan(step.name, "run", why, ReasonKind.FAILED)
-
-    def _planned_values(self) -> dict[str, Any]:
-        """Output name -> value of every output `plan` found in the cache so far."""
-        return {name: self.materialize(name) for name in self._output_entry}
+        return plan_steps(self.graph, self.context, self._decide, self.inputs, self.materialize)
 
     def _run_parallel(self, capacity: int) -> None:
         """Submit each step as soon as its upstream steps are done, up to `capacity` at once.
@@ -294,7 +241,7 @@ class Executor:
             return
         from concurrent.futures import FIRST_COMPLETED, wait
 
-        scheduler = self._scheduler
+        scheduler = self.scheduler
         scheduler.start(done=self._results)
         ready = deque(scheduler.take())
         flying: dict[Future[StepOutcome], _InFlight] = {}
@@ -348,7 +295,7 @@ class Executor:
         downstream go to the ready-set machinery, which does not look the missed ones up
         again.
         """
-        if self.store is None:
+        if self.store is None or not self.lean_hits:
             return {s.name for s in self.graph.order}
         results, upstream = self._results, self.graph.upstream
         undecided: set[str] = set()
@@ -375,8 +322,8 @@ class Executor:
         """One step at a time, in order. A plain hit is asked for first, as `_begin_step`
         would once it found nothing broken upstream and no `condition=` to ask: a cached
         step then costs one call here, not three."""
-        results, scheduler = self._results, self._scheduler
-        hit = self._cached_hit if self.store is not None else None
+        results, scheduler = self._results, self.scheduler
+        hit = self._cached_hit if self.store is not None and self.lean_hits else None
         for step in scheduler.one_at_a_time():
             if hit is None or step.condition is not None or scheduler.broken:
                 results[step.name] = self._run_step(step)
@@ -398,14 +345,14 @@ class Executor:
         """A step decided here (hit, pinned, skipped, failed to decide) as its result; one
         that executes as submitted; None if it executes and `may_submit` is false.
         `try_hit=False`: `_cached_hit` already said no, go straight to the full decision."""
-        scheduler = self._scheduler
+        scheduler = self.scheduler
         broken = scheduler.broken_upstream(step) if scheduler.broken else None
         if broken is None and step.condition is not None and step.name not in self._went_on:
             skipped = self._check_condition(step)
             if skipped is not None:
                 return skipped
             self._went_on.add(step.name)  # a step held for a free runner is not asked again
-        if broken is None and try_hit and self.store is not None:
+        if broken is None and try_hit and self.store is not None and self.lean_hits:
             hit = self._cached_hit(step)
             if hit is not None:
                 return hit
@@ -446,7 +393,7 @@ class Executor:
 
     def _check_condition(self, step: Step) -> StepResult | None:
         """flowyml's `condition=`: None to go on, else the step's skipped or failed result."""
-        from .compat.condition import condition_arguments
+        from ..compat.condition import condition_arguments
 
         result = StepResult(name=step.name)
         try:
@@ -461,7 +408,7 @@ class Executor:
             return None
         result.status, result.reason_kind = StepStatus.SKIPPED, ReasonKind.SKIPPED
         result.reason = "condition false"
-        self._scheduler.broken.add(step.name)
+        self.scheduler.broken.add(step.name)
         self._finish(step, result)
         return result
 
@@ -824,7 +771,7 @@ class Executor:
                 continue
             step = self.graph.step(name)
             self.inputs.forget(step)
-            self._scheduler.broken.discard(name)
+            self.scheduler.broken.discard(name)
             self._used.pop(name, None)
             self._results[name] = self._run_step(step)
 
@@ -843,7 +790,7 @@ class Executor:
     def _fail(
         self, result: StepResult, exc: BaseException, prefix: str, formatted: str | None = None
     ) -> None:
-        self._scheduler.broken.add(result.name)
+        self.scheduler.broken.add(result.name)
         result.status = StepStatus.FAILED
         result.reason_kind = ReasonKind.FAILED
         result.reason = f"{prefix}{type(exc).__name__}: {exc}"

@@ -1,7 +1,7 @@
 """Run records: one JSON file per run in `<cache_dir>/runs/`, for review and for tools.
 
 The recorder sits on the event stream of a run. It streams each step's output to a log file
-(`logfiles.py`), keeps the rest in memory and, on `RunFinished`, builds and writes the record
+(`call/log_files.py`), keeps the rest in memory and, on `RunFinished`, builds and writes the record
 before it returns: when `run()` returns, the record is on disk and
 no thread of ours is still writing into the cache dir (a background writer raced anyone who
 removed the dir, a temp dir say). It never raises: a full disk must not turn a good run into a
@@ -26,9 +26,10 @@ from typing import Any
 
 import msgspec
 
-from .cache.private import check_private_path, ensure_cache_dir, ensure_private_dir
-from .errors import FlowymlError
-from .events import (
+from ..cache.private import check_private_path, ensure_cache_dir, ensure_private_dir
+from ..call.log_files import LogFiles
+from ..errors import FlowymlError
+from ..events import (
     CallStats,
     Event,
     RunFinished,
@@ -40,8 +41,7 @@ from .events import (
     StepStarted,
     StepStatus,
 )
-from .logfiles import LogFiles
-from .reads.model import Read
+from ..reads.model import Read
 from .record_shape import checked_record
 from .savings import NOTHING, Rate, Savings, step_savings, total
 from .totals import run_totals
@@ -232,7 +232,7 @@ class RunRecord(msgspec.Struct, frozen=True, gc=False):
     shared_hits: int = 0
     """Cached steps whose entry came from the team's shared cache (Redis)."""
     context: dict[str, str] = {}
-    """The context values in force, as short texts (`shown.py`)."""
+    """The context values in force, as short texts (`describe/context_text.py`)."""
     savings: Savings = NOTHING
     """The steps' savings added up."""
     cost_per_hour: float | None = None
@@ -526,7 +526,7 @@ def _totals(steps: list[StepRecord], finished: RunFinished) -> RunTotals:
         pinned=counted.pinned,
         failed=counted.failed,
         skipped=counted.skipped,
-        hit_rate=counted.hit_rate,  # the one definition: engine/totals.py
+        hit_rate=counted.hit_rate,  # the one definition: engine/history/totals.py
         saved_seconds=counted.saved_seconds,
         call_saved_seconds=counted.call_saved_seconds,
     )

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
-from .events import ReasonKind, StepFinished, StepStatus
+from ..events import ReasonKind, StepFinished, StepStatus
 
 CACHE_OFF = "off"
 """The cache strategy label of a `cache=False` step (`StepInfo.cache`, `StepFinished.cache`)."""

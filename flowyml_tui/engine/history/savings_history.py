@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from .errors import FlowymlError
+from ..errors import FlowymlError
 from .savings import NOTHING, Savings, total
 
 _SPAN = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")

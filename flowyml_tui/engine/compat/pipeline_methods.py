@@ -11,14 +11,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import FlowymlError
-from .totals import hit_rate
+from ..errors import FlowymlError
+from ..history.totals import hit_rate
 
 if TYPE_CHECKING:
-    from .cache import CacheStore
-    from .executor import StepPlan
-    from .graph import Graph
-    from .result import RunResult
+    from ..cache import CacheStore
+    from ..define.graph import Graph
+    from ..result import RunResult
+    from ..run.planning import StepPlan
 
 
 class _PipelineLike(Protocol):
@@ -61,7 +61,7 @@ class FlowymlMethods:
         """The newest successful run of this pipeline (flowyml's metadata shape), else None."""
         import datetime
 
-        from .records import list_runs
+        from ..history.records import list_runs
 
         for run in list_runs(self._cache_path(), limit=None):
             if run.pipeline == self.name and run.status == "succeeded":
@@ -113,7 +113,7 @@ class FlowymlMethods:
         from a step does. The run uses the pipeline's context (records keep its values only
         as short texts); pass `context=` to give it another.
         """
-        from .records import load_run
+        from ..history.records import load_run
 
         record = load_run(self._cache_path(), run_id)
         if record.get("pipeline") != self.name:

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from .reads.model import Read
+from ..reads.model import Read
 
 
 class _Log(msgspec.Struct, kw_only=True):

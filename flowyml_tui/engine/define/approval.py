@@ -74,7 +74,7 @@ def approval(
     """flowyml's `approval(...)`: an approval step (`inputs=[...]`, `outputs=[...]` as for a
     step; the first input is what it passes on). `approver` and `timeout_seconds` are kept
     as tags, not acted on."""
-    from .step import step
+    from ..step import step
 
     func, inputs, tags = approval_parts(name, approver, auto_approve_if, step_kwargs)
     return step(func, name=name, inputs=inputs or None, tags=tags, **step_kwargs)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .events import StepStatus
-from .reads.model import Read
+from ..events import StepStatus
+from ..reads.model import Read
 
 STATUS_SYMBOLS: dict[str, str] = {
     StepStatus.PENDING: "·",

@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from typing import Any
 
-from .aio import StepLoop
+from ..errors import StepOutputError
 from .capture import LogSink, capture_output
-from .errors import StepOutputError
+from .event_loop import StepLoop
 
 
 def call_step(

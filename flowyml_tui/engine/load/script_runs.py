@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .pipeline import Pipeline
-    from .result import RunResult
+    from ..pipeline import Pipeline
+    from ..result import RunResult
 
 
 class RunHandler(Protocol):

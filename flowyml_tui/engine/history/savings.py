@@ -18,9 +18,9 @@ from typing import Protocol
 
 import msgspec
 
-from .config import user_config_path
-from .errors import FlowymlError
-from .events import CallStats
+from ..config import user_config_path
+from ..errors import FlowymlError
+from ..events import CallStats
 
 DEFAULT_CURRENCY = "USD"
 

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import xxhash
 
-from .cache.entry import KEY_FORMAT, StoredRecipe
+from .entry import KEY_FORMAT, StoredRecipe
 
 
 class Recipe(msgspec.Struct, frozen=True):
@@ -67,7 +67,7 @@ class Recipe(msgspec.Struct, frozen=True):
         """The short text of each context value the step reads (empty without the values)."""
         if not self.context_values or not self.context:
             return {}
-        from .shown import shown_context
+        from ..describe.context_text import shown_context
 
         return shown_context(self.context_values, self.context)
 

@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import IO
 
-from .cache.private import ensure_private_dir
-from .events import Event, StepLog
+from ..cache.private import ensure_private_dir
+from ..events import Event, StepLog
 
 LOGS_DIRNAME = "logs"
 TAIL_CHUNKS = 5000

@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..step import Step
 from .graph import Graph
-from .step import Step
 
 
 @dataclasses.dataclass(frozen=True)

@@ -277,7 +277,7 @@ def capture_output(sink: LogSink) -> Iterator[None]:
     """Route this context's stdout, stderr and logging to `sink` while a step runs."""
     _install()
     capture = _Capture(sink)
-    from .logroute import attach_logging, detach_logging  # logging costs start-up
+    from .log_route import attach_logging, detach_logging  # logging costs start-up
 
     attach_logging()
     token = _current.set(capture)

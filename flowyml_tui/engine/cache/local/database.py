@@ -1,0 +1,469 @@
+"""The local store's database: opening and healing it, and the rows every part of the store
+reads (entry metadata kept in memory, each step's version list, the meta tables)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import sqlite3
+import stat
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import diskcache
+import msgspec
+
+from ...errors import CacheError, CacheFullError
+from .. import files, tables
+from ..entry import KEY_FORMAT, Entry, decode_entry
+from ..notices import Notices
+from ..private import (
+    check_private,
+    ensure_cache_dir,
+    ensure_private_dir,
+    ensure_private_file,
+    refuse_empty,
+)
+from ..safedisk import SafeDisk
+
+DEFAULT_CACHE_DIR = ".flowyml/cache"
+DEFAULT_SIZE_LIMIT = 4 * 2**30
+
+PINS = "meta:pins"
+INVALIDATED = "meta:invalidated"
+STATS = "meta:stats"
+USED = "meta:used"
+CURRENT = "meta:current"
+GENERATION = "meta:generation"
+FORMAT = "meta:format"
+VERSIONS = "versions:"
+_L1_LIMIT = 50_000
+SHAPES = {
+    PINS: tables.PER_STEP_KEY,
+    INVALIDATED: tables.PER_STEP_TIME,
+    STATS: tables.PER_STEP_COUNTS,
+    USED: tables.PER_ENTRY_TIME,
+    CURRENT: tables.PER_STEP_KEY,
+}
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def heals_damage(method: Method) -> Method:
+    """A method that meets a damaged database (a bad page behind a valid header) sets it aside,
+    starts an empty one and runs once more there: one warning, never a permanent traceback.
+
+    Only the outermost such call heals: one nested in it must not reopen the database under
+    the caller's feet. The hot per-step reads and writes are not wrapped (a run treats their
+    errors as a miss or "not cached"); the run's bookkeeping around them is.
+    """
+
+    @functools.wraps(method)
+    def healing(self: LocalDatabase, *args: Any, **kwargs: Any) -> Any:
+        if self._healing:
+            return method(self, *args, **kwargs)
+        self._healing = True
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if not self.heal_if_damaged(exc):
+                raise
+        finally:
+            self._healing = False
+        return method(self, *args, **kwargs)
+
+    return healing  # type: ignore[return-value]
+
+
+class LocalDatabase:
+    """One diskcache (SQLite) under the cache dir, safe to open from several processes at once:
+    the connection, its healing, and the rows the entries, the workspace and upkeep share."""
+
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike[str] = DEFAULT_CACHE_DIR,
+        *,
+        size_limit: int = DEFAULT_SIZE_LIMIT,
+    ) -> None:
+        refuse_empty(os.fspath(cache_dir))
+        self._healing = False
+        """A `heals_damage` method is running: calls inside it do not heal again."""
+        self.path = Path(cache_dir).expanduser().absolute()
+        self.size_limit = size_limit
+        open_private(self.path)
+        self._l1: dict[str, Entry] = {}
+        self._views: dict[str, tuple[str, dict[str, Any]]] = {}
+        """Meta table name -> (its row as read, decoded): see `_meta_view`."""
+        self._counters: tuple[str, dict[str, Any]] | None = None
+        """The counters row this handle last wrote, decoded: `record_run` changes that copy
+        rather than decode the row again while no other writer has replaced it."""
+        self.unreadable: set[str] = set()
+        """Keys whose metadata could not be read: the executor reports them as corrupt."""
+        self.notices: Notices | None = None
+        """Set when a shared tier was asked for but not used: each run says so."""
+        self._full = False
+        """The disk ran full during this run: nothing more is written until `refresh()`."""
+        self._mark = files.WriterMark(self.path / "store")
+        self._open_with_recovery()
+        self._generation = self._generation_now()
+        dead = files.dead_writers(self.path / "store")
+        if dead:  # a writer died mid-write: its value files may be orphans
+            self._collect()
+            for marker in dead:
+                marker.unlink(missing_ok=True)
+
+    def _open_diskcache(self) -> None:
+        self._cache = diskcache.Cache(
+            str(self.path / "store"),
+            disk=SafeDisk,
+            eviction_policy="none",
+            size_limit=2**62,
+            statistics=False,
+        )
+        self._check_format()
+
+    @property
+    def database(self) -> diskcache.Cache:
+        """The diskcache database underneath, for tools and fault tests that must reach its
+        rows themselves. Writing here bypasses every check the store makes on its own writes."""
+        return self._cache
+
+    def _open_with_recovery(self) -> None:
+        """Open the database; one that is not a database is moved aside, a full disk is
+        freed of orphans first: neither may make every later run fail."""
+        store_dir = self.path / "store"
+        try:
+            self._open_diskcache()
+            return
+        except Exception as exc:
+            problem = exc
+        if files.is_not_a_database(problem):
+            self._set_aside(problem)
+        elif files.is_disk_full(problem, store_dir):
+            self._close_quietly()
+            keep = files.referenced_read_only(store_dir)
+            if keep is not None:
+                files.remove_orphans(store_dir, keep)
+        else:
+            raise CacheError(
+                f"cannot open the cache at {self.path}: {problem}; "
+                "move it away or pass another --cache-dir"
+            ) from problem
+        try:
+            self._open_diskcache()
+        except Exception as exc:
+            if files.is_disk_full(exc, store_dir):
+                self._close_quietly()
+                raise CacheFullError(
+                    f"the disk holding the cache at {self.path} is full ({exc}): free some "
+                    f"space, e.g. `flowyml-tui cache clear --cache-dir {self.path}` (works on "
+                    "a full disk)"
+                ) from exc
+            raise CacheError(
+                f"cannot open the cache at {self.path}: {exc}; "
+                "move it away or pass another --cache-dir"
+            ) from exc
+
+    def _set_aside(self, problem: BaseException) -> None:
+        """Move a damaged database aside (`cache gc` reclaims it) and make way for a fresh one."""
+        store_dir = self.path / "store"
+        self._close_quietly()
+        kept = files.move_aside(store_dir)
+        warnings.warn(
+            f"the cache database in {store_dir} was damaged ({problem}); it was moved to "
+            f"{kept.name} and an empty cache started (cached results are lost, nothing else; "
+            "`flowyml-tui cache gc` deletes the damaged copy)",
+            stacklevel=5,
+        )
+        files.remove_orphans(store_dir, keep=set())  # no row points to any of them now
+        open_private(self.path)  # a fresh cache.db, 0600 before sqlite touches it
+
+    def heal_if_damaged(self, problem: BaseException) -> bool:
+        """After a query failed: if SQLite finds the database damaged (a bad page behind a
+        valid header), set it aside and open an empty one; True if it did. Checked only here,
+        never on a healthy open: `PRAGMA quick_check` reads every page."""
+        if not files.is_not_a_database(problem):
+            return False
+        if files.passes_quick_check(self.path / "store" / files.DB_NAME):
+            return False
+        self._set_aside(problem)
+        self._open_diskcache()
+        self._l1.clear()
+        self._views.clear()
+        self._counters = None
+        self._generation = self._generation_now()
+        return True
+
+    def _close_quietly(self) -> None:
+        cache = getattr(self, "_cache", None)
+        if cache is not None:
+            with contextlib.suppress(Exception):
+                cache.close()
+
+    def _generation_now(self) -> int:
+        """The deletion counter; a bad one is reset (it only has to change, never to count)."""
+        value = self._cache.get(GENERATION, 0)
+        if type(value) is int:
+            return value
+        warnings.warn(
+            f"cache metadata {GENERATION} in {self.path} was unreadable; reset", stacklevel=3
+        )
+        with contextlib.suppress(Exception):
+            self._cache.set(GENERATION, 0)
+        return 0
+
+    def _check_format(self) -> None:
+        """Empty a store written in another layout: its entries would be misread, not reused."""
+        found = self._cache.get(FORMAT)
+        if found == str(KEY_FORMAT):
+            return
+        if len(self._cache):
+            warnings.warn(
+                f"the cache at {self.path} was written by another version of flowyml-tui "
+                f"(format {found or 1}, now {KEY_FORMAT}); its entries were dropped",
+                stacklevel=3,
+            )
+            self._wipe()
+        self._cache.set(FORMAT, str(KEY_FORMAT))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    def close(self) -> None:
+        self._cache.close()
+        self._mark.release()
+
+    @heals_damage
+    def refresh(self) -> None:
+        """Drop the in-memory metadata if any process deleted entries since we read them."""
+        self._full = False
+        generation = self._generation_now()
+        if generation != self._generation:
+            self._l1.clear()
+            self._generation = generation
+
+    def get_entry(self, key: str) -> Entry | None:
+        """The metadata of one entry, or None; unreadable or malformed metadata is absent."""
+        entry = self._l1.get(key)
+        if entry is not None:
+            return entry
+        raw = self._cache.get("e:" + key)
+        return None if raw is None else self._read_entry(key, raw)
+
+    def _read_entry(self, key: str, raw: Any) -> Entry | None:
+        """Stored metadata -> its entry, kept in memory; unreadable or misplaced is absent."""
+        try:
+            if not isinstance(raw, (bytes, str)):
+                raise ValueError("not JSON")
+            entry = decode_entry(raw)
+            if entry.key != key:
+                raise ValueError("an entry stored under another key")
+        except (ValueError, msgspec.DecodeError):  # ValidationError is a DecodeError
+            self.unreadable.add(key)
+            return None
+        self._remember(entry)
+        return entry
+
+    def _remember(self, entry: Entry) -> None:
+        if len(self._l1) >= _L1_LIMIT:
+            self._l1.clear()
+        self._l1[entry.key] = entry
+
+    def _deleted(self) -> None:
+        """Tell every process's L1 that entries went (call inside the deleting transaction)."""
+        try:
+            self._generation = self._cache.incr(GENERATION, default=0)
+        except TypeError:  # a row that is not our int (planted, or a bad byte): start afresh
+            self._cache.set(GENERATION, self._generation + 1)
+            self._generation += 1
+        self._l1.clear()
+
+    def _versions(self, pipeline: str, step: str) -> list[str]:
+        scope = versions_key(pipeline, step)
+        raw = self._cache.get(scope)
+        keys, ok = tables.decode(raw, tables.VERSIONS)
+        if not ok or (raw is None and scope in self._cache):  # a row SafeDisk refused
+            keys = self._rebuild_versions(pipeline, step)
+            warnings.warn(
+                f"the version list of step {step!r} (pipeline {pipeline!r}) in {self.path} "
+                "was unreadable; rebuilt from its entries",
+                stacklevel=3,
+            )
+            with contextlib.suppress(Exception):  # healing is best effort (a full disk)
+                if keys:
+                    self._cache.set(scope, json.dumps(keys))
+                else:
+                    self._cache.delete(scope)
+        return keys
+
+    def _rebuild_versions(self, pipeline: str, step: str) -> list[str]:
+        """A step's entry keys, oldest first, from the entries themselves (a slow scan)."""
+        found = []
+        for name in self._keys("e:"):
+            entry = self.get_entry(name[2:])
+            if entry is not None and (entry.pipeline, entry.step) == (pipeline, step):
+                found.append((entry.created_ns, entry.key))
+        return [key for _, key in sorted(found)]
+
+    @heals_damage
+    def current(self, pipeline: str) -> dict[str, str]:
+        """Step -> the entry key the pipeline's last run used: what a reason compares with."""
+        return table_of(self._meta_view(CURRENT).get(pipeline))
+
+    def _collect(self) -> dict[str, int]:
+        """`gc` without reclaiming set-aside databases: what an open after a killed writer
+        and a failed write do, so a damaged copy stays for a post-mortem until `cache gc`."""
+        store_dir = self.path / "store"
+        with self._cache.transact():
+            removed, freed = files.remove_orphans(store_dir, files.referenced(self._cache._sql))
+            rows = self._drop_unreadable_rows()
+        return {"files": removed, "bytes": freed, "rows": rows}
+
+    def _drop_unreadable_rows(self) -> int:
+        """Heal what a bad byte left: version lists and meta tables that do not decode."""
+        dropped = 0
+        for name in list(self._keys(VERSIONS)):
+            if not self._row_ok(name, tables.VERSIONS):
+                try:
+                    pipeline, step = json.loads(name[len(VERSIONS) :])
+                    self._versions(str(pipeline), str(step))  # rebuilds it
+                except (TypeError, ValueError):
+                    self._cache.delete(name)
+                dropped += 1
+        for name in SHAPES:
+            if not self._row_ok(name, SHAPES[name]):
+                self._meta(name)  # rewrites what could be saved
+                dropped += 1
+        return dropped
+
+    def _row_ok(self, name: str, shape: Any) -> bool:
+        raw = self._cache.get(name)
+        return tables.decode(raw, shape)[1] and not (raw is None and name in self._cache)
+
+    def _meta(self, name: str) -> dict[str, Any]:
+        """A meta table, its shape checked; a bad one is warned about and rewritten."""
+        return self._decode_meta(name, self._cache.get(name))
+
+    def _meta_view(self, name: str) -> dict[str, Any]:
+        """`_meta` for a reader that does not change the table: decoded once per distinct row.
+
+        Each meta table is one JSON row holding every step of every pipeline in the cache
+        dir, and a run reads the current, pins and invalidation tables when it starts and the
+        current one again when it ends: a 1000-step pipeline's rows cost ~0.3 ms a decode.
+        """
+        raw = self._cache.get(name)
+        seen = self._views.get(name)
+        if seen is not None and raw is not None and seen[0] == raw:
+            return seen[1]
+        table = self._decode_meta(name, raw)
+        if isinstance(raw, str):
+            self._views[name] = (raw, table)
+        return table
+
+    def _decode_meta(self, name: str, raw: Any) -> dict[str, Any]:
+        table, ok = tables.decode(raw, SHAPES.get(name, dict[str, Any]))
+        if not ok or (raw is None and name in self._cache):  # a row SafeDisk refused
+            warnings.warn(
+                f"cache metadata {name} in {self.path} was unreadable; kept what could be "
+                "read, dropped the rest",
+                stacklevel=3,
+            )
+            with contextlib.suppress(Exception):  # healing is best effort (a full disk)
+                self._set_meta(name, table)
+        return table
+
+    def _set_meta(self, name: str, table: dict[str, Any]) -> None:
+        self._cache.set(name, JSON_ENCODER.encode(table).decode())
+
+    def _update(
+        self,
+        name: str,
+        pipeline: str,
+        values: dict[str, Any] | None = None,
+        drop: Iterable[str] = (),
+    ) -> bool:
+        """Set and drop steps in one pipeline's part of a meta table; True if any was dropped."""
+        table = self._meta(name)
+        mine = table_of(table.get(pipeline))
+        dropped = False
+        for step in drop:
+            dropped = mine.pop(step, None) is not None or dropped
+        mine.update(values or {})
+        if mine:
+            table[pipeline] = mine
+        else:
+            table.pop(pipeline, None)
+        self._set_meta(name, table)
+        return dropped
+
+    def _keys(self, prefix: str) -> Iterator[str]:
+        for key in self._cache.iterkeys():
+            if isinstance(key, str) and key.startswith(prefix):
+                yield key
+
+    def _wipe(self) -> None:
+        """Empty the database and every value file (files first: on a full disk that frees
+        the space sqlite then needs to delete its rows)."""
+        store_dir = self.path / "store"
+        self._mark.hold()
+        with self._cache.transact():
+            files.remove_orphans(store_dir, keep=set())
+            generation = self._generation_now()
+            self._cache.clear()
+            self._cache.set(GENERATION, generation)
+            self._cache.set(FORMAT, str(KEY_FORMAT))
+            self._deleted()
+
+
+def versions_key(pipeline: str, step: str) -> str:
+    return VERSIONS + json.dumps([pipeline, step], separators=(",", ":"))
+
+
+JSON_ENCODER = msgspec.json.Encoder()
+"""Meta tables are plain JSON; msgspec writes (and, in tables.py, reads) it several times
+faster than json, which matters because a run reads and rewrites them every time."""
+
+
+def table_of(value: Any) -> dict[str, Any]:
+    """A pipeline's part of a meta table, or an empty one if it is missing or malformed."""
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def open_private(path: Path) -> None:
+    """Check (or create 0700) every path the store opens before diskcache reads any of it.
+
+    The cache dir, `store/`, `cache.db` and its SQLite side files, and the value subdirs must
+    be ours and not writable by others; a project root is refused. Nothing is chmodded.
+    """
+    ensure_cache_dir(path)
+    store = path / "store"
+    ensure_private_dir(store, "cache store")
+    ensure_private_file(store / "cache.db", "cache database")
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = store / ("cache.db" + suffix)
+        try:
+            info = os.lstat(side)
+        except FileNotFoundError:  # absent, or removed just now by another process's sqlite
+            continue
+        check_private(side, info, "cache database file", is_dir=False)
+    me = os.getuid() if hasattr(os, "getuid") else None
+    with os.scandir(store) as found:  # up to 256 value dirs: the quick test first
+        for item in found:
+            if len(item.name) != 2:
+                continue
+            try:
+                info = item.stat(follow_symlinks=False)
+            except FileNotFoundError:  # emptied and removed by another process just now
+                continue
+            if (
+                stat.S_ISDIR(info.st_mode)
+                and not info.st_mode & 0o022
+                and me in (None, info.st_uid)
+            ):
+                continue
+            check_private(Path(item.path), info, "cache value dir", is_dir=True)

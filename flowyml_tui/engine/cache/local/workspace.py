@@ -1,0 +1,182 @@
+"""The workspace half of the local store (`Workspace`): which pipeline a step name means,
+pins, invalidation marks, the entry each step's last run used, and the hit/miss counters.
+Never shared."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from ...errors import AmbiguousStepError, UnknownStepError
+from .database import (
+    CURRENT,
+    INVALIDATED,
+    JSON_ENCODER,
+    PINS,
+    STATS,
+    USED,
+    VERSIONS,
+    LocalDatabase,
+    heals_damage,
+    table_of,
+)
+
+
+class LocalWorkspace(LocalDatabase):
+    """Per-checkout state: pins, marks, counters and what each step last used."""
+
+    @heals_damage
+    def scopes(self) -> list[tuple[str, str]]:
+        """Every (pipeline, step) that has entries or a pin, sorted."""
+        found = set()
+        for key in self._keys(VERSIONS):
+            try:
+                pipeline, step = json.loads(key[len(VERSIONS) :])
+            except (TypeError, ValueError):
+                continue
+            found.add((str(pipeline), str(step)))
+        for pipeline, table in self._meta_view(PINS).items():
+            found.update((pipeline, step) for step in table_of(table))
+        return sorted(found)
+
+    @heals_damage
+    def resolve(self, step: str, pipeline: str | None = None) -> str:
+        """The pipeline a step name belongs to: `pipeline` if given, else the only one with it."""
+        if pipeline is not None:
+            return pipeline
+        owners = sorted({p for p, s in self.scopes() if s == step})
+        if len(owners) == 1:
+            return owners[0]
+        if not owners:
+            raise UnknownStepError(
+                f"step {step!r} has no cached result in {self.path}; run its pipeline once first"
+            )
+        raise AmbiguousStepError(
+            f"step {step!r} is in several pipelines of the cache at {self.path} "
+            f"({', '.join(owners)}); name one with --pipeline NAME (pipeline=...)"
+        )
+
+    @heals_damage
+    def pins(self, pipeline: str | None = None) -> dict[str, str]:
+        """Pinned steps and the entry key each is pinned to, of one pipeline or of all."""
+        table = self._meta_view(PINS)
+        if pipeline is not None:
+            return table_of(table.get(pipeline))
+        return {step: key for inner in table.values() for step, key in table_of(inner).items()}
+
+    @heals_damage
+    def pin(self, step: str, key: str | None = None, *, pipeline: str | None = None) -> str:
+        """Pin a step to `key`, else to the entry its last run used, else its newest entry."""
+        try:
+            pipeline = self.resolve(step, pipeline)
+        except AmbiguousStepError:
+            raise
+        except UnknownStepError:
+            raise UnknownStepError(
+                f"step {step!r} has no cached result to pin; run the pipeline once first"
+            ) from None
+        if key is None:
+            key = self.current(pipeline).get(step) or next(
+                iter(reversed(self._versions(pipeline, step))), None
+            )
+        if key is None or self.get_entry(key) is None:
+            raise UnknownStepError(
+                f"step {step!r} of pipeline {pipeline!r} has no cached result to pin; "
+                "run the pipeline once first"
+            )
+        with self._cache.transact():
+            self._update(PINS, pipeline, {step: key})
+        return key
+
+    @heals_damage
+    def unpin(self, step: str, *, pipeline: str | None = None) -> bool:
+        """Unpin a step; False if it was not pinned."""
+        pipeline = self.resolve(step, pipeline)
+        with self._cache.transact():
+            return self._update(PINS, pipeline, drop=[step])
+
+    @heals_damage
+    def invalidate(self, steps: Iterable[str], *, pipeline: str | None = None) -> None:
+        """Make the next run of these steps execute (and drop their pins, which would hide it)."""
+        now = time.time_ns()
+        names = list(steps)
+        owners = {name: self._owner(name, pipeline) for name in names}
+        with self._cache.transact():
+            for name, owner in owners.items():
+                if owner is not None:
+                    self._update(INVALIDATED, owner, {name: now})
+                    self._update(PINS, owner, drop=[name])
+
+    def _owner(self, step: str, pipeline: str | None) -> str | None:
+        """Like `resolve`, but None for a step the cache has never seen (nothing to mark)."""
+        try:
+            return self.resolve(step, pipeline)
+        except AmbiguousStepError:
+            raise
+        except UnknownStepError:
+            return None
+
+    @heals_damage
+    def invalidations(self, pipeline: str) -> dict[str, int]:
+        """Step -> time (ns) before which its entries no longer count, for one pipeline."""
+        marks = table_of(self._meta_view(INVALIDATED).get(pipeline))
+        return {step: int(ns) for step, ns in marks.items()}
+
+    @heals_damage
+    def record_run(
+        self, pipeline: str, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]
+    ) -> None:
+        """Remember which entry each step used and count hits/misses: one write per run.
+
+        An entry's last use is stamped when it stops being its step's current entry; a
+        current entry counts as used now. So a run that changes nothing rewrites only the
+        counters.
+        """
+        now = time.time()
+        with self._cache.transact():
+            current = self.current(pipeline)
+            moved = {step: key for step, key in used.items() if current.get(step) != key}
+            if moved:
+                last_used = self._meta(USED)
+                for step, key in moved.items():
+                    if step in current:
+                        last_used[current[step]] = now
+                    last_used.pop(key, None)
+                self._set_meta(USED, last_used)
+                self._update(CURRENT, pipeline, moved)
+            counters = self._counters_to_update()
+            mine = table_of(counters.get(pipeline))
+            for step in hits:
+                mine.setdefault(step, [0, 0])[0] += 1
+            for step in misses:
+                mine.setdefault(step, [0, 0])[1] += 1
+            counters[pipeline] = mine
+            row = JSON_ENCODER.encode(counters).decode()
+            self._cache.set(STATS, row)
+            self._counters = (row, counters)
+
+    def _counters_to_update(self) -> dict[str, Any]:
+        """The counters table, inside `record_run`'s transaction, to change and write back.
+
+        A 1000-step pipeline's row costs ~0.3 ms to decode and every run rewrites it, so the
+        copy this handle last wrote is reused while the row is still exactly that one (any
+        other writer's row differs). It is taken out of the memo first: a write that fails
+        half-way cannot leave changed counters behind as if they were the stored ones.
+        """
+        raw = self._cache.get(STATS)
+        memo, self._counters = self._counters, None
+        if memo is not None and raw is not None and memo[0] == raw:
+            return memo[1]
+        return self._decode_meta(STATS, raw)
+
+    @heals_damage
+    def last_used(self) -> dict[str, float]:
+        """Entry key -> when it was last used; current entries count as used now."""
+        now = time.time()
+        stamps = self._meta(USED)
+        for table in self._meta_view(CURRENT).values():
+            for key in table_of(table).values():
+                stamps[key] = now
+        return stamps
