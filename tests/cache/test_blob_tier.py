@@ -108,6 +108,7 @@ def test_two_machines_sharing_only_a_bucket_hand_each_other_big_values(
     assert {r.status for r in second.step_results.values()} == {StepStatus.CACHED}
     assert set(tiers(second).values()) == {"shared"}
     assert blob_store(bob).counts["downloaded"] == 0  # lazy: nothing was needed
+    assert bob.store.shared.breaker.round_trips == 2  # one listing, one batch of records
     assert second["report"] == EXPECTED  # fetched now, verified
 
 
@@ -160,6 +161,7 @@ def test_two_cache_dirs_sharing_a_folder_hand_each_other_big_values(machine, tmp
     result = bob.run()
     assert executed(tmp_path) == []
     assert set(tiers(result).values()) == {"shared"}
+    assert bob.store.shared.breaker.round_trips == 2  # one listing, one batch of records
     assert result["raw"] == bytes(range(256)) * (BIG // 256)  # from the folder, verified
     digest = _big_digest()
     assert (folder / "blobs" / digest[:2] / digest).stat().st_size > BIG

@@ -27,6 +27,7 @@ from flowyml_tui.engine.cache import (
 )
 from flowyml_tui.engine.cache.redis_tier import RedisTier
 from flowyml_tui.engine.errors import AmbiguousStepError, UnknownStepError
+from tests.needs import need
 
 Factory = Callable[[Path], object]
 FACTORIES: dict[str, Factory] = {
@@ -43,8 +44,26 @@ ENTRY_FACTORIES: dict[str, Factory] = {
         project=os.environ["FLOWYML_TUI_PROJECT"],
         secret=b"contract-secret",
     ),
+    # the team's tier a bucket alone makes (here a folder): signed records beside the blobs
+    "bucket": lambda path: _bucket_tier(path.parent / "bucket"),
 }
 NEEDS_REDIS = {"tiered", "redis"}
+
+
+def _bucket_tier(folder: Path):
+    from flowyml_tui.engine.cache.blobs.breaker import Breaker
+    from flowyml_tui.engine.cache.blobs.index import BucketIndex
+    from flowyml_tui.engine.cache.blobs.store import BlobStore
+    from flowyml_tui.engine.cache.blobs.tier import BucketTier
+    from flowyml_tui.engine.cache.blobs.values import BlobValues
+    from flowyml_tui.engine.cache.notices import Notices
+    from flowyml_tui.engine.cache.signed import Signer
+
+    need("fsspec")
+    url = folder.as_uri()
+    store = BlobStore(url, Breaker(url, Notices()))
+    index = BucketIndex(store.fs, store.root, "contract", Signer(b"contract-secret"), store.breaker)
+    return BucketTier(index, BlobValues(store), project="contract")
 
 
 def _maker(name: str, factories: dict[str, Factory], request, tmp_path, monkeypatch):
