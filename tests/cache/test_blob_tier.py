@@ -219,7 +219,7 @@ def test_a_blob_deleted_behind_the_index_is_a_miss_with_a_warning(
 def test_the_server_stopped_mid_upload_leaves_nothing_visible_and_the_run_goes_on(
     machine, bucket, moto_server, tmp_path, monkeypatch
 ):
-    monkeypatch.setenv("BIG_SIZE", str(96 * 2**20))  # 12 parts of 8 MiB, 4 at a time
+    monkeypatch.setenv("BIG_SIZE", str(96 * 2**20))  # 12 parts of 8 MiB, 3 at a time
     url = f"s3://{bucket}/team-cache"
     stopped_mid_upload = threading.Event()
 

@@ -33,8 +33,10 @@ from .breaker import Breaker
 
 PART = 8 * 2**20
 """Bytes per part of a transfer (S3 wants at least 5 MiB per multipart part)."""
-CONCURRENCY = 4
-"""Parts in flight at once: `PART * CONCURRENCY` = 32 MiB of buffers at most."""
+CONCURRENCY = 3
+"""Parts in flight at once: `PART * CONCURRENCY` = 24 MiB of buffers. With 4 (32 MiB), a
+1 GB upload peaked at 67 MB above the process's baseline (botocore holds a copy of each part
+while it sends it), over the 64 MB target (`bench_blobs.py`)."""
 HASH_CHUNK = 2**20
 OBJECT_STORES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss")
 """Protocols whose uploads become visible only when complete: no temp name needed."""
