@@ -108,7 +108,12 @@ class BucketIndex:
     def _read_all(self, paths: list[str]) -> list[bytes | None]:
         """Whole files, one GET each, concurrent on async backends (`cat_ranges` skips the
         existence check `cat` makes per path); None for a missing one."""
-        found = self.fs.cat_ranges(paths, None, None, on_error="return")
+        from .store import PARALLEL_PARTS
+
+        protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        # s3fs asks each object's size first (a HEAD) unless told to read it in one piece
+        one_piece = {"max_concurrency": 1} if any(p in PARALLEL_PARTS for p in protocols) else {}
+        found = self.fs.cat_ranges(paths, None, None, on_error="return", **one_piece)
         for item in found:
             if isinstance(item, Exception) and not isinstance(item, FileNotFoundError):
                 raise item
