@@ -248,6 +248,20 @@ def test_the_server_stopped_mid_upload_leaves_nothing_visible_and_the_run_goes_o
     assert moto_server.keys(bucket) == []  # no blob, no record: nothing half-visible
 
 
+def test_a_bucket_that_refuses_writes_is_one_warning_and_the_run_goes_on_locally(
+    machine, bucket, moto_server, tmp_path
+):
+    url = f"s3://{bucket}-missing/team-cache"  # no such bucket: every write is refused
+    result = machine("alice", url).run()
+    assert executed(tmp_path) == ["load", "report", "same", "total"]
+    assert result["report"] == EXPECTED
+    (warning,) = warnings_of(result, "shared_offline")
+    assert "unreachable or refused" in warning and "does not exist" in warning
+    again = machine("alice", url).run()  # the local cache still serves every step
+    assert executed(tmp_path) == []
+    assert again["report"] == EXPECTED
+
+
 def test_with_redis_the_index_lives_there_and_only_big_values_go_to_the_bucket(
     machine, bucket, moto_server, redis_server, tmp_path
 ):

@@ -35,7 +35,16 @@ class Breaker:
         return time.monotonic() >= self._down_until
 
     def call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-        """One operation; FileNotFoundError passes through (an answer, not a failure)."""
+        """One read; FileNotFoundError passes through (an answer, not a failure)."""
+        return self._call(fn, args, kwargs, missing_is_an_answer=True)
+
+    def write(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """One write: every error is a failure (a bucket that does not exist included)."""
+        return self._call(fn, args, kwargs, missing_is_an_answer=False)
+
+    def _call(
+        self, fn: Callable[..., T], args: tuple, kwargs: dict, *, missing_is_an_answer: bool
+    ) -> T:
         if not self.online:
             self._tell()
             raise SharedTierDown(self.url)
@@ -43,16 +52,23 @@ class Breaker:
         try:
             return fn(*args, **kwargs)
         except FileNotFoundError:
-            raise
+            if missing_is_an_answer:
+                raise
+            self._open(FileNotFoundError.__name__, "the bucket or folder does not exist")
+            raise SharedTierDown(self.url) from None
         except Exception as exc:
-            self._down_until = time.monotonic() + self.retry_after
-            self._reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-            self._tell()
+            self._open(type(exc).__name__, str(exc))
             raise SharedTierDown(self.url) from exc
+
+    def _open(self, kind: str, text: str) -> None:
+        self._down_until = time.monotonic() + self.retry_after
+        self._reason = f"{kind}: {text}".splitlines()[0][:300]
+        self._tell()
 
     def _tell(self) -> None:
         self.notices.add(
             kinds.OFFLINE,
-            f"the blob store at {self.url} is unreachable ({self._reason}); this run goes on "
-            f"with the local cache only and retries the blob store in {self.retry_after:g}s",
+            f"the blob store at {self.url} is unreachable or refused ({self._reason}); this run "
+            f"goes on with the local cache only and retries the blob store in "
+            f"{self.retry_after:g}s",
         )

@@ -78,9 +78,9 @@ class BucketIndex:
         entry = record.entry
         name = self._record_name(entry.key)
         signed = self.signer.sign(name, ENTRY, _ENCODER.encode(record))
-        self.breaker.call(self._write, self._path(name), signed)
+        self.breaker.write(self._write, self._path(name), signed)
         marker = f"{self._scope(entry.pipeline, entry.step)}/{entry.created_ns:020d}.{entry.key}"
-        self.breaker.call(self._write, self._path(marker), b"")
+        self.breaker.write(self._write, self._path(marker), b"")
 
     def _write(self, path: str, data: bytes) -> None:
         """A small file, whole or not at all (a record is one PUT on object stores; on a

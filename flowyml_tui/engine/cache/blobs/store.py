@@ -107,10 +107,10 @@ class BlobStore:
             return digest
         target = self.path(digest)
         if self.atomic_put:
-            self._call(self.fs.pipe_file, target, data, **self._upload_parts)
+            self.breaker.write(self.fs.pipe_file, target, data, **self._upload_parts)
         else:
             temp = self._temp_name()
-            self._call(self._write_then_rename, temp, target, data)
+            self.breaker.write(self._write_then_rename, temp, target, data)
         self.counts["uploaded"] += 1
         self.counts["uploaded_bytes"] += len(data)
         return digest
@@ -122,10 +122,10 @@ class BlobStore:
             return digest
         target = self.path(digest)
         if self.atomic_put:
-            self._call(self.fs.put_file, os.fspath(local), target, **self._upload_parts)
+            self.breaker.write(self.fs.put_file, os.fspath(local), target, **self._upload_parts)
         else:
             temp = self._temp_name()
-            self._call(self._put_then_rename, os.fspath(local), temp, target)
+            self.breaker.write(self._put_then_rename, os.fspath(local), temp, target)
         self.counts["uploaded"] += 1
         self.counts["uploaded_bytes"] += os.path.getsize(local)
         return digest
