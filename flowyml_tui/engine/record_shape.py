@@ -69,6 +69,7 @@ class _Step(msgspec.Struct, kw_only=True):
     calls: list[_Call] = []
     reads: list[Read] = []
     savings: _Savings = msgspec.field(default_factory=_Savings)
+    cost_per_hour: float | None = None
 
 
 class _Totals(msgspec.Struct, kw_only=True):

@@ -21,6 +21,7 @@ import threading
 import time
 import warnings
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +193,8 @@ class StepRecord(msgspec.Struct, frozen=True, gc=False):
     """The files, folders and databases its result depends on, with their digests."""
     savings: Savings = NOTHING
     """What the caches saved and what it spent (`savings.py`): the ledger's line (issue 28)."""
+    cost_per_hour: float | None = None
+    """The rate this step was priced at (`rates.py`); None: no rate."""
 
 
 class RunTotals(msgspec.Struct, frozen=True, gc=False):
@@ -307,10 +310,19 @@ class RunRecorder:
     One recorder can follow several runs in turn.
     """
 
-    def __init__(self, cache_dir: Path | str, *, keep: int = 50, rate: Rate | None = None) -> None:
-        """`rate`: what an hour of compute costs, for the savings ledger's money."""
+    def __init__(
+        self,
+        cache_dir: Path | str,
+        *,
+        keep: int = 50,
+        rate: Rate | None = None,
+        step_rates: Mapping[str, Rate] | None = None,
+    ) -> None:
+        """`rate`: what an hour of compute costs, for the savings ledger's money; `step_rates`:
+        the steps whose rate differs (`rates.py`)."""
         self.cache_dir = Path(cache_dir)
         self.rate = rate
+        self.step_rates = dict(step_rates or {})
         self.keep = max(1, int(keep))
         self._path: Path | None = None
         self._error: str | None = None
@@ -426,11 +438,13 @@ class RunRecorder:
         for name in order:
             info, done = infos.get(name), finished_steps.get(name)
             if done is None or info is None or done.warnings or name in busy:
-                step = _step_record(state, name, info, run_start, cursor, step_warnings, self.rate)
+                rate = self.step_rates.get(name, self.rate)
+                step = _step_record(state, name, info, run_start, cursor, step_warnings, rate)
                 if step.started_at is not None:
                     cursor = max(cursor, step.started_at + step.duration_seconds)
             else:  # placed where the run had got to
-                step = _finished_record(info, done, cursor, cursor - run_start, rate=self.rate)
+                rate = self.step_rates.get(name, self.rate)
+                step = _finished_record(info, done, cursor, cursor - run_start, rate=rate)
                 cursor += done.duration_seconds
             steps.append(step)
         return RunRecord(
@@ -452,8 +466,14 @@ class RunRecorder:
             context=started.context if started else {},
             savings=total(step.savings for step in steps),
             cost_per_hour=self.rate.cost_per_hour if self.rate else None,
-            currency=self.rate.currency if self.rate else None,
+            currency=self._currency(),
         )
+
+    def _currency(self) -> str | None:
+        """The run's currency: its rate's, else a step's own rate's; None when nothing is priced."""
+        if self.rate is not None:
+            return self.rate.currency
+        return next((rate.currency for rate in self.step_rates.values()), None)
 
 
 def _step_record(
@@ -507,7 +527,7 @@ def _finished_record(
         done.reason_kind, done.cached, done.duration_seconds, done.saved_seconds, done.cache,
         done.key, done.code_hash, done.changed, done.diff, done.error, done.input_fingerprints,
         done.output_fingerprints, done.output_sizes, done.output_previews, done.tier, done.calls,
-        done.reads, step_savings(done, rate),
+        done.reads, step_savings(done, rate), rate.cost_per_hour if rate else None,
     )  # fmt: skip
 
 
