@@ -15,7 +15,6 @@ shown. One currency per run: the pipeline's, else the config's, else USD.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 import tomllib
@@ -169,6 +168,8 @@ def _as_mapping(resources: Any) -> Mapping[str, Any]:
     """`resources=` as name -> amount: a dict, or flowyml's `ResourceRequirements` dataclass."""
     if isinstance(resources, Mapping):
         return resources
+    import dataclasses  # only for a step that asks for resources: a cached run loads none
+
     if dataclasses.is_dataclass(resources) and not isinstance(resources, type):
         return dataclasses.asdict(resources)
     return {}

@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from .breakeven import CacheCost
 from .cache.private import check_private_path, ensure_cache_dir, ensure_private_dir
 from .errors import FlowymlError
 from .events import (
@@ -195,6 +196,10 @@ class StepRecord(msgspec.Struct, frozen=True, gc=False):
     """What the caches saved and what it spent (`savings.py`): the ledger's line (issue 28)."""
     cost_per_hour: float | None = None
     """The rate this step was priced at (`rates.py`); None: no rate."""
+    cache_cost: CacheCost | None = None
+    """What loading or storing its cached values took this run (`breakeven.py`)."""
+    cache_flag: str | None = None
+    """Why its cache costs more than recomputing it (measured history); None: it pays."""
 
 
 class RunTotals(msgspec.Struct, frozen=True, gc=False):
@@ -241,6 +246,8 @@ class RunRecord(msgspec.Struct, frozen=True, gc=False):
     cost_per_hour: float | None = None
     """The rate the money was reckoned at; None: no rate, money from `cost_fn`s only."""
     currency: str | None = None
+    cache_check_s: float = 0.0
+    """What asking the cache took a step this run (the mean over its hits)."""
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -446,6 +453,12 @@ class RunRecorder:
                 rate = self.step_rates.get(name, self.rate)
                 step = _finished_record(info, done, cursor, cursor - run_start, rate=rate)
                 cursor += done.duration_seconds
+            if name in finished.cache_costs or name in finished.cache_flags:
+                step = msgspec.structs.replace(
+                    step,
+                    cache_cost=finished.cache_costs.get(name),
+                    cache_flag=finished.cache_flags.get(name),
+                )
             steps.append(step)
         return RunRecord(
             schema_version=SCHEMA_VERSION,
@@ -467,6 +480,7 @@ class RunRecorder:
             savings=total(step.savings for step in steps),
             cost_per_hour=self.rate.cost_per_hour if self.rate else None,
             currency=self._currency(),
+            cache_check_s=finished.cache_check_s,
         )
 
     def _currency(self) -> str | None:

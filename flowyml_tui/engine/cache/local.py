@@ -62,6 +62,8 @@ _INVALIDATED = "meta:invalidated"
 _STATS = "meta:stats"
 _USED = "meta:used"
 _CURRENT = "meta:current"
+_COSTS = "meta:cache_costs"
+_FLAGS = "meta:cache_flags"
 _GENERATION = "meta:generation"
 _FORMAT = "meta:format"
 _VERSIONS = "versions:"
@@ -72,6 +74,8 @@ _SHAPES = {
     _STATS: tables.PER_STEP_COUNTS,
     _USED: tables.PER_ENTRY_TIME,
     _CURRENT: tables.PER_STEP_KEY,
+    _COSTS: tables.PER_STEP_FIGURES,
+    _FLAGS: tables.PER_STEP_KEY,
 }
 
 
@@ -612,6 +616,29 @@ class LocalStore:
         if self._cache.volume() > self.size_limit:
             self.evict()
 
+    @_heals_damage
+    def cache_costs(self, pipeline: str) -> dict[str, dict[str, float]]:
+        """Step -> its cache's last measured cost figures ("" for the pipeline's own)."""
+        return _table(self._meta_view(_COSTS).get(pipeline))
+
+    @_heals_damage
+    def cache_flags(self, pipeline: str) -> dict[str, str]:
+        """Step -> why its cache costs more than recomputing it (only such steps)."""
+        return _table(self._meta_view(_FLAGS).get(pipeline))
+
+    @_heals_damage
+    def record_cache_costs(
+        self, pipeline: str, figures: dict[str, dict[str, float]], flags: dict[str, str | None]
+    ) -> None:
+        """Replace these steps' figures; set or (None) drop their flags. One transaction."""
+        with self._cache.transact():
+            if figures:
+                self._update(_COSTS, pipeline, figures)
+            if flags:
+                kept = {step: text for step, text in flags.items() if text is not None}
+                dropped = [step for step, text in flags.items() if text is None]
+                self._update(_FLAGS, pipeline, kept, drop=dropped)
+
     def _counters_to_update(self) -> dict[str, Any]:
         """The counters table, inside `record_run`'s transaction, to change and write back.
 
@@ -822,7 +849,7 @@ class LocalStore:
             self.delete_entry(key)
         with self._cache.transact():
             self._cache.delete(_versions_key(pipeline, step))
-            for name in (_PINS, _STATS, _INVALIDATED, _CURRENT):
+            for name in (_PINS, _STATS, _INVALIDATED, _CURRENT, _COSTS, _FLAGS):
                 self._update(name, pipeline, drop=[step])
         return len(keys)
 

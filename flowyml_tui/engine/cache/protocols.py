@@ -109,6 +109,18 @@ class Workspace(Protocol):
     def evict(self, size_limit: int | None = None) -> list[str]:
         """Drop least recently used entries until under budget, never a pinned or newest one."""
 
+    def cache_costs(self, pipeline: str) -> dict[str, dict[str, float]]:
+        """Step -> the last measured cost figures of its cache (`breakeven.py`; "" for the
+        pipeline's own); kept here, never in a key."""
+
+    def cache_flags(self, pipeline: str) -> dict[str, str]:
+        """Step -> why its cache costs more than recomputing it, for the steps where it does."""
+
+    def record_cache_costs(
+        self, pipeline: str, figures: dict[str, dict[str, float]], flags: dict[str, str | None]
+    ) -> None:
+        """Replace these steps' figures, and set (text) or drop (None) these steps' flags."""
+
 
 class Store(EntryStore, Workspace, Protocol):
     """What a run needs: content and a workspace (the local store is both)."""

@@ -20,6 +20,8 @@ Counts = Annotated[
 PER_STEP_KEY = dict[str, dict[str, str]]
 PER_STEP_TIME = dict[str, dict[str, int]]
 PER_STEP_COUNTS = dict[str, dict[str, Counts]]
+PER_STEP_FIGURES = dict[str, dict[str, dict[str, float]]]
+"""Measured cache costs per step (`breakeven.py`)."""
 PER_ENTRY_TIME = dict[str, float]
 VERSIONS = list[str]
 

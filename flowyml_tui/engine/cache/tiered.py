@@ -100,6 +100,17 @@ class TieredStore:
     def versions(self, step: str, *, pipeline: str | None = None) -> list[str]:
         return self.local.versions(step, pipeline=pipeline)
 
+    def cache_costs(self, pipeline: str) -> dict[str, dict[str, float]]:
+        return self.local.cache_costs(pipeline)
+
+    def cache_flags(self, pipeline: str) -> dict[str, str]:
+        return self.local.cache_flags(pipeline)
+
+    def record_cache_costs(
+        self, pipeline: str, figures: dict[str, dict[str, float]], flags: dict[str, str | None]
+    ) -> None:
+        self.local.record_cache_costs(pipeline, figures, flags)
+
     def last_used(self) -> dict[str, float]:
         return self.local.last_used()
 
