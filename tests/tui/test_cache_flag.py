@@ -6,7 +6,7 @@ import pytest
 
 from flowyml_tui.tui.widgets.step_table import FLAG_MARK, StepTable
 
-from .helpers import drive, wait_for_run, wait_until
+from .helpers import drive, wait_for_run, wait_until, widget_text
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -33,6 +33,10 @@ pipeline.add_step(tokenize).add_step(count).add_step(train)
 """
 
 
+def detail_text(app) -> str:
+    return widget_text(app.query_one("#why"))
+
+
 def why(table: StepTable, name: str) -> str:
     cell = table.get_cell(name, "reason")
     return getattr(cell, "plain", str(cell))
@@ -57,5 +61,11 @@ def test_a_hit_that_costs_more_than_recomputing_is_flagged_in_the_why_column(
         assert ", recomputing " in flagged
         assert app.model.rows["tokenize"].cache_flag is not None
         assert FLAG_MARK not in why(table, "train")  # 0.2 s of work: its cache pays
+        table.move_cursor(row=table.get_row_index("tokenize"))
+        await wait_until(
+            pilot,
+            lambda: "Not worth caching: caching `tokenize` costs" in detail_text(app),
+            what="the flag in the step's detail",
+        )
 
     drive(app, scenario, size=(200, 36))
