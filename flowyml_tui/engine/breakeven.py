@@ -17,19 +17,19 @@ from collections.abc import Mapping
 
 import msgspec
 
-PIPELINE_WIDE = ""
-"""The history's name for the pipeline's own figures (the check), beside its steps'."""
-
 Figures = dict[str, float]
-"""A step's history: `compute_s`, `load_s`, `store_s`, `bytes` (the pipeline's: `check_s`)."""
+"""A step's history: `compute_s`, `load_s`, `store_s`, `bytes`."""
 
 FLAG_FLOOR = 0.001
 """A hit must cost at least this much more than recomputing to be flagged: a step of a few
 microseconds whose hit takes a few more is not worth anyone's attention."""
 
 CHANGE = 0.25
-"""A figure is rewritten only when it moved by more than this fraction: a run that measured
-the same as before writes nothing."""
+"""A figure is rewritten only when it moved by more than this fraction, and by more than
+`STEADY` seconds: a run that measured what the last one did writes nothing."""
+
+STEADY = 0.0001
+"""Jitter below a tenth of a millisecond never rewrites a figure (a flag needs a millisecond)."""
 
 
 class CacheCost(msgspec.Struct, frozen=True, gc=False):
@@ -100,7 +100,7 @@ def merged(old: Mapping[str, float] | None, measured: Mapping[str, float]) -> Fi
     changed = False
     for name, value in measured.items():
         before = new.get(name)
-        if before is None or abs(value - before) > CHANGE * max(abs(before), 1e-9):
+        if before is None or abs(value - before) > max(CHANGE * abs(before), STEADY):
             new[name] = value
             changed = True
     return new if changed else None

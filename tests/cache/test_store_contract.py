@@ -22,6 +22,7 @@ from flowyml_tui.engine.cache import (
     checksum,
     open_store,
 )
+from flowyml_tui.engine.cache.tables import CostHistory
 from flowyml_tui.engine.errors import AmbiguousStepError, UnknownStepError
 
 Factory = Callable[[Path], object]
@@ -202,19 +203,17 @@ def test_record_run_sets_current_and_counts(store):
     assert (row["pipeline"], row["step"], row["hits"], row["misses"]) == ("p", "s", 1, 1)
 
 
-def test_cache_cost_history_is_per_pipeline_and_step_and_goes_with_the_step(store):
+def test_cache_cost_history_is_per_pipeline_and_goes_with_a_cleared_step(store):
     entry = put(store, "p", "s", 1)
     store.record_run("p", {"s": entry.key}, hits=[], misses=["s"])
-    store.record_cache_costs("p", {"s": {"compute_s": 0.5}, "": {"check_s": 1e-5}}, {"s": "why"})
-    store.record_cache_costs("p", {"s": {"compute_s": 0.5, "load_s": 0.1}}, {})
-    assert store.cache_costs("p") == {"s": {"compute_s": 0.5, "load_s": 0.1}, "": {"check_s": 1e-5}}
-    assert store.cache_flags("p") == {"s": "why"}
-    assert store.cache_costs("q") == {} and store.cache_flags("q") == {}
-    store.record_cache_costs("p", {}, {"s": None})  # it pays now: the flag goes
-    assert store.cache_flags("p") == {}
-    store.record_cache_costs("p", {}, {"s": "why"})
+    history = CostHistory(1e-5, {"s": {"compute_s": 0.5}, "t": {"load_s": 0.1}}, {"s": "why"})
+    store.record_cache_costs("p", history)
+    store.record_cache_costs("q", CostHistory(2e-5))
+    assert store.cache_costs("p") == history
+    assert store.cache_costs("q") == CostHistory(2e-5)
+    assert store.cache_costs("r") == CostHistory()
     store.clear_step("s", pipeline="p")
-    assert "s" not in store.cache_costs("p") and store.cache_flags("p") == {}
+    assert store.cache_costs("p") == CostHistory(1e-5, {"t": {"load_s": 0.1}}, {})
 
 
 def test_eviction_keeps_pinned_and_newest_entries(store):

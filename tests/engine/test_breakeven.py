@@ -78,7 +78,7 @@ def test_a_step_whose_hit_costs_more_than_recomputing_it_is_flagged(tmp_path: Pa
     assert flag.startswith("caching `tokenize` costs ") and ", recomputing " in flag
     assert "28.6 MB kept" in flag
     assert step_record(tmp_path, "train")["cache_flag"] is None  # 0.3 s of work: it pays
-    assert set(pipeline.store.cache_flags("breakeven")) == {"tokenize"}
+    assert set(pipeline.store.cache_costs("breakeven").flags) == {"tokenize"}
 
     table = run_cli("savings", "--cache-dir", tmp_path / "cache")
     assert table.returncode == 0, table.stderr
@@ -134,3 +134,4 @@ def test_history_is_rewritten_only_when_a_figure_moved_by_more_than_a_quarter() 
     assert merged(old, {"compute_s": 1.2, "load_s": 0.09}) is None
     assert merged(old, {"compute_s": 1.3}) == {"compute_s": 1.3, "load_s": 0.1}
     assert merged(None, {"store_s": 0.5}) == {"store_s": 0.5}
+    assert merged({"check_s": 3e-5}, {"check_s": 6e-5}) is None  # jitter under 0.1 ms

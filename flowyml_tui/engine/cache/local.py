@@ -63,7 +63,6 @@ _STATS = "meta:stats"
 _USED = "meta:used"
 _CURRENT = "meta:current"
 _COSTS = "meta:cache_costs"
-_FLAGS = "meta:cache_flags"
 _GENERATION = "meta:generation"
 _FORMAT = "meta:format"
 _VERSIONS = "versions:"
@@ -74,8 +73,7 @@ _SHAPES = {
     _STATS: tables.PER_STEP_COUNTS,
     _USED: tables.PER_ENTRY_TIME,
     _CURRENT: tables.PER_STEP_KEY,
-    _COSTS: tables.PER_STEP_FIGURES,
-    _FLAGS: tables.PER_STEP_KEY,
+    _COSTS: tables.PER_PIPELINE_COSTS,
 }
 
 
@@ -617,27 +615,18 @@ class LocalStore:
             self.evict()
 
     @_heals_damage
-    def cache_costs(self, pipeline: str) -> dict[str, dict[str, float]]:
-        """Step -> its cache's last measured cost figures ("" for the pipeline's own)."""
-        return _table(self._meta_view(_COSTS).get(pipeline))
+    def cache_costs(self, pipeline: str) -> tables.CostHistory:
+        """The pipeline's measured cache costs and flagged steps (`breakeven.py`)."""
+        found = self._meta_view(_COSTS).get(pipeline)
+        return found if isinstance(found, tables.CostHistory) else tables.CostHistory()
 
     @_heals_damage
-    def cache_flags(self, pipeline: str) -> dict[str, str]:
-        """Step -> why its cache costs more than recomputing it (only such steps)."""
-        return _table(self._meta_view(_FLAGS).get(pipeline))
-
-    @_heals_damage
-    def record_cache_costs(
-        self, pipeline: str, figures: dict[str, dict[str, float]], flags: dict[str, str | None]
-    ) -> None:
-        """Replace these steps' figures; set or (None) drop their flags. One transaction."""
+    def record_cache_costs(self, pipeline: str, history: tables.CostHistory) -> None:
+        """Replace the pipeline's cost history (the other pipelines' are read and kept)."""
         with self._cache.transact():
-            if figures:
-                self._update(_COSTS, pipeline, figures)
-            if flags:
-                kept = {step: text for step, text in flags.items() if text is not None}
-                dropped = [step for step, text in flags.items() if text is None]
-                self._update(_FLAGS, pipeline, kept, drop=dropped)
+            table = self._meta(_COSTS)
+            table[pipeline] = history
+            self._set_meta(_COSTS, table)
 
     def _counters_to_update(self) -> dict[str, Any]:
         """The counters table, inside `record_run`'s transaction, to change and write back.
@@ -849,9 +838,18 @@ class LocalStore:
             self.delete_entry(key)
         with self._cache.transact():
             self._cache.delete(_versions_key(pipeline, step))
-            for name in (_PINS, _STATS, _INVALIDATED, _CURRENT, _COSTS, _FLAGS):
+            for name in (_PINS, _STATS, _INVALIDATED, _CURRENT):
                 self._update(name, pipeline, drop=[step])
+            self._forget_costs(pipeline, step)
         return len(keys)
+
+    def _forget_costs(self, pipeline: str, step: str) -> None:
+        table = self._meta(_COSTS)
+        history = table.get(pipeline)
+        if history is not None and (step in history.steps or step in history.flags):
+            history.steps.pop(step, None)
+            history.flags.pop(step, None)
+            self._set_meta(_COSTS, table)
 
     @_heals_damage
     def clear_pipeline(self, pipeline: str) -> int:

@@ -16,6 +16,7 @@ import msgspec
 
 from .entry import Entry
 from .notices import Notices
+from .tables import CostHistory
 
 
 class CorruptEntry(Exception):
@@ -109,17 +110,12 @@ class Workspace(Protocol):
     def evict(self, size_limit: int | None = None) -> list[str]:
         """Drop least recently used entries until under budget, never a pinned or newest one."""
 
-    def cache_costs(self, pipeline: str) -> dict[str, dict[str, float]]:
-        """Step -> the last measured cost figures of its cache (`breakeven.py`; "" for the
-        pipeline's own); kept here, never in a key."""
+    def cache_costs(self, pipeline: str) -> CostHistory:
+        """The last measured costs of the pipeline's caches and its flagged steps
+        (`breakeven.py`); kept here, never in a key."""
 
-    def cache_flags(self, pipeline: str) -> dict[str, str]:
-        """Step -> why its cache costs more than recomputing it, for the steps where it does."""
-
-    def record_cache_costs(
-        self, pipeline: str, figures: dict[str, dict[str, float]], flags: dict[str, str | None]
-    ) -> None:
-        """Replace these steps' figures, and set (text) or drop (None) these steps' flags."""
+    def record_cache_costs(self, pipeline: str, history: CostHistory) -> None:
+        """Replace the pipeline's cost history."""
 
 
 class Store(EntryStore, Workspace, Protocol):

@@ -20,8 +20,21 @@ Counts = Annotated[
 PER_STEP_KEY = dict[str, dict[str, str]]
 PER_STEP_TIME = dict[str, dict[str, int]]
 PER_STEP_COUNTS = dict[str, dict[str, Counts]]
-PER_STEP_FIGURES = dict[str, dict[str, dict[str, float]]]
-"""Measured cache costs per step (`breakeven.py`)."""
+
+
+class CostHistory(msgspec.Struct, omit_defaults=True):
+    """One pipeline's measured cache costs (`breakeven.py`): one row holds them all, so a
+    run reads it with one query and writes it, when something moved, with one more."""
+
+    check_s: float | None = None
+    """What asking for a hit took a step, last measured."""
+    steps: dict[str, dict[str, float]] = {}
+    """Step -> its last measured figures: compute_s, load_s, store_s, bytes."""
+    flags: dict[str, str] = {}
+    """Step -> why its cache costs more than recomputing it (only such steps)."""
+
+
+PER_PIPELINE_COSTS = dict[str, CostHistory]
 PER_ENTRY_TIME = dict[str, float]
 VERSIONS = list[str]
 

@@ -19,6 +19,7 @@ from .local import LocalStore
 from .notices import Notices
 from .protocols import CorruptEntry, EntryInfo
 from .redis_tier import RedisTier, SharedTierDown
+from .tables import CostHistory
 
 log = logging.getLogger(__name__)
 
@@ -100,16 +101,11 @@ class TieredStore:
     def versions(self, step: str, *, pipeline: str | None = None) -> list[str]:
         return self.local.versions(step, pipeline=pipeline)
 
-    def cache_costs(self, pipeline: str) -> dict[str, dict[str, float]]:
+    def cache_costs(self, pipeline: str) -> CostHistory:
         return self.local.cache_costs(pipeline)
 
-    def cache_flags(self, pipeline: str) -> dict[str, str]:
-        return self.local.cache_flags(pipeline)
-
-    def record_cache_costs(
-        self, pipeline: str, figures: dict[str, dict[str, float]], flags: dict[str, str | None]
-    ) -> None:
-        self.local.record_cache_costs(pipeline, figures, flags)
+    def record_cache_costs(self, pipeline: str, history: CostHistory) -> None:
+        self.local.record_cache_costs(pipeline, history)
 
     def last_used(self) -> dict[str, float]:
         return self.local.last_used()

@@ -10,10 +10,11 @@ them); a run that measured what the last one did writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 
-from ..breakeven import PIPELINE_WIDE, CacheCost, Figures, merged, seconds, verdict
+from ..breakeven import CacheCost, Figures, merged, seconds, verdict
 from ..cache import Store
+from ..cache.tables import CostHistory
 from ..result import StepResult
 from ..step import Step
 
@@ -28,7 +29,7 @@ class CostMeter:
     def __init__(self, *, pipeline: str, store: Store | None) -> None:
         self.pipeline = pipeline
         self.store = store
-        self._history: dict[str, Figures] | None = None
+        self._history: CostHistory | None = None
         """The store's figures, read on first need (an auto step's store, the run's end)."""
         self._loads: dict[str, float] = {}
         self._stores: dict[str, tuple[float, int]] = {}
@@ -61,12 +62,13 @@ class CostMeter:
     def auto_stores(self, step: Step, result: StepResult) -> bool:
         """Whether to store an auto step that just ran; its reason says which and why."""
         history = self.history()
+        known = history.steps.get(step.name)
         found = verdict(
             step.name,
-            {**history.get(step.name, {}), "compute_s": result.duration_seconds},
+            {**(known or {}), "compute_s": result.duration_seconds},
             self._check_s(history),
         )
-        if found is None or (not found.hit_s and step.name not in history):
+        if found is None or (not found.hit_s and known is None):
             result.reason += "; auto: stored (a hit's cost is not measured yet)"
             return True
         hit, compute = seconds(found.hit_s), seconds(found.compute_s)
@@ -95,41 +97,53 @@ class CostMeter:
         return self._run_check_s()
 
     def record(self, warn: Warn) -> dict[str, str]:
-        """Fold this run into the history, write what moved; the steps flagged now."""
+        """Fold this run into the history, write it if a figure moved; the flagged steps."""
         if self.store is None:
             return {}
         try:
             history = self.history()
-            flags = self.store.cache_flags(self.pipeline)
-            changed = self._changed(history)
-            if changed:
-                history.update(changed)
-                news = self._flags(history, flags, changed)
-                self.store.record_cache_costs(self.pipeline, changed, news)
-                flags = {**flags, **news}
-            return {step: text for step, text in flags.items() if text is not None}
+            check_s, steps = self._changed(history)
+            if check_s is None and not steps:
+                return dict(history.flags)
+            figures = {**history.steps, **steps}
+            check = check_s if check_s is not None else history.check_s or 0.0
+            flags = dict(history.flags)
+            for name in figures if check_s is not None else steps:  # the check moved: all
+                found = verdict(name, figures.get(name), check)
+                if found is not None and found.flagged:
+                    flags[name] = found.text()
+                else:
+                    flags.pop(name, None)
+            updated = CostHistory(check, figures, flags)
+            self.store.record_cache_costs(self.pipeline, updated)
+            self._history = updated
+            return dict(flags)
         except Exception as exc:  # bookkeeping must never fail a run
             warn(f"could not update the cache's cost history: {exc}", None)
             return {}
 
-    def history(self) -> dict[str, Figures]:
+    def history(self) -> CostHistory:
         if self._history is None:
-            self._history = dict(self.store.cache_costs(self.pipeline)) if self.store else {}
+            self._history = (
+                self.store.cache_costs(self.pipeline) if self.store is not None else CostHistory()
+            )
         return self._history
 
     def _run_check_s(self) -> float:
         count, taken = self._checks
         return taken / count if count else 0.0
 
-    def _check_s(self, history: Mapping[str, Figures]) -> float:
-        return self._run_check_s() or history.get(PIPELINE_WIDE, {}).get("check_s", 0.0)
+    def _check_s(self, history: CostHistory) -> float:
+        return self._run_check_s() or history.check_s or 0.0
 
-    def _changed(self, history: Mapping[str, Figures]) -> dict[str, Figures]:
-        changed: dict[str, Figures] = {}
+    def _changed(self, history: CostHistory) -> tuple[float | None, dict[str, Figures]]:
+        """(the check figure if it moved, else None; the steps whose figures moved)."""
+        check_s = None
         if self._checks[0]:
-            moved = merged(history.get(PIPELINE_WIDE), {"check_s": self._run_check_s()})
-            if moved is not None:
-                changed[PIPELINE_WIDE] = moved
+            old = {} if history.check_s is None else {"check_s": history.check_s}
+            moved = merged(old, {"check_s": self._run_check_s()})
+            check_s = moved["check_s"] if moved is not None else None
+        changed: dict[str, Figures] = {}
         for name in self._computes.keys() | self._loads.keys() | self._stores.keys():
             measured: dict[str, float] = {}
             if name in self._computes:
@@ -139,26 +153,7 @@ class CostMeter:
             if name in self._stores:
                 measured["store_s"], size = self._stores[name]
                 measured["bytes"] = float(size)
-            moved = merged(history.get(name), measured)
+            moved = merged(history.steps.get(name), measured)
             if moved is not None:
                 changed[name] = moved
-        return changed
-
-    def _flags(
-        self,
-        history: Mapping[str, Figures],
-        flags: Mapping[str, str],
-        changed: Mapping[str, Figures],
-    ) -> dict[str, str | None]:
-        """Flags to set or drop: every step's when the check moved, else the changed ones'."""
-        check_s = self._check_s(history)
-        names: Iterable[str] = history if PIPELINE_WIDE in changed else changed
-        news: dict[str, str | None] = {}
-        for name in names:
-            if name == PIPELINE_WIDE:
-                continue
-            found = verdict(name, history.get(name), check_s)
-            text = found.text() if found is not None and found.flagged else None
-            if flags.get(name) != text:
-                news[name] = text
-        return news
+        return check_s, changed
