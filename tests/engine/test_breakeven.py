@@ -78,7 +78,7 @@ def test_a_step_whose_hit_costs_more_than_recomputing_it_is_flagged(tmp_path: Pa
     assert flag.startswith("caching `tokenize` costs ") and ", recomputing " in flag
     assert "28.6 MB kept" in flag
     assert step_record(tmp_path, "train")["cache_flag"] is None  # 0.3 s of work: it pays
-    assert set(pipeline.store.cache_costs("breakeven").flags) == {"tokenize"}
+    assert set(pipeline.store.cache_verdicts("breakeven").flags) == {"tokenize"}
 
     table = run_cli("savings", "--cache-dir", tmp_path / "cache")
     assert table.returncode == 0, table.stderr
@@ -106,14 +106,14 @@ def test_auto_stops_storing_a_step_that_does_not_pay_and_starts_again_when_it_gr
 
     cheap = run(0.001)  # another key: it runs, in far less time than a hit takes
     assert cheap["status"] == "executed"
-    assert "; auto: not stored, a hit (" in cheap["reason"]
+    assert "; auto: not stored, a hit (" in cheap["reason"], cheap["reason"]
     assert ") costs more than recomputing (" in cheap["reason"]
     assert cheap["cache_cost"] is None  # nothing was written
     assert run(0.001)["status"] == "executed"  # so the same run again executes again
 
     slow = run(1.5)  # now recomputing costs more than a hit: stored again
     assert slow["status"] == "executed"
-    assert "; auto: stored, recomputing (1." in slow["reason"]
+    assert "; auto: stored, recomputing (1." in slow["reason"], slow["reason"]
     assert slow["cache_cost"]["store_s"] > 0
     assert run(1.5)["status"] == "cached"
 

@@ -63,6 +63,7 @@ _STATS = "meta:stats"
 _USED = "meta:used"
 _CURRENT = "meta:current"
 _COSTS = "meta:cache_costs"
+_VERDICTS = "meta:cache_verdicts"
 _GENERATION = "meta:generation"
 _FORMAT = "meta:format"
 _VERSIONS = "versions:"
@@ -73,7 +74,8 @@ _SHAPES = {
     _STATS: tables.PER_STEP_COUNTS,
     _USED: tables.PER_ENTRY_TIME,
     _CURRENT: tables.PER_STEP_KEY,
-    _COSTS: tables.PER_PIPELINE_COSTS,
+    _COSTS: tables.PER_STEP_FIGURES,
+    _VERDICTS: tables.PER_PIPELINE_VERDICTS,
 }
 
 
@@ -615,18 +617,31 @@ class LocalStore:
             self.evict()
 
     @_heals_damage
-    def cache_costs(self, pipeline: str) -> tables.CostHistory:
-        """The pipeline's measured cache costs and flagged steps (`breakeven.py`)."""
-        found = self._meta_view(_COSTS).get(pipeline)
-        return found if isinstance(found, tables.CostHistory) else tables.CostHistory()
+    def cache_costs(self, pipeline: str) -> dict[str, dict[str, float]]:
+        """Step -> its cache's last measured figures (`breakeven.py`)."""
+        return _table(self._meta_view(_COSTS).get(pipeline))
 
     @_heals_damage
-    def record_cache_costs(self, pipeline: str, history: tables.CostHistory) -> None:
-        """Replace the pipeline's cost history (the other pipelines' are read and kept)."""
+    def cache_verdicts(self, pipeline: str) -> tables.CacheVerdicts:
+        """The pipeline's last measured check time and its flagged steps."""
+        found = self._meta_view(_VERDICTS).get(pipeline)
+        return found if isinstance(found, tables.CacheVerdicts) else tables.CacheVerdicts()
+
+    @_heals_damage
+    def record_cache_costs(
+        self,
+        pipeline: str,
+        figures: dict[str, dict[str, float]],
+        verdicts: tables.CacheVerdicts | None,
+    ) -> None:
+        """Replace these steps' figures and (unless None) the verdicts: one transaction."""
         with self._cache.transact():
-            table = self._meta(_COSTS)
-            table[pipeline] = history
-            self._set_meta(_COSTS, table)
+            if figures:
+                self._update(_COSTS, pipeline, figures)
+            if verdicts is not None:
+                table = self._meta(_VERDICTS)
+                table[pipeline] = verdicts
+                self._set_meta(_VERDICTS, table)
 
     def _counters_to_update(self) -> dict[str, Any]:
         """The counters table, inside `record_run`'s transaction, to change and write back.
@@ -844,12 +859,11 @@ class LocalStore:
         return len(keys)
 
     def _forget_costs(self, pipeline: str, step: str) -> None:
-        table = self._meta(_COSTS)
-        history = table.get(pipeline)
-        if history is not None and (step in history.steps or step in history.flags):
-            history.steps.pop(step, None)
-            history.flags.pop(step, None)
-            self._set_meta(_COSTS, table)
+        self._update(_COSTS, pipeline, drop=[step])
+        table = self._meta(_VERDICTS)
+        verdicts = table.get(pipeline)
+        if verdicts is not None and verdicts.flags.pop(step, None) is not None:
+            self._set_meta(_VERDICTS, table)
 
     @_heals_damage
     def clear_pipeline(self, pipeline: str) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from ..breakeven import CacheCost, Figures, merged, seconds, verdict
 from ..cache import Store
-from ..cache.tables import CostHistory
+from ..cache.tables import CacheVerdicts
 from ..result import StepResult
 from ..step import Step
 
@@ -24,13 +24,24 @@ Warn = Callable[[str, str | None], None]
 class CostMeter:
     """What caching cost each step in one run, and whether an auto step is stored."""
 
-    __slots__ = ("_checks", "_computes", "_history", "_loads", "_stores", "pipeline", "store")
+    __slots__ = (
+        "_checks",
+        "_computes",
+        "_figures",
+        "_loads",
+        "_stores",
+        "_verdicts",
+        "pipeline",
+        "store",
+    )
 
     def __init__(self, *, pipeline: str, store: Store | None) -> None:
         self.pipeline = pipeline
         self.store = store
-        self._history: CostHistory | None = None
-        """The store's figures, read on first need (an auto step's store, the run's end)."""
+        self._figures: dict[str, Figures] | None = None
+        """The store's figures per step, read only when a step was measured or is auto."""
+        self._verdicts: CacheVerdicts | None = None
+        """The store's check time and flagged steps, read once a run."""
         self._loads: dict[str, float] = {}
         self._stores: dict[str, tuple[float, int]] = {}
         self._computes: dict[str, float] = {}
@@ -61,12 +72,9 @@ class CostMeter:
 
     def auto_stores(self, step: Step, result: StepResult) -> bool:
         """Whether to store an auto step that just ran; its reason says which and why."""
-        history = self.history()
-        known = history.steps.get(step.name)
+        known = self.figures().get(step.name)
         found = verdict(
-            step.name,
-            {**(known or {}), "compute_s": result.duration_seconds},
-            self._check_s(history),
+            step.name, {**(known or {}), "compute_s": result.duration_seconds}, self._check_s()
         )
         if found is None or (not found.hit_s and known is None):
             result.reason += "; auto: stored (a hit's cost is not measured yet)"
@@ -97,52 +105,65 @@ class CostMeter:
         return self._run_check_s()
 
     def record(self, warn: Warn) -> dict[str, str]:
-        """Fold this run into the history, write it if a figure moved; the flagged steps."""
+        """Fold this run into the history, write what moved; the steps flagged now."""
         if self.store is None:
             return {}
         try:
-            history = self.history()
-            check_s, steps = self._changed(history)
+            verdicts = self.verdicts()
+            check_s = self._moved_check(verdicts)
+            steps = self._moved_steps() if self._measured() else {}
             if check_s is None and not steps:
-                return dict(history.flags)
-            figures = {**history.steps, **steps}
-            check = check_s if check_s is not None else history.check_s or 0.0
-            flags = dict(history.flags)
-            for name in figures if check_s is not None else steps:  # the check moved: all
-                found = verdict(name, figures.get(name), check)
+                return dict(verdicts.flags)
+            check = check_s if check_s is not None else verdicts.check_s or 0.0
+            flags = dict(verdicts.flags)
+            for name, figures in steps.items():  # judged when their own figures move
+                found = verdict(name, figures, check)
                 if found is not None and found.flagged:
                     flags[name] = found.text()
                 else:
                     flags.pop(name, None)
-            updated = CostHistory(check, figures, flags)
-            self.store.record_cache_costs(self.pipeline, updated)
-            self._history = updated
+            updated = CacheVerdicts(check, flags)
+            changed = updated != verdicts
+            self.store.record_cache_costs(self.pipeline, steps, updated if changed else None)
+            self._verdicts = updated
             return dict(flags)
         except Exception as exc:  # bookkeeping must never fail a run
             warn(f"could not update the cache's cost history: {exc}", None)
             return {}
 
-    def history(self) -> CostHistory:
-        if self._history is None:
-            self._history = (
-                self.store.cache_costs(self.pipeline) if self.store is not None else CostHistory()
+    def figures(self) -> dict[str, Figures]:
+        if self._figures is None:
+            self._figures = self.store.cache_costs(self.pipeline) if self.store else {}
+        return self._figures
+
+    def verdicts(self) -> CacheVerdicts:
+        if self._verdicts is None:
+            self._verdicts = (
+                self.store.cache_verdicts(self.pipeline) if self.store else CacheVerdicts()
             )
-        return self._history
+        return self._verdicts
 
     def _run_check_s(self) -> float:
         count, taken = self._checks
         return taken / count if count else 0.0
 
-    def _check_s(self, history: CostHistory) -> float:
-        return self._run_check_s() or history.check_s or 0.0
+    def _check_s(self) -> float:
+        return self._run_check_s() or self.verdicts().check_s or 0.0
 
-    def _changed(self, history: CostHistory) -> tuple[float | None, dict[str, Figures]]:
-        """(the check figure if it moved, else None; the steps whose figures moved)."""
-        check_s = None
-        if self._checks[0]:
-            old = {} if history.check_s is None else {"check_s": history.check_s}
-            moved = merged(old, {"check_s": self._run_check_s()})
-            check_s = moved["check_s"] if moved is not None else None
+    def _measured(self) -> bool:
+        return bool(self._computes or self._loads or self._stores)
+
+    def _moved_check(self, verdicts: CacheVerdicts) -> float | None:
+        """This run's check time if it moved from the last one kept, else None."""
+        if not self._checks[0]:
+            return None
+        old = {} if verdicts.check_s is None else {"check_s": verdicts.check_s}
+        moved = merged(old, {"check_s": self._run_check_s()})
+        return moved["check_s"] if moved is not None else None
+
+    def _moved_steps(self) -> dict[str, Figures]:
+        """The steps whose figures moved this run, with all their figures."""
+        history = self.figures()
         changed: dict[str, Figures] = {}
         for name in self._computes.keys() | self._loads.keys() | self._stores.keys():
             measured: dict[str, float] = {}
@@ -153,7 +174,7 @@ class CostMeter:
             if name in self._stores:
                 measured["store_s"], size = self._stores[name]
                 measured["bytes"] = float(size)
-            moved = merged(history.steps.get(name), measured)
+            moved = merged(history.get(name), measured)
             if moved is not None:
                 changed[name] = moved
-        return check_s, changed
+        return changed
