@@ -13,6 +13,7 @@ from flowyml_tui.engine.errors import StepDefinitionError
 from flowyml_tui.engine.rates import RateConfig, read_rate_config, run_rates
 from flowyml_tui.engine.records import load_run
 from flowyml_tui.engine.savings import RateError
+from tests.needs import need
 
 
 @pytest.fixture
@@ -140,3 +141,42 @@ def test_a_broken_config_warns_and_the_steps_own_rate_still_prices(
 def test_a_step_rate_that_is_not_a_number_is_refused() -> None:
     with pytest.raises(StepDefinitionError, match="cost_per_hour must be a number >= 0"):
         step(lambda: 1, name="bad", cost_per_hour="cheap")
+
+
+DASK_PIPELINE = """
+from pathlib import Path
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["one"])
+def one():
+    return 1
+
+@step(outputs=["two"], cost_per_hour=1.0)
+def two():
+    return 2
+
+pipeline = Pipeline("on_dask", cache_dir=str(Path(__file__).with_name("cache")))
+pipeline.add_step(one).add_step(two)
+"""
+
+
+def test_a_run_on_a_dask_cluster_is_priced_at_the_dask_rate(tmp_path: Path, config: Path) -> None:
+    need("distributed")
+    from flowyml_tui.engine.loader import load_pipelines
+    from flowyml_tui.engine.run.dask import DaskRunner
+
+    config.write_text("cost_per_hour = 5\n[runner_cost_per_hour]\nlocal = 10\ndask = 7200\n")
+    path = tmp_path / "on_dask.py"
+    path.write_text(DASK_PIPELINE)
+    pipeline = load_pipelines(path)["on_dask"]
+    runner = DaskRunner.local(1)
+    try:
+        pipeline.run(runner=runner)
+    finally:
+        runner.close()
+    record = load_run(tmp_path / "cache")
+    assert record["cost_per_hour"] == 7200
+    assert record_step(tmp_path, "one")["cost_per_hour"] == 7200
+    assert record_step(tmp_path, "two")["cost_per_hour"] == 1.0  # its own, wherever it runs
+    pipeline.run()  # this process: the local rate (every step a hit, priced at what it saved)
+    assert load_run(tmp_path / "cache")["cost_per_hour"] == 10
