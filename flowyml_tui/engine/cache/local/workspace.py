@@ -10,13 +10,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...errors import AmbiguousStepError, UnknownStepError
+from .. import tables
 from .database import (
+    COSTS,
     CURRENT,
     INVALIDATED,
     JSON_ENCODER,
     PINS,
     STATS,
     USED,
+    VERDICTS,
     VERSIONS,
     LocalDatabase,
     heals_damage,
@@ -156,6 +159,41 @@ class LocalWorkspace(LocalDatabase):
             row = JSON_ENCODER.encode(counters).decode()
             self._cache.set(STATS, row)
             self._counters = (row, counters)
+
+    @heals_damage
+    def cache_costs(self, pipeline: str) -> dict[str, dict[str, float]]:
+        """Step -> its cache's last measured figures (`breakeven.py`)."""
+        return table_of(self._meta_view(COSTS).get(pipeline))
+
+    @heals_damage
+    def cache_verdicts(self, pipeline: str) -> tables.CacheVerdicts:
+        """The pipeline's last measured check time and its flagged steps."""
+        found = self._meta_view(VERDICTS).get(pipeline)
+        return found if isinstance(found, tables.CacheVerdicts) else tables.CacheVerdicts()
+
+    @heals_damage
+    def record_cache_costs(
+        self,
+        pipeline: str,
+        figures: dict[str, dict[str, float]],
+        verdicts: tables.CacheVerdicts | None,
+    ) -> None:
+        """Replace these steps' figures and (unless None) the verdicts: one transaction."""
+        with self._cache.transact():
+            if figures:
+                self._update(COSTS, pipeline, figures)
+            if verdicts is not None:
+                table = self._meta(VERDICTS)
+                table[pipeline] = verdicts
+                self._set_meta(VERDICTS, table)
+
+    def _forget_costs(self, pipeline: str, step: str) -> None:
+        """Drop one step's cost figures and flag (inside the caller's transaction)."""
+        self._update(COSTS, pipeline, drop=[step])
+        table = self._meta(VERDICTS)
+        verdicts = table.get(pipeline)
+        if verdicts is not None and verdicts.flags.pop(step, None) is not None:
+            self._set_meta(VERDICTS, table)
 
     def _counters_to_update(self) -> dict[str, Any]:
         """The counters table, inside `record_run`'s transaction, to change and write back.
