@@ -9,10 +9,17 @@ import sys
 import time
 
 from ..engine.cache import CacheStore, open_store, store_path
+from ..engine.cache.blobs.gc import DEFAULT_GRACE
 from ..engine.cache.files import referenced_read_only, remove_orphans, usage, wipe
 from ..engine.cache.sharing import SHARED_ENV
 from ..engine.describe.display import format_bytes, format_duration, plural
-from ..engine.errors import AmbiguousStepError, CacheFullError, FlowymlError, UnknownStepError
+from ..engine.errors import (
+    AmbiguousStepError,
+    CacheFullError,
+    FlowymlError,
+    SettingError,
+    UnknownStepError,
+)
 from ..engine.history.totals import format_rate
 from .common import add_cache_dir, add_shared, open_existing_store
 
@@ -27,7 +34,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     clear.add_argument("--step", metavar="S", help="only this step")
     clear.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     gc = actions.add_parser(
-        "gc", help="delete files no entry points to (left by killed runs) and unreadable rows"
+        "gc",
+        help="delete files no entry points to (left by killed runs) and unreadable rows; "
+        "with --blobs, blobs no entry of any project names too",
+    )
+    gc.add_argument(
+        "--grace",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_GRACE,
+        help="with --blobs: keep unreferenced blobs younger than this (default: "
+        f"{DEFAULT_GRACE:g}, a day), as a teammate's run uploads blobs before their entries",
     )
     pin = actions.add_parser("pin", help="pin a step to its current cached result")
     pin.add_argument("step", metavar="STEP")
@@ -35,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     unpin.add_argument("step", metavar="STEP")
     for sub in (stats, listing, clear, gc, pin, unpin):
         add_cache_dir(sub)
-        add_shared(sub)
+        add_shared(sub, blobs_url_optional=sub is gc)
         sub.add_argument(
             "--pipeline",
             metavar="NAME",
@@ -48,7 +65,10 @@ def main(args: argparse.Namespace) -> int:
     shared = getattr(args, "shared", None)
     try:  # `clear` reaches the shared tier only when asked by --shared, never by the env alone
         store = open_existing_store(
-            args.cache_dir, shared, local_only=args.action == "clear" and not shared
+            args.cache_dir,
+            shared,
+            blobs=args.blobs,
+            local_only=args.action == "clear" and not shared,
         )
     except CacheFullError as exc:
         if args.action == "gc":
@@ -92,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
                 f"{plural(row['hits'], 'hit')} / {plural(row['misses'], 'miss', 'misses')}{pin}"
             )
         for name, tier in stats.get("tiers", {}).items():
-            _print_tier(name, tier)
+            _print_tier(name, tier, store.path)
         return 0
     if args.action == "ls":
         entries = store.entries(args.step, pipeline=args.pipeline)
@@ -136,6 +156,8 @@ def main(args: argparse.Namespace) -> int:
             print(f"cleared the cache at {store.path}" + _shared_cleared(store, shared))
         return 0
     if args.action == "gc":
+        if args.grace < 0:
+            raise SettingError(f"--grace must be 0 or more seconds, got {args.grace:g}")
         removed = store.gc()
         print(
             f"removed {plural(removed['files'], 'orphan file')} "
@@ -148,6 +170,8 @@ def main(args: argparse.Namespace) -> int:
                 else ""
             )
         )
+        if args.blobs is not None:
+            print(_collect_blobs(store, args.grace))
         return 0
     if args.action == "pin":
         try:
@@ -217,7 +241,7 @@ def unknown_step_message(step: str, known: list[str]) -> str:
     )
 
 
-def _print_tier(name: str, tier: dict) -> None:
+def _print_tier(name: str, tier: dict, path: object) -> None:
     """One line per shared tier, and the entries it did not take (a value over its cap)."""
     if not tier.get("online"):
         print(f"{name} {tier['url']} (project {tier['project']}): offline")
@@ -225,9 +249,60 @@ def _print_tier(name: str, tier: dict) -> None:
     print(
         f"{name} {tier['url']} (project {tier['project']}): {tier['entries']} entries, "
         f"{format_bytes(tier['bytes'])}, {tier['hits']} hits, {tier['refused']} refused"
+        f", hit rate {format_rate(_tier_hit_rate(path))} over this cache's runs"
     )
+    blobs = tier.get("blob_store")
+    if blobs is not None:
+        print(
+            f"  blob store {blobs['url']}: {plural(blobs['blobs'], 'blob')}, "
+            f"{format_bytes(blobs['bytes'])}"
+            if blobs.get("online")
+            else f"  blob store {blobs['url']}: offline"
+        )
     for key in tier["not_shared"]:
         print(f"  not shared (a value over the size cap stays local): {key}")
+
+
+def _tier_hit_rate(path: object) -> float | None:
+    """Of the steps this cache's runs could not serve locally, the share the team's tier
+    served: shared hits / (shared hits + executed steps), over every run record kept."""
+    import warnings
+
+    from ..engine.history.records import RunRecordWarning, load_runs
+    from ..engine.history.totals import hit_rate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RunRecordWarning)
+        records = load_runs(path)  # type: ignore[arg-type]
+    hits = sum(record.get("shared_hits", 0) for record in records)
+    ran = sum(step["status"] == "executed" for record in records for step in record["steps"])
+    return hit_rate(hits, ran)
+
+
+def _collect_blobs(store: object, grace: float) -> str:
+    """`cache gc --blobs`: what it removed from the blob store, for its message."""
+    from ..engine.cache.blobs.gc import collect_blobs
+    from ..engine.cache.protocols import SharedTierDown
+    from ..engine.cache.tiered import TieredStore
+
+    values = store.shared.blob_values if isinstance(store, TieredStore) else None
+    if values is None:
+        raise SettingError(
+            "cache gc --blobs: no blob store is in use; pass --blobs URL or set "
+            "FLOWYML_TUI_BLOBS (and FLOWYML_TUI_SECRET)"
+        )
+    try:
+        found = collect_blobs(values, store.shared.referenced_digests(), grace)
+    except SharedTierDown:
+        raise FlowymlError(
+            f"the blob store at {values.url} is unreachable: nothing was deleted there; run "
+            "this again when it is up"
+        ) from None
+    return (
+        f"removed {plural(found.blobs, 'unreferenced blob')} ({format_bytes(found.bytes)}) "
+        f"from {values.url}; kept {plural(found.kept_young, 'unreferenced blob')} younger "
+        f"than {grace:g}s (a run may be about to name them)"
+    )
 
 
 def _gc_full_disk(args: argparse.Namespace, problem: CacheFullError) -> int:

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 import msgspec
 
+from ..engine.cache.blobs.settings import check_blob_settings
 from ..engine.cache.sharing import check_shared_settings
 from ..engine.describe.display import STATUS_SYMBOLS, format_calls, format_duration, plural
 from ..engine.errors import PipelineLoadError
@@ -76,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
     check_jobs(args.jobs)  # settings first: a mistake costs no import of the user's file
     if not args.no_cache:
         check_shared_settings(args.shared)
+        check_blob_settings(args.blobs)
     overrides = parse_context(args.context)
     if args.approve:
         from ..engine.define.approval import grant
@@ -118,6 +120,8 @@ def configure(pipeline: Pipeline, args: argparse.Namespace) -> None:
         pipeline.cache_dir = args.cache_dir
     if args.shared:
         pipeline.shared = args.shared
+    if args.blobs:
+        pipeline.blobs = args.blobs
     if args.no_cache:
         pipeline.enable_cache = False
 

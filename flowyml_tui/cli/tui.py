@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="the team's shared cache, redis://host:6379/0 (default: $FLOWYML_TUI_SHARED)",
     )
+    parser.add_argument(
+        "--blobs",
+        metavar="URL",
+        help="the team's blob store for big values, s3://bucket/prefix or file:///folder "
+        "(default: $FLOWYML_TUI_BLOBS)",
+    )
     parser.add_argument("--theme", metavar="NAME", help="colour theme (built-in or a theme file)")
     parser.add_argument(
         "-c",
@@ -92,6 +98,7 @@ def build_app(args: argparse.Namespace) -> FlowymlApp | int:
         check_jobs(args.jobs)
         _check_shared(args.shared)
         warm = not args.no_warm and _configured_warm()
+        _check_blobs(args.blobs)
     except FlowymlError as exc:
         return _usage_error(str(exc))
     themes, _problems = available_themes()
@@ -109,6 +116,8 @@ def build_app(args: argparse.Namespace) -> FlowymlApp | int:
 
     if args.shared:  # the runs happen in worker processes, which inherit the environment
         os.environ["FLOWYML_TUI_SHARED"] = args.shared
+    if args.blobs:
+        os.environ["FLOWYML_TUI_BLOBS"] = args.blobs
     from ..tui.app import FlowymlApp
 
     return FlowymlApp(
@@ -145,6 +154,15 @@ def _check_shared(shared: str | None) -> None:
     from ..engine.cache.sharing import check_shared_settings
 
     check_shared_settings(shared)
+
+
+def _check_blobs(blobs: str | None) -> None:
+    """The blob store's URL and environment, checked before the screen takes over."""
+    if not (blobs or os.environ.get("FLOWYML_TUI_BLOBS")):
+        return
+    from ..engine.cache.blobs.settings import check_blob_settings
+
+    check_blob_settings(blobs)
 
 
 def _usage_error(message: str) -> int:

@@ -64,6 +64,7 @@ class Pipeline(FlowymlMethods):
         code_hash_mode: str = "ast",
         keep_runs: int = 50,
         shared: str | None = None,
+        blobs: str | None = None,
         cost_per_hour: float | None = None,
         currency: str | None = None,
         **flowyml_options: Any,
@@ -72,8 +73,8 @@ class Pipeline(FlowymlMethods):
         if unknown:
             raise TypeError(
                 f"Pipeline() got unexpected keyword arguments {unknown}; it takes enable_cache, "
-                "cache_dir, context, code_hash_mode, keep_runs, shared, cost_per_hour, currency, "
-                "and flowyml's "
+                "cache_dir, context, code_hash_mode, keep_runs, shared, blobs, cost_per_hour, "
+                "currency, and flowyml's "
                 f"{sorted(FLOWYML_OPTIONS)} (accepted, not acted on)"
             )
         if code_hash_mode not in CODE_HASH_MODES:
@@ -88,6 +89,8 @@ class Pipeline(FlowymlMethods):
         self.keep_runs = keep_runs
         self.shared = shared
         """Redis URL of the team's shared cache (else `FLOWYML_TUI_SHARED`); see README."""
+        self.blobs = blobs
+        """fsspec URL of the team's blob store for big values (else `FLOWYML_TUI_BLOBS`)."""
         self.rate = (
             None
             if cost_per_hour is None
@@ -161,7 +164,9 @@ class Pipeline(FlowymlMethods):
         """The cache store at `cache_dir`, opened on first use (and again if the dir changed)."""
         path = self._cache_path()
         if self._store is None or self._store.path != path:
-            self._store = open_store(path, shared=self.shared, source_file=self.source_file)
+            self._store = open_store(
+                path, shared=self.shared, blobs=self.blobs, source_file=self.source_file
+            )
         return self._store
 
     def close_store(self) -> None:

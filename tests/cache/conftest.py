@@ -50,3 +50,22 @@ def teammate(write_file, load, tmp_path, monkeypatch):
         return pipeline
 
     return make
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    from .moto_server import MotoServer
+
+    server = MotoServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bucket(moto_server, monkeypatch, request) -> str:
+    """A fresh bucket on the module's moto server, with the AWS settings s3fs reads set."""
+    for name, value in moto_server.env().items():
+        monkeypatch.setenv(name, value)
+    name = "b-" + "".join(c for c in request.node.name.lower() if c.isalnum())[:50]
+    moto_server.client.create_bucket(Bucket=name)
+    return name

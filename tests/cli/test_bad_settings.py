@@ -36,6 +36,20 @@ CASES = {
         "$FLOWYML_TUI_SHARED_MAX_VALUE",
     ),
     "retry": ([], {**SHARED, "FLOWYML_TUI_SHARED_RETRY": "soon"}, "$FLOWYML_TUI_SHARED_RETRY"),
+    "blobs-scheme": (
+        ["--blobs", "nosuch://bucket/prefix"],
+        {"FLOWYML_TUI_SECRET": "team"},
+        "uses nosuch://, which fsspec does not know",
+    ),
+    "blobs-threshold": (
+        [],
+        {
+            "FLOWYML_TUI_BLOBS": "s3://bucket/prefix",
+            "FLOWYML_TUI_SECRET": "team",
+            "FLOWYML_TUI_BLOBS_THRESHOLD": "1MB",
+        },
+        "$FLOWYML_TUI_BLOBS_THRESHOLD",
+    ),
     "secret-file": (
         [],
         {"FLOWYML_TUI_SHARED": "redis://127.0.0.1:1/0", "FLOWYML_TUI_SECRET_FILE": "/no/such/key"},

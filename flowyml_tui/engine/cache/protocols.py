@@ -23,6 +23,10 @@ class CorruptEntry(Exception):
     """An entry whose bytes are missing, truncated or fail their checksum: treated as a miss."""
 
 
+class SharedTierDown(Exception):
+    """The shared tier is not reachable right now (the breaker is open)."""
+
+
 class EntryInfo(msgspec.Struct, frozen=True):
     """One cached version of a step, as `entries()` lists it."""
 
@@ -127,3 +131,70 @@ class Workspace(Protocol):
 
 class Store(EntryStore, Workspace, Protocol):
     """What a run needs: content and a workspace (the local store is both)."""
+
+
+Upload = tuple[Entry, list[bytes], dict[str, str]]
+"""An entry, its values and its functions' sources, as `put_entry` takes them."""
+
+
+class SharedTier(Protocol):
+    """What `TieredStore` asks of a team's tier (Redis, Redis with a blob store, or a blob
+    store alone). Its methods raise `SharedTierDown` while it is unreachable."""
+
+    url: str
+    project: str
+    notices: Notices
+    blob_values: Any
+    """The `BlobValues` big values go to, or None (everything in Redis)."""
+
+    @property
+    def online(self) -> bool:
+        """False while the breaker is open (a recent failure): calls would fail at once."""
+
+    def refresh(self) -> None:
+        """Forget what was read this run."""
+
+    def get_entry(self, key: str) -> Entry | None:
+        """The verified entry under `key`, or None."""
+
+    def fetch_newest(self, pipeline: str, steps: Iterable[str]) -> dict[str, Entry]:
+        """The newest verified entries of these steps, in a bounded number of round trips."""
+
+    def newest_entry(self, pipeline: str, step: str) -> Entry | None:
+        """The newest verified entry of one step."""
+
+    def writer_of(self, key: str | None) -> str | None:
+        """`user@host` who wrote an entry read this run."""
+
+    def takes(self, sizes: Iterable[int]) -> bool:
+        """Whether an entry whose values have these sizes can be shared here."""
+
+    def put_entry(self, meta: Entry, blobs: list[bytes], sources: dict[str, str]) -> None:
+        """Share one entry (or note why it stays local)."""
+
+    def put_entries(self, items: list[Upload]) -> None:
+        """Share many entries the tier takes, in as few round trips as it can."""
+
+    def lacking(self, keys: list[str]) -> list[str]:
+        """The keys among `keys` the tier does not hold."""
+
+    def load_blob(self, entry: Entry, index: int) -> bytes:
+        """Output `index`'s bytes, proven against the signed entry; else CorruptEntry."""
+
+    def delete_entry(self, key: str) -> None:
+        """Remove one entry (its content-addressed values may serve others)."""
+
+    def source(self, fn_hash: str) -> str | None:
+        """A function's source text, for diffs."""
+
+    def clear_step(self, pipeline: str, step: str) -> int:
+        """Delete one step's entries; how many."""
+
+    def clear(self) -> int:
+        """Delete this project's entries; how many keys or records."""
+
+    def stats(self) -> dict[str, Any]:
+        """Entries, bytes and this process's counters, for `cache stats`."""
+
+    def referenced_digests(self) -> set[str]:
+        """Every blob digest an entry this tier (or the blob store's index) holds names."""

@@ -29,16 +29,29 @@ import socket
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from . import notices as kinds
 from .entry import KEY_FORMAT, Entry
 from .notices import Notices
-from .protocols import CorruptEntry
+from .protocols import CorruptEntry, SharedTierDown
 from .redis_link import RETRY_AFTER, TIMEOUT, LinkDown, RedisLink
-from .signed import ENTRY, NOTE, SOURCE, Refused, Signer, glob_escape, parts, single_part
+from .signed import (
+    ENTRY,
+    HEADER_SIZE,
+    NOTE,
+    SOURCE,
+    Refused,
+    Signer,
+    glob_escape,
+    parts,
+    single_part,
+)
+
+if TYPE_CHECKING:
+    from .blobs.values import BlobValues
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +76,6 @@ _HEADER_ENCODER = msgspec.json.Encoder()
 _HEADER_DECODER = msgspec.json.Decoder(Header)
 
 
-class SharedTierDown(Exception):
-    """The shared tier is not reachable right now (the breaker is open)."""
-
-
 class RedisTier:
     """An `EntryStore` over Redis (redis-py), namespaced by project and key format: it passes
     the store contract suite alone, as the tier `TieredStore` puts behind the local store."""
@@ -81,15 +90,21 @@ class RedisTier:
         max_value: int = DEFAULT_MAX_VALUE,
         timeout: float = TIMEOUT,
         retry_after: float = RETRY_AFTER,
+        blobs: BlobValues | None = None,
+        notices: Notices | None = None,
     ) -> None:
         self.url, self.project, self.ttl, self.max_value = url, project, ttl, max_value
+        self.blobs = blobs
+        self.blob_values = blobs
+        """Where values at or above its threshold go (a bucket), their digests still named by
+        the signed header here; None: every value is in Redis, up to `max_value`."""
         self.path = Path(url)
         self.unreadable: set[str] = set()
         self.signer = Signer(secret)
         self._prefix = namespace(project)
         self._link = RedisLink(url, timeout=timeout, retry_after=retry_after)
         self._redis = self._link.client
-        self.notices = Notices()
+        self.notices = notices if notices is not None else Notices()
         """For the run's event stream: offline, refused, not shared (see `Notices`)."""
         self.layered = True
         """Every entry it serves comes from the team's tier, not this process's own."""
@@ -219,9 +234,18 @@ class RedisTier:
         header = self._headers.get(key) if key is not None else None
         return f"{header.user}@{header.host}" if header else None
 
+    def _in_bucket(self, size: int) -> bool:
+        return self.blobs is not None and self.blobs.takes(size)
+
+    def takes(self, sizes: Iterable[int]) -> bool:
+        """Whether an entry with values of these sizes can be shared (none over the cap that
+        the blob store does not take)."""
+        return all(size <= self.max_value or self._in_bucket(size) for size in sizes)
+
     def put_entry(self, meta: Entry, blobs: list[bytes], sources: dict[str, str]) -> None:
-        """Values, sources, header and index in one pipelined round trip; big values stay local."""
-        if any(len(b) > self.max_value for b in blobs):
+        """Values, sources, header and index in one pipelined round trip; big values stay local
+        (or, with a blob store, go there first)."""
+        if not self.takes(map(len, blobs)):
             self.counts["not_shared"] += 1
             self.not_shared.append(meta.key)
             self.notices.add(
@@ -255,7 +279,10 @@ class RedisTier:
         header = Header(entry=meta, sha256=digests, host=socket.gethostname(), user=_user())
         ttl, sign, name = self.ttl, self.signer.sign, self._name
         for digest, blob in zip(digests, blobs, strict=True):
-            pipe.set(name("v", digest), blob, ex=ttl)
+            if self._in_bucket(len(blob)):  # uploaded before the header is sent
+                self.blobs.put(blob, digest)  # type: ignore[union-attr]
+            else:
+                pipe.set(name("v", digest), blob, ex=ttl)
         for fn_hash, text in sources.items():
             pipe.set(name("s", fn_hash), sign(name("s", fn_hash), SOURCE, text.encode()), ex=ttl)
         entry_name = name("e", meta.key)
@@ -286,6 +313,8 @@ class RedisTier:
             known = self._header(key, self._call(self._redis.get, self._name("e", key)))
             if known is None:
                 raise CorruptEntry(f"entry {key} is not in the shared cache")
+        if self._in_bucket(entry.sizes[index]):
+            return self._load_from_bucket(entry, index)
         raw, blob = self._call(
             self._client(entry.sizes[index]).mget,
             [self._name("e", key), self._name("v", known.sha256[index])],
@@ -300,6 +329,22 @@ class RedisTier:
             self._refuse(f"output {index} of entry {key} fails its SHA-256")
             raise CorruptEntry(f"output {index} of entry {key} fails its SHA-256 (tampered?)")
         return blob
+
+    def _load_from_bucket(self, entry: Entry, index: int) -> bytes:
+        """A big value: its header re-read and verified here, its bytes from the blob store,
+        proven against the SHA-256 the header names before they are returned."""
+        from .blobs.store import BlobCorrupt
+
+        key = entry.key
+        self._headers.pop(key, None)
+        header = self._header(key, self._call(self._redis.get, self._name("e", key)))
+        if header is None or header.entry != entry:
+            raise CorruptEntry(f"entry {key} is gone from the shared cache or was changed")
+        try:
+            return self.blobs.get(header.sha256[index], entry.sizes[index])  # type: ignore[union-attr]
+        except BlobCorrupt as problem:
+            self._refuse(f"output {index} of entry {key}: {problem}")
+            raise
 
     def load_value(self, entry: Entry, index: int) -> Any:
         blob = self.load_blob(entry, index)
@@ -368,7 +413,27 @@ class RedisTier:
             row["online"] = True
         except SharedTierDown:
             row.update(entries=None, bytes=None, online=False, not_shared=list(self.not_shared))
+        if self.blobs is not None:
+            row["blob_store"] = self.blobs.store.summary()
         return row
+
+    def referenced_digests(self) -> set[str]:
+        """The SHA-256 every entry header in this Redis names, every project's (for the blob
+        store's `gc`). Read without verifying: keeping what a stranger's header names is safe."""
+        names = list(self._call(lambda: list(self._redis.scan_iter("flowyml:steps:*e:*", 1000))))
+        digests: set[str] = set()
+        for batch in _chunks(names, 500):
+            for raw in self._call(self._redis.mget, batch):
+                try:
+                    digests.update(_HEADER_DECODER.decode(raw[HEADER_SIZE:]).sha256)
+                except (TypeError, msgspec.DecodeError):
+                    continue
+        if self.blobs is not None:  # records a bucket-only teammate wrote name blobs too
+            from .blobs.index import digests_in_bucket
+
+            store = self.blobs.store
+            digests |= digests_in_bucket(store.fs, store.root, store.breaker)
+        return digests
 
     def _scope(self, pipeline: str, step: str) -> str:
         return self._name("n", json.dumps([pipeline, step], separators=(",", ":")))

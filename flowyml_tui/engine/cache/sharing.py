@@ -121,9 +121,10 @@ def tell_once(message: str, notices: Notices | None = None) -> None:
 
 
 def open_shared(
-    url: str, source_file: str | None = None, notices: Notices | None = None
+    url: str, source_file: str | None = None, notices: Notices | None = None, *, blobs=None
 ):  # -> RedisTier | None
-    """The shared tier at `url`, or None (told why, once; and in `notices`) if unusable."""
+    """The shared tier at `url`, or None (told why, once; and in `notices`) if unusable.
+    `blobs` (a `BlobValues`): where values at or above its threshold go instead of Redis."""
     secret = team_secret()
     if secret is None:
         tell_once(
@@ -149,4 +150,6 @@ def open_shared(
         ttl=ttl,
         max_value=max_value,
         retry_after=retry_after,
+        blobs=blobs,
+        notices=notices if blobs is not None else None,
     )

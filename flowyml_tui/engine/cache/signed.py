@@ -23,6 +23,8 @@ import struct
 
 MAGIC = b"FSR1"
 _HEAD = struct.Struct("<4s32s32s")
+HEADER_SIZE = _HEAD.size
+"""Bytes before a record's payload."""
 _DOMAIN = b"flowyml-signed-v1\0"
 
 ENTRY = "entry"

@@ -17,8 +17,7 @@ from typing import Any
 from .entry import Entry
 from .local import LocalStore
 from .notices import Notices
-from .protocols import CorruptEntry, EntryInfo
-from .redis_tier import RedisTier, SharedTierDown
+from .protocols import CorruptEntry, EntryInfo, SharedTier, SharedTierDown, Upload
 from .tables import CacheVerdicts
 
 log = logging.getLogger(__name__)
@@ -26,14 +25,12 @@ log = logging.getLogger(__name__)
 UPLOAD_BATCH = 64 * 2**20
 """Bytes of values per catch-up upload: after a long outage, several round trips, each bounded."""
 
-Upload = tuple[Entry, list[bytes], dict[str, str]]
-"""An entry, its values and its functions' sources, as `put_entry` takes them."""
-
 
 class TieredStore:
-    """A `Store`: the local store's workspace and content, backed by a shared `RedisTier`."""
+    """A `Store`: the local store's workspace and content, backed by a `SharedTier` (Redis,
+    Redis with a blob store, or a blob store alone)."""
 
-    def __init__(self, local: LocalStore, shared: RedisTier) -> None:
+    def __init__(self, local: LocalStore, shared: SharedTier) -> None:
         self.local, self.shared = local, shared
         self.path = local.path
         self._from_shared: dict[str, str | None] = {}
@@ -204,17 +201,19 @@ class TieredStore:
             return 0
         lacking = set(self.shared.lacking(candidates))
         self._in_shared.update(key for key in candidates if key not in lacking)
-        uploads = [item for key in candidates if key in lacking for item in self._upload(key)]
-        for batch in _batches(uploads, max(self.shared.max_value, UPLOAD_BATCH)):
+        uploads = (item for key in candidates if key in lacking for item in self._upload(key))
+        uploaded = 0
+        for batch in _batches(uploads, UPLOAD_BATCH):  # read back lazily: memory stays bounded
             self.shared.put_entries(batch)
             self._in_shared.update(entry.key for entry, _, _ in batch)
-        return len(uploads)
+            uploaded += len(batch)
+        return uploaded
 
     def _upload(self, key: str) -> list[Upload]:
         """[(entry, its values, its sources)] read back from the local store, or [] when an
         entry is gone, a value is damaged, or one is over the shared tier's size cap."""
         entry = self.local.get_entry(key)
-        if entry is None or any(size > self.shared.max_value for size in entry.sizes):
+        if entry is None or not self.shared.takes(entry.sizes):
             return []
         try:
             blobs = [self.local.load_blob(entry, i) for i in range(len(entry.outputs))]
@@ -268,7 +267,7 @@ class TieredStore:
         return found
 
 
-def _batches(uploads: list[Upload], limit: int) -> Iterator[list[Upload]]:
+def _batches(uploads: Iterable[Upload], limit: int) -> Iterator[list[Upload]]:
     """Uploads in order, grouped so no group's values pass `limit` bytes (unless one entry
     alone does): one round trip per group, and the client never buffers gigabytes."""
     batch: list[Upload] = []
