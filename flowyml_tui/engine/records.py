@@ -557,12 +557,17 @@ def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes | byte
 
 def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
     """Delete all but the newest `keep` records (by write time) and their log folders;
-    returns what was removed."""
+    returns what was removed.
+
+    Called after every run: the listing reads names and types only, and the records' times
+    are read only when there are more than `keep` of them (a stat each, 50 of them every
+    run, was the largest fixed cost of a cached 100-step run).
+    """
     directory = runs_dir(cache_dir)
-    records: list[tuple[float, str]] = []  # (mtime, file name): a Path each costs per run
+    names: list[str] = []
+    temps: list[str] = []
     removed: list[Path] = []
     folders: list[str] = []
-    now = time.time()
     with os.scandir(directory) as entries:
         for entry in entries:
             name = entry.name
@@ -570,18 +575,22 @@ def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
                 folders.append(name)
             if not entry.is_file():
                 continue
-            mtime = entry.stat().st_mtime
-            if name.endswith(".tmp") and now - mtime > _STALE_TEMP_SECONDS:
-                removed.append(directory / name)  # left by a writer that was killed
+            if name.endswith(".tmp"):
+                temps.append(name)
             elif name.endswith(".json") and not name.startswith("."):
-                records.append((mtime, name))
-    records.sort(reverse=True)
+                names.append(name)
+    now = time.time()
+    for name in temps:
+        with contextlib.suppress(OSError):
+            if now - os.stat(directory / name).st_mtime > _STALE_TEMP_SECONDS:
+                removed.append(directory / name)  # left by a writer that was killed
     cut = max(1, keep)
-    removed += [directory / name for _, name in records[cut:]]
+    records = names if len(names) <= cut else names_by_time(directory, names)
+    removed += [directory / name for name in records[cut:]]
     for path in removed:
         path.unlink(missing_ok=True)
-    kept = {name.removesuffix(".json") for _, name in records[:cut]}
-    dropped = {name.removesuffix(".json") for _, name in records[cut:]}
+    kept = {name.removesuffix(".json") for name in records[:cut]}
+    dropped = {name.removesuffix(".json") for name in records[cut:]}
     for name in folders:  # a folder without a record is a run still going, or a killed one
         folder = directory / name
         if name in dropped or (
@@ -590,6 +599,16 @@ def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
             remove_run_folder(folder)
             removed.append(folder)
     return removed
+
+
+def names_by_time(directory: Path, names: list[str]) -> list[str]:
+    """Record file names, newest written first; one gone meanwhile is left out."""
+    timed: list[tuple[float, str]] = []
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            timed.append((os.stat(directory / name).st_mtime, name))
+    timed.sort(reverse=True)
+    return [name for _, name in timed]
 
 
 def _idle_seconds(folder: Path, now: float) -> float:

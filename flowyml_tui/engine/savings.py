@@ -18,7 +18,7 @@ from typing import Protocol
 
 import msgspec
 
-from .config import user_config_path
+from .config import user_config_file, user_config_path
 from .errors import FlowymlError
 from .events import CallStats
 
@@ -78,12 +78,17 @@ def checked_rate(cost_per_hour: object, currency: object = DEFAULT_CURRENCY) -> 
 
 def configured_rate() -> Rate | None:
     """The rate in the user's config.toml, None without one; RateError if it is wrong."""
-    path = user_config_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(user_config_file(), "rb") as handle:
+            raw = handle.read()
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise RateError(f"cannot read {user_config_path()}: {exc}; fix or remove it") from None
+    path = user_config_path()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise RateError(f"cannot read {path}: {exc}; fix or remove it") from None
     try:
         data = tomllib.loads(text)

@@ -609,7 +609,9 @@ class LocalStore:
             row = _JSON_ENCODER.encode(counters).decode()
             self._cache.set(_STATS, row)
             self._counters = (row, counters)
-        if self._cache.volume() > self.size_limit:
+        # Only a run that wrote entries can have grown the store past its budget: a cached
+        # re-run skips the two queries `volume` costs (a store others fill is checked by them).
+        if (moved or misses) and self._cache.volume() > self.size_limit:
             self.evict()
 
     def _counters_to_update(self) -> dict[str, Any]:
