@@ -548,6 +548,7 @@ def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes | byte
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(encoded)
+        _record_times.get(str(directory), {}).pop(target.name, None)
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -559,9 +560,9 @@ def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
     """Delete all but the newest `keep` records (by write time) and their log folders;
     returns what was removed.
 
-    Called after every run: the listing reads names and types only, and the records' times
-    are read only when there are more than `keep` of them (a stat each, 50 of them every
-    run, was the largest fixed cost of a cached 100-step run).
+    Called after every run: the listing reads names and types only, and a record's time is
+    read once per process (`names_by_time`), only when there are more than `keep` records
+    (a stat each, 50 of them every run, was the largest fixed cost of a cached 100-step run).
     """
     directory = runs_dir(cache_dir)
     names: list[str] = []
@@ -601,14 +602,26 @@ def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
     return removed
 
 
+_record_times: dict[str, dict[str, float]] = {}
+"""Runs folder -> record file name -> its write time, as this process last read it."""
+
+
 def names_by_time(directory: Path, names: list[str]) -> list[str]:
-    """Record file names, newest written first; one gone meanwhile is left out."""
-    timed: list[tuple[float, str]] = []
+    """Record file names, newest written first; one gone meanwhile is left out.
+
+    A record is written once under its run's own name and never rewritten by the tool, so
+    its time is read once per process (`write_record_bytes` forgets a name it writes again):
+    prune_runs runs after every run and would otherwise stat every record each time.
+    """
+    known = _record_times.setdefault(str(directory), {})
+    present = set(names)
+    for name in [n for n in known if n not in present]:
+        del known[name]
     for name in names:
-        with contextlib.suppress(FileNotFoundError):
-            timed.append((os.stat(directory / name).st_mtime, name))
-    timed.sort(reverse=True)
-    return [name for _, name in timed]
+        if name not in known:
+            with contextlib.suppress(FileNotFoundError):
+                known[name] = os.stat(directory / name).st_mtime
+    return sorted((n for n in names if n in known), key=lambda n: (known[n], n), reverse=True)
 
 
 def _idle_seconds(folder: Path, now: float) -> float:
