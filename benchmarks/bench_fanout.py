@@ -30,7 +30,7 @@ from flowyml_tui.engine.run.dask import DaskRunner
 from flowyml_tui.engine.run.process import ProcessRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peer_chains import ours_source  # noqa: E402
+from peer_chains import ours_source
 
 FAN = """
 from flowyml_tui import Pipeline, step
