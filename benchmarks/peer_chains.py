@@ -56,6 +56,7 @@ def joblib_source(steps: int) -> str:
 
 def hamilton_source(steps: int) -> str:
     lines = ["import sys", "from hamilton import driver", "def v0() -> int:", "    return 0"]
+    lines.insert(1, f"sys.setrecursionlimit(max(sys.getrecursionlimit(), {4 * steps}))")
     for i in range(1, steps):
         lines += [f"def v{i}(v{i - 1}: int) -> int:", f"    return v{i - 1} + 1"]
     lines += [
@@ -73,7 +74,11 @@ def hamilton_source(steps: int) -> str:
 
 def pipefunc_source(steps: int) -> str:
     lines = [
+        "import sys",
         "from pipefunc import Pipeline, pipefunc",
+        "sys.setrecursionlimit(max(sys.getrecursionlimit(), 4 * STEPS))".replace(
+            "STEPS", str(steps)
+        ),  # pipefunc and Hamilton walk the graph recursively: 1000 steps exceed the default
         "funcs = []",
         "@pipefunc(output_name='v0', cache=True)",
         "def s0():",
