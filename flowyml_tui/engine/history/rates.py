@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from ..config import user_config_path
+from ..config import user_config_file, user_config_path
 from ..step import Step
 from .savings import DEFAULT_CURRENCY, Rate, RateError, checked_rate
 
@@ -62,12 +62,17 @@ class RunRates(msgspec.Struct, frozen=True):
 
 def read_rate_config() -> RateConfig:
     """The rates in the user's config.toml (none without the file); RateError if one is wrong."""
-    path = user_config_path()
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # every run reads it: the path as a string, built once per environment
+        with open(user_config_file(), "rb") as handle:
+            raw = handle.read()
     except FileNotFoundError:
         return NO_RATES
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise RateError(f"cannot read {user_config_path()}: {exc}; fix or remove it") from None
+    path = user_config_path()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise RateError(f"cannot read {path}: {exc}; fix or remove it") from None
     try:
         data = tomllib.loads(text)

@@ -582,6 +582,7 @@ def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes | byte
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(encoded)
+        _record_times.get(str(directory), {}).pop(target.name, None)
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -591,12 +592,17 @@ def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes | byte
 
 def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
     """Delete all but the newest `keep` records (by write time) and their log folders;
-    returns what was removed."""
+    returns what was removed.
+
+    Called after every run: the listing reads names and types only, and a record's time is
+    read once per process (`names_by_time`), only when there are more than `keep` records
+    (a stat each, 50 of them every run, was the largest fixed cost of a cached 100-step run).
+    """
     directory = runs_dir(cache_dir)
-    records: list[tuple[float, str]] = []  # (mtime, file name): a Path each costs per run
+    names: list[str] = []
+    temps: list[str] = []
     removed: list[Path] = []
     folders: list[str] = []
-    now = time.time()
     with os.scandir(directory) as entries:
         for entry in entries:
             name = entry.name
@@ -604,18 +610,22 @@ def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
                 folders.append(name)
             if not entry.is_file():
                 continue
-            mtime = entry.stat().st_mtime
-            if name.endswith(".tmp") and now - mtime > _STALE_TEMP_SECONDS:
-                removed.append(directory / name)  # left by a writer that was killed
+            if name.endswith(".tmp"):
+                temps.append(name)
             elif name.endswith(".json") and not name.startswith("."):
-                records.append((mtime, name))
-    records.sort(reverse=True)
+                names.append(name)
+    now = time.time()
+    for name in temps:
+        with contextlib.suppress(OSError):
+            if now - os.stat(directory / name).st_mtime > _STALE_TEMP_SECONDS:
+                removed.append(directory / name)  # left by a writer that was killed
     cut = max(1, keep)
-    removed += [directory / name for _, name in records[cut:]]
+    records = names if len(names) <= cut else names_by_time(directory, names)
+    removed += [directory / name for name in records[cut:]]
     for path in removed:
         path.unlink(missing_ok=True)
-    kept = {name.removesuffix(".json") for _, name in records[:cut]}
-    dropped = {name.removesuffix(".json") for _, name in records[cut:]}
+    kept = {name.removesuffix(".json") for name in records[:cut]}
+    dropped = {name.removesuffix(".json") for name in records[cut:]}
     for name in folders:  # a folder without a record is a run still going, or a killed one
         folder = directory / name
         if name in dropped or (
@@ -624,6 +634,28 @@ def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
             remove_run_folder(folder)
             removed.append(folder)
     return removed
+
+
+_record_times: dict[str, dict[str, float]] = {}
+"""Runs folder -> record file name -> its write time, as this process last read it."""
+
+
+def names_by_time(directory: Path, names: list[str]) -> list[str]:
+    """Record file names, newest written first; one gone meanwhile is left out.
+
+    A record is written once under its run's own name and never rewritten by the tool, so
+    its time is read once per process (`write_record_bytes` forgets a name it writes again):
+    prune_runs runs after every run and would otherwise stat every record each time.
+    """
+    known = _record_times.setdefault(str(directory), {})
+    present = set(names)
+    for name in [n for n in known if n not in present]:
+        del known[name]
+    for name in names:
+        if name not in known:
+            with contextlib.suppress(FileNotFoundError):
+                known[name] = os.stat(directory / name).st_mtime
+    return sorted((n for n in names if n in known), key=lambda n: (known[n], n), reverse=True)
 
 
 def _idle_seconds(folder: Path, now: float) -> float:

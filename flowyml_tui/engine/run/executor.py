@@ -251,17 +251,24 @@ class Executor:
         scheduler.start(done=self._results)
         ready = deque(scheduler.take())
         flying: dict[Future[StepOutcome], _InFlight] = {}
+        waiting: set[str] = set()
+        """Steps found to execute while the runner was full: not asked again until a slot
+        frees (asking every held step after each completion was quadratic in a fan-out)."""
         try:
             while ready or flying:
                 held: deque[Step] = deque()
                 while ready:
                     step = ready.popleft()
+                    if step.name in waiting and len(flying) >= capacity:
+                        held.append(step)
+                        continue
                     began = self._begin_step(
                         step,
                         may_submit=len(flying) < capacity,
                         try_hit=step.name not in missed,
                     )
                     if began is None:  # it executes, and the runner is full: later
+                        waiting.add(step.name)
                         held.append(step)
                     elif isinstance(began, StepResult):
                         self._results[step.name] = began

@@ -124,8 +124,11 @@ class RunLedger:
             if self.meter is not None:
                 flags = self.meter.record(self.warn)
         counts = {status: 0 for status in StepStatus}
-        for result in self.results.values():
+        saved = 0.0
+        for result in self.results.values():  # one pass; a step's calls only when it has some
             counts[result.status] += 1
+            calls = result.calls
+            saved += result.saved_seconds + (sum(c.saved_seconds for c in calls) if calls else 0)
         failed = counts[StepStatus.FAILED]
         self.emit(
             RunFinished(
@@ -139,10 +142,7 @@ class RunLedger:
                 cached=counts[StepStatus.CACHED] + counts[StepStatus.PINNED],
                 failed=failed,
                 skipped=counts[StepStatus.SKIPPED],
-                saved_seconds=sum(
-                    r.saved_seconds + sum(c.saved_seconds for c in r.calls)
-                    for r in self.results.values()
-                ),
+                saved_seconds=saved,
                 cache_check_s=self.meter.check_s() if self.meter is not None else 0.0,
                 cache_costs=self.meter.costs() if self.meter is not None else {},
                 cache_flags=flags,

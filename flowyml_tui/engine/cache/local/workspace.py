@@ -127,15 +127,20 @@ class LocalWorkspace(LocalDatabase):
         marks = table_of(self._meta_view(INVALIDATED).get(pipeline))
         return {step: int(ns) for step, ns in marks.items()}
 
-    @heals_damage
     def record_run(
         self, pipeline: str, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]
     ) -> None:
+        self._record_run(pipeline, used, hits, misses)
+
+    @heals_damage
+    def _record_run(
+        self, pipeline: str, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]
+    ) -> bool:
         """Remember which entry each step used and count hits/misses: one write per run.
 
         An entry's last use is stamped when it stops being its step's current entry; a
         current entry counts as used now. So a run that changes nothing rewrites only the
-        counters.
+        counters. True when a step used a new entry or missed: the store may have grown.
         """
         now = time.time()
         with self._cache.transact():
@@ -153,12 +158,15 @@ class LocalWorkspace(LocalDatabase):
             mine = table_of(counters.get(pipeline))
             for step in hits:
                 mine.setdefault(step, [0, 0])[0] += 1
+            wrote = bool(moved)
             for step in misses:
                 mine.setdefault(step, [0, 0])[1] += 1
+                wrote = True
             counters[pipeline] = mine
             row = JSON_ENCODER.encode(counters).decode()
             self._cache.set(STATS, row)
             self._counters = (row, counters)
+        return wrote
 
     @heals_damage
     def cache_costs(self, pipeline: str) -> dict[str, dict[str, float]]:
