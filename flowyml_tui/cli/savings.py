@@ -74,7 +74,13 @@ def as_json(ledger: History) -> dict[str, Any]:
         "currency": ledger.currency,
         "runs": ledger.runs,
         "steps": [
-            {"pipeline": s.pipeline, "step": s.step, **_fields(s.savings)} for s in ledger.steps
+            {
+                "pipeline": s.pipeline,
+                "step": s.step,
+                **_fields(s.savings),
+                "cache_flag": s.cache_flag,
+            }
+            for s in ledger.steps
         ],
         "total": _fields(ledger.total),
     }
@@ -126,3 +132,8 @@ def print_table(ledger: History, cache_dir: Path, args: argparse.Namespace) -> N
         print("  ".join(cells).rstrip())
     runs = "run" if ledger.runs == 1 else "runs"
     print(f"\nover {ledger.runs} {runs}" + ("" if ledger.priced else "; no rate set, so no money"))
+    flagged = [line for line in ledger.steps if line.cache_flag]
+    if flagged:
+        print("\nCaches that cost more than recomputing (measured):")
+        for line in flagged:
+            print(f"  {line.pipeline}: {line.cache_flag}")

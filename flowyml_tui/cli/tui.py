@@ -97,8 +97,8 @@ def build_app(args: argparse.Namespace) -> FlowymlApp | int:
         context = _parse_context(args.context)
         check_jobs(args.jobs)
         _check_shared(args.shared)
-        _check_blobs(args.blobs)
         warm = not args.no_warm and _configured_warm()
+        _check_blobs(args.blobs)
     except FlowymlError as exc:
         return _usage_error(str(exc))
     themes, _problems = available_themes()

@@ -39,4 +39,18 @@ def settings_path() -> Path:
 
 def user_config_path() -> Path:
     """The user's own settings, written by hand: `cost_per_hour` and `currency` (issue 28)."""
-    return config_dir() / "config.toml"
+    return Path(user_config_file())
+
+
+_config_file: tuple[tuple[str | None, str | None], str] | None = None
+
+
+def user_config_file() -> str:
+    """`user_config_path` as a string, worked out again only when the environment that
+    names it changes: every run reads it, and building it was a tenth of a cached
+    100-step run's fixed cost."""
+    global _config_file
+    env = (os.environ.get("XDG_CONFIG_HOME"), os.environ.get("HOME"))
+    if _config_file is None or _config_file[0] != env:
+        _config_file = (env, str(config_dir() / "config.toml"))
+    return _config_file[1]

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
+from .history.breakeven import CacheCost
 from .reads.model import Read
 
 
@@ -191,6 +192,12 @@ class RunFinished(Event, frozen=True, tag="run_finished"):
     skipped: int = 0
     saved_seconds: float = 0.0
     error: str | None = None
+    cache_check_s: float = 0.0
+    """What asking the cache took a step this run (the mean over its hits; 0: none asked)."""
+    cache_costs: dict[str, CacheCost] = {}
+    """Steps whose cached values were loaded or stored this run, and what that took."""
+    cache_flags: dict[str, str] = {}
+    """Steps whose cache costs more than recomputing them (measured history): why."""
 
 
 AnyEvent = RunStarted | StepStarted | StepLog | StepFinished | RunWarning | RunFinished

@@ -15,8 +15,9 @@ from .define.graph import Graph, build_graph
 from .errors import CacheFullError, MissingInputError, StepDefinitionError
 from .events import Event
 from .hashing.sources import one_read_per_file
+from .history.rates import NO_RATES, RunRates, read_rate_config, run_rates, runner_kind
 from .history.records import RunRecorder
-from .history.savings import DEFAULT_CURRENCY, Rate, RateError, checked_rate, configured_rate
+from .history.savings import DEFAULT_CURRENCY, RateError, checked_rate
 from .load import script_runs
 from .result import RunResult
 from .run.executor import Executor
@@ -224,7 +225,10 @@ class Pipeline(FlowymlMethods):
         # a run without the cache does not need one (its record is then not kept, and it says so).
         if self.enable_cache:
             ensure_cache_dir(self._cache_path())
-        recorder = RunRecorder(self._cache_path(), keep=self.keep_runs, rate=self._rate())
+        rates = self._rates(runner)
+        recorder = RunRecorder(
+            self._cache_path(), keep=self.keep_runs, rate=rates.rate, step_rates=rates.steps
+        )
         # Its bound method: calling the instance itself goes through `slot_tp_call`, several
         # times dearer, and this is called once per step.
         record = recorder.__call__
@@ -232,20 +236,24 @@ class Pipeline(FlowymlMethods):
         sinks += self.observers
         with one_read_per_file():  # one version of each source file for the whole run
             result = self.executor(context, params=params, sinks=sinks, runner=runner).run()
-        result.rate = recorder.rate
+        result.rate, result.step_rates = rates.rate, rates.steps
         return result
 
-    def _rate(self) -> Rate | None:
-        """This pipeline's rate, else the user config's; a broken config warns, never fails."""
+    def _rates(self, runner: StepRunner | None) -> RunRates:
+        """Each step's rate for a run on `runner` (`rates.py`); a broken config warns, and
+        the run goes on with this pipeline's and its steps' own rates only."""
         try:
-            configured = configured_rate()
+            config = read_rate_config()
         except RateError as exc:
-            warnings.warn(f"{exc}; this run's savings show no money", stacklevel=3)
-            configured = None
-        if self.rate is None:
-            return configured
-        currency = self.currency or (configured.currency if configured else DEFAULT_CURRENCY)
-        return Rate(self.rate.cost_per_hour, currency)
+            warnings.warn(f"{exc}; this run's savings use no rate from it", stacklevel=3)
+            config = NO_RATES
+        return run_rates(
+            self.steps,
+            config,
+            pipeline_rate=self.rate.cost_per_hour if self.rate is not None else None,
+            pipeline_currency=self.currency,
+            runner=runner_kind(runner),
+        )
 
     def plan(self, context: Mapping[str, Any] | None = None, **params: Any) -> list[StepPlan]:
         """What `run` would do with each step and why, without running anything."""

@@ -169,6 +169,8 @@ class RunResult(msgspec.Struct):
     events: list[Event] = []
     rate: Rate | None = None
     """What an hour of compute cost in this run: the savings ledger's money (issue 28)."""
+    step_rates: dict[str, Rate] = {}
+    """The steps whose rate differs from the run's (`rates.py`)."""
 
     def __post_init__(self) -> None:
         for step_result in self.step_results.values():  # per step: keep it to one attribute
@@ -179,7 +181,10 @@ class RunResult(msgspec.Struct):
 
     def savings(self) -> tuple[dict[str, Savings], Savings]:
         """Each step's line of the savings ledger, and the run's total."""
-        lines = {name: step_savings(r, self.rate) for name, r in self.step_results.items()}
+        lines = {
+            name: step_savings(r, self.step_rates.get(name, self.rate))
+            for name, r in self.step_results.items()
+        }
         return lines, total(lines.values())
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
@@ -70,9 +71,16 @@ class Step(msgspec.Struct, frozen=True, eq=False, weakref=True):
     keep_children: bool = False
     """Processes the step starts outlive the run (a server it means to leave running);
     otherwise a headless run ends them when it ends."""
+    cost_per_hour: float | None = None
+    """What an hour of this step's compute costs (`rates.py`); None: the run's rate."""
+    auto_cache: bool = False
+    """`cache="auto"`: keyed as code_hash, but stored only while its measured cache costs
+    less than recomputing it (`run/breakeven.py`)."""
 
     def __post_init__(self) -> None:
         label = "off" if self.policy is CachePolicy.DISABLED else self.policy.value
+        if self.auto_cache:
+            label = "auto"
         msgspec.structs.force_setattr(self, "cache_label", label)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -102,6 +110,7 @@ def step(
     reads: Sequence[str] | str | None = None,
     track_reads: bool = True,
     keep_children: bool = False,
+    cost_per_hour: float | None = None,
 ) -> Any:
     """Declare a pipeline step; works bare (`@step`) or with arguments (`@step(outputs=[...])`).
 
@@ -112,6 +121,9 @@ def step(
 
     The files a step reads are recorded and its result follows them; `reads=` declares glob
     patterns for readers the recording cannot see, `track_reads=False` turns recording off.
+
+    `cost_per_hour=` prices this step's compute in the savings ledger (else the run's rate);
+    `cache="auto"` keys it as `code_hash` and stores it only while caching pays (README).
     """
 
     def decorate(fn: Callable[..., Any]) -> Step:
@@ -126,11 +138,27 @@ def step(
         )
         if keep_children:
             made = msgspec.structs.replace(made, keep_children=True)
+        if cost_per_hour is not None:
+            made = msgspec.structs.replace(made, cost_per_hour=_rate(made.name, cost_per_hour))
         return made
 
     if func is not None:
         return decorate(func)
     return decorate
+
+
+def _rate(name: str, cost_per_hour: object) -> float:
+    if (
+        isinstance(cost_per_hour, bool)
+        or not isinstance(cost_per_hour, int | float)
+        or not math.isfinite(cost_per_hour)
+        or cost_per_hour < 0
+    ):
+        raise StepDefinitionError(
+            f"step {name!r}: cost_per_hour must be a number >= 0 (what an hour of its compute "
+            f"costs), got {cost_per_hour!r}"
+        )
+    return float(cost_per_hour)
 
 
 def _with_reads(made: Step, reads: Sequence[str] | str | None, track_reads: bool) -> Step:
@@ -211,7 +239,8 @@ def _make_step(
         )
     input_names = _names(inputs, "inputs", step_name)
     output_names = _names(outputs, "outputs", step_name) or (step_name,)
-    policy, key_fn = _policy(cache, step_name)
+    auto = cache == "auto"
+    policy, key_fn = (CachePolicy.CODE_HASH, None) if auto else _policy(cache, step_name)
     if ttl is not None and (not isinstance(ttl, (int, float)) or ttl <= 0):
         raise StepDefinitionError(
             f"step {step_name!r}: ttl must be a positive number of seconds, got {ttl!r}"
@@ -233,6 +262,7 @@ def _make_step(
         params=params,
         defaults=defaults,
         key_fn_args=key_fn_args,
+        auto_cache=auto,
     )
     return made
 
@@ -378,7 +408,7 @@ def _policy(cache: str | bool | KeyFunction, step_name: str) -> tuple[CachePolic
         return CachePolicy.KEY_FN, cache
     raise StepDefinitionError(
         f"step {step_name!r}: cache={cache!r} is not a strategy; use 'code_hash', "
-        "'input_hash', True, False, or a function (step, inputs, context) -> str"
+        "'input_hash', 'auto', True, False, or a function (step, inputs, context) -> str"
     )
 
 

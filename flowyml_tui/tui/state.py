@@ -106,6 +106,8 @@ class StepRow:
     """The files, folders and databases its result depends on (recorded or declared)."""
     expected: float | None = None
     """Seconds the step usually takes when it executes (recent run records), for "~9s left"."""
+    cache_flag: str | None = None
+    """Why its cache costs more than recomputing it (measured history, told at the run's end)."""
 
     @property
     def name(self) -> str:
@@ -355,6 +357,11 @@ class RunModel:
     def finish(self, event: RunFinished) -> None:
         self.finished = event
         self.running = False
+        for name, flag in event.cache_flags.items():
+            row = self.rows.get(name)
+            if row is not None:
+                row.cache_flag = flag
+                self._touch(name)
         if event.error and not any(r.status == StepStatus.FAILED for r in self.rows.values()):
             self.problem = Problem(
                 "Run failed", None, event.error.strip().splitlines()[-1], event.error

@@ -26,6 +26,7 @@ from flowyml_tui.engine.cache import (
     open_store,
 )
 from flowyml_tui.engine.cache.redis_tier import RedisTier
+from flowyml_tui.engine.cache.tables import CacheVerdicts
 from flowyml_tui.engine.errors import AmbiguousStepError, UnknownStepError
 from tests.needs import need
 
@@ -252,6 +253,22 @@ def test_record_run_sets_current_and_counts(store):
     assert store.current("q") == {}
     (row,) = store.stats()["steps"]
     assert (row["pipeline"], row["step"], row["hits"], row["misses"]) == ("p", "s", 1, 1)
+
+
+def test_cache_cost_history_is_per_pipeline_and_goes_with_a_cleared_step(store):
+    entry = put(store, "p", "s", 1)
+    store.record_run("p", {"s": entry.key}, hits=[], misses=["s"])
+    verdicts = CacheVerdicts(1e-5, {"s": "why"})
+    store.record_cache_costs("p", {"s": {"compute_s": 0.5}, "t": {"load_s": 0.1}}, verdicts)
+    store.record_cache_costs("p", {"s": {"compute_s": 0.7}}, None)  # verdicts kept
+    store.record_cache_costs("q", {}, CacheVerdicts(2e-5))
+    assert store.cache_costs("p") == {"s": {"compute_s": 0.7}, "t": {"load_s": 0.1}}
+    assert store.cache_verdicts("p") == verdicts
+    assert store.cache_verdicts("q") == CacheVerdicts(2e-5)
+    assert store.cache_costs("r") == {} and store.cache_verdicts("r") == CacheVerdicts()
+    store.clear_step("s", pipeline="p")
+    assert store.cache_costs("p") == {"t": {"load_s": 0.1}}
+    assert store.cache_verdicts("p") == CacheVerdicts(1e-5, {})
 
 
 def test_eviction_keeps_pinned_and_newest_entries(store):

@@ -24,7 +24,9 @@ from flowyml_tui.engine.history.records import (
     UnknownRunError,
     list_runs,
     load_run,
+    prune_runs,
     runs_dir,
+    write_record_bytes,
 )
 from flowyml_tui.engine.load.loader import load_pipelines
 
@@ -183,6 +185,27 @@ def test_only_the_newest_records_are_kept(tmp_path: Path) -> None:
     kept = sorted(p.stem for p in runs_dir(tmp_path / "records").glob("*.json"))
     assert kept == sorted(ids[-3:])
     assert [run.run_id for run in list_runs(tmp_path / "records")] == ids[:-4:-1]
+
+
+def test_pruning_keeps_the_records_written_last_whatever_their_names(tmp_path: Path) -> None:
+    """Run ids sort by start time; a long run finishes after shorter ones started later, and
+    its record must outlive theirs. Times are read once per process, so this prunes
+    repeatedly in one process, as runs do."""
+    cache = tmp_path / "cache"
+    for n, name in enumerate(["20990101-000000-late", "20000101-000000-long", "20500101-0-mid"]):
+        path = write_record_bytes(cache, name, b"{}")
+        os.utime(path, (1_000_000 + n, 1_000_000 + n))  # written in this order
+        prune_runs(cache, keep=2)
+    kept = sorted(p.stem for p in runs_dir(cache).glob("*.json"))
+    assert kept == ["20000101-000000-long", "20500101-0-mid"]
+
+    again = write_record_bytes(cache, "20000101-000000-long", b"{}")  # written again: newest
+    os.utime(again, (2_000_000, 2_000_000))
+    write_record_bytes(cache, "21000101-000000-next", b"{}")
+    os.utime(runs_dir(cache) / "21000101-000000-next.json", (1_500_000, 1_500_000))
+    prune_runs(cache, keep=2)
+    kept = sorted(p.stem for p in runs_dir(cache).glob("*.json"))
+    assert kept == ["20000101-000000-long", "21000101-000000-next"]
 
 
 def test_a_smaller_record_after_a_bigger_one_is_exactly_its_own(tmp_path: Path) -> None:

@@ -176,3 +176,59 @@ def test_lines_given_to_on_log_are_not_held_again_in_the_outcome():
     )
     assert seen == [("stdout", "hello from ed\n")]
     assert outcome.logs == ()
+
+
+@step(outputs=["quiet"])
+def quiet():
+    return 1
+
+
+def test_a_pool_step_sends_its_end_of_lines_marker_only_after_lines(monkeypatch):
+    """`--jobs`: a step's future resolves once its lines and its outcome are both in. A step
+    that printed nothing sends no marker (one message less a step), and says so with its
+    outcome, so the driver waits for none; one that printed ends its lines with the marker."""
+    import queue
+
+    from flowyml_tui.engine.run import process
+    from flowyml_tui.engine.run.portable import dump_task
+
+    sent: queue.SimpleQueue = queue.SimpleQueue()
+    monkeypatch.setattr(process, "_LOGS", sent)
+
+    _, lines = process._call_in_worker(dump_task(StepTask("quiet", quiet.func, {}), "w"), "t1")
+    assert lines is False and sent.empty()
+
+    task = StepTask("greet", greet.func, {"name": "di"})
+    _, lines = process._call_in_worker(dump_task(task, "w"), "t2")
+    assert lines is True
+    assert [sent.get_nowait() for _ in range(2)] == [
+        ("t2", "stdout", "hello from di\n"),
+        ("t2", None, None),
+    ]
+    assert sent.empty()
+
+
+def test_steps_held_for_a_full_runner_are_not_decided_again_at_each_completion(monkeypatch):
+    """A wide fan-out on a runner with few slots: each held step is asked once when it is
+    found to execute and once when a slot is free for it, not after every completion (that
+    was quadratic in the width)."""
+    from flowyml_tui import Pipeline
+    from flowyml_tui.engine.run.executor import Executor
+
+    pipeline = Pipeline("wide", enable_cache=False)
+    for i in range(40):
+        pipeline.add_step(step(outputs=[f"v{i}"], name=f"s{i}", cache=False)(lambda i=i: i))
+    asked = []
+    begin = Executor._begin_step
+
+    def counted(self, step, **kwargs):
+        asked.append(step.name)
+        return begin(self, step, **kwargs)
+
+    monkeypatch.setattr(Executor, "_begin_step", counted)
+    runner = PoolRunner()
+    runner.capacity = 2
+    result = pipeline.run(runner=runner)
+
+    assert result.outputs["v39"] == 39
+    assert len(asked) <= 2 * 40

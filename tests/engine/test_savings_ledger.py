@@ -172,3 +172,25 @@ def test_a_wrong_rate_in_the_pipeline_file_is_one_clear_line(
     assert done.returncode == 2, done.stderr
     assert "cost_per_hour must be a finite number >= 0, not -5" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_rate_follows_the_config_dir_the_environment_names_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The config file's path is kept between runs, but never past a change of
+    XDG_CONFIG_HOME: a process (a test, a TUI session) that points it elsewhere gets that
+    folder's rate."""
+    from flowyml_tui.engine.history.rates import read_rate_config
+
+    for name, rate in (("one", 10), ("two", 20)):
+        folder = tmp_path / name / "flowyml-tui"
+        folder.mkdir(parents=True)
+        (folder / "config.toml").write_text(f"cost_per_hour = {rate}\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "one"))
+    first = read_rate_config()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "two"))
+    second = read_rate_config()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
+
+    assert (first.cost_per_hour, second.cost_per_hour) == (10.0, 20.0)
+    assert read_rate_config().cost_per_hour is None

@@ -16,6 +16,7 @@ import msgspec
 
 from .entry import Entry
 from .notices import Notices
+from .tables import CacheVerdicts
 
 
 class CorruptEntry(Exception):
@@ -112,6 +113,20 @@ class Workspace(Protocol):
 
     def evict(self, size_limit: int | None = None) -> list[str]:
         """Drop least recently used entries until under budget, never a pinned or newest one."""
+
+    def cache_costs(self, pipeline: str) -> dict[str, dict[str, float]]:
+        """Step -> the last measured figures of its cache (`breakeven.py`); never in a key."""
+
+    def cache_verdicts(self, pipeline: str) -> CacheVerdicts:
+        """The pipeline's last measured check time and the steps whose cache does not pay."""
+
+    def record_cache_costs(
+        self,
+        pipeline: str,
+        figures: dict[str, dict[str, float]],
+        verdicts: CacheVerdicts | None,
+    ) -> None:
+        """Replace these steps' figures and, unless None, the pipeline's verdicts."""
 
 
 class Store(EntryStore, Workspace, Protocol):

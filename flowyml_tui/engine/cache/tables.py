@@ -20,6 +20,22 @@ Counts = Annotated[
 PER_STEP_KEY = dict[str, dict[str, str]]
 PER_STEP_TIME = dict[str, dict[str, int]]
 PER_STEP_COUNTS = dict[str, dict[str, Counts]]
+
+
+class CacheVerdicts(msgspec.Struct, omit_defaults=True):
+    """One pipeline's last measured check time and the steps whose cache does not pay
+    (`breakeven.py`): small, read by every run; the steps' figures are a row of their own,
+    read only by a run that measured something of a step."""
+
+    check_s: float | None = None
+    """What asking for a hit took a step, last measured."""
+    flags: dict[str, str] = {}
+    """Step -> why its cache costs more than recomputing it (only such steps)."""
+
+
+PER_PIPELINE_VERDICTS = dict[str, CacheVerdicts]
+PER_STEP_FIGURES = dict[str, dict[str, dict[str, float]]]
+"""Step -> its last measured cache figures: compute_s, load_s, store_s, bytes."""
 PER_ENTRY_TIME = dict[str, float]
 VERSIONS = list[str]
 

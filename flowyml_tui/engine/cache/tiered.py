@@ -18,6 +18,7 @@ from .entry import Entry
 from .local import LocalStore
 from .notices import Notices
 from .protocols import CorruptEntry, EntryInfo, SharedTier, SharedTierDown, Upload
+from .tables import CacheVerdicts
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,20 @@ class TieredStore:
 
     def versions(self, step: str, *, pipeline: str | None = None) -> list[str]:
         return self.local.versions(step, pipeline=pipeline)
+
+    def cache_costs(self, pipeline: str) -> dict[str, dict[str, float]]:
+        return self.local.cache_costs(pipeline)
+
+    def cache_verdicts(self, pipeline: str) -> CacheVerdicts:
+        return self.local.cache_verdicts(pipeline)
+
+    def record_cache_costs(
+        self,
+        pipeline: str,
+        figures: dict[str, dict[str, float]],
+        verdicts: CacheVerdicts | None,
+    ) -> None:
+        self.local.record_cache_costs(pipeline, figures, verdicts)
 
     def last_used(self) -> dict[str, float]:
         return self.local.last_used()

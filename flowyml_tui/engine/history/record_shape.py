@@ -39,6 +39,12 @@ class _Savings(msgspec.Struct, kw_only=True):
     cost_spent: float = 0.0
 
 
+class _CacheCost(msgspec.Struct, kw_only=True):
+    load_s: float = 0.0
+    store_s: float = 0.0
+    bytes: int = 0
+
+
 class _Step(msgspec.Struct, kw_only=True):
     name: str
     status: str = ""
@@ -69,6 +75,9 @@ class _Step(msgspec.Struct, kw_only=True):
     calls: list[_Call] = []
     reads: list[Read] = []
     savings: _Savings = msgspec.field(default_factory=_Savings)
+    cost_per_hour: float | None = None
+    cache_cost: _CacheCost | None = None
+    cache_flag: str | None = None
 
 
 class _Totals(msgspec.Struct, kw_only=True):
@@ -107,6 +116,7 @@ class _Record(msgspec.Struct, kw_only=True):
     savings: _Savings = msgspec.field(default_factory=_Savings)
     cost_per_hour: float | None = None
     currency: str | None = None
+    cache_check_s: float = 0.0
 
 
 def checked_record(data: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import threading
 import time
 import warnings
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from ..events import (
     StepStatus,
 )
 from ..reads.model import Read
+from .breakeven import CacheCost
 from .record_shape import checked_record
 from .savings import NOTHING, Rate, Savings, step_savings, total
 from .totals import run_totals
@@ -192,6 +194,12 @@ class StepRecord(msgspec.Struct, frozen=True, gc=False):
     """The files, folders and databases its result depends on, with their digests."""
     savings: Savings = NOTHING
     """What the caches saved and what it spent (`savings.py`): the ledger's line (issue 28)."""
+    cost_per_hour: float | None = None
+    """The rate this step was priced at (`rates.py`); None: no rate."""
+    cache_cost: CacheCost | None = None
+    """What loading or storing its cached values took this run (`breakeven.py`)."""
+    cache_flag: str | None = None
+    """Why its cache costs more than recomputing it (measured history); None: it pays."""
 
 
 class RunTotals(msgspec.Struct, frozen=True, gc=False):
@@ -238,6 +246,8 @@ class RunRecord(msgspec.Struct, frozen=True, gc=False):
     cost_per_hour: float | None = None
     """The rate the money was reckoned at; None: no rate, money from `cost_fn`s only."""
     currency: str | None = None
+    cache_check_s: float = 0.0
+    """What asking the cache took a step this run (the mean over its hits)."""
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -307,10 +317,19 @@ class RunRecorder:
     One recorder can follow several runs in turn.
     """
 
-    def __init__(self, cache_dir: Path | str, *, keep: int = 50, rate: Rate | None = None) -> None:
-        """`rate`: what an hour of compute costs, for the savings ledger's money."""
+    def __init__(
+        self,
+        cache_dir: Path | str,
+        *,
+        keep: int = 50,
+        rate: Rate | None = None,
+        step_rates: Mapping[str, Rate] | None = None,
+    ) -> None:
+        """`rate`: what an hour of compute costs, for the savings ledger's money; `step_rates`:
+        the steps whose rate differs (`rates.py`)."""
         self.cache_dir = Path(cache_dir)
         self.rate = rate
+        self.step_rates = dict(step_rates or {})
         self.keep = max(1, int(keep))
         self._path: Path | None = None
         self._error: str | None = None
@@ -426,12 +445,20 @@ class RunRecorder:
         for name in order:
             info, done = infos.get(name), finished_steps.get(name)
             if done is None or info is None or done.warnings or name in busy:
-                step = _step_record(state, name, info, run_start, cursor, step_warnings, self.rate)
+                rate = self.step_rates.get(name, self.rate)
+                step = _step_record(state, name, info, run_start, cursor, step_warnings, rate)
                 if step.started_at is not None:
                     cursor = max(cursor, step.started_at + step.duration_seconds)
             else:  # placed where the run had got to
-                step = _finished_record(info, done, cursor, cursor - run_start, rate=self.rate)
+                rate = self.step_rates.get(name, self.rate)
+                step = _finished_record(info, done, cursor, cursor - run_start, rate=rate)
                 cursor += done.duration_seconds
+            if name in finished.cache_costs or name in finished.cache_flags:
+                step = msgspec.structs.replace(
+                    step,
+                    cache_cost=finished.cache_costs.get(name),
+                    cache_flag=finished.cache_flags.get(name),
+                )
             steps.append(step)
         return RunRecord(
             schema_version=SCHEMA_VERSION,
@@ -452,8 +479,15 @@ class RunRecorder:
             context=started.context if started else {},
             savings=total(step.savings for step in steps),
             cost_per_hour=self.rate.cost_per_hour if self.rate else None,
-            currency=self.rate.currency if self.rate else None,
+            currency=self._currency(),
+            cache_check_s=finished.cache_check_s,
         )
+
+    def _currency(self) -> str | None:
+        """The run's currency: its rate's, else a step's own rate's; None when nothing is priced."""
+        if self.rate is not None:
+            return self.rate.currency
+        return next((rate.currency for rate in self.step_rates.values()), None)
 
 
 def _step_record(
@@ -507,7 +541,7 @@ def _finished_record(
         done.reason_kind, done.cached, done.duration_seconds, done.saved_seconds, done.cache,
         done.key, done.code_hash, done.changed, done.diff, done.error, done.input_fingerprints,
         done.output_fingerprints, done.output_sizes, done.output_previews, done.tier, done.calls,
-        done.reads, step_savings(done, rate),
+        done.reads, step_savings(done, rate), rate.cost_per_hour if rate else None,
     )  # fmt: skip
 
 
@@ -548,6 +582,7 @@ def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes | byte
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(encoded)
+        _record_times.get(str(directory), {}).pop(target.name, None)
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -557,12 +592,17 @@ def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes | byte
 
 def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
     """Delete all but the newest `keep` records (by write time) and their log folders;
-    returns what was removed."""
+    returns what was removed.
+
+    Called after every run: the listing reads names and types only, and a record's time is
+    read once per process (`names_by_time`), only when there are more than `keep` records
+    (a stat each, 50 of them every run, was the largest fixed cost of a cached 100-step run).
+    """
     directory = runs_dir(cache_dir)
-    records: list[tuple[float, str]] = []  # (mtime, file name): a Path each costs per run
+    names: list[str] = []
+    temps: list[str] = []
     removed: list[Path] = []
     folders: list[str] = []
-    now = time.time()
     with os.scandir(directory) as entries:
         for entry in entries:
             name = entry.name
@@ -570,18 +610,22 @@ def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
                 folders.append(name)
             if not entry.is_file():
                 continue
-            mtime = entry.stat().st_mtime
-            if name.endswith(".tmp") and now - mtime > _STALE_TEMP_SECONDS:
-                removed.append(directory / name)  # left by a writer that was killed
+            if name.endswith(".tmp"):
+                temps.append(name)
             elif name.endswith(".json") and not name.startswith("."):
-                records.append((mtime, name))
-    records.sort(reverse=True)
+                names.append(name)
+    now = time.time()
+    for name in temps:
+        with contextlib.suppress(OSError):
+            if now - os.stat(directory / name).st_mtime > _STALE_TEMP_SECONDS:
+                removed.append(directory / name)  # left by a writer that was killed
     cut = max(1, keep)
-    removed += [directory / name for _, name in records[cut:]]
+    records = names if len(names) <= cut else names_by_time(directory, names)
+    removed += [directory / name for name in records[cut:]]
     for path in removed:
         path.unlink(missing_ok=True)
-    kept = {name.removesuffix(".json") for _, name in records[:cut]}
-    dropped = {name.removesuffix(".json") for _, name in records[cut:]}
+    kept = {name.removesuffix(".json") for name in records[:cut]}
+    dropped = {name.removesuffix(".json") for name in records[cut:]}
     for name in folders:  # a folder without a record is a run still going, or a killed one
         folder = directory / name
         if name in dropped or (
@@ -590,6 +634,28 @@ def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
             remove_run_folder(folder)
             removed.append(folder)
     return removed
+
+
+_record_times: dict[str, dict[str, float]] = {}
+"""Runs folder -> record file name -> its write time, as this process last read it."""
+
+
+def names_by_time(directory: Path, names: list[str]) -> list[str]:
+    """Record file names, newest written first; one gone meanwhile is left out.
+
+    A record is written once under its run's own name and never rewritten by the tool, so
+    its time is read once per process (`write_record_bytes` forgets a name it writes again):
+    prune_runs runs after every run and would otherwise stat every record each time.
+    """
+    known = _record_times.setdefault(str(directory), {})
+    present = set(names)
+    for name in [n for n in known if n not in present]:
+        del known[name]
+    for name in names:
+        if name not in known:
+            with contextlib.suppress(FileNotFoundError):
+                known[name] = os.stat(directory / name).st_mtime
+    return sorted((n for n in names if n in known), key=lambda n: (known[n], n), reverse=True)
 
 
 def _idle_seconds(folder: Path, now: float) -> float:

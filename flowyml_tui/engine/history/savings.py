@@ -5,20 +5,18 @@ money their misses spent, plus its own compute time at the rate as spent. A whol
 the time the step took when it last ran, at the rate; the calls inside it are not counted again
 (they were counted in the run that computed it), so nothing is counted twice.
 
-The rate is `Pipeline(cost_per_hour=...)`, else `cost_per_hour` in the user's config.toml
-(with `currency`); without one, money is 0 and only time is shown.
+Each step's rate comes from `rates.py` (the step's, the pipeline's, the runner's or the
+config's); without one, money is 0 and only time is shown.
 """
 
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import msgspec
 
-from ..config import user_config_path
 from ..errors import FlowymlError
 from ..events import CallStats
 
@@ -74,27 +72,6 @@ def checked_rate(cost_per_hour: object, currency: object = DEFAULT_CURRENCY) -> 
     if not isinstance(currency, str) or not currency.strip():
         raise RateError(f"currency must be a name such as 'USD' or 'EUR', not {currency!r}")
     return Rate(float(cost_per_hour), currency.strip())
-
-
-def configured_rate() -> Rate | None:
-    """The rate in the user's config.toml, None without one; RateError if it is wrong."""
-    path = user_config_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RateError(f"cannot read {path}: {exc}; fix or remove it") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RateError(f"{path} is not valid TOML ({exc}); fix or remove it") from None
-    if "cost_per_hour" not in data:
-        return None
-    try:
-        return checked_rate(data["cost_per_hour"], data.get("currency", DEFAULT_CURRENCY))
-    except RateError as exc:
-        raise RateError(f"{path}: {exc}") from None
 
 
 class FinishedStep(Protocol):

@@ -36,6 +36,8 @@ class StepLedger(msgspec.Struct, frozen=True):
     pipeline: str
     step: str
     savings: Savings
+    cache_flag: str | None = None
+    """Why its cache costs more than recomputing it, as its newest run saw it; None: it pays."""
 
 
 class History(msgspec.Struct, frozen=True):
@@ -84,6 +86,7 @@ def history(records: Iterable[Mapping[str, Any]]) -> History:
     """Add up the records' ledgers, per (pipeline, step) in first-seen order (oldest run first)."""
     ordered = sorted(records, key=lambda r: (float(r.get("finished_at") or 0.0), r["run_id"]))
     per_step: dict[tuple[str, str], Savings] = {}
+    flags: dict[tuple[str, str], str | None] = {}
     per_run: list[tuple[str, float, Savings]] = []
     currencies: list[str] = []
     for record in ordered:
@@ -91,6 +94,7 @@ def history(records: Iterable[Mapping[str, Any]]) -> History:
         for step in record.get("steps") or []:
             key = (pipeline, str(step["name"]))
             per_step[key] = per_step.get(key, NOTHING) + savings_of(step.get("savings"))
+            flags[key] = step.get("cache_flag")  # the newest run's word stands
         run_total = savings_of(record.get("savings"))
         per_run.append((str(record["run_id"]), float(record.get("finished_at") or 0.0), run_total))
         if record.get("currency"):
@@ -99,7 +103,7 @@ def history(records: Iterable[Mapping[str, Any]]) -> History:
     return History(
         currency=currencies[-1] if currencies else None,
         runs=len(per_run),
-        steps=[StepLedger(p, s, line) for (p, s), line in per_step.items()],
+        steps=[StepLedger(p, s, line, flags.get((p, s))) for (p, s), line in per_step.items()],
         total=everything,
         per_run=per_run,
         priced=bool(currencies) or everything.cost_saved > 0 or everything.cost_spent > 0,

@@ -37,6 +37,7 @@ from ..reads.snapshot import ReadSnapshot
 from ..result import Outputs, ResultsAfterRun, RunResult, StepResult, StepResults
 from ..step import CachePolicy, Step
 from . import decide
+from .breakeven import CostMeter
 from .decide import Clock, Decision, WorkspaceSnapshot
 from .held import HeldOutputs, HoldSpec, split_outputs
 from .inputs import HELD, RunValues
@@ -154,6 +155,7 @@ class Executor:
         layered = store is not None and store.layered
         self._tier_of = store.tier_of if layered else None
         self._writer_of = store.writer_of if layered else None
+        self.costs = CostMeter(pipeline=pipeline, store=store)  # what the cache cost, measured
         self.ledger = RunLedger(  # results, events, counters: everything the run reports
             run_id=self.run_id,
             pipeline=pipeline,
@@ -163,13 +165,16 @@ class Executor:
             sink=on_event,
             notices=store.notices if store is not None else None,
             origin=self._origin if self._tier_of is not None else None,
+            meter=self.costs,
         )
         self.events = self.ledger.events
         self._results, self._used = self.ledger.results, self.ledger.used
         self._emit, self._warn = self.ledger.emit, self.ledger.warn
         self._finish = self.ledger.step_finished
         self._writer = (
-            EntryWriter(pipeline=pipeline, store=store, keys=self.keys, warn=self._warn)
+            EntryWriter(
+                pipeline=pipeline, store=store, keys=self.keys, warn=self._warn, meter=self.costs
+            )
             if store is not None
             else None
         )
@@ -184,6 +189,7 @@ class Executor:
             warn=self._warn,
             recover=self._recover,
             status_of=self._status_of,
+            loaded=self.costs.loaded,
         )
         # The hit path reads these tables once per cached step: bound here, not looked up.
         self._values, self._output_entry = self.inputs.values, self.inputs.output_entry
@@ -245,17 +251,24 @@ class Executor:
         scheduler.start(done=self._results)
         ready = deque(scheduler.take())
         flying: dict[Future[StepOutcome], _InFlight] = {}
+        waiting: set[str] = set()
+        """Steps found to execute while the runner was full: not asked again until a slot
+        frees (asking every held step after each completion was quadratic in a fan-out)."""
         try:
             while ready or flying:
                 held: deque[Step] = deque()
                 while ready:
                     step = ready.popleft()
+                    if step.name in waiting and len(flying) >= capacity:
+                        held.append(step)
+                        continue
                     began = self._begin_step(
                         step,
                         may_submit=len(flying) < capacity,
                         try_hit=step.name not in missed,
                     )
                     if began is None:  # it executes, and the runner is full: later
+                        waiting.add(step.name)
                         held.append(step)
                     elif isinstance(began, StepResult):
                         self._results[step.name] = began
@@ -300,6 +313,7 @@ class Executor:
         results, upstream = self._results, self.graph.upstream
         undecided: set[str] = set()
         missed: set[str] = set()
+        began, asked = time.perf_counter(), len(results)
         for step in self.graph.order:
             name = step.name
             if undecided and not undecided.isdisjoint(upstream[name]):
@@ -314,6 +328,8 @@ class Executor:
                 missed.add(name)
             else:
                 results[name] = hit
+        asked = len(results) - asked + len(missed)  # one clock pair a run: `run.breakeven`
+        self.costs.lean_checks(asked, time.perf_counter() - began)
         return missed if undecided else None
 
     # -- one step --------------------------------------------------------------------------
@@ -324,12 +340,25 @@ class Executor:
         step then costs one call here, not three."""
         results, scheduler = self._results, self.scheduler
         hit = self._cached_hit if self.store is not None and self.lean_hits else None
+        # What the lean hits take is the loop's time less the steps that ran: one clock pair
+        # a run, and one per step that ran, never one per hit (`run.breakeven`).
+        clock, began, aside, direct = time.perf_counter, time.perf_counter(), 0.0, len(results)
         for step in scheduler.one_at_a_time():
             if hit is None or step.condition is not None or scheduler.broken:
+                went = clock()
                 results[step.name] = self._run_step(step)
+                aside += clock() - went
+                direct += 1
             else:
                 found = hit(step)
-                results[step.name] = found or self._run_step(step, try_hit=False)
+                if found is None:
+                    went = clock()
+                    found = self._run_step(step, try_hit=False)
+                    aside += clock() - went
+                results[step.name] = found
+        asked = len(results) - direct
+        if asked > 0:
+            self.costs.lean_checks(asked, clock() - began - aside)
 
     def _run_step(self, step: Step, *, try_hit: bool = True) -> StepResult:
         """Decide the step and, if it executes, run it to the end (one step at a time)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -48,9 +49,12 @@ class RunValues:
         warn: Warn,
         recover: Callable[[str, CorruptEntry], Any],
         status_of: Callable[[str], StepStatus | None],
+        loaded: Callable[[str, float], None] | None = None,
     ) -> None:
         """`output_fps`/`context_fps` are the run's key state (`Keying`), shared: a value
-        changed in place changes what later keys say."""
+        changed in place changes what later keys say. `loaded(step, seconds)` is told what
+        loading each cached value took (`breakeven.CostMeter.loaded`)."""
+        self.loaded = loaded
         self.graph = graph
         self.context = context
         self.store = store
@@ -231,10 +235,13 @@ class RunValues:
                 f"output {output_name!r} has no value in this run (step {producer} {status})"
             )
         assert self.store is not None
+        began = time.perf_counter()
         try:
             value = self.store.load_value(entry, entry.outputs.index(output_name))
         except CorruptEntry as exc:
             return self.recover(output_name, exc)
+        if self.loaded is not None:
+            self.loaded(entry.step, time.perf_counter() - began)
         self.values[output_name] = value
         return value
 

@@ -31,6 +31,7 @@ from ..reads.model import Read
 from ..reads.snapshot import ReadSnapshot
 from ..result import StepResult, StepResults
 from ..step import CachePolicy, Step
+from .breakeven import CostMeter
 from .keying import Keying
 
 EventSink = Callable[[Event], None]
@@ -55,9 +56,12 @@ class RunLedger:
         sink: EventSink | None,
         notices: Notices | None,
         origin: Origin | None,
+        meter: CostMeter | None = None,
     ) -> None:
         """`notices`: a shared tier's problems to report (None for the local store);
-        `origin`: how to name a hit's tier and writer (None for a one-tier store)."""
+        `origin`: how to name a hit's tier and writer (None for a one-tier store); `meter`:
+        what the cache cost this run, folded into its history when the run ends."""
+        self.meter = meter
         self.run_id = run_id
         self.pipeline = pipeline
         self.graph = graph
@@ -112,12 +116,19 @@ class RunLedger:
         )
 
     def finished(self, started_at: float, duration: float) -> None:
-        """Write the usage counters (a run with a store), then report the run's end."""
+        """Write the usage counters and the cache's cost history (a run with a store), then
+        report the run's end."""
+        flags: dict[str, str] = {}
         if self.store is not None:
             self._record_usage(self.store)
+            if self.meter is not None:
+                flags = self.meter.record(self.warn)
         counts = {status: 0 for status in StepStatus}
-        for result in self.results.values():
+        saved = 0.0
+        for result in self.results.values():  # one pass; a step's calls only when it has some
             counts[result.status] += 1
+            calls = result.calls
+            saved += result.saved_seconds + (sum(c.saved_seconds for c in calls) if calls else 0)
         failed = counts[StepStatus.FAILED]
         self.emit(
             RunFinished(
@@ -131,10 +142,10 @@ class RunLedger:
                 cached=counts[StepStatus.CACHED] + counts[StepStatus.PINNED],
                 failed=failed,
                 skipped=counts[StepStatus.SKIPPED],
-                saved_seconds=sum(
-                    r.saved_seconds + sum(c.saved_seconds for c in r.calls)
-                    for r in self.results.values()
-                ),
+                saved_seconds=saved,
+                cache_check_s=self.meter.check_s() if self.meter is not None else 0.0,
+                cache_costs=self.meter.costs() if self.meter is not None else {},
+                cache_flags=flags,
             )
         )
 

@@ -21,6 +21,7 @@ from ..reads.model import Read
 from ..reads.snapshot import ReadSnapshot
 from ..result import StepResult
 from ..step import Step
+from .breakeven import CostMeter
 from .keying import Keying
 
 Warn = Callable[[str, str | None], None]
@@ -30,11 +31,21 @@ Warn = Callable[[str, str | None], None]
 class EntryWriter:
     """Writes the entries of one run's executed steps into its store."""
 
-    def __init__(self, *, pipeline: str, store: Store, keys: Keying, warn: Warn) -> None:
+    def __init__(
+        self, *, pipeline: str, store: Store, keys: Keying, warn: Warn, meter: CostMeter
+    ) -> None:
+        """`meter` is told each step's compute time and what its entry cost to write, and
+        decides whether a `cache="auto"` step is written at all."""
         self.pipeline = pipeline
         self.store = store
         self.keys = keys
         self.warn = warn
+        self.meter = meter
+
+    def _wanted(self, step: Step, result: StepResult) -> bool:
+        """The step ran: its time is measured; an auto step is stored only while it pays."""
+        self.meter.executed(step.name, result.duration_seconds)
+        return not step.auto_cache or self.meter.auto_stores(step, result)
 
     def from_values(
         self,
@@ -46,13 +57,19 @@ class EntryWriter:
         reads: ReadSnapshot | None,
     ) -> Entry | None:
         """Pickle the outputs here and write the entry; None when it was not written."""
+        if not self._wanted(step, result):
+            return None
+        began = time.perf_counter()
         pickled = serialize_outputs(step.name, step.outputs, values)
         if isinstance(pickled, NotCacheable):
             self.not_cacheable(step, pickled, result)
             return None
         blobs, formats = pickled
+        pickling = time.perf_counter() - began
         previews = [preview(v) for v in values]
-        return self.from_blobs(step, recipe, blobs, formats, previews, fps, result, reads=reads)
+        return self._write(
+            step, recipe, blobs, formats, previews, fps, result, None, reads, pickling
+        )
 
     def not_cacheable(self, step: Step, problem: NotCacheable, result: StepResult) -> None:
         """The step's outputs cannot be pickled: warn, and let its reason say so."""
@@ -72,8 +89,29 @@ class EntryWriter:
         checksums: list[str] | None = None,
         reads: ReadSnapshot | None = None,
     ) -> Entry | None:
-        """Write the entry from its outputs' bytes (pickled here or on a worker), with what
-        the step read; not at all if a file it read changed while it ran."""
+        """Write the entry from its outputs' bytes (pickled on a worker), with what the step
+        read; not at all if a file it read changed while it ran."""
+        if not self._wanted(step, result):
+            return None
+        return self._write(
+            step, recipe, blobs, formats, previews, fps, result, checksums, reads, 0.0
+        )
+
+    def _write(
+        self,
+        step: Step,
+        recipe: Recipe,
+        blobs: list[bytes],
+        formats: list[str],
+        previews: list[str],
+        fps: list[str],
+        result: StepResult,
+        checksums: list[str] | None,
+        reads: ReadSnapshot | None,
+        pickling: float,
+    ) -> Entry | None:
+        """`pickling`: the seconds the blobs took to make here (0 when a worker made them)."""
+        began = time.perf_counter()
         stored_reads: list[Read] = []
         texts: dict[str, str] = {}
         if reads is not None:
@@ -121,4 +159,5 @@ class EntryWriter:
             self.warn(message, step.name)
             return None
         result.key = entry.key
+        self.meter.stored(step.name, pickling + time.perf_counter() - began, sum(entry.sizes))
         return entry

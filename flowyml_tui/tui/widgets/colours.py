@@ -9,7 +9,12 @@ from textual.color import Color, ColorParseError
 
 def status_style(app: App[object], status: str) -> Style:
     """The `$step-<status>` colour of the current theme as a Rich style."""
-    value = app.theme_variables.get(f"step-{status}")
+    return theme_style(app, f"step-{status}")
+
+
+def theme_style(app: App[object], variable: str) -> Style:
+    """The `$<variable>` colour of the current theme (`warning`, say) as a Rich style."""
+    value = app.theme_variables.get(variable)
     if not value:
         return Style()
     try:

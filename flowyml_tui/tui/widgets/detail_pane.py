@@ -160,6 +160,14 @@ class DetailPane(Vertical):
                 parts.append(Text(f"  {format_read(read)}", style="dim"))
             if len(row.reads) > _READS_SHOWN:
                 parts.append(Text(f"  … and {len(row.reads) - _READS_SHOWN} more", style="dim"))
+        if row.cache_flag:  # measured: its cache costs more than recomputing it
+            parts.append(
+                Text(
+                    f"⚠ Not worth caching: {row.cache_flag}. Try cache=False, or "
+                    'cache="auto" to let the engine decide.',
+                    style=status_style(self.app, "running"),
+                )
+            )
         for warning in row.warnings:
             parts.append(Text(f"⚠ {warning}", style=status_style(self.app, "running")))
         if row.diff:

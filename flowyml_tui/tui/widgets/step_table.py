@@ -22,7 +22,7 @@ from flowyml_tui.engine.events import StepStatus
 
 from ..estimates import remaining_text
 from ..state import StepRow
-from .colours import status_style
+from .colours import status_style, theme_style
 from .table_fit import FIXED_WIDTHS, fit_columns
 from .table_internals import (
     cells_written,
@@ -40,6 +40,8 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("saved", "Saved", FIXED_WIDTHS["saved"]),
     ("reason", "Why", None),
 )
+FLAG_MARK = "⚠"
+"""Beside the reason of a step whose cache costs more than recomputing it."""
 COLUMN_KEYS = tuple(ColumnKey(key) for key, _, _ in COLUMNS)
 
 Shown = tuple[Hashable, ...]
@@ -208,7 +210,7 @@ class StepTable(DataTable[Text | str]):
             row.strategy,
             took,
             saved,
-            (row.reason or "", status == StepStatus.FAILED),
+            (row.reason or "", status == StepStatus.FAILED, row.cache_flag),
         )
 
     def _cell(self, index: int, row: StepRow, shown: Shown) -> Text | str:
@@ -230,12 +232,15 @@ class StepTable(DataTable[Text | str]):
                 return Text(str(shown[4]), justify="right", style=self._style(StepStatus.RUNNING))
             return Text(str(shown[4]), justify="right", style=self._style(StepStatus.CACHED))
         failed = row.status == StepStatus.FAILED
-        return Text(
+        why = Text(
             row.reason or "",
             style=self._style(row.status) if failed else "",
             no_wrap=True,
             overflow="ellipsis",  # a narrow terminal cuts the reason visibly, never silently
         )
+        if row.cache_flag:  # its cache costs more than recomputing it: said beside the reason
+            why.append(f" · {FLAG_MARK} {row.cache_flag}", style=theme_style(self.app, "warning"))
+        return why
 
     def _style(self, status: str) -> Style:
         style = self._styles.get(status)

@@ -38,6 +38,8 @@ INVALIDATED = "meta:invalidated"
 STATS = "meta:stats"
 USED = "meta:used"
 CURRENT = "meta:current"
+COSTS = "meta:cache_costs"
+VERDICTS = "meta:cache_verdicts"
 GENERATION = "meta:generation"
 FORMAT = "meta:format"
 VERSIONS = "versions:"
@@ -48,6 +50,8 @@ SHAPES = {
     STATS: tables.PER_STEP_COUNTS,
     USED: tables.PER_ENTRY_TIME,
     CURRENT: tables.PER_STEP_KEY,
+    COSTS: tables.PER_STEP_FIGURES,
+    VERDICTS: tables.PER_PIPELINE_VERDICTS,
 }
 
 

@@ -18,7 +18,8 @@ class LocalStore(LocalUpkeep):
         self, pipeline: str, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]
     ) -> None:
         """The run's one write (see `LocalWorkspace.record_run`), then eviction if the store
-        went over its size budget."""
-        super().record_run(pipeline, used, hits, misses)
-        if self._cache.volume() > self.size_limit:
+        went over its size budget. Only a run that wrote entries can have grown it: a cached
+        re-run skips the two queries `volume` costs (a store others fill is checked by them)."""
+        wrote = self._record_run(pipeline, used, hits, misses)
+        if wrote and self._cache.volume() > self.size_limit:
             self.evict()

@@ -177,6 +177,7 @@ class LocalUpkeep(LocalEntries, LocalWorkspace):
             self._cache.delete(versions_key(pipeline, step))
             for name in (PINS, STATS, INVALIDATED, CURRENT):
                 self._update(name, pipeline, drop=[step])
+            self._forget_costs(pipeline, step)
         return len(keys)
 
     @heals_damage

@@ -10,13 +10,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...errors import AmbiguousStepError, UnknownStepError
+from .. import tables
 from .database import (
+    COSTS,
     CURRENT,
     INVALIDATED,
     JSON_ENCODER,
     PINS,
     STATS,
     USED,
+    VERDICTS,
     VERSIONS,
     LocalDatabase,
     heals_damage,
@@ -124,15 +127,20 @@ class LocalWorkspace(LocalDatabase):
         marks = table_of(self._meta_view(INVALIDATED).get(pipeline))
         return {step: int(ns) for step, ns in marks.items()}
 
-    @heals_damage
     def record_run(
         self, pipeline: str, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]
     ) -> None:
+        self._record_run(pipeline, used, hits, misses)
+
+    @heals_damage
+    def _record_run(
+        self, pipeline: str, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]
+    ) -> bool:
         """Remember which entry each step used and count hits/misses: one write per run.
 
         An entry's last use is stamped when it stops being its step's current entry; a
         current entry counts as used now. So a run that changes nothing rewrites only the
-        counters.
+        counters. True when a step used a new entry or missed: the store may have grown.
         """
         now = time.time()
         with self._cache.transact():
@@ -150,12 +158,50 @@ class LocalWorkspace(LocalDatabase):
             mine = table_of(counters.get(pipeline))
             for step in hits:
                 mine.setdefault(step, [0, 0])[0] += 1
+            wrote = bool(moved)
             for step in misses:
                 mine.setdefault(step, [0, 0])[1] += 1
+                wrote = True
             counters[pipeline] = mine
             row = JSON_ENCODER.encode(counters).decode()
             self._cache.set(STATS, row)
             self._counters = (row, counters)
+        return wrote
+
+    @heals_damage
+    def cache_costs(self, pipeline: str) -> dict[str, dict[str, float]]:
+        """Step -> its cache's last measured figures (`breakeven.py`)."""
+        return table_of(self._meta_view(COSTS).get(pipeline))
+
+    @heals_damage
+    def cache_verdicts(self, pipeline: str) -> tables.CacheVerdicts:
+        """The pipeline's last measured check time and its flagged steps."""
+        found = self._meta_view(VERDICTS).get(pipeline)
+        return found if isinstance(found, tables.CacheVerdicts) else tables.CacheVerdicts()
+
+    @heals_damage
+    def record_cache_costs(
+        self,
+        pipeline: str,
+        figures: dict[str, dict[str, float]],
+        verdicts: tables.CacheVerdicts | None,
+    ) -> None:
+        """Replace these steps' figures and (unless None) the verdicts: one transaction."""
+        with self._cache.transact():
+            if figures:
+                self._update(COSTS, pipeline, figures)
+            if verdicts is not None:
+                table = self._meta(VERDICTS)
+                table[pipeline] = verdicts
+                self._set_meta(VERDICTS, table)
+
+    def _forget_costs(self, pipeline: str, step: str) -> None:
+        """Drop one step's cost figures and flag (inside the caller's transaction)."""
+        self._update(COSTS, pipeline, drop=[step])
+        table = self._meta(VERDICTS)
+        verdicts = table.get(pipeline)
+        if verdicts is not None and verdicts.flags.pop(step, None) is not None:
+            self._set_meta(VERDICTS, table)
 
     def _counters_to_update(self) -> dict[str, Any]:
         """The counters table, inside `record_run`'s transaction, to change and write back.

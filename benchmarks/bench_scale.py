@@ -1,0 +1,93 @@
+"""Does a run stay linear in its size? A chain and a wide fan-out of 1,000 and 10,000 trivial
+steps: planned, run cold (empty cache) and run fully cached, in-process, inline.
+
+Target (issue 26): each 10,000-step figure at most 11x its 1,000-step figure. The two sizes are
+interleaved round by round so both see the same machine load; medians printed. Everything is
+counted in one process per shape, so the interpreter's own warm-up is paid once.
+
+    python benchmarks/bench_scale.py [--sizes 1000 10000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from flowyml_tui.engine.load.loader import load_pipelines
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peer_chains import ours_source
+
+
+def fan_source(steps: int) -> str:
+    """`steps` independent steps, each its own function, and one that gathers ten of them
+    (so the graph is not only roots)."""
+    lines = ["from flowyml_tui import Pipeline, step", 'pipeline = Pipeline("fan")']
+    for i in range(steps - 1):
+        lines += [f"@step(outputs=['v{i}'])", f"def s{i}():", f"    return {i}"]
+        lines += [f"pipeline.add_step(s{i})"]
+    picked = [f"v{i}" for i in range(0, steps - 1, max(1, (steps - 1) // 10))][:10]
+    lines += [
+        f"@step(inputs={picked!r}, outputs=['total'])",
+        f"def gather({', '.join(picked)}):",
+        f"    return {' + '.join(picked)}",
+        "pipeline.add_step(gather)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+SHAPES = {"chain": ours_source, "fan-out": fan_source}
+
+
+def timed(fn) -> tuple[float, float]:
+    """(wall, CPU) seconds: on a shared machine the CPU time is the steadier of the two."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs=2, default=[1000, 10000])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    small, big = args.sizes
+    folder = Path(tempfile.mkdtemp())
+    print(f"sizes {small} and {big}, {args.rounds} rounds interleaved, medians (ms)")
+    print(
+        f"{'shape':8s} {'figure':7s} {'wall ' + str(small):>11s} {'wall ' + str(big):>11s} "
+        f"ratio   {'CPU ' + str(small):>10s} {'CPU ' + str(big):>10s} ratio (goal <= 11x)"
+    )
+    for shape, source in SHAPES.items():
+        pipelines = {}
+        for size in (small, big):
+            path = folder / f"{shape}_{size}.py"
+            path.write_text(source(size))
+            pipelines[size] = next(iter(load_pipelines(path).values()))
+        times: dict[tuple[int, str], list[tuple[float, float]]] = {}
+        for round_ in range(args.rounds):
+            for size, pipeline in pipelines.items():
+                pipeline.cache_dir = str(folder / f"cache_{shape}_{size}_{round_}")
+                gc.collect()
+                times.setdefault((size, "plan"), []).append(timed(pipeline.plan))
+                times.setdefault((size, "cold"), []).append(timed(pipeline.run))
+                result = pipeline.run()
+                assert all(r.cached for r in result.step_results.values())
+                times.setdefault((size, "cached"), []).append(timed(pipeline.run))
+        for figure in ("plan", "cold", "cached"):
+            cells = []
+            for kind in (0, 1):  # wall, CPU
+                a = statistics.median(t[kind] for t in times[(small, figure)])
+                b = statistics.median(t[kind] for t in times[(big, figure)])
+                cells.append(f"{a * 1e3:11.1f} {b * 1e3:11.1f} {b / a:5.1f}x")
+            print(f"{shape:8s} {figure:7s} " + "  ".join(cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
