@@ -282,6 +282,21 @@ def test_with_redis_the_index_lives_there_and_only_big_values_go_to_the_bucket(
     assert blob_store(bob).counts["downloaded"] == 1
 
 
+def test_with_redis_a_refusing_bucket_keeps_big_entries_local_and_shares_the_rest(
+    machine, bucket, redis_server, tmp_path
+):
+    url = f"s3://{bucket}-missing/team-cache"
+    first = machine("alice", url, redis_server.url).run()
+    executed(tmp_path)
+    (warning,) = warnings_of(first, "shared_offline")
+    assert f"the blob store at {url}" in warning
+
+    second = machine("bob", url, redis_server.url).run()
+    assert executed(tmp_path) == ["load", "same"]  # their values never left alice's machine
+    assert tiers(second)["total"] == "shared" and tiers(second)["report"] == "shared"
+    assert second["report"] == EXPECTED
+
+
 def cli(*args: str) -> str:
     done = run_cli(*args)
     assert done.returncode == 0, done.stderr
