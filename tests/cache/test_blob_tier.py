@@ -315,13 +315,18 @@ def test_cache_gc_blobs_removes_unreferenced_blobs_only_after_the_grace_period(
     )
     before = moto_server.keys(bucket, "team-cache/blobs/")
     cache = str(tmp_path / "alice")
+    leftover = tmp_path / "alice" / "blobs-tmp" / "blob-killed.partial"  # a killed download
+    leftover.parent.mkdir(exist_ok=True)
+    leftover.write_bytes(b"half a value")
 
     out = cli("cache", "gc", "--cache-dir", cache, "--blobs", url)
     assert "removed 0 unreferenced blobs" in out and "kept 1 unreferenced blob" in out
     assert moto_server.keys(bucket, "team-cache/blobs/") == before
 
+    assert leftover.exists()
     out = cli("cache", "gc", "--cache-dir", cache, "--blobs", url, "--grace", "0")
     assert "removed 1 unreferenced blob " in out
+    assert not leftover.exists()
     assert moto_server.keys(bucket, "team-cache/blobs/") == [k for k in before if orphan not in k]
     bob = machine("bob", url)  # every referenced blob is still there
     result = bob.run()

@@ -41,4 +41,5 @@ def collect_blobs(
         else:
             doomed.append(blob)
     values.store.delete(blob.digest for blob in doomed)
+    values.store.sweep_scratch(cutoff)  # this machine's killed downloads
     return BlobsCollected(len(doomed), sum(blob.size for blob in doomed), young)

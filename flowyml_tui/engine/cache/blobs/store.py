@@ -228,6 +228,19 @@ class BlobStore:
             infos.append(BlobInfo(digest, int(info.get("size") or 0), _modified(info)))
         return infos
 
+    def sweep_scratch(self, before: float) -> int:
+        """Remove downloads a killed process left in the scratch dir, last written before
+        `before` (Unix time); returns how many."""
+        if self.scratch is None or not self.scratch.is_dir():
+            return 0
+        removed = 0
+        for leftover in self.scratch.glob("blob-*.partial"):
+            with contextlib.suppress(OSError):
+                if leftover.stat().st_mtime < before:
+                    leftover.unlink()
+                    removed += 1
+        return removed
+
     def summary(self) -> dict[str, Any]:
         """Blobs and bytes stored, for `cache stats` (`online` False when unreachable)."""
 
