@@ -4,6 +4,7 @@ a shared folder. Two cache dirs stand for two teammates' machines."""
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import threading
 import time
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from flowyml_tui.engine.cache.redis_tier import namespace
+from flowyml_tui.engine.cache.signed import glob_escape
 from flowyml_tui.engine.events import RunWarning, StepFinished, StepStatus
 from tests.cli_process import run_cli
 
@@ -74,10 +77,10 @@ def blob_store(pipeline):
 
 
 @pytest.fixture
-def machine(write_file, load, tmp_path, monkeypatch):
+def machine(write_file, load, tmp_path, monkeypatch, request):
     """`machine(name, blobs, shared=None)`: the pipeline on one teammate's machine."""
     monkeypatch.setenv("FLOWYML_TUI_SECRET", "team-secret")
-    monkeypatch.setenv("FLOWYML_TUI_PROJECT", "team")
+    monkeypatch.setenv("FLOWYML_TUI_PROJECT", request.node.name)  # tests share one Redis
     monkeypatch.setenv("RAN_LOG", str(tmp_path / "ran.log"))
     path = write_file("team.py", PIPELINE)
 
@@ -271,7 +274,8 @@ def test_with_redis_the_index_lives_there_and_only_big_values_go_to_the_bucket(
     keys = moto_server.keys(bucket)
     assert keys and all(k.startswith("team-cache/blobs/") for k in keys)  # no index/ here
     client = redis.Redis.from_url(redis_server.url)
-    values = [n for n in client.scan_iter("flowyml:steps:*") if b"v:" in n.split(b"team")[-1]]
+    project = os.environ["FLOWYML_TUI_PROJECT"]
+    values = list(client.scan_iter(glob_escape(namespace(project)) + "v:*"))
     assert values and all(client.strlen(name) < 2**20 for name in values)  # small ones only
 
     bob = machine("bob", url, redis_server.url)
@@ -339,6 +343,7 @@ def test_cache_stats_shows_the_blob_tier(machine, bucket, tmp_path):
     machine("alice", url).run()
     machine("bob", url).run()
     out = cli("cache", "stats", "--cache-dir", str(tmp_path / "bob"), "--blobs", url)
-    assert f"shared {url} (project team): 4 entries" in out
+    project = os.environ["FLOWYML_TUI_PROJECT"]
+    assert f"shared {url} (project {project}): 4 entries" in out
     assert "hit rate 100% over this cache's runs" in out
     assert f"blob store {url}: 3 blobs" in out  # raw and copy are one blob; total; report
