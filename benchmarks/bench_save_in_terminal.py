@@ -33,8 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SOCKET = f"flowyml-bench-{os.getpid()}"
 EDIT = re.compile(r"^    _edit = \d+\n", re.M)
-SPARE_READY_SECONDS = 5.0
-"""After a run ends, the next spare imports pandas and scikit-learn: ~1.5 s here, idle."""
+SPARE_READY_SECONDS = 6.0
+"""After a run ends, the next spare imports pandas and scikit-learn: 1.5-5 s here, by load."""
 
 
 def tmux(*args: str) -> str:

@@ -11,7 +11,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from flowyml_tui.engine.display import format_bytes, format_duration, plural
+from flowyml_tui.engine.display import format_bytes, format_duration
 from flowyml_tui.engine.totals import format_rate
 from flowyml_tui.runner.protocol import WarmedUp
 
@@ -140,18 +140,14 @@ def status_segments(
             add(60, f"{sep}took {format_duration(model.finished.duration_seconds)}")
     if model.warnings:
         add(65, sep, (f"⚠ {len(model.warnings)}", status_style(app, "running")))
-    if model.warm is not None and model.warm.packages:
-        add(30, f"{sep}{warm_detail(model.warm)}")  # detail: the first part a narrow line drops
+    if model.warm is not None and model.warm.extra_bytes is not None:
+        add(45, f"{sep}{warm_detail(model.warm)}")  # before the file name goes, after the run
     return segments
 
 
 def warm_detail(warm: WarmedUp) -> str:
-    """How many libraries the spare worker had imported before the save, and their memory."""
-    libraries = [p for p in warm.packages if not p.startswith("_") and p != "flowyml_tui"]
-    text = f"warm {plural(len(libraries), 'library')}"
-    if warm.extra_bytes is not None:
-        text += f" +{format_bytes(max(0, warm.extra_bytes))}"
-    return text
+    """The memory the spare worker holds for the libraries it imported before the save."""
+    return f"warm +{format_bytes(max(0, warm.extra_bytes or 0))}"
 
 
 def _short(value: Any) -> str:
