@@ -6,8 +6,9 @@ worker warm (the default) and with `--no-warm` (the spare has only the engine im
 main did before), and the stdlib quickstart (`pipelines/quickstart.py`). Each round edits the
 first step's code (its output stays the same, so the other steps stay cached), writes the
 file (the first step of the scikit-learn copy sleeps 0.5 s, as reading a real data file would,
-so that its row is on screen long enough to read `running`), and polls `tmux capture-pane` until that row reads `running`; then waits for the run to
-end and for the next spare to finish warming up. A last pass saves a comment-only change and
+so that its row is on screen long enough to read `running`), and polls `tmux capture-pane`
+until that row reads `running`; then waits for the run to end and for the next spare to
+finish warming up. A last pass saves a comment-only change and
 times save -> every row cached (the run number moved on). Whole processes as users run them:
 bytecode written (PYTHONDONTWRITEBYTECODE unset), the user's own config, no daemon.
 
@@ -66,7 +67,8 @@ class Workbench:
         return self.folder / self.file
 
     def open(self) -> None:
-        command = " ".join(["env -u PYTHONDONTWRITEBYTECODE", cli(), self.file, *self.flags])
+        unset = "env -u PYTHONDONTWRITEBYTECODE -u COLUMNS -u LINES"  # as a user runs it
+        command = " ".join([unset, cli(), self.file, *self.flags])
         size = ("-x", "120", "-y", "36")
         tmux("new-session", "-d", "-s", self.label, *size, "-c", str(self.folder), command)
 
