@@ -14,7 +14,9 @@ bytecode written (PYTHONDONTWRITEBYTECODE unset), the user's own config, no daem
 
     python benchmarks/bench_save_in_terminal.py [--rounds 7]
 
-Prints medians and the spread; the resolution is one `capture-pane` (~3-5 ms here).
+Prints medians and the spread; the resolution is one `capture-pane` (~3-5 ms here). Beside
+them, as a gauge of the machine's load in the same minutes, `python -c pass` timed once a
+round (about 12 ms on this machine when it is quiet).
 """
 
 from __future__ import annotations
@@ -151,6 +153,7 @@ def main() -> None:
         sys.exit("bench_save_in_terminal: needs tmux")
     root = Path(tempfile.mkdtemp(prefix="flowyml-bench-terminal-"))
     benches = copy_pipelines(root)
+    gauge: list[float] = []
     try:
         for bench in benches:
             bench.open()
@@ -161,6 +164,7 @@ def main() -> None:
             for bench in benches:  # interleaved: all see the same machine load
                 bench.running.append(bench.edit_code())
                 bench.wait_for(bench.idle)
+            gauge.append(python_pass())
             time.sleep(SPARE_READY_SECONDS)
         for _ in range(max(3, rounds // 2)):
             for bench in benches[:2]:  # the quickstart's `report` is cache=False: never cached
@@ -170,10 +174,17 @@ def main() -> None:
         tmux("kill-server")
         shutil.rmtree(root, ignore_errors=True)
     print(f"{rounds} saves each, interleaved; ms: median (min-max)")
+    print(f"  {'python -c pass':<18} (load gauge)      {_figure(gauge)}")
     for bench in benches:
         print(f"  {bench.label:<18} save -> running     {_figure(bench.running)}")
         if bench.all_cached:
             print(f"  {'':<18} save -> all cached  {_figure(bench.all_cached)}")
+
+
+def python_pass() -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - started
 
 
 def _figure(seconds: list[float]) -> str:
