@@ -32,6 +32,10 @@ ACTIVITY_STYLE = {
 CONTEXT_CHARS = 28
 """The run context shown in the line, at most; `C` shows all of it."""
 
+WARM_SHOWN_FROM = 1 << 20
+"""The spare's extra memory is shown from 1 MB: below, it imported only what the engine uses
+(a stdlib pipeline), and the line keeps its room for the file name."""
+
 Segment = tuple[int, Text]
 """(priority, text): when the line is too wide, the lowest priority goes first."""
 
@@ -140,8 +144,9 @@ def status_segments(
             add(60, f"{sep}took {format_duration(model.finished.duration_seconds)}")
     if model.warnings:
         add(65, sep, (f"⚠ {len(model.warnings)}", status_style(app, "running")))
-    if model.warm is not None and model.warm.extra_bytes is not None:
-        add(45, f"{sep}{warm_detail(model.warm)}")  # before the file name goes, after the run
+    warm = model.warm
+    if warm is not None and (warm.extra_bytes or 0) >= WARM_SHOWN_FROM:
+        add(45, f"{sep}{warm_detail(warm)}")  # before the file name goes, after the run
     return segments
 
 
