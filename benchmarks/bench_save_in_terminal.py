@@ -7,14 +7,16 @@ main did before), and the stdlib quickstart (`pipelines/quickstart.py`). Each ro
 first step's code (its output stays the same, so the other steps stay cached), writes the
 file (the first step of the scikit-learn copy sleeps 0.5 s, as reading a real data file would,
 so that its row is on screen long enough to read `running`), and polls `tmux capture-pane`
-until that row reads `running`; then waits for the run to
-end and for the next spare to finish warming up. A last pass saves a comment-only change and
+until that row reads `running`; then waits for the run to end and for the next spare to
+finish warming up. A last pass saves a comment-only change and
 times save -> every row cached (the run number moved on). Whole processes as users run them:
 bytecode written (PYTHONDONTWRITEBYTECODE unset), the user's own config, no daemon.
 
     python benchmarks/bench_save_in_terminal.py [--rounds 7]
 
-Prints medians and the spread; the resolution is one `capture-pane` (~3-5 ms here).
+Prints medians and the spread; the resolution is one `capture-pane` (~3-5 ms here). Beside
+them, as a gauge of the machine's load in the same minutes, `python -c pass` timed once a
+round (about 12 ms on this machine when it is quiet).
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SOCKET = f"flowyml-bench-{os.getpid()}"
 EDIT = re.compile(r"^    _edit = \d+\n", re.M)
-SPARE_READY_SECONDS = 5.0
-"""After a run ends, the next spare imports pandas and scikit-learn: ~1.5 s here, idle."""
+SPARE_READY_SECONDS = 6.0
+"""After a run ends, the next spare imports pandas and scikit-learn: 1.5-5 s here, by load."""
 
 
 def tmux(*args: str) -> str:
@@ -67,7 +69,8 @@ class Workbench:
         return self.folder / self.file
 
     def open(self) -> None:
-        command = " ".join(["env -u PYTHONDONTWRITEBYTECODE", cli(), self.file, *self.flags])
+        unset = "env -u PYTHONDONTWRITEBYTECODE -u COLUMNS -u LINES"  # as a user runs it
+        command = " ".join([unset, cli(), self.file, *self.flags])
         size = ("-x", "120", "-y", "36")
         tmux("new-session", "-d", "-s", self.label, *size, "-c", str(self.folder), command)
 
@@ -150,6 +153,7 @@ def main() -> None:
         sys.exit("bench_save_in_terminal: needs tmux")
     root = Path(tempfile.mkdtemp(prefix="flowyml-bench-terminal-"))
     benches = copy_pipelines(root)
+    gauge: list[float] = []
     try:
         for bench in benches:
             bench.open()
@@ -160,6 +164,7 @@ def main() -> None:
             for bench in benches:  # interleaved: all see the same machine load
                 bench.running.append(bench.edit_code())
                 bench.wait_for(bench.idle)
+            gauge.append(python_pass())
             time.sleep(SPARE_READY_SECONDS)
         for _ in range(max(3, rounds // 2)):
             for bench in benches[:2]:  # the quickstart's `report` is cache=False: never cached
@@ -169,10 +174,17 @@ def main() -> None:
         tmux("kill-server")
         shutil.rmtree(root, ignore_errors=True)
     print(f"{rounds} saves each, interleaved; ms: median (min-max)")
+    print(f"  {'python -c pass':<18} (load gauge)      {_figure(gauge)}")
     for bench in benches:
         print(f"  {bench.label:<18} save -> running     {_figure(bench.running)}")
         if bench.all_cached:
             print(f"  {'':<18} save -> all cached  {_figure(bench.all_cached)}")
+
+
+def python_pass() -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - started
 
 
 def _figure(seconds: list[float]) -> str:

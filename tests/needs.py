@@ -22,3 +22,16 @@ def need(module: str) -> ModuleType:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI: {message}")
         pytest.skip(message, allow_module_level=True)
+
+
+def need_program(name: str) -> str:
+    """The path of program `name` (tmux, say); a skip without it, or a failure when CI=true."""
+    import shutil
+
+    found = shutil.which(name)
+    if found is None:
+        message = f"needs the {name} program on PATH"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI: {message}")
+        pytest.skip(message)
+    return found

@@ -63,6 +63,7 @@ def shadowed(packages: Iterable[str], roots: Iterable[str]) -> set[str]:
     """The top-level packages a file in the project folders would shadow: a run imports that
     file, so a spare must not hold the installed package under the same name."""
     folders = [str(r) for r in roots]
+    importlib.invalidate_caches()  # a folder's listing is cached by its mtime, which is coarse
     found: set[str] = set()
     for name in packages:
         spec = importlib.machinery.PathFinder.find_spec(name, folders)

@@ -953,6 +953,7 @@ def make_app(
     keymap_file: Path | None = None,
     context: Mapping[str, Any] | None = None,
     runner_args: Sequence[str] = (),
+    warm_imports: bool = True,
 ) -> FlowymlApp:
     """Build the app for these FILE_OR_DIR arguments; tests pass a temp cache dir and a clock."""
     from flowyml_tui.runner.watch import discover_pipeline_files
@@ -970,4 +971,5 @@ def make_app(
         keymap_file=keymap_file,
         context=context,
         runner_args=runner_args,
+        warm_imports=warm_imports,
     )

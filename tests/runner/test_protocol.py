@@ -9,9 +9,11 @@ from flowyml_tui.runner.protocol import (
     ChildExited,
     ChildOutput,
     LoadFailed,
+    ModulesImported,
     PipelinesFound,
     ProtocolError,
     RunCancelled,
+    WarmedUp,
     WorkerExiting,
     decode_message,
 )
@@ -24,6 +26,8 @@ RUNNER_MESSAGES = [
     ChildExited(-11, "SIGSEGV", "Fatal Python error", "killed by SIGSEGV", "/p/etl.py", 7, "boom"),
     RunCancelled("file changed"),
     WorkerExiting(3, "the pipeline called sys.exit(3)", "/p/etl.py", 7, "boom"),
+    ModulesImported(("pandas", "pandas.core", "sklearn.linear_model"), ("pandas", "sklearn")),
+    WarmedUp(("numpy", "pandas"), 812, 150_000_000, complete=False),
 ]
 
 

@@ -84,6 +84,35 @@ def test_a_burst_of_saves_is_one_change_set(pipe: Path):
     assert more == []
 
 
+def test_the_events_a_save_makes_after_the_one_reported_are_not_another_run(pipe: Path):
+    """An editor's save is a write, then a chmod, a touch or a rewrite of the same bytes a
+    little later: the first event is reported at once, and what follows is dropped while the
+    file reads the same, so the save is one run (and the spare worker is not spent on a
+    restart). A real change after them is reported."""
+
+    async def main() -> tuple[set[Path], list[set[Path]], set[Path]]:
+        watcher = Watcher([pipe])
+        try:
+            await watcher.ready(pipe)
+            pipe.write_text("import helpers\nVERSION = 2\n", encoding="utf-8")
+            first = await watcher.next()
+            await asyncio.sleep(0.05)  # later than the watcher's look: events of their own
+            os.chmod(pipe, 0o640)
+            pipe.write_text(pipe.read_text(encoding="utf-8"), encoding="utf-8")
+            os.utime(pipe)
+            more = await watcher.quiet()
+            pipe.write_text("import helpers\nVERSION = 3\n", encoding="utf-8")
+            return first, more, await watcher.next()
+        finally:
+            await watcher.close()
+
+    first, more, changed = asyncio.run(main())
+
+    assert first == {pipe.resolve()}
+    assert more == []
+    assert changed == {pipe.resolve()}
+
+
 def test_editing_a_local_module_the_pipeline_imports_is_a_change(tmp_path: Path, pipe: Path):
     helper = tmp_path / "helpers.py"
     helper.write_text("def f():\n    return 1\n", encoding="utf-8")

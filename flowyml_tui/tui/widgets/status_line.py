@@ -11,7 +11,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from flowyml_tui.engine.describe.display import format_bytes, format_duration, plural
+from flowyml_tui.engine.describe.display import format_bytes, format_duration
 from flowyml_tui.engine.history.totals import format_rate
 from flowyml_tui.runner.protocol import WarmedUp
 
@@ -31,6 +31,10 @@ ACTIVITY_STYLE = {
 
 CONTEXT_CHARS = 28
 """The run context shown in the line, at most; `C` shows all of it."""
+
+WARM_SHOWN_FROM = 1 << 20
+"""The spare's extra memory is shown from 1 MB: below, it imported only what the engine uses
+(a stdlib pipeline), and the line keeps its room for the file name."""
 
 Segment = tuple[int, Text]
 """(priority, text): when the line is too wide, the lowest priority goes first."""
@@ -140,18 +144,15 @@ def status_segments(
             add(60, f"{sep}took {format_duration(model.finished.duration_seconds)}")
     if model.warnings:
         add(65, sep, (f"⚠ {len(model.warnings)}", status_style(app, "running")))
-    if model.warm is not None and model.warm.packages:
-        add(30, f"{sep}{warm_detail(model.warm)}")  # detail: the first part a narrow line drops
+    warm = model.warm
+    if warm is not None and (warm.extra_bytes or 0) >= WARM_SHOWN_FROM:
+        add(45, f"{sep}{warm_detail(warm)}")  # before the file name goes, after the run
     return segments
 
 
 def warm_detail(warm: WarmedUp) -> str:
-    """How many libraries the spare worker had imported before the save, and their memory."""
-    libraries = [p for p in warm.packages if not p.startswith("_") and p != "flowyml_tui"]
-    text = f"warm {plural(len(libraries), 'library')}"
-    if warm.extra_bytes is not None:
-        text += f" +{format_bytes(max(0, warm.extra_bytes))}"
-    return text
+    """The memory the spare worker holds for the libraries it imported before the save."""
+    return f"warm +{format_bytes(max(0, warm.extra_bytes or 0))}"
 
 
 def _short(value: Any) -> str:
