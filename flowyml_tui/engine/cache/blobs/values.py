@@ -7,7 +7,6 @@ else to share one).
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,6 +30,8 @@ class BlobValues:
 
     def put(self, data: bytes, digest: str | None = None) -> str:
         """Upload (unless a blob of that digest is there already); returns the digest."""
+        import hashlib  # not at import: `settings` reads DEFAULT_THRESHOLD on every cached run
+
         return self.store.put_bytes(data, digest or hashlib.sha256(data).hexdigest())
 
     def get(self, digest: str, size: int) -> bytes:
