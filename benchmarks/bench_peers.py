@@ -53,6 +53,7 @@ class Subject:
         self._check(self.warm())
         self.colds = 0
         self.times: dict[str, list[float]] = {"cold": [], "cached": [], "fresh process": []}
+        self.over: set[str] = set()
 
     def _check(self, value: object) -> None:
         assert value == self.steps - 1, f"{self.name}: chain returned {value!r}"
@@ -71,15 +72,22 @@ class Subject:
         self.times["cached"].append(time.perf_counter() - started)
         self._check(value)
 
-    def fresh(self) -> None:
+    def fresh(self, limit: float) -> None:
+        """A new interpreter's cached run; one that takes over `limit` seconds is stopped
+        and counted as `limit` (the table then says "over")."""
         command = [sys.executable, str(HERE / "peer_chains.py"), str(self.path), str(self.warm_dir)]
         started = time.perf_counter()
-        out = subprocess.run(command, check=True, capture_output=True, text=True)
+        try:
+            out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=limit)
+        except subprocess.TimeoutExpired:
+            self.times["fresh process"].append(limit)
+            self.over.add("fresh process")
+            return
         self.times["fresh process"].append(time.perf_counter() - started)
         self._check(int(out.stdout.split()[1]))
 
 
-def measure(steps: int, repeat: int, fresh: int, work: Path) -> list[Subject]:
+def measure(steps: int, repeat: int, fresh: int, work: Path, limit: float) -> list[Subject]:
     subjects = [Subject(name, steps, work) for name in available()]
     for round_ in range(repeat):
         turn = subjects[round_ % len(subjects) :] + subjects[: round_ % len(subjects)]
@@ -89,7 +97,7 @@ def measure(steps: int, repeat: int, fresh: int, work: Path) -> list[Subject]:
             subject.cold()
         if round_ < fresh:
             for subject in turn:
-                subject.fresh()
+                subject.fresh(limit)
     return subjects
 
 
@@ -112,7 +120,8 @@ def table(results: dict[int, list[Subject]]) -> str:
             cells = [f"{ours * 1e3:.2f} ms"]
             for peer in subjects[1:]:
                 theirs = statistics.median(peer.times[figure])
-                cells.append(f"{theirs * 1e3:.2f} ms ({theirs / ours:.1f}x)")
+                over = "over " if figure in peer.over else ""
+                cells.append(f"{over}{theirs * 1e3:.2f} ms ({over}{theirs / ours:.1f}x)")
             rows.append(f"| {steps} | {figure} | " + " | ".join(cells) + " |")
             noise += [spread(s.times[figure]) for s in subjects]
     rows.append("")
@@ -128,6 +137,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--fresh", type=int, default=3, help="fresh-process rounds")
+    parser.add_argument("--limit", type=float, default=60.0, help="seconds a fresh run may take")
     args = parser.parse_args()
     missing = [n for n, pkg in peer_chains.PEER_PACKAGES.items() if n not in available()]
     if missing:
@@ -135,7 +145,7 @@ def main() -> int:
     results: dict[int, list[Subject]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for steps in args.steps:
-            results[steps] = measure(steps, args.repeat, args.fresh, Path(tmp))
+            results[steps] = measure(steps, args.repeat, args.fresh, Path(tmp), args.limit)
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; {args.repeat} rounds")
     print(table(results))
     per_step = {

@@ -7,8 +7,10 @@ mode: a directory the store did not create is used as it is or refused, never ch
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import time
 from pathlib import Path
 
 from ..errors import CacheError
@@ -106,10 +108,37 @@ def ensure_private_dir(path: Path, what: str = "cache dir") -> bool:
     return created
 
 
+_passed: dict[str, tuple[int, int, int, int, int]] = {}
+"""Cache dir -> (device, inode, mode, owner, mtime_ns) when it last passed `ensure_cache_dir`."""
+
+
 def ensure_cache_dir(path: Path) -> None:
-    """The cache dir itself: private (created 0700 if missing) and not a project root."""
+    """The cache dir itself: private (created 0700 if missing) and not a project root.
+
+    Asked at least twice a run. A dir whose one `lstat` matches what it was when it last
+    passed is the same dir with the same owner and mode, and with the same entries (adding
+    a project marker changes its mtime), so it passes again. The match is kept only when
+    the dir had not changed in the second before that pass: a change within one tick of the
+    file system's clock could leave its mtime as it was (git's racy-stat rule).
+    """
+    name = str(path)
+    known = _passed.get(name)
+    if known is not None:
+        with contextlib.suppress(OSError):
+            if _signature(os.lstat(path)) == known:
+                return
+    _passed.pop(name, None)
     if not ensure_private_dir(path):
         refuse_project_root(path)
+    checked = time.time_ns()
+    with contextlib.suppress(OSError):
+        info = os.lstat(path)
+        if info.st_mtime_ns < checked - 1_000_000_000:
+            _passed[name] = _signature(info)
+
+
+def _signature(info: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (info.st_dev, info.st_ino, info.st_mode, info.st_uid, info.st_mtime_ns)
 
 
 def ensure_private_file(path: Path, what: str) -> None:
