@@ -58,7 +58,15 @@ def pipeline_file(folder: Path, cache: str) -> Path:
 
 
 def step_record(folder: Path, name: str) -> dict:
-    return next(s for s in load_run(folder / "cache")["steps"] if s["name"] == name)
+    """The step's record, with this run's `cache_cost` and `cache_flag` for it (the record
+    keeps them per run, for the steps that have one)."""
+    record = load_run(folder / "cache")
+    step = next(s for s in record["steps"] if s["name"] == name)
+    return {
+        **step,
+        "cache_cost": record["cache_costs"].get(name),
+        "cache_flag": record["cache_flags"].get(name),
+    }
 
 
 def test_a_step_whose_hit_costs_more_than_recomputing_it_is_flagged(tmp_path: Path) -> None:
