@@ -142,4 +142,6 @@ def test_history_is_rewritten_only_when_a_figure_moved_by_more_than_a_quarter() 
     assert merged(old, {"compute_s": 1.2, "load_s": 0.09}) is None
     assert merged(old, {"compute_s": 1.3}) == {"compute_s": 1.3, "load_s": 0.1}
     assert merged(None, {"store_s": 0.5}) == {"store_s": 0.5}
+    assert merged(old, {"compute_s": 0.7}) == {"compute_s": 0.7, "load_s": 0.1}  # shrank
     assert merged({"check_s": 3e-5}, {"check_s": 6e-5}) is None  # jitter under 0.1 ms
+    assert merged({"check_s": 3e-3}, {"check_s": 1e-3}, change=1.0) is not None  # a third
