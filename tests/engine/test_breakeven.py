@@ -28,8 +28,8 @@ from pathlib import Path
 from flowyml_tui import Pipeline, step
 
 @step(outputs=["tokens"], cache=CACHE)
-def tokenize(pause: float = 0.0):
-    time.sleep(pause)
+def tokenize(pause: float = 0.0, variant: int = 0):
+    time.sleep(pause)  # `variant` only changes the key
     return bytes(30_000_000)
 
 @step(inputs=["tokens"], outputs=["count"], cache=False)
@@ -103,8 +103,8 @@ def test_auto_stops_storing_a_step_that_does_not_pay_and_starts_again_when_it_gr
     path = pipeline_file(tmp_path, "auto")
     pipeline = load_pipelines(path)["breakeven"]
 
-    def run(pause: float) -> dict:
-        pipeline.run(context={"pause": pause})
+    def run(pause: float, variant: int = 0) -> dict:
+        pipeline.run(context={"pause": pause, "variant": variant})
         return step_record(tmp_path, "tokenize")
 
     first = run(0.0)
@@ -112,12 +112,12 @@ def test_auto_stops_storing_a_step_that_does_not_pay_and_starts_again_when_it_gr
     assert first["reason"].endswith("; auto: stored (a hit's cost is not measured yet)")
     assert run(0.0)["status"] == "cached"  # and `count` loads it: a hit's cost is measured
 
-    cheap = run(0.001)  # another key: it runs, in far less time than a hit takes
+    cheap = run(0.0, variant=1)  # another key: it runs in microseconds, a hit takes ms
     assert cheap["status"] == "executed"
     assert "; auto: not stored, a hit (" in cheap["reason"], cheap["reason"]
     assert ") costs more than recomputing (" in cheap["reason"]
     assert cheap["cache_cost"] is None  # nothing was written
-    assert run(0.001)["status"] == "executed"  # so the same run again executes again
+    assert run(0.0, variant=1)["status"] == "executed"  # so the same run executes again
 
     slow = run(1.5)  # now recomputing costs more than a hit: stored again
     assert slow["status"] == "executed"
