@@ -108,6 +108,7 @@ class Pipeline(FlowymlMethods):
         """Told every event of every run, beside the caller's `on_event` (flowyml's hooks)."""
         self._store: CacheStore | None = None
         self._graph: tuple[tuple[Any, ...], Graph] | None = None
+        self._run_rates: tuple[tuple[Any, ...], RunRates] | None = None
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r}, steps={[s.name for s in self.steps]})"
@@ -247,13 +248,22 @@ class Pipeline(FlowymlMethods):
         except RateError as exc:
             warnings.warn(f"{exc}; this run's savings use no rate from it", stacklevel=3)
             config = NO_RATES
-        return run_rates(
-            self.steps,
+        asked = (
+            tuple(self.steps),
             config,
-            pipeline_rate=self.rate.cost_per_hour if self.rate is not None else None,
-            pipeline_currency=self.currency,
-            runner=runner_kind(runner),
+            self.rate.cost_per_hour if self.rate is not None else None,
+            self.currency,
+            runner_kind(runner),
         )
+        # Worked out once per set of steps and settings: a 1000-step pipeline's steps would
+        # otherwise be looked at one by one on every run, fully cached ones included.
+        if self._run_rates is None or self._run_rates[0] != asked:
+            steps, _, rate, currency, kind = asked
+            found = run_rates(
+                steps, config, pipeline_rate=rate, pipeline_currency=currency, runner=kind
+            )
+            self._run_rates = (asked, found)
+        return self._run_rates[1]
 
     def plan(self, context: Mapping[str, Any] | None = None, **params: Any) -> list[StepPlan]:
         """What `run` would do with each step and why, without running anything."""

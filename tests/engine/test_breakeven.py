@@ -28,8 +28,8 @@ from pathlib import Path
 from flowyml_tui import Pipeline, step
 
 @step(outputs=["tokens"], cache=CACHE)
-def tokenize(pause: float = 0.0):
-    time.sleep(pause)
+def tokenize(pause: float = 0.0, variant: int = 0):
+    time.sleep(pause)  # `variant` only changes the key
     return bytes(30_000_000)
 
 @step(inputs=["tokens"], outputs=["count"], cache=False)
@@ -58,7 +58,15 @@ def pipeline_file(folder: Path, cache: str) -> Path:
 
 
 def step_record(folder: Path, name: str) -> dict:
-    return next(s for s in load_run(folder / "cache")["steps"] if s["name"] == name)
+    """The step's record, with this run's `cache_cost` and `cache_flag` for it (the record
+    keeps them per run, for the steps that have one)."""
+    record = load_run(folder / "cache")
+    step = next(s for s in record["steps"] if s["name"] == name)
+    return {
+        **step,
+        "cache_cost": record["cache_costs"].get(name),
+        "cache_flag": record["cache_flags"].get(name),
+    }
 
 
 def test_a_step_whose_hit_costs_more_than_recomputing_it_is_flagged(tmp_path: Path) -> None:
@@ -95,8 +103,8 @@ def test_auto_stops_storing_a_step_that_does_not_pay_and_starts_again_when_it_gr
     path = pipeline_file(tmp_path, "auto")
     pipeline = load_pipelines(path)["breakeven"]
 
-    def run(pause: float) -> dict:
-        pipeline.run(context={"pause": pause})
+    def run(pause: float, variant: int = 0) -> dict:
+        pipeline.run(context={"pause": pause, "variant": variant})
         return step_record(tmp_path, "tokenize")
 
     first = run(0.0)
@@ -104,12 +112,12 @@ def test_auto_stops_storing_a_step_that_does_not_pay_and_starts_again_when_it_gr
     assert first["reason"].endswith("; auto: stored (a hit's cost is not measured yet)")
     assert run(0.0)["status"] == "cached"  # and `count` loads it: a hit's cost is measured
 
-    cheap = run(0.001)  # another key: it runs, in far less time than a hit takes
+    cheap = run(0.0, variant=1)  # another key: it runs in microseconds, a hit takes ms
     assert cheap["status"] == "executed"
     assert "; auto: not stored, a hit (" in cheap["reason"], cheap["reason"]
     assert ") costs more than recomputing (" in cheap["reason"]
     assert cheap["cache_cost"] is None  # nothing was written
-    assert run(0.001)["status"] == "executed"  # so the same run again executes again
+    assert run(0.0, variant=1)["status"] == "executed"  # so the same run executes again
 
     slow = run(1.5)  # now recomputing costs more than a hit: stored again
     assert slow["status"] == "executed"
@@ -134,4 +142,6 @@ def test_history_is_rewritten_only_when_a_figure_moved_by_more_than_a_quarter() 
     assert merged(old, {"compute_s": 1.2, "load_s": 0.09}) is None
     assert merged(old, {"compute_s": 1.3}) == {"compute_s": 1.3, "load_s": 0.1}
     assert merged(None, {"store_s": 0.5}) == {"store_s": 0.5}
+    assert merged(old, {"compute_s": 0.7}) == {"compute_s": 0.7, "load_s": 0.1}  # shrank
     assert merged({"check_s": 3e-5}, {"check_s": 6e-5}) is None  # jitter under 0.1 ms
+    assert merged({"check_s": 3e-3}, {"check_s": 1e-3}, change=1.0) is not None  # a third

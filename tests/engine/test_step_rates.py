@@ -33,7 +33,10 @@ def pipeline_of(tmp_path: Path, *steps, **options) -> Pipeline:
 
 
 def record_step(tmp_path: Path, name: str) -> dict:
-    return next(s for s in load_run(tmp_path / "cache")["steps"] if s["name"] == name)
+    """The step's record, with the rate it was priced at (the run's, unless it has its own)."""
+    record = load_run(tmp_path / "cache")
+    step = next(s for s in record["steps"] if s["name"] == name)
+    return {**step, "cost_per_hour": record["step_rates"].get(name, record["cost_per_hour"])}
 
 
 @step(outputs=["slow_out"], cost_per_hour=3600)  # one unit of money a second

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from flowyml_tui.tui.screens.savings import SavingsScreen
 from flowyml_tui.tui.widgets.step_table import FLAG_MARK, StepTable
 
 from .helpers import drive, wait_for_run, wait_until, widget_text
@@ -66,6 +67,16 @@ def test_a_hit_that_costs_more_than_recomputing_is_flagged_in_the_why_column(
             pilot,
             lambda: "Not worth caching: caching `tokenize` costs" in detail_text(app),
             what="the flag in the step's detail",
+        )
+
+        await pilot.press("dollar_sign")  # the Savings view lists it under its chart
+        await wait_until(pilot, lambda: isinstance(app.screen, SavingsScreen), what="$")
+        await wait_until(
+            pilot,
+            lambda: (
+                "⚠ caching `tokenize` costs" in widget_text(app.screen.query_one("#savings-chart"))
+            ),
+            what="the flag in the Savings view",
         )
 
     drive(app, scenario, size=(200, 36))

@@ -28,6 +28,10 @@ CHANGE = 0.25
 """A figure is rewritten only when it moved by more than this fraction, and by more than
 `STEADY` seconds: a run that measured what the last one did writes nothing."""
 
+CHECK_CHANGE = 1.0
+"""The check time alone is rewritten only when it doubled or halved: it is microseconds a
+step, its mean moves from run to run, and a fully cached run should write nothing."""
+
 STEADY = 0.0001
 """Jitter below a tenth of a millisecond never rewrites a figure (a flag needs a millisecond)."""
 
@@ -94,16 +98,26 @@ def verdict(step: str, figures: Mapping[str, float] | None, check_s: float) -> V
     )
 
 
-def merged(old: Mapping[str, float] | None, measured: Mapping[str, float]) -> Figures | None:
-    """`old` with this run's measurements, or None when none moved by more than `CHANGE`."""
+def merged(
+    old: Mapping[str, float] | None, measured: Mapping[str, float], change: float = CHANGE
+) -> Figures | None:
+    """`old` with this run's measurements, or None when none moved (`_moved`)."""
     new = dict(old or {})
     changed = False
     for name, value in measured.items():
         before = new.get(name)
-        if before is None or abs(value - before) > max(CHANGE * abs(before), STEADY):
+        if before is None or _moved(before, value, change):
             new[name] = value
             changed = True
     return new if changed else None
+
+
+def _moved(before: float, value: float, change: float) -> bool:
+    """Grown by more than `change` (a fraction) or shrunk by as much (x 1/(1 + change)),
+    and by more than `STEADY` either way."""
+    if abs(value - before) <= STEADY:
+        return False
+    return value > before * (1 + change) or value * (1 + change) < before
 
 
 def seconds(value: float) -> str:

@@ -75,9 +75,6 @@ class _Step(msgspec.Struct, kw_only=True):
     calls: list[_Call] = []
     reads: list[Read] = []
     savings: _Savings = msgspec.field(default_factory=_Savings)
-    cost_per_hour: float | None = None
-    cache_cost: _CacheCost | None = None
-    cache_flag: str | None = None
 
 
 class _Totals(msgspec.Struct, kw_only=True):
@@ -116,7 +113,10 @@ class _Record(msgspec.Struct, kw_only=True):
     savings: _Savings = msgspec.field(default_factory=_Savings)
     cost_per_hour: float | None = None
     currency: str | None = None
+    step_rates: dict[str, float] = {}
     cache_check_s: float = 0.0
+    cache_costs: dict[str, _CacheCost] = {}
+    cache_flags: dict[str, str] = {}
 
 
 def checked_record(data: dict[str, Any]) -> dict[str, Any]:

@@ -194,12 +194,6 @@ class StepRecord(msgspec.Struct, frozen=True, gc=False):
     """The files, folders and databases its result depends on, with their digests."""
     savings: Savings = NOTHING
     """What the caches saved and what it spent (`savings.py`): the ledger's line (issue 28)."""
-    cost_per_hour: float | None = None
-    """The rate this step was priced at (`rates.py`); None: no rate."""
-    cache_cost: CacheCost | None = None
-    """What loading or storing its cached values took this run (`breakeven.py`)."""
-    cache_flag: str | None = None
-    """Why its cache costs more than recomputing it (measured history); None: it pays."""
 
 
 class RunTotals(msgspec.Struct, frozen=True, gc=False):
@@ -246,8 +240,15 @@ class RunRecord(msgspec.Struct, frozen=True, gc=False):
     cost_per_hour: float | None = None
     """The rate the money was reckoned at; None: no rate, money from `cost_fn`s only."""
     currency: str | None = None
+    step_rates: dict[str, float] = {}
+    """The steps priced at another rate than the run's (`rates.py`): step -> cost per hour."""
     cache_check_s: float = 0.0
     """What asking the cache took a step this run (the mean over its hits)."""
+    cache_costs: dict[str, CacheCost] = {}
+    """Steps whose cached values were loaded or stored this run, and what that took. Kept
+    per run, not per step record: a fully cached run encodes nothing more per step."""
+    cache_flags: dict[str, str] = {}
+    """Steps whose cache costs more than recomputing them (measured history): why."""
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -440,25 +441,20 @@ class RunRecorder:
         steps: list[StepRecord] = []
         cursor = run_start
         finished_steps = state.finished
+        run_rate, step_rates = self.rate, self.step_rates
         # Steps that only finished (every hit): no start, output or warning to merge in.
         busy = state.step_started.keys() | state.logs.keys() | step_warnings.keys()
         for name in order:
             info, done = infos.get(name), finished_steps.get(name)
             if done is None or info is None or done.warnings or name in busy:
-                rate = self.step_rates.get(name, self.rate)
+                rate = step_rates.get(name, run_rate) if step_rates else run_rate
                 step = _step_record(state, name, info, run_start, cursor, step_warnings, rate)
                 if step.started_at is not None:
                     cursor = max(cursor, step.started_at + step.duration_seconds)
             else:  # placed where the run had got to
-                rate = self.step_rates.get(name, self.rate)
+                rate = step_rates.get(name, run_rate) if step_rates else run_rate
                 step = _finished_record(info, done, cursor, cursor - run_start, rate=rate)
                 cursor += done.duration_seconds
-            if name in finished.cache_costs or name in finished.cache_flags:
-                step = msgspec.structs.replace(
-                    step,
-                    cache_cost=finished.cache_costs.get(name),
-                    cache_flag=finished.cache_flags.get(name),
-                )
             steps.append(step)
         return RunRecord(
             schema_version=SCHEMA_VERSION,
@@ -480,7 +476,10 @@ class RunRecorder:
             savings=total(step.savings for step in steps),
             cost_per_hour=self.rate.cost_per_hour if self.rate else None,
             currency=self._currency(),
+            step_rates={name: rate.cost_per_hour for name, rate in step_rates.items()},
             cache_check_s=finished.cache_check_s,
+            cache_costs=finished.cache_costs,
+            cache_flags=finished.cache_flags,
         )
 
     def _currency(self) -> str | None:
@@ -541,7 +540,7 @@ def _finished_record(
         done.reason_kind, done.cached, done.duration_seconds, done.saved_seconds, done.cache,
         done.key, done.code_hash, done.changed, done.diff, done.error, done.input_fingerprints,
         done.output_fingerprints, done.output_sizes, done.output_previews, done.tier, done.calls,
-        done.reads, step_savings(done, rate), rate.cost_per_hour if rate else None,
+        done.reads, step_savings(done, rate),
     )  # fmt: skip
 
 

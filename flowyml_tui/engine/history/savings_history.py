@@ -91,10 +91,11 @@ def history(records: Iterable[Mapping[str, Any]]) -> History:
     currencies: list[str] = []
     for record in ordered:
         pipeline = str(record.get("pipeline") or "")
+        run_flags = record.get("cache_flags") or {}
         for step in record.get("steps") or []:
             key = (pipeline, str(step["name"]))
             per_step[key] = per_step.get(key, NOTHING) + savings_of(step.get("savings"))
-            flags[key] = step.get("cache_flag")  # the newest run's word stands
+            flags[key] = run_flags.get(step["name"])  # the newest run's word stands
         run_total = savings_of(record.get("savings"))
         per_run.append((str(record["run_id"]), float(record.get("finished_at") or 0.0), run_total))
         if record.get("currency"):

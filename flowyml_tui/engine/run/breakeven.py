@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from ..cache import Store
 from ..cache.tables import CacheVerdicts
-from ..history.breakeven import CacheCost, Figures, merged, seconds, verdict
+from ..history.breakeven import CHANGE, CHECK_CHANGE, CacheCost, Figures, merged, seconds, verdict
 from ..result import StepResult
 from ..step import Step
 
@@ -110,8 +110,8 @@ class CostMeter:
             return {}
         try:
             verdicts = self.verdicts()
-            check_s = self._moved_check(verdicts)
             steps = self._moved_steps() if self._measured() else {}
+            check_s = self._moved_check(verdicts, CHANGE if steps else CHECK_CHANGE)
             if check_s is None and not steps:
                 return dict(verdicts.flags)
             check = check_s if check_s is not None else verdicts.check_s or 0.0
@@ -153,12 +153,13 @@ class CostMeter:
     def _measured(self) -> bool:
         return bool(self._computes or self._loads or self._stores)
 
-    def _moved_check(self, verdicts: CacheVerdicts) -> float | None:
-        """This run's check time if it moved from the last one kept, else None."""
+    def _moved_check(self, verdicts: CacheVerdicts, change: float) -> float | None:
+        """This run's check time if it moved by more than `change` from the one kept (a
+        run that writes step figures anyway takes the usual bar), else None."""
         if not self._checks[0]:
             return None
         old = {} if verdicts.check_s is None else {"check_s": verdicts.check_s}
-        moved = merged(old, {"check_s": self._run_check_s()})
+        moved = merged(old, {"check_s": self._run_check_s()}, change)
         return moved["check_s"] if moved is not None else None
 
     def _moved_steps(self) -> dict[str, Figures]:

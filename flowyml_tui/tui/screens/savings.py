@@ -100,7 +100,12 @@ class SavingsScreen(ModalScreen[None]):
         recent = numbered[-RECENT_RUNS:]
         what = "money" if ledger.priced else "time (no rate set)"
         heading = Text(f"Saved per run, newest last, in {what}\n", style="bold")
-        chart.update(heading + savings_bars(recent, ledger.priced, ledger.currency))
+        shown = heading + savings_bars(recent, ledger.priced, ledger.currency)
+        flagged = [line.cache_flag for line in ledger.steps if line.cache_flag]
+        if flagged:  # measured: these steps' caches cost more than recomputing them
+            shown += Text("\n\nCaches that cost more than recomputing:\n", style="bold")
+            shown += Text("\n".join(f"⚠ {flag}" for flag in flagged))
+        chart.update(shown)
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
