@@ -10,8 +10,6 @@ here, in the driver, and never reach the runner.
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -20,33 +18,28 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..cache import CorruptEntry, Store
-from ..call.log_files import OutputTail
-from ..call.scope import calls_dir
 from ..define.graph import Graph
 from ..errors import FlowymlError
 from ..events import (
-    CallStats,
     Event,
     ReasonKind,
     StepFinished,
-    StepLog,
-    StepStarted,
     StepStatus,
 )
-from ..reads.snapshot import ReadSnapshot
 from ..result import Outputs, ResultsAfterRun, RunResult, StepResult, StepResults
 from ..step import CachePolicy, Step
 from . import decide
 from .breakeven import CostMeter
+from .completing import Completer
 from .decide import Clock, Decision, WorkspaceSnapshot
-from .held import HeldOutputs, HoldSpec, split_outputs
-from .inputs import HELD, RunValues
+from .inputs import RunValues
 from .keying import Keying
 from .ledger import RunLedger
 from .planning import StepPlan, plan_steps
-from .runner import InlineRunner, StepRunner, StepTask, user_traceback
+from .runner import InlineRunner, StepRunner, user_traceback
 from .scheduler import Scheduler
 from .storing import EntryWriter
+from .submitting import InFlight, Submitter
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -60,19 +53,6 @@ _MAX_REDECISIONS = 20
 _OFF, _KEYED, _INPUT_ONLY = CachePolicy.DISABLED, CachePolicy.KEY_FN, CachePolicy.INPUT_HASH
 _CACHED, _EXECUTED, _FAILED = StepStatus.CACHED, StepStatus.EXECUTED, StepStatus.FAILED
 _REASON_CACHED = ReasonKind.CACHED
-
-
-class _InFlight(msgspec.Struct):
-    """A step submitted to the runner and not yet completed (`Executor._submit`)."""
-
-    step: Step
-    decision: Decision
-    result: StepResult
-    started: float
-    future: Future[StepOutcome] | None = None
-    kwargs: dict[str, Any] | None = None
-    error: BaseException | None = None
-    """Set when the step failed before it could be submitted (its arguments)."""
 
 
 def new_run_id() -> str:
@@ -112,7 +92,6 @@ class Executor:
         self.scheduler = Scheduler(graph)
         self._own_runner = runner is None
         self._runner: StepRunner = InlineRunner() if runner is None else runner
-        self._holds = self._runner.holds_values
         self._clock = clock
         self._went_on: set[str] = set()
         """Steps whose `condition=` said go (asked once, though the runner may hold them)."""
@@ -121,9 +100,6 @@ class Executor:
         self._epoch = 0
         """Bumped whenever a producer is re-run mid-run (a value that failed to load)."""
         self._running = False
-        self._driver = threading.get_ident()
-        self._log_queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        """Log lines from other threads, turned into events on the driver thread."""
         if store is not None:
             store.refresh()
         self._workspace = (
@@ -195,6 +171,26 @@ class Executor:
         self._values, self._output_entry = self.inputs.values, self.inputs.output_entry
         self._held = self.inputs.held
         self._invalidated = self._workspace.invalidated
+        self._submitter = Submitter(  # a step that executes, handed to the runner
+            run_id=self.run_id,
+            graph=graph,
+            keys=self.keys,
+            inputs=self.inputs,
+            runner=self._runner,
+            store_path=store.path if store is not None else None,
+            events=self.events,
+            emit=self._emit,
+            sink=on_event,
+        )
+        self._completer = Completer(  # its outcome made into its result and entry
+            inputs=self.inputs,
+            writer=self._writer,
+            used=self._used,
+            warn=self._warn,
+            finish=self._finish,
+            fail=self._fail,
+            drain_logs=self._submitter.drain_logs,
+        )
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -250,7 +246,7 @@ class Executor:
         scheduler = self.scheduler
         scheduler.start(done=self._results)
         ready = deque(scheduler.take())
-        flying: dict[Future[StepOutcome], _InFlight] = {}
+        flying: dict[Future[StepOutcome], InFlight] = {}
         waiting: set[str] = set()
         """Steps found to execute while the runner was full: not asked again until a slot
         frees (asking every held step after each completion was quadratic in a fan-out)."""
@@ -275,7 +271,7 @@ class Executor:
                         scheduler.finish(step.name)
                         ready.extend(scheduler.take())
                     elif began.future is None:  # failed before it could be submitted
-                        self._results[step.name] = self._complete(began)
+                        self._results[step.name] = self._completer.complete(began)
                         scheduler.finish(step.name)
                         ready.extend(scheduler.take())
                     else:
@@ -286,10 +282,10 @@ class Executor:
                 done: set[Future[StepOutcome]] = set()
                 while not done:
                     done, _ = wait(flying, timeout=0.05, return_when=FIRST_COMPLETED)
-                    self._drain_logs()
+                    self._submitter.drain_logs()
                 for future in [f for f in flying if f in done]:  # in submission order
                     began = flying.pop(future)
-                    self._results[began.step.name] = self._complete(began)
+                    self._results[began.step.name] = self._completer.complete(began)
                     scheduler.finish(began.step.name)
                     ready.extend(scheduler.take())
         finally:
@@ -366,11 +362,11 @@ class Executor:
         if isinstance(began, StepResult):
             return began
         assert began is not None
-        return self._complete(began)
+        return self._completer.complete(began)
 
     def _begin_step(
         self, step: Step, *, may_submit: bool = True, try_hit: bool = True
-    ) -> StepResult | _InFlight | None:
+    ) -> StepResult | InFlight | None:
         """A step decided here (hit, pinned, skipped, failed to decide) as its result; one
         that executes as submitted; None if it executes and `may_submit` is false.
         `try_hit=False`: `_cached_hit` already said no, go straight to the full decision."""
@@ -411,14 +407,14 @@ class Executor:
             result.status = StepStatus.PINNED if decision.action == "pinned" else StepStatus.CACHED
             result.cached = True
             result.key = entry.key
-            result.code_hash = self._shown_code_hash(step, entry.code_hash) or result.code_hash
+            result.code_hash = self.keys.shown_code_hash(step, entry.code_hash) or result.code_hash
             result.saved_seconds = entry.duration
             self.inputs.remember_entry(step, entry)
             result.output_fingerprints = dict(zip(step.outputs, entry.output_fps, strict=False))
             self._used[step.name] = entry.key
             self._finish(step, result, entry=entry)
             return result
-        return self._submit(step, decision, result)
+        return self._submitter.submit(step, decision, result)
 
     def _check_condition(self, step: Step) -> StepResult | None:
         """flowyml's `condition=`: None to go on, else the step's skipped or failed result."""
@@ -502,7 +498,7 @@ class Executor:
         code_hash = (
             entry.code_hash or None
             if policy is not _INPUT_ONLY
-            else self._shown_code_hash(step, entry.code_hash)
+            else self.keys.shown_code_hash(step, entry.code_hash)
         )
         inputs = step.inputs
         if len(inputs) == 1:
@@ -565,193 +561,7 @@ class Executor:
 
     def _execute(self, step: Step, decision: Decision, result: StepResult) -> None:
         """Run one step to the end: submit it and wait for it (a re-run mid-decision)."""
-        self._complete(self._submit(step, decision, result))
-
-    def _submit(self, step: Step, decision: Decision, result: StepResult) -> _InFlight:
-        """Report the step started and hand its call to the runner; inputs are loaded here."""
-        self._emit(
-            StepStarted(
-                run_id=self.run_id,
-                step=step.name,
-                started_at=time.time(),
-                reason=decision.reason,
-                reason_kind=decision.kind.value,
-            )
-        )
-        result.status = StepStatus.RUNNING
-        result.reason, result.reason_kind = decision.reason, decision.kind
-        result.changed, result.diff = decision.changed, decision.diff
-        if decision.recipe is not None:
-            result.code_hash = self._shown_code_hash(step, decision.recipe.code_hash)
-
-        tail = OutputTail(step.name, result.logs, self.events)  # the log file has it all
-
-        def log_event(stream: str, text: str) -> None:
-            event = StepLog(run_id=self.run_id, step=step.name, stream=stream, text=text)
-            tail.add(stream, text, event)
-            if self._sink is not None:
-                self._sink(event)
-
-        def on_log(stream: str, text: str) -> None:
-            if threading.get_ident() == self._driver:
-                log_event(stream, text)
-            else:  # a runner's thread: the driver turns it into an event
-                self._log_queue.put(lambda: log_event(stream, text))
-
-        began = _InFlight(step, decision, result, time.perf_counter())
-        try:
-            began.kwargs = self.inputs.arguments(step)
-            self.inputs.keep_originals(step)
-            task = StepTask(
-                step.name,
-                step.func,
-                began.kwargs,
-                retry=step.retry,
-                timeout=step.timeout,
-                run_id=self.run_id,
-                calls_dir=str(calls_dir(self.store.path)) if self.store is not None else None,
-                hold=self._hold_spec(step, decision) if self._holds else None,
-                reads=self.keys.read_spec(step) if decision.recipe is not None else None,
-            )
-            began.future = self._runner.submit(task, on_log)
-        except Exception as exc:
-            began.error = exc
-        return began
-
-    def _hold_spec(self, step: Step, decision: Decision) -> HoldSpec:
-        """What a worker that keeps the outputs must send back: the blobs only when an entry
-        will be written, and the fingerprints of the upstream inputs it may change in place."""
-        fps = self._output_fps
-        return HoldSpec(
-            outputs=tuple(step.outputs),
-            want_blobs=decision.recipe is not None and self.store is not None,
-            input_fps={
-                param: fps[name]
-                for name, param in step.bindings
-                if name in self.graph.producers and not fps[name].startswith("unhashable-")
-            },
-        )
-
-    def _drain_logs(self) -> None:
-        """Emit the log lines runner threads queued, in the order they came."""
-        log_queue = self._log_queue
-        while True:
-            try:
-                emit = log_queue.get_nowait()
-            except queue.Empty:
-                return
-            emit()
-
-    def _complete(self, began: _InFlight) -> StepResult:
-        """Take the step's outcome (waiting for it if need be): store and report it."""
-        step, decision, result, kwargs = began.step, began.decision, began.result, began.kwargs
-        error, error_traceback = began.error, None
-        reads: ReadSnapshot | None = None
-        if began.future is not None:
-            try:
-                outcome = began.future.result()
-                result.retries = outcome.retries
-                result.calls = tuple(CallStats(*c) for c in outcome.calls)
-                reads = outcome.reads
-                if outcome.error is None and outcome.held is not None:
-                    self._drain_logs()
-                    return self._complete_held(began, outcome.held, reads)
-                if outcome.error is None:
-                    values = self._split_outputs(step, outcome.value)
-                else:  # the step raised: its traceback was formatted where it ran
-                    error, error_traceback = outcome.error, outcome.traceback
-            except Exception as exc:
-                error = exc
-        self._drain_logs()  # its lines came before the future resolved
-        if error is not None:
-            result.duration_seconds = time.perf_counter() - began.started
-            self._fail(result, error, prefix="failed: ", formatted=error_traceback)
-            if step.retry:
-                result.reason += f" (after {result.retries + 1} attempts)"
-            if kwargs is not None:
-                self.inputs.check_mutations(step, kwargs, result)
-            self._finish(step, result)
-            return result
-        assert kwargs is not None
-        self._executed(began)
-        self.inputs.check_mutations(step, kwargs, result)
-        fps = [
-            self.inputs.fingerprint_output(step, name, value, result)
-            for name, value in zip(step.outputs, values, strict=True)
-        ]
-        for name, value in zip(step.outputs, values, strict=True):
-            self._values[name] = value
-        self.inputs.produced(step, fps, result)
-        entry = None
-        if decision.recipe is not None and self._writer is not None:
-            entry = self._writer.from_values(step, decision.recipe, values, fps, result, reads)
-            if entry is not None:
-                self._used[step.name] = entry.key
-        self.inputs.stored_in(step, entry)
-        self._finish(step, result, entry=entry, values=values, reads=reads)
-        return result
-
-    def _executed(self, began: _InFlight) -> None:
-        """A step that ran to the end: its time, its status, and a reason that says so when
-        it took more than one call (the Why pane and the record show it)."""
-        result = began.result
-        result.duration_seconds = time.perf_counter() - began.started
-        result.status = StepStatus.EXECUTED
-        if result.retries:
-            result.reason += f" (after {result.retries + 1} attempts)"
-
-    def _complete_held(
-        self, began: _InFlight, held: HeldOutputs, reads: ReadSnapshot | None
-    ) -> StepResult:
-        """`_complete` for outputs that stayed on the runner's workers: their fingerprints,
-        previews and bytes for the store came back, the values did not."""
-        step, decision, result = began.step, began.decision, began.result
-        self._executed(began)
-        params = {param: name for name, param in step.bindings}
-        for param in held.changed:  # the worker saw the step change its input in place
-            self.inputs.mutated_upstream(step, params[param], HELD, result)
-        fps = [
-            fp or self.inputs.unhashable_output(step, name, problem, result)
-            for name, fp, problem in zip(
-                step.outputs, held.fingerprints, held.problems, strict=True
-            )
-        ]
-        for index, name in enumerate(step.outputs):
-            if held.values is None:
-                self._values.pop(name, None)
-                self._held[name] = (held.handle, index)
-            else:  # small: they came along
-                self._values[name] = held.values[index]
-                self._held.pop(name, None)
-        self.inputs.produced(step, fps, result)
-        entry = None
-        if decision.recipe is not None and self._writer is not None:
-            if held.blob_problem is not None:
-                self._writer.not_cacheable(step, held.blob_problem, result)
-            elif held.blobs is None:
-                message = f"step {step.name}: no bytes came back to cache"
-                result.warnings.append(message)
-                self._warn(message, step.name)
-            else:
-                entry = self._writer.from_blobs(
-                    step,
-                    decision.recipe,
-                    list(held.blobs),
-                    list(held.formats),
-                    list(held.previews),
-                    fps,
-                    result,
-                    checksums=list(held.checksums),
-                    reads=reads,
-                )
-                if entry is not None:
-                    self._used[step.name] = entry.key
-        self.inputs.stored_in(step, entry)
-        self._finish(step, result, entry=entry, previews=held.previews, reads=reads)
-        return result
-
-    def _split_outputs(self, step: Step, returned: Any) -> tuple[Any, ...]:
-        return split_outputs(step.name, tuple(step.outputs), returned)
+        self._completer.complete(self._submitter.submit(step, decision, result))
 
     # -- values ----------------------------------------------------------------------------
 
@@ -805,14 +615,6 @@ class Executor:
             self._results[name] = self._run_step(step)
 
     # -- keys ------------------------------------------------------------------------------
-
-    def _shown_code_hash(self, step: Step, stored: str | None) -> str | None:
-        """The code hash a record shows: for `input_hash`, whose key ignores the code, the
-        current code's, not that of the run that wrote the entry."""
-        if step.policy is CachePolicy.INPUT_HASH:
-            ident = self.keys.code(step)
-            return ident.hash if ident else None
-        return stored or None
 
     # -- reporting -------------------------------------------------------------------------
 

@@ -146,6 +146,14 @@ class Keying:
 
     # -- the full recipe and decision ----------------------------------------------------------
 
+    def shown_code_hash(self, step: Step, stored: str | None) -> str | None:
+        """The code hash a record shows: for `input_hash`, whose key ignores the code, the
+        current code's, not that of the run that wrote the entry."""
+        if step.policy is CachePolicy.INPUT_HASH:
+            ident = self.code(step)
+            return ident.hash if ident else None
+        return stored or None
+
     def code(self, step: Step) -> CodeIdentity | None:
         if step.policy is CachePolicy.DISABLED:
             return None
