@@ -24,7 +24,6 @@ import getpass
 import hashlib
 import json
 import logging
-import pickle
 import socket
 import warnings
 from collections.abc import Iterable
@@ -49,6 +48,7 @@ from .signed import (
     parts,
     single_part,
 )
+from .values import unpickle_verified
 
 if TYPE_CHECKING:
     from .blobs.values import BlobValues
@@ -347,11 +347,7 @@ class RedisTier:
             raise
 
     def load_value(self, entry: Entry, index: int) -> Any:
-        blob = self.load_blob(entry, index)
-        try:
-            return pickle.loads(blob)
-        except Exception as exc:
-            raise CorruptEntry(f"output {index} of entry {entry.key} cannot be unpickled") from exc
+        return unpickle_verified(self.load_blob(entry, index), entry.key, index)
 
     def delete_entry(self, key: str) -> None:
         header = self._headers.pop(key, None) or self._header(

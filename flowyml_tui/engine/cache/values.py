@@ -64,3 +64,14 @@ def serialize_outputs(
         blobs.append(blob)
         formats.append(fmt)
     return blobs, formats
+
+
+def unpickle_verified(blob: bytes, key: str, index: int) -> Any:
+    """Output `index` of entry `key` from bytes its tier has already verified (checksum,
+    signed digest): a value that still does not unpickle is a corrupt entry, not a crash."""
+    from .protocols import CorruptEntry
+
+    try:
+        return pickle.loads(blob)
+    except Exception as exc:
+        raise CorruptEntry(f"output {index} of entry {key} cannot be unpickled: {exc}") from exc

@@ -10,7 +10,6 @@ breaker keeps the run local and the run is told once.
 from __future__ import annotations
 
 import logging
-import pickle
 import sys
 import warnings
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ from ..entry import Entry
 from ..notices import Notices
 from ..protocols import CorruptEntry, SharedTierDown
 from ..signed import Refused
+from ..values import unpickle_verified
 from .index import BucketIndex, IndexRecord, digests_in_bucket, make_record
 from .store import BlobCorrupt
 from .values import BlobValues
@@ -157,11 +157,7 @@ class BucketTier:
             raise
 
     def load_value(self, entry: Entry, index: int) -> Any:
-        blob = self.load_blob(entry, index)
-        try:
-            return pickle.loads(blob)
-        except Exception as exc:
-            raise CorruptEntry(f"output {index} of entry {entry.key} cannot be unpickled") from exc
+        return unpickle_verified(self.load_blob(entry, index), entry.key, index)
 
     def delete_entry(self, key: str) -> None:
         self._read([key])

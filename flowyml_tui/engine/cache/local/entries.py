@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import pickle
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,7 +13,7 @@ from .. import files
 from ..entry import Entry, encode_entry
 from ..multiget import get_many
 from ..protocols import CorruptEntry
-from ..values import checksum
+from ..values import checksum, unpickle_verified
 from .database import (
     LocalDatabase,
     heals_damage,
@@ -118,12 +117,7 @@ class LocalEntries(LocalDatabase):
 
     def load_value(self, entry: Entry, index: int) -> Any:
         """Load output `index` of an entry, checking its bytes before anything is unpickled."""
-        key = entry.key
-        blob = self.load_blob(entry, index)
-        try:
-            return pickle.loads(blob)
-        except Exception as exc:
-            raise CorruptEntry(f"output {index} of entry {key} cannot be unpickled: {exc}") from exc
+        return unpickle_verified(self.load_blob(entry, index), entry.key, index)
 
     layered = False
     """Every hit is this process's own store's: nothing for `tier_of` to name."""
