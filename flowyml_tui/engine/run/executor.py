@@ -1,5 +1,6 @@
-"""One run of the DAG: asks `run.decide` about each step, walks them with `run.scheduler`,
-submits the ones that execute to a `run.runner.StepRunner`, stores entries and emits events.
+"""One run of the DAG, orchestrated: walks the steps with `scheduler`, asks `keying` for each
+step's decision, hands the ones that execute to `submitting` and their outcomes to
+`completing`, and reports through the `ledger`.
 
 A cached step is decided from metadata alone: its inputs' fingerprints were stored when those
 inputs were produced, so a fully cached run loads and hashes no artifact. Values are loaded only
