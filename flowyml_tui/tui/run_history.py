@@ -8,8 +8,9 @@ loads and lays out. The comparison is `report.compare.compare_runs`, the same on
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Group, RenderableType
 from rich.style import Style
@@ -17,12 +18,26 @@ from rich.table import Table
 from rich.text import Text
 
 from flowyml_tui.engine.describe.display import STATUS_SYMBOLS, format_duration
-from flowyml_tui.engine.history.records import RunSummary
+from flowyml_tui.engine.errors import FlowymlError
+from flowyml_tui.engine.history.records import RunRecordWarning, RunSummary
 from flowyml_tui.report.compare import compare_runs, context_change_text
 
 Record = dict[str, Any]
 StyleOf = Callable[[str], Style]
 """status -> the theme's style for it."""
+
+T = TypeVar("T")
+
+
+def read_quietly(read: Callable[[], list[T]]) -> tuple[list[T], str | None]:
+    """Run records as a screen reads them (in a worker): a bad record is left out rather than
+    warned about under the app, and a cache dir that cannot be read is one problem line."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RunRecordWarning)
+        try:
+            return read(), None
+        except (FlowymlError, OSError) as exc:
+            return [], str(exc)
 
 
 def when(epoch: float) -> str:

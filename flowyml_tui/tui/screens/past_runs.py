@@ -5,7 +5,6 @@ Reads only run records (`<cache_dir>/runs/*.json`): nothing here runs, pins or d
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,9 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from flowyml_tui.engine.errors import FlowymlError
-from flowyml_tui.engine.history.records import RunRecordWarning, RunSummary, list_runs, load_run
+from flowyml_tui.engine.history.records import RunSummary, list_runs, load_run
 
-from ..run_history import comparison, run_detail, summary_cells
+from ..run_history import comparison, read_quietly, run_detail, summary_cells
 from ..widgets.colours import status_style
 
 
@@ -81,13 +80,7 @@ class PastRunsScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, name="read run records")
     def _load(self) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RunRecordWarning)  # a bad record is left out
-            try:
-                runs = list_runs(self.cache_dir, limit=None)
-                problem = None
-            except (FlowymlError, OSError) as exc:
-                runs, problem = [], str(exc)
+        runs, problem = read_quietly(lambda: list_runs(self.cache_dir, limit=None))
         if self.pipeline:
             runs = [run for run in runs if run.pipeline == self.pipeline]
         self.app.call_from_thread(self._show_runs, runs, problem)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,10 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from flowyml_tui.engine.describe.display import format_duration
-from flowyml_tui.engine.errors import FlowymlError
-from flowyml_tui.engine.history.records import RunRecordWarning, load_runs
+from flowyml_tui.engine.history.records import load_runs
 from flowyml_tui.engine.history.savings_history import History, chosen, history
 
+from ..run_history import read_quietly
 from ..savings_chart import money, savings_bars
 
 RECENT_RUNS = 20
@@ -51,13 +50,7 @@ class SavingsScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, name="read run records")
     def _load(self) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RunRecordWarning)  # a bad record is left out
-            try:
-                records: list[Any] = load_runs(Path(self.cache_dir))
-                problem = None
-            except (FlowymlError, OSError) as exc:
-                records, problem = [], str(exc)
+        records, problem = read_quietly(lambda: load_runs(Path(self.cache_dir)))
         picked = chosen(records, pipeline=self.pipeline, now=0.0)
         currencies = {r.get("currency") for r in picked if r.get("currency")}
         if len(currencies) > 1:  # the newest currency's runs: two cannot be added up

@@ -17,10 +17,11 @@ from urllib.parse import urlsplit
 from ...errors import SettingError
 from ..notices import Notices
 from ..sharing import SECRET_ENV, SECRET_FILE_ENV, env_number, project_name, team_secret, tell_once
-from .values import DEFAULT_THRESHOLD
 
 BLOBS_ENV = "FLOWYML_TUI_BLOBS"
 THRESHOLD_ENV = "FLOWYML_TUI_BLOBS_THRESHOLD"
+DEFAULT_THRESHOLD = 2**20
+"""Values this big or bigger go to the blob store when Redis holds the index (1 MB)."""
 S3_RETRIES = 2
 S3_OPTIONS = {
     "config_kwargs": {"connect_timeout": 5, "retries": {"max_attempts": 2}},

@@ -7,18 +7,19 @@ else to share one).
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .store import BlobStore
 
-DEFAULT_THRESHOLD = 2**20
-
 
 class BlobValues:
     """Values in a `BlobStore`, by SHA-256; values under `threshold` are not its."""
 
-    def __init__(self, store: BlobStore, threshold: int = DEFAULT_THRESHOLD) -> None:
+    def __init__(self, store: BlobStore, threshold: int = 0) -> None:
+        """`threshold` 0: every value is the blob store's (`settings.threshold` gives the
+        configured one, 1 MB by default)."""
         self.store, self.threshold = store, threshold
 
     @property
@@ -30,8 +31,6 @@ class BlobValues:
 
     def put(self, data: bytes, digest: str | None = None) -> str:
         """Upload (unless a blob of that digest is there already); returns the digest."""
-        import hashlib  # not at import: `settings` reads DEFAULT_THRESHOLD on every cached run
-
         return self.store.put_bytes(data, digest or hashlib.sha256(data).hexdigest())
 
     def get(self, digest: str, size: int) -> bytes:
