@@ -23,7 +23,14 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Select, T
 from textual.worker import Worker, WorkerState
 
 from flowyml_tui.config import keymap_path, settings_path
-from flowyml_tui.engine.events import RunFinished, RunStarted, RunWarning, StepLog, StepStatus
+from flowyml_tui.engine.events import (
+    RunFinished,
+    RunStarted,
+    RunWarning,
+    StepLog,
+    StepStarted,
+    StepStatus,
+)
 from flowyml_tui.runner.protocol import PipelinesFound
 
 if TYPE_CHECKING:
@@ -167,6 +174,8 @@ class FlowymlApp(App[int]):
         self._watch_stop = asyncio.Event()
         self._warning_toasts = 0
         self._details_dirty = True
+        self._drawn_at_once = float("-inf")
+        """When a step's start was last drawn outside the frame tick (`_draw_at_once`)."""
         self._shut_down = False
         self._binding_state: tuple[bool, bool] | None = None
         self._pending_logs: list[StepLog] = []
@@ -196,7 +205,7 @@ class FlowymlApp(App[int]):
         self._install_keymap()
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._refresh_selector()
-        self.set_interval(FRAME_SECONDS, self.catch_up, name="frame")
+        self.set_interval(FRAME_SECONDS, self._frame, name="frame")
         self.set_interval(TICK_SECONDS, self.tick_elapsed, name="elapsed")
         self.query_one(StepTable).focus()
         if self.autorun:
@@ -387,6 +396,22 @@ class FlowymlApp(App[int]):
         react = self._reactions.get(type(payload))
         if react is not None:  # what the app itself does: widgets and workers
             react(payload, message.token)
+        if type(payload) is StepStarted:
+            self._draw_at_once()
+
+    def _frame(self) -> None:
+        """The frame tick; the one right after a row drawn at once leaves the details to the
+        next, so that row's frame is not held back by their layout."""
+        self.catch_up(details=time.monotonic() - self._drawn_at_once >= FRAME_SECONDS)
+
+    def _draw_at_once(self) -> None:
+        """A step that starts is what a save waits for: draw its row now, not at the next
+        frame tick (up to FRAME_SECONDS later), and its details at that tick. At most once a
+        frame, so a run of many short steps still catches up at the frame rate."""
+        now = time.monotonic()
+        if now - self._drawn_at_once >= FRAME_SECONDS:
+            self._drawn_at_once = now
+            self.catch_up(details=False)
 
     def _run_started(self, payload: RunStarted, token: int) -> None:
         self.query_one(ErrorPanel).show(self.model.problem)
@@ -473,8 +498,10 @@ class FlowymlApp(App[int]):
 
     # -- drawing -----------------------------------------------------------------------------
 
-    def catch_up(self) -> None:
-        """Bring the widgets up to date with the model: at most once per frame."""
+    def catch_up(self, *, details: bool = True) -> None:
+        """Bring the widgets up to date with the model: at most once per frame. `details=False`
+        leaves the detail pane to the next frame: its new text may change its height, and
+        the layout that costs would hold back the rows drawn with it."""
         if self._shut_down:
             return
         self._hand_over_logs()
@@ -512,8 +539,9 @@ class FlowymlApp(App[int]):
                 model, self.activity, str(self.target.file), self.context
             )
         if self._details_dirty or (selected is not None and selected in dirty):
-            self._details_dirty = False
-            self._show_details(selected)
+            self._details_dirty = not details
+            if details:
+                self._show_details(selected)
         dag = self.query_one(DagView)
         if dirty and dag.display and dag_shown:
             dag.show(model, now, selected)

@@ -19,7 +19,12 @@ BOLD = Style(bold=True)
 class ErrorPanel(Static):
     """Hidden while all is well; `show(problem)` reveals it with file:line and the traceback."""
 
+    _shown: Problem | None = None
+
     def show(self, problem: Problem | None) -> None:
+        if problem is None and self._shown is None:
+            return  # hidden already: every run's start calls this, and an update costs a layout
+        self._shown = problem
         self.set_class(problem is not None, "-visible")
         if problem is None:
             self.update("")

@@ -23,6 +23,7 @@ class PipelineSelector(Select[str]):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__([], allow_blank=True, prompt="Pipeline", id=id)
+        self._option_pairs: list[tuple[str, str]] | None = None
 
     def set_targets(
         self, files: list[Path], pipelines: dict[Path, tuple[str, ...]], selected: str
@@ -39,7 +40,10 @@ class PipelineSelector(Select[str]):
                 options.append((label, target_value(file, names[0] if names else None)))
         values = [value for _, value in options]
         with self.prevent(Select.Changed):
-            self.set_options(options)
-            if selected in values:
+            # Each run reports its pipelines, mostly the same ones; new options cost a layout.
+            if options != self._option_pairs:
+                self._option_pairs = options
+                self.set_options(options)
+            if selected in values and self.value != selected:
                 self.value = selected
         self.display = len(options) > 1

@@ -1,0 +1,112 @@
+"""A save's first step start reaches the screen in a frame of its own: its row is drawn when
+the message arrives, not at the next frame tick; nothing a run's start touches re-lays out the
+screen before that row is out; the detail pane follows at the next frame.
+
+The frame tick is set to an hour here, so whatever the tests see drawn was drawn by the
+message itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flowyml_tui.engine.events import RunStarted, StepStarted
+from flowyml_tui.runner.protocol import PipelinesFound
+from flowyml_tui.tui import app as app_module
+from flowyml_tui.tui.app import make_app
+from flowyml_tui.tui.messages import RunnerUpdate
+from flowyml_tui.tui.widgets.step_table import StepTable
+
+from .helpers import FakeClock, drive, table_cell, widget_text
+from .scenes import FILE, RUN, STEPS, done, finished
+
+PIPELINE = 'from flowyml_tui import Pipeline\npipeline = Pipeline("diamond")\n'
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(app_module, "FRAME_SECONDS", 3600.0)
+    path = tmp_path / "diamond.py"
+    path.write_text(PIPELINE)
+    return make_app([path], clock=FakeClock(), watch=False, autorun=False)
+
+
+def found(app) -> PipelinesFound:
+    return PipelinesFound(str(app.files[0]), ("diamond",), "diamond", ())
+
+
+def started() -> RunStarted:
+    """No cache dir: no past durations are looked up, which would mark every row changed."""
+    return RunStarted(RUN, "diamond", 0.0, STEPS, FILE, None)
+
+
+def a_done_run() -> list[object]:
+    return [
+        started(),
+        *(done(s, "executed", "new step", "new_step", 0.1) for s in ("source", "squares")),
+        *(done(s, "executed", "new step", "new_step", 0.1) for s in ("cubes", "combine")),
+        finished(),
+    ]
+
+
+def edited() -> StepStarted:
+    return StepStarted(RUN, "source", 0.0, "code changed: source", "code_changed")
+
+
+def post(app, messages: list[object]) -> None:
+    for message in messages:
+        app.post_message(RunnerUpdate(message, app.run_token))
+
+
+def test_a_started_step_is_drawn_when_its_message_arrives(app) -> None:
+    async def scenario(pilot) -> None:
+        post(app, [found(app), *a_done_run()])
+        await pilot.pause()
+        app.catch_up()
+        await pilot.pause()
+        assert "executed" in table_cell(app, "source", "status")
+
+        post(app, [found(app), started(), edited()])
+        await pilot.pause()
+        assert "running" in table_cell(app, "source", "status")
+
+    drive(app, scenario)
+
+
+def test_nothing_a_run_start_touches_re_lays_out_the_screen_before_the_row(app) -> None:
+    async def scenario(pilot) -> None:
+        post(app, [found(app), *a_done_run()])
+        await pilot.pause()
+        app.catch_up()
+        await pilot.pause()
+        layouts: list[object] = []
+        app.screen.screen_layout_refresh_signal.subscribe(app.screen, layouts.append)
+
+        post(app, [found(app), started(), edited()])
+        await pilot.pause(0.1)  # several of Textual's own frames (1/60 s)
+        assert "running" in table_cell(app, "source", "status")
+        assert layouts == []
+
+    drive(app, scenario)
+
+
+def test_the_detail_pane_follows_at_the_next_frame(app) -> None:
+    async def scenario(pilot) -> None:
+        post(app, [found(app), *a_done_run()])
+        await pilot.pause()
+        app.catch_up()
+        table = app.query_one(StepTable)
+        table.move_cursor(row=table.get_row_index("squares"), animate=False)
+        await pilot.pause()
+        app.catch_up()
+        await pilot.pause()
+        assert "executed" in widget_text(app.query_one("#why"))
+
+        post(app, [started(), edited()])  # a new run: squares waits for source
+        await pilot.pause()
+        app.catch_up()  # the next frame tick
+        await pilot.pause()
+        assert "executed" not in widget_text(app.query_one("#why"))
+
+    drive(app, scenario)
