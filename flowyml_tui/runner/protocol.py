@@ -103,8 +103,9 @@ class WorkerExiting(RunnerMessage, frozen=True, tag="worker_exiting"):
 
 
 class ModulesImported(RunnerMessage, frozen=True, tag="modules_imported"):
-    """Worker -> session only, at the end of a run: the third-party modules it imported, in
-    order, which the next spare worker imports while it waits (`runner/warm.py`)."""
+    """Worker -> session only, at the end of a run: the modules it imported from outside the
+    project (libraries, the standard library's), in order, which the next spare worker
+    imports while it waits (`runner/warm.py`)."""
 
     kind: ClassVar[str] = "modules_imported"
     modules: tuple[str, ...]

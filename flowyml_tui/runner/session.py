@@ -138,6 +138,8 @@ class _Run:
     exit_notice: WorkerExiting | None = None
     imports: ModulesImported | None = None
     """The third-party modules the worker said it imported."""
+    cache_dir: str | None = None
+    """Where the run's cache is (its `RunStarted`): the next spare opens it while it waits."""
     current_step: str | None = None
     step_sources: dict[str, tuple[str | None, int | None]] = field(default_factory=dict)
     stderr_tail: _Tail = field(default_factory=lambda: _Tail(_STDERR_KEPT))
@@ -148,6 +150,7 @@ class _Run:
         self.record.observe(message)
         if isinstance(message, RunStarted):
             self.step_sources = {s.name: (s.source_file, s.source_line) for s in message.steps}
+            self.cache_dir = message.cache_dir
         elif isinstance(message, StepStarted):
             self.current_step = message.step
         elif isinstance(message, StepFinished) and message.step == self.current_step:
@@ -266,6 +269,8 @@ class RunSession:
         turns it off): a save then skips the libraries' import time too."""
         self._warm_modules: tuple[str, ...] = ()
         self._warm_versions: tuple[str, ...] = ()
+        self._cache_dir: str | None = None
+        """The last run's cache: the spare opens it while it waits (`--store-ahead`)."""
         self._current: _Run | None = None
         self._spare: _Child | None = None
         self._closed = False
@@ -364,6 +369,7 @@ class RunSession:
             if final is not None:
                 yield final
             self._remember_imports(run)
+            self._cache_dir = run.cache_dir or self._cache_dir
             if self.warm and not self._closed and self._spare is None:
                 self._spare = self._spawn()  # the next save skips Python and engine start-up
                 if self._spare.warm_packages:
@@ -485,6 +491,8 @@ class RunSession:
         argv = self.command()
         fds = ["--events-fd", str(events_w), "--lifeline-fd", str(life_r), "--wait-for-go"]
         warm, listing, packages = self._warm_list()
+        if self._cache_dir is not None and self.enable_cache:
+            warm += ["--store-ahead", self._cache_dir]
         passed = (events_w, life_r) if listing is None else (events_w, life_r, listing.fileno())
         try:
             popen = subprocess.Popen(

@@ -1,11 +1,11 @@
 """What a spare worker imports while it waits: the libraries the last run imported.
 
 A run of a pandas + scikit-learn pipeline spends about a second importing those libraries;
-the spare pays that before the save instead. Only third-party modules are imported ahead
-(site-packages, and the engine itself): never the user's own modules, which each run imports
-fresh, so code identity and results are what a cold worker gives. A library that fails to
-import here is left for the run to import, as it would have without the spare. Standard
-library only: this is on the worker's start-up path.
+the spare pays that before the save instead. Only code from outside the project is imported
+ahead (site-packages, the engine itself, the standard library): never the user's own modules,
+which each run imports fresh, so code identity and results are what a cold worker gives. A
+library that fails to import here is left for the run to import, as it would have without
+the spare. Standard library only: this is on the worker's start-up path.
 """
 
 from __future__ import annotations
@@ -23,12 +23,19 @@ _ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.
 """flowyml_tui itself: the tool, never the user's code, even when run from its own checkout."""
 
 
-def third_party_modules(roots: Iterable[str]) -> tuple[str, ...]:
-    """The modules imported so far whose package lives outside the project (`roots`) and
-    outside the standard library, in the order they were imported.
+_NEVER_AHEAD = frozenset({"this", "antigravity"})
+"""Standard modules whose import does something a user sees (prints, opens a browser)."""
+
+
+def modules_to_warm(roots: Iterable[str]) -> tuple[str, ...]:
+    """The modules imported so far whose package lives outside the project (`roots`):
+    installed libraries, the engine, and the standard library's modules (a pipeline's
+    `import statistics` costs 7 ms, as much as the rest of loading its file), in the order
+    they were imported.
 
     Decided per top-level package, from where its first module with a file lives: a
-    package's submodules live beside it.
+    package's submodules live beside it. A project file named like a standard module is the
+    user's own code: the import found it first.
     """
     from flowyml_tui.engine.hashing.origin import kind_of_path
 
@@ -38,38 +45,63 @@ def third_party_modules(roots: Iterable[str]) -> tuple[str, ...]:
     found: list[str] = []
     for name, module in list(sys.modules.items()):
         top = name.partition(".")[0]
-        if top in stdlib or top.startswith("__"):
+        if top.startswith("__") or top in _NEVER_AHEAD:
             continue
         wanted = kinds.get(top)
         if wanted is None:
             file: Any = getattr(module, "__file__", None)
             if not isinstance(file, str):
-                continue  # a namespace package: decided by its first submodule with a file
-            wanted = kinds[top] = _is_third_party(kind_of_path(file), file, homes)
+                continue  # built in, or a namespace package (decided by a submodule's file)
+            wanted = kinds[top] = _from_outside(kind_of_path(file), file, homes, top in stdlib)
         if wanted:
             found.append(name)
     return tuple(found)
 
 
-def _is_third_party(kind: str, file: str, homes: tuple[str, ...]) -> bool:
-    """Installed code (site-packages, the engine): not the project's, not the stdlib's."""
+def _from_outside(kind: str, file: str, homes: tuple[str, ...], standard: bool) -> bool:
+    """The standard library, or installed code (site-packages, the engine): not the user's."""
+    if kind == "std":
+        return standard
     if kind != "third":
-        return False  # stdlib, or the user's own code wherever it lives (an editable install)
+        return False  # the user's own code wherever it lives (an editable install)
     real = os.path.realpath(file)
     return real.startswith(_ENGINE_DIR) or not real.startswith(homes)
 
 
 def shadowed(packages: Iterable[str], roots: Iterable[str]) -> set[str]:
     """The top-level packages a file in the project folders would shadow: a run imports that
-    file, so a spare must not hold the installed package under the same name."""
+    file, so a spare must not hold the installed package under the same name.
+
+    Asked on every save, of a list that holds the standard library's modules too: the
+    folders are listed once, and only the names found there are asked of the import system.
+    """
     folders = [str(r) for r in roots]
+    listed = _module_names_in(folders)
+    candidates = [name for name in packages if name in listed]
+    if not candidates:
+        return set()
     importlib.invalidate_caches()  # a folder's listing is cached by its mtime, which is coarse
     found: set[str] = set()
-    for name in packages:
+    for name in candidates:
         spec = importlib.machinery.PathFinder.find_spec(name, folders)
         if spec is not None and spec.origin is not None:  # None: a namespace portion only
             found.add(name)
     return found
+
+
+def _module_names_in(folders: Iterable[str]) -> set[str]:
+    """Every name a module or package in these folders could be imported by (a superset)."""
+    suffixes = importlib.machinery.all_suffixes()
+    names: set[str] = set()
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            names.add(entry.name)  # a package (a folder), or a file without a suffix
+            names.update(entry.name[: -len(s)] for s in suffixes if entry.name.endswith(s))
+    return names
 
 
 def top_level(names: Iterable[str]) -> tuple[str, ...]:

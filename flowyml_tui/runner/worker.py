@@ -212,9 +212,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "waiting, one a line",
     )
     parser.add_argument(
+        "--store-ahead",
+        metavar="DIR",
+        help="with --wait-for-go: open the cache at DIR while waiting (the last run's)",
+    )
+    parser.add_argument(
         "--report-imports",
         action="store_true",
-        help="end with the third-party modules the run imported, for the next spare",
+        help="end with the modules the run imported from outside the project, for the next spare",
     )
     return parser.parse_args(argv)
 
@@ -247,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.wait_for_go:
                 _import_flowyml_ahead(Path(os.path.abspath(args.file)))
             warmed = _warm_up(args, go)
+            _prepare_ahead(args, go)
     except BaseException as exc:
         engine_error: BaseException | None = exc
         warmed = None
@@ -254,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         engine_error = None
     if warmed is not None:  # read by the session while we wait: the status line shows it
         channel.send(warmed)
+    global _IMPORTED_BEFORE_USER_CODE
+    _IMPORTED_BEFORE_USER_CODE = frozenset(sys.modules)
     if args.wait_for_go and go is not None:
         go.wait()
     code = _load_and_run(args, channel, engine_error)
@@ -277,11 +285,27 @@ def _warm_up(args: argparse.Namespace, go: threading.Event | None) -> WarmedUp |
     return WarmedUp(packages, sum(1 for n in names if n in sys.modules), extra, complete)
 
 
+def _prepare_ahead(args: argparse.Namespace, go: threading.Event | None) -> None:
+    """Before the go, what every run does before its first step and a spare can do first:
+    work out where the standard library and site-packages are (code identity asks), and open
+    the last run's cache. Any problem is left for the run, which says what is wrong."""
+    if not (args.wait_for_go and go is not None) or go.is_set():
+        return
+    from flowyml_tui.engine.hashing.origin import know_install_dirs
+
+    know_install_dirs()
+    if args.store_ahead and not args.no_cache and not go.is_set():
+        from flowyml_tui.engine.cache.ahead import open_ahead
+
+        with contextlib.suppress(Exception):
+            open_ahead(args.store_ahead)
+
+
 def _imports_to_warm(path: Path) -> ModulesImported:
     from flowyml_tui.engine.hashing.origin import versions_looked_up
-    from flowyml_tui.runner.warm import third_party_modules
+    from flowyml_tui.runner.warm import modules_to_warm
 
-    return ModulesImported(third_party_modules(_roots(path)), versions_looked_up())
+    return ModulesImported(modules_to_warm(_roots(path)), versions_looked_up())
 
 
 def _load_and_run(
@@ -508,13 +532,21 @@ def _is_local(name: str, roots: tuple[str, ...]) -> bool:
 _INSTALLED = re.compile(r"[/\\](site|dist)-packages([/\\]|$)")
 
 
+_IMPORTED_BEFORE_USER_CODE: frozenset[str] = frozenset()
+"""What was imported before the pipeline file was loaded (the engine, a spare's libraries):
+none of it is the user's, so `local_modules` need not look at it."""
+
+
 def local_modules(path: Path) -> tuple[str, ...]:
     """Files of the user's own modules the pipeline imported: editing one should re-run it."""
     roots = _roots(path)
     own = os.path.realpath(path)
     found: set[str] = set()
     folders: dict[str, bool] = {}  # a warm worker holds ~1500 modules in ~150 folders
-    for module in list(sys.modules.values()):
+    before = _IMPORTED_BEFORE_USER_CODE
+    for key, module in list(sys.modules.items()):
+        if key in before:
+            continue
         name: Any = getattr(module, "__file__", None)
         if not isinstance(name, str) or not name.endswith(".py"):
             continue

@@ -180,3 +180,50 @@ def test_the_spare_imports_pandas_and_scikit_learn(tmp_path: Path, monkeypatch):
     assert printed(first, "preloaded:") == "preloaded: []"
     assert printed(second, "preloaded:") == "preloaded: ['pandas', 'sklearn.linear_model']"
     assert warmed is not None and {"pandas", "sklearn", "numpy"} <= set(warmed.packages)
+
+
+STANDARD = """
+import sys
+
+print("preloaded:", [m for m in ("wave",) if m in sys.modules])
+
+import wave
+
+from flowyml_tui import Pipeline, step
+
+print("imported: wave from", getattr(wave, "WHERE", "the standard library"))
+
+
+@step(outputs=["x"])
+def value():
+    return 1
+
+
+pipeline = Pipeline("standard").add_step(value)
+"""
+
+
+def test_the_spare_imports_the_standard_modules_the_run_imported(tmp_path: Path, monkeypatch):
+    (tmp_path / "pipe.py").write_text(STANDARD, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    first, warmed, second = runs_with_a_spare(tmp_path, lambda: None)
+
+    assert printed(first, "preloaded:") == "preloaded: []"
+    assert printed(second, "preloaded:") == "preloaded: ['wave']"
+    assert printed(second, "imported:") == "imported: wave from the standard library"
+    assert warmed is not None and "wave" in warmed.packages
+
+
+def test_a_project_file_named_like_a_standard_module_wins(tmp_path: Path, monkeypatch):
+    """Created while the spare waited: the run imports the file, as a cold worker would."""
+    (tmp_path / "pipe.py").write_text(STANDARD, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+
+    def shadow() -> None:
+        (tmp_path / "wave.py").write_text("WHERE = 'the project'\n", encoding="utf-8")
+
+    _, warmed, second = runs_with_a_spare(tmp_path, shadow)
+
+    assert warmed is not None and "wave" in warmed.packages
+    assert printed(second, "imported:") == "imported: wave from the project"
+    assert printed(second, "preloaded:") == "preloaded: []"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from .ahead import take_opened
 from .facade import CacheStore
 from .location import store_path
 
@@ -26,7 +27,10 @@ def open_store(
     from .notices import Notices
     from .sharing import open_shared, shared_url, team_secret
 
-    local = CacheStore(store_path(spec))
+    path = store_path(spec)
+    local = take_opened(path)  # a spare worker opened it while it waited
+    if local is None:
+        local = CacheStore(path)
     url, blob_url = shared_url(shared), blobs_url(blobs)
     notices = Notices()
     values = None

@@ -12,7 +12,15 @@ import sys
 import sysconfig
 from typing import Literal
 
-__all__ = ["Kind", "code_kind", "is_user_file", "kind_of_path", "module_kind", "package_version"]
+__all__ = [
+    "Kind",
+    "code_kind",
+    "is_user_file",
+    "kind_of_path",
+    "know_install_dirs",
+    "module_kind",
+    "package_version",
+]
 
 Kind = Literal["user", "std", "third"]
 
@@ -44,6 +52,14 @@ def _install_dirs() -> tuple[tuple[str, ...], tuple[str, ...]]:
 _DIRS: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 _PATH_KINDS: dict[str, Kind] = {}
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
+
+
+def know_install_dirs() -> None:
+    """Work out where the standard library and site-packages are (sysconfig: about 3 ms) before
+    the first question needs it: a spare worker does it while it waits for a save."""
+    global _DIRS
+    if _DIRS is None:
+        _DIRS = _install_dirs()
 
 
 def is_user_file(path: str | None) -> bool:
