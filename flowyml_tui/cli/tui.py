@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from ..tui.app import FlowymlApp
 
 
+FRAMES_PER_SECOND = 120
+"""How often Textual may draw (`TEXTUAL_FPS`, 60 by default): a change, like the row of a step
+that has just started, waits for the next frame, up to 1/60 s at Textual's default. It draws
+only what changed, and the workbench changes its widgets at most 60 times a second."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths",
@@ -88,6 +94,7 @@ def main(args: argparse.Namespace) -> int:
 def build_app(args: argparse.Namespace) -> FlowymlApp | int:
     """Validate the arguments before the screen takes over, so mistakes read as one line; the
     app, or the exit status of a usage error."""
+    os.environ.setdefault("TEXTUAL_FPS", str(FRAMES_PER_SECOND))  # read when Textual loads
     from ..config import user_themes_dir
     from ..runner.watch import discover_pipeline_files
     from ..tui.themes import available_themes

@@ -112,3 +112,35 @@ def test_a_theme_file_that_is_not_utf8_does_not_stop_the_start(
         "flowyml-tui: error: the workbench needs a terminal (stdin is not one); in scripts "
         "and CI use `flowyml-tui run FILE`"
     ]
+
+
+FRAME_RATE = """
+import argparse, sys
+from flowyml_tui.cli import tui
+parser = argparse.ArgumentParser()
+tui.add_arguments(parser)
+tui.build_app(parser.parse_args(sys.argv[1:]))
+import textual.constants
+print(textual.constants.MAX_FPS)
+"""
+
+
+def frame_rate(path: Path, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", FRAME_RATE, str(path)],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(path.parent), **env},
+        timeout=50,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_workbench_draws_up_to_120_frames_a_second(write_pipeline) -> None:
+    """A step that starts is drawn within 1/120 s of the change, not Textual's 1/60 s."""
+    assert frame_rate(write_pipeline(), {}) == "120"
+
+
+def test_a_frame_rate_the_user_set_wins(write_pipeline) -> None:
+    assert frame_rate(write_pipeline(), {"TEXTUAL_FPS": "30"}) == "30"
