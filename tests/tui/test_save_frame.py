@@ -55,8 +55,8 @@ def edited() -> StepStarted:
 
 
 def post(app, messages: list[object]) -> None:
-    for message in messages:
-        app.post_message(RunnerUpdate(message, app.run_token))
+    """As the run worker hands them over: all it read in one go, in one message."""
+    app.post_message(RunnerUpdate(tuple(messages), app.run_token))
 
 
 def test_a_started_step_is_drawn_when_its_message_arrives(app) -> None:
@@ -79,9 +79,13 @@ def test_nothing_a_run_start_touches_re_lays_out_the_screen_before_the_row(app) 
         post(app, [found(app), *a_done_run()])
         await pilot.pause()
         app.catch_up()
-        await pilot.pause()
         layouts: list[object] = []
         app.screen.screen_layout_refresh_signal.subscribe(app.screen, layouts.append)
+        for _ in range(50):  # until the first run's end has settled (the footer recomposes)
+            layouts.clear()
+            await pilot.pause(0.1)
+            if not layouts:
+                break
 
         post(app, [found(app), started(), edited()])
         await pilot.pause(0.1)  # several of Textual's own frames (1/60 s)

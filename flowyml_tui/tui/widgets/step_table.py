@@ -155,6 +155,11 @@ class StepTable(DataTable[Text | str]):
             widths_changed(self)
             self.refresh()
 
+    def steps_on_screen(self) -> list[str]:
+        """The steps whose rows are scrolled into view now (rows are one line high)."""
+        top = self.scroll_offset.y
+        return [row.name for row in self._rows[top : top + self.size.height + 1]]
+
     def update_steps(self, rows: Iterable[StepRow], now: float) -> int:
         """Bring these rows up to date in one go; returns how many of them changed.
 
