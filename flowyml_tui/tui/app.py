@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from flowyml_tui.runner.session import RunSession
 
 from .commands import palette_commands
-from .heap import build_frozen, settle
+from .heap import build_frozen, collection_paused, settle
 from .keymap import load_keymap
 from .messages import (
     EstimatesFound,
@@ -432,6 +432,7 @@ class FlowymlApp(App[int]):
             self.post_message(RunnerUpdate((), self._token))
 
     def _run_started(self, payload: RunStarted, token: int) -> None:
+        settle(len(self.model.rows))  # the run's new rows live as long as the run
         self.query_one(ErrorPanel).show(self.model.problem)
         self._warning_toasts = 0
         if self.known_cache_dir:
@@ -447,7 +448,9 @@ class FlowymlApp(App[int]):
     def _find_estimates(self, cache_dir: str, pipeline: str, token: int) -> None:
         from .estimates import expected_durations
 
-        self.post_message(EstimatesFound(expected_durations(cache_dir, pipeline), token))
+        with collection_paused():  # a big pipeline's records: no collection holding the GIL
+            expected = expected_durations(cache_dir, pipeline)
+        self.post_message(EstimatesFound(expected, token))
 
     @on(EstimatesFound)
     def _estimates_found(self, message: EstimatesFound) -> None:
@@ -471,7 +474,8 @@ class FlowymlApp(App[int]):
     ) -> None:
         from .origin_logs import producing_logs
 
-        found = producing_logs(cache_dir, pipeline, keys)
+        with collection_paused():  # a big pipeline's records: no collection holding the GIL
+            found = producing_logs(cache_dir, pipeline, keys)
         if found:
             self.post_message(OriginLogsFound(dict(found), token))
 

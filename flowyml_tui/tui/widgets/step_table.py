@@ -15,6 +15,7 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
@@ -202,8 +203,10 @@ class StepTable(DataTable[Text | str]):
                 repaint.append(position)
         if changed:
             cells_written(self)
-            for position in repaint:
-                self.refresh_row(position)
+            if repaint:  # rows are one line high; `refresh_row` sums every row above it
+                header = self.header_height if self.show_header else 0
+                width = self.size.width
+                self.refresh(*(Region(0, p - top + header, width, 1) for p in repaint))
         return late
 
     def _what_shows(self, row: StepRow, now: float) -> Shown:
