@@ -186,6 +186,11 @@ class _Here:
         return self.values[index]
 
 
+IN_FLIGHT_PER_THREAD = 8
+"""Steps submitted per cluster thread at once: two a thread left a 200-step fan-out 2x a bare
+`client.submit` of the same tasks, eight brought it to 1.5x (`benchmarks/bench_fanout.py`);
+more holds more loaded inputs in the driver for little gain."""
+
 CONNECT_SECONDS = 10
 """How long to wait for a scheduler named by address before saying it cannot be reached."""
 
@@ -253,14 +258,16 @@ class DaskRunner:
 
     @property
     def capacity(self) -> int:
-        """Steps the driver keeps in flight: the cluster's threads (Dask queues the rest);
-        asked of the scheduler once, not per run (a cached run should cost no round trip)."""
+        """Steps the driver keeps in flight: `IN_FLIGHT_PER_THREAD` per cluster thread, so a
+        thread that finishes a step finds the next already on the cluster instead of waiting
+        a round trip through the driver; asked of the scheduler once, not per run (a cached
+        run should cost no round trip)."""
         if self._capacity is None:
             try:
                 threads = sum(self.client.nthreads().values())
             except Exception:
                 threads = 1
-            self._capacity = max(2, threads)
+            self._capacity = max(2, threads * IN_FLIGHT_PER_THREAD)
         return self._capacity
 
     @property

@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from ..call.log_route import keep_logging_attached
 from .portable import load_task, portable_outcome
 from .runner import StepOutcome, run_task, user_traceback
 
@@ -37,6 +38,7 @@ def serve(conn: Any, parent: int) -> None:
     threading.Thread(
         target=_exit_with_parent, args=(parent,), name="flowyml-parent-watch", daemon=True
     ).start()
+    keep_logging_attached()
     sending = threading.Lock()  # a step's own threads may log while its outcome is sent
 
     def send(message: bytes) -> None:

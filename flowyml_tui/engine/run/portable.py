@@ -72,7 +72,15 @@ def _pickler(cloudpickle: Any) -> Any:
 
 
 def portable_outcome(outcome: StepOutcome) -> bytes:
-    """The outcome as bytes; a value or exception that cannot travel becomes a clear error."""
+    """The outcome as bytes; a value or exception that cannot travel becomes a clear error.
+
+    A value of plain data goes by plain `pickle`, five times faster than cloudpickle on a small
+    outcome. Anything else goes by cloudpickle: plain `pickle` would import a class's module
+    by name to check it, and the module of a class from the pipeline file is that file, which
+    must never run again in a worker.
+    """
+    if outcome.error is None and outcome.held is None and _plain_data(outcome.value):
+        return pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL)
     import cloudpickle
 
     try:
@@ -98,6 +106,33 @@ def portable_outcome(outcome: StepOutcome) -> bytes:
                 calls=outcome.calls,
             )
         )
+
+
+_SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})
+_PLAIN_ITEMS = 256
+"""How many items `_plain_data` looks at before it lets cloudpickle decide."""
+
+
+def _plain_data(value: Any) -> bool:
+    """Builtin scalars, and lists, tuples and dicts of them (up to `_PLAIN_ITEMS` in all)."""
+    left = [value]
+    seen = 0
+    while left:
+        item = left.pop()
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if kind is not list and kind is not tuple and kind is not dict:
+            return False
+        seen += len(item)
+        if seen > _PLAIN_ITEMS:
+            return False
+        if kind is dict:
+            left.extend(item.keys())
+            left.extend(item.values())
+        else:
+            left.extend(item)
+    return True
 
 
 _SCANNED: tuple[int, str, int] = (0, "", 0)

@@ -32,6 +32,9 @@ from .pool_worker import LINE, STOP, serve
 from .portable import dump_task
 from .runner import StepOutcome, StepTask
 
+PER_WORKER = (1, 2)
+"""Tasks sent to a worker at once, filled level by level: its running one, then one behind."""
+
 CLOSE_SECONDS = 5
 """How long `close()` lets a worker finish its step before it is killed."""
 
@@ -47,9 +50,10 @@ class _Pending:
 
 
 class _Worker:
-    """One worker process, its end of the pipe, and the task it runs (None: free)."""
+    """One worker process, its end of the pipe, and the tasks sent to it: the first runs,
+    the one behind it waits in the pipe."""
 
-    __slots__ = ("conn", "process", "running")
+    __slots__ = ("conn", "process", "sent")
 
     def __init__(self, context: Any, parent: int) -> None:
         self.conn, theirs = context.Pipe(duplex=True)
@@ -58,7 +62,7 @@ class _Worker:
         )
         self.process.start()
         theirs.close()
-        self.running: _Pending | None = None
+        self.sent: deque[_Pending] = deque()
 
 
 class ProcessRunner:
@@ -77,8 +81,9 @@ class ProcessRunner:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         self.workers = max_workers or os.cpu_count() or 1
         """How many worker processes run steps at once."""
-        self.capacity = self.workers
-        """How many steps the driver may have submitted at once."""
+        self.capacity = self.workers * PER_WORKER[-1]
+        """How many steps the driver may have submitted at once: enough that each worker has
+        one waiting behind the one it runs."""
         self._context = multiprocessing.get_context(start_method)
         self._pool: list[_Worker] = []
         self._waiting: deque[_Pending] = deque()
@@ -112,10 +117,10 @@ class ProcessRunner:
         """Kill the workers now: what ran or waited fails; the runner stays usable."""
         with self._lock:
             pool, self._pool = self._pool, []
-            lost = [w.running for w in pool if w.running is not None] + list(self._waiting)
+            lost = [p for w in pool for p in w.sent] + list(self._waiting)
             self._waiting.clear()
         for worker in pool:
-            worker.running = None
+            worker.sent.clear()
             with contextlib.suppress(Exception):
                 worker.process.kill()
         for pending in lost:
@@ -177,14 +182,18 @@ class ProcessRunner:
             self._wake()
 
     def _hand_out(self) -> list[tuple[_Worker, _Pending]]:
-        """Pair waiting tasks with free workers (under the lock); the caller sends them."""
+        """Pair waiting tasks with workers (under the lock): a free worker first, then one
+        more behind each running task, so a worker that finishes finds its next task in its
+        pipe without waiting for the driver. The caller sends them."""
         handed = []
-        for worker in self._pool:
-            if not self._waiting:
-                break
-            if worker.running is None:
-                worker.running = pending = self._waiting.popleft()
-                handed.append((worker, pending))
+        for depth in PER_WORKER:
+            for worker in self._pool:
+                if not self._waiting:
+                    return handed
+                if len(worker.sent) < depth:
+                    pending = self._waiting.popleft()
+                    worker.sent.append(pending)
+                    handed.append((worker, pending))
         return handed
 
     def _send(self, handed: list[tuple[_Worker, _Pending]]) -> None:
@@ -228,14 +237,14 @@ class ProcessRunner:
                     self._outcome(worker, message)
 
     def _line(self, worker: _Worker, message: bytes) -> None:
-        pending = worker.running
+        pending = worker.sent[0] if worker.sent else None
         if pending is not None and pending.on_log is not None:
             pending.on_log(*pickle.loads(message[1:]))
 
     def _outcome(self, worker: _Worker, message: bytes) -> None:
         """The worker is free: it gets the next task first, then the outcome is delivered."""
         with self._lock:
-            pending, worker.running = worker.running, None
+            pending = worker.sent.popleft() if worker.sent else None
             handed = self._hand_out() if worker in self._pool else []
         self._send(handed)
         if pending is None:  # cancelled meanwhile: nobody waits for it
@@ -248,10 +257,13 @@ class ProcessRunner:
         _settle(pending.future, outcome=outcome)
 
     def _lost(self, worker: _Worker) -> None:
-        """A worker's pipe closed: it died (or was killed by `cancel`). Its step fails, and a
-        new worker takes its place if tasks wait."""
+        """A worker's pipe closed: it died (or was killed by `cancel`). Its step fails; the
+        task waiting behind it never started, and goes back to the front of the line; a new
+        worker takes its place if tasks wait."""
         with self._lock:
-            pending, worker.running = worker.running, None
+            pending = worker.sent.popleft() if worker.sent else None
+            self._waiting.extendleft(reversed(worker.sent))
+            worker.sent.clear()
             if worker in self._pool:
                 self._pool.remove(worker)
             handed: list[tuple[_Worker, _Pending]] = []

@@ -1,0 +1,81 @@
+"""The `--jobs` pool: each worker gets a second task behind its running one, and outcomes
+come back by the cheapest pickle that can carry them."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+from flowyml_tui.engine.load.loader import load_pipelines
+from flowyml_tui.engine.run.process import ProcessRunner
+
+QUEUED = """
+import time
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["slow"], cache=False)
+def slow():
+    time.sleep(2)
+    return 1
+
+@step(outputs=["quick"], cache=False)
+def quick():
+    return 2
+
+pipeline = Pipeline("queued").add_step(slow).add_step(quick)
+"""
+
+OWN_CLASS = """
+import os
+from flowyml_tui import Pipeline, step
+
+with open(os.path.join(os.path.dirname(__file__), "imported_by"), "a") as seen:
+    seen.write(str(os.getpid()) + "\\n")
+
+class Point:
+    def __init__(self, x):
+        self.x = x
+
+@step(outputs=["point"])
+def make_point():
+    return Point(3)
+
+@step(outputs=["plain"])
+def make_plain():
+    return {"a": [1, 2.5, "three", None, (True, b"x")]}
+
+pipeline = Pipeline("own").add_step(make_point).add_step(make_plain)
+"""
+
+
+def _load(tmp_path: Path, body: str):
+    file = tmp_path / "pool_pipe.py"
+    file.write_text(textwrap.dedent(body))
+    pipeline = next(iter(load_pipelines(file).values()))
+    pipeline.cache_dir = str(tmp_path / "cache")
+    return pipeline
+
+
+def test_a_step_queued_behind_another_on_its_worker_does_not_count_the_wait(tmp_path):
+    """One worker, two independent steps: `quick` waits in the worker's pipe while `slow`
+    sleeps 2 s. Its duration is its own, not the 2 s it waited (records and the cache's
+    break-even read it)."""
+    pipeline = _load(tmp_path, QUEUED)
+    with ProcessRunner(1) as runner:
+        result = pipeline.run(runner=runner)
+    assert result["quick"] == 2
+    assert result.step_results["slow"].duration_seconds >= 2
+    assert result.step_results["quick"].duration_seconds < 1
+
+
+def test_a_value_of_a_pipeline_file_class_comes_back_without_the_file_running_again(tmp_path):
+    """A plain value goes back by plain pickle; an instance of a class from the pipeline file
+    by cloudpickle, by value: plain pickle would import the pipeline file by name in the
+    worker to check the class, running it a second time."""
+    pipeline = _load(tmp_path, OWN_CLASS)
+    with ProcessRunner(2) as runner:
+        result = pipeline.run(runner=runner)
+    assert result["point"].x == 3
+    assert result["plain"] == {"a": [1, 2.5, "three", None, (True, b"x")]}
+    assert (tmp_path / "imported_by").read_text().split() == [str(os.getpid())]
