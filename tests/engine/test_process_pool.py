@@ -79,3 +79,62 @@ def test_a_value_of_a_pipeline_file_class_comes_back_without_the_file_running_ag
     assert result["point"].x == 3
     assert result["plain"] == {"a": [1, 2.5, "three", None, (True, b"x")]}
     assert (tmp_path / "imported_by").read_text().split() == [str(os.getpid())]
+
+
+SHIPPED = """
+import builtins, os, sys
+from flowyml_tui import Pipeline, step
+
+FACTOR = 2
+OFFSETS = [0]
+
+@step(outputs=["where"], cache=False)
+def where():
+    code = sys._getframe().f_code
+    builtins.__dict__.setdefault("_flowyml_test_codes", []).append(code)  # ids stay unique
+    return (os.getpid(), id(code), FACTOR * 10 + OFFSETS[0])
+
+pipeline = Pipeline("shipped").add_step(where)
+"""
+
+
+def test_a_worker_unpickles_a_step_function_once_across_runs(tmp_path):
+    """Two runs of one pipeline on one worker: the second task carries only the function's
+    digest, and the worker calls the very function object it unpickled for the first."""
+    pipeline = _load(tmp_path, SHIPPED)
+    with ProcessRunner(1) as runner:
+        first = pipeline.run(runner=runner)["where"]
+        second = pipeline.run(runner=runner)["where"]
+    assert first[0] == second[0]  # the same worker process
+    assert first[1] == second[1]
+    assert first[2] == second[2] == 20
+
+
+def test_a_changed_global_or_an_edited_step_is_shipped_again(tmp_path):
+    """What the function's bytes were made of changes, so they are made and sent again: a
+    global rebound, a list it reads changed in place, the file edited and loaded again."""
+    pipeline = _load(tmp_path, SHIPPED)
+    with ProcessRunner(1) as runner:
+        assert pipeline.run(runner=runner)["where"][2] == 20
+        names = pipeline.steps[0].func.__globals__
+        names["FACTOR"] = 3
+        assert pipeline.run(runner=runner)["where"][2] == 30
+        names["OFFSETS"][0] = 1
+        assert pipeline.run(runner=runner)["where"][2] == 31
+        edited = _load(tmp_path, SHIPPED.replace("FACTOR * 10", "FACTOR * 100"))
+        assert edited.run(runner=runner)["where"][2] == 200
+
+
+def test_a_worker_that_replaced_a_dead_one_is_sent_the_function_again(tmp_path):
+    """The dead worker held the function; the new one holds nothing, and gets its bytes."""
+    from flowyml_tui.engine.run import StepTask
+    from tests.engine.test_runner import dies_at_once
+
+    pipeline = _load(tmp_path, SHIPPED)
+    with ProcessRunner(1) as runner:
+        before = pipeline.run(runner=runner)["where"]
+        died = runner.submit(StepTask("dies_at_once", dies_at_once.func, {}))
+        assert died.exception(timeout=120) is not None
+        after = pipeline.run(runner=runner)
+    assert after.step_results["where"].status.value == "executed"
+    assert after["where"][0] != before[0] and after["where"][2] == 20

@@ -29,11 +29,16 @@ from typing import Any
 from ..call.capture import LogSink
 from ..errors import FlowymlError
 from .pool_worker import LINE, STOP, serve
-from .portable import dump_task
+from .portable import pack_task, task_parts
 from .runner import StepOutcome, StepTask
+from .shipping import Shipped
 
 PER_WORKER = (1, 2)
 """Tasks sent to a worker at once, filled level by level: its running one, then one behind."""
+
+PIPE_ROOM = 1 << 15
+"""A task at most this big may wait in a busy worker's pipe: it fits the pipe's buffer, so
+sending it never blocks the driver (a bigger one waits in the driver for a free worker)."""
 
 CLOSE_SECONDS = 5
 """How long `close()` lets a worker finish its step before it is killed."""
@@ -42,18 +47,30 @@ CLOSE_SECONDS = 5
 class _Pending:
     """A submitted task until its outcome is in: waiting for a worker, then on one."""
 
-    __slots__ = ("future", "on_log", "payload", "step")
+    __slots__ = ("digest", "fields", "function", "future", "on_log", "step")
 
-    def __init__(self, step: str, payload: bytes, on_log: LogSink | None) -> None:
-        self.step, self.payload, self.on_log = step, payload, on_log
+    def __init__(
+        self, step: str, parts: tuple[bytes, bytes, bytes], on_log: LogSink | None
+    ) -> None:
+        self.step, self.on_log = step, on_log
+        self.digest, self.function, self.fields = parts
         self.future: Future[StepOutcome] = Future()
+
+    def payload(self, shipped: Shipped) -> bytes:
+        """Its bytes for one worker: with the function only if that worker lacks it."""
+        function = self.function if shipped.needs(self.digest) else None
+        return pack_task(self.digest, function, self.fields)
+
+    def fits_behind(self) -> bool:
+        """Small enough to wait in a busy worker's pipe without blocking the sender."""
+        return len(self.function) + len(self.fields) <= PIPE_ROOM
 
 
 class _Worker:
     """One worker process, its end of the pipe, and the tasks sent to it: the first runs,
     the one behind it waits in the pipe."""
 
-    __slots__ = ("conn", "process", "sent")
+    __slots__ = ("conn", "process", "sent", "shipped")
 
     def __init__(self, context: Any, parent: int) -> None:
         self.conn, theirs = context.Pipe(duplex=True)
@@ -63,6 +80,8 @@ class _Worker:
         self.process.start()
         theirs.close()
         self.sent: deque[_Pending] = deque()
+        self.shipped = Shipped()
+        """The step functions this worker holds (a new worker holds none)."""
 
 
 class ProcessRunner:
@@ -97,20 +116,19 @@ class ProcessRunner:
 
     def submit(self, task: StepTask, on_log: LogSink | None = None) -> Future[StepOutcome]:
         try:
-            payload = dump_task(task, "a worker process")
+            parts = task_parts(task, "a worker process")
         except FlowymlError as exc:
             failed: Future[StepOutcome] = Future()
             failed.set_exception(exc)
             return failed
-        pending = _Pending(task.step, payload, on_log)
+        pending = _Pending(task.step, parts, on_log)
         with self._lock:
             if self._closed:
                 pending.future.set_exception(RuntimeError("this ProcessRunner is closed"))
                 return pending.future
             self._waiting.append(pending)
             self._start_workers()
-            handed = self._hand_out()
-        self._send(handed)
+            self._hand_out()
         return pending.future
 
     def cancel(self) -> None:
@@ -181,26 +199,23 @@ class ProcessRunner:
         elif started:
             self._wake()
 
-    def _hand_out(self) -> list[tuple[_Worker, _Pending]]:
-        """Pair waiting tasks with workers (under the lock): a free worker first, then one
-        more behind each running task, so a worker that finishes finds its next task in its
-        pipe without waiting for the driver. The caller sends them."""
-        handed = []
+    def _hand_out(self) -> None:
+        """Send waiting tasks to workers (under the lock, so each worker's pipe gets them in
+        the order of its `sent`): a free worker first, then one more behind each running
+        task when it is small, so a worker that finishes finds its next task in its pipe
+        without waiting for the driver."""
+        waiting = self._waiting
         for depth in PER_WORKER:
             for worker in self._pool:
-                if not self._waiting:
-                    return handed
-                if len(worker.sent) < depth:
-                    pending = self._waiting.popleft()
-                    worker.sent.append(pending)
-                    handed.append((worker, pending))
-        return handed
-
-    def _send(self, handed: list[tuple[_Worker, _Pending]]) -> None:
-        for worker, pending in handed:
-            # One that died since it was free fails when the reader sees its pipe close.
-            with contextlib.suppress(OSError):
-                worker.conn.send_bytes(pending.payload)
+                if not waiting:
+                    return
+                if len(worker.sent) >= depth or (worker.sent and not waiting[0].fits_behind()):
+                    continue
+                pending = waiting.popleft()
+                worker.sent.append(pending)
+                # One that died since it was free fails when the reader sees its pipe close.
+                with contextlib.suppress(OSError):
+                    worker.conn.send_bytes(pending.payload(worker.shipped))
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
@@ -245,8 +260,8 @@ class ProcessRunner:
         """The worker is free: it gets the next task first, then the outcome is delivered."""
         with self._lock:
             pending = worker.sent.popleft() if worker.sent else None
-            handed = self._hand_out() if worker in self._pool else []
-        self._send(handed)
+            if worker in self._pool:
+                self._hand_out()
         if pending is None:  # cancelled meanwhile: nobody waits for it
             return
         try:
@@ -266,11 +281,9 @@ class ProcessRunner:
             worker.sent.clear()
             if worker in self._pool:
                 self._pool.remove(worker)
-            handed: list[tuple[_Worker, _Pending]] = []
             if self._waiting and not self._closed:
                 self._start_workers()
-                handed = self._hand_out()
-        self._send(handed)
+                self._hand_out()
         worker.conn.close()
         worker.process.join(1)
         if pending is not None:
