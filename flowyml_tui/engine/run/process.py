@@ -1,15 +1,16 @@
 """`ProcessRunner`: steps run in local worker processes, several at once.
 
-The workers are started fresh (`spawn`), so no driver state leaks into a step. Each task
-travels as cloudpickle bytes; functions of a pipeline file (and of the modules beside it) go
-by value, so a worker never imports the pipeline file again.
+The workers are started fresh (`spawn`), so no driver state leaks into a step. Functions of a
+pipeline file (and of the modules beside it) go by value, so a worker never imports the
+pipeline file again; each is sent to a worker once while its bytes stay exact (`shipping`).
 
-Each worker has one pipe (`pool_worker`): the driver writes a task to a worker that is free,
-and one reader thread in the driver reads every worker's lines and outcomes. When an outcome
-arrives the reader hands that worker the next waiting task before anything else, so a worker
-never waits for the driver's main thread between two steps. This replaced a
-`ProcessPoolExecutor`, whose four thread hops a step (feeder, manager, log drainer, waiter)
-cost the driver more than the trivial steps of a wide fan-out did.
+Each worker has one pipe (`pool_worker`), and a step's lines and outcome come back on it in
+order. The driver sends a worker its next task while it runs the current one (when the task
+is small), and one reader thread in the driver reads every worker's lines and outcomes and
+refills a worker's pipe the moment an outcome arrives, so a worker does not wait for the
+driver's main thread between two steps. This replaced a `ProcessPoolExecutor`, whose
+feeder, manager and log-drainer threads cost the driver more CPU a step than the trivial
+steps of a wide fan-out did.
 """
 
 from __future__ import annotations
@@ -254,7 +255,9 @@ class ProcessRunner:
     def _line(self, worker: _Worker, message: bytes) -> None:
         pending = worker.sent[0] if worker.sent else None
         if pending is not None and pending.on_log is not None:
-            pending.on_log(*pickle.loads(message[1:]))
+            # A sink that fails loses its line, not the reader thread (every step's).
+            with contextlib.suppress(Exception):
+                pending.on_log(*pickle.loads(message[1:]))
 
     def _outcome(self, worker: _Worker, message: bytes) -> None:
         """The worker is free: it gets the next task first, then the outcome is delivered."""
