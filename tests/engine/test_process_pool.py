@@ -1,5 +1,6 @@
-"""The `--jobs` pool: each worker gets a second task behind its running one, and outcomes
-come back by the cheapest pickle that can carry them."""
+"""The `--jobs` pool: tasks wait for a worker without the wait counting as their time, step
+functions are sent to each worker once while exact, and outcomes come back by the cheapest
+pickle that can carry them."""
 
 from __future__ import annotations
 
@@ -58,9 +59,9 @@ def _load(tmp_path: Path, body: str):
 
 
 def test_a_step_queued_behind_another_on_its_worker_does_not_count_the_wait(tmp_path):
-    """One worker, two independent steps: `quick` waits in the worker's pipe while `slow`
-    sleeps 2 s. Its duration is its own, not the 2 s it waited (records and the cache's
-    break-even read it)."""
+    """One worker, two independent steps submitted at once: `quick` waits while `slow`
+    sleeps 2 s on the only worker. Its duration is its own, not the 2 s it waited (records
+    and the cache's break-even read it)."""
     pipeline = _load(tmp_path, QUEUED)
     with ProcessRunner(1) as runner:
         result = pipeline.run(runner=runner)

@@ -37,6 +37,10 @@ from .shipping import Shipped
 PER_WORKER = (1, 2)
 """Tasks sent to a worker at once, filled level by level: its running one, then one behind."""
 
+QUICK_SECONDS = 0.05
+"""A task waits in a worker's pipe only behind a worker whose last step took less than this:
+behind a long step it would wait while another worker may be free."""
+
 PIPE_ROOM = 1 << 15
 """A task at most this big may wait in a busy worker's pipe: it fits the pipe's buffer, so
 sending it never blocks the driver (a bigger one waits in the driver for a free worker)."""
@@ -71,7 +75,7 @@ class _Worker:
     """One worker process, its end of the pipe, and the tasks sent to it: the first runs,
     the one behind it waits in the pipe."""
 
-    __slots__ = ("conn", "process", "sent", "shipped")
+    __slots__ = ("conn", "process", "quick", "sent", "shipped")
 
     def __init__(self, context: Any, parent: int) -> None:
         self.conn, theirs = context.Pipe(duplex=True)
@@ -83,6 +87,8 @@ class _Worker:
         self.sent: deque[_Pending] = deque()
         self.shipped = Shipped()
         """The step functions this worker holds (a new worker holds none)."""
+        self.quick = False
+        """Its last step took under `QUICK_SECONDS`: a task may wait behind its next one."""
 
 
 class ProcessRunner:
@@ -203,14 +209,16 @@ class ProcessRunner:
     def _hand_out(self) -> None:
         """Send waiting tasks to workers (under the lock, so each worker's pipe gets them in
         the order of its `sent`): a free worker first, then one more behind each running
-        task when it is small, so a worker that finishes finds its next task in its pipe
-        without waiting for the driver."""
+        task when the task is small and the worker's steps are quick, so a worker that
+        finishes finds its next task in its pipe without waiting for the driver."""
         waiting = self._waiting
         for depth in PER_WORKER:
             for worker in self._pool:
                 if not waiting:
                     return
-                if len(worker.sent) >= depth or (worker.sent and not waiting[0].fits_behind()):
+                if len(worker.sent) >= depth:
+                    continue
+                if worker.sent and not (worker.quick and waiting[0].fits_behind()):
                     continue
                 pending = waiting.popleft()
                 worker.sent.append(pending)
@@ -260,19 +268,20 @@ class ProcessRunner:
                 pending.on_log(*pickle.loads(message[1:]))
 
     def _outcome(self, worker: _Worker, message: bytes) -> None:
-        """The worker is free: it gets the next task first, then the outcome is delivered."""
-        with self._lock:
-            pending = worker.sent.popleft() if worker.sent else None
-            if worker in self._pool:
-                self._hand_out()
-        if pending is None:  # cancelled meanwhile: nobody waits for it
-            return
+        """The worker took its next task: it is refilled first, then the outcome delivered."""
+        outcome: StepOutcome | None = None
+        problem: Exception | None = None
         try:
             outcome = pickle.loads(memoryview(message)[1:])
         except Exception as exc:  # a class the driver cannot import
-            _settle(pending.future, error=exc)
-            return
-        _settle(pending.future, outcome=outcome)
+            problem = exc
+        with self._lock:
+            worker.quick = outcome is not None and outcome.duration_seconds < QUICK_SECONDS
+            pending = worker.sent.popleft() if worker.sent else None
+            if worker in self._pool:
+                self._hand_out()
+        if pending is not None:  # else cancelled meanwhile: nobody waits for it
+            _settle(pending.future, outcome=outcome, error=problem)
 
     def _lost(self, worker: _Worker) -> None:
         """A worker's pipe closed: it died (or was killed by `cancel`). Its step fails; the
