@@ -20,11 +20,11 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import selectors
 import threading
 import weakref
 from collections import deque
 from concurrent.futures import Future, InvalidStateError
-from multiprocessing.connection import wait
 from typing import Any
 
 from ..call.capture import LogSink
@@ -231,34 +231,41 @@ class ProcessRunner:
             os.write(self._wake_write, b"x")
 
     def _read(self) -> None:
-        """The reader thread: every worker's lines and outcomes, as they come."""
-        watching: dict[Any, _Worker] = {}
-        while True:
-            with self._lock:
-                if self._closed and not self._pool:
-                    return
-                for worker in self._pool:
-                    watching.setdefault(worker.conn, worker)
-            try:
-                ready = wait([self._wake_read, *watching])
-            except OSError:
-                return
-            for conn in ready:
-                if conn == self._wake_read:
-                    with contextlib.suppress(OSError):
-                        os.read(self._wake_read, 512)
-                    continue
-                worker = watching[conn]
+        """The reader thread: every worker's lines and outcomes, as they come. One selector
+        for the runner's life (`multiprocessing.connection.wait` builds one per call)."""
+        watching: dict[int, _Worker] = {}
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._wake_read, selectors.EVENT_READ)
+            while True:
+                with self._lock:
+                    if self._closed and not self._pool:
+                        return
+                    for worker in self._pool:
+                        fd = worker.conn.fileno()
+                        if fd not in watching:
+                            watching[fd] = worker
+                            selector.register(fd, selectors.EVENT_READ)
                 try:
-                    message = conn.recv_bytes()
-                except (EOFError, OSError):
-                    del watching[conn]
-                    self._lost(worker)
-                    continue
-                if message[:1] == LINE:
-                    self._line(worker, message)
-                else:
-                    self._outcome(worker, message)
+                    ready = selector.select()
+                except OSError:
+                    return
+                for key, _ in ready:
+                    if key.fd == self._wake_read:
+                        with contextlib.suppress(OSError):
+                            os.read(self._wake_read, 512)
+                        continue
+                    worker = watching[key.fd]
+                    try:
+                        message = worker.conn.recv_bytes()
+                    except (EOFError, OSError):
+                        selector.unregister(key.fd)
+                        del watching[key.fd]
+                        self._lost(worker)  # closes its pipe: its number may be reused
+                        continue
+                    if message[:1] == LINE:
+                        self._line(worker, message)
+                    else:
+                        self._outcome(worker, message)
 
     def _line(self, worker: _Worker, message: bytes) -> None:
         pending = worker.sent[0] if worker.sent else None
