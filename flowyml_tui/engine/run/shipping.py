@@ -21,6 +21,7 @@ another digest: it is shipped again. A worker that died and was replaced has an 
 from __future__ import annotations
 
 import sys
+import threading
 import types
 import weakref
 from collections import OrderedDict
@@ -163,33 +164,36 @@ class Shipped:
 
 
 class Received:
-    """In a worker: functions by digest, each unpickled once."""
+    """In a worker: functions by digest, each unpickled once. Thread-safe: a Dask worker runs
+    several tasks at once."""
 
-    __slots__ = ("_held",)
+    __slots__ = ("_held", "_lock")
 
     def __init__(self) -> None:
         self._held: OrderedDict[bytes, Any] = OrderedDict()
+        self._lock = threading.Lock()
 
     def function(self, digest: bytes, payload: bytes | None, loads: Callable[[bytes], Any]) -> Any:
         """The function named `digest`, unpickled from `payload` unless held already. A
         function that failed to unpickle is held as its error, raised each time."""
-        held = self._held
-        if payload is None or digest in held:
-            found = held.get(digest, _MISSING)
-            if found is _MISSING:
+        with self._lock:
+            found = self._held.get(digest, _MISSING)
+            if found is not _MISSING:
+                self._held.move_to_end(digest)
+        if found is _MISSING:
+            if payload is None:
                 raise LookupError(
                     "the driver sent a step function by digest only, and this worker does not "
                     "hold it; run again (if it repeats, report it)"
                 )
-            held.move_to_end(digest)
-        else:
             try:
                 found = loads(payload)
             except Exception as exc:
                 found = _Failed(exc)
-            held[digest] = found
-            if len(held) > KEPT_PER_WORKER:
-                held.popitem(last=False)
+            with self._lock:
+                self._held[digest] = found
+                if len(self._held) > KEPT_PER_WORKER:
+                    self._held.popitem(last=False)
         if isinstance(found, _Failed):
             raise found.error
         return found
