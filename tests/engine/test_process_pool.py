@@ -139,3 +139,33 @@ def test_a_worker_that_replaced_a_dead_one_is_sent_the_function_again(tmp_path):
         after = pipeline.run(runner=runner)
     assert after.step_results["where"].status.value == "executed"
     assert after["where"][0] != before[0] and after["where"][2] == 20
+
+
+LOGS = """
+import logging
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["a"], cache=False)
+def first():
+    logging.getLogger("mine").info("from first")
+    return 1
+
+@step(inputs=["a"], outputs=["b"], cache=False)
+def second(a):
+    logging.getLogger("mine").info("from second")
+    return a + 1
+
+pipeline = Pipeline("logs").add_step(first).add_step(second)
+"""
+
+
+def test_log_records_of_each_step_on_a_worker_are_that_steps_own(tmp_path):
+    """A worker keeps its logging handler for its whole life: INFO records still reach the
+    step that wrote them, step after step and run after run, and no other."""
+    pipeline = _load(tmp_path, LOGS)
+    with ProcessRunner(1) as runner:
+        for _ in range(2):
+            result = pipeline.run(runner=runner)
+            first, second = (result.step_results[s].logs for s in ("first", "second"))
+            assert [text for _, text in first] == ["INFO mine: from first\n"]
+            assert [text for _, text in second] == ["INFO mine: from second\n"]
