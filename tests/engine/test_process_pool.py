@@ -59,15 +59,36 @@ def _load(tmp_path: Path, body: str):
 
 
 def test_a_step_queued_behind_another_on_its_worker_does_not_count_the_wait(tmp_path):
-    """One worker, two independent steps submitted at once: `quick` waits while `slow`
-    sleeps 2 s on the only worker. Its duration is its own, not the 2 s it waited (records
-    and the cache's break-even read it)."""
+    """One worker, made quick by a trivial task, so the run submits two steps at once:
+    `quick` waits in the worker's pipe while `slow` sleeps 2 s. Its duration is its own, not
+    the 2 s it waited (records and the cache's break-even read it)."""
+    from flowyml_tui.engine.run import StepTask
+    from tests.engine.test_runner import greet
+
     pipeline = _load(tmp_path, QUEUED)
     with ProcessRunner(1) as runner:
+        runner.submit(StepTask("greet", greet.func, {"name": "warm"})).result(timeout=120)
+        assert runner.capacity == 2
         result = pipeline.run(runner=runner)
     assert result["quick"] == 2
     assert result.step_results["slow"].duration_seconds >= 2
     assert result.step_results["quick"].duration_seconds < 1
+
+
+def test_the_pool_queues_behind_quick_steps_only(tmp_path):
+    """A submitted step shows as running: a second one per worker is submitted only while
+    the workers' last steps were quick, never behind long ones."""
+    from flowyml_tui.engine.run import StepTask
+    from tests.engine.test_runner import greet
+
+    pipeline = _load(tmp_path, QUEUED)
+    with ProcessRunner(1) as runner:
+        assert runner.capacity == 1  # nothing known yet
+        runner.submit(StepTask("greet", greet.func, {"name": "warm"})).result(timeout=120)
+        assert runner.capacity == 2
+        slow = next(s for s in pipeline.steps if s.name == "slow")
+        runner.submit(StepTask("slow", slow.func, {})).result(timeout=120)
+        assert runner.capacity == 1
 
 
 def test_a_value_of_a_pipeline_file_class_comes_back_without_the_file_running_again(tmp_path):

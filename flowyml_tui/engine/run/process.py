@@ -107,9 +107,6 @@ class ProcessRunner:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         self.workers = max_workers or os.cpu_count() or 1
         """How many worker processes run steps at once."""
-        self.capacity = self.workers * PER_WORKER[-1]
-        """How many steps the driver may have submitted at once: enough that each worker has
-        one waiting behind the one it runs."""
         self._context = multiprocessing.get_context(start_method)
         self._pool: list[_Worker] = []
         self._waiting: deque[_Pending] = deque()
@@ -120,6 +117,17 @@ class ProcessRunner:
         _LIVE.add(self)
 
     # -- the protocol ----------------------------------------------------------------------
+
+    @property
+    def capacity(self) -> int:
+        """Steps the driver keeps submitted, asked at a run's start: one a worker, or two
+        (one waiting behind the running one) while every worker's last step was quick. A
+        submitted step shows as running, so a queue behind long steps would show steps
+        running that wait, in the TUI and on the run's timeline."""
+        pool = self._pool
+        if pool and all(worker.quick for worker in pool):
+            return self.workers * PER_WORKER[-1]
+        return self.workers
 
     def submit(self, task: StepTask, on_log: LogSink | None = None) -> Future[StepOutcome]:
         try:
