@@ -195,6 +195,8 @@ class RunModel:
         self.stopped = False
         """The user stopped the last run (`s`): the status line says so until the next run."""
         self.rows: dict[str, StepRow] = {}
+        self.started_steps: set[str] = set()
+        """Steps that started running this run (the elapsed-time tick looks only at these)."""
         self._shape: list[tuple[str, tuple[str, ...], str]] = []
         """The last run's steps as (name, upstream, cache): a new shape rebuilds the table."""
         self.history: dict[str, deque[HistoryPoint]] = {}
@@ -247,6 +249,7 @@ class RunModel:
         shape = [(s.name, s.upstream, s.cache) for s in event.steps]
         self.structure_changed = self.structure_changed or shape != self._shape
         self._shape = shape  # kept, not rebuilt from the rows: 10,000 tuples a start
+        self.started_steps.clear()
         self.pipeline = event.pipeline
         self.run_id = event.run_id
         self.source_file = event.source_file
@@ -273,6 +276,7 @@ class RunModel:
         row.reason = event.reason
         row.reason_kind = event.reason_kind
         row.started_at = now
+        self.started_steps.add(row.name)
         self._touch(row.name)
 
     def step_logs(self, events: Iterable[StepLog]) -> None:

@@ -5,12 +5,13 @@ which arrive all at once, are folded in a slice at a time behind whatever is alr
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from flowyml_tui.engine.events import RunFinished, RunStarted, StepFinished, StepInfo
 from flowyml_tui.tui.app import EVENTS_PER_TURN, FlowymlApp
-from flowyml_tui.tui.heap import FREEZE_FROM_ROWS
+from flowyml_tui.tui.heap import FREEZE_FROM_ROWS, collection_paused
 from flowyml_tui.tui.messages import RunnerUpdate
 from flowyml_tui.tui.widgets.step_table import StepTable
 
@@ -118,3 +119,24 @@ def test_a_big_table_is_frozen_out_of_full_collections_and_thawed_for_the_next_b
         drive(app, scenario)
     finally:
         gc.unfreeze()
+
+
+def test_collections_stay_off_while_any_worker_decodes_records_and_come_back_after() -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def worker() -> None:
+        with collection_paused():
+            started.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    started.wait(10)
+    try:
+        with collection_paused():  # a second reader overlapping the first
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the first still reads
+    finally:
+        release.set()
+        thread.join(10)
+    assert gc.isenabled()
