@@ -94,7 +94,11 @@ def main(args: argparse.Namespace) -> int:
 def build_app(args: argparse.Namespace) -> FlowymlApp | int:
     """Validate the arguments before the screen takes over, so mistakes read as one line; the
     app, or the exit status of a usage error."""
-    os.environ.setdefault("TEXTUAL_FPS", str(FRAMES_PER_SECOND))  # read when Textual loads
+    if "TEXTUAL_FPS" not in os.environ:  # the user's own setting wins
+        os.environ["TEXTUAL_FPS"] = str(FRAMES_PER_SECOND)
+        import textual.constants  # noqa: F401  (reads it once, when it loads)
+
+        del os.environ["TEXTUAL_FPS"]  # not handed on to the pipeline's workers
     from ..config import user_themes_dir
     from ..runner.watch import discover_pipeline_files
     from ..tui.themes import available_themes

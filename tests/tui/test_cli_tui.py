@@ -144,3 +144,20 @@ def test_the_workbench_draws_up_to_120_frames_a_second(write_pipeline) -> None:
 
 def test_a_frame_rate_the_user_set_wins(write_pipeline) -> None:
     assert frame_rate(write_pipeline(), {"TEXTUAL_FPS": "30"}) == "30"
+
+
+def test_the_frame_rate_is_not_handed_on_to_the_pipelines_workers(write_pipeline) -> None:
+    """Textual reads it once; the workers inherit the environment, and the user's code in
+    them never sees our setting."""
+    script = FRAME_RATE.replace(
+        "print(textual.constants.MAX_FPS)", "import os; print(os.environ.get('TEXTUAL_FPS'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(write_pipeline())],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+        timeout=50,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"
