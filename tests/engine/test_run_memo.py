@@ -215,3 +215,17 @@ def test_a_step_with_a_condition_is_never_replayed(write_file, load):
     executor, result = _run(pipeline)
     assert not executor.replayed
     assert result["b"] == 2
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_replay_leaves_the_garbage_collector_as_it_found_it(chain, enabled):
+    import gc
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        executor, _ = _run(chain)
+        assert executor.replayed
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()

@@ -23,6 +23,7 @@ the cache off, or a run with any warning are never memoised: they take the full 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -108,16 +109,29 @@ class RunMemo:
         located.update(memo.located)
         used.update(memo.used)
         append = events.append
-        for name, finished, result in memo.steps:
-            event = _replace(finished, run_id=run_id)
-            append(event)
-            if sink is not None:
-                sink(event)
-            # a result of its own: `RunResult` links it to this run's outputs, callers may
-            # change its lists
-            results[name] = _replace(
-                result, logs=[], warnings=[], output_fingerprints=dict(result.output_fingerprints)
-            )
+        paused = gc.isenabled()
+        # Nothing below makes a reference cycle, so pausing the collector frees nothing late;
+        # left running, each replay paid for collections that walk every object of the
+        # pipeline, more the bigger it is (a 10,000-step replay: `bench_scale.py`).
+        if paused:
+            gc.disable()
+        try:
+            for name, finished, result in memo.steps:
+                event = _replace(finished, run_id=run_id)
+                append(event)
+                if sink is not None:
+                    sink(event)
+                # a result of its own: `RunResult` links it to this run's outputs, callers may
+                # change its lists
+                results[name] = _replace(
+                    result,
+                    logs=[],
+                    warnings=[],
+                    output_fingerprints=dict(result.output_fingerprints),
+                )
+        finally:
+            if paused:
+                gc.enable()
         return True
 
     def _holds(self, memo: _Replay) -> bool:
