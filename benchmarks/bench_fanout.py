@@ -9,7 +9,9 @@ each beside the bare library doing the same tasks in the same run; and a fully c
 
 Targets (issue 26): at most 1.5x the bare figure for the first two, 1.1x for the third. Rounds
 are interleaved (ours, then the bare one), medians printed with the spread. Pools and the
-cluster are warmed first; their start-up is not timed.
+cluster are warmed first; their start-up is not timed. For `--jobs` the CPU time of the run's
+process and of its worker processes is printed too (Linux): on a busy machine it moves far
+less than the wall clock, and on 2 cores it is what the wall clock cannot go below.
 
     python benchmarks/bench_fanout.py [--width 200] [--workers 2] [--rounds 7]
 """
@@ -17,6 +19,8 @@ cluster are warmed first; their start-up is not timed.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -58,6 +62,26 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its live child processes (the pools' workers)."""
+    total = time.process_time()
+    tick = os.sysconf("SC_CLK_TCK")
+    for child in multiprocessing.active_children():
+        try:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def timed_cpu(fn: Callable[[], object], cpu: list[float]) -> float:
+    before = cpu_seconds()
+    took = timed(fn)
+    cpu.append(cpu_seconds() - before)
+    return took
+
+
 def load(source: str, folder: Path, name: str):
     path = folder / f"{name}.py"
     path.write_text(source)
@@ -92,11 +116,16 @@ def main() -> int:
     with ProcessRunner(args.workers) as pool, ProcessPoolExecutor(args.workers) as bare_pool:
         fan.run(runner=pool)
         list(bare_pool.map(trivial, range(width)))
-        ours, theirs = [], []
+        ours, theirs, our_cpu, their_cpu = [], [], [], []
         for _ in range(rounds):
-            ours.append(timed(lambda: fan.run(runner=pool)))
-            theirs.append(timed(lambda: list(bare_pool.map(trivial, range(width)))))
+            ours.append(timed_cpu(lambda: fan.run(runner=pool), our_cpu))
+            theirs.append(timed_cpu(lambda: list(bare_pool.map(trivial, range(width))), their_cpu))
         figure(f"--jobs {args.workers}", ours, theirs, "ProcessPoolExecutor.map", 1.5)
+        mine, bare = statistics.median(our_cpu), statistics.median(their_cpu)
+        print(
+            f"           CPU, all processes: ours {mine * 1e3:.0f} ms "
+            f"({mine / width * 1e6:.0f} us a step), bare {bare * 1e3:.0f} ms: {mine / bare:.2f}x"
+        )
 
     cluster = LocalCluster(
         n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None

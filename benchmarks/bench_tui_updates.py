@@ -178,9 +178,8 @@ async def feed(
     built_at: float | None = None
 
     async def deliver() -> None:
-        for burst in bursts:
-            for event in burst:
-                app.post_message(RunnerUpdate(event, app.run_token))
+        for burst in bursts:  # a burst is what the run worker reads in one go: one message
+            app.post_message(RunnerUpdate(tuple(burst), app.run_token))
             await asyncio.sleep(gap)
 
     delivery = asyncio.create_task(deliver())

@@ -10,13 +10,13 @@ from textual.message import Message
 
 @dataclass
 class RunnerUpdate(Message):
-    """One engine event or runner message from the run worker.
+    """Engine events and runner messages from the run worker, in order: all it read in one go.
 
-    `token` names the run worker that produced it, so a late message from a cancelled run is
+    `token` names the run worker that produced them, so a late message from a cancelled run is
     dropped instead of being folded into the run that replaced it.
     """
 
-    payload: object
+    payloads: tuple[object, ...]
     token: int
 
 

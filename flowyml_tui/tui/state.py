@@ -195,6 +195,10 @@ class RunModel:
         self.stopped = False
         """The user stopped the last run (`s`): the status line says so until the next run."""
         self.rows: dict[str, StepRow] = {}
+        self.started_steps: set[str] = set()
+        """Steps that started running this run (the elapsed-time tick looks only at these)."""
+        self._shape: list[tuple[str, tuple[str, ...], str]] = []
+        """The last run's steps as (name, upstream, cache): a new shape rebuilds the table."""
         self.history: dict[str, deque[HistoryPoint]] = {}
         self.call_places: dict[str, set[str]] = {}
         self.read_paths: set[str] = set()
@@ -243,8 +247,9 @@ class RunModel:
 
     def start(self, event: RunStarted) -> None:
         shape = [(s.name, s.upstream, s.cache) for s in event.steps]
-        old_shape = [(r.info.name, r.info.upstream, r.info.cache) for r in self.rows.values()]
-        self.structure_changed = self.structure_changed or shape != old_shape
+        self.structure_changed = self.structure_changed or shape != self._shape
+        self._shape = shape  # kept, not rebuilt from the rows: 10,000 tuples a start
+        self.started_steps.clear()
         self.pipeline = event.pipeline
         self.run_id = event.run_id
         self.source_file = event.source_file
@@ -271,6 +276,7 @@ class RunModel:
         row.reason = event.reason
         row.reason_kind = event.reason_kind
         row.started_at = now
+        self.started_steps.add(row.name)
         self._touch(row.name)
 
     def step_logs(self, events: Iterable[StepLog]) -> None:

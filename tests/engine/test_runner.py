@@ -183,29 +183,28 @@ def quiet():
     return 1
 
 
-def test_a_pool_step_sends_its_end_of_lines_marker_only_after_lines(monkeypatch):
-    """`--jobs`: a step's future resolves once its lines and its outcome are both in. A step
-    that printed nothing sends no marker (one message less a step), and says so with its
-    outcome, so the driver waits for none; one that printed ends its lines with the marker."""
-    import queue
+@step(outputs=["said"])
+def chatty(lines: int):
+    for i in range(lines):
+        print("line", i)
+    return lines
 
-    from flowyml_tui.engine.run import process
-    from flowyml_tui.engine.run.portable import dump_task
 
-    sent: queue.SimpleQueue = queue.SimpleQueue()
-    monkeypatch.setattr(process, "_LOGS", sent)
+def test_every_line_of_a_pool_step_arrives_before_its_outcome():
+    """`--jobs`: a step's lines and its outcome come back on one pipe, in order, so when its
+    future resolves the driver has had every line (the Why pane and the log file are whole)."""
+    from flowyml_tui.engine.run.process import ProcessRunner
 
-    _, lines = process._call_in_worker(dump_task(StepTask("quiet", quiet.func, {}), "w"), "t1")
-    assert lines is False and sent.empty()
-
-    task = StepTask("greet", greet.func, {"name": "di"})
-    _, lines = process._call_in_worker(dump_task(task, "w"), "t2")
-    assert lines is True
-    assert [sent.get_nowait() for _ in range(2)] == [
-        ("t2", "stdout", "hello from di\n"),
-        ("t2", None, None),
-    ]
-    assert sent.empty()
+    with ProcessRunner(1) as runner:
+        lines: list[str] = []
+        at_outcome: list[int] = []
+        future = runner.submit(
+            StepTask("chatty", chatty.func, {"lines": 300}), lambda s, t: lines.append(t)
+        )
+        future.add_done_callback(lambda f: at_outcome.append(len(lines)))
+        assert future.result(timeout=120).value == 300
+        assert at_outcome == [300]
+        assert lines[0] == "line 0\n" and lines[-1] == "line 299\n"
 
 
 def test_steps_held_for_a_full_runner_are_not_decided_again_at_each_completion(monkeypatch):
@@ -232,3 +231,23 @@ def test_steps_held_for_a_full_runner_are_not_decided_again_at_each_completion(m
 
     assert result.outputs["v39"] == 39
     assert len(asked) <= 2 * 40
+
+
+@step(outputs=["never"])
+def dies_at_once():
+    import os
+
+    os._exit(9)
+
+
+def test_a_pool_worker_that_dies_fails_its_step_and_a_new_worker_runs_what_waited():
+    """One worker: the second task waits behind a step that kills its process. That step
+    fails as died; the waiting one runs on the worker started in its place."""
+    from flowyml_tui.engine.run.process import ProcessRunner
+
+    with ProcessRunner(1) as runner:
+        dying = runner.submit(StepTask("dies_at_once", dies_at_once.func, {}))
+        waiting = runner.submit(StepTask("greet", greet.func, {"name": "next"}))
+        with pytest.raises(Exception, match="running step 'dies_at_once' died"):
+            dying.result(timeout=120)
+        assert waiting.result(timeout=120).value == "hello next"

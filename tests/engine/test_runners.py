@@ -626,3 +626,16 @@ def test_the_run_record_and_html_timeline_show_parallel_steps_overlapping(tmp_pa
     bars = _bars(timeline_svg(record))
     (lx0, lx1), (rx0, rx1) = bars["left"], bars["right"]
     assert max(lx0, rx0) < min(lx1, rx1), bars
+
+
+def test_dask_keeps_more_steps_in_flight_than_threads_only_after_quick_steps(tmp_path, dask_client):
+    """Eight steps a thread once the last step was quick (no driver round trip between two
+    short steps); one a thread before anything is known, so long steps never show as running
+    while they wait in Dask's queue."""
+    from flowyml_tui.engine.run.dask import IN_FLIGHT_PER_THREAD, DaskRunner
+
+    threads = sum(dask_client.nthreads().values())
+    runner = DaskRunner(client=dask_client)
+    assert runner.capacity == max(2, threads)
+    _pipeline(tmp_path).run(runner=runner)
+    assert runner.capacity == threads * IN_FLIGHT_PER_THREAD

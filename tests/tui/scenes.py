@@ -256,8 +256,7 @@ async def play(pilot: Pilot[int], events: list[object], select: str | None = Non
     """Feed events as the run worker would, then let the widgets catch up."""
     app = pilot.app
     assert isinstance(app, FlowymlApp)
-    for event in events:
-        app.post_message(RunnerUpdate(event, app.run_token))
+    app.post_message(RunnerUpdate(tuple(events), app.run_token))  # read in one go, as the worker
     await pilot.pause()
     app.catch_up()
     if select is not None:

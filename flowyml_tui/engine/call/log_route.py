@@ -71,3 +71,10 @@ def detach_logging() -> None:
             root = logging.getLogger()
             root.removeHandler(_HANDLER)
             root.setLevel(_saved_level)
+
+
+def keep_logging_attached() -> None:
+    """For a process that only runs steps (a `--jobs` worker): attach once for good, so a
+    step no longer sets the root level twice, each time clearing every logger's level cache.
+    Outside a step the handler passes records on as if it were not there."""
+    attach_logging()

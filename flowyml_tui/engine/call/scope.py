@@ -9,6 +9,7 @@ submitted through `contextvars.copy_context().run`, like captured output.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,10 +71,16 @@ def current_directory() -> Path | None:
     return None if scope is None else scope.directory
 
 
+@functools.lru_cache(maxsize=16)
+def _as_path(directory: str | Path) -> Path:
+    """A run's calls dir, parsed once rather than once a step."""
+    return Path(directory)
+
+
 @contextmanager
 def step_scope(directory: str | Path | None) -> Iterator[CallScope]:
     """Make the calls in this block count for one step, persisting under `directory`."""
-    scope = CallScope(Path(directory) if directory is not None else None)
+    scope = CallScope(_as_path(directory) if directory is not None else None)
     token = _current.set(scope)
     try:
         yield scope

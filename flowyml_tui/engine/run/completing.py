@@ -13,6 +13,7 @@ from ..reads.snapshot import ReadSnapshot
 from ..result import StepResult
 from .held import HeldOutputs, split_outputs
 from .inputs import HELD, RunValues
+from .runner import StepOutcome
 from .storing import EntryWriter
 from .submitting import InFlight
 
@@ -48,6 +49,7 @@ class Completer:
         step, decision, result, kwargs = began.step, began.decision, began.result, began.kwargs
         error, error_traceback = began.error, None
         reads: ReadSnapshot | None = None
+        outcome: StepOutcome | None = None
         if began.future is not None:
             try:
                 outcome = began.future.result()
@@ -56,7 +58,7 @@ class Completer:
                 reads = outcome.reads
                 if outcome.error is None and outcome.held is not None:
                     self.drain_logs()
-                    return self._complete_held(began, outcome.held, reads)
+                    return self._complete_held(began, outcome, outcome.held, reads)
                 if outcome.error is None:
                     values = split_outputs(step.name, tuple(step.outputs), outcome.value)
                 else:  # the step raised: its traceback was formatted where it ran
@@ -65,7 +67,7 @@ class Completer:
                 error = exc
         self.drain_logs()  # its lines came before the future resolved
         if error is not None:
-            result.duration_seconds = time.perf_counter() - began.started
+            result.duration_seconds = _took(began, outcome)
             self.fail(result, error, prefix="failed: ", formatted=error_traceback)
             if step.retry:
                 result.reason += f" (after {result.retries + 1} attempts)"
@@ -74,7 +76,7 @@ class Completer:
             self.finish(step, result)
             return result
         assert kwargs is not None
-        _executed(began)
+        _executed(began, outcome)
         self.inputs.check_mutations(step, kwargs, result)
         fps = [
             self.inputs.fingerprint_output(step, name, value, result)
@@ -94,12 +96,16 @@ class Completer:
         return result
 
     def _complete_held(
-        self, began: InFlight, held: HeldOutputs, reads: ReadSnapshot | None
+        self,
+        began: InFlight,
+        outcome: StepOutcome,
+        held: HeldOutputs,
+        reads: ReadSnapshot | None,
     ) -> StepResult:
         """`complete` for outputs that stayed on the runner's workers: their fingerprints,
         previews and bytes for the store came back, the values did not."""
         step, decision, result = began.step, began.decision, began.result
-        _executed(began)
+        _executed(began, outcome)
         params = {param: name for name, param in step.bindings}
         for param in held.changed:  # the worker saw the step change its input in place
             self.inputs.mutated_upstream(step, params[param], HELD, result)
@@ -145,11 +151,23 @@ class Completer:
         return result
 
 
-def _executed(began: InFlight) -> None:
+def _took(began: InFlight, outcome: StepOutcome | None) -> float:
+    """The step's time from its start (arguments loaded included), less the time between its
+    hand-over to the runner and its call's start: a task may wait behind another on its
+    worker (`--jobs` keeps one queued per worker, Dask queues more). Never less than the call
+    itself, whatever another machine's clock says."""
+    elapsed = time.perf_counter() - began.started
+    if outcome is None or not outcome.started_at or not began.handed_at:
+        return elapsed
+    waited = outcome.started_at - began.handed_at
+    return elapsed - min(max(waited, 0.0), max(elapsed - outcome.duration_seconds, 0.0))
+
+
+def _executed(began: InFlight, outcome: StepOutcome | None) -> None:
     """A step that ran to the end: its time, its status, and a reason that says so when it
     took more than one call (the Why pane and the record show it)."""
     result = began.result
-    result.duration_seconds = time.perf_counter() - began.started
+    result.duration_seconds = _took(began, outcome)
     result.status = StepStatus.EXECUTED
     if result.retries:
         result.reason += f" (after {result.retries + 1} attempts)"

@@ -186,6 +186,14 @@ class _Here:
         return self.values[index]
 
 
+QUICK_SECONDS = 0.05
+"""Steps this quick get more in flight than the cluster has threads (`capacity`)."""
+
+IN_FLIGHT_PER_THREAD = 8
+"""Steps submitted per cluster thread at once: two a thread left a 200-step fan-out 2x a bare
+`client.submit` of the same tasks, eight brought it to 1.5x (`benchmarks/bench_fanout.py`);
+more holds more loaded inputs in the driver for little gain."""
+
 CONNECT_SECONDS = 10
 """How long to wait for a scheduler named by address before saying it cannot be reached."""
 
@@ -231,7 +239,9 @@ class DaskRunner:
         more than the task's own scheduling on a busy machine)."""
         self._keys = itertools.count()
         self._cluster: Any = None
-        self._capacity: int | None = None
+        self._threads: int | None = None
+        self._quick = False
+        """The last step that came back took under `QUICK_SECONDS`."""
         self.submitted = 0
         """Tasks handed to Dask (a fully cached run leaves it at 0)."""
 
@@ -253,15 +263,19 @@ class DaskRunner:
 
     @property
     def capacity(self) -> int:
-        """Steps the driver keeps in flight: the cluster's threads (Dask queues the rest);
-        asked of the scheduler once, not per run (a cached run should cost no round trip)."""
-        if self._capacity is None:
+        """Steps the driver keeps in flight, asked at a run's start: `IN_FLIGHT_PER_THREAD`
+        per cluster thread while the last step was quick, so a thread that finishes one finds
+        the next already on the cluster instead of waiting a round trip through the driver;
+        else one a thread (a submitted step shows as running, and behind long steps it would
+        wait). The threads are asked of the scheduler once, not per run (a cached run should
+        cost no round trip)."""
+        if self._threads is None:
             try:
-                threads = sum(self.client.nthreads().values())
+                self._threads = sum(self.client.nthreads().values())
             except Exception:
-                threads = 1
-            self._capacity = max(2, threads)
-        return self._capacity
+                self._threads = 1
+        per_thread = IN_FLIGHT_PER_THREAD if self._quick else 1
+        return max(2, self._threads * per_thread)
 
     @property
     def where(self) -> str:
@@ -313,6 +327,7 @@ class DaskRunner:
             except BaseException as exc:  # a lost worker, a dead scheduler, a cancel
                 outer.set_exception(_lost(task.step, exc))
                 return
+            self._quick = outcome.duration_seconds < QUICK_SECONDS
             if on_log is not None and outcome.logs:
                 for stream, text in outcome.logs:
                     on_log(stream, text)

@@ -1,6 +1,8 @@
 """One run of the DAG, orchestrated: walks the steps with `scheduler`, asks `keying` for each
 step's decision, hands the ones that execute to `submitting` and their outcomes to
-`completing`, and reports through the `ledger`.
+`completing`, and reports through the `ledger`; `conditions` asks flowyml's `condition=`,
+`recovery` re-runs the producer of a value that fails to load, and `parallel` walks a runner
+with room for more than one step.
 
 A cached step is decided from metadata alone: its inputs' fingerprints were stored when those
 inputs were produced, so a fully cached run loads and hashes no artifact. Values are loaded only
@@ -12,48 +14,37 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
-from ..cache import CorruptEntry, Store
+from ..cache import Store
 from ..define.graph import Graph
-from ..errors import FlowymlError
-from ..events import (
-    Event,
-    ReasonKind,
-    StepFinished,
-    StepStatus,
-)
+from ..events import Event, ReasonKind, StepFinished, StepStatus
 from ..result import Outputs, ResultsAfterRun, RunResult, StepResult, StepResults
 from ..step import CachePolicy, Step
 from . import decide
 from .breakeven import CostMeter
 from .completing import Completer
+from .conditions import ConditionGate
 from .decide import Clock, Decision, WorkspaceSnapshot
 from .inputs import RunValues
 from .keying import Keying
 from .ledger import RunLedger
 from .memo import RunMemo
 from .planning import StepPlan, plan_steps
+from .recovery import Recovery
 from .runner import InlineRunner, StepRunner, user_traceback
 from .scheduler import Scheduler
 from .storing import EntryWriter
 from .submitting import InFlight, Submitter
 
-if TYPE_CHECKING:
-    from concurrent.futures import Future
-
-    from .runner import StepOutcome
-
 EventSink = Callable[[Event], None]
-_MAX_REDECISIONS = 20
 # Python 3.11's `EnumType.__getattr__` makes each `CachePolicy.X` about ten times a global
 # lookup (~130 ns): the per-step paths of a cached run read these names instead.
 _OFF, _KEYED, _INPUT_ONLY = CachePolicy.DISABLED, CachePolicy.KEY_FN, CachePolicy.INPUT_HASH
-_CACHED, _EXECUTED, _FAILED = StepStatus.CACHED, StepStatus.EXECUTED, StepStatus.FAILED
+_CACHED = StepStatus.CACHED
 _REASON_CACHED = ReasonKind.CACHED
 
 
@@ -97,13 +88,6 @@ class Executor:
         self._own_runner = runner is None
         self._runner: StepRunner = InlineRunner() if runner is None else runner
         self._clock = clock
-        self._went_on: set[str] = set()
-        """Steps whose `condition=` said go (asked once, though the runner may hold them)."""
-        self._preparing: set[str] = set()
-        """Steps gathering their inputs right now: they re-decide themselves if one changes."""
-        self._epoch = 0
-        """Bumped whenever a producer is re-run mid-run (a value that failed to load)."""
-        self._running = False
         if store is not None:
             store.refresh()
         self._workspace = (
@@ -167,7 +151,7 @@ class Executor:
             output_fps=self._output_fps,
             context_fps=self._context_fps,
             warn=self._warn,
-            recover=self._recover,
+            recover=lambda name, problem: self.recovery.recover(name, problem),
             status_of=self._status_of,
             loaded=self.costs.loaded,
         )
@@ -204,18 +188,39 @@ class Executor:
             fail=self._fail,
             drain_logs=self._submitter.drain_logs,
         )
+        self.conditions = ConditionGate(  # flowyml's `condition=`, asked before the cache
+            graph=graph,
+            context=self.context,
+            ledger=self.ledger,
+            materialize=self.materialize,
+            broken=self.scheduler.broken,
+            fail=self._fail,
+            finish=self._finish,
+        )
+        self.recovery = Recovery(  # a value that fails to load: its producer re-run
+            graph=graph,
+            store=store,
+            keys=self.keys,
+            inputs=self.inputs,
+            ledger=self.ledger,
+            broken=self.scheduler.broken,
+            warn=self._warn,
+            decide=self._decide,
+            execute=self._execute,
+            run_step=self._run_step,
+        )
 
     # -- the run ---------------------------------------------------------------------------
 
     def run(self) -> RunResult:
         started_at, started = time.time(), time.perf_counter()
         self.ledger.started(started_at, self.source_file, self.context)
-        self._running = True
+        self.recovery.during_run = True
         capacity = self._runner.capacity
         try:
             if not self._replayed():
                 if capacity > 1:
-                    self._run_parallel(capacity)
+                    self._walk_parallel(capacity)
                 else:
                     self._run_inline()
                 self._memo.keep(
@@ -225,7 +230,7 @@ class Executor:
                     used=self._used,
                 )
         finally:
-            self._running = False
+            self.recovery.during_run = False
             if self._own_runner:  # its async steps' shared loop ends with the run
                 self._runner.close()
         duration = time.perf_counter() - started
@@ -246,73 +251,24 @@ class Executor:
             events=self.events,
         )
 
+    def _walk_parallel(self, capacity: int) -> None:
+        from .parallel import ParallelWalk  # brings in `concurrent.futures`: only when needed
+
+        ParallelWalk(
+            graph=self.graph,
+            scheduler=self.scheduler,
+            results=self._results,
+            runner=self._runner,
+            begin_step=self._begin_step,
+            cached_hit=self._cached_hit if self.store is not None and self.lean_hits else None,
+            complete=self._completer.complete,
+            drain_logs=self._submitter.drain_logs,
+            costs=self.costs,
+        ).run(capacity)
+
     def plan(self) -> list[StepPlan]:
         """Decide every step as `run` would, executing nothing; unknown outputs are "will run"."""
         return plan_steps(self.graph, self.context, self._decide, self.inputs, self.materialize)
-
-    def _run_parallel(self, capacity: int) -> None:
-        """Submit each step as soon as its upstream steps are done, up to `capacity` at once.
-
-        Everything but the call happens here, on the driver thread: hits are decided and
-        reported without reaching the runner, inputs are loaded before submission (so the
-        decision and its inputs stay consistent, as in `_decide_with_inputs`), and outcomes
-        are stored and reported as they complete.
-        """
-        missed = self._hits_first()
-        if missed is None:  # fully cached: no scheduling at all, as inline
-            return
-        from concurrent.futures import FIRST_COMPLETED, wait
-
-        scheduler = self.scheduler
-        scheduler.start(done=self._results)
-        ready = deque(scheduler.take())
-        flying: dict[Future[StepOutcome], InFlight] = {}
-        waiting: set[str] = set()
-        """Steps found to execute while the runner was full: not asked again until a slot
-        frees (asking every held step after each completion was quadratic in a fan-out)."""
-        try:
-            while ready or flying:
-                held: deque[Step] = deque()
-                while ready:
-                    step = ready.popleft()
-                    if step.name in waiting and len(flying) >= capacity:
-                        held.append(step)
-                        continue
-                    began = self._begin_step(
-                        step,
-                        may_submit=len(flying) < capacity,
-                        try_hit=step.name not in missed,
-                    )
-                    if began is None:  # it executes, and the runner is full: later
-                        waiting.add(step.name)
-                        held.append(step)
-                    elif isinstance(began, StepResult):
-                        self._results[step.name] = began
-                        scheduler.finish(step.name)
-                        ready.extend(scheduler.take())
-                    elif began.future is None:  # failed before it could be submitted
-                        self._results[step.name] = self._completer.complete(began)
-                        scheduler.finish(step.name)
-                        ready.extend(scheduler.take())
-                    else:
-                        flying[began.future] = began
-                ready = held
-                if not flying:
-                    continue
-                done: set[Future[StepOutcome]] = set()
-                while not done:
-                    done, _ = wait(flying, timeout=0.05, return_when=FIRST_COMPLETED)
-                    self._submitter.drain_logs()
-                for future in [f for f in flying if f in done]:  # in submission order
-                    began = flying.pop(future)
-                    self._results[began.step.name] = self._completer.complete(began)
-                    scheduler.finish(began.step.name)
-                    ready.extend(scheduler.take())
-        finally:
-            if flying:  # interrupted (a cancel, Ctrl-C): stop what still runs
-                self._runner.cancel()
-                for future in flying:
-                    future.cancel()
 
     def _replayed(self) -> bool:
         """The previous run, fully cached, reported again if nothing it depended on changed."""
@@ -331,40 +287,6 @@ class Executor:
         self.costs.lean_checks(len(self._results), time.perf_counter() - began)
         self.replayed = True
         return True
-
-    def _hits_first(self) -> set[str] | None:
-        """Report every plain cache hit reachable through hits alone, in topological order,
-        before any scheduling: the same lean `_cached_hit` per step as the inline loop, so a
-        fully cached parallel run costs what an inline one does.
-
-        Returns the steps that missed here, or None when every step was a hit. The missed
-        ones, steps with a `condition=` (asked before their hit, as inline) and everything
-        downstream go to the ready-set machinery, which does not look the missed ones up
-        again.
-        """
-        if self.store is None or not self.lean_hits:
-            return {s.name for s in self.graph.order}
-        results, upstream = self._results, self.graph.upstream
-        undecided: set[str] = set()
-        missed: set[str] = set()
-        began, asked = time.perf_counter(), len(results)
-        for step in self.graph.order:
-            name = step.name
-            if undecided and not undecided.isdisjoint(upstream[name]):
-                undecided.add(name)
-                continue
-            if step.condition is not None:  # asked first, in `_begin_step`, as inline
-                undecided.add(name)
-                continue
-            hit = self._cached_hit(step)
-            if hit is None:
-                undecided.add(name)
-                missed.add(name)
-            else:
-                results[name] = hit
-        asked = len(results) - asked + len(missed)  # one clock pair a run: `run.breakeven`
-        self.costs.lean_checks(asked, time.perf_counter() - began)
-        return missed if undecided else None
 
     # -- one step --------------------------------------------------------------------------
 
@@ -410,11 +332,10 @@ class Executor:
         `try_hit=False`: `_cached_hit` already said no, go straight to the full decision."""
         scheduler = self.scheduler
         broken = scheduler.broken_upstream(step) if scheduler.broken else None
-        if broken is None and step.condition is not None and step.name not in self._went_on:
-            skipped = self._check_condition(step)
+        if broken is None and step.condition is not None:
+            skipped = self.conditions.check(step)
             if skipped is not None:
                 return skipped
-            self._went_on.add(step.name)  # a step held for a free runner is not asked again
         if broken is None and try_hit and self.store is not None and self.lean_hits:
             hit = self._cached_hit(step)
             if hit is not None:
@@ -429,15 +350,12 @@ class Executor:
             return result
         if not may_submit:
             return None
-        self._preparing.add(step.name)
         try:
-            decision = self._decide_with_inputs(step)
+            decision = self.recovery.decide_with_inputs(step)
         except Exception as exc:  # an unhashable input, a key function that raised
             self._fail(result, exc, prefix="")
             self._finish(step, result)
             return result
-        finally:
-            self._preparing.discard(step.name)
         result.reason, result.reason_kind = decision.reason, decision.kind
         result.changed, result.diff = decision.changed, decision.diff
         if decision.action in ("hit", "pinned") and decision.entry is not None:
@@ -453,35 +371,6 @@ class Executor:
             self._finish(step, result, entry=entry)
             return result
         return self._submitter.submit(step, decision, result)
-
-    def _check_condition(self, step: Step) -> StepResult | None:
-        """flowyml's `condition=`: None to go on, else the step's skipped or failed result."""
-        from ..compat.condition import condition_arguments
-
-        result = StepResult(name=step.name)
-        try:
-            assert step.condition is not None
-            kwargs = condition_arguments(step, self.context, self._done_values)
-            go = bool(step.condition(**kwargs))
-        except Exception as exc:
-            self._fail(result, exc, prefix="condition check failed: ")
-            self._finish(step, result)
-            return result
-        if go:
-            return None
-        result.status, result.reason_kind = StepStatus.SKIPPED, ReasonKind.SKIPPED
-        result.reason = "condition false"
-        self.scheduler.broken.add(step.name)
-        self._finish(step, result)
-        return result
-
-    def _done_values(self) -> dict[str, Any]:
-        """Output name -> value of every step that has produced its outputs so far."""
-        done = {}
-        for name, producer in self.graph.producers.items():
-            if producer in self._results and self._results[producer].succeeded:
-                done[name] = self.materialize(name)
-        return done
 
     def _cached_hit(self, step: Step) -> StepResult | None:
         """A plain cache hit, decided and reported without building a `Recipe`, or None.
@@ -570,26 +459,6 @@ class Executor:
             self._sink(finished)
         return result
 
-    def _decide_with_inputs(self, step: Step) -> Decision:
-        """Decide a step; one that will run also gets its inputs loaded, consistently.
-
-        Loading an input can re-run its producer (a corrupt or vanished value), and the value
-        that comes back may differ from the fingerprint the decision was keyed by. Then the
-        step is decided again from what it will actually receive, so an entry's key always
-        matches what its step consumed.
-        """
-        for _ in range(_MAX_REDECISIONS):
-            epoch = self._epoch
-            decision = self._decide(step)
-            if decision.action == "run":
-                self.inputs.input_values(step)  # loads each input into this run's memory
-            if epoch == self._epoch:
-                return decision
-        raise FlowymlError(
-            f"step {step.name!r}: its inputs kept changing while they were loaded "
-            f"({_MAX_REDECISIONS} times); the cache dir may be cleared by another process"
-        )
-
     def _decide(self, step: Step, pending_upstream: list[str] | None = None) -> Decision:
         """`Keying.decide`, its warnings reported here."""
         decision = self.keys.decide(step, pending_upstream)
@@ -611,48 +480,6 @@ class Executor:
     def _status_of(self, step: str) -> StepStatus | None:
         result = self._results.get(step)
         return result.status if result is not None else None
-
-    def _recover(self, output_name: str, problem: CorruptEntry) -> Any:
-        """Re-run the producer of a value that failed to load, and re-decide what used it."""
-        producer = self.graph.step(self.graph.producers[output_name])
-        self._warn(
-            f"corrupt cache entry for {producer.name} ({problem}); running it again", producer.name
-        )
-        assert self.store is not None
-        self.store.delete_entry(self._output_entry[output_name].key)
-        before = {name: self._output_fps.get(name) for name in producer.outputs}
-        for name in producer.outputs:
-            self._output_entry.pop(name, None)
-        result = StepResult(name=producer.name)
-        decision = Decision(
-            "run",
-            ReasonKind.CORRUPT_ENTRY,
-            f"corrupt cache entry: {problem}",
-            self.keys.recipe(producer, self.keys.code(producer)),
-        )
-        self._execute(producer, decision, result)
-        self._results[producer.name] = result
-        self._epoch += 1
-        if result.status is StepStatus.FAILED:
-            raise RuntimeError(f"step {producer.name} failed when re-run: {result.error}")
-        after = {name: self._output_fps.get(name) for name in producer.outputs}
-        if after != before and self._running:
-            self._redecide_downstream(producer)
-        return self.materialize(output_name)
-
-    def _redecide_downstream(self, producer: Step) -> None:
-        """The producer's value changed mid-run: steps already decided from its old value
-        are decided again, in order, so none keeps a result keyed by a value it never got."""
-        for name in self.graph.downstream([producer.name]):
-            if name == producer.name or name in self._preparing or name not in self._results:
-                continue
-            step = self.graph.step(name)
-            self.inputs.forget(step)
-            self.scheduler.broken.discard(name)
-            self._used.pop(name, None)
-            self._results[name] = self._run_step(step)
-
-    # -- keys ------------------------------------------------------------------------------
 
     # -- reporting -------------------------------------------------------------------------
 

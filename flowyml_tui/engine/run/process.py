@@ -1,169 +1,194 @@
-"""`ProcessRunner`: steps run in a pool of local worker processes, several at once.
+"""`ProcessRunner`: steps run in local worker processes, several at once.
 
-The pool's processes are started fresh (`spawn`), so no driver state leaks into a step.
-Each task travels as cloudpickle bytes; functions of a pipeline file (and of the modules
-beside it) go by value, so a worker never imports the pipeline file again. Captured lines
-come back live on one queue drained by a thread of the driver; each task ends its lines with
-a marker, and its future resolves only after that marker, so every line of a step arrives
-before its outcome.
+The workers are started fresh (`spawn`), so no driver state leaks into a step. Functions of a
+pipeline file (and of the modules beside it) go by value, so a worker never imports the
+pipeline file again; each is sent to a worker once while its bytes stay exact (`shipping`).
+
+Each worker has one pipe (`pool_worker`), and a step's lines and outcome come back on it in
+order. The driver sends a worker its next task while it runs the current one (when the task
+is small), and one reader thread in the driver reads every worker's lines and outcomes and
+refills a worker's pipe the moment an outcome arrives, so a worker does not wait for the
+driver's main thread between two steps. This replaced a `ProcessPoolExecutor`, whose
+feeder, manager and log-drainer threads cost the driver more CPU a step than the trivial
+steps of a wide fan-out did.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import multiprocessing
 import os
 import pickle
-import signal
+import selectors
 import threading
-import time
-import uuid
-from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import weakref
+from collections import deque
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from ..call.capture import LogSink
 from ..errors import FlowymlError
-from .portable import dump_task, load_task, portable_outcome
-from .runner import StepOutcome, StepTask, run_task
+from .pool_worker import LINE, STOP, serve
+from .portable import pack_task, task_parts
+from .runner import StepOutcome, StepTask
+from .shipping import Shipped
 
-_LOGS: Any = None
-"""The worker side of the log queue, set by `_init_worker`."""
+PER_WORKER = (1, 2)
+"""Tasks sent to a worker at once, filled level by level: its running one, then one behind."""
 
+QUICK_SECONDS = 0.05
+"""A task waits in a worker's pipe only behind a worker whose last step took less than this:
+behind a long step it would wait while another worker may be free."""
 
-PARENT_CHECK_SECONDS = 0.25
-"""How often a pool process checks that the process that started it is still alive."""
+PIPE_ROOM = 1 << 15
+"""A task at most this big may wait in a busy worker's pipe: it fits the pipe's buffer, so
+sending it never blocks the driver (a bigger one waits in the driver for a free worker)."""
 
-
-def _init_worker(logs: Any, parent: int) -> None:
-    global _LOGS
-    _LOGS = logs
-    # Ctrl-C reaches the whole process group: the driver decides, and kills us if need be.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(
-        target=_exit_with_parent, args=(parent,), name="flowyml-parent-watch", daemon=True
-    ).start()
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A pool process whose driver died (SIGKILL, a crash) exits within a fraction of a
-    second instead of running its step unwatched: orphaned, it is re-parented elsewhere.
-
-    Polling the parent's pid rather than `PR_SET_PDEATHSIG`: that signal follows the thread
-    that started the process, and the pool may start one from a thread that ends first.
-    """
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_SECONDS)
-    os._exit(70)
-
-
-def _call_in_worker(payload: bytes, token: str) -> tuple[bytes, bool]:
-    """What a pool process runs: the task, its lines sent as they come, then the marker.
-
-    Returns the outcome and whether any line was sent. A step that printed nothing sends no
-    marker either: the driver then has no line to wait for, and each such step costs one
-    message between the processes instead of two (and no hop through the drainer thread).
-    """
-    task = load_task(payload)
-    logs = _LOGS
-    sent = False
-
-    def on_log(stream: str, text: str) -> None:
-        nonlocal sent
-        sent = True
-        logs.put((token, stream, text))
-
-    try:
-        outcome = run_task(task, on_log)
-    finally:
-        if sent:
-            logs.put((token, None, None))
-    return portable_outcome(outcome), sent
+CLOSE_SECONDS = 5
+"""How long `close()` lets a worker finish its step before it is killed."""
 
 
 class _Pending:
-    __slots__ = ("lines_done", "on_log", "outcome", "outer")
+    """A submitted task until its outcome is in: waiting for a worker, then on one."""
 
-    def __init__(self, on_log: LogSink | None) -> None:
-        self.on_log = on_log
-        self.outer: Future[StepOutcome] = Future()
-        self.lines_done = False
-        self.outcome: bytes | None = None
+    __slots__ = ("digest", "fields", "function", "future", "on_log", "step")
+
+    def __init__(
+        self, step: str, parts: tuple[bytes, bytes, bytes], on_log: LogSink | None
+    ) -> None:
+        self.step, self.on_log = step, on_log
+        self.digest, self.function, self.fields = parts
+        self.future: Future[StepOutcome] = Future()
+
+    def payload(self, shipped: Shipped) -> bytes:
+        """Its bytes for one worker: with the function only if that worker lacks it."""
+        function = self.function if shipped.needs(self.digest) else None
+        return pack_task(self.digest, function, self.fields)
+
+    def fits_behind(self) -> bool:
+        """Small enough to wait in a busy worker's pipe without blocking the sender."""
+        return len(self.function) + len(self.fields) <= PIPE_ROOM
+
+
+class _Worker:
+    """One worker process, its end of the pipe, and the tasks sent to it: the first runs,
+    the one behind it waits in the pipe."""
+
+    __slots__ = ("conn", "process", "quick", "sent", "shipped")
+
+    def __init__(self, context: Any, parent: int) -> None:
+        self.conn, theirs = context.Pipe(duplex=True)
+        self.process = context.Process(
+            target=serve, args=(theirs, parent), name="flowyml-step-worker"
+        )
+        self.process.start()
+        theirs.close()
+        self.sent: deque[_Pending] = deque()
+        self.shipped = Shipped()
+        """The step functions this worker holds (a new worker holds none)."""
+        self.quick = False
+        """Its last step took under `QUICK_SECONDS`: a task may wait behind its next one."""
 
 
 class ProcessRunner:
-    """A local pool of `max_workers` processes (default: one per core).
+    """`max_workers` local worker processes (default: one per core).
 
-    User code never runs in the driver. `cancel()` kills the pool's processes; a process
-    that dies mid-step fails the steps then in the pool, and the next submission starts a
-    new pool. Close it when done (or use it as a context manager).
+    User code never runs in the driver. `cancel()` kills the workers; a worker that dies
+    mid-step fails that step, and a new worker takes its place. Close it when done (or use it
+    as a context manager).
     """
 
     holds_values = False
-    """Outputs come back with each outcome: a pool process keeps nothing between steps."""
+    """Outputs come back with each outcome: a worker keeps nothing between steps."""
 
     def __init__(self, max_workers: int | None = None, *, start_method: str = "spawn") -> None:
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
-        self.capacity = max_workers or os.cpu_count() or 1
-        """How many steps the driver may have submitted at once."""
+        self.workers = max_workers or os.cpu_count() or 1
+        """How many worker processes run steps at once."""
         self._context = multiprocessing.get_context(start_method)
-        self._pool: ProcessPoolExecutor | None = None
-        self._logs: Any = None
-        self._drainer: threading.Thread | None = None
-        self._pending: dict[str, _Pending] = {}
+        self._pool: list[_Worker] = []
+        self._waiting: deque[_Pending] = deque()
         self._lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+        self._wake_read, self._wake_write = os.pipe()
         self._closed = False
+        _LIVE.add(self)
 
     # -- the protocol ----------------------------------------------------------------------
 
+    @property
+    def capacity(self) -> int:
+        """Steps the driver keeps submitted, asked at a run's start: one a worker, or two
+        (one waiting behind the running one) while every worker's last step was quick. A
+        submitted step shows as running, so a queue behind long steps would show steps
+        running that wait, in the TUI and on the run's timeline."""
+        pool = self._pool
+        if pool and all(worker.quick for worker in pool):
+            return self.workers * PER_WORKER[-1]
+        return self.workers
+
     def submit(self, task: StepTask, on_log: LogSink | None = None) -> Future[StepOutcome]:
-        pending = _Pending(on_log)
-        if self._closed:
-            pending.outer.set_exception(RuntimeError("this ProcessRunner is closed"))
-            return pending.outer
         try:
-            payload = dump_task(task, "a worker process")
+            parts = task_parts(task, "a worker process")
         except FlowymlError as exc:
-            pending.outer.set_exception(exc)
-            return pending.outer
-        token = uuid.uuid4().hex
+            failed: Future[StepOutcome] = Future()
+            failed.set_exception(exc)
+            return failed
+        pending = _Pending(task.step, parts, on_log)
         with self._lock:
-            self._pending[token] = pending
-        pool = self._ensure_pool()
-        try:
-            inner = pool.submit(_call_in_worker, payload, token)
-        except BrokenProcessPool:  # died since the last call: a fresh pool for this one
-            self._discard_pool()
-            inner = self._ensure_pool().submit(_call_in_worker, payload, token)
-        inner.add_done_callback(lambda f: self._returned(token, task.step, f))
-        return pending.outer
+            if self._closed:
+                pending.future.set_exception(RuntimeError("this ProcessRunner is closed"))
+                return pending.future
+            self._waiting.append(pending)
+            self._start_workers()
+            self._hand_out()
+        return pending.future
 
     def cancel(self) -> None:
-        """Kill the pool's processes now: what ran in them fails; the runner stays usable."""
-        pool = self._pool
-        if pool is None:
-            return
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        for process in processes:
-            if process.is_alive():
-                process.kill()
-        self._discard_pool()
-        # A process killed in the middle of a `put` holds the queue's write lock for ever:
-        # the next pool gets a new queue, and nothing here waits on this one again (its
-        # drainer, a daemon thread, stays blocked on it).
-        self._logs = self._drainer = None
+        """Kill the workers now: what ran or waited fails; the runner stays usable."""
+        with self._lock:
+            pool, self._pool = self._pool, []
+            lost = [p for w in pool for p in w.sent] + list(self._waiting)
+            self._waiting.clear()
+        for worker in pool:
+            worker.sent.clear()
+            with contextlib.suppress(Exception):
+                worker.process.kill()
+        for pending in lost:
+            _settle(pending.future, error=_died(pending.step))
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if self._logs is not None:
-            self._logs.put(None)  # stops the drainer
-            if self._drainer is not None:
-                self._drainer.join(timeout=5)
+        """Let each worker finish its step (for up to `CLOSE_SECONDS`), then stop them."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            pool = list(self._pool)
+            waiting = list(self._waiting)
+            self._waiting.clear()
+        for pending in waiting:
+            _settle(pending.future, error=RuntimeError("this ProcessRunner is closed"))
+        for worker in pool:
+            with contextlib.suppress(OSError):
+                worker.conn.send_bytes(STOP)
+        for worker in pool:
+            worker.process.join(CLOSE_SECONDS)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(1)
+        with self._lock:
+            self._pool = []
+        self._wake()  # the reader, which read their last outcomes, sees them gone and ends
+        if self._reader is not None:
+            self._reader.join(CLOSE_SECONDS)
+        for worker in pool:
+            worker.conn.close()
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        _LIVE.discard(self)
 
     def __enter__(self) -> ProcessRunner:
         return self
@@ -175,84 +200,129 @@ class ProcessRunner:
 
     # -- inside ----------------------------------------------------------------------------
 
-    def _ensure_pool(self) -> ProcessPoolExecutor:
-        if self._logs is None:
-            self._logs = self._context.SimpleQueue()
-            self._drainer = threading.Thread(
-                target=self._drain, name="flowyml-process-logs", daemon=True
+    def _start_workers(self) -> None:
+        """Up to `workers` live processes (under the lock); the reader starts with the first."""
+        started = False
+        while len(self._pool) < self.workers:
+            self._pool.append(_Worker(self._context, os.getpid()))
+            started = True
+        if self._reader is None:
+            self._reader = threading.Thread(
+                target=self._read, name="flowyml-process-reader", daemon=True
             )
-            self._drainer.start()
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                self.capacity,
-                mp_context=self._context,  # type: ignore[arg-type]
-                initializer=_init_worker,
-                initargs=(self._logs, os.getpid()),
-            )
-        return self._pool
+            self._reader.start()
+        elif started:
+            self._wake()
 
-    def _discard_pool(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+    def _hand_out(self) -> None:
+        """Send waiting tasks to workers (under the lock, so each worker's pipe gets them in
+        the order of its `sent`): a free worker first, then one more behind each running
+        task when the task is small and the worker's steps are quick, so a worker that
+        finishes finds its next task in its pipe without waiting for the driver."""
+        waiting = self._waiting
+        for depth in PER_WORKER:
+            for worker in self._pool:
+                if not waiting:
+                    return
+                if len(worker.sent) >= depth:
+                    continue
+                if worker.sent and not (worker.quick and waiting[0].fits_behind()):
+                    continue
+                pending = waiting.popleft()
+                worker.sent.append(pending)
+                # One that died since it was free fails when the reader sees its pipe close.
+                with contextlib.suppress(OSError):
+                    worker.conn.send_bytes(pending.payload(worker.shipped))
 
-    def _drain(self) -> None:
-        logs = self._logs
-        while True:
-            try:
-                message = logs.get()
-            except (EOFError, OSError):  # the queue was closed under us: nothing more comes
-                return
-            if message is None:
-                return
-            token, stream, text = message
-            with self._lock:
-                pending = self._pending.get(token)
-            if pending is None:
-                continue
-            if stream is None:
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_write, b"x")
+
+    def _read(self) -> None:
+        """The reader thread: every worker's lines and outcomes, as they come. One selector
+        for the runner's life (`multiprocessing.connection.wait` builds one per call)."""
+        watching: dict[int, _Worker] = {}
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._wake_read, selectors.EVENT_READ)
+            while True:
                 with self._lock:
-                    pending.lines_done = True
-                self._resolve_if_done(token, pending)
-            elif pending.on_log is not None:
-                pending.on_log(stream, text)
+                    if self._closed and not self._pool:
+                        return
+                    for worker in self._pool:
+                        fd = worker.conn.fileno()
+                        if fd not in watching:
+                            watching[fd] = worker
+                            selector.register(fd, selectors.EVENT_READ)
+                try:
+                    ready = selector.select()
+                except OSError:
+                    return
+                for key, _ in ready:
+                    if key.fd == self._wake_read:
+                        with contextlib.suppress(OSError):
+                            os.read(self._wake_read, 512)
+                        continue
+                    worker = watching[key.fd]
+                    try:
+                        message = worker.conn.recv_bytes()
+                    except (EOFError, OSError):
+                        selector.unregister(key.fd)
+                        del watching[key.fd]
+                        self._lost(worker)  # closes its pipe: its number may be reused
+                        continue
+                    if message[:1] == LINE:
+                        self._line(worker, message)
+                    else:
+                        self._outcome(worker, message)
 
-    def _returned(self, token: str, step: str, inner: Future[tuple[bytes, bool]]) -> None:
-        with self._lock:
-            pending = self._pending.get(token)
-        if pending is None:
-            return
-        error = None if inner.cancelled() else inner.exception()
-        if inner.cancelled() or error is not None:
-            with self._lock:
-                self._pending.pop(token, None)
-            if isinstance(error, BrokenProcessPool) or inner.cancelled():
-                error = FlowymlError(
-                    f"the worker process running step {step!r} died before it finished "
-                    "(killed, out of memory, or the run was cancelled); run it again, and "
-                    "with --jobs 1 if it keeps dying"
-                )
-            _settle(pending.outer, error=error)
-            return
-        outcome, lines_sent = inner.result()
-        with self._lock:
-            pending.outcome = outcome
-            if not lines_sent:  # no line, so no marker: nothing else to wait for
-                pending.lines_done = True
-        self._resolve_if_done(token, pending)
+    def _line(self, worker: _Worker, message: bytes) -> None:
+        pending = worker.sent[0] if worker.sent else None
+        if pending is not None and pending.on_log is not None:
+            # A sink that fails loses its line, not the reader thread (every step's).
+            with contextlib.suppress(Exception):
+                pending.on_log(*pickle.loads(message[1:]))
 
-    def _resolve_if_done(self, token: str, pending: _Pending) -> None:
-        with self._lock:
-            if pending.outcome is None or not pending.lines_done:
-                return
-            if self._pending.pop(token, None) is None:
-                return
+    def _outcome(self, worker: _Worker, message: bytes) -> None:
+        """The worker took its next task: it is refilled first, then the outcome delivered."""
+        outcome: StepOutcome | None = None
+        problem: Exception | None = None
         try:
-            outcome = pickle.loads(pending.outcome)
+            outcome = pickle.loads(memoryview(message)[1:])
         except Exception as exc:  # a class the driver cannot import
-            _settle(pending.outer, error=exc)
-            return
-        _settle(pending.outer, outcome=outcome)
+            problem = exc
+        with self._lock:
+            worker.quick = outcome is not None and outcome.duration_seconds < QUICK_SECONDS
+            pending = worker.sent.popleft() if worker.sent else None
+            if worker in self._pool:
+                self._hand_out()
+        if pending is not None:  # else cancelled meanwhile: nobody waits for it
+            _settle(pending.future, outcome=outcome, error=problem)
+
+    def _lost(self, worker: _Worker) -> None:
+        """A worker's pipe closed: it died (or was killed by `cancel`). Its step fails; the
+        task waiting behind it never started, and goes back to the front of the line; a new
+        worker takes its place if tasks wait."""
+        with self._lock:
+            pending = worker.sent.popleft() if worker.sent else None
+            self._waiting.extendleft(reversed(worker.sent))
+            worker.sent.clear()
+            if worker in self._pool:
+                self._pool.remove(worker)
+            if self._waiting and not self._closed:
+                self._start_workers()
+                self._hand_out()
+        worker.conn.close()
+        worker.process.join(1)
+        if pending is not None:
+            _settle(pending.future, error=_died(pending.step))
+
+
+def _died(step: str) -> FlowymlError:
+    return FlowymlError(
+        f"the worker process running step {step!r} died before it finished "
+        "(killed, out of memory, or the run was cancelled); run it again, and "
+        "with --jobs 1 if it keeps dying"
+    )
 
 
 def _settle(
@@ -270,3 +340,15 @@ def _settle(
             future.set_result(outcome)  # type: ignore[arg-type]
     except InvalidStateError:
         pass
+
+
+_LIVE: weakref.WeakSet[ProcessRunner] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_runners() -> None:
+    """Workers are not daemons (a step may start processes of its own), so `multiprocessing`
+    would wait for them at exit: a runner nobody closed is closed here first."""
+    for runner in list(_LIVE):
+        runner.cancel()
+        runner.close()

@@ -119,6 +119,9 @@ class StepOutcome(msgspec.Struct, frozen=True):
     """Set instead of `value` when the runner kept the outputs where they were made."""
     reads: ReadSnapshot | None = None
     """What the call read, digested where it ran (when the task asked for it)."""
+    started_at: float = 0.0
+    """Wall clock (`time.time()`) when the call began where it ran: a step that waited behind
+    another on its worker does not count the wait as its own time."""
 
     @property
     def ok(self) -> bool:
@@ -162,7 +165,7 @@ def run_task(
     sink = None
     if task.capture:  # lines go to `on_log` as they come, else are kept for the outcome
         sink = on_log if on_log is not None else lambda stream, text: logs.append((stream, text))
-    started = time.perf_counter()
+    started_at, started = time.time(), time.perf_counter()
     retries = 0
     spec = task.reads
     with (
@@ -183,6 +186,7 @@ def run_task(
                 duration_seconds=time.perf_counter() - started,
                 retries=getattr(exc, "flowyml_retries", 0),
                 calls=calls.summary(),
+                started_at=started_at,
             )
     reads = None
     if spec is not None:  # digested before the duration is taken: it is part of the step
@@ -195,6 +199,7 @@ def run_task(
         retries=retries,
         calls=calls.summary(),
         reads=reads,
+        started_at=started_at,
     )
 
 

@@ -41,6 +41,8 @@ class InFlight(msgspec.Struct):
     kwargs: dict[str, Any] | None = None
     error: BaseException | None = None
     """Set when the step failed before it could be submitted (its arguments)."""
+    handed_at: float = 0.0
+    """Wall clock when the task went to the runner: what it waited there is not its time."""
 
 
 class Submitter:
@@ -100,6 +102,7 @@ class Submitter:
                 hold=self._hold_spec(step, decision) if self.holds else None,
                 reads=self.keys.read_spec(step) if decision.recipe is not None else None,
             )
+            began.handed_at = time.time()
             began.future = self.runner.submit(task, on_log)
         except Exception as exc:
             began.error = exc

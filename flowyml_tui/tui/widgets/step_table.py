@@ -8,12 +8,14 @@ columns: every width is fixed or computed here from the names.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
+from time import perf_counter
 
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
@@ -155,8 +157,16 @@ class StepTable(DataTable[Text | str]):
             widths_changed(self)
             self.refresh()
 
-    def update_steps(self, rows: Iterable[StepRow], now: float) -> int:
-        """Bring these rows up to date in one go; returns how many of them changed.
+    def steps_on_screen(self) -> list[str]:
+        """The steps whose rows are scrolled into view now (rows are one line high)."""
+        top = self.scroll_offset.y
+        return [row.name for row in self._rows[top : top + self.size.height + 1]]
+
+    def update_steps(
+        self, rows: Sequence[StepRow], now: float, until: float | None = None
+    ) -> list[str]:
+        """Bring these rows up to date in one go, in order, stopping once `perf_counter()`
+        passes `until`; returns the names of the rows it did not reach.
 
         `update_cell` would invalidate every render cache and repaint the whole visible table
         for each cell, so a frame that touches many rows (most of them scrolled out of sight)
@@ -170,7 +180,11 @@ class StepTable(DataTable[Text | str]):
         bottom = top + self.size.height  # rows are one line high; generous by the header
         repaint: list[int] = []
         changed = 0
-        for row in rows:
+        late: list[str] = []
+        for index, row in enumerate(rows):
+            if until is not None and index % 32 == 31 and perf_counter() > until:
+                late = [row.name for row in rows[index:]]
+                break
             old = self._shown.get(row.name)
             if old is None:
                 continue  # not a row of this table (the shape changed and a rebuild is due)
@@ -189,9 +203,11 @@ class StepTable(DataTable[Text | str]):
                 repaint.append(position)
         if changed:
             cells_written(self)
-            for position in repaint:
-                self.refresh_row(position)
-        return changed
+            if repaint:  # rows are one line high; `refresh_row` sums every row above it
+                header = self.header_height if self.show_header else 0
+                width = self.size.width
+                self.refresh(*(Region(0, p - top + header, width, 1) for p in repaint))
+        return late
 
     def _what_shows(self, row: StepRow, now: float) -> Shown:
         """Plain values that decide each cell, cheap enough to compute for every row per frame."""
