@@ -9,6 +9,10 @@ and each peer's ratio to ours (>1: we are faster). Peers missing from the enviro
 out; install them with `pip install -e '.[bench]'`. Prints figures only.
 
     python benchmarks/bench_peers.py [--steps 100 1000] [--repeat 7] [--fresh 3]
+        [--peers pipefunc joblib.Memory] [--figures cached]
+
+`--peers` and `--figures` narrow a run (flowyml-tui is always in it): pipefunc's 1000-step
+`Pipeline` takes minutes to build on a loaded machine, and each cold round builds another.
 """
 
 from __future__ import annotations
@@ -87,15 +91,24 @@ class Subject:
         self._check(int(out.stdout.split()[1]))
 
 
-def measure(steps: int, repeat: int, fresh: int, work: Path, limit: float) -> list[Subject]:
-    subjects = [Subject(name, steps, work) for name in available()]
+def measure(
+    steps: int,
+    repeat: int,
+    fresh: int,
+    work: Path,
+    limit: float,
+    names: list[str],
+    figures: tuple[str, ...] = ("cold", "cached", "fresh process"),
+) -> list[Subject]:
+    subjects = [Subject(name, steps, work) for name in names]
     for round_ in range(repeat):
         turn = subjects[round_ % len(subjects) :] + subjects[: round_ % len(subjects)]
         for subject in turn:
             subject.cached()
-        for subject in turn:
-            subject.cold()
-        if round_ < fresh:
+        if "cold" in figures:
+            for subject in turn:
+                subject.cold()
+        if round_ < fresh and "fresh process" in figures:
             for subject in turn:
                 subject.fresh(limit)
     return subjects
@@ -116,6 +129,8 @@ def table(results: dict[int, list[Subject]]) -> str:
     noise = []
     for steps, subjects in results.items():
         for figure in ("cold", "cached", "fresh process"):
+            if not subjects[0].times[figure]:  # not measured this run (`--figures`)
+                continue
             ours = statistics.median(subjects[0].times[figure])
             cells = [f"{ours * 1e3:.2f} ms"]
             for peer in subjects[1:]:
@@ -138,14 +153,25 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--fresh", type=int, default=3, help="fresh-process rounds")
     parser.add_argument("--limit", type=float, default=60.0, help="seconds a fresh run may take")
+    parser.add_argument("--peers", nargs="+", help="only these peers (names as in the table)")
+    parser.add_argument(
+        "--figures", nargs="+", default=["cold", "cached", "fresh process"], help="cached, ..."
+    )
     args = parser.parse_args()
+    names = [
+        name
+        for name in available()
+        if args.peers is None or name == "flowyml-tui" or name in args.peers
+    ]
     missing = [n for n, pkg in peer_chains.PEER_PACKAGES.items() if n not in available()]
     if missing:
         print(f"not installed, left out: {', '.join(missing)} (pip install -e '.[bench]')")
     results: dict[int, list[Subject]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for steps in args.steps:
-            results[steps] = measure(steps, args.repeat, args.fresh, Path(tmp), args.limit)
+            results[steps] = measure(
+                steps, args.repeat, args.fresh, Path(tmp), args.limit, names, tuple(args.figures)
+            )
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; {args.repeat} rounds")
     print(table(results))
     per_step = {

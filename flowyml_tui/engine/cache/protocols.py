@@ -52,6 +52,9 @@ class EntryStore(Protocol):
     """Problems of a shared tier to report once per kind per run (None: nothing to report)."""
     layered: bool
     """True when a hit may come from another tier than this process's own (`tier_of`)."""
+    generation: int | None
+    """Changes whenever any process deleted an entry (as of the last `refresh`): what was
+    found under a key still holds while it stays the same. None: not known (a shared tier)."""
 
     def refresh(self) -> None:
         """Drop metadata kept in memory if another process deleted entries since."""

@@ -108,6 +108,8 @@ class RedisTier:
         """For the run's event stream: offline, refused, not shared (see `Notices`)."""
         self.layered = True
         """Every entry it serves comes from the team's tier, not this process's own."""
+        self.generation: int | None = None
+        """Redis drops entries without telling (TTLs): nothing holds across runs."""
         self._headers: dict[str, Header] = {}
         self._refused: set[str] = set()
         """Keys refused once: not fetched (nor warned about) again until rewritten."""

@@ -65,6 +65,8 @@ class TieredStore:
 
     layered = True
     """Hits can come from the shared tier: `tier_of`/`writer_of` name it."""
+    generation = None
+    """The shared tier loses entries without telling (TTLs): nothing holds across runs."""
 
     # -- the workspace and listings: the local store's alone ---------------------------------
 

@@ -32,6 +32,7 @@ from .decide import Clock, Decision, WorkspaceSnapshot
 from .inputs import RunValues
 from .keying import Keying
 from .ledger import RunLedger
+from .memo import RunMemo
 from .planning import StepPlan, plan_steps
 from .recovery import Recovery
 from .runner import InlineRunner, StepRunner, user_traceback
@@ -77,6 +78,8 @@ class Executor:
         self.code_hash_mode = code_hash_mode
         self.source_file = source_file
         self.run_id = new_run_id()
+        self.replayed = False
+        """True once this run replayed the previous fully cached one (`memo.py`)."""
         self.lean_hits = True
         """False sends every step through the full decision: how tests hold the inlined hit
         path (`_cached_hit`) to reporting exactly what the full path reports."""
@@ -167,6 +170,15 @@ class Executor:
             emit=self._emit,
             sink=on_event,
         )
+        self._memo = RunMemo(  # the previous fully cached run, replayed if it still holds
+            pipeline=pipeline,
+            graph=graph,
+            store=store,
+            workspace=self._workspace,
+            context=self.context,
+            keys=self.keys,
+            code_hash_mode=code_hash_mode,
+        )
         self._completer = Completer(  # its outcome made into its result and entry
             inputs=self.inputs,
             writer=self._writer,
@@ -206,10 +218,17 @@ class Executor:
         self.recovery.during_run = True
         capacity = self._runner.capacity
         try:
-            if capacity > 1:
-                self._walk_parallel(capacity)
-            else:
-                self._run_inline()
+            if not self._replayed():
+                if capacity > 1:
+                    self._walk_parallel(capacity)
+                else:
+                    self._run_inline()
+                self._memo.keep(
+                    results=self._results,
+                    events=self.events,
+                    located=self._output_entry,
+                    used=self._used,
+                )
         finally:
             self.recovery.during_run = False
             if self._own_runner:  # its async steps' shared loop ends with the run
@@ -250,6 +269,24 @@ class Executor:
     def plan(self) -> list[StepPlan]:
         """Decide every step as `run` would, executing nothing; unknown outputs are "will run"."""
         return plan_steps(self.graph, self.context, self._decide, self.inputs, self.materialize)
+
+    def _replayed(self) -> bool:
+        """The previous run, fully cached, reported again if nothing it depended on changed."""
+        if not self.lean_hits:
+            return False
+        began = time.perf_counter()
+        if not self._memo.replay(
+            run_id=self.run_id,
+            results=self._results,
+            events=self.events,
+            sink=self._sink,
+            located=self._output_entry,
+            used=self._used,
+        ):
+            return False
+        self.costs.lean_checks(len(self._results), time.perf_counter() - began)
+        self.replayed = True
+        return True
 
     # -- one step --------------------------------------------------------------------------
 

@@ -117,6 +117,8 @@ class BucketTier:
 
     layered = True
     """Every entry it serves comes from the team's bucket, not this process's own store."""
+    generation = None
+    """Others delete from the bucket without telling: nothing holds across runs."""
 
     def tier_of(self, key: str | None) -> str | None:
         return "shared" if key is not None and key in self._records else None

@@ -242,6 +242,11 @@ class LocalDatabase:
         self._cache.close()
         self._mark.release()
 
+    @property
+    def generation(self) -> int | None:
+        """The deletion counter as of the last `refresh` (or this handle's own deletion)."""
+        return self._generation
+
     @heals_damage
     def refresh(self) -> None:
         """Drop the in-memory metadata if any process deleted entries since we read them."""
