@@ -418,9 +418,11 @@ class FlowymlApp(App[int]):
         self.start_run(why)
 
     @on(RunnerUpdate)
-    def _runner_update(self, message: RunnerUpdate) -> None:
+    async def _runner_update(self, message: RunnerUpdate) -> None:
         """Fold the run's messages into the model, EVENTS_PER_TURN at a time: what is left
-        waits behind the keys and frames already queued, in its order."""
+        waits behind the keys already queued, in its order, and the event loop is let go
+        between slices so that frames are drawn (Textual handles queued messages back to
+        back without yielding)."""
         backlog = self._backlog
         backlog.extend((message.token, payload) for payload in message.payloads)
         model = self.model
@@ -439,10 +441,11 @@ class FlowymlApp(App[int]):
                 model = self.model  # a reaction may have switched the target
         if model.problem is not problem:
             self.query_one(ErrorPanel).show(model.problem)
-        if backlog:
-            self.post_message(RunnerUpdate((), self._token))
         if started:
             self._draw_at_once()
+        if backlog:
+            self.post_message(RunnerUpdate((), self._token))
+            await asyncio.sleep(0)
 
     def _frame(self) -> None:
         """The frame tick; the one right after a row drawn at once leaves the details to the
