@@ -18,6 +18,10 @@ from .entry import Entry
 from .notices import Notices
 from .tables import CacheVerdicts
 
+PREFETCH_VERSIONS = 4
+"""Newest entries per step a shared tier's `prefetch` fetches (the Redis tier, the bucket
+tier): the current one is nearly always among them."""
+
 
 class CorruptEntry(Exception):
     """An entry whose bytes are missing, truncated or fail their checksum: treated as a miss."""

@@ -35,7 +35,7 @@ import msgspec
 from . import notices as kinds
 from .entry import KEY_FORMAT, Entry
 from .notices import Notices
-from .protocols import CorruptEntry, SharedTierDown
+from .protocols import PREFETCH_VERSIONS, CorruptEntry, SharedTierDown
 from .redis_link import RETRY_AFTER, TIMEOUT, LinkDown, RedisLink
 from .signed import (
     ENTRY,
@@ -59,8 +59,6 @@ DEFAULT_TTL = 30 * 24 * 3600
 DEFAULT_MAX_VALUE = 64 * 2**20
 SHARED_FORMAT = 3
 """Bumped when the shared records' layout changes: older records sit under other names."""
-PREFETCH_VERSIONS = 4
-"""Newest entries per step fetched by `prefetch`: the current one is nearly always among them."""
 
 
 class Header(msgspec.Struct, frozen=True, kw_only=True):

@@ -27,11 +27,9 @@ from urllib.parse import quote
 import msgspec
 
 from ..entry import Entry
+from ..protocols import PREFETCH_VERSIONS
 from ..signed import ENTRY, HEADER_SIZE, Refused, Signer
 from .breaker import Breaker
-
-PREFETCH_VERSIONS = 4
-"""Newest entries per step fetched by `newest`: the current one is nearly always among them."""
 
 
 class IndexRecord(msgspec.Struct, frozen=True, kw_only=True):
