@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-from flowyml_tui.engine.history.records import RunRecordError, RunRecordWarning, list_runs, load_run
+from flowyml_tui.engine.history.records import RunRecordError, RunRecordWarning, load_runs
 
 from .state import OriginLog
 
@@ -28,17 +28,13 @@ def producing_logs(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RunRecordWarning)  # an unreadable record: look on
         try:
-            summaries = list_runs(cache_dir, limit=MAX_RECORDS)
+            records = load_runs(cache_dir)[:MAX_RECORDS]  # each read once, newest first
         except (RunRecordError, OSError):
             return found
-        for summary in summaries:
+        for record in records:
             if not wanted:
                 break
-            if summary.pipeline != pipeline:
-                continue
-            try:
-                record = load_run(cache_dir, summary.run_id)
-            except (RunRecordError, OSError):
+            if record.get("pipeline") != pipeline:
                 continue
             for step in record.get("steps", []):
                 name = step.get("name")
@@ -46,7 +42,7 @@ def producing_logs(
                     continue
                 log = step.get("log") or {}
                 found[name] = OriginLog(
-                    summary.run_id,
+                    record["run_id"],
                     tuple(log.get("lines") or ()),
                     int(log.get("total_lines") or 0),
                     log.get("file"),
