@@ -190,3 +190,47 @@ def test_log_records_of_each_step_on_a_worker_are_that_steps_own(tmp_path):
             first, second = (result.step_results[s].logs for s in ("first", "second"))
             assert [text for _, text in first] == ["INFO mine: from first\n"]
             assert [text for _, text in second] == ["INFO mine: from second\n"]
+
+
+EXIT_INTERRUPTED = """
+import sys
+from flowyml_tui.engine.load.loader import load_pipelines
+from flowyml_tui.engine.run.process import ProcessRunner
+
+pipeline = next(iter(load_pipelines(sys.argv[1]).values()))
+pipeline.cache_dir = sys.argv[2]
+runner = ProcessRunner(2)
+pipeline.run(runner=runner)  # the workers now wait for more
+
+
+def interrupted_close():
+    raise KeyboardInterrupt  # a second Ctrl-C, arriving while the runner is closed at exit
+
+
+runner.close = interrupted_close  # nobody closes it: the exit hook does
+"""
+
+
+def test_a_second_ctrl_c_while_the_runners_close_at_exit_kills_the_workers_quietly(tmp_path):
+    """Workers are not daemons: left alive, the interpreter would wait for them at exit."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "quick.py"
+    path.write_text(
+        "from flowyml_tui import Pipeline, step\n"
+        "pipeline = Pipeline('quick')\n"
+        "@step(outputs=['x'])\n"
+        "def one():\n"
+        "    return 1\n"
+        "pipeline.add_step(one)\n"
+    )
+    script = tmp_path / "exit_interrupted.py"
+    script.write_text(EXIT_INTERRUPTED)
+    done = subprocess.run(
+        [sys.executable, str(script), str(path), str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in done.stderr, done.stderr

@@ -348,7 +348,12 @@ _LIVE: weakref.WeakSet[ProcessRunner] = weakref.WeakSet()
 @atexit.register
 def _close_live_runners() -> None:
     """Workers are not daemons (a step may start processes of its own), so `multiprocessing`
-    would wait for them at exit: a runner nobody closed is closed here first."""
-    for runner in list(_LIVE):
-        runner.cancel()
-        runner.close()
+    would wait for them at exit: a runner nobody closed is closed here first. A second Ctrl-C
+    while this runs (pressed again at exit) kills what is left instead of printing a traceback."""
+    try:
+        for runner in list(_LIVE):
+            runner.cancel()
+            runner.close()
+    except KeyboardInterrupt:
+        for runner in list(_LIVE):
+            runner.cancel()
