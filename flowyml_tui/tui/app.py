@@ -49,6 +49,7 @@ from .messages import (
     RunnerUpdate,
     StoreChanged,
 )
+from .paint_now import paint_now
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
 from .settings import load_settings, save_setting
@@ -460,6 +461,9 @@ class FlowymlApp(App[int]):
         if now - self._drawn_at_once >= FRAME_SECONDS:
             self._drawn_at_once = now
             self.catch_up(details=False)
+            if not self._shut_down:  # and to the terminal now, not at the screen's next tick
+                with contextlib.suppress(NoMatches):  # the screen is being torn down
+                    paint_now(self.query_one(StepTable))
 
     def _run_started(self, payload: RunStarted, token: int) -> None:
         settle(len(self.model.rows))  # the run's new rows live as long as the run

@@ -7,15 +7,19 @@ message itself."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
+import textual.screen
+from textual._compositor import CompositorUpdate
 
 from flowyml_tui.engine.events import RunStarted, StepStarted
 from flowyml_tui.runner.protocol import PipelinesFound
 from flowyml_tui.tui import app as app_module
 from flowyml_tui.tui.app import make_app
 from flowyml_tui.tui.messages import RunnerUpdate
+from flowyml_tui.tui.paint_now import internals_problems
 from flowyml_tui.tui.widgets.step_table import StepTable
 
 from .helpers import FakeClock, drive, table_cell, widget_text
@@ -59,6 +63,21 @@ def post(app, messages: list[object]) -> None:
     app.post_message(RunnerUpdate(tuple(messages), app.run_token))
 
 
+async def a_settled_run(app, pilot) -> list[object]:
+    """A run done and its end settled (the footer recomposes); the layouts from then on."""
+    post(app, [found(app), *a_done_run()])
+    await pilot.pause()
+    app.catch_up()
+    layouts: list[object] = []
+    app.screen.screen_layout_refresh_signal.subscribe(app.screen, layouts.append)
+    for _ in range(50):
+        layouts.clear()
+        await pilot.pause(0.1)
+        if not layouts:
+            break
+    return layouts
+
+
 def test_a_started_step_is_drawn_when_its_message_arrives(app) -> None:
     async def scenario(pilot) -> None:
         post(app, [found(app), *a_done_run()])
@@ -76,16 +95,7 @@ def test_a_started_step_is_drawn_when_its_message_arrives(app) -> None:
 
 def test_nothing_a_run_start_touches_re_lays_out_the_screen_before_the_row(app) -> None:
     async def scenario(pilot) -> None:
-        post(app, [found(app), *a_done_run()])
-        await pilot.pause()
-        app.catch_up()
-        layouts: list[object] = []
-        app.screen.screen_layout_refresh_signal.subscribe(app.screen, layouts.append)
-        for _ in range(50):  # until the first run's end has settled (the footer recomposes)
-            layouts.clear()
-            await pilot.pause(0.1)
-            if not layouts:
-                break
+        layouts = await a_settled_run(app, pilot)
 
         post(app, [found(app), started(), edited()])
         await pilot.pause(0.1)  # several of Textual's own frames (1/60 s)
@@ -112,5 +122,46 @@ def test_the_detail_pane_follows_at_the_next_frame(app) -> None:
         app.catch_up()  # the next frame tick
         await pilot.pause()
         assert "executed" not in widget_text(app.query_one("#why"))
+
+    drive(app, scenario)
+
+
+def test_the_started_row_reaches_the_terminal_without_waiting_for_the_screens_tick(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The screen's own update tick is set to an hour: what reaches the terminal after the
+    step starts was painted by the message itself."""
+    monkeypatch.setattr(textual.screen, "UPDATE_PERIOD", 3600.0)
+    painted: list[str] = []
+    display = app._display
+
+    def spy(screen, renderable) -> None:  # what the app hands the terminal driver
+        if isinstance(renderable, CompositorUpdate):
+            painted.append(renderable.render_segments(app.console))
+        display(screen, renderable)
+
+    async def scenario(pilot) -> None:
+        await a_settled_run(app, pilot)
+        await asyncio.sleep(0.05)  # the footer's recompose, started by the last pause's tick,
+        for _ in range(500):  # holds the app's paints until it is done (Textual's batch)
+            if not app._batch_count:
+                break
+            await asyncio.sleep(0.01)
+        app._display = spy
+        post(app, [started(), edited()])  # a save: the same pipeline runs again
+        for _ in range(200):  # until the app has handled the start (never pilot.pause: it
+            await asyncio.sleep(0.01)  # runs the screen's tick itself)
+            if "running" in table_cell(app, "source", "status"):
+                break
+        await asyncio.sleep(0.05)
+        assert any("running" in text for text in painted)
+
+    drive(app, scenario)
+
+
+def test_what_the_paint_relies_on_in_textual_is_there(app) -> None:
+    async def scenario(pilot) -> None:
+        problems = internals_problems(app.screen)
+        assert not problems, "\n".join(problems)
 
     drive(app, scenario)
