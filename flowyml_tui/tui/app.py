@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from flowyml_tui.runner.session import RunSession
 
 from .commands import palette_commands
-from .heap import build_frozen, collection_paused, settle
+from .heap import build_frozen, built_whole, collection_paused, settle
 from .keymap import load_keymap
 from .messages import (
     EstimatesFound,
@@ -434,7 +435,10 @@ class FlowymlApp(App[int]):
             token, payload = backlog.popleft()
             if token != self._token:
                 continue  # a late message from a run that was replaced
-            model.apply(payload, now)  # the model's own table (`state._APPLY`)
+            if type(payload) is RunStarted:  # a row per step, frozen by `_run_started`
+                built_whole(len(payload.steps), partial(model.apply, payload, now))
+            else:
+                model.apply(payload, now)  # the model's own table (`state._APPLY`)
             started = started or type(payload) is StepStarted
             react = self._reactions.get(type(payload))
             if react is not None:  # what the app itself does: widgets and workers

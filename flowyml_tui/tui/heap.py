@@ -21,8 +21,21 @@ def build_frozen(rows: int, build: Callable[[], None]) -> None:
     """Run `build` (a table build of `rows` rows); afterwards, everything alive is frozen."""
     if gc.get_freeze_count():
         gc.unfreeze()
-    build()
-    settle(rows)
+    built_whole(rows, build)
+
+
+def built_whole(rows: int, build: Callable[[], None]) -> None:
+    """Run `build`, which makes `rows` rows' worth of objects that live on, with no collection,
+    and freeze what is alive afterwards (as `settle` does). Each collection it set off scanned
+    everything built so far: full scans of 100-270 ms in a 10,000-row table build, up to
+    100 ms in the 10,000 new rows of a run's start, and, had collection merely been paused, a
+    first collection afterwards over all of it (~50 ms)."""
+    if rows < FREEZE_FROM_ROWS:
+        build()
+        return
+    with collection_paused():
+        build()
+        gc.freeze()
 
 
 def settle(rows: int) -> None:

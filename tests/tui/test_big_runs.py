@@ -5,14 +5,18 @@ which arrive all at once, are folded in a slice at a time behind whatever is alr
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+from textual.widgets.data_table import ColumnKey
 
 from flowyml_tui.engine.events import RunFinished, RunStarted, StepFinished, StepInfo
 from flowyml_tui.tui.app import EVENTS_PER_TURN, FlowymlApp
 from flowyml_tui.tui.heap import FREEZE_FROM_ROWS, collection_paused
 from flowyml_tui.tui.messages import RunnerUpdate
+from flowyml_tui.tui.state import RunModel
 from flowyml_tui.tui.widgets.step_table import StepTable
 
 from .helpers import drive
@@ -140,3 +144,83 @@ def test_collections_stay_off_while_any_worker_decodes_records_and_come_back_aft
         release.set()
         thread.join(10)
     assert gc.isenabled()
+
+
+def test_a_big_run_start_and_table_build_set_off_no_collection(
+    write_pipeline: Callable[..., Path], new_app: Callable[..., FlowymlApp]
+) -> None:
+    """Each collection a build set off scanned everything built so far (full scans of
+    100-270 ms at 10,000 rows); what is built lives on, so it is built with none and frozen."""
+    path = write_pipeline()
+    app = new_app(path, autorun=False)
+    inside: list[str] = []
+
+    def during_builds(phase: str, info: dict[str, int]) -> None:
+        if phase != "start":
+            return
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code in (RunModel.start.__code__, StepTable.show_steps.__code__):
+                inside.append(f"generation {info['generation']} in {frame.f_code.co_name}")
+                return
+            frame = frame.f_back
+
+    async def scenario(pilot) -> None:
+        await pilot.pause()
+        gc.callbacks.append(during_builds)
+        try:
+            big = chain(FREEZE_FROM_ROWS, str(path))
+            app.post_message(RunnerUpdate(cached_run(big), app.run_token))
+            for _ in range(200):
+                await pilot.pause(0.02)
+                if app.model.finished is not None:
+                    break
+            app.catch_up()
+        finally:
+            gc.callbacks.remove(during_builds)
+        assert app.query_one(StepTable).row_count == FREEZE_FROM_ROWS
+        assert not inside, inside
+        assert gc.isenabled() and gc.get_freeze_count() > FREEZE_FROM_ROWS * 3
+
+    try:
+        drive(app, scenario)
+    finally:
+        gc.unfreeze()
+
+
+def test_a_table_with_more_rows_than_fit_is_fitted_once_for_its_scrollbar(
+    write_pipeline: Callable[..., Path], new_app: Callable[..., FlowymlApp]
+) -> None:
+    """The scrollbar appeared a frame after a build; fitting the columns again then repainted
+    every visible row (or, across a threshold, rebuilt every row): the build leaves room."""
+    path = write_pipeline()
+    app = new_app(path, autorun=False)
+
+    async def scenario(pilot) -> None:
+        await pilot.pause()
+        table = app.query_one(StepTable)
+        fitted: list[tuple[int, ...]] = []
+        show_steps = table.show_steps
+
+        def recorded(*args: object) -> None:
+            show_steps(*args)
+            fitted.append(tuple(c.width for c in table.columns.values()))
+            # ...and its size is known then, not when next idle: the first paint scrolls
+            assert table.virtual_size.height == table.row_count + table.header_height
+
+        table.show_steps = recorded  # type: ignore[method-assign]
+        app.post_message(RunnerUpdate(cached_run(chain(200, str(path))), app.run_token))
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if app.model.finished is not None:
+                break
+        app.catch_up()
+        await pilot.pause(0.2)
+        assert table.show_vertical_scrollbar
+        assert fitted and fitted[-1] == tuple(c.width for c in table.columns.values())
+        reason = table.columns[ColumnKey("reason")]
+        assert sum(c.get_render_width(table) for c in table.columns.values()) == (
+            table.scrollable_content_region.width
+        ), reason.width
+
+    drive(app, scenario, size=(80, 24))

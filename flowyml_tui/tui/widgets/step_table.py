@@ -15,8 +15,7 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
-from textual.geometry import Region
-from textual.widgets import DataTable
+from textual.geometry import Region, Size
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from flowyml_tui.engine.describe.display import STATUS_SYMBOLS, format_duration
@@ -27,7 +26,9 @@ from ..state import StepRow
 from .colours import status_style, theme_style
 from .table_fit import FIXED_WIDTHS, fit_columns
 from .table_internals import (
+    RowsMovedOnlyByRebuilds,
     cells_written,
+    lay_out_rows,
     row_cells,
     row_position,
     skip_measuring_new_rows,
@@ -52,8 +53,11 @@ STALE: Shown = (None,) * len(COLUMNS)
 """What a row "shows" after a theme change: unlike anything, so every cell is drawn again."""
 
 
-class StepTable(DataTable[Text | str]):
-    """Rows are keyed by step name, so an event updates a few cells instead of the table."""
+class StepTable(RowsMovedOnlyByRebuilds):
+    """Rows are keyed by step name, so an event updates a few cells instead of the table.
+
+    Rows move only when `show_steps` rebuilds them: writing cells, resizing and the like do not
+    make DataTable work out every row's place again (`RowsMovedOnlyByRebuilds`)."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="table.down"),
@@ -115,9 +119,19 @@ class StepTable(DataTable[Text | str]):
             self.add_row(*(self._cell(i, row, shown) for i in visible), key=row.name)
             self._shown[row.name] = shown
         self._size_name_column(self._rows)
+        lines = lay_out_rows(self)  # part of the build, not of the first paint after it
         if selected is not None and selected in self._shown:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
         self._fit_columns()
+        self._size_now(lines)
+
+    def _size_now(self, lines: int) -> None:
+        """Set the scrollable size now, not when DataTable is next idle: the new rows' first
+        paint then has its scrollbar, instead of a second paint of every visible row at the
+        narrower width once the scrollbar appears (~15-30 ms at 160 columns)."""
+        header = self.header_height if self.show_header else 0
+        width = sum(column.get_render_width(self) for column in self.columns.values())
+        self.virtual_size = Size(width, lines + header)
 
     def _size_name_column(self, rows: list[StepRow]) -> None:
         """Know the longest name now, instead of DataTable measuring every cell.
@@ -138,9 +152,7 @@ class StepTable(DataTable[Text | str]):
         first when it is short (`table_fit`); measuring it per update would cost O(rows)."""
         if not self.columns:
             return
-        fit = fit_columns(
-            self.scrollable_content_region.width, self._longest_name, self.cell_padding
-        )
+        fit = fit_columns(self._width_for_columns(), self._longest_name, self.cell_padding)
         if fit.hidden != self._hidden:  # a rare event (a resize across a threshold): rebuild
             self._hidden = fit.hidden
             self.clear(columns=True)
@@ -156,6 +168,21 @@ class StepTable(DataTable[Text | str]):
         if changed:
             widths_changed(self)
             self.refresh()
+
+    def _width_for_columns(self) -> int:
+        """The content width, less the vertical scrollbar the rows are about to need.
+
+        The scrollbar appears only after the table's new size is worked out, a frame after a
+        build: fitting to it then changed the widths again, and repainted every visible row
+        (~15-30 ms at 160 columns) or, across a column-dropping threshold, rebuilt every row.
+        """
+        region = self.scrollable_content_region
+        if self.show_vertical_scrollbar or self.styles.overflow_y != "auto":
+            return region.width
+        lines = len(self._rows) + (self.header_height if self.show_header else 0)
+        if lines > region.height:
+            return region.width - self.styles.scrollbar_size_vertical
+        return region.width
 
     def steps_on_screen(self) -> list[str]:
         """The steps whose rows are scrolled into view now (rows are one line high)."""
