@@ -566,12 +566,13 @@ class FlowymlApp(App[int]):
         if self._shut_down:
             return
         self._hand_over_logs()
+        with contextlib.suppress(NoMatches):  # the screen is being torn down: any widget may go
+            self._bring_widgets_up_to_date(details)
+
+    def _bring_widgets_up_to_date(self, details: bool) -> None:
         model = self.model
         now = self.clock()
-        try:
-            table = self.query_one(StepTable)
-        except NoMatches:  # the screen is being torn down
-            return
+        table = self.query_one(StepTable)
         selected = table.selected_step
         shown_rows = None
         if self.step_filter:

@@ -20,6 +20,7 @@ from flowyml_tui.tui import app as app_module
 from flowyml_tui.tui.app import make_app
 from flowyml_tui.tui.messages import RunnerUpdate
 from flowyml_tui.tui.paint_now import internals_problems
+from flowyml_tui.tui.widgets.status_line import StatusLine
 from flowyml_tui.tui.widgets.step_table import StepTable
 
 from .helpers import FakeClock, drive, table_cell, widget_text
@@ -163,5 +164,19 @@ def test_what_the_paint_relies_on_in_textual_is_there(app) -> None:
     async def scenario(pilot) -> None:
         problems = internals_problems(app.screen)
         assert not problems, "\n".join(problems)
+
+    drive(app, scenario)
+
+
+def test_a_frame_that_ticks_while_the_screen_is_torn_down_draws_nothing_and_raises_nothing(
+    app,
+) -> None:
+    async def scenario(pilot) -> None:
+        post(app, [found(app), *a_done_run()])
+        await pilot.pause()
+        await app.query_one(StatusLine).remove()  # torn down before the table, as at exit
+        app.model.summary_dirty = True
+        app.catch_up()
+        assert "executed" in table_cell(app, "source", "status")
 
     drive(app, scenario)
