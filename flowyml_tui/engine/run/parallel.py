@@ -62,37 +62,20 @@ class ParallelWalk:
         scheduler, results = self.scheduler, self.results
         scheduler.start(done=results)
         ready = deque(scheduler.take())
+        """Steps not asked yet."""
+        queued: deque[Step] = deque()
+        """Steps found to execute while the runner was full, in the order they were found:
+        asked again only when a slot frees, never rescanned while it is full (rescanning
+        every one of them after each completion was quadratic in a fan-out)."""
         flying: dict[Future[StepOutcome], InFlight] = {}
-        waiting: set[str] = set()
-        """Steps found to execute while the runner was full: not asked again until a slot
-        frees (asking every held step after each completion was quadratic in a fan-out)."""
         try:
-            while ready or flying:
-                held: deque[Step] = deque()
+            while ready or queued or flying:
+                while queued and len(flying) < capacity:  # the longest waiting first
+                    self._began(queued.popleft(), missed, True, ready, flying)
                 while ready:
                     step = ready.popleft()
-                    if step.name in waiting and len(flying) >= capacity:
-                        held.append(step)
-                        continue
-                    began = self.begin_step(
-                        step,
-                        may_submit=len(flying) < capacity,
-                        try_hit=step.name not in missed,
-                    )
-                    if began is None:  # it executes, and the runner is full: later
-                        waiting.add(step.name)
-                        held.append(step)
-                    elif isinstance(began, StepResult):
-                        results[step.name] = began
-                        scheduler.finish(step.name)
-                        ready.extend(scheduler.take())
-                    elif began.future is None:  # failed before it could be submitted
-                        results[step.name] = self.complete(began)
-                        scheduler.finish(step.name)
-                        ready.extend(scheduler.take())
-                    else:
-                        flying[began.future] = began
-                ready = held
+                    if not self._began(step, missed, len(flying) < capacity, ready, flying):
+                        queued.append(step)  # it executes, and the runner is full: later
                 if not flying:
                     continue
                 done: set[Future[StepOutcome]] = set()
@@ -109,6 +92,30 @@ class ParallelWalk:
                 self.runner.cancel()
                 for future in flying:
                     future.cancel()
+
+    def _began(
+        self,
+        step: Step,
+        missed: set[str],
+        may_submit: bool,
+        ready: deque[Step],
+        flying: dict[Future[StepOutcome], InFlight],
+    ) -> bool:
+        """Begin `step`: decided (its result in, what it unblocked made ready) or submitted.
+        False when it executes and `may_submit` is false."""
+        began = self.begin_step(step, may_submit=may_submit, try_hit=step.name not in missed)
+        if began is None:
+            return False
+        if isinstance(began, StepResult):
+            self.results[step.name] = began
+        elif began.future is None:  # failed before it could be submitted
+            self.results[step.name] = self.complete(began)
+        else:
+            flying[began.future] = began
+            return True
+        self.scheduler.finish(step.name)
+        ready.extend(self.scheduler.take())
+        return True
 
     def hits_first(self) -> set[str] | None:
         """Report every plain cache hit reachable through hits alone, in topological order,
