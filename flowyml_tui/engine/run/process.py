@@ -48,6 +48,11 @@ sending it never blocks the driver (a bigger one waits in the driver for a free 
 CLOSE_SECONDS = 5
 """How long `close()` lets a worker finish its step before it is killed."""
 
+READ_BYTES = 1 << 16
+"""What one read of a worker's pipe asks for at least; more while a big message is coming."""
+READ_MOST = 1 << 24
+"""...but never more than this at once (a read allocates what it asks for)."""
+
 
 class _Pending:
     """A submitted task until its outcome is in: waiting for a worker, then on one."""
@@ -75,7 +80,7 @@ class _Worker:
     """One worker process, its end of the pipe, and the tasks sent to it: the first runs,
     the one behind it waits in the pipe."""
 
-    __slots__ = ("conn", "process", "quick", "sent", "shipped")
+    __slots__ = ("conn", "inbox", "process", "quick", "sent", "shipped")
 
     def __init__(self, context: Any, parent: int) -> None:
         self.conn, theirs = context.Pipe(duplex=True)
@@ -89,6 +94,64 @@ class _Worker:
         """The step functions this worker holds (a new worker holds none)."""
         self.quick = False
         """Its last step took under `QUICK_SECONDS`: a task may wait behind its next one."""
+        self.inbox = Inbox()
+        """What the reader has read from its pipe and not handled yet."""
+
+
+class Inbox:
+    """The messages a worker sends, framed as `Connection.send_bytes` frames them (a 4-byte
+    big-endian length, or -1 and an 8-byte one), read with one `os.read` for as many as have
+    arrived: `recv_bytes` made two reads and a `BytesIO` per message, and a step's lines and
+    its outcome often arrive together."""
+
+    __slots__ = ("buffer",)
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def read(self, fd: int) -> list[bytes]:
+        """The whole messages read by one `os.read` of `fd` (maybe none yet). EOFError when
+        the pipe closed, in the middle of a message or not."""
+        buffer = self.buffer
+        chunk = os.read(fd, max(READ_BYTES, min(self._missing(), READ_MOST)))
+        if not chunk:
+            raise EOFError
+        buffer += chunk
+        messages = []
+        while True:
+            framed = self._frame()
+            if framed is None:
+                return messages
+            start, end = framed
+            with memoryview(buffer) as view:  # one copy of a big message, not two
+                messages.append(bytes(view[start:end]))
+            del buffer[:end]
+
+    def _frame(self) -> tuple[int, int] | None:
+        """(start, end) of the first whole message in the buffer, or None."""
+        buffer = self.buffer
+        if len(buffer) < 4:
+            return None
+        size = int.from_bytes(buffer[:4], "big", signed=True)
+        start = 4
+        if size == -1:  # over 2 GiB: the real length follows
+            if len(buffer) < 12:
+                return None
+            size, start = int.from_bytes(buffer[4:12], "big"), 12
+        end = start + size
+        return (start, end) if len(buffer) >= end else None
+
+    def _missing(self) -> int:
+        """Bytes still to come of the message begun in the buffer (0 if none is begun)."""
+        buffer = self.buffer
+        if len(buffer) < 4:
+            return 0
+        size = int.from_bytes(buffer[:4], "big", signed=True)
+        if size == -1:
+            if len(buffer) < 12:
+                return 0
+            return 12 + int.from_bytes(buffer[4:12], "big") - len(buffer)
+        return 4 + size - len(buffer)
 
 
 class ProcessRunner:
@@ -264,16 +327,17 @@ class ProcessRunner:
                         continue
                     worker = watching[key.fd]
                     try:
-                        message = worker.conn.recv_bytes()
+                        messages = worker.inbox.read(key.fd)
                     except (EOFError, OSError):
                         selector.unregister(key.fd)
                         del watching[key.fd]
                         self._lost(worker)  # closes its pipe: its number may be reused
                         continue
-                    if message[:1] == LINE:
-                        self._line(worker, message)
-                    else:
-                        self._outcome(worker, message)
+                    for message in messages:
+                        if message[:1] == LINE:
+                            self._line(worker, message)
+                        else:
+                            self._outcome(worker, message)
 
     def _line(self, worker: _Worker, message: bytes) -> None:
         pending = worker.sent[0] if worker.sent else None
