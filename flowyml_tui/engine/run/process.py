@@ -6,9 +6,9 @@ pipeline file again; each is sent to a worker once while its bytes stay exact (`
 
 Each worker has one pipe (`pool_worker`), and a step's lines and outcome come back on it in
 order. The driver sends a worker its next task while it runs the current one (when the task
-is small), and one reader thread in the driver reads every worker's lines and outcomes and
-refills a worker's pipe the moment an outcome arrives, so a worker does not wait for the
-driver's main thread between two steps. This replaced a `ProcessPoolExecutor`, whose
+is small), and one reader thread in the driver reads every worker's lines and outcomes (all
+that has arrived in one read, `Inbox`) and refills a worker's pipe the moment an outcome
+arrives, so a worker does not wait for the driver's main thread between two steps. This replaced a `ProcessPoolExecutor`, whose
 feeder, manager and log-drainer threads cost the driver more CPU a step than the trivial
 steps of a wide fan-out did.
 """
