@@ -151,7 +151,6 @@ def test_plan_keeps_a_pinned_step_pinned_behind_a_step_that_will_run(write_file,
     assert plan["second"] == ("pinned", "pinned")
 
 
-
 def test_a_number_previews_as_its_type_and_repr_cut_as_reprlib_cuts_it():
     """Scalars take a short way past `reprlib` in `preview`: what they show stays what it
     wrote, a long integer cut in the middle included."""

@@ -74,3 +74,17 @@ def test_a_big_outcome_comes_back_whole_from_a_worker():
     with ProcessRunner(1) as runner:
         outcome = runner.submit(StepTask("big_value", big_value.func, {})).result(timeout=120)
         assert outcome.value == bytes(range(256)) * 40_000
+
+
+@step(outputs=["length"])
+def length_of(data: bytes) -> int:
+    return len(data) + data[-1]
+
+
+def test_a_big_task_reaches_its_worker_whole():
+    """Tasks are written to a worker's pipe by the driver itself, framed as `recv_bytes`
+    reads them: one over the pipe's room goes as its header and then itself."""
+    data = bytes(range(256)) * 20_000  # ~5 MB of arguments
+    with ProcessRunner(1) as runner:
+        outcome = runner.submit(StepTask("length_of", length_of.func, {"data": data}))
+        assert outcome.result(timeout=120).value == len(data) + 255
