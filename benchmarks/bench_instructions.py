@@ -1,4 +1,5 @@
-"""Instructions per fully cached step, ours beside joblib.Memory's cached call, under callgrind.
+"""Instructions per fully cached step, ours beside joblib.Memory's cached call, under callgrind;
+with `--fanout W`, also the driver's instructions per executed step of a cold W-step fan-out.
 
 Wall-clock figures on a shared 2-core machine drift by 2x within minutes; the number of
 instructions a piece of work executes does not. Each subject runs twice under valgrind's
@@ -6,7 +7,13 @@ callgrind, once set up only and once set up plus its measured work, and the diff
 work's cost. Needs `valgrind` on PATH (Debian: `apt-get install valgrind`); without it this
 prints why and exits. Prints figures only; takes about two minutes.
 
-    python benchmarks/bench_instructions.py [--steps 1000] [--runs 3] [--calls 1000]
+`--fanout W` counts `bench_fanout.py`'s W independent trivial steps (cache off, so each one
+executes) in the run's process: inline (the call itself in it too), and on `--jobs 2` (its
+threads, the main one and the pool's reader, counted apart; the workers run outside valgrind).
+The `--jobs` figure moves by some thousands between counts: how many waits and reads a run
+takes depends on how far ahead the (uncounted, full-speed) workers are.
+
+    python benchmarks/bench_instructions.py [--steps 1000] [--runs 3] [--calls 1000] [--fanout 200]
 """
 
 from __future__ import annotations
@@ -43,6 +50,30 @@ for _ in range(int(sys.argv[5])):
     assert all(r.cached for r in result.step_results.values())
 """
 
+FANOUT = """
+import sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+from pathlib import Path
+from bench_fanout import FAN, load
+from flowyml_tui.engine.run.process import ProcessRunner
+
+def main():
+    work = Path(sys.argv[3])
+    work.mkdir(parents=True)
+    width, runs, where = int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+    fan = load(FAN.replace("WIDTH", str(width)), work, "fan")
+    if where == "inline":
+        for _ in range(runs + 2):
+            fan.run()
+        return
+    with ProcessRunner(2) as pool:
+        for _ in range(runs + 2):
+            fan.run(runner=pool)
+
+if __name__ == "__main__":  # the pool's workers import this module again
+    main()
+"""
+
 JOBLIB = """
 import sys
 import joblib
@@ -62,7 +93,13 @@ for _ in range(int(sys.argv[3])):
 
 
 def instructions(code: str, *args: str) -> int:
-    """Instructions `python -c code args` executes, whole process, counted by callgrind.
+    """Instructions `python -c code args` executes, whole process, counted by callgrind."""
+    return sum(thread_instructions(code, *args))
+
+
+def thread_instructions(code: str, *args: str) -> list[int]:
+    """Instructions `python -c code args` executes, by thread (the main one first), counted
+    by callgrind.
 
     The private code cache is off, so both processes of a pair compile the same way, and the
     hash seed is fixed: with random seeds a run's count moved by ~1 M instructions (dict and
@@ -74,6 +111,7 @@ def instructions(code: str, *args: str) -> int:
             [
                 "valgrind",
                 "--tool=callgrind",
+                "--separate-threads=yes",
                 f"--callgrind-out-file={tmp}/callgrind.out",
                 sys.executable,
                 "-c",
@@ -85,10 +123,33 @@ def instructions(code: str, *args: str) -> int:
             check=True,
             env=env,
         )
-    found = re.search(r"Collected\s*:\s*(\d+)", out.stderr)
-    if found is None:
+        counts = []
+        for part in sorted(Path(tmp).glob("callgrind.out-*")):
+            found = re.search(r"^totals:\s*(\d+)", part.read_text(), re.M)
+            if found is None:
+                raise RuntimeError(f"no count in {part.name}:\n{out.stderr[-2000:]}")
+            counts.append(int(found.group(1)))
+    if not counts:
         raise RuntimeError(f"callgrind printed no count:\n{out.stderr[-2000:]}")
-    return int(found.group(1))
+    return counts
+
+
+def fanout(width: int, runs: int) -> None:
+    """The driver's instructions per executed step of a cold `width`-step fan-out."""
+    paths = (str(REPO), str(REPO / "benchmarks"))
+    for where in ("inline", "jobs"):
+        with tempfile.TemporaryDirectory() as tmp:
+            counts = [
+                thread_instructions(FANOUT, *paths, f"{tmp}/{n}", str(width), str(n), where)
+                for n in (0, runs)
+            ]
+        threads = [(b - a) / runs / width for a, b in zip(*counts, strict=False)]
+        shown = ", ".join(f"{t:,.0f}" for t in threads)
+        label = "inline" if where == "inline" else "--jobs 2, driver"
+        print(
+            f"flowyml-tui: cold {width}-step fan-out, cache off, {label}: "
+            f"{sum(threads):,.0f} instructions a step (by thread: {shown})"
+        )
 
 
 def main() -> int:
@@ -96,10 +157,13 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--fanout", type=int, default=0, help="also count a W-step fan-out")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         print("valgrind is not on PATH: install it (Debian: apt-get install valgrind) to count")
         return 0
+    if args.fanout:
+        fanout(args.fanout, args.runs)
     paths = (str(REPO), str(REPO / "benchmarks"))
     with tempfile.TemporaryDirectory() as tmp:
         ours = [

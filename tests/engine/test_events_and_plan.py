@@ -149,3 +149,16 @@ def test_plan_keeps_a_pinned_step_pinned_behind_a_step_that_will_run(write_file,
     path.write_text(PIPE.replace("return 1", "return 2"))
     plan = {p.step: (p.action, p.reason) for p in load(path).plan()}
     assert plan["second"] == ("pinned", "pinned")
+
+
+def test_a_number_previews_as_its_type_and_repr_cut_as_reprlib_cuts_it():
+    """Scalars take a short way past `reprlib` in `preview`: what they show stays what it
+    wrote, a long integer cut in the middle included."""
+    from flowyml_tui.engine.describe.preview import preview
+
+    assert preview(5) == "int\n5"
+    assert preview(-0.0) == "float\n-0.0"
+    assert preview(True) == "bool\nTrue"
+    assert preview(None) == "NoneType\nNone"
+    assert preview(10**39) == "int\n" + "1" + "0" * 39
+    assert preview(10**45) == "int\n1" + "0" * 17 + "..." + "0" * 19

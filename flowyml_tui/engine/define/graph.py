@@ -56,10 +56,17 @@ class Graph(msgspec.Struct, frozen=True, dict=True):  # dict: for `memo`
             )
         return tuple(infos)
 
+    @cached_property
+    def _by_name(self) -> dict[str, Step]:
+        """Step name -> step (the first of that name, as a walk of `order` finds it)."""
+        return {step.name: step for step in reversed(self.order)}
+
     def step(self, name: str) -> Step:
-        for candidate in self.order:
-            if candidate.name == name:
-                return candidate
+        """The step called `name`: looked up, not searched for (the run's end asks for every
+        step that executed, which was quadratic in a wide run)."""
+        found = self._by_name.get(name)
+        if found is not None:
+            return found
         known = ", ".join(s.name for s in self.order)
         raise UnknownStepError(f"no step named {name!r}; the pipeline has: {known}")
 

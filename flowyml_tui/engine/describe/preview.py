@@ -12,8 +12,18 @@ _repr.maxstring = _repr.maxother = 120
 _repr.maxlevel = 3
 
 
+_SCALARS = {int: "int", float: "float", bool: "bool", type(None): "NoneType"}
+"""Builtin scalars, whose preview is their type and `repr` (as `_repr` writes it while it
+is at most `_repr.maxlong` long): a step returning a number skips `reprlib`'s dispatch."""
+
+
 def preview(value: Any) -> str:
     """Type, size or shape, and the head of a value; never raises, never runs long."""
+    name = _SCALARS.get(type(value))
+    if name is not None:
+        text = repr(value)
+        if len(text) <= _repr.maxlong:
+            return f"{name}\n{text}"
     try:
         text = _describe(value)
     except Exception as exc:  # a user __repr__ that raises must not fail the step

@@ -54,7 +54,8 @@ class Completer:
             try:
                 outcome = began.future.result()
                 result.retries = outcome.retries
-                result.calls = tuple(CallStats(*c) for c in outcome.calls)
+                if outcome.calls:
+                    result.calls = tuple(CallStats(*c) for c in outcome.calls)
                 reads = outcome.reads
                 if outcome.error is None and outcome.held is not None:
                     self.drain_logs()

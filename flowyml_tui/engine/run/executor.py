@@ -340,16 +340,17 @@ class Executor:
             hit = self._cached_hit(step)
             if hit is not None:
                 return hit
-        result = StepResult(name=step.name)
         if broken is not None:
+            result = StepResult(name=step.name)
             verb = "failed" if self._results[broken].status is StepStatus.FAILED else "skipped"
             result.status, result.reason_kind = StepStatus.SKIPPED, ReasonKind.SKIPPED
             result.reason = f"upstream {broken} {verb}"
             scheduler.broken.add(step.name)
             self._finish(step, result)
             return result
-        if not may_submit:
+        if not may_submit:  # asked again when the runner has room: nothing made yet
             return None
+        result = StepResult(name=step.name)
         try:
             decision = self.recovery.decide_with_inputs(step)
         except Exception as exc:  # an unhashable input, a key function that raised

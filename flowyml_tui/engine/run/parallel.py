@@ -9,10 +9,12 @@ whose runner has room for more than one step (it brings in `concurrent.futures`)
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import time
 from collections import deque
 from collections.abc import Callable, MutableMapping
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from typing import Protocol
 
 from ..define.graph import Graph
@@ -22,6 +24,9 @@ from .breakeven import CostMeter
 from .runner import StepOutcome, StepRunner
 from .scheduler import Scheduler
 from .submitting import InFlight
+
+LOG_SECONDS = 0.05
+"""How often lines from the runner's threads are emitted while nothing completes."""
 
 
 class BeginStep(Protocol):
@@ -54,51 +59,41 @@ class ParallelWalk:
         self.graph, self.scheduler, self.results, self.runner = graph, scheduler, results, runner
         self.begin_step, self.cached_hit, self.complete = begin_step, cached_hit, complete
         self.drain_logs, self.costs = drain_logs, costs
+        self.missed: set[str] = set()
+        """Steps the lean hit path missed in `hits_first`: not looked up again."""
+        self.ready: deque[Step] = deque()
+        """Steps whose upstream is done, not asked yet."""
+        self.queued: deque[Step] = deque()
+        """Steps found to execute while the runner was full, in the order they were found:
+        asked again only when a slot frees, never rescanned while it is full (rescanning
+        every one of them after each completion was quadratic in a fan-out)."""
+        self.flying: dict[Future[StepOutcome], InFlight] = {}
+        """Submitted and not completed, in submission order."""
+        self.resolved: queue.SimpleQueue[Future[StepOutcome]] = queue.SimpleQueue()
+        """Each submitted future as it resolves, put there by its done-callback: one cheap
+        wake-up a step, where `concurrent.futures.wait` hooked a waiter into every flying
+        future and unhooked it again on every call."""
 
     def run(self, capacity: int) -> None:
         missed = self.hits_first()
         if missed is None:  # fully cached: no scheduling at all, as inline
             return
-        scheduler, results = self.scheduler, self.results
+        self.missed = missed
+        scheduler, results, ready, queued = self.scheduler, self.results, self.ready, self.queued
         scheduler.start(done=results)
-        ready = deque(scheduler.take())
-        flying: dict[Future[StepOutcome], InFlight] = {}
-        waiting: set[str] = set()
-        """Steps found to execute while the runner was full: not asked again until a slot
-        frees (asking every held step after each completion was quadratic in a fan-out)."""
+        ready.extend(scheduler.take())
+        flying = self.flying
         try:
-            while ready or flying:
-                held: deque[Step] = deque()
+            while ready or queued or flying:
+                while queued and len(flying) < capacity:  # the longest waiting first
+                    self._begin(queued.popleft(), may_submit=True)
                 while ready:
                     step = ready.popleft()
-                    if step.name in waiting and len(flying) >= capacity:
-                        held.append(step)
-                        continue
-                    began = self.begin_step(
-                        step,
-                        may_submit=len(flying) < capacity,
-                        try_hit=step.name not in missed,
-                    )
-                    if began is None:  # it executes, and the runner is full: later
-                        waiting.add(step.name)
-                        held.append(step)
-                    elif isinstance(began, StepResult):
-                        results[step.name] = began
-                        scheduler.finish(step.name)
-                        ready.extend(scheduler.take())
-                    elif began.future is None:  # failed before it could be submitted
-                        results[step.name] = self.complete(began)
-                        scheduler.finish(step.name)
-                        ready.extend(scheduler.take())
-                    else:
-                        flying[began.future] = began
-                ready = held
+                    if not self._begin(step, may_submit=len(flying) < capacity):
+                        queued.append(step)  # it executes, and the runner is full: later
                 if not flying:
                     continue
-                done: set[Future[StepOutcome]] = set()
-                while not done:
-                    done, _ = wait(flying, timeout=0.05, return_when=FIRST_COMPLETED)
-                    self.drain_logs()
+                done = self._resolved()
                 for future in [f for f in flying if f in done]:  # in submission order
                     began = flying.pop(future)
                     results[began.step.name] = self.complete(began)
@@ -109,6 +104,38 @@ class ParallelWalk:
                 self.runner.cancel()
                 for future in flying:
                     future.cancel()
+
+    def _begin(self, step: Step, *, may_submit: bool) -> bool:
+        """Begin `step`: decided (its result in, what it unblocked made ready) or submitted.
+        False when it executes and `may_submit` is false."""
+        began = self.begin_step(step, may_submit=may_submit, try_hit=step.name not in self.missed)
+        if began is None:
+            return False
+        if isinstance(began, StepResult):
+            self.results[step.name] = began
+        elif began.future is None:  # failed before it could be submitted
+            self.results[step.name] = self.complete(began)
+        else:
+            self.flying[began.future] = began
+            began.future.add_done_callback(self.resolved.put)
+            return True
+        self.scheduler.finish(step.name)
+        self.ready.extend(self.scheduler.take())
+        return True
+
+    def _resolved(self) -> set[Future[StepOutcome]]:
+        """The futures resolved since last asked, at least one (waiting for it), with the
+        log lines the runner's threads queued meanwhile emitted."""
+        resolved, done = self.resolved, set()
+        while not done:
+            with contextlib.suppress(queue.Empty):
+                done.add(resolved.get(timeout=LOG_SECONDS))
+            self.drain_logs()
+        while True:
+            try:
+                done.add(resolved.get_nowait())
+            except queue.Empty:
+                return done
 
     def hits_first(self) -> set[str] | None:
         """Report every plain cache hit reachable through hits alone, in topological order,

@@ -39,7 +39,7 @@ def task_parts(task: StepTask, where: str) -> tuple[bytes, bytes, bytes]:
     del fields["func"]
     try:
         digest, function = function_bytes(task.func, _dumps_by_value)
-        if type(task.kwargs) is dict and _plain_data(task.kwargs):
+        if type(task.kwargs) is dict and (not task.kwargs or _plain_data(task.kwargs)):
             rest = pickle.dumps(fields, pickle.HIGHEST_PROTOCOL)  # nothing of the pipeline's
         else:
             rest = _dumps_by_value(fields)
@@ -169,17 +169,24 @@ _SCANNED: tuple[int, str, int] = (0, "", 0)
 scan per task cost a millisecond or more on every step sent to a worker."""
 
 
-def _register_pipeline_modules(cloudpickle: Any) -> None:
-    global _SCANNED
-    from ..load.loader import _PIPELINE_FOLDERS
+_FOLDERS: set[Any] | None = None
+"""The loader's set of pipeline folders (filled in place), once imported: importing it again
+on every task cost more than the check it feeds."""
 
-    if not _PIPELINE_FOLDERS:
+
+def _register_pipeline_modules(cloudpickle: Any) -> None:
+    global _SCANNED, _FOLDERS
+    if _FOLDERS is None:
+        from ..load.loader import _PIPELINE_FOLDERS
+
+        _FOLDERS = _PIPELINE_FOLDERS
+    if not _FOLDERS:
         return
-    seen = (len(sys.modules), next(reversed(sys.modules), ""), len(_PIPELINE_FOLDERS))
+    seen = (len(sys.modules), next(reversed(sys.modules), ""), len(_FOLDERS))
     if seen == _SCANNED:
         return
     _SCANNED = seen
-    folders = tuple(str(f) + "/" for f in _PIPELINE_FOLDERS)
+    folders = tuple(str(f) + "/" for f in _FOLDERS)
     for name, module in list(sys.modules.items()):
         if name in _BY_VALUE:
             continue

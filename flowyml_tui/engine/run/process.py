@@ -6,11 +6,11 @@ pipeline file again; each is sent to a worker once while its bytes stay exact (`
 
 Each worker has one pipe (`pool_worker`), and a step's lines and outcome come back on it in
 order. The driver sends a worker its next task while it runs the current one (when the task
-is small), and one reader thread in the driver reads every worker's lines and outcomes and
-refills a worker's pipe the moment an outcome arrives, so a worker does not wait for the
-driver's main thread between two steps. This replaced a `ProcessPoolExecutor`, whose
-feeder, manager and log-drainer threads cost the driver more CPU a step than the trivial
-steps of a wide fan-out did.
+is small), and one reader thread in the driver reads every worker's lines and outcomes (all
+that has arrived in one read, `Inbox`) and refills a worker's pipe the moment an outcome
+arrives, so a worker does not wait for the driver's main thread between two steps. This
+replaced a `ProcessPoolExecutor`, whose feeder, manager and log-drainer threads cost the
+driver more CPU a step than the trivial steps of a wide fan-out did.
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ sending it never blocks the driver (a bigger one waits in the driver for a free 
 CLOSE_SECONDS = 5
 """How long `close()` lets a worker finish its step before it is killed."""
 
+READ_BYTES = 1 << 16
+"""What one read of a worker's pipe asks for at least; more while a big message is coming."""
+READ_MOST = 1 << 24
+"""...but never more than this at once (a read allocates what it asks for)."""
+
 
 class _Pending:
     """A submitted task until its outcome is in: waiting for a worker, then on one."""
@@ -75,7 +80,7 @@ class _Worker:
     """One worker process, its end of the pipe, and the tasks sent to it: the first runs,
     the one behind it waits in the pipe."""
 
-    __slots__ = ("conn", "process", "quick", "sent", "shipped")
+    __slots__ = ("conn", "inbox", "process", "quick", "sent", "shipped")
 
     def __init__(self, context: Any, parent: int) -> None:
         self.conn, theirs = context.Pipe(duplex=True)
@@ -89,6 +94,64 @@ class _Worker:
         """The step functions this worker holds (a new worker holds none)."""
         self.quick = False
         """Its last step took under `QUICK_SECONDS`: a task may wait behind its next one."""
+        self.inbox = Inbox()
+        """What the reader has read from its pipe and not handled yet."""
+
+
+class Inbox:
+    """The messages a worker sends, framed as `Connection.send_bytes` frames them (a 4-byte
+    big-endian length, or -1 and an 8-byte one), read with one `os.read` for as many as have
+    arrived: `recv_bytes` made two reads and a `BytesIO` per message, and a step's lines and
+    its outcome often arrive together."""
+
+    __slots__ = ("buffer",)
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def read(self, fd: int) -> list[bytes]:
+        """The whole messages read by one `os.read` of `fd` (maybe none yet). EOFError when
+        the pipe closed, in the middle of a message or not."""
+        buffer = self.buffer
+        chunk = os.read(fd, max(READ_BYTES, min(self._missing(), READ_MOST)))
+        if not chunk:
+            raise EOFError
+        buffer += chunk
+        messages = []
+        while True:
+            framed = self._frame()
+            if framed is None:
+                return messages
+            start, end = framed
+            with memoryview(buffer) as view:  # one copy of a big message, not two
+                messages.append(bytes(view[start:end]))
+            del buffer[:end]
+
+    def _frame(self) -> tuple[int, int] | None:
+        """(start, end) of the first whole message in the buffer, or None."""
+        buffer = self.buffer
+        if len(buffer) < 4:
+            return None
+        size = int.from_bytes(buffer[:4], "big", signed=True)
+        start = 4
+        if size == -1:  # over 2 GiB: the real length follows
+            if len(buffer) < 12:
+                return None
+            size, start = int.from_bytes(buffer[4:12], "big"), 12
+        end = start + size
+        return (start, end) if len(buffer) >= end else None
+
+    def _missing(self) -> int:
+        """Bytes still to come of the message begun in the buffer (0 if none is begun)."""
+        buffer = self.buffer
+        if len(buffer) < 4:
+            return 0
+        size = int.from_bytes(buffer[:4], "big", signed=True)
+        if size == -1:
+            if len(buffer) < 12:
+                return 0
+            return 12 + int.from_bytes(buffer[4:12], "big") - len(buffer)
+        return 4 + size - len(buffer)
 
 
 class ProcessRunner:
@@ -232,7 +295,7 @@ class ProcessRunner:
                 worker.sent.append(pending)
                 # One that died since it was free fails when the reader sees its pipe close.
                 with contextlib.suppress(OSError):
-                    worker.conn.send_bytes(pending.payload(worker.shipped))
+                    _send(worker.conn.fileno(), pending.payload(worker.shipped))
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
@@ -264,16 +327,17 @@ class ProcessRunner:
                         continue
                     worker = watching[key.fd]
                     try:
-                        message = worker.conn.recv_bytes()
+                        messages = worker.inbox.read(key.fd)
                     except (EOFError, OSError):
                         selector.unregister(key.fd)
                         del watching[key.fd]
                         self._lost(worker)  # closes its pipe: its number may be reused
                         continue
-                    if message[:1] == LINE:
-                        self._line(worker, message)
-                    else:
-                        self._outcome(worker, message)
+                    for message in messages:
+                        if message[:1] == LINE:
+                            self._line(worker, message)
+                        else:
+                            self._outcome(worker, message)
 
     def _line(self, worker: _Worker, message: bytes) -> None:
         pending = worker.sent[0] if worker.sent else None
@@ -315,6 +379,28 @@ class ProcessRunner:
         worker.process.join(1)
         if pending is not None:
             _settle(pending.future, error=_died(pending.step))
+
+
+def _send(fd: int, message: bytes) -> None:
+    """`message` framed as `Connection.send_bytes` frames it (what the worker's `recv_bytes`
+    reads), written straight to the pipe: the connection's checks and copies cost a trivial
+    task's driver more than the write."""
+    size = len(message)
+    if size > 0x7FFFFFFF:
+        header = (-1).to_bytes(4, "big", signed=True) + size.to_bytes(8, "big")
+    else:
+        header = size.to_bytes(4, "big")
+    if size > PIPE_ROOM:  # not copied to join it to its header
+        _write_all(fd, header)
+        _write_all(fd, message)
+    else:
+        _write_all(fd, header + message)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _died(step: str) -> FlowymlError:

@@ -20,6 +20,7 @@ another digest: it is shipped again. A worker that died and was replaced has an 
 
 from __future__ import annotations
 
+import operator
 import sys
 import threading
 import types
@@ -37,10 +38,12 @@ _IMMUTABLE = frozenset({type(None), bool, int, float, complex, str, bytes, range
 
 
 class _Made:
-    __slots__ = ("digest", "payload", "state")
+    __slots__ = ("digest", "names", "payload", "state")
 
-    def __init__(self, state: tuple[Any, ...], digest: bytes, payload: bytes) -> None:
-        self.state, self.digest, self.payload = state, digest, payload
+    def __init__(
+        self, state: tuple[Any, ...], names: tuple[str, ...], digest: bytes, payload: bytes
+    ) -> None:
+        self.state, self.names, self.digest, self.payload = state, names, digest, payload
 
 
 _MADE: weakref.WeakKeyDictionary[Any, _Made] = weakref.WeakKeyDictionary()
@@ -48,22 +51,29 @@ _MADE: weakref.WeakKeyDictionary[Any, _Made] = weakref.WeakKeyDictionary()
 
 def function_bytes(func: Any, dumps: Callable[[Any], bytes]) -> tuple[bytes, bytes]:
     """(digest, bytes) of `func` pickled by `dumps`, reused while provably still exact."""
-    state = _state(func)
-    if state is not None:  # a plain function: weak-referenceable
+    state, names = None, ()
+    if type(func) is types.FunctionType:  # else: not weak-referenceable, never kept
         made = _MADE.get(func)
-        if made is not None and _same(made.state, state):
+        code = func.__code__
+        # The globals a code object reads are a function of that very (immutable) object.
+        if made is not None and made.state[1][0] is code:
+            names = made.names
+        else:
+            names = tuple(_global_names(code))
+        state = _state(func, names)
+        if state is not None and made is not None and _same(made.state, state):
             return made.digest, made.payload
     payload = dumps(func)
     digest = xxh3_128(payload).digest()
     if state is not None:
-        _MADE[func] = _Made(state, digest, payload)
+        _MADE[func] = _Made(state, names, digest, payload)
     return digest, payload
 
 
-def _state(func: Any) -> tuple[Any, ...] | None:
+def _state(func: Any, global_names: tuple[str, ...]) -> tuple[Any, ...] | None:
     """What `func`'s bytes are made of, its parts compared by identity (`_same`); None when
     identity would not prove the bytes unchanged (a mutable value among them, or not a plain
-    function)."""
+    function). `global_names`: the globals its code reads."""
     if type(func) is not types.FunctionType or func.__dict__:
         return None
     code = func.__code__
@@ -92,7 +102,7 @@ def _state(func: Any) -> tuple[Any, ...] | None:
             return None
         parts.append(value)
     names = func.__globals__
-    for name in _global_names(code):
+    for name in global_names:
         value = names.get(name, _MISSING)
         if value is not _MISSING and not _frozen(value):
             return None
@@ -105,7 +115,7 @@ def _same(before: tuple[Any, ...], now: tuple[Any, ...]) -> bool:
     """The same state: equal module count, and every part the very same object."""
     if before[0] != now[0] or len(before[1]) != len(now[1]):
         return False
-    return all(a is b for a, b in zip(before[1], now[1], strict=True))
+    return all(map(operator.is_, before[1], now[1]))
 
 
 _MISSING = object()
