@@ -275,17 +275,19 @@ class Executor:
         if not self.lean_hits:
             return False
         began = time.perf_counter()
-        if not self._memo.replay(
+        replayed = self._memo.replay(
             run_id=self.run_id,
             results=self._results,
             events=self.events,
             sink=self._sink,
             located=self._output_entry,
             used=self._used,
-        ):
+        )
+        if replayed is None:
             return False
         self.costs.lean_checks(len(self._results), time.perf_counter() - began)
         self.replayed = True
+        self.ledger.replay_of = replayed
         return True
 
     # -- one step --------------------------------------------------------------------------

@@ -76,6 +76,8 @@ class RunLedger:
         """Step -> the entry it used or wrote: the next run's baseline for its reasons."""
         self._told: set[str] = set()
         """Kinds of shared-tier notice this run has told (one `RunWarning` each)."""
+        self.replay_of: str | None = None
+        """The run this one replayed (`memo.py`), told in its `RunFinished`."""
 
     # -- telling ---------------------------------------------------------------------------
 
@@ -146,6 +148,7 @@ class RunLedger:
                 cache_check_s=self.meter.check_s() if self.meter is not None else 0.0,
                 cache_costs=self.meter.costs() if self.meter is not None else {},
                 cache_flags=flags,
+                replay_of=self.replay_of,
             )
         )
 

@@ -47,6 +47,8 @@ _replace = msgspec.structs.replace
 class _Replay(msgspec.Struct, frozen=True, gc=False):
     """One fully cached run, as the next one replays it."""
 
+    run_id: str
+    """The run kept: every replay of it reports it as `RunFinished.replay_of`."""
     store: Any
     """The handle it was found in: another handle, even on the same dir, replays nothing."""
     generation: int
@@ -97,12 +99,12 @@ class RunMemo:
         sink: Callable[[Event], None] | None,
         located: dict[str, Entry],
         used: dict[str, str],
-    ) -> bool:
+    ) -> str | None:
         """Report the previous run's results again under `run_id` if nothing it depended on
-        changed; False (nothing reported) otherwise."""
+        changed, and return that run's id; None (nothing reported) otherwise."""
         memo = self._graph.memo.get(self._slot)
         if memo is None or not self._holds(memo):
-            return False
+            return None
         keys = self._keys
         keys.context_fps.update(memo.context_fps)
         keys.output_fps.update(memo.output_fps)
@@ -132,7 +134,7 @@ class RunMemo:
         finally:
             if paused:
                 gc.enable()
-        return True
+        return memo.run_id
 
     def _holds(self, memo: _Replay) -> bool:
         store, workspace = self._store, self._workspace
@@ -210,6 +212,7 @@ class RunMemo:
         kept = {output: located[output] for output in outputs}
         read = {entry.key: entry for entry in kept.values() if entry.reads}
         return _Replay(
+            run_id=events[0].run_id,
             store=store,
             generation=generation,
             pins=dict(self._workspace.pins),
