@@ -229,3 +229,19 @@ def test_a_replay_leaves_the_garbage_collector_as_it_found_it(chain, enabled):
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_a_replay_counts_and_reports_what_the_run_it_replays_did(chain):
+    def hits():
+        return {row["step"]: row["hits"] for row in chain.store.stats()["steps"]}
+
+    before = hits()
+    _, kept = _run(chain)  # replays the fixture's fully cached run
+    executor, result = _run(chain)
+    assert executor.replayed
+    assert hits() == {name: count + 2 for name, count in before.items()}
+    finished, original = result.events[-1], kept.events[-1]
+    assert isinstance(finished, RunFinished) and isinstance(original, RunFinished)
+    assert (finished.cached, finished.executed, finished.failed) == (3, 0, 0)
+    assert finished.saved_seconds == original.saved_seconds
+    assert finished.saved_seconds == sum(r.saved_seconds for r in result.step_results.values())

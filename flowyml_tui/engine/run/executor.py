@@ -287,7 +287,7 @@ class Executor:
             return False
         self.costs.lean_checks(len(self._results), time.perf_counter() - began)
         self.replayed = True
-        self.ledger.replay_of = replayed
+        self.ledger.replayed = replayed
         return True
 
     # -- one step --------------------------------------------------------------------------
