@@ -56,10 +56,16 @@ class Graph(msgspec.Struct, frozen=True, dict=True):  # dict: for `memo`
             )
         return tuple(infos)
 
+    @cached_property
+    def by_name(self) -> dict[str, Step]:
+        """Each step by its name: `step` is asked once per executed step, and a scan of the
+        order made a cold 10,000-step run quadratic (`benchmarks/bench_scale.py`)."""
+        return {step.name: step for step in self.order}
+
     def step(self, name: str) -> Step:
-        for candidate in self.order:
-            if candidate.name == name:
-                return candidate
+        found = self.by_name.get(name)
+        if found is not None:
+            return found
         known = ", ".join(s.name for s in self.order)
         raise UnknownStepError(f"no step named {name!r}; the pipeline has: {known}")
 
