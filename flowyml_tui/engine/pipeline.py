@@ -110,6 +110,7 @@ class Pipeline(FlowymlMethods):
         self._store: CacheStore | None = None
         self._graph: tuple[tuple[Any, ...], Graph] | None = None
         self._run_rates: tuple[tuple[Any, ...], RunRates] | None = None
+        self._cache_at: tuple[tuple[str, str, str | None], Path] | None = None
         self._record_lines = ReplayLines()
         """The step lines of the last run recorded, for the records of the runs replaying it."""
 
@@ -196,7 +197,12 @@ class Pipeline(FlowymlMethods):
         return self.store.unpin(self.graph(self.context).step(step).name, pipeline=self.name)
 
     def _cache_path(self) -> Path:
-        return store_path(self.cache_dir)  # "" is refused, not taken as the cwd
+        """The cache dir `cache_dir` names now: worked out again only when it, the working
+        dir (a relative one) or HOME (`~`) changed, since a run asks three times."""
+        asked = (os.fspath(self.cache_dir), os.getcwd(), os.environ.get("HOME"))
+        if self._cache_at is None or self._cache_at[0] != asked:
+            self._cache_at = (asked, store_path(self.cache_dir))  # "" is refused, not the cwd
+        return self._cache_at[1]
 
     # -- running ---------------------------------------------------------------------------
 

@@ -284,3 +284,17 @@ def test_the_entry_a_run_used_is_current_after_replays(chain, write_file, load):
     _, result = _run(chain)
     assert result.step_results["show"].status is StepStatus.CACHED
     assert chain.store.current("memo")["show"] == result.step_results["show"].key
+
+
+def test_a_relative_cache_dir_follows_the_working_dir(write_file, load, tmp_path, monkeypatch):
+    """The cache dir a pipeline works out is kept between runs: a relative one still names a
+    dir under whatever the working dir is at each run."""
+    pipeline = load(write_file("rel.py", CHAIN))
+    (tmp_path / "data.txt").write_text("hi")
+    pipeline.cache_dir = ".flowyml/cache"
+    for place in ("one", "two"):
+        (tmp_path / place).mkdir()
+        monkeypatch.chdir(tmp_path / place)
+        result = pipeline.run()
+        assert (tmp_path / place / ".flowyml/cache/runs" / f"{result.run_id}.json").is_file()
+        assert result.step_results["read"].status is StepStatus.EXECUTED

@@ -60,6 +60,8 @@ class KeptLines:
         self.derived = derived
         self._pieces: list[bytes] | None = None
         self._offsets: list[float] = []
+        self._uniform = True
+        """Every step at the same offset (every hit took no time): one start for them all."""
 
     def matches(
         self, run_id: str | None, infos: Sequence[Any], rate: Any, step_rates: Mapping[str, Any]
@@ -81,9 +83,8 @@ class KeptLines:
         assert pieces is not None
         if not offsets:
             return pieces
-        first = offsets[0]
-        if all(offset == first for offset in offsets):  # every hit took no time: one start
-            starts: Any = itertools.repeat(_ENCODER.encode(run_start + first), len(offsets))
+        if self._uniform:
+            starts: Any = itertools.repeat(_ENCODER.encode(run_start + offsets[0]), len(offsets))
         else:
             starts = [_ENCODER.encode(run_start + offset) for offset in offsets]
         # one piece more than starts: the array's end, after the last start
@@ -104,3 +105,4 @@ class KeptLines:
             self._offsets.append(step.offset_seconds or 0.0)
         pieces.append(carried + b"]")
         self._pieces = pieces
+        self._uniform = len(set(self._offsets)) <= 1
