@@ -58,10 +58,9 @@ class KeptLines:
         self.step_rates = dict(step_rates)
         self.steps = steps
         self.derived = derived
-        self._pieces: list[bytes] | None = None
-        self._offsets: list[float] = []
-        self._uniform = True
-        """Every step at the same offset (every hit took no time): one start for them all."""
+        self._cut: _Split | None = None
+        """The lines cut around their starts, made by the first replay (a whole `_Split` at
+        once: two runs of one pipeline in two threads may both make it)."""
 
     def matches(
         self, run_id: str | None, infos: Sequence[Any], rate: Any, step_rates: Mapping[str, Any]
@@ -77,13 +76,13 @@ class KeptLines:
         """The record's `steps` array as pieces to write one after another (`os.writev`: no
         copy of a 10,000-step record's 8 MB is made), each step placed at `run_start` plus its
         offset, as the record places a step that only finished."""
-        if self._pieces is None:
-            self._split()
-        pieces, offsets = self._pieces, self._offsets
-        assert pieces is not None
+        split = self._cut
+        if split is None:
+            split = self._cut = _split(self.steps)
+        pieces, offsets = split.pieces, split.offsets
         if not offsets:
             return pieces
-        if self._uniform:
+        if split.uniform:
             starts: Any = itertools.repeat(_ENCODER.encode(run_start + offsets[0]), len(offsets))
         else:
             starts = [_ENCODER.encode(run_start + offset) for offset in offsets]
@@ -92,17 +91,26 @@ class KeptLines:
         spliced.append(pieces[-1])
         return spliced
 
-    def _split(self) -> None:
-        """Each line encoded once with no start, cut where its start goes."""
-        pieces: list[bytes] = []
-        carried = b"["
-        replace = msgspec.structs.replace
-        for index, step in enumerate(self.steps):
-            line = _ENCODER.encode(replace(step, started_at=None))
-            cut = line.index(_SPLIT)
-            pieces.append(carried + (b"," if index else b"") + line[: cut + _STARTED_AT])
-            carried = line[cut + len(_SPLIT) :]
-            self._offsets.append(step.offset_seconds or 0.0)
-        pieces.append(carried + b"]")
-        self._pieces = pieces
-        self._uniform = len(set(self._offsets)) <= 1
+
+class _Split(msgspec.Struct, frozen=True, gc=False):
+    pieces: list[bytes]
+    """The steps array cut before each start: one piece more than there are steps."""
+    offsets: list[float]
+    uniform: bool
+    """Every step at the same offset (every hit took no time): one start for them all."""
+
+
+def _split(steps: list[Any]) -> _Split:
+    """Each line encoded once with no start, cut where its start goes."""
+    pieces: list[bytes] = []
+    offsets: list[float] = []
+    carried = b"["
+    replace = msgspec.structs.replace
+    for index, step in enumerate(steps):
+        line = _ENCODER.encode(replace(step, started_at=None))
+        cut = line.index(_SPLIT)
+        pieces.append(carried + (b"," if index else b"") + line[: cut + _STARTED_AT])
+        carried = line[cut + len(_SPLIT) :]
+        offsets.append(step.offset_seconds or 0.0)
+    pieces.append(carried + b"]")
+    return _Split(pieces, offsets, len(set(offsets)) <= 1)
