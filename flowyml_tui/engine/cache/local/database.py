@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import stat
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -84,8 +85,8 @@ def heals_damage(method: Method) -> Method:
     return healing  # type: ignore[return-value]
 
 
-WriteMark = tuple[Any, int, int]
-"""(connection, its `data_version`, its `total_changes`): `LocalDatabase.write_mark`."""
+WriteMark = tuple[object, int, int]
+"""(what names the connection, its `data_version`, its `total_changes`): `write_mark`."""
 
 
 class LocalDatabase:
@@ -105,6 +106,10 @@ class LocalDatabase:
         self.size_limit = size_limit
         open_private(self.path)
         self._l1: dict[str, Entry] = {}
+        self._opened = 0
+        """Counts this handle's closes: a connection after one is another, at any address."""
+        self._thread = threading.local()
+        """This thread's connection, as `write_mark` last saw it, and the object naming it."""
         self._views: dict[str, tuple[WriteMark, str | None, dict[str, Any]]] = {}
         """Meta table name -> (the database's write mark before it was read, its row as read,
         decoded): see `_meta_view`."""
@@ -209,6 +214,7 @@ class LocalDatabase:
         return True
 
     def _close_quietly(self) -> None:
+        self._opened += 1
         cache = getattr(self, "_cache", None)
         if cache is not None:
             with contextlib.suppress(Exception):
@@ -244,6 +250,7 @@ class LocalDatabase:
         return f"{type(self).__name__}({str(self.path)!r})"
 
     def close(self) -> None:
+        self._opened += 1
         self._cache.close()
         self._mark.release()
 
@@ -381,7 +388,7 @@ class LocalDatabase:
             table = self._decode_meta(name, raw)
         # kept only outside a transaction: a row read inside one may be this connection's own
         # write, which a rollback takes back without moving the mark
-        if (raw is None or isinstance(raw, str)) and not mark[0].in_transaction:
+        if (raw is None or isinstance(raw, str)) and not self._cache._con.in_transaction:
             self._views[name] = (mark, raw, table)
         return table
 
@@ -402,8 +409,14 @@ class LocalDatabase:
 
         A row read again is a query and, for a 1000-step pipeline's tables, 50 kB copied out
         of SQLite: ~0.2 ms a table, read at every run's start and end (`benchmarks/`)."""
-        con = self._cache._con
-        return con, con.execute("PRAGMA data_version").fetchone()[0], con.total_changes
+        con, local, pid = self._cache._con, self._thread, os.getpid()
+        # Named by an object of ours, not the connection itself: held in the views, it kept
+        # the connection from closing (and SQLite from removing its WAL) when a process ended.
+        # A new object whenever the connection may be another one: another thread (a local of
+        # its own), a fork, a close, or another address.
+        if getattr(local, "seen", None) != (id(con), pid, self._opened):
+            local.seen, local.name = (id(con), pid, self._opened), object()
+        return local.name, con.execute("PRAGMA data_version").fetchone()[0], con.total_changes
 
     def _decode_meta(self, name: str, raw: Any) -> dict[str, Any]:
         table, ok = tables.decode(raw, SHAPES.get(name, dict[str, Any]))

@@ -167,7 +167,7 @@ class LocalWorkspace(LocalDatabase):
             row = JSON_ENCODER.encode(counters).decode()
             self._cache.set(STATS, row)
             after = self.write_mark()
-        if not after[0].in_transaction:  # committed (a rollback takes a row back, not a mark)
+        if not self._cache._con.in_transaction:  # committed (a rollback takes a row back)
             self._counters = (after, row, counters)
             self._views_kept(before, after, (STATS, USED, CURRENT) if moved else (STATS,))
         return wrote
