@@ -198,6 +198,9 @@ class RunFinished(Event, frozen=True, tag="run_finished"):
     """Steps whose cached values were loaded or stored this run, and what that took."""
     cache_flags: dict[str, str] = {}
     """Steps whose cache costs more than recomputing them (measured history): why."""
+    replay_of: str | None = None
+    """The run this one replayed (`run/memo.py`): its steps' events are that run's, under
+    this run's id."""
 
 
 AnyEvent = RunStarted | StepStarted | StepLog | StepFinished | RunWarning | RunFinished

@@ -17,6 +17,7 @@ from .events import Event
 from .hashing.sources import one_read_per_file
 from .history.rates import NO_RATES, RunRates, read_rate_config, run_rates, runner_kind
 from .history.records import RunRecorder
+from .history.replay_lines import ReplayLines
 from .history.savings import DEFAULT_CURRENCY, RateError, checked_rate
 from .load import script_runs
 from .result import RunResult
@@ -109,6 +110,9 @@ class Pipeline(FlowymlMethods):
         self._store: CacheStore | None = None
         self._graph: tuple[tuple[Any, ...], Graph] | None = None
         self._run_rates: tuple[tuple[Any, ...], RunRates] | None = None
+        self._cache_at: tuple[tuple[str, str, str | None], Path] | None = None
+        self._record_lines = ReplayLines()
+        """The step lines of the last run recorded, for the records of the runs replaying it."""
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r}, steps={[s.name for s in self.steps]})"
@@ -193,7 +197,12 @@ class Pipeline(FlowymlMethods):
         return self.store.unpin(self.graph(self.context).step(step).name, pipeline=self.name)
 
     def _cache_path(self) -> Path:
-        return store_path(self.cache_dir)  # "" is refused, not taken as the cwd
+        """The cache dir `cache_dir` names now: worked out again only when it, the working
+        dir (a relative one) or HOME (`~`) changed, since a run asks three times."""
+        asked = (os.fspath(self.cache_dir), os.getcwd(), os.environ.get("HOME"))
+        if self._cache_at is None or self._cache_at[0] != asked:
+            self._cache_at = (asked, store_path(self.cache_dir))  # "" is refused, not the cwd
+        return self._cache_at[1]
 
     # -- running ---------------------------------------------------------------------------
 
@@ -228,7 +237,11 @@ class Pipeline(FlowymlMethods):
             ensure_cache_dir(self._cache_path())
         rates = self._rates(runner)
         recorder = RunRecorder(
-            self._cache_path(), keep=self.keep_runs, rate=rates.rate, step_rates=rates.steps
+            self._cache_path(),
+            keep=self.keep_runs,
+            rate=rates.rate,
+            step_rates=rates.steps,
+            lines=self._record_lines,
         )
         # Its bound method: calling the instance itself goes through `slot_tp_call`, several
         # times dearer, and this is called once per step.

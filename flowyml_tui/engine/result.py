@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -126,7 +126,7 @@ class Outputs(Mapping[str, Any]):
 
     def __init__(
         self,
-        names: list[str],
+        names: Collection[str],
         load: Callable[[str], Any],
         by_step: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:

@@ -229,3 +229,72 @@ def test_a_replay_leaves_the_garbage_collector_as_it_found_it(chain, enabled):
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_a_replay_counts_and_reports_what_the_run_it_replays_did(chain):
+    def hits():
+        return {row["step"]: row["hits"] for row in chain.store.stats()["steps"]}
+
+    before = hits()
+    _, kept = _run(chain)  # replays the fixture's fully cached run
+    executor, result = _run(chain)
+    assert executor.replayed
+    assert hits() == {name: count + 2 for name, count in before.items()}
+    finished, original = result.events[-1], kept.events[-1]
+    assert isinstance(finished, RunFinished) and isinstance(original, RunFinished)
+    assert (finished.cached, finished.executed, finished.failed) == (3, 0, 0)
+    assert finished.saved_seconds == original.saved_seconds
+    assert finished.saved_seconds == sum(r.saved_seconds for r in result.step_results.values())
+
+
+@pytest.mark.parametrize(
+    "change", ["store.pin('show', pipeline='memo')", "store.invalidate(['show'], pipeline='memo')"]
+)
+def test_a_change_by_another_process_after_several_replays_is_seen(chain, tmp_path, change):
+    """Replays read no workspace table again while nothing was written to the database: a
+    write by another process must still be seen."""
+    for _ in range(3):
+        assert _run(chain)[0].replayed
+    _in_another_process(tmp_path / "cache", change)
+    executor, result = _run(chain)
+    assert not executor.replayed
+    assert result.step_results["show"].status is not StepStatus.CACHED
+
+
+def test_a_pin_by_this_handle_after_several_replays_is_seen(chain):
+    for _ in range(3):
+        assert _run(chain)[0].replayed
+    chain.pin("show")
+    executor, result = _run(chain)
+    assert not executor.replayed
+    assert result.step_results["show"].status is StepStatus.PINNED
+
+
+def test_the_entry_a_run_used_is_current_after_replays(chain, write_file, load):
+    """A run's counters commit keeps the views of the tables it did not write: the table of
+    current entries, which a run that used a new entry writes, is read again."""
+    for _ in range(3):
+        assert _run(chain)[0].replayed
+    edited = load(write_file("pipe.py", CHAIN.replace('f"{n} chars"', 'f"{n} characters"')))
+    chain.steps[:] = edited.steps
+    _, result = _run(chain)
+    assert result.step_results["show"].status is StepStatus.EXECUTED
+    assert chain.store.current("memo")["show"] == result.step_results["show"].key
+    chain.steps[:] = load(write_file("pipe.py", CHAIN)).steps  # back: the first entry again
+    _, result = _run(chain)
+    assert result.step_results["show"].status is StepStatus.CACHED
+    assert chain.store.current("memo")["show"] == result.step_results["show"].key
+
+
+def test_a_relative_cache_dir_follows_the_working_dir(write_file, load, tmp_path, monkeypatch):
+    """The cache dir a pipeline works out is kept between runs: a relative one still names a
+    dir under whatever the working dir is at each run."""
+    pipeline = load(write_file("rel.py", CHAIN))
+    (tmp_path / "data.txt").write_text("hi")
+    pipeline.cache_dir = ".flowyml/cache"
+    for place in ("one", "two"):
+        (tmp_path / place).mkdir()
+        monkeypatch.chdir(tmp_path / place)
+        result = pipeline.run()
+        assert (tmp_path / place / ".flowyml/cache/runs" / f"{result.run_id}.json").is_file()
+        assert result.step_results["read"].status is StepStatus.EXECUTED

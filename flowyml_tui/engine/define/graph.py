@@ -57,14 +57,25 @@ class Graph(msgspec.Struct, frozen=True, dict=True):  # dict: for `memo`
         return tuple(infos)
 
     @cached_property
-    def _by_name(self) -> dict[str, Step]:
-        """Step name -> step (the first of that name, as a walk of `order` finds it)."""
-        return {step.name: step for step in reversed(self.order)}
+    def output_names(self) -> dict[str, None]:
+        """Every output name, in step order: a dict, so asking for one is not a scan. Shared by
+        every run's `Outputs`, which only reads it (built per run, it was work per step)."""
+        return dict.fromkeys(name for step in self.order for name in step.outputs)
+
+    @cached_property
+    def outputs_of(self) -> dict[str, tuple[str, ...]]:
+        """Step name -> its outputs (read-only, shared like `output_names`)."""
+        return {step.name: step.outputs for step in self.order}
+
+    @cached_property
+    def by_name(self) -> dict[str, Step]:
+        """Each step by its name: `step` is asked once per executed step, and a scan of the
+        order made a cold 10,000-step run quadratic (`benchmarks/bench_scale.py`)."""
+        return {step.name: step for step in self.order}
 
     def step(self, name: str) -> Step:
-        """The step called `name`: looked up, not searched for (the run's end asks for every
-        step that executed, which was quadratic in a wide run)."""
-        found = self._by_name.get(name)
+        """The step called `name`: looked up, not searched for."""
+        found = self.by_name.get(name)
         if found is not None:
             return found
         known = ", ".join(s.name for s in self.order)

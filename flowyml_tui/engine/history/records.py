@@ -45,6 +45,7 @@ from ..events import (
 from ..reads.model import Read
 from .breakeven import CacheCost
 from .record_shape import checked_record
+from .replay_lines import KeptLines, ReplayLines
 from .savings import NOTHING, Rate, Savings, step_savings, total
 from .totals import run_totals
 
@@ -252,6 +253,10 @@ class RunRecord(msgspec.Struct, frozen=True, gc=False):
 
 
 _ENCODER = msgspec.json.Encoder()
+_NO_STEPS = msgspec.Raw(b"[]")
+_STEPS_FIELD = b',"steps":[]'
+"""Where a replay's step lines go: the fields before it are strings, numbers and `totals`,
+and an encoded string never holds an unescaped quote, so this is the field itself."""
 _EMPTY: dict[str, Any] = {}
 _NOT_RUN = "the run ended before this step"
 _NO_SHAPE = StepInfo("", (), (), (), "")
@@ -325,16 +330,20 @@ class RunRecorder:
         keep: int = 50,
         rate: Rate | None = None,
         step_rates: Mapping[str, Rate] | None = None,
+        lines: ReplayLines | None = None,
     ) -> None:
         """`rate`: what an hour of compute costs, for the savings ledger's money; `step_rates`:
-        the steps whose rate differs (`rates.py`)."""
+        the steps whose rate differs (`rates.py`); `lines`: where the step lines of a run are
+        kept for the runs that replay it (a pipeline's, across its runs)."""
         self.cache_dir = Path(cache_dir)
         self.rate = rate
         self.step_rates = dict(step_rates or {})
         self.keep = max(1, int(keep))
+        self._lines = lines
         self._path: Path | None = None
         self._error: str | None = None
         self._built: RunRecord | None = None
+        self._written: list[bytes] | None = None
         self._record: dict[str, Any] | None = None
         self._reset(None)
 
@@ -350,6 +359,8 @@ class RunRecorder:
     def record(self) -> dict[str, Any] | None:
         if self._record is None and self._built is not None:
             self._record = decode_record(encode_record(self._built))
+        elif self._record is None and self._written is not None:
+            self._record = decode_record(b"".join(self._written))
         return self._record
 
     def _reset(self, started: RunStarted | None) -> None:
@@ -395,6 +406,7 @@ class RunRecorder:
             self._path = None
             self._error = None
             self._built = None
+            self._written = None
             self._record = None
         elif isinstance(event, RunWarning):
             self._warnings.append(event)
@@ -416,9 +428,13 @@ class RunRecorder:
 
     def _complete(self, finished: RunFinished, state: _RunEvents) -> None:
         try:
-            self._built = self._build(finished, state)
-            encoded = _encode_reusing_buffer(self._built)
-            self._path = write_record_bytes(self.cache_dir, finished.run_id, encoded)
+            self._written = self._replayed(finished, state)
+            if self._written is not None:
+                self._path = write_record_parts(self.cache_dir, finished.run_id, self._written)
+            else:
+                self._built = self._build(finished, state)
+                encoded = _encode_reusing_buffer(self._built)
+                self._path = write_record_bytes(self.cache_dir, finished.run_id, encoded)
             prune_runs(self.cache_dir, self.keep)
         except Exception as exc:  # a record must never break a run
             self._fail(f"run record for {finished.run_id} not written: {_describe(exc)}")
@@ -444,6 +460,7 @@ class RunRecorder:
         run_rate, step_rates = self.rate, self.step_rates
         # Steps that only finished (every hit): no start, output or warning to merge in.
         busy = state.step_started.keys() | state.logs.keys() | step_warnings.keys()
+        plain = started is not None and not state.warnings
         for name in order:
             info, done = infos.get(name), finished_steps.get(name)
             if done is None or info is None or done.warnings or name in busy:
@@ -451,11 +468,63 @@ class RunRecorder:
                 step = _step_record(state, name, info, run_start, cursor, step_warnings, rate)
                 if step.started_at is not None:
                     cursor = max(cursor, step.started_at + step.duration_seconds)
+                plain = False
             else:  # placed where the run had got to
                 rate = step_rates.get(name, run_rate) if step_rates else run_rate
                 step = _finished_record(info, done, cursor, cursor - run_start, rate=rate)
                 cursor += done.duration_seconds
             steps.append(step)
+        derived = (
+            _totals(steps, finished),
+            sum(step.tier == "shared" for step in steps),
+            total(step.savings for step in steps),
+        )
+        if plain and self._lines is not None and started is not None:
+            # every line from its step's event alone: a replay of this run can reuse them
+            self._lines.kept = KeptLines(
+                run_id=finished.replay_of or finished.run_id,
+                infos=started.steps,
+                rate=run_rate,
+                step_rates=step_rates,
+                steps=steps,
+                derived=derived,
+            )
+        return self._record_of(finished, state, steps, derived)
+
+    def _replayed(self, finished: RunFinished, state: _RunEvents) -> list[bytes] | None:
+        """The record of a run that replayed one whose lines are kept, as pieces to write:
+        its own run-wide fields around the kept lines (`replay_lines.py`); None otherwise."""
+        kept = self._lines.kept if self._lines is not None else None
+        started = state.started
+        if (
+            kept is None
+            or started is None
+            or finished.replay_of is None
+            or state.warnings
+            or state.logs
+            or state.step_started
+            or len(state.finished) != len(kept.steps)
+            or not kept.matches(finished.replay_of, started.steps, self.rate, self.step_rates)
+        ):
+            return None
+        record = self._record_of(finished, state, _NO_STEPS, kept.derived)
+        encoded = _ENCODER.encode(record)
+        cut = encoded.index(_STEPS_FIELD) + len(_STEPS_FIELD) - 2
+        return [encoded[:cut], *kept.steps_json(record.started_at), encoded[cut + 2 :]]
+
+    def _record_of(
+        self,
+        finished: RunFinished,
+        state: _RunEvents,
+        steps: Any,
+        derived: tuple[RunTotals, int, Savings],
+    ) -> RunRecord:
+        """The record around its step lines; `derived`: its totals, shared hits and savings,
+        which follow from the lines alone."""
+        started = state.started
+        run_start = started.started_at if started else finished.started_at
+        totals, shared_hits, savings = derived
+        step_rates = self.step_rates
         return RunRecord(
             schema_version=SCHEMA_VERSION,
             run_id=finished.run_id,
@@ -467,13 +536,13 @@ class RunRecorder:
             finished_at=finished.finished_at,
             duration_seconds=finished.duration_seconds,
             error=finished.error,
-            totals=_totals(steps, finished),
+            totals=totals,
             steps=steps,
             warnings=[WarningRecord(w.message, w.step) for w in state.warnings],
             recorded_at=time.time(),
-            shared_hits=sum(step.tier == "shared" for step in steps),
+            shared_hits=shared_hits,
             context=started.context if started else {},
-            savings=total(step.savings for step in steps),
+            savings=savings,
             cost_per_hour=self.rate.cost_per_hour if self.rate else None,
             currency=self._currency(),
             step_rates={name: rate.cost_per_hour for name, rate in step_rates.items()},
@@ -573,20 +642,43 @@ def write_record(cache_dir: Path | str, record: RunRecord | dict[str, Any]) -> P
 
 def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes | bytearray) -> Path:
     """Write an encoded record atomically (temp file + rename): no reader sees half of one."""
+    return write_record_parts(cache_dir, run_id, [encoded])
+
+
+_IOV_MAX = 1024
+"""Buffers per `os.writev` (Linux's IOV_MAX)."""
+
+
+def write_record_parts(
+    cache_dir: Path | str, run_id: str, parts: list[bytes] | list[bytes | bytearray]
+) -> Path:
+    """Write a record given as pieces, one after another, atomically (temp file + rename)."""
     directory = runs_dir(cache_dir)
     ensure_cache_dir(Path(cache_dir))  # never a project root, nor a dir others can write
     ensure_private_dir(directory, "run records dir")
     target = directory / f"{safe_run_id(run_id)}.json"
     fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{target.stem}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(encoded)
+        try:
+            _write_all(fd, parts)
+        finally:
+            os.close(fd)
         _record_times.get(str(directory), {}).pop(target.name, None)
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _write_all(fd: int, parts: list[bytes] | list[bytes | bytearray]) -> None:
+    for at in range(0, len(parts), _IOV_MAX):
+        batch = parts[at : at + _IOV_MAX]
+        wrote = os.writev(fd, batch)
+        if wrote < sum(map(len, batch)):  # a short write: the rest, a buffer at a time
+            rest = memoryview(b"".join(batch))[wrote:]
+            while rest:
+                rest = rest[os.write(fd, rest) :]
 
 
 def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:

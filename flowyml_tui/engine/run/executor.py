@@ -235,7 +235,6 @@ class Executor:
                 self._runner.close()
         duration = time.perf_counter() - started
         self.ledger.finished(started_at, duration)
-        outputs = [name for s in self.graph.order for name in s.outputs]
         results = self._results
         assert isinstance(results, StepResults), "an executor runs once"
         # no cycle through each result's `output`
@@ -244,9 +243,7 @@ class Executor:
             run_id=self.run_id,
             pipeline=self.pipeline,
             step_results=results,
-            outputs=Outputs(
-                outputs, self.materialize, {st.name: st.outputs for st in self.graph.order}
-            ),
+            outputs=Outputs(self.graph.output_names, self.materialize, self.graph.outputs_of),
             duration_seconds=duration,
             events=self.events,
         )
@@ -275,17 +272,19 @@ class Executor:
         if not self.lean_hits:
             return False
         began = time.perf_counter()
-        if not self._memo.replay(
+        replayed = self._memo.replay(
             run_id=self.run_id,
             results=self._results,
             events=self.events,
             sink=self._sink,
             located=self._output_entry,
             used=self._used,
-        ):
+        )
+        if replayed is None:
             return False
         self.costs.lean_checks(len(self._results), time.perf_counter() - began)
         self.replayed = True
+        self.ledger.replayed = replayed
         return True
 
     # -- one step --------------------------------------------------------------------------

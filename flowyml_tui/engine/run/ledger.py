@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
+import msgspec
+
 from ..cache import Store
 from ..cache.entry import Entry
 from ..cache.notices import Notices
@@ -39,7 +41,18 @@ Origin = Callable[[str | None], tuple[str | None, str | None]]
 """(tier, `user@host` who computed it) of a hit's key."""
 
 _OFF = CachePolicy.DISABLED
-_EXECUTED, _FAILED = StepStatus.EXECUTED, StepStatus.FAILED
+_EXECUTED, _FAILED, _CACHED = StepStatus.EXECUTED, StepStatus.FAILED, StepStatus.CACHED
+
+
+class Replayed(msgspec.Struct, frozen=True, gc=False):
+    """A run replayed whole (`memo.py`): what its results add up to, worked out once when the
+    run was kept, since every replay reports those same results."""
+
+    run_id: str
+    """The run kept, told in each replay's `RunFinished.replay_of`."""
+    hits: tuple[str, ...]
+    """Every step: each a plain hit, no call cache."""
+    saved_seconds: float
 
 
 class RunLedger:
@@ -76,6 +89,8 @@ class RunLedger:
         """Step -> the entry it used or wrote: the next run's baseline for its reasons."""
         self._told: set[str] = set()
         """Kinds of shared-tier notice this run has told (one `RunWarning` each)."""
+        self.replayed: Replayed | None = None
+        """The run this one replayed (`memo.py`): its counts are that run's."""
 
     # -- telling ---------------------------------------------------------------------------
 
@@ -125,8 +140,11 @@ class RunLedger:
                 flags = self.meter.record(self.warn)
         counts = {status: 0 for status in StepStatus}
         saved = 0.0
-        for result in self.results.values():  # one pass; a step's calls only when it has some
-            counts[result.status] += 1
+        replayed = self.replayed
+        if replayed is not None:  # the replayed run's results, added up when it was kept
+            counts[_CACHED], saved = len(replayed.hits), replayed.saved_seconds
+        for result in self.results.values() if replayed is None else ():
+            counts[result.status] += 1  # one pass; a step's calls only when it has some
             calls = result.calls
             saved += result.saved_seconds + (sum(c.saved_seconds for c in calls) if calls else 0)
         failed = counts[StepStatus.FAILED]
@@ -146,6 +164,7 @@ class RunLedger:
                 cache_check_s=self.meter.check_s() if self.meter is not None else 0.0,
                 cache_costs=self.meter.costs() if self.meter is not None else {},
                 cache_flags=flags,
+                replay_of=replayed.run_id if replayed is not None else None,
             )
         )
 
@@ -211,12 +230,15 @@ class RunLedger:
         return ()
 
     def _record_usage(self, store: Store) -> None:
-        hits = [n for n, r in self.results.items() if r.cached]
-        misses = [  # as totals.hit_rate counts them: executed or failed, cache on
-            n
-            for n, r in self.results.items()
-            if r.status in (_EXECUTED, _FAILED) and self.graph.step(n).policy is not _OFF
-        ]
+        if self.replayed is not None:
+            hits, misses = list(self.replayed.hits), []
+        else:
+            hits = [n for n, r in self.results.items() if r.cached]
+            misses = [  # as totals.hit_rate counts them: executed or failed, cache on
+                n
+                for n, r in self.results.items()
+                if r.status in (_EXECUTED, _FAILED) and self.graph.step(n).policy is not _OFF
+            ]
         try:
             store.record_run(self.pipeline, self.used, hits, misses)
         except Exception as exc:  # bookkeeping must never fail a run that succeeded

@@ -38,6 +38,7 @@ from ..result import StepResult
 from ..step import CachePolicy
 from .decide import WorkspaceSnapshot
 from .keying import Keying
+from .ledger import Replayed
 
 _CACHED = StepStatus.CACHED
 _NOT_MEMOISED = (CachePolicy.DISABLED, CachePolicy.KEY_FN)
@@ -47,6 +48,8 @@ _replace = msgspec.structs.replace
 class _Replay(msgspec.Struct, frozen=True, gc=False):
     """One fully cached run, as the next one replays it."""
 
+    replayed: Replayed
+    """What each replay tells the ledger: the run kept and what its results add up to."""
     store: Any
     """The handle it was found in: another handle, even on the same dir, replays nothing."""
     generation: int
@@ -97,12 +100,12 @@ class RunMemo:
         sink: Callable[[Event], None] | None,
         located: dict[str, Entry],
         used: dict[str, str],
-    ) -> bool:
+    ) -> Replayed | None:
         """Report the previous run's results again under `run_id` if nothing it depended on
-        changed; False (nothing reported) otherwise."""
+        changed, and say which run that was; None (nothing reported) otherwise."""
         memo = self._graph.memo.get(self._slot)
         if memo is None or not self._holds(memo):
-            return False
+            return None
         keys = self._keys
         keys.context_fps.update(memo.context_fps)
         keys.output_fps.update(memo.output_fps)
@@ -132,7 +135,7 @@ class RunMemo:
         finally:
             if paused:
                 gc.enable()
-        return True
+        return memo.replayed
 
     def _holds(self, memo: _Replay) -> bool:
         store, workspace = self._store, self._workspace
@@ -209,7 +212,15 @@ class RunMemo:
             return None
         kept = {output: located[output] for output in outputs}
         read = {entry.key: entry for entry in kept.values() if entry.reads}
+        saved = 0.0
+        for _, _, result in steps:  # in the order a replay reports them, as the ledger adds
+            saved += result.saved_seconds
         return _Replay(
+            replayed=Replayed(
+                run_id=events[0].run_id,
+                hits=tuple(name for name, _, _ in steps),
+                saved_seconds=saved,
+            ),
             store=store,
             generation=generation,
             pins=dict(self._workspace.pins),

@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import stat
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -84,6 +85,10 @@ def heals_damage(method: Method) -> Method:
     return healing  # type: ignore[return-value]
 
 
+WriteMark = tuple[object, int, int]
+"""(what names the connection, its `data_version`, its `total_changes`): `write_mark`."""
+
+
 class LocalDatabase:
     """One diskcache (SQLite) under the cache dir, safe to open from several processes at once:
     the connection, its healing, and the rows the entries, the workspace and upkeep share."""
@@ -101,9 +106,14 @@ class LocalDatabase:
         self.size_limit = size_limit
         open_private(self.path)
         self._l1: dict[str, Entry] = {}
-        self._views: dict[str, tuple[str, dict[str, Any]]] = {}
-        """Meta table name -> (its row as read, decoded): see `_meta_view`."""
-        self._counters: tuple[str, dict[str, Any]] | None = None
+        self._opened = 0
+        """Counts this handle's closes: a connection after one is another, at any address."""
+        self._thread = threading.local()
+        """This thread's connection, as `write_mark` last saw it, and the object naming it."""
+        self._views: dict[str, tuple[WriteMark, str | None, dict[str, Any]]] = {}
+        """Meta table name -> (the database's write mark before it was read, its row as read,
+        decoded): see `_meta_view`."""
+        self._counters: tuple[WriteMark, str, dict[str, Any]] | None = None
         """The counters row this handle last wrote, decoded: `record_run` changes that copy
         rather than decode the row again while no other writer has replaced it."""
         self.unreadable: set[str] = set()
@@ -204,6 +214,7 @@ class LocalDatabase:
         return True
 
     def _close_quietly(self) -> None:
+        self._opened += 1
         cache = getattr(self, "_cache", None)
         if cache is not None:
             with contextlib.suppress(Exception):
@@ -239,6 +250,7 @@ class LocalDatabase:
         return f"{type(self).__name__}({str(self.path)!r})"
 
     def close(self) -> None:
+        self._opened += 1
         self._cache.close()
         self._mark.release()
 
@@ -365,14 +377,46 @@ class LocalDatabase:
         dir, and a run reads the current, pins and invalidation tables when it starts and the
         current one again when it ends: a 1000-step pipeline's rows cost ~0.3 ms a decode.
         """
-        raw = self._cache.get(name)
+        mark = self.write_mark()
         seen = self._views.get(name)
-        if seen is not None and raw is not None and seen[0] == raw:
-            return seen[1]
-        table = self._decode_meta(name, raw)
-        if isinstance(raw, str):
-            self._views[name] = (raw, table)
+        if seen is not None and seen[0] == mark:  # nothing written since: not even read again
+            return seen[2]
+        raw = self._cache.get(name)
+        if seen is not None and raw is not None and seen[1] == raw:
+            table = seen[2]
+        else:
+            table = self._decode_meta(name, raw)
+        # kept only outside a transaction: a row read inside one may be this connection's own
+        # write, which a rollback takes back without moving the mark
+        if (raw is None or isinstance(raw, str)) and not self._cache._con.in_transaction:
+            self._views[name] = (mark, raw, table)
         return table
+
+    def _views_kept(self, before: WriteMark, after: WriteMark, written: tuple[str, ...]) -> None:
+        """After this connection's own committed transaction, which took the mark `before` with
+        the write lock held and `after` at its end: the views that held at `before`, of rows it
+        did not write, still hold (a cached run's counters would otherwise make every run read
+        the tables at its start again)."""
+        views = self._views
+        for name, (mark, raw, table) in list(views.items()):
+            if mark == before and name not in written:
+                views[name] = (after, raw, table)
+
+    def write_mark(self) -> WriteMark:
+        """What moves whenever anything is written to the database: by another connection, in
+        any process (SQLite's `data_version`), or by this one (its `total_changes`). While it
+        has not moved, every row read since it was taken is still the row on disk.
+
+        A row read again is a query and, for a 1000-step pipeline's tables, 50 kB copied out
+        of SQLite: ~0.2 ms a table, read at every run's start and end (`benchmarks/`)."""
+        con, local, pid = self._cache._con, self._thread, os.getpid()
+        # Named by an object of ours, not the connection itself: held in the views, it kept
+        # the connection from closing (and SQLite from removing its WAL) when a process ended.
+        # A new object whenever the connection may be another one: another thread (a local of
+        # its own), a fork, a close, or another address.
+        if getattr(local, "seen", None) != (id(con), pid, self._opened):
+            local.seen, local.name = (id(con), pid, self._opened), object()
+        return local.name, con.execute("PRAGMA data_version").fetchone()[0], con.total_changes
 
     def _decode_meta(self, name: str, raw: Any) -> dict[str, Any]:
         table, ok = tables.decode(raw, SHAPES.get(name, dict[str, Any]))

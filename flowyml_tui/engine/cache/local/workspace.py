@@ -144,6 +144,7 @@ class LocalWorkspace(LocalDatabase):
         """
         now = time.time()
         with self._cache.transact():
+            before = self.write_mark()  # the write lock is held: no other commit until ours
             current = self.current(pipeline)
             moved = {step: key for step, key in used.items() if current.get(step) != key}
             if moved:
@@ -165,7 +166,10 @@ class LocalWorkspace(LocalDatabase):
             counters[pipeline] = mine
             row = JSON_ENCODER.encode(counters).decode()
             self._cache.set(STATS, row)
-            self._counters = (row, counters)
+            after = self.write_mark()
+        if not self._cache._con.in_transaction:  # committed (a rollback takes a row back)
+            self._counters = (after, row, counters)
+            self._views_kept(before, after, (STATS, USED, CURRENT) if moved else (STATS,))
         return wrote
 
     @heals_damage
@@ -207,14 +211,17 @@ class LocalWorkspace(LocalDatabase):
         """The counters table, inside `record_run`'s transaction, to change and write back.
 
         A 1000-step pipeline's row costs ~0.3 ms to decode and every run rewrites it, so the
-        copy this handle last wrote is reused while the row is still exactly that one (any
-        other writer's row differs). It is taken out of the memo first: a write that fails
-        half-way cannot leave changed counters behind as if they were the stored ones.
+        copy this handle last wrote is reused while the row is still exactly that one: nothing
+        written to the database since (`write_mark`), else the row read equal to it. It is
+        taken out of the memo first: a write that fails half-way cannot leave changed counters
+        behind as if they were the stored ones.
         """
-        raw = self._cache.get(STATS)
         memo, self._counters = self._counters, None
-        if memo is not None and raw is not None and memo[0] == raw:
-            return memo[1]
+        if memo is not None and memo[0] == self.write_mark():  # nothing written since ours
+            return memo[2]
+        raw = self._cache.get(STATS)
+        if memo is not None and raw is not None and memo[1] == raw:
+            return memo[2]
         return self._decode_meta(STATS, raw)
 
     @heals_damage
