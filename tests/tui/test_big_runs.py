@@ -43,6 +43,16 @@ def cached_run(steps: tuple[StepInfo, ...]) -> tuple[object, ...]:
     return tuple(events)
 
 
+async def post_a_cached_run(app: FlowymlApp, pilot, steps: tuple[StepInfo, ...]) -> None:
+    """As the run worker hands over a fully cached run; until the app has folded it all in."""
+    app.post_message(RunnerUpdate(cached_run(steps), app.run_token))
+    for _ in range(200):
+        await pilot.pause(0.02)
+        if app.model.finished is not None:
+            break
+    app.catch_up()
+
+
 def finished_rows(app: FlowymlApp) -> int:
     return sum(row.status == "cached" for row in app.model.rows.values())
 
@@ -102,12 +112,7 @@ def test_a_big_table_is_frozen_out_of_full_collections_and_thawed_for_the_next_b
     async def scenario(pilot) -> None:
         await pilot.pause()
         big = chain(FREEZE_FROM_ROWS, str(path))
-        app.post_message(RunnerUpdate(cached_run(big), app.run_token))
-        for _ in range(200):
-            await pilot.pause(0.02)
-            if app.model.finished is not None:
-                break
-        app.catch_up()
+        await post_a_cached_run(app, pilot, big)
         await pilot.pause(0.1)
         frozen = gc.get_freeze_count()
         # every row and cell of the table among them (a row is several objects)
@@ -170,12 +175,7 @@ def test_a_big_run_start_and_table_build_set_off_no_collection(
         gc.callbacks.append(during_builds)
         try:
             big = chain(FREEZE_FROM_ROWS, str(path))
-            app.post_message(RunnerUpdate(cached_run(big), app.run_token))
-            for _ in range(200):
-                await pilot.pause(0.02)
-                if app.model.finished is not None:
-                    break
-            app.catch_up()
+            await post_a_cached_run(app, pilot, big)
         finally:
             gc.callbacks.remove(during_builds)
         assert app.query_one(StepTable).row_count == FREEZE_FROM_ROWS
@@ -209,12 +209,7 @@ def test_a_table_with_more_rows_than_fit_is_fitted_once_for_its_scrollbar(
             assert table.virtual_size.height == table.row_count + table.header_height
 
         table.show_steps = recorded  # type: ignore[method-assign]
-        app.post_message(RunnerUpdate(cached_run(chain(200, str(path))), app.run_token))
-        for _ in range(200):
-            await pilot.pause(0.02)
-            if app.model.finished is not None:
-                break
-        app.catch_up()
+        await post_a_cached_run(app, pilot, chain(200, str(path)))
         await pilot.pause(0.2)
         assert table.show_vertical_scrollbar
         assert fitted and fitted[-1] == tuple(c.width for c in table.columns.values())
