@@ -37,6 +37,7 @@ from .planning import StepPlan, plan_steps
 from .recovery import Recovery
 from .runner import InlineRunner, StepRunner, user_traceback
 from .scheduler import Scheduler
+from .settled import settled_heap
 from .storing import EntryWriter
 from .submitting import InFlight, Submitter
 
@@ -219,10 +220,11 @@ class Executor:
         capacity = self._runner.capacity
         try:
             if not self._replayed():
-                if capacity > 1:
-                    self._walk_parallel(capacity)
-                else:
-                    self._run_inline()
+                with settled_heap(len(self.graph.order)):
+                    if capacity > 1:
+                        self._walk_parallel(capacity)
+                    else:
+                        self._run_inline()
                 self._memo.keep(
                     results=self._results,
                     events=self.events,

@@ -1,0 +1,57 @@
+"""The objects alive before a big run are left out of the collections the run sets off.
+
+A 10,000-step pipeline is a few hundred thousand objects (its functions, steps, graph and
+plans) that live as long as the process. Each full collection a run sets off scanned all of
+them again: two of 190-270 ms each in a cold 10,000-step run (none in a 1,000-step one), so the
+run's time grew faster than its size (`benchmarks/bench_scale.py`). For the length of a run
+they are frozen (`gc.freeze`): the collector still runs and still frees every cycle the run's
+steps make; it only stops re-scanning what existed before the run began. They are thawed when
+the last such run ends, so a cycle among them is still collected at the next full collection.
+
+Left alone when anything else in the process froze objects (the TUI's table rows, a server
+that froze before forking): thawing then would undo someone else's freeze.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+FREEZE_FROM_STEPS = 1000
+"""Below this a full collection over the pipeline is a few milliseconds: nothing is frozen."""
+
+
+class _Frozen:
+    """How many runs in this process hold the freeze, and whether it was theirs to take."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.holders = 0
+        self.ours = False
+
+
+_FROZEN = _Frozen()
+
+
+@contextmanager
+def settled_heap(steps: int) -> Iterator[None]:
+    """While a run of `steps` steps executes, what was alive before it is not scanned."""
+    if steps < FREEZE_FROM_STEPS:
+        yield
+        return
+    with _FROZEN.lock:
+        if _FROZEN.holders == 0:
+            _FROZEN.ours = gc.get_freeze_count() == 0
+        if _FROZEN.ours:
+            gc.freeze()  # also what a run that started meanwhile made: it lives as long
+        _FROZEN.holders += 1
+    try:
+        yield
+    finally:
+        with _FROZEN.lock:
+            _FROZEN.holders -= 1
+            if _FROZEN.holders == 0 and _FROZEN.ours:
+                gc.unfreeze()
+                _FROZEN.ours = False

@@ -1,0 +1,84 @@
+"""While a big run executes, what was alive before it is frozen out of collection
+(`run/settled.py`), the collector still frees the cycles its steps make, and afterwards
+nothing stays frozen that was not frozen before. Real runs of a 1,000-step pipeline."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from flowyml_tui.engine.run.settled import FREEZE_FROM_STEPS
+
+
+def wide_source(steps: int) -> str:
+    """`steps` independent steps; the first one reports what the collector sees from inside
+    the run, and whether a cycle it made was freed without asking for a collection."""
+    lines = [
+        "import gc, weakref",
+        "from flowyml_tui import Pipeline, step",
+        "seen = {}",
+        "class Node:",
+        "    pass",
+        "@step(outputs=['probe'])",
+        "def probe():",
+        "    node = Node()",
+        "    node.me = node",
+        "    alive = weakref.ref(node)",
+        "    del node",
+        "    kept = [[] for _ in range(20_000)]  # the collector runs by itself meanwhile",
+        "    seen['frozen'] = gc.get_freeze_count()",
+        "    seen['cycle freed'] = alive() is None",
+        "    return len(kept) - 20_000",
+        'pipeline = Pipeline("wide").add_step(probe)',
+    ]
+    for i in range(steps - 1):
+        lines += [f"@step(outputs=['v{i}'])", f"def s{i}():", f"    return {i}"]
+        lines += [f"pipeline.add_step(s{i})"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def thawed():
+    """Each test starts and ends with nothing frozen."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def test_a_big_run_freezes_what_existed_before_it_and_thaws_it_after(write_file, load, thawed):
+    pipeline = load(write_file("wide.py", wide_source(FREEZE_FROM_STEPS)))
+    seen = pipeline.steps[0].func.__globals__["seen"]
+    assert gc.get_freeze_count() == 0
+
+    result = pipeline.run()
+
+    assert result.step_results["probe"].status == "executed"
+    assert seen["frozen"] > 0, "the run scanned the pipeline's objects again"
+    assert seen["cycle freed"], "a cycle a step made was not collected"
+    assert gc.get_freeze_count() == 0, "the run left objects frozen"
+
+
+def test_a_small_run_freezes_nothing(write_file, load, thawed):
+    pipeline = load(write_file("small.py", wide_source(10)))
+    seen = pipeline.steps[0].func.__globals__["seen"]
+
+    pipeline.run()
+
+    assert seen == {"frozen": 0, "cycle freed": True}
+
+
+def test_what_someone_else_froze_stays_frozen(write_file, load, thawed):
+    pipeline = load(write_file("wide.py", wide_source(FREEZE_FROM_STEPS)))
+    theirs = [object()]
+    gc.freeze()  # a server that froze before forking, say
+    assert not _collectable(theirs)
+
+    pipeline.run()
+
+    assert not _collectable(theirs), "the run thawed what it had not frozen"
+
+
+def _collectable(obj: object) -> bool:
+    """In one of the collector's generations: frozen objects are in none of them."""
+    return any(candidate is obj for candidate in gc.get_objects())
