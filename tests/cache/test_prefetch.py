@@ -92,3 +92,19 @@ def test_prefetch_leaves_out_nothing_get_entry_would_find(tmp_path: Path) -> Non
     read = store.prefetch("chain", [f"s{i}" for i in range(5)])
     assert read == 5
     assert store.prefetch("chain", ["s0", "s1"]) == 0  # already in memory: no query
+
+
+def test_a_replayed_run_reads_again_only_the_row_it_writes(tmp_path: Path) -> None:
+    """Nothing was written since the last run but its own counters: the deletion counter,
+    pins, marks and current entries are not read again (`write_mark`)."""
+    pipeline = load_pipelines(chain_file(tmp_path, 20))["chain"]
+    pipeline.cache_dir = tmp_path / "cache"
+    for _ in range(3):  # cold, cached, replayed
+        pipeline.run()
+    selects = count_selects(pipeline.store)
+
+    result = pipeline.run()
+
+    assert all(r.cached for r in result.step_results.values())
+    row_reads = [sql for sql in selects if "FROM Cache WHERE key =" in sql]
+    assert [sql for sql in row_reads if "'meta:stats'" not in sql] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -14,6 +15,7 @@ import jsonschema
 import pytest
 
 from flowyml_tui.engine.events import RunFinished, RunStarted, StepInfo, StepLog, event_from_json
+from flowyml_tui.engine.history import records
 from flowyml_tui.engine.history.records import (
     LOG_EXCERPT_LINES,
     SCHEMA_PATH,
@@ -206,6 +208,47 @@ def test_pruning_keeps_the_records_written_last_whatever_their_names(tmp_path: P
     prune_runs(cache, keep=2)
     kept = sorted(p.stem for p in runs_dir(cache).glob("*.json"))
     assert kept == ["20000101-000000-long", "21000101-000000-next"]
+
+
+def test_pruning_removes_a_dropped_runs_log_folder_and_nothing_that_only_looks_like_one(
+    tmp_path: Path,
+) -> None:
+    """The listing is names only: a folder is looked at only when its run's record goes, and
+    a file named like a run's folder is not a folder."""
+    cache = tmp_path / "cache"
+    for n, name in enumerate(["20000101-a", "20000101-b", "20000101-c"]):
+        path = write_record_bytes(cache, name, b"{}")
+        os.utime(path, (1_000_000 + n, 1_000_000 + n))
+    runs = runs_dir(cache)
+    (runs / "20000101-a").mkdir()  # the oldest run's logs
+    (runs / "20000101-a" / "step.log").write_text("out")
+    (runs / "20000101-c").mkdir()  # the newest run's logs
+    (runs / "20000101-b-notes").write_text("not a folder")
+
+    removed = prune_runs(cache, keep=2)
+
+    assert sorted(p.name for p in removed) == ["20000101-a", "20000101-a.json"]
+    assert sorted(p.name for p in runs.iterdir()) == [
+        "20000101-b-notes",
+        "20000101-b.json",
+        "20000101-c",
+        "20000101-c.json",
+    ]
+
+
+def test_a_record_whose_temp_name_is_taken_is_written_under_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    write_record_bytes(cache, "first", b"{}")
+    monkeypatch.setattr(records, "_temps", itertools.count(7))
+    taken = runs_dir(cache) / f".second.{os.getpid()}-7.tmp"
+    taken.write_bytes(b"someone else's")
+
+    path = write_record_bytes(cache, "second", b'{"mine": 1}')
+
+    assert path.read_bytes() == b'{"mine": 1}'
+    assert taken.read_bytes() == b"someone else's"
 
 
 def test_a_smaller_record_after_a_bigger_one_is_exactly_its_own(tmp_path: Path) -> None:

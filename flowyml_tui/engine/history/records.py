@@ -12,6 +12,7 @@ The record's shape is documented in `run_record.schema.json` beside this module.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -657,7 +658,7 @@ def write_record_parts(
     ensure_cache_dir(Path(cache_dir))  # never a project root, nor a dir others can write
     ensure_private_dir(directory, "run records dir")
     target = directory / f"{safe_run_id(run_id)}.json"
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{target.stem}.", suffix=".tmp")
+    fd, temp = _create_temp(directory, target.stem)
     try:
         try:
             _write_all(fd, parts)
@@ -669,6 +670,25 @@ def write_record_parts(
         Path(temp).unlink(missing_ok=True)
         raise
     return target
+
+
+_temps = itertools.count()
+
+
+def _create_temp(directory: Path, stem: str) -> tuple[int, str]:
+    """A new private file `.<stem>.<pid>-<n>.tmp` beside the record, opened for writing:
+    named by this process and a counter (`tempfile.mkstemp` draws random names, a tenth of a
+    record's write), with a random name only if that one exists."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+    temp = str(directory / f".{stem}.{os.getpid()}-{next(_temps)}.tmp")
+    try:
+        return os.open(temp, flags, 0o600), temp
+    except FileExistsError:
+        return tempfile.mkstemp(dir=directory, prefix=f".{stem}.", suffix=".tmp")
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def _write_all(fd: int, parts: list[bytes] | list[bytes | bytearray]) -> None:
@@ -685,43 +705,50 @@ def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
     """Delete all but the newest `keep` records (by write time) and their log folders;
     returns what was removed.
 
-    Called after every run: the listing reads names and types only, and a record's time is
-    read once per process (`names_by_time`), only when there are more than `keep` records
-    (a stat each, 50 of them every run, was the largest fixed cost of a cached 100-step run).
+    Called after every run (it was a fifth of a cached 100-step run): the listing is names
+    only (a record is `<run>.json`, a writer's temp `.<run>.<x>.tmp`, a run's log folder
+    `<run>`), a record's time is read once per process (`names_by_time`) and only when there
+    are more than `keep` records, and a folder's type only when it may go.
     """
     directory = runs_dir(cache_dir)
     names: list[str] = []
     temps: list[str] = []
-    removed: list[Path] = []
-    folders: list[str] = []
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            name = entry.name
-            if entry.is_dir(follow_symlinks=False) and not name.startswith("."):
-                folders.append(name)
-            if not entry.is_file():
-                continue
+    others: list[str] = []
+    for name in os.listdir(directory):
+        if name.startswith("."):
             if name.endswith(".tmp"):
                 temps.append(name)
-            elif name.endswith(".json") and not name.startswith("."):
-                names.append(name)
+        elif name.endswith(".json"):
+            names.append(name)
+        else:
+            others.append(name)
     now = time.time()
+    removed: list[Path] = []
     for name in temps:
         with contextlib.suppress(OSError):
             if now - os.stat(directory / name).st_mtime > _STALE_TEMP_SECONDS:
                 removed.append(directory / name)  # left by a writer that was killed
     cut = max(1, keep)
-    records = names if len(names) <= cut else names_by_time(directory, names)
-    removed += [directory / name for name in records[cut:]]
+    if len(names) <= cut:
+        records, dropped = names, []
+    else:
+        records = names_by_time(directory, names)
+        dropped = records[cut:]
+        removed += [directory / name for name in dropped]
     for path in removed:
-        path.unlink(missing_ok=True)
-    kept = {name.removesuffix(".json") for name in records[:cut]}
-    dropped = {name.removesuffix(".json") for name in records[cut:]}
-    for name in folders:  # a folder without a record is a run still going, or a killed one
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            path.unlink()
+    if not others:
+        return removed
+    kept = {name[: -len(".json")] for name in records[:cut]}
+    gone = {name[: -len(".json")] for name in dropped}
+    for name in others:  # a folder without a record is a run still going, or a killed one
+        if name in kept:
+            continue
         folder = directory / name
-        if name in dropped or (
-            name not in kept and _idle_seconds(folder, now) > _STALE_TEMP_SECONDS
-        ):
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        if name in gone or _idle_seconds(folder, now) > _STALE_TEMP_SECONDS:
             remove_run_folder(folder)
             removed.append(folder)
     return removed

@@ -113,6 +113,9 @@ class LocalDatabase:
         self._views: dict[str, tuple[WriteMark, str | None, dict[str, Any]]] = {}
         """Meta table name -> (the database's write mark before it was read, its row as read,
         decoded): see `_meta_view`."""
+        self._generation_seen: tuple[WriteMark, int] | None = None
+        """The deletion counter as read, and the write mark before it was: `_generation_now`
+        reads it again only once something was written."""
         self._counters: tuple[WriteMark, str, dict[str, Any]] | None = None
         """The counters row this handle last wrote, decoded: `record_run` changes that copy
         rather than decode the row again while no other writer has replaced it."""
@@ -209,6 +212,7 @@ class LocalDatabase:
         self._open_diskcache()
         self._l1.clear()
         self._views.clear()
+        self._generation_seen = None
         self._counters = None
         self._generation = self._generation_now()
         return True
@@ -221,9 +225,18 @@ class LocalDatabase:
                 cache.close()
 
     def _generation_now(self) -> int:
-        """The deletion counter; a bad one is reset (it only has to change, never to count)."""
+        """The deletion counter; a bad one is reset (it only has to change, never to count).
+
+        Asked at every run's start: read again only when the write mark moved (a cached run's
+        own counters commit keeps it, `_views_kept`), a query fewer per run."""
+        mark = self.write_mark()
+        seen = self._generation_seen
+        if seen is not None and seen[0] == mark:
+            return seen[1]
         value = self._cache.get(GENERATION, 0)
         if type(value) is int:
+            if not self._cache._con.in_transaction:  # a row read in one may be rolled back
+                self._generation_seen = (mark, value)
             return value
         warnings.warn(
             f"cache metadata {GENERATION} in {self.path} was unreadable; reset", stacklevel=3
@@ -401,6 +414,9 @@ class LocalDatabase:
         for name, (mark, raw, table) in list(views.items()):
             if mark == before and name not in written:
                 views[name] = (after, raw, table)
+        seen = self._generation_seen
+        if seen is not None and seen[0] == before and GENERATION not in written:
+            self._generation_seen = (after, seen[1])
 
     def write_mark(self) -> WriteMark:
         """What moves whenever anything is written to the database: by another connection, in
