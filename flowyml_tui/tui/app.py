@@ -767,11 +767,13 @@ class FlowymlApp(App[int]):
         (`engine/define/approval.py`)."""
         from flowyml_tui.engine.define.approval import WAITING_MARK
 
-        return [
+        rows = self.model.rows  # only failed steps wait: the rows are read when one does
+        waiting = {
             name
-            for name, row in self.model.rows.items()
-            if row.status == StepStatus.FAILED and WAITING_MARK in (row.error or row.reason)
-        ]
+            for name in self.model.failed
+            if WAITING_MARK in (rows[name].error or rows[name].reason)
+        }
+        return [name for name in rows if name in waiting] if waiting else []
 
     def _ask_for_approvals(self) -> None:
         waiting = self.waiting_approvals
