@@ -35,6 +35,7 @@ from .table_internals import (
     skip_measuring_new_rows,
     widths_changed,
 )
+from .table_paint import StylesFixedWhilePainting
 
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("status", "Status", FIXED_WIDTHS["status"]),
@@ -56,7 +57,7 @@ STALE: Shown = (None,) * len(COLUMNS)
 """What a row "shows" after a theme change: unlike anything, so every cell is drawn again."""
 
 
-class StepTable(CellsRenderedOncePerLook, RowsMovedOnlyByRebuilds):
+class StepTable(CellsRenderedOncePerLook, StylesFixedWhilePainting, RowsMovedOnlyByRebuilds):
     """Rows are keyed by step name, so an event updates a few cells instead of the table.
 
     Rows move only when `show_steps` rebuilds them: writing cells, resizing and the like do not
