@@ -84,8 +84,12 @@ def test_cells_drawn_from_a_shared_look_are_the_cells_datatable_draws(
         table = app.query_one(StepTable)
         table.move_cursor(row=4, animate=False)
         await pilot.pause()
-        for top in (0, 25):  # rows of every status, the cursor's among them
-            table.scroll_to(y=top, animate=False)
+        for top, theme in ((0, None), (25, None), (0, "flowyml-light")):
+            if theme is not None:  # cells in the new colours, not the looks kept before
+                app.theme = theme
+                await pilot.pause()
+                app.catch_up()
+            table.scroll_to(y=top, animate=False)  # rows of every status, the cursor's too
             await pilot.pause()
             shared = paint(table)
             table.cell_look = lambda row_key, column_key: None  # DataTable's own renders

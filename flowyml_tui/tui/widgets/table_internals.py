@@ -188,6 +188,12 @@ class CellsRenderedOncePerLook(DataTable[Any]):
         if self._looks is not None:
             self._looks.clear()
 
+    def notify_style_update(self) -> None:
+        """The CSS changed (DataTable drops its renders here too): the cursor or the table
+        may be drawn in other colours."""
+        super().notify_style_update()
+        self.forget_looks()
+
     def _render_cell(
         self,
         row_index: int,
