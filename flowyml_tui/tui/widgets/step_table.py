@@ -27,6 +27,7 @@ from .colours import status_style, theme_style
 from .table_fit import FIXED_WIDTHS, fit_columns
 from .table_internals import (
     CellsRenderedOncePerLook,
+    Lettered,
     RowsMovedOnlyByRebuilds,
     cells_written,
     lay_out_rows,
@@ -123,7 +124,8 @@ class StepTable(CellsRenderedOncePerLook, StylesFixedWhilePainting, RowsMovedOnl
             return None
         index = COLUMN_INDEX[column_key]
         if index == NAME:  # bold while running
-            return (row_key.value, shown[NAME])
+            name = str(row_key.value)
+            return Lettered(name, shown[NAME]) if Lettered.fits(name) else (name, shown[NAME])
         if index == SAVED:  # a saving, or while running what is left, in another colour
             return (shown[SAVED], shown[NAME])
         return shown[index]

@@ -162,6 +162,46 @@ LOOKS_KEPT = 2048
 """Distinct cell looks kept: a screenful of rows is a few hundred cells."""
 
 
+class Lettered(NamedTuple):
+    """The look of a cell whose text is its own (a step's name): drawn as any other cell of
+    `look` whose text is as long, with the text swapped in. Only for plain ASCII text (one
+    cell per character) with no spaces; text cut to fit (an ellipsis) is rendered itself."""
+
+    text: str
+    look: Hashable
+
+    @staticmethod
+    def fits(text: str) -> bool:
+        return text.isascii() and text.isprintable() and " " not in text
+
+
+class _Template(NamedTuple):
+    """One render of a lettered look, and where its text is: the segment that starts with it
+    and goes on in spaces only (the cell's fill)."""
+
+    lines: SegmentLines
+    line: int
+    segment: int
+    text: str
+
+    @classmethod
+    def of(cls, lines: SegmentLines, text: str) -> _Template | None:
+        spots = [
+            (y, x)
+            for y, line in enumerate(lines)
+            for x, segment in enumerate(line)
+            if segment.text.startswith(text) and not segment.text[len(text) :].strip(" ")
+        ]
+        return cls(lines, *spots[0], text) if len(spots) == 1 else None
+
+    def lettered(self, text: str) -> SegmentLines:
+        lines = list(self.lines)
+        row = lines[self.line] = list(lines[self.line])
+        was, style, control = row[self.segment]
+        row[self.segment] = Segment(text + was[len(self.text) :], style, control)
+        return lines
+
+
 class CellsRenderedOncePerLook(DataTable[Any]):
     """A DataTable that renders each distinct look of a cell through Rich once, and draws
     every cell that looks the same from that one render.
@@ -173,10 +213,12 @@ class CellsRenderedOncePerLook(DataTable[Any]):
     look (`cell_look`) is kept without the row and column DataTable stamps on each segment
     for mouse clicks, and that stamp is added back per cell. A subclass says what decides a
     cell's look; cells whose look it does not know (None) are rendered as DataTable does.
-    Cells must carry no links or meta of their own: those are what the stamp replaces.
+    Cells must carry no links or meta of their own: those are what the stamp replaces. A
+    cell whose text is its own, a step's name, shares the render of every name as long
+    (`Lettered`): a screen of new rows renders a handful of names, not each.
     """
 
-    _looks: LRUCache[Hashable, SegmentLines] | None = None
+    _looks: LRUCache[Hashable, SegmentLines | _Template] | None = None
 
     def cell_look(self, row_key: RowKey, column_key: ColumnKey) -> Hashable | None:
         """What decides how the cell looks (besides the column, width and cursor): equal for
@@ -211,6 +253,9 @@ class CellsRenderedOncePerLook(DataTable[Any]):
                 look = self.cell_look(row_key, column_key)
         if look is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        lettered = look if isinstance(look, Lettered) else None
+        if lettered is not None:
+            look = (Lettered, len(lettered.text), lettered.look)
         key = (
             look,
             column_key,
@@ -227,11 +272,16 @@ class CellsRenderedOncePerLook(DataTable[Any]):
         )
         if self._looks is None:
             self._looks = LRUCache(LOOKS_KEPT)
-        unstamped = self._looks.get(key)
-        if unstamped is None:
+        kept = self._looks.get(key)
+        if kept is None:
             lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-            unstamped = [[_unstamped(segment) for segment in line] for line in lines]
-            self._looks[key] = unstamped
+            kept = [[_unstamped(segment) for segment in line] for line in lines]
+            if lettered is not None:
+                kept = _Template.of(kept, lettered.text)
+                if kept is None:  # cut to fit, or drawn in pieces: not shared
+                    return lines
+            self._looks[key] = kept
+        unstamped = kept.lettered(lettered.text) if isinstance(kept, _Template) else kept
         stamp = Style.from_meta({"row": row_index, "column": column_index})
         return [
             [
