@@ -134,6 +134,10 @@ async def watch_pipeline_files(
         async with contextlib.aclosing(changes):
             async for raw in changes:
                 changed = {_real(Path(name)) for _, name in raw}
+                # What is relevant as of this save: a file a run has just read becomes
+                # relevant at once, not at the next quiet tick (up to _POLL_EXTRA_MS later, a
+                # save in between was dropped).
+                relevant = relevant_now()
                 hits = (changed & relevant) | {p.parent for p in changed if p.parent in relevant}
                 hits = {p for p in hits if p.is_dir() or reported.get(p) != _signature(p)}
                 if hits:

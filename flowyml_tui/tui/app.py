@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Select, TabbedContent
+from textual.widgets import ContentSwitcher, DataTable, Input, Select, TabbedContent
 from textual.worker import Worker, WorkerState
 
 from flowyml_tui.config import keymap_path, settings_path
@@ -59,6 +59,7 @@ from .themes import DEFAULT_THEME, available_themes, step_variable_defaults, the
 from .widgets.dag_view import DagView
 from .widgets.detail_pane import DetailPane
 from .widgets.error_panel import ErrorPanel
+from .widgets.key_footer import KeyFooter
 from .widgets.pipeline_selector import PipelineSelector, parse_target, target_value
 from .widgets.status_line import StatusLine
 from .widgets.step_filter import StepFilter, matching
@@ -216,7 +217,7 @@ class FlowymlApp(App[int]):
                 yield StepTable(id="steps")
                 yield DagView(id="dag")
             yield DetailPane(id="detail")
-        yield Footer()
+        yield KeyFooter()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return step_variable_defaults(self.current_theme.to_color_system().generate())
@@ -766,11 +767,13 @@ class FlowymlApp(App[int]):
         (`engine/define/approval.py`)."""
         from flowyml_tui.engine.define.approval import WAITING_MARK
 
-        return [
+        rows = self.model.rows  # only failed steps wait: the rows are read when one does
+        waiting = {
             name
-            for name, row in self.model.rows.items()
-            if row.status == StepStatus.FAILED and WAITING_MARK in (row.error or row.reason)
-        ]
+            for name in self.model.failed
+            if WAITING_MARK in (rows[name].error or rows[name].reason)
+        }
+        return [name for name in rows if name in waiting] if waiting else []
 
     def _ask_for_approvals(self) -> None:
         waiting = self.waiting_approvals

@@ -214,6 +214,9 @@ class RunModel:
         """Every distinct warning of the session (`W` lists them); a repeat only counts up."""
         self.child_output: list[str] = []
         self.dirty: set[str] = set()
+        self.failed: set[str] = set()
+        """The steps whose row says failed: what asks for approval is among them, and looking
+        through 10,000 rows for it each time the keys are checked cost ~2 ms."""
         self.structure_changed = False
         self.summary_dirty = True
         self.warm: WarmedUp | None = None
@@ -265,6 +268,7 @@ class RunModel:
         self.rows = {
             info.name: StepRow(info, expected=self.expected.get(info.name)) for info in event.steps
         }
+        self.failed.clear()
         self.dirty.update(self.rows)
         self.summary_dirty = True
 
@@ -450,7 +454,13 @@ class RunModel:
                 self._touch(row.name)
 
     def _touch(self, name: str) -> None:
+        """Row `name` changed: redraw it, and keep `failed` up to date."""
         self.dirty.add(name)
+        row = self.rows.get(name)
+        if row is not None and row.status == StepStatus.FAILED:
+            self.failed.add(name)
+        else:
+            self.failed.discard(name)
         self.summary_dirty = True
 
     # -- questions the widgets ask ------------------------------------------------------------

@@ -221,3 +221,23 @@ def test_paths_are_compared_after_resolving_symlinks(tmp_path: Path, pipe: Path)
     os.symlink(pipe, link)
 
     assert discover_pipeline_files([link]) == [pipe.resolve()]
+
+
+def test_a_file_a_run_has_just_read_counts_from_its_first_save(pipe: Path, tmp_path: Path):
+    """A read file becomes relevant when the run records reading it; the watcher used to learn
+    so only at its next quiet tick (up to 300 ms later), and dropped a save in between."""
+    data = tmp_path / "data.csv"
+    data.write_text("a\n", encoding="utf-8")
+    read: list[Path] = []
+
+    async def main() -> set[Path]:
+        watcher = Watcher([pipe], extra=lambda: read)
+        try:
+            await watcher.ready(pipe)
+            read.append(data)  # the run has just read it: no quiet tick since
+            data.write_text("a\nb\n", encoding="utf-8")
+            return await watcher.next()
+        finally:
+            await watcher.close()
+
+    assert asyncio.run(main()) == {data.resolve()}

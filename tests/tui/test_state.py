@@ -96,3 +96,17 @@ def test_a_frame_of_chatty_lines_keeps_a_bounded_tail_and_counts_every_line() ->
     tail, earlier = row.log_tail(3)
     assert tail.splitlines() == [f"line {i} of a chatty step" for i in (19_997, 19_998, 19_999)]
     assert earlier == 19_997
+
+
+def test_the_model_knows_its_failed_steps_without_reading_every_row() -> None:
+    """What waits for approval is a failed step: the keys are checked against these few,
+    not against 10,000 rows each time."""
+    model = fold(scenes.failed_step())
+    assert model.failed == {n for n, row in model.rows.items() if row.status == StepStatus.FAILED}
+    assert model.failed
+    model.cache_cleared()
+    model.start(scenes.started())  # a new run: nothing has failed yet
+    assert model.failed == set()
+    model = fold(scenes.first_run_in_progress())
+    model.interrupted(scenes_problem(), reason="process exited")  # the running step failed
+    assert model.failed == {"squares"}

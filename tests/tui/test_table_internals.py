@@ -102,3 +102,13 @@ def test_writes_and_resizes_keep_the_row_order_and_offsets_that_rows_moved_rebui
 def test_a_row_of_measured_height_is_refused_where_rows_are_kept() -> None:
     with pytest.raises(ValueError, match="fixed height"):
         RowsMovedOnlyByRebuilds().add_row("x", height=None)
+
+
+def test_the_check_names_a_changed_cell_render_method() -> None:
+    class Moved(DataTable):
+        def _render_cell(self, row_index, column_index, style, width):  # type: ignore[override]
+            return []
+
+    (moved,) = internals_problems(Moved())
+    assert "DataTable._render_cell takes ('row_index', 'column_index', 'style', 'width')" in moved
+    assert f"as of Textual {CHECKED_AGAINST}" in moved

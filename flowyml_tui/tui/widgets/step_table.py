@@ -26,6 +26,8 @@ from ..state import StepRow
 from .colours import status_style, theme_style
 from .table_fit import FIXED_WIDTHS, fit_columns
 from .table_internals import (
+    CellsRenderedOncePerLook,
+    Lettered,
     RowsMovedOnlyByRebuilds,
     cells_written,
     lay_out_rows,
@@ -34,6 +36,7 @@ from .table_internals import (
     skip_measuring_new_rows,
     widths_changed,
 )
+from .table_paint import StylesFixedWhilePainting
 
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("status", "Status", FIXED_WIDTHS["status"]),
@@ -46,6 +49,8 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
 FLAG_MARK = "⚠"
 """Beside the reason of a step whose cache costs more than recomputing it."""
 COLUMN_KEYS = tuple(ColumnKey(key) for key, _, _ in COLUMNS)
+COLUMN_INDEX = {key: index for index, key in enumerate(COLUMN_KEYS)}
+NAME, SAVED = COLUMN_INDEX[ColumnKey("name")], COLUMN_INDEX[ColumnKey("saved")]
 
 Shown = tuple[Hashable, ...]
 """What each cell of a row shows, one small value per column: equal means nothing to redraw."""
@@ -53,11 +58,14 @@ STALE: Shown = (None,) * len(COLUMNS)
 """What a row "shows" after a theme change: unlike anything, so every cell is drawn again."""
 
 
-class StepTable(RowsMovedOnlyByRebuilds):
+class StepTable(CellsRenderedOncePerLook, StylesFixedWhilePainting, RowsMovedOnlyByRebuilds):
     """Rows are keyed by step name, so an event updates a few cells instead of the table.
 
     Rows move only when `show_steps` rebuilds them: writing cells, resizing and the like do not
-    make DataTable work out every row's place again (`RowsMovedOnlyByRebuilds`)."""
+    make DataTable work out every row's place again (`RowsMovedOnlyByRebuilds`). A cell is
+    drawn from the one render of its look (`cell_look`): a screen of rows that all changed
+    renders each status, time or reason once, not once per row (`CellsRenderedOncePerLook`).
+    """
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="table.down"),
@@ -106,6 +114,21 @@ class StepTable(RowsMovedOnlyByRebuilds):
         """The theme changed: every cell is drawn again with the new colours on its next update."""
         self._styles.clear()
         self._shown = dict.fromkeys(self._shown, STALE)
+        self.forget_looks()
+
+    def cell_look(self, row_key: RowKey, column_key: ColumnKey) -> Hashable | None:
+        """A cell is drawn from what `_what_shows` says of it (`_cell`); a name also from the
+        row's name. None while the row's cells wait to be drawn in a new theme's colours."""
+        shown = self._shown.get(row_key.value)  # type: ignore[arg-type]
+        if shown is None or shown is STALE:
+            return None
+        index = COLUMN_INDEX[column_key]
+        if index == NAME:  # bold while running
+            name = str(row_key.value)
+            return Lettered(name, shown[NAME]) if Lettered.fits(name) else (name, shown[NAME])
+        if index == SAVED:  # a saving, or while running what is left, in another colour
+            return (shown[SAVED], shown[NAME])
+        return shown[index]
 
     def show_steps(self, rows: Iterable[StepRow], now: float) -> None:
         """Rebuild the rows: only when the DAG's shape changed (or columns come and go)."""
