@@ -145,3 +145,41 @@ def test_history_is_rewritten_only_when_a_figure_moved_by_more_than_a_quarter() 
     assert merged(old, {"compute_s": 0.7}) == {"compute_s": 0.7, "load_s": 0.1}  # shrank
     assert merged({"check_s": 3e-5}, {"check_s": 6e-5}) is None  # jitter under 0.1 ms
     assert merged({"check_s": 3e-3}, {"check_s": 1e-3}, change=1.0) is not None  # a third
+
+
+UNSTORABLE = """
+import threading
+from pathlib import Path
+from flowyml_tui import Pipeline, step
+
+@step(outputs=["lock"])
+def make_lock():
+    return threading.Lock()
+
+pipeline = Pipeline("unstorable", cache_dir=str(Path(__file__).with_name("cache")))
+pipeline.add_step(make_lock)
+"""
+
+
+def test_a_step_whose_output_cannot_be_stored_is_never_flagged(tmp_path: Path) -> None:
+    """No hit can serve it, so its compute is weighed against none: a flag it had goes, and
+    its history (here a load of one second) raises none."""
+    from flowyml_tui.engine.cache.tables import CacheVerdicts
+
+    path = tmp_path / "unstorable_pipeline.py"
+    path.write_text(UNSTORABLE)
+    pipeline = load_pipelines(path)["unstorable"]
+    pipeline.run()
+    old_flag = "caching `make_lock` costs 1 s a hit, recomputing 1 µs"
+    pipeline.store.record_cache_costs(  # as if its value had once been stored, slow to load
+        "unstorable",
+        {"make_lock": {"compute_s": 1e-6, "load_s": 1.0}},
+        CacheVerdicts(check_s=1.0, flags={"make_lock": old_flag}),
+    )
+
+    pipeline.run()
+
+    step = step_record(tmp_path, "make_lock")
+    assert step["status"] == "executed"
+    assert step["cache_flag"] is None
+    assert pipeline.store.cache_verdicts("unstorable").flags == {}

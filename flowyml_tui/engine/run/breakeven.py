@@ -30,6 +30,7 @@ class CostMeter:
         "_figures",
         "_loads",
         "_stores",
+        "_uncacheable",
         "_verdicts",
         "pipeline",
         "store",
@@ -48,6 +49,8 @@ class CostMeter:
         """Steps that ran with their cache on -> how long they took."""
         self._checks: tuple[int, float] = (0, 0.0)
         """(hits asked on the lean path, the seconds they took together)."""
+        self._uncacheable: set[str] = set()
+        """Steps whose values could not be stored this run: never flagged."""
 
     # -- measuring -------------------------------------------------------------------------
 
@@ -63,6 +66,12 @@ class CostMeter:
     def executed(self, step: str, seconds_taken: float) -> None:
         """`step` ran with its cache on, for `seconds_taken`: what a hit would have saved."""
         self._computes[step] = seconds_taken
+
+    def not_storable(self, step: str) -> None:
+        """`step`'s values cannot be stored: no hit exists to weigh its compute against, and
+        a flag it had (from before its output became uncacheable) goes."""
+        self._computes.pop(step, None)
+        self._uncacheable.add(step)
 
     def stored(self, step: str, seconds_taken: float, size: int) -> None:
         """`step`'s entry was pickled and written: `size` bytes of values."""
@@ -112,13 +121,14 @@ class CostMeter:
             verdicts = self.verdicts()
             steps = self._moved_steps() if self._measured() else {}
             check_s = self._moved_check(verdicts, CHANGE if steps else CHECK_CHANGE)
-            if check_s is None and not steps:
+            unflag = self._uncacheable & verdicts.flags.keys()
+            if check_s is None and not steps and not unflag:
                 return dict(verdicts.flags)
             check = check_s if check_s is not None else verdicts.check_s or 0.0
-            flags = dict(verdicts.flags)
+            flags = {n: text for n, text in verdicts.flags.items() if n not in unflag}
             for name, figures in steps.items():  # judged when their own figures move
                 found = verdict(name, figures, check)
-                if found is not None and found.flagged:
+                if found is not None and found.flagged and name not in self._uncacheable:
                     flags[name] = found.text()
                 else:
                     flags.pop(name, None)

@@ -72,7 +72,9 @@ class EntryWriter:
         )
 
     def not_cacheable(self, step: Step, problem: NotCacheable, result: StepResult) -> None:
-        """The step's outputs cannot be pickled: warn, and let its reason say so."""
+        """The step's outputs cannot be pickled: warn, and let its reason say so. No hit can
+        ever serve it, so its cost is not weighed against one."""
+        self.meter.not_storable(step.name)
         result.reason = problem.explain(result.reason, result.reason_kind == ReasonKind.NEW_STEP)
         result.warnings.append(problem.warning)
         self.warn(problem.warning, step.name)
