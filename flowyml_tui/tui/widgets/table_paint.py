@@ -9,6 +9,7 @@ once. These are DOMNode's public properties; DataTable only reads what they retu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.style import Style
@@ -31,31 +32,26 @@ class StylesFixedWhilePainting(DataTable[Any]):
         finally:
             self._painting = None
 
-    @property
-    def rich_style(self) -> Style:
+    def _once_per_paint(self, key: object, work: Callable[[], Any]) -> Any:
+        """`work()` once per `render_lines`, kept under `key`; outside one, every time."""
         painting = self._painting
         if painting is None:
-            return super().rich_style
-        style = painting.get("rich_style")
-        if style is None:
-            style = painting["rich_style"] = super().rich_style
-        return style
+            return work()
+        found = painting.get(key)
+        if found is None:
+            found = painting[key] = work()
+        return found
+
+    @property
+    def rich_style(self) -> Style:
+        parent = super()
+        return self._once_per_paint("rich_style", lambda: parent.rich_style)
 
     @property
     def background_colors(self) -> tuple[Color, Color]:
-        painting = self._painting
-        if painting is None:
-            return super().background_colors
-        colors = painting.get("background_colors")
-        if colors is None:
-            colors = painting["background_colors"] = super().background_colors
-        return colors
+        parent = super()
+        return self._once_per_paint("background_colors", lambda: parent.background_colors)
 
     def get_component_styles(self, *names: str) -> RenderStyles:
-        painting = self._painting
-        if painting is None:
-            return super().get_component_styles(*names)
-        styles = painting.get(names)
-        if styles is None:
-            styles = painting[names] = super().get_component_styles(*names)
-        return styles
+        parent = super()
+        return self._once_per_paint(names, lambda: parent.get_component_styles(*names))
