@@ -11,12 +11,10 @@ The record's shape is documented in `run_record.schema.json` beside this module.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
 import re
-import shutil
 import tempfile
 import threading
 import time
@@ -44,6 +42,7 @@ from ..events import (
     StepStatus,
 )
 from ..reads.model import Read
+from . import retention
 from .breakeven import CacheCost
 from .record_shape import checked_record
 from .replay_lines import KeptLines, ReplayLines
@@ -60,7 +59,6 @@ SCHEMA_PATH = Path(__file__).with_name("run_record.schema.json")
 
 _RUN_ID_OK = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 """What a run id looks like (matched whole when used: compiling at import costs start-up)."""
-_STALE_TEMP_SECONDS = 3600.0
 
 
 class RunRecordError(FlowymlError):
@@ -436,7 +434,8 @@ class RunRecorder:
                 self._built = self._build(finished, state)
                 encoded = _encode_reusing_buffer(self._built)
                 self._path = write_record_bytes(self.cache_dir, finished.run_id, encoded)
-            prune_runs(self.cache_dir, self.keep)
+            if self._path is not None:
+                retention.after_write(self._path, self.keep, with_folder=state.files is not None)
         except Exception as exc:  # a record must never break a run
             self._fail(f"run record for {finished.run_id} not written: {_describe(exc)}")
 
@@ -664,7 +663,7 @@ def write_record_parts(
             _write_all(fd, parts)
         finally:
             os.close(fd)
-        _record_times.get(str(directory), {}).pop(target.name, None)
+        retention.forget_time(directory, target.name)
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -703,93 +702,8 @@ def _write_all(fd: int, parts: list[bytes] | list[bytes | bytearray]) -> None:
 
 def prune_runs(cache_dir: Path | str, keep: int) -> list[Path]:
     """Delete all but the newest `keep` records (by write time) and their log folders;
-    returns what was removed.
-
-    Called after every run (it was a fifth of a cached 100-step run): the listing is names
-    only (a record is `<run>.json`, a writer's temp `.<run>.<x>.tmp`, a run's log folder
-    `<run>`), a record's time is read once per process (`names_by_time`) and only when there
-    are more than `keep` records, and a folder's type only when it may go.
-    """
-    directory = runs_dir(cache_dir)
-    names: list[str] = []
-    temps: list[str] = []
-    others: list[str] = []
-    for name in os.listdir(directory):
-        if name.startswith("."):
-            if name.endswith(".tmp"):
-                temps.append(name)
-        elif name.endswith(".json"):
-            names.append(name)
-        else:
-            others.append(name)
-    now = time.time()
-    removed: list[Path] = []
-    for name in temps:
-        with contextlib.suppress(OSError):
-            if now - os.stat(directory / name).st_mtime > _STALE_TEMP_SECONDS:
-                removed.append(directory / name)  # left by a writer that was killed
-    cut = max(1, keep)
-    if len(names) <= cut:
-        records, dropped = names, []
-    else:
-        records = names_by_time(directory, names)
-        dropped = records[cut:]
-        removed += [directory / name for name in dropped]
-    for path in removed:
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-            path.unlink()
-    if not others:
-        return removed
-    kept = {name[: -len(".json")] for name in records[:cut]}
-    gone = {name[: -len(".json")] for name in dropped}
-    for name in others:  # a folder without a record is a run still going, or a killed one
-        if name in kept:
-            continue
-        folder = directory / name
-        if not folder.is_dir() or folder.is_symlink():
-            continue
-        if name in gone or _idle_seconds(folder, now) > _STALE_TEMP_SECONDS:
-            remove_run_folder(folder)
-            removed.append(folder)
-    return removed
-
-
-_record_times: dict[str, dict[str, float]] = {}
-"""Runs folder -> record file name -> its write time, as this process last read it."""
-
-
-def names_by_time(directory: Path, names: list[str]) -> list[str]:
-    """Record file names, newest written first; one gone meanwhile is left out.
-
-    A record is written once under its run's own name and never rewritten by the tool, so
-    its time is read once per process (`write_record_bytes` forgets a name it writes again):
-    prune_runs runs after every run and would otherwise stat every record each time.
-    """
-    known = _record_times.setdefault(str(directory), {})
-    present = set(names)
-    for name in [n for n in known if n not in present]:
-        del known[name]
-    for name in names:
-        if name not in known:
-            with contextlib.suppress(FileNotFoundError):
-                known[name] = os.stat(directory / name).st_mtime
-    return sorted((n for n in names if n in known), key=lambda n: (known[n], n), reverse=True)
-
-
-def _idle_seconds(folder: Path, now: float) -> float:
-    """Since anything under a run's folder last changed: a run still writing its logs (in
-    another process, say) has no record yet and must keep its folder."""
-    newest = 0.0
-    for root, _, files in os.walk(folder):
-        for name in (root, *(os.path.join(root, f) for f in files)):
-            with contextlib.suppress(OSError):
-                newest = max(newest, os.stat(name, follow_symlinks=False).st_mtime)
-    return now - newest
-
-
-def remove_run_folder(folder: Path) -> None:
-    """A run's folder (its step logs); never follows a symlink out of runs/."""
-    shutil.rmtree(folder, ignore_errors=True)
+    returns what was removed (`retention.prune`: the whole folder listed)."""
+    return retention.prune(runs_dir(cache_dir), keep)
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -1,0 +1,179 @@
+"""Which run records stay: the newest `keep` by write time, each with its log folder.
+
+`prune` lists the runs folder and decides from what is there. A recorder calls `after_write`
+after each record it writes: listing the folder and ordering it cost a cached 100-step run
+a sixth of its time, so a process lists it at its first write and at every `LIST_EVERY`th,
+and in between drops the oldest record it knows of. That never drops a record with fewer
+than `keep` newer ones: every record it knows of is on disk (unless removed by hand), and
+one written meanwhile by another process is newer than all it listed. Such records can
+make the folder hold more than `keep` until this process lists it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+STALE_SECONDS = 3600.0
+"""A temp file or a log folder without its record, idle this long, was left by a killed run."""
+LIST_EVERY = 10
+"""A process lists the runs folder at its first record and then at every tenth."""
+
+_record_times: dict[str, dict[str, float]] = {}
+"""Runs folder -> record file name -> its write time, as this process last read it."""
+
+
+class _Known:
+    """What this process knows of one runs folder: its records, oldest first, as listed then
+    plus those it wrote since; and which of them may have a log folder (those listed with
+    one, and those it wrote since)."""
+
+    __slots__ = ("folders", "keep", "order", "writes")
+
+    def __init__(self, newest_first: list[str], folders: set[str], keep: int) -> None:
+        self.order = dict.fromkeys(reversed(newest_first))
+        self.folders = folders
+        self.keep = keep
+        self.writes = 0
+
+
+_known: dict[str, _Known] = {}
+_lock = threading.Lock()
+
+
+def forget_time(directory: Path, name: str) -> None:
+    """A record written again under its name: its write time is read again when needed."""
+    _record_times.get(str(directory), {}).pop(name, None)
+
+
+def after_write(record: Path, keep: int, *, with_folder: bool = True) -> list[Path]:
+    """Prune after this process wrote `record` (`with_folder`: its run may have a log
+    folder): lists the folder (`prune`) at its first write and every `LIST_EVERY`th, else
+    drops the oldest records it knows of past `keep`."""
+    directory, name = record.parent, record.name
+    cut = max(1, keep)
+    with _lock:
+        known = _known.get(str(directory))
+        if known is None or known.keep != cut or known.writes >= LIST_EVERY - 1:
+            known = None
+        else:
+            known.writes += 1
+            order = known.order
+            order.pop(name, None)
+            order[name] = None
+            if with_folder:
+                known.folders.add(name[: -len(".json")])
+            dropped: list[tuple[str, bool]] = []
+            while len(order) > cut:
+                oldest = next(iter(order))
+                del order[oldest]
+                stem = oldest[: -len(".json")]
+                dropped.append((oldest, stem in known.folders))
+                known.folders.discard(stem)
+    if known is None:
+        return prune(directory, keep)
+    removed: list[Path] = []
+    times = _record_times.get(str(directory), {})
+    for gone, may_have_folder in dropped:
+        times.pop(gone, None)
+        path = directory / gone
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            path.unlink()
+            removed.append(path)
+        folder = directory / gone[: -len(".json")]
+        if may_have_folder and folder.is_dir() and not folder.is_symlink():
+            remove_run_folder(folder)
+            removed.append(folder)
+    return removed
+
+
+def prune(directory: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` records (by write time) and their log folders, and
+    temp files and log folders left by killed runs; returns what was removed.
+
+    The listing is names only (a record is `<run>.json`, a writer's temp `.<run>.<x>.tmp`, a
+    run's log folder `<run>`), a record's time is read once per process (`names_by_time`)
+    and only when there are more than `keep` records, and a folder's type only when it may go.
+    """
+    names: list[str] = []
+    temps: list[str] = []
+    others: list[str] = []
+    for name in os.listdir(directory):
+        if name.startswith("."):
+            if name.endswith(".tmp"):
+                temps.append(name)
+        elif name.endswith(".json"):
+            names.append(name)
+        else:
+            others.append(name)
+    now = time.time()
+    removed: list[Path] = []
+    for name in temps:
+        with contextlib.suppress(OSError):
+            if now - os.stat(directory / name).st_mtime > STALE_SECONDS:
+                removed.append(directory / name)  # left by a writer that was killed
+    cut = max(1, keep)
+    if len(names) <= cut:
+        records, dropped = names, []
+    else:
+        records = names_by_time(directory, names)
+        dropped = records[cut:]
+        removed += [directory / name for name in dropped]
+    for path in removed:
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            path.unlink()
+    kept = {name[: -len(".json")] for name in records[:cut]}
+    with _lock:  # what `after_write` goes by until the next listing
+        newest_first = records[:cut] if dropped else names_by_time(directory, names)
+        _known[str(directory)] = _Known(newest_first, kept.intersection(others), cut)
+    if not others:
+        return removed
+    gone = {name[: -len(".json")] for name in dropped}
+    for name in others:  # a folder without a record is a run still going, or a killed one
+        if name in kept:
+            continue
+        folder = directory / name
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        if name in gone or _idle_seconds(folder, now) > STALE_SECONDS:
+            remove_run_folder(folder)
+            removed.append(folder)
+    return removed
+
+
+def names_by_time(directory: Path, names: list[str]) -> list[str]:
+    """Record file names, newest written first; one gone meanwhile is left out.
+
+    A record is written once under its run's own name and never rewritten by the tool, so
+    its time is read once per process (`forget_time` drops a name written again): pruning
+    follows every run and would otherwise stat every record each time.
+    """
+    known = _record_times.setdefault(str(directory), {})
+    present = set(names)
+    for name in [n for n in known if n not in present]:
+        del known[name]
+    for name in names:
+        if name not in known:
+            with contextlib.suppress(FileNotFoundError):
+                known[name] = os.stat(directory / name).st_mtime
+    return sorted((n for n in names if n in known), key=lambda n: (known[n], n), reverse=True)
+
+
+def _idle_seconds(folder: Path, now: float) -> float:
+    """Since anything under a run's folder last changed: a run still writing its logs (in
+    another process, say) has no record yet and must keep its folder."""
+    newest = 0.0
+    for root, _, files in os.walk(folder):
+        for name in (root, *(os.path.join(root, f) for f in files)):
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.stat(name, follow_symlinks=False).st_mtime)
+    return now - newest
+
+
+def remove_run_folder(folder: Path) -> None:
+    """A run's folder (its step logs); never follows a symlink out of runs/."""
+    shutil.rmtree(folder, ignore_errors=True)
