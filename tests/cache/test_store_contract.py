@@ -206,6 +206,37 @@ def test_workspace_tables_another_handle_writes_are_read_at_once(make):
     assert mine.scopes() == [("p", "s")]
 
 
+def test_a_run_starts_from_what_another_handle_wrote_last(make):
+    """`begin_run` reads pins, invalidations and current entries as of one write mark: what
+    the three readers give, another handle's writes included, and a deletion refreshed."""
+    mine, theirs = make(), make()
+    first, second = put(mine, "p", "s", 1), put(mine, "p", "t", 2)
+    mine.record_run("p", {"s": first.key, "t": second.key}, ["s"], ["t"])
+    none = CacheVerdicts()
+    assert mine.begin_run("p") == ({}, {}, {"s": first.key, "t": second.key}, none)
+    theirs.pin("t", second.key, pipeline="p")
+    theirs.invalidate(["s"], pipeline="p")
+    theirs.record_run("p", {"s": second.key}, [], ["s"])
+    verdicts = CacheVerdicts(0.001, {"s": "a hit costs more than recomputing"})
+    theirs.record_cache_costs("p", {}, verdicts)
+    theirs.delete_entry(first.key)
+
+    start = mine.begin_run("p")
+
+    assert start == (
+        mine.pins("p"),
+        mine.invalidations("p"),
+        mine.current("p"),
+        mine.cache_verdicts("p"),
+    )
+    assert start.pins == {"t": second.key}
+    assert set(start.invalidations) == {"s"}
+    assert start.current == {"s": second.key, "t": second.key}
+    assert start.verdicts == verdicts
+    assert mine.get_entry(first.key) is None  # refreshed: the deletion is seen
+    assert mine.begin_run("q") == ({}, {}, {}, none)
+
+
 def test_counters_count_every_handles_runs(make):
     """Each handle reuses the counters it last wrote (`record_run`), never over another's."""
     mine, theirs = make(), make()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
@@ -136,8 +136,21 @@ class Workspace(Protocol):
         """Replace these steps' figures and, unless None, the pipeline's verdicts."""
 
 
+class RunStart(NamedTuple):
+    """This checkout's state for one pipeline as a run starts (`Store.begin_run`)."""
+
+    pins: dict[str, str]
+    invalidations: dict[str, int]
+    current: dict[str, str]
+    verdicts: CacheVerdicts
+
+
 class Store(EntryStore, Workspace, Protocol):
     """What a run needs: content and a workspace (the local store is both)."""
+
+    def begin_run(self, pipeline: str) -> RunStart:
+        """`refresh`, then the pipeline's pins, invalidations, current entries and cache
+        verdicts, read as of one moment (one write mark for all five, not five)."""
 
 
 Upload = tuple[Entry, list[bytes], dict[str, str]]

@@ -17,7 +17,7 @@ from typing import Any
 from .entry import Entry
 from .local import LocalStore
 from .notices import Notices
-from .protocols import CorruptEntry, EntryInfo, SharedTier, SharedTierDown, Upload
+from .protocols import CorruptEntry, EntryInfo, RunStart, SharedTier, SharedTierDown, Upload
 from .tables import CacheVerdicts
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,11 @@ class TieredStore:
     def refresh(self) -> None:
         self.local.refresh()
         self.shared.refresh()
+
+    def begin_run(self, pipeline: str) -> RunStart:
+        start = self.local.begin_run(pipeline)
+        self.shared.refresh()
+        return start
 
     layered = True
     """Hits can come from the shared tier: `tier_of`/`writer_of` name it."""

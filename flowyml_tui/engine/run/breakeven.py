@@ -36,12 +36,15 @@ class CostMeter:
         "store",
     )
 
-    def __init__(self, *, pipeline: str, store: Store | None) -> None:
+    def __init__(
+        self, *, pipeline: str, store: Store | None, verdicts: CacheVerdicts | None = None
+    ) -> None:
+        """`verdicts`: the store's, if the caller read them as the run started."""
         self.pipeline = pipeline
         self.store = store
         self._figures: dict[str, Figures] | None = None
         """The store's figures per step, read only when a step was measured or is auto."""
-        self._verdicts: CacheVerdicts | None = None
+        self._verdicts: CacheVerdicts | None = verdicts
         """The store's check time and flagged steps, read once a run."""
         self._loads: dict[str, float] = {}
         self._stores: dict[str, tuple[float, int]] = {}

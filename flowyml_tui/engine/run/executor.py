@@ -89,16 +89,10 @@ class Executor:
         self._own_runner = runner is None
         self._runner: StepRunner = InlineRunner() if runner is None else runner
         self._clock = clock
-        if store is not None:
-            store.refresh()
+        start = store.begin_run(pipeline) if store is not None else None
         self._workspace = (
-            WorkspaceSnapshot(
-                pipeline,
-                store.pins(pipeline),
-                store.invalidations(pipeline),
-                store.current(pipeline),
-            )
-            if store
+            WorkspaceSnapshot(pipeline, start.pins, start.invalidations, start.current)
+            if start is not None
             else WorkspaceSnapshot(pipeline)
         )
         self._pins = self._workspace.pins
@@ -120,7 +114,9 @@ class Executor:
         layered = store is not None and store.layered
         self._tier_of = store.tier_of if layered else None
         self._writer_of = store.writer_of if layered else None
-        self.costs = CostMeter(pipeline=pipeline, store=store)  # what the cache cost, measured
+        self.costs = CostMeter(  # what the cache cost, measured
+            pipeline=pipeline, store=store, verdicts=start.verdicts if start is not None else None
+        )
         self.ledger = RunLedger(  # results, events, counters: everything the run reports
             run_id=self.run_id,
             pipeline=pipeline,

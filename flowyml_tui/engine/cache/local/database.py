@@ -10,6 +10,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 import diskcache
 import msgspec
+from diskcache.core import MODE_RAW
 
 from ...errors import CacheError, CacheFullError
 from .. import files, tables
@@ -29,6 +31,7 @@ from ..private import (
     ensure_private_file,
     refuse_empty,
 )
+from ..protocols import RunStart
 from ..safedisk import SafeDisk
 
 DEFAULT_CACHE_DIR = ".flowyml/cache"
@@ -224,12 +227,14 @@ class LocalDatabase:
             with contextlib.suppress(Exception):
                 cache.close()
 
-    def _generation_now(self) -> int:
+    def _generation_now(self, mark: WriteMark | None = None) -> int:
         """The deletion counter; a bad one is reset (it only has to change, never to count).
 
-        Asked at every run's start: read again only when the write mark moved (a cached run's
-        own counters commit keeps it, `_views_kept`), a query fewer per run."""
-        mark = self.write_mark()
+        Asked at every run's start: read again only when the write mark (`mark`: taken just
+        now) moved (a cached run's own counters commit keeps it, `_views_kept`), a query fewer
+        per run."""
+        if mark is None:
+            mark = self.write_mark()
         seen = self._generation_seen
         if seen is not None and seen[0] == mark:
             return seen[1]
@@ -275,8 +280,11 @@ class LocalDatabase:
     @heals_damage
     def refresh(self) -> None:
         """Drop the in-memory metadata if any process deleted entries since we read them."""
+        self._refresh(self.write_mark())
+
+    def _refresh(self, mark: WriteMark) -> None:
         self._full = False
-        generation = self._generation_now()
+        generation = self._generation_now(mark)
         if generation != self._generation:
             self._l1.clear()
             self._generation = generation
@@ -349,6 +357,24 @@ class LocalDatabase:
         """Step -> the entry key the pipeline's last run used: what a reason compares with."""
         return table_of(self._meta_view(CURRENT).get(pipeline))
 
+    @heals_damage
+    def begin_run(self, pipeline: str) -> RunStart:
+        mark = self.write_mark()
+        self._refresh(mark)
+        return RunStart(
+            pins=table_of(self._meta_view(PINS, mark).get(pipeline)),
+            invalidations={
+                step: int(ns)
+                for step, ns in table_of(self._meta_view(INVALIDATED, mark).get(pipeline)).items()
+            },
+            current=table_of(self._meta_view(CURRENT, mark).get(pipeline)),
+            verdicts=self._verdicts(pipeline, mark),
+        )
+
+    def _verdicts(self, pipeline: str, mark: WriteMark | None = None) -> tables.CacheVerdicts:
+        found = self._meta_view(VERDICTS, mark).get(pipeline)
+        return found if isinstance(found, tables.CacheVerdicts) else tables.CacheVerdicts()
+
     def _collect(self) -> dict[str, int]:
         """`gc` without reclaiming set-aside databases: what an open after a killed writer
         and a failed write do, so a damaged copy stays for a post-mortem until `cache gc`."""
@@ -383,14 +409,16 @@ class LocalDatabase:
         """A meta table, its shape checked; a bad one is warned about and rewritten."""
         return self._decode_meta(name, self._cache.get(name))
 
-    def _meta_view(self, name: str) -> dict[str, Any]:
+    def _meta_view(self, name: str, mark: WriteMark | None = None) -> dict[str, Any]:
         """`_meta` for a reader that does not change the table: decoded once per distinct row.
 
         Each meta table is one JSON row holding every step of every pipeline in the cache
         dir, and a run reads the current, pins and invalidation tables when it starts and the
         current one again when it ends: a 1000-step pipeline's rows cost ~0.3 ms a decode.
+        `mark`: a write mark the caller took just now, for several tables read as of it.
         """
-        mark = self.write_mark()
+        if mark is None:
+            mark = self.write_mark()
         seen = self._views.get(name)
         if seen is not None and seen[0] == mark:  # nothing written since: not even read again
             return seen[2]
@@ -434,6 +462,13 @@ class LocalDatabase:
             local.seen, local.name = (id(con), pid, self._opened), object()
         return local.name, con.execute("PRAGMA data_version").fetchone()[0], con.total_changes
 
+    def _mark_after_own_commit(self, before: WriteMark) -> WriteMark:
+        """The write mark just after this connection committed a transaction that took
+        `before` with the write lock held, without asking SQLite: no other connection
+        committed in between, and `data_version` does not move for a connection's own
+        commits. One that commits after ours moves the mark a later `write_mark` reads."""
+        return before[0], before[1], self._cache._con.total_changes
+
     def _decode_meta(self, name: str, raw: Any) -> dict[str, Any]:
         table, ok = tables.decode(raw, SHAPES.get(name, dict[str, Any]))
         if not ok or (raw is None and name in self._cache):  # a row SafeDisk refused
@@ -448,6 +483,23 @@ class LocalDatabase:
 
     def _set_meta(self, name: str, table: dict[str, Any]) -> None:
         self._cache.set(name, JSON_ENCODER.encode(table).decode())
+
+    def _set_text(self, name: str, text: str) -> None:
+        """`cache.set(name, text)` of a row every run rewrites (the counters): one UPDATE in
+        place while the row and `text` both stay inside the database, under diskcache's file
+        size. diskcache's `set` also looks the row up and culls expired rows (the store sets
+        no expiry): three statements, a tenth of a cached run's bookkeeping. Any other case
+        (no row yet, a row kept in a file, a long text) is diskcache's own `set`."""
+        if len(text.encode()) < self._cache.disk.min_file_size:
+            now = time.time()
+            done = self._cache._con.execute(
+                "UPDATE Cache SET store_time = ?, access_time = ?, value = ?"
+                " WHERE key = ? AND raw = 1 AND mode = ? AND filename IS NULL",
+                (now, now, text, name, MODE_RAW),
+            )
+            if done.rowcount == 1:
+                return
+        self._cache.set(name, text)
 
     def _update(
         self,

@@ -22,6 +22,7 @@ from .database import (
     VERDICTS,
     VERSIONS,
     LocalDatabase,
+    WriteMark,
     heals_damage,
     table_of,
 )
@@ -145,7 +146,7 @@ class LocalWorkspace(LocalDatabase):
         now = time.time()
         with self._cache.transact():
             before = self.write_mark()  # the write lock is held: no other commit until ours
-            current = self.current(pipeline)
+            current = table_of(self._meta_view(CURRENT, before).get(pipeline))
             moved = {step: key for step, key in used.items() if current.get(step) != key}
             if moved:
                 last_used = self._meta(USED)
@@ -155,7 +156,7 @@ class LocalWorkspace(LocalDatabase):
                     last_used.pop(key, None)
                 self._set_meta(USED, last_used)
                 self._update(CURRENT, pipeline, moved)
-            counters = self._counters_to_update()
+            counters = self._counters_to_update(before)
             mine = table_of(counters.get(pipeline))
             for step in hits:
                 mine.setdefault(step, [0, 0])[0] += 1
@@ -165,9 +166,9 @@ class LocalWorkspace(LocalDatabase):
                 wrote = True
             counters[pipeline] = mine
             row = JSON_ENCODER.encode(counters).decode()
-            self._cache.set(STATS, row)
-            after = self.write_mark()
+            self._set_text(STATS, row)
         if not self._cache._con.in_transaction:  # committed (a rollback takes a row back)
+            after = self._mark_after_own_commit(before)
             self._counters = (after, row, counters)
             self._views_kept(before, after, (STATS, USED, CURRENT) if moved else (STATS,))
         return wrote
@@ -180,8 +181,7 @@ class LocalWorkspace(LocalDatabase):
     @heals_damage
     def cache_verdicts(self, pipeline: str) -> tables.CacheVerdicts:
         """The pipeline's last measured check time and its flagged steps."""
-        found = self._meta_view(VERDICTS).get(pipeline)
-        return found if isinstance(found, tables.CacheVerdicts) else tables.CacheVerdicts()
+        return self._verdicts(pipeline)
 
     @heals_damage
     def record_cache_costs(
@@ -207,7 +207,7 @@ class LocalWorkspace(LocalDatabase):
         if verdicts is not None and verdicts.flags.pop(step, None) is not None:
             self._set_meta(VERDICTS, table)
 
-    def _counters_to_update(self) -> dict[str, Any]:
+    def _counters_to_update(self, mark: WriteMark) -> dict[str, Any]:
         """The counters table, inside `record_run`'s transaction, to change and write back.
 
         A 1000-step pipeline's row costs ~0.3 ms to decode and every run rewrites it, so the
@@ -217,7 +217,7 @@ class LocalWorkspace(LocalDatabase):
         behind as if they were the stored ones.
         """
         memo, self._counters = self._counters, None
-        if memo is not None and memo[0] == self.write_mark():  # nothing written since ours
+        if memo is not None and memo[0] == mark:  # nothing written since ours
             return memo[2]
         raw = self._cache.get(STATS)
         if memo is not None and raw is not None and memo[1] == raw:
