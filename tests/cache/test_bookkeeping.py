@@ -1,13 +1,21 @@
-"""A cached run's bookkeeping in the database: one read of the write mark as it starts, and
-one transaction that rewrites its counters row in place as it ends (issue 26)."""
+"""A cached run's bookkeeping in the database: one read of the write mark as it starts; a
+replay's counts wait up to a second for the handle's next commit, one transaction that
+rewrites the counters row in place (issue 26)."""
 
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from flowyml_tui.engine.cache import CacheStore, open_store
-from flowyml_tui.engine.cache.local.database import STATS
+from flowyml_tui.engine.cache.local import workspace
+from flowyml_tui.engine.cache.local.database import STATS, USED
 from flowyml_tui.engine.load.loader import load_pipelines
 from tests.cache.test_prefetch import chain_file
 
@@ -19,25 +27,116 @@ def statements(store: CacheStore) -> list[str]:
     return seen
 
 
-def test_a_replayed_run_reads_nothing_and_writes_its_counters_with_one_update(
-    tmp_path: Path,
-) -> None:
-    pipeline = load_pipelines(chain_file(tmp_path, 20))["chain"]
+def cached_chain(tmp_path: Path, steps: int = 20):
+    """A chain pipeline run cold, cached, then replayed: its counters say 2 hits, 1 miss."""
+    pipeline = load_pipelines(chain_file(tmp_path, steps))["chain"]
     pipeline.cache_dir = tmp_path / "cache"
     for _ in range(3):  # cold, cached, replayed
         pipeline.run()
+    return pipeline
+
+
+def stored_counts(cache: Path) -> dict[str, list[int]]:
+    """The counters row as another process would read it, without committing anything."""
+    row = open_store(cache).database.get(STATS)
+    return json.loads(row)["chain"] if row else {}
+
+
+def test_a_replay_right_after_a_commit_only_reads_the_write_mark(tmp_path: Path) -> None:
+    pipeline = cached_chain(tmp_path)
+    pipeline.store.commit_counts()
     seen = statements(pipeline.store)
 
     result = pipeline.run()
 
     assert all(r.cached for r in result.step_results.values())
-    assert [sql for sql in seen if "SELECT" in sql] == []
+    assert seen == ["PRAGMA data_version"]  # as it starts; its counts wait
+    assert stored_counts(tmp_path / "cache")["s0"] == [2, 1]
+    stats = {row["step"]: row for row in pipeline.store.stats()["steps"]}
+    assert (stats["s0"]["hits"], stats["s0"]["misses"]) == (3, 1)  # committed first
+    assert stored_counts(tmp_path / "cache")["s0"] == [3, 1]
+
+
+def test_a_replay_a_second_after_the_last_commit_commits_with_one_update(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = cached_chain(tmp_path)
+    monkeypatch.setattr(workspace, "COUNT_EVERY_SECONDS", 0.0)
+    seen = statements(pipeline.store)
+
+    pipeline.run()
+
+    # the counters row read only if something else was written since this handle wrote it
+    assert [sql for sql in seen if "SELECT" in sql and "'meta:stats'" not in sql] == []
+    assert not [sql for sql in seen if sql.startswith("SELECT rowid, filename")]  # set's lookup
     assert seen.count("BEGIN IMMEDIATE") == 1
     assert len({sql for sql in seen if sql.startswith("UPDATE Cache")}) == 1
     # the write mark read once as the run starts and once inside its transaction
     assert seen.count("PRAGMA data_version") == 2, seen
-    counters = json.loads(pipeline.store.database.get(STATS))["chain"]
-    assert counters["s0"] == [3, 1]  # a miss, then three hits
+    assert stored_counts(tmp_path / "cache")["s0"] == [3, 1]  # both replays: none lost
+
+
+def test_counts_waiting_when_the_process_exits_are_committed(tmp_path: Path) -> None:
+    """A script that re-runs a cached pipeline in a loop and ends: every run is counted."""
+    chain_file(tmp_path, 5)
+    script = tmp_path / "loop.py"
+    script.write_text(
+        "import sys\n"
+        "from flowyml_tui.engine.load.loader import load_pipelines\n"
+        f"pipeline = load_pipelines({str(tmp_path / 'chain.py')!r})['chain']\n"
+        f"pipeline.cache_dir = {str(tmp_path / 'cache')!r}\n"
+        "for _ in range(6):\n"
+        "    pipeline.run()\n"
+        "print(len(pipeline.store._waiting))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert out.stdout.split() == ["1"]  # replays were waiting as it ended
+    assert stored_counts(tmp_path / "cache") == {f"s{i}": [5, 1] for i in range(5)}
+
+
+def test_another_handle_in_the_process_reads_counts_still_waiting(tmp_path: Path) -> None:
+    pipeline = cached_chain(tmp_path)
+    pipeline.store.commit_counts()
+    pipeline.run()
+
+    stats = open_store(tmp_path / "cache").stats()
+
+    hits = {row["step"]: row["hits"] for row in stats["steps"]}
+    assert hits["s0"] == 3
+
+
+def test_a_cleared_step_does_not_get_back_the_counts_that_waited(tmp_path: Path) -> None:
+    pipeline = cached_chain(tmp_path)
+    pipeline.store.commit_counts()
+    pipeline.run()  # its counts wait
+
+    pipeline.store.clear_step("s0", pipeline="chain")
+    pipeline.store.commit_counts()
+
+    assert "s0" not in stored_counts(tmp_path / "cache")
+    assert stored_counts(tmp_path / "cache")["s1"] == [3, 1]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_forked_child_never_commits_its_parents_waiting_counts(tmp_path: Path) -> None:
+    pipeline = cached_chain(tmp_path)
+    pipeline.store.commit_counts()
+    pipeline.run()  # waits in the parent
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's own exit code is the assertion
+        try:
+            pipeline.store.commit_counts()
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    assert stored_counts(tmp_path / "cache")["s0"] == [2, 1]
+
+    pipeline.store.commit_counts()
+
+    assert stored_counts(tmp_path / "cache")["s0"] == [3, 1]
 
 
 def test_a_counters_row_too_long_for_the_database_goes_to_a_file_and_back(
@@ -63,3 +162,39 @@ def test_a_counters_row_too_long_for_the_database_goes_to_a_file_and_back(
         "SELECT filename FROM Cache WHERE key = ?", (STATS,)
     ).fetchone() == (None,)
     assert not (tmp_path / "cache" / "store" / filename).exists()
+
+
+def test_a_commit_applies_waiting_replays_then_its_run_in_order(tmp_path: Path) -> None:
+    """Entries a replay used and the run after it changed are stamped as last used when
+    they stop being current; the one current at the end is not (it counts as used now)."""
+    store = open_store(tmp_path / "cache")
+    store.record_run("p", {"s": "k0"}, [], ["s"])
+    store.count_replay("p", {"s": "k1"}, ["s"])  # a second has not passed: it waits
+
+    store.record_run("p", {"s": "k2"}, ["s"], [])
+
+    assert store.current("p") == {"s": "k2"}
+    stamps = store._meta(USED)
+    assert {"k0", "k1"} <= stamps.keys() and "k2" not in stamps
+    assert json.loads(store.database.get(STATS))["p"]["s"] == [2, 1]
+
+
+def test_counts_that_could_not_be_committed_wait_for_the_next_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(tmp_path / "cache")
+    store.record_run("p", {"s": "k0"}, [], ["s"])
+    store.count_replay("p", {"s": "k0"}, ["s"])
+    real = store._set_text
+
+    def disk_error(name: str, text: str) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store, "_set_text", disk_error)
+    with pytest.raises(sqlite3.OperationalError):
+        store.record_run("p", {"s": "k0"}, ["s"], [])
+    monkeypatch.setattr(store, "_set_text", real)
+
+    store.commit_counts()
+
+    assert json.loads(store.database.get(STATS))["p"]["s"] == [1, 1]  # the replay's hit kept

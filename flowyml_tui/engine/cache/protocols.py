@@ -118,6 +118,10 @@ class Workspace(Protocol):
     ) -> None:
         """After a run: which entry each step used, and hit/miss counters."""
 
+    def count_replay(self, pipeline: str, used: dict[str, str], hits: Iterable[str]) -> None:
+        """`record_run` of a run that replayed the previous one: it may wait, at most a second
+        while the process runs, for the next commit."""
+
     def evict(self, size_limit: int | None = None) -> list[str]:
         """Drop least recently used entries until under budget, never a pinned or newest one."""
 

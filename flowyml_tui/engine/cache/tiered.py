@@ -197,6 +197,11 @@ class TieredStore:
         self.local.record_run(pipeline, used, hits, misses)
         self._try("catch up", self.catch_up, [used[step] for step in hits if step in used])
 
+    def count_replay(self, pipeline: str, used: dict[str, str], hits: Iterable[str]) -> None:
+        hits = list(hits)
+        self.local.count_replay(pipeline, used, hits)
+        self._try("catch up", self.catch_up, [used[step] for step in hits if step in used])
+
     def catch_up(self, keys: list[str]) -> int:
         """Upload the entries among `keys` that were served locally and the shared tier lacks
         (written while it was down, or expired there), so a teammate need not compute them:

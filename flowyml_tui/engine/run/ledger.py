@@ -230,16 +230,16 @@ class RunLedger:
         return ()
 
     def _record_usage(self, store: Store) -> None:
-        if self.replayed is not None:
-            hits, misses = list(self.replayed.hits), []
-        else:
+        try:
+            if self.replayed is not None:
+                store.count_replay(self.pipeline, self.used, self.replayed.hits)
+                return
             hits = [n for n, r in self.results.items() if r.cached]
             misses = [  # as totals.hit_rate counts them: executed or failed, cache on
                 n
                 for n, r in self.results.items()
                 if r.status in (_EXECUTED, _FAILED) and self.graph.step(n).policy is not _OFF
             ]
-        try:
             store.record_run(self.pipeline, self.used, hits, misses)
         except Exception as exc:  # bookkeeping must never fail a run that succeeded
             self.warn(f"could not update cache statistics: {exc}")

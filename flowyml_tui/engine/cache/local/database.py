@@ -122,6 +122,13 @@ class LocalDatabase:
         self._counters: tuple[WriteMark, str, dict[str, Any]] | None = None
         """The counters row this handle last wrote, decoded: `record_run` changes that copy
         rather than decode the row again while no other writer has replaced it."""
+        self._waiting: dict[str, tuple[dict[str, str], dict[str, int]]] = {}
+        """Pipeline -> (the entries its replayed runs used, their hits per step), counted
+        with this handle's next commit (`LocalWorkspace.count_replay`)."""
+        self._waiting_pid = os.getpid()
+        """The process that counted them: a forked child never commits its parent's."""
+        self._committed_at = float("-inf")
+        """When (`time.monotonic`) this handle last committed its run bookkeeping."""
         self.unreadable: set[str] = set()
         """Keys whose metadata could not be read: the executor reports them as corrupt."""
         self.notices: Notices | None = None

@@ -101,6 +101,7 @@ class LocalUpkeep(LocalEntries, LocalWorkspace):
 
         ``steps`` is a list of rows, each naming its ``pipeline`` and ``step``.
         """
+        self._commit_waiting_here()
         counters = self._meta(STATS)
         pins = self._meta(PINS)
         rows: dict[tuple[str, str], dict[str, Any]] = {}
@@ -144,6 +145,7 @@ class LocalUpkeep(LocalEntries, LocalWorkspace):
         Files go first, without the database: on a full disk that frees the space sqlite
         then needs to delete its rows.
         """
+        self._commit_waiting_here()
         self._wipe()
 
     @heals_damage
@@ -169,6 +171,7 @@ class LocalUpkeep(LocalEntries, LocalWorkspace):
     @heals_damage
     def clear_step(self, step: str, *, pipeline: str | None = None) -> int:
         """Forget one step's entries, pin and counters; returns how many entries went."""
+        self._commit_waiting_here()
         pipeline = self.resolve(step, pipeline)
         keys = self._versions(pipeline, step)
         for key in keys:

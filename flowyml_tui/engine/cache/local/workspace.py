@@ -4,8 +4,12 @@ Never shared."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
+import os
 import time
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,6 +30,46 @@ from .database import (
     heals_damage,
     table_of,
 )
+
+COUNT_EVERY_SECONDS = 1.0
+"""A replayed run's counts wait at most this long for its handle's next commit, while the
+process keeps running: a fully cached re-run in a loop commits once a second, not each time
+(the commit was a fifth of a cached 100-step run, `benchmarks/bench_peers.py`)."""
+
+_WAITING: weakref.WeakSet[LocalWorkspace] = weakref.WeakSet()
+"""Handles with counts waiting: committed when the process exits."""
+
+
+@atexit.register
+def _commit_waiting_counts() -> None:
+    for handle in list(_WAITING):
+        with contextlib.suppress(Exception):  # the exit goes on whatever the disk says
+            handle.commit_counts()
+
+
+class _Moved:
+    """The steps whose current entry a commit changes: what each now uses, and when the
+    entries they stop using were last used (now)."""
+
+    __slots__ = ("current", "now", "stamps", "steps")
+
+    def __init__(self, current: dict[str, Any], now: float) -> None:
+        self.current = current
+        self.now = now
+        self.steps: dict[str, dict[str, str]] = {}
+        self.stamps: dict[str, float] = {}
+
+    def use(self, pipeline: str, used: dict[str, str]) -> None:
+        before = table_of(self.current.get(pipeline))
+        changed = self.steps.get(pipeline, {})
+        for step, key in used.items():
+            was = changed.get(step, before.get(step))
+            if was != key:
+                if was is not None:
+                    self.stamps[was] = self.now
+                changed[step] = key
+        if changed:
+            self.steps[pipeline] = changed
 
 
 class LocalWorkspace(LocalDatabase):
@@ -133,45 +177,118 @@ class LocalWorkspace(LocalDatabase):
     ) -> None:
         self._record_run(pipeline, used, hits, misses)
 
+    def count_replay(self, pipeline: str, used: dict[str, str], hits: Iterable[str]) -> None:
+        """A replayed run's `record_run`, committed with this handle's next commit: at once
+        if the last was `COUNT_EVERY_SECONDS` ago or more, else by the next run, `stats`,
+        `close` or the process's exit, whichever comes first. Its record is on disk already;
+        a process killed in that second loses only these hit counts."""
+        if self._waiting_pid != os.getpid():  # forked with its parent's: those are not ours
+            self._waiting, self._waiting_pid = {}, os.getpid()
+        waiting = self._waiting.get(pipeline)
+        if waiting is None:
+            waiting = self._waiting[pipeline] = ({}, {})
+        waiting[0].update(used)
+        counts = waiting[1]
+        for step in hits:
+            counts[step] = counts.get(step, 0) + 1
+        if time.monotonic() - self._committed_at >= COUNT_EVERY_SECONDS:
+            self.commit_counts()
+        else:
+            _WAITING.add(self)
+
+    def commit_counts(self) -> None:
+        """Commit the replayed runs' counts still waiting (`count_replay`), if any."""
+        if self._waiting:
+            self._record_run(None, {}, (), ())
+        _WAITING.discard(self)
+
+    def _commit_waiting_here(self) -> None:
+        """Commit the counts waiting in this process's handles on this cache dir: before the
+        counters are read (`stats`), or a clear leaves them counting what it forgot."""
+        for handle in list(_WAITING):
+            if handle.path == self.path:
+                handle.commit_counts()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # a store that cannot write still closes
+            self.commit_counts()
+        super().close()
+
     @heals_damage
     def _record_run(
-        self, pipeline: str, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]
+        self,
+        pipeline: str | None,
+        used: dict[str, str],
+        hits: Iterable[str],
+        misses: Iterable[str],
     ) -> bool:
-        """Remember which entry each step used and count hits/misses: one write per run.
+        """Remember which entry each step used and count hits/misses: one write per run,
+        with the replayed runs' counts waiting (`count_replay`) in the same transaction.
 
         An entry's last use is stamped when it stops being its step's current entry; a
         current entry counts as used now. So a run that changes nothing rewrites only the
         counters. True when a step used a new entry or missed: the store may have grown.
         """
+        waiting = self._waiting if self._waiting_pid == os.getpid() else {}
+        self._waiting, self._waiting_pid = {}, os.getpid()
+        try:
+            return self._commit_runs(waiting, pipeline, used, hits, misses)
+        except BaseException:
+            for name, (replay_used, counts) in waiting.items():  # they wait for the next
+                kept = self._waiting.setdefault(name, ({}, {}))
+                kept[0].update(replay_used)
+                for step, n in counts.items():
+                    kept[1][step] = kept[1].get(step, 0) + n
+            raise
+
+    def _commit_runs(
+        self,
+        waiting: dict[str, tuple[dict[str, str], dict[str, int]]],
+        pipeline: str | None,
+        used: dict[str, str],
+        hits: Iterable[str],
+        misses: Iterable[str],
+    ) -> bool:
         now = time.time()
         with self._cache.transact():
             before = self.write_mark()  # the write lock is held: no other commit until ours
-            current = table_of(self._meta_view(CURRENT, before).get(pipeline))
-            moved = {step: key for step, key in used.items() if current.get(step) != key}
-            if moved:
-                last_used = self._meta(USED)
-                for step, key in moved.items():
-                    if step in current:
-                        last_used[current[step]] = now
-                    last_used.pop(key, None)
-                self._set_meta(USED, last_used)
-                self._update(CURRENT, pipeline, moved)
+            current = self._meta_view(CURRENT, before)
             counters = self._counters_to_update(before)
-            mine = table_of(counters.get(pipeline))
-            for step in hits:
-                mine.setdefault(step, [0, 0])[0] += 1
-            wrote = bool(moved)
-            for step in misses:
-                mine.setdefault(step, [0, 0])[1] += 1
-                wrote = True
-            counters[pipeline] = mine
+            moved = _Moved(current, now)
+            for name, (replay_used, counts) in waiting.items():
+                moved.use(name, replay_used)
+                mine = table_of(counters.get(name))
+                for step, n in counts.items():
+                    mine.setdefault(step, [0, 0])[0] += n
+                counters[name] = mine
+            wrote = False
+            if pipeline is not None:
+                moved.use(pipeline, used)
+                mine = table_of(counters.get(pipeline))
+                for step in hits:
+                    mine.setdefault(step, [0, 0])[0] += 1
+                for step in misses:
+                    mine.setdefault(step, [0, 0])[1] += 1
+                    wrote = True
+                counters[pipeline] = mine
+            if moved.steps:
+                last_used = self._meta(USED)
+                last_used.update(moved.stamps)
+                for steps in moved.steps.values():
+                    for key in steps.values():
+                        last_used.pop(key, None)
+                self._set_meta(USED, last_used)
+                for name, steps in moved.steps.items():
+                    self._update(CURRENT, name, steps)
             row = JSON_ENCODER.encode(counters).decode()
             self._set_text(STATS, row)
         if not self._cache._con.in_transaction:  # committed (a rollback takes a row back)
+            self._committed_at = time.monotonic()
             after = self._mark_after_own_commit(before)
             self._counters = (after, row, counters)
-            self._views_kept(before, after, (STATS, USED, CURRENT) if moved else (STATS,))
-        return wrote
+            written = (STATS, USED, CURRENT) if moved.steps else (STATS,)
+            self._views_kept(before, after, written)
+        return wrote or bool(moved.steps)
 
     @heals_damage
     def cache_costs(self, pipeline: str) -> dict[str, dict[str, float]]:
