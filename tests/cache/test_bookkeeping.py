@@ -17,7 +17,15 @@ from flowyml_tui.engine.cache import CacheStore, open_store
 from flowyml_tui.engine.cache.local import workspace
 from flowyml_tui.engine.cache.local.database import STATS, USED
 from flowyml_tui.engine.load.loader import load_pipelines
+from flowyml_tui.engine.run.breakeven import CostMeter
 from tests.cache.test_prefetch import chain_file
+
+
+@pytest.fixture(autouse=True)
+def steady_costs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cost history is rewritten when a run's timings moved enough (`breakeven.py`): on
+    a loaded machine any run may write it. Kept out of these counts of statements."""
+    monkeypatch.setattr(CostMeter, "record", lambda self, warn: {})
 
 
 def statements(store: CacheStore) -> list[str]:
@@ -198,3 +206,43 @@ def test_counts_that_could_not_be_committed_wait_for_the_next_commit(
     store.commit_counts()
 
     assert json.loads(store.database.get(STATS))["p"]["s"] == [1, 1]  # the replay's hit kept
+
+
+def test_a_cold_steps_entry_is_written_without_lookups_or_culls(tmp_path: Path) -> None:
+    """Entry, value and source rows are INSERTed (`_add_row`): no `set` looking each key up
+    first, and no cull looking for expired rows (the store sets no expiry)."""
+    pipeline = load_pipelines(chain_file(tmp_path, 3))["chain"]
+    pipeline.cache_dir = tmp_path / "cache"
+    seen = statements(pipeline.store)
+
+    pipeline.run()
+
+    assert not [sql for sql in seen if "expire_time IS NOT NULL" in sql]
+    lookups = [sql for sql in seen if sql.startswith("SELECT rowid, filename")]
+    looked_up = [sql.split("key = '")[1][:2] for sql in lookups]
+    assert not {"e:", "v:", "s:"} & set(looked_up)  # entries, values, sources
+    # one INSERT per row (traced again for each trigger diskcache's counts run)
+    assert len({sql for sql in seen if sql.startswith("INSERT OR IGNORE")}) == 3 * 3
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*.val")}
+
+
+def test_a_row_written_again_replaces_the_old_one_and_its_file(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "cache")
+    big = store.database.disk.min_file_size + 1
+    with store.database.transact():
+        store._add_row("v:k:0", b"a" * big)
+    first = files_under(tmp_path / "cache" / "store")
+    assert len(first) == 1
+
+    with store.database.transact():
+        store._add_row("v:k:0", b"b" * big)  # a value written again: replaced
+        store._add_row("s:h", "def f(): pass")
+        store._add_row("s:h", "another text", replace=False)  # a source: kept as it was
+
+    assert store.database.get("v:k:0") == b"b" * big
+    assert store.database.get("s:h") == "def f(): pass"
+    second = files_under(tmp_path / "cache" / "store")
+    assert len(second) == 1 and not (first & second)  # the old file gone, no orphan

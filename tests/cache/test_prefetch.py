@@ -13,6 +13,7 @@ from flowyml_tui.engine.cache import CacheStore
 from flowyml_tui.engine.cache.multiget import get_many
 from flowyml_tui.engine.cache.safedisk import CacheSafetyWarning, SafeDisk
 from flowyml_tui.engine.load.loader import load_pipelines
+from flowyml_tui.engine.run.breakeven import CostMeter
 
 
 def chain_file(tmp_path: Path, steps: int) -> Path:
@@ -94,9 +95,13 @@ def test_prefetch_leaves_out_nothing_get_entry_would_find(tmp_path: Path) -> Non
     assert store.prefetch("chain", ["s0", "s1"]) == 0  # already in memory: no query
 
 
-def test_a_replayed_run_reads_again_only_the_row_it_writes(tmp_path: Path) -> None:
+def test_a_replayed_run_reads_again_only_the_row_it_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Nothing was written since the last run but its own counters: the deletion counter,
-    pins, marks and current entries are not read again (`write_mark`)."""
+    pins, marks and current entries are not read again (`write_mark`). The cost history,
+    rewritten when a run's timings moved enough (load decides), is kept out."""
+    monkeypatch.setattr(CostMeter, "record", lambda self, warn: {})
     pipeline = load_pipelines(chain_file(tmp_path, 20))["chain"]
     pipeline.cache_dir = tmp_path / "cache"
     for _ in range(3):  # cold, cached, replayed

@@ -100,6 +100,14 @@ def _both_forms(paths: Iterable[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
+@functools.lru_cache(maxsize=64)
+def _excluded_roots(excluded: tuple[str, ...]) -> tuple[str, ...]:
+    """What a step's reads never include: the cache dir (as written and resolved), the
+    interpreter's and the system's files. Worked out once per cache dir: resolving it was
+    three `lstat`s for every step that ran."""
+    return _both_forms(excluded) + _interpreter_roots() + _SYSTEM_ROOTS
+
+
 def _path_of(raw: object) -> str | None:
     if isinstance(raw, int) or raw is None:
         return None
@@ -166,7 +174,7 @@ def recording(excluded: tuple[str, ...] = ()) -> Iterator[Recording]:
     if not _installed:
         sys.addaudithook(_hook)
         _installed = True
-    current = Recording(_both_forms(excluded) + _interpreter_roots() + _SYSTEM_ROOTS)
+    current = Recording(_excluded_roots(excluded))
     token = _current.set(current)
     try:
         yield current

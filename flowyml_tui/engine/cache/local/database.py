@@ -145,12 +145,15 @@ class LocalDatabase:
                 marker.unlink(missing_ok=True)
 
     def _open_diskcache(self) -> None:
+        # `cull_limit=0`: diskcache's `set` looks for expired rows to drop each time, and the
+        # store never sets an expiry (it evicts by its own rules, `evict`): a query a write.
         self._cache = diskcache.Cache(
             str(self.path / "store"),
             disk=SafeDisk,
             eviction_policy="none",
             size_limit=2**62,
             statistics=False,
+            cull_limit=0,
         )
         self._check_format()
 
@@ -491,12 +494,33 @@ class LocalDatabase:
     def _set_meta(self, name: str, table: dict[str, Any]) -> None:
         self._cache.set(name, JSON_ENCODER.encode(table).decode())
 
+    def _add_row(self, key: str, value: bytes | str, *, replace: bool = True) -> None:
+        """`cache.set` of a row that is nearly always new (an entry, its values, a function's
+        source), in the caller's transaction: one INSERT where diskcache's `set` looks the
+        key up first, a third of a cold step's statements. A row already there is replaced
+        by `set` (its old file removed), or with `replace=False` kept as it is."""
+        cache = self._cache
+        size, mode, filename, stored = cache.disk.store(value, False, key=key)
+        now = time.time()
+        added = cache._con.execute(
+            "INSERT OR IGNORE INTO Cache(key, raw, store_time, expire_time, access_time,"
+            " access_count, tag, size, mode, filename, value)"
+            " VALUES (?, 1, ?, NULL, ?, 0, NULL, ?, ?, ?, ?)",
+            (key, now, now, size, mode, filename, stored),
+        ).rowcount
+        if added == 1:
+            return
+        if filename is not None:  # the file this INSERT would have pointed to
+            cache.disk.remove(filename)
+        if replace:
+            cache.set(key, value)
+
     def _set_text(self, name: str, text: str) -> None:
         """`cache.set(name, text)` of a row every run rewrites (the counters): one UPDATE in
         place while the row and `text` both stay inside the database, under diskcache's file
-        size. diskcache's `set` also looks the row up and culls expired rows (the store sets
-        no expiry): three statements, a tenth of a cached run's bookkeeping. Any other case
-        (no row yet, a row kept in a file, a long text) is diskcache's own `set`."""
+        size. diskcache's `set` also looks the row up first: two statements, and more Python
+        than SQL. Any other case (no row yet, a row kept in a file, a long text) is
+        diskcache's own `set`."""
         if len(text.encode()) < self._cache.disk.min_file_size:
             now = time.time()
             done = self._cache._con.execute(

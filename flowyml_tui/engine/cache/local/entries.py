@@ -62,12 +62,11 @@ class LocalEntries(LocalDatabase):
         try:
             self._mark.hold()
             with cache.transact():
-                for fn_hash, text in sources.items():
-                    if ("s:" + fn_hash) not in cache:
-                        cache.set("s:" + fn_hash, text)
+                for fn_hash, text in sources.items():  # a source kept once, by its hash
+                    self._add_row("s:" + fn_hash, text, replace=False)
                 for index, blob in enumerate(blobs):
-                    cache.set(f"v:{key}:{index}", blob)
-                cache.set("e:" + key, encode_entry(meta))
+                    self._add_row(f"v:{key}:{index}", blob)
+                self._add_row("e:" + key, encode_entry(meta))
                 versions = [k for k in self._versions(pipeline, step) if k != key]
                 versions.append(key)
                 cache.set(versions_key(pipeline, step), json.dumps(versions))
