@@ -35,9 +35,12 @@ def ours_source(steps: int) -> str:
             f"pipeline.add_step(s{i})",
         ]
     lines += [
-        "def _make(cache_dir):",
-        "    pipeline.cache_dir = cache_dir",
-        f"    return lambda: pipeline.run().outputs['v{steps - 1}']",
+        "def _make(cache_dir):",  # a pipeline of its own per cache dir, as the peers make
+        "    made = Pipeline('chain')",
+        "    for each in pipeline.steps:",
+        "        made.add_step(each)",
+        "    made.cache_dir = cache_dir",
+        f"    return lambda: made.run().outputs['v{steps - 1}']",
     ]
     return "\n".join(lines) + "\n"
 
