@@ -105,6 +105,29 @@ def test_counts_waiting_when_the_process_exits_are_committed(tmp_path: Path) -> 
     assert stored_counts(tmp_path / "cache") == {f"s{i}": [5, 1] for i in range(5)}
 
 
+def test_a_handle_dropped_with_counts_waiting_still_commits_them_at_exit(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "drop.py"
+    script.write_text(
+        "import gc\n"
+        "from flowyml_tui.engine.cache import open_store\n"
+        f"store = open_store({str(tmp_path / 'cache')!r})\n"
+        "store.record_run('p', {'s': 'k'}, [], ['s'])\n"
+        "store.count_replay('p', {'s': 'k'}, ['s'])\n"
+        "print(len(store._waiting))\n"
+        "del store\n"
+        "gc.collect()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert out.stdout.split() == ["1"]
+    row = open_store(tmp_path / "cache").database.get(STATS)
+    assert json.loads(row)["p"]["s"] == [1, 1]
+
+
 def test_another_handle_in_the_process_reads_counts_still_waiting(tmp_path: Path) -> None:
     pipeline = cached_chain(tmp_path)
     pipeline.store.commit_counts()

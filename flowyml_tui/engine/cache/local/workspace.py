@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import time
-import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,8 +35,9 @@ COUNT_EVERY_SECONDS = 1.0
 process keeps running: a fully cached re-run in a loop commits once a second, not each time
 (the commit was a fifth of a cached 100-step run, `benchmarks/bench_peers.py`)."""
 
-_WAITING: weakref.WeakSet[LocalWorkspace] = weakref.WeakSet()
-"""Handles with counts waiting: committed when the process exits."""
+_WAITING: set[LocalWorkspace] = set()
+"""Handles with counts waiting, kept until they commit them: at the latest as the process
+exits, so a handle dropped meanwhile loses nothing."""
 
 
 @atexit.register
@@ -198,6 +198,8 @@ class LocalWorkspace(LocalDatabase):
 
     def commit_counts(self) -> None:
         """Commit the replayed runs' counts still waiting (`count_replay`), if any."""
+        if self._waiting_pid != os.getpid():  # forked with its parent's: those are not ours
+            self._waiting, self._waiting_pid = {}, os.getpid()
         if self._waiting:
             self._record_run(None, {}, (), ())
         _WAITING.discard(self)
