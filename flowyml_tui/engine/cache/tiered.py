@@ -195,11 +195,14 @@ class TieredStore:
         """The local bookkeeping, then the shared tier catches up on this run's local hits."""
         hits = list(hits)
         self.local.record_run(pipeline, used, hits, misses)
-        self._try("catch up", self.catch_up, [used[step] for step in hits if step in used])
+        self._catch_up_on(used, hits)
 
     def count_replay(self, pipeline: str, used: dict[str, str], hits: Iterable[str]) -> None:
         hits = list(hits)
         self.local.count_replay(pipeline, used, hits)
+        self._catch_up_on(used, hits)
+
+    def _catch_up_on(self, used: dict[str, str], hits: list[str]) -> None:
         self._try("catch up", self.catch_up, [used[step] for step in hits if step in used])
 
     def catch_up(self, keys: list[str]) -> int:

@@ -31,7 +31,6 @@ from ..private import (
     ensure_private_file,
     refuse_empty,
 )
-from ..protocols import RunStart
 from ..safedisk import SafeDisk
 
 DEFAULT_CACHE_DIR = ".flowyml/cache"
@@ -366,24 +365,6 @@ class LocalDatabase:
     def current(self, pipeline: str) -> dict[str, str]:
         """Step -> the entry key the pipeline's last run used: what a reason compares with."""
         return table_of(self._meta_view(CURRENT).get(pipeline))
-
-    @heals_damage
-    def begin_run(self, pipeline: str) -> RunStart:
-        mark = self.write_mark()
-        self._refresh(mark)
-        return RunStart(
-            pins=table_of(self._meta_view(PINS, mark).get(pipeline)),
-            invalidations={
-                step: int(ns)
-                for step, ns in table_of(self._meta_view(INVALIDATED, mark).get(pipeline)).items()
-            },
-            current=table_of(self._meta_view(CURRENT, mark).get(pipeline)),
-            verdicts=self._verdicts(pipeline, mark),
-        )
-
-    def _verdicts(self, pipeline: str, mark: WriteMark | None = None) -> tables.CacheVerdicts:
-        found = self._meta_view(VERDICTS, mark).get(pipeline)
-        return found if isinstance(found, tables.CacheVerdicts) else tables.CacheVerdicts()
 
     def _collect(self) -> dict[str, int]:
         """`gc` without reclaiming set-aside databases: what an open after a killed writer

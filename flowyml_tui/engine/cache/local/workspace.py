@@ -14,6 +14,7 @@ from typing import Any
 
 from ...errors import AmbiguousStepError, UnknownStepError
 from .. import tables
+from ..protocols import RunStart
 from .database import (
     COSTS,
     CURRENT,
@@ -169,8 +170,26 @@ class LocalWorkspace(LocalDatabase):
     @heals_damage
     def invalidations(self, pipeline: str) -> dict[str, int]:
         """Step -> time (ns) before which its entries no longer count, for one pipeline."""
-        marks = table_of(self._meta_view(INVALIDATED).get(pipeline))
+        return self._invalidations(pipeline)
+
+    @heals_damage
+    def begin_run(self, pipeline: str) -> RunStart:
+        mark = self.write_mark()
+        self._refresh(mark)
+        return RunStart(
+            pins=table_of(self._meta_view(PINS, mark).get(pipeline)),
+            invalidations=self._invalidations(pipeline, mark),
+            current=table_of(self._meta_view(CURRENT, mark).get(pipeline)),
+            verdicts=self._verdicts(pipeline, mark),
+        )
+
+    def _invalidations(self, pipeline: str, mark: WriteMark | None = None) -> dict[str, int]:
+        marks = table_of(self._meta_view(INVALIDATED, mark).get(pipeline))
         return {step: int(ns) for step, ns in marks.items()}
+
+    def _verdicts(self, pipeline: str, mark: WriteMark | None = None) -> tables.CacheVerdicts:
+        found = self._meta_view(VERDICTS, mark).get(pipeline)
+        return found if isinstance(found, tables.CacheVerdicts) else tables.CacheVerdicts()
 
     def record_run(
         self, pipeline: str, used: dict[str, str], hits: Iterable[str], misses: Iterable[str]
@@ -182,15 +201,7 @@ class LocalWorkspace(LocalDatabase):
         if the last was `COUNT_EVERY_SECONDS` ago or more, else by the next run, `stats`,
         `close` or the process's exit, whichever comes first. Its record is on disk already;
         a process killed in that second loses only these hit counts."""
-        if self._waiting_pid != os.getpid():  # forked with its parent's: those are not ours
-            self._waiting, self._waiting_pid = {}, os.getpid()
-        waiting = self._waiting.get(pipeline)
-        if waiting is None:
-            waiting = self._waiting[pipeline] = ({}, {})
-        waiting[0].update(used)
-        counts = waiting[1]
-        for step in hits:
-            counts[step] = counts.get(step, 0) + 1
+        self._wait(pipeline, used, ((step, 1) for step in hits))
         if time.monotonic() - self._committed_at >= COUNT_EVERY_SECONDS:
             self.commit_counts()
         else:
@@ -198,11 +209,24 @@ class LocalWorkspace(LocalDatabase):
 
     def commit_counts(self) -> None:
         """Commit the replayed runs' counts still waiting (`count_replay`), if any."""
-        if self._waiting_pid != os.getpid():  # forked with its parent's: those are not ours
-            self._waiting, self._waiting_pid = {}, os.getpid()
-        if self._waiting:
+        if self._own_waiting():
             self._record_run(None, {}, (), ())
         _WAITING.discard(self)
+
+    def _own_waiting(self) -> dict[str, tuple[dict[str, str], dict[str, int]]]:
+        """Pipeline -> (used entries, hits per step) waiting in this process: a forked
+        child drops its parent's, which only the parent commits."""
+        if self._waiting_pid != os.getpid():
+            self._waiting, self._waiting_pid = {}, os.getpid()
+        return self._waiting
+
+    def _wait(self, pipeline: str, used: dict[str, str], hits: Iterable[tuple[str, int]]) -> None:
+        """Add a replay's used entries and (step, hits) to what waits for the next commit."""
+        waiting = self._own_waiting().setdefault(pipeline, ({}, {}))
+        waiting[0].update(used)
+        counts = waiting[1]
+        for step, n in hits:
+            counts[step] = counts.get(step, 0) + n
 
     def _commit_waiting_here(self) -> None:
         """Commit the counts waiting in this process's handles on this cache dir: before the
@@ -231,16 +255,12 @@ class LocalWorkspace(LocalDatabase):
         current entry counts as used now. So a run that changes nothing rewrites only the
         counters. True when a step used a new entry or missed: the store may have grown.
         """
-        waiting = self._waiting if self._waiting_pid == os.getpid() else {}
-        self._waiting, self._waiting_pid = {}, os.getpid()
+        waiting, self._waiting = self._own_waiting(), {}
         try:
             return self._commit_runs(waiting, pipeline, used, hits, misses)
         except BaseException:
             for name, (replay_used, counts) in waiting.items():  # they wait for the next
-                kept = self._waiting.setdefault(name, ({}, {}))
-                kept[0].update(replay_used)
-                for step, n in counts.items():
-                    kept[1][step] = kept[1].get(step, 0) + n
+                self._wait(name, replay_used, counts.items())
             raise
 
     def _commit_runs(
