@@ -19,11 +19,12 @@ def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(retention, "_record_times", {})
 
 
-def write(cache: Path, name: str, at: int) -> Path:
-    """A record written at time `at` (seconds), as this process's recorder writes one."""
+def write(cache: Path, name: str, at: int) -> tuple[str, str]:
+    """A record written at time `at` (seconds), as this process's recorder writes one: its
+    folder and name, as the recorder tells `after_write`."""
     path = write_record_bytes(cache, name, b"{}")
     os.utime(path, (1_000_000 + at, 1_000_000 + at))
-    return path
+    return str(path.parent), path.name
 
 
 def written_elsewhere(cache: Path, name: str, at: int) -> None:
@@ -47,7 +48,7 @@ def test_one_process_keeps_exactly_the_newest_records_listing_only_every_tenth(
         retention.os, "listdir", lambda path: listings.append(path) or real_listdir(path)
     )
     for n in range(25):
-        retention.after_write(write(cache, f"run-{n:02d}", n), keep=3)
+        retention.after_write(*write(cache, f"run-{n:02d}", n), keep=3)
         assert on_disk(cache) == [f"run-{i:02d}" for i in range(max(0, n - 2), n + 1)]
     assert len(listings) == 3  # the 1st, 11th and 21st record
 
@@ -58,7 +59,7 @@ def test_a_record_another_process_wrote_goes_at_the_next_listing_and_no_newer_on
     cache = tmp_path / "cache"
     at = 0
     for n in range(retention.LIST_EVERY):  # this process lists at its first record
-        retention.after_write(write(cache, f"mine-{n:02d}", at), keep=4)
+        retention.after_write(*write(cache, f"mine-{n:02d}", at), keep=4)
         at += 1
         if n % 3 == 0:  # another process writes between this one's runs
             written_elsewhere(cache, f"theirs-{n:02d}", at)
@@ -68,7 +69,7 @@ def test_a_record_another_process_wrote_goes_at_the_next_listing_and_no_newer_on
         assert newest <= set(on_disk(cache))  # never one of the newest four dropped
     assert len(on_disk(cache)) > 4  # theirs, not known yet
 
-    retention.after_write(write(cache, "mine-listed", at), keep=4)  # the tenth: listed
+    retention.after_write(*write(cache, "mine-listed", at), keep=4)  # the tenth: listed
 
     assert on_disk(cache) == sorted(["theirs-09", "mine-08", "mine-09", "mine-listed"])
 
@@ -79,14 +80,14 @@ def test_a_dropped_record_takes_its_log_folder_with_it(
     cache = tmp_path / "cache"
     first = write(cache, "run-0", 0)
     (runs_dir(cache) / "run-0" / "logs").mkdir(parents=True)
-    retention.after_write(first, keep=2)  # listed: run-0 has a folder
+    retention.after_write(*first, keep=2)  # listed: run-0 has a folder
     second = write(cache, "run-1", 1)
     (runs_dir(cache) / "run-1" / "logs").mkdir(parents=True)
-    retention.after_write(second, keep=2, with_folder=True)
-    retention.after_write(write(cache, "run-2", 2), keep=2, with_folder=False)
+    retention.after_write(*second, keep=2, with_folder=True)
+    retention.after_write(*write(cache, "run-2", 2), keep=2, with_folder=False)
     assert not (runs_dir(cache) / "run-0").exists()  # went with its record
 
-    removed = retention.after_write(write(cache, "run-3", 3), keep=2, with_folder=False)
+    removed = retention.after_write(*write(cache, "run-3", 3), keep=2, with_folder=False)
 
     assert sorted(p.name for p in removed) == ["run-1", "run-1.json"]
     assert on_disk(cache) == ["run-2", "run-3"]
@@ -95,10 +96,10 @@ def test_a_dropped_record_takes_its_log_folder_with_it(
 
 def test_a_record_removed_by_someone_else_is_not_an_error(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    retention.after_write(write(cache, "run-0", 0), keep=1)
+    retention.after_write(*write(cache, "run-0", 0), keep=1)
     (runs_dir(cache) / "run-0.json").unlink()  # `rm`, or another process's pruning
 
-    removed = retention.after_write(write(cache, "run-1", 1), keep=1)
+    removed = retention.after_write(*write(cache, "run-1", 1), keep=1)
 
     assert removed == []
     assert on_disk(cache) == ["run-1"]

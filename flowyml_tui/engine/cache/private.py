@@ -41,7 +41,7 @@ def refuse_project_root(path: Path) -> None:
             )
 
 
-def check_private(path: Path, info: os.stat_result, what: str, *, is_dir: bool) -> None:
+def check_private(path: Path | str, info: os.stat_result, what: str, *, is_dir: bool) -> None:
     """Raise CacheError unless `info` (from lstat/fstat of `path`) is ours and private.
 
     A symlink, another user's file, or one others can write could hold a pickle we did not
@@ -84,35 +84,37 @@ def check_private_path(path: Path, what: str, *, is_dir: bool) -> None:
     check_private(path, info, what, is_dir=is_dir)
 
 
-def ensure_private_dir(path: Path, what: str = "cache dir") -> bool:
+def ensure_private_dir(path: Path | str, what: str = "cache dir") -> bool:
     """Create `path` 0700 if missing (True); refuse an existing one that is not private.
 
     Parents are created as usual; only the dir itself must be private. An existing dir keeps
-    its mode: readable by others is allowed, writable by others is refused.
+    its mode: readable by others is allowed, writable by others is refused. One `lstat` when
+    it exists: a record's write asks this of runs/ every run.
     """
     try:
-        os.lstat(path)
-        created = False
+        info = os.lstat(path)
     except FileNotFoundError:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             os.mkdir(path, 0o700)
             created = True
         except FileExistsError:  # another process made it first: check theirs below
             created = False
         except OSError as exc:
             raise CacheError(f"cannot create the {what} {path}: {exc.strerror}") from exc
+        check_private_path(Path(path), what, is_dir=True)
+        return created
     except OSError as exc:
         raise CacheError(f"cannot read the {what} {path}: {exc.strerror}") from exc
-    check_private_path(path, what, is_dir=True)
-    return created
+    check_private(path, info, what, is_dir=True)
+    return False
 
 
 _passed: dict[str, tuple[int, int, int, int, int]] = {}
 """Cache dir -> (device, inode, mode, owner, mtime_ns) when it last passed `ensure_cache_dir`."""
 
 
-def ensure_cache_dir(path: Path) -> None:
+def ensure_cache_dir(path: Path | str) -> None:
     """The cache dir itself: private (created 0700 if missing) and not a project root.
 
     Asked at least twice a run. A dir whose one `lstat` matches what it was when it last
@@ -129,7 +131,7 @@ def ensure_cache_dir(path: Path) -> None:
                 return
     _passed.pop(name, None)
     if not ensure_private_dir(path):
-        refuse_project_root(path)
+        refuse_project_root(Path(path))
     checked = time.time_ns()
     with contextlib.suppress(OSError):
         info = os.lstat(path)

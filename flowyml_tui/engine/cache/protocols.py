@@ -8,7 +8,7 @@ counters, which entry each step's last run used, and eviction. Everything is nam
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -118,7 +118,7 @@ class Workspace(Protocol):
     ) -> None:
         """After a run: which entry each step used, and hit/miss counters."""
 
-    def count_replay(self, pipeline: str, used: dict[str, str], hits: Iterable[str]) -> None:
+    def count_replay(self, pipeline: str, used: dict[str, str], hits: Sequence[str]) -> None:
         """`record_run` of a run that replayed the previous one: it may wait, at most a second
         while the process runs, for the next commit."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import pickle
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from .entry import Entry
@@ -197,12 +197,11 @@ class TieredStore:
         self.local.record_run(pipeline, used, hits, misses)
         self._catch_up_on(used, hits)
 
-    def count_replay(self, pipeline: str, used: dict[str, str], hits: Iterable[str]) -> None:
-        hits = list(hits)
+    def count_replay(self, pipeline: str, used: dict[str, str], hits: Sequence[str]) -> None:
         self.local.count_replay(pipeline, used, hits)
         self._catch_up_on(used, hits)
 
-    def _catch_up_on(self, used: dict[str, str], hits: list[str]) -> None:
+    def _catch_up_on(self, used: dict[str, str], hits: Sequence[str]) -> None:
         self._try("catch up", self.catch_up, [used[step] for step in hits if step in used])
 
     def catch_up(self, keys: list[str]) -> int:

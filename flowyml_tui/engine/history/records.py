@@ -11,6 +11,7 @@ The record's shape is documented in `run_record.schema.json` beside this module.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -101,6 +102,11 @@ class RunSummary(msgspec.Struct, frozen=True):
 def runs_dir(cache_dir: Path | str) -> Path:
     """Where the records of a cache dir live."""
     return Path(cache_dir) / RUNS_DIRNAME
+
+
+def runs_folder(cache_dir: Path | str) -> str:
+    """`runs_dir` as a string: what each record's write goes by."""
+    return os.path.join(os.fspath(cache_dir), RUNS_DIRNAME)
 
 
 def safe_run_id(run_id: str) -> str:
@@ -334,7 +340,7 @@ class RunRecorder:
         """`rate`: what an hour of compute costs, for the savings ledger's money; `step_rates`:
         the steps whose rate differs (`rates.py`); `lines`: where the step lines of a run are
         kept for the runs that replay it (a pipeline's, across its runs)."""
-        self.cache_dir = Path(cache_dir)
+        self.cache_dir = cache_dir if isinstance(cache_dir, Path) else Path(cache_dir)
         self.rate = rate
         self.step_rates = dict(step_rates or {})
         self.keep = max(1, int(keep))
@@ -435,7 +441,12 @@ class RunRecorder:
                 encoded = _encode_reusing_buffer(self._built)
                 self._path = write_record_bytes(self.cache_dir, finished.run_id, encoded)
             if self._path is not None:
-                retention.after_write(self._path, self.keep, with_folder=state.files is not None)
+                retention.after_write(
+                    runs_folder(self.cache_dir),
+                    f"{safe_run_id(finished.run_id)}.json",
+                    self.keep,
+                    with_folder=state.files is not None,
+                )
         except Exception as exc:  # a record must never break a run
             self._fail(f"run record for {finished.run_id} not written: {_describe(exc)}")
 
@@ -652,34 +663,39 @@ _IOV_MAX = 1024
 def write_record_parts(
     cache_dir: Path | str, run_id: str, parts: list[bytes] | list[bytes | bytearray]
 ) -> Path:
-    """Write a record given as pieces, one after another, atomically (temp file + rename)."""
-    directory = runs_dir(cache_dir)
-    ensure_cache_dir(Path(cache_dir))  # never a project root, nor a dir others can write
+    """Write a record given as pieces, one after another, atomically (temp file + rename).
+    Its paths are plain strings: each `pathlib` step costs microseconds, and a replayed
+    run writes one of these every time."""
+    cache = os.fspath(cache_dir)
+    directory = runs_folder(cache)
+    ensure_cache_dir(cache)  # never a project root, nor a dir others can write
     ensure_private_dir(directory, "run records dir")
-    target = directory / f"{safe_run_id(run_id)}.json"
-    fd, temp = _create_temp(directory, target.stem)
+    name = f"{safe_run_id(run_id)}.json"
+    target = os.path.join(directory, name)
+    fd, temp = _create_temp(directory, name[: -len(".json")])
     try:
         try:
             _write_all(fd, parts)
         finally:
             os.close(fd)
-        retention.forget_time(directory, target.name)
+        retention.forget_time(directory, name)
         os.replace(temp, target)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
         raise
-    return target
+    return Path(target)
 
 
 _temps = itertools.count()
 
 
-def _create_temp(directory: Path, stem: str) -> tuple[int, str]:
+def _create_temp(directory: str, stem: str) -> tuple[int, str]:
     """A new private file `.<stem>.<pid>-<n>.tmp` beside the record, opened for writing:
     named by this process and a counter (`tempfile.mkstemp` draws random names, a tenth of a
     record's write), with a random name only if that one exists."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
-    temp = str(directory / f".{stem}.{os.getpid()}-{next(_temps)}.tmp")
+    temp = f"{directory}{os.sep}.{stem}.{os.getpid()}-{next(_temps)}.tmp"
     try:
         return os.open(temp, flags, 0o600), temp
     except FileExistsError:

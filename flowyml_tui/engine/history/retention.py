@@ -45,19 +45,18 @@ _known: dict[str, _Known] = {}
 _lock = threading.Lock()
 
 
-def forget_time(directory: Path, name: str) -> None:
+def forget_time(directory: Path | str, name: str) -> None:
     """A record written again under its name: its write time is read again when needed."""
-    _record_times.get(str(directory), {}).pop(name, None)
+    _record_times.get(os.fspath(directory), {}).pop(name, None)
 
 
-def after_write(record: Path, keep: int, *, with_folder: bool = True) -> list[Path]:
-    """Prune after this process wrote `record` (`with_folder`: its run may have a log
-    folder): lists the folder (`prune`) at its first write and every `LIST_EVERY`th, else
-    drops the oldest records it knows of past `keep`."""
-    directory, name = record.parent, record.name
+def after_write(directory: str, name: str, keep: int, *, with_folder: bool = True) -> list[Path]:
+    """Prune after this process wrote the record `name` in the runs folder `directory`
+    (`with_folder`: its run may have a log folder): lists the folder (`prune`) at its first
+    write and every `LIST_EVERY`th, else drops the oldest records it knows of past `keep`."""
     cut = max(1, keep)
     with _lock:
-        known = _known.get(str(directory))
+        known = _known.get(directory)
         if known is None or known.keep != cut or known.writes >= LIST_EVERY - 1:
             known = None
         else:
@@ -77,21 +76,21 @@ def after_write(record: Path, keep: int, *, with_folder: bool = True) -> list[Pa
     if known is None:
         return prune(directory, keep)
     removed: list[Path] = []
-    times = _record_times.get(str(directory), {})
+    times = _record_times.get(directory, {})
     for gone, may_have_folder in dropped:
         times.pop(gone, None)
-        path = directory / gone
+        path = os.path.join(directory, gone)
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-            path.unlink()
-            removed.append(path)
-        folder = directory / gone[: -len(".json")]
-        if may_have_folder and folder.is_dir() and not folder.is_symlink():
-            remove_run_folder(folder)
-            removed.append(folder)
+            os.unlink(path)
+            removed.append(Path(path))
+        folder = path[: -len(".json")]
+        if may_have_folder and os.path.isdir(folder) and not os.path.islink(folder):
+            remove_run_folder(Path(folder))
+            removed.append(Path(folder))
     return removed
 
 
-def prune(directory: Path, keep: int) -> list[Path]:
+def prune(folder: Path | str, keep: int) -> list[Path]:
     """Delete all but the newest `keep` records (by write time) and their log folders, and
     temp files and log folders left by killed runs; returns what was removed.
 
@@ -99,6 +98,7 @@ def prune(directory: Path, keep: int) -> list[Path]:
     run's log folder `<run>`), a record's time is read once per process (`names_by_time`)
     and only when there are more than `keep` records, and a folder's type only when it may go.
     """
+    key, directory = os.fspath(folder), Path(folder)  # this process's memory goes by `key`
     names: list[str] = []
     temps: list[str] = []
     others: list[str] = []
@@ -120,7 +120,7 @@ def prune(directory: Path, keep: int) -> list[Path]:
     if len(names) <= cut:
         records, dropped = names, []
     else:
-        records = names_by_time(directory, names)
+        records = names_by_time(key, names)
         dropped = records[cut:]
         removed += [directory / name for name in dropped]
     for path in removed:
@@ -128,8 +128,8 @@ def prune(directory: Path, keep: int) -> list[Path]:
             path.unlink()
     kept = {name[: -len(".json")] for name in records[:cut]}
     with _lock:  # what `after_write` goes by until the next listing
-        newest_first = records[:cut] if dropped else names_by_time(directory, names)
-        _known[str(directory)] = _Known(newest_first, kept.intersection(others), cut)
+        newest_first = records[:cut] if dropped else names_by_time(key, names)
+        _known[key] = _Known(newest_first, kept.intersection(others), cut)
     if not others:
         return removed
     gone = {name[: -len(".json")] for name in dropped}
@@ -145,21 +145,21 @@ def prune(directory: Path, keep: int) -> list[Path]:
     return removed
 
 
-def names_by_time(directory: Path, names: list[str]) -> list[str]:
+def names_by_time(directory: Path | str, names: list[str]) -> list[str]:
     """Record file names, newest written first; one gone meanwhile is left out.
 
     A record is written once under its run's own name and never rewritten by the tool, so
     its time is read once per process (`forget_time` drops a name written again): pruning
     follows every run and would otherwise stat every record each time.
     """
-    known = _record_times.setdefault(str(directory), {})
+    known = _record_times.setdefault(os.fspath(directory), {})
     present = set(names)
     for name in [n for n in known if n not in present]:
         del known[name]
     for name in names:
         if name not in known:
             with contextlib.suppress(FileNotFoundError):
-                known[name] = os.stat(directory / name).st_mtime
+                known[name] = os.stat(os.path.join(directory, name)).st_mtime
     return sorted((n for n in names if n in known), key=lambda n: (known[n], n), reverse=True)
 
 

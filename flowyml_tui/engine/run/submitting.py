@@ -3,6 +3,7 @@ output lines routed back to the driver thread as events, the task built and subm
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -64,11 +65,17 @@ class Submitter:
     ) -> None:
         self.run_id, self.graph, self.keys, self.inputs = run_id, graph, keys, inputs
         self.runner, self.events, self.emit, self.sink = runner, events, emit, sink
-        self.calls_dir = str(calls_dir(store_path)) if store_path is not None else None
+        self.store_path = store_path
         self.stores = store_path is not None
         self.holds = runner.holds_values
         self.driver = threading.get_ident()
         self.log_queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+
+    @functools.cached_property
+    def calls_dir(self) -> str | None:
+        """Where the steps' call caches persist: worked out at the first step that executes,
+        never in a run whose every step was cached."""
+        return str(calls_dir(self.store_path)) if self.store_path is not None else None
 
     def submit(self, step: Step, decision: Decision, result: StepResult) -> InFlight:
         """Report the step started and hand its call to the runner; inputs are loaded here."""

@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import diskcache
 import msgspec
@@ -91,6 +91,15 @@ WriteMark = tuple[object, int, int]
 """(what names the connection, its `data_version`, its `total_changes`): `write_mark`."""
 
 
+class Waiting(NamedTuple):
+    """One pipeline's replayed runs waiting to be counted (`LocalWorkspace.count_replay`)."""
+
+    used: dict[str, str]
+    """The entries they used."""
+    runs: dict[tuple[str, ...], int]
+    """The steps a replay hit -> how many replays hit exactly those."""
+
+
 class LocalDatabase:
     """One diskcache (SQLite) under the cache dir, safe to open from several processes at once:
     the connection, its healing, and the rows the entries, the workspace and upkeep share."""
@@ -121,9 +130,9 @@ class LocalDatabase:
         self._counters: tuple[WriteMark, str, dict[str, Any]] | None = None
         """The counters row this handle last wrote, decoded: `record_run` changes that copy
         rather than decode the row again while no other writer has replaced it."""
-        self._waiting: dict[str, tuple[dict[str, str], dict[str, int]]] = {}
-        """Pipeline -> (the entries its replayed runs used, their hits per step), counted
-        with this handle's next commit (`LocalWorkspace.count_replay`)."""
+        self._waiting: dict[str, Waiting] = {}
+        """Pipeline -> its replayed runs, counted with this handle's next commit
+        (`LocalWorkspace.count_replay`)."""
         self._waiting_pid = os.getpid()
         """The process that counted them: a forked child never commits its parent's."""
         self._committed_at = float("-inf")

@@ -9,7 +9,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ...errors import AmbiguousStepError, UnknownStepError
@@ -26,6 +26,7 @@ from .database import (
     VERDICTS,
     VERSIONS,
     LocalDatabase,
+    Waiting,
     WriteMark,
     heals_damage,
     table_of,
@@ -196,12 +197,12 @@ class LocalWorkspace(LocalDatabase):
     ) -> None:
         self._record_run(pipeline, used, hits, misses)
 
-    def count_replay(self, pipeline: str, used: dict[str, str], hits: Iterable[str]) -> None:
+    def count_replay(self, pipeline: str, used: dict[str, str], hits: Sequence[str]) -> None:
         """A replayed run's `record_run`, committed with this handle's next commit: at once
         if the last was `COUNT_EVERY_SECONDS` ago or more, else by the next run, `stats`,
         `close` or the process's exit, whichever comes first. Its record is on disk already;
         a process killed in that second loses only these hit counts."""
-        self._wait(pipeline, used, ((step, 1) for step in hits))
+        self._wait(pipeline, used, tuple(hits), 1)
         if time.monotonic() - self._committed_at >= COUNT_EVERY_SECONDS:
             self.commit_counts()
         else:
@@ -213,20 +214,22 @@ class LocalWorkspace(LocalDatabase):
             self._record_run(None, {}, (), ())
         _WAITING.discard(self)
 
-    def _own_waiting(self) -> dict[str, tuple[dict[str, str], dict[str, int]]]:
-        """Pipeline -> (used entries, hits per step) waiting in this process: a forked
-        child drops its parent's, which only the parent commits."""
+    def _own_waiting(self) -> dict[str, Waiting]:
+        """Pipeline -> what its replays in this process wait to commit: a forked child drops
+        its parent's, which only the parent commits."""
         if self._waiting_pid != os.getpid():
             self._waiting, self._waiting_pid = {}, os.getpid()
         return self._waiting
 
-    def _wait(self, pipeline: str, used: dict[str, str], hits: Iterable[tuple[str, int]]) -> None:
-        """Add a replay's used entries and (step, hits) to what waits for the next commit."""
-        waiting = self._own_waiting().setdefault(pipeline, ({}, {}))
-        waiting[0].update(used)
-        counts = waiting[1]
-        for step, n in hits:
-            counts[step] = counts.get(step, 0) + n
+    def _wait(self, pipeline: str, used: dict[str, str], hits: tuple[str, ...], n: int) -> None:
+        """Add `n` replays that used these entries and hit these steps to what waits for
+        the next commit. Replays of one run hit the same steps: they are counted by that
+        tuple, so a replay costs the same whatever the pipeline's size."""
+        waiting = self._own_waiting().get(pipeline)
+        if waiting is None:
+            waiting = self._waiting[pipeline] = Waiting({}, {})
+        waiting.used.update(used)
+        waiting.runs[hits] = waiting.runs.get(hits, 0) + n
 
     def _commit_waiting_here(self) -> None:
         """Commit the counts waiting in this process's handles on this cache dir: before the
@@ -259,13 +262,14 @@ class LocalWorkspace(LocalDatabase):
         try:
             return self._commit_runs(waiting, pipeline, used, hits, misses)
         except BaseException:
-            for name, (replay_used, counts) in waiting.items():  # they wait for the next
-                self._wait(name, replay_used, counts.items())
+            for name, replays in waiting.items():  # they wait for the next commit
+                for hits, n in replays.runs.items():
+                    self._wait(name, replays.used, hits, n)
             raise
 
     def _commit_runs(
         self,
-        waiting: dict[str, tuple[dict[str, str], dict[str, int]]],
+        waiting: dict[str, Waiting],
         pipeline: str | None,
         used: dict[str, str],
         hits: Iterable[str],
@@ -277,11 +281,12 @@ class LocalWorkspace(LocalDatabase):
             current = self._meta_view(CURRENT, before)
             counters = self._counters_to_update(before)
             moved = _Moved(current, now)
-            for name, (replay_used, counts) in waiting.items():
-                moved.use(name, replay_used)
+            for name, replays in waiting.items():
+                moved.use(name, replays.used)
                 mine = table_of(counters.get(name))
-                for step, n in counts.items():
-                    mine.setdefault(step, [0, 0])[0] += n
+                for hits, n in replays.runs.items():
+                    for step in hits:
+                        mine.setdefault(step, [0, 0])[0] += n
                 counters[name] = mine
             wrote = False
             if pipeline is not None:
