@@ -296,7 +296,9 @@ class Pipeline(FlowymlMethods):
         params = params or {}
         merged = self._context(context, params)
         graph = self._graph_for(merged)
-        _check_parameters(graph, merged)
+        if _PARAMETERS_CHECKED not in graph.memo:  # a graph is built for one set of names
+            _check_parameters(graph, merged)
+            graph.memo[_PARAMETERS_CHECKED] = True
         store = None
         if self.enable_cache:
             try:
@@ -304,7 +306,7 @@ class Pipeline(FlowymlMethods):
             except CacheFullError as exc:  # a full disk must not fail a run that needs no cache
                 warnings.warn(f"{exc}; this run goes on without the cache", stacklevel=3)
         if store is not None:  # the DAG's entries in one query (a shared tier: two trips)
-            store.prefetch(self.name, [s.name for s in graph.order])
+            store.prefetch(self.name, (s.name for s in graph.order))  # read only if needed
         return Executor(
             pipeline=self.name,
             graph=graph,
@@ -320,6 +322,11 @@ class Pipeline(FlowymlMethods):
         self, context: Mapping[str, Any] | None, params: Mapping[str, Any]
     ) -> dict[str, Any]:
         return {**self.context, **(context or {}), **params}
+
+
+_PARAMETERS_CHECKED = "parameters-checked"
+"""Set in a graph's memo once every step's parameters were found: the graph is rebuilt when
+the steps or the context's names change (`_graph_for`), and nothing else decides it."""
 
 
 def _check_parameters(graph: Graph, context: Mapping[str, Any]) -> None:

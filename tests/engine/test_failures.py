@@ -97,6 +97,28 @@ def test_a_missing_parameter_says_how_to_pass_it():
         Pipeline("p", enable_cache=False).add_step(load_rows).run()
 
 
+def test_a_parameter_is_asked_for_on_every_run_that_lacks_it():
+    """The check is remembered per graph once it passed, never once it failed, and a context
+    with other names is another graph."""
+
+    @step(outputs=["rows"])
+    def load_rows(file_path="default.csv"):
+        return file_path
+
+    @step(outputs=["n"])
+    def count(rows, limit):
+        return min(len(rows), limit)
+
+    pipeline = Pipeline("p", enable_cache=False).add_steps([load_rows, count])
+    for _ in range(2):
+        with pytest.raises(MissingInputError, match=r"parameter 'limit'"):
+            pipeline.run()
+    assert pipeline.run(context={"limit": 3}).outputs["n"] == 3
+    assert pipeline.run(limit=4).outputs["n"] == 4
+    with pytest.raises(MissingInputError, match=r"parameter 'limit'"):
+        pipeline.run()
+
+
 def test_duplicate_output_names_are_refused():
     @step(outputs=["x"])
     def one():
