@@ -345,7 +345,7 @@ class RunRecorder:
         self.step_rates = dict(step_rates or {})
         self.keep = max(1, int(keep))
         self._lines = lines
-        self._path: Path | None = None
+        self._path: str | None = None
         self._error: str | None = None
         self._built: RunRecord | None = None
         self._written: list[bytes] | None = None
@@ -354,7 +354,7 @@ class RunRecorder:
 
     @property
     def path(self) -> Path | None:
-        return self._path
+        return Path(self._path) if self._path is not None else None
 
     @property
     def error(self) -> str | None:
@@ -435,11 +435,11 @@ class RunRecorder:
         try:
             self._written = self._replayed(finished, state)
             if self._written is not None:
-                self._path = write_record_parts(self.cache_dir, finished.run_id, self._written)
+                self._path = _write_parts(self.cache_dir, finished.run_id, self._written)
             else:
                 self._built = self._build(finished, state)
                 encoded = _encode_reusing_buffer(self._built)
-                self._path = write_record_bytes(self.cache_dir, finished.run_id, encoded)
+                self._path = _write_parts(self.cache_dir, finished.run_id, [encoded])
             if self._path is not None:
                 retention.after_write(
                     runs_folder(self.cache_dir),
@@ -663,9 +663,15 @@ _IOV_MAX = 1024
 def write_record_parts(
     cache_dir: Path | str, run_id: str, parts: list[bytes] | list[bytes | bytearray]
 ) -> Path:
-    """Write a record given as pieces, one after another, atomically (temp file + rename).
-    Its paths are plain strings: each `pathlib` step costs microseconds, and a replayed
-    run writes one of these every time."""
+    """Write a record given as pieces, one after another, atomically (temp file + rename)."""
+    return Path(_write_parts(cache_dir, run_id, parts))
+
+
+def _write_parts(
+    cache_dir: Path | str, run_id: str, parts: list[bytes] | list[bytes | bytearray]
+) -> str:
+    """`write_record_parts`, by plain string paths: each `pathlib` step costs microseconds,
+    and a replayed run writes a record every time."""
     cache = os.fspath(cache_dir)
     directory = runs_folder(cache)
     ensure_cache_dir(cache)  # never a project root, nor a dir others can write
@@ -684,7 +690,7 @@ def write_record_parts(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
-    return Path(target)
+    return target
 
 
 _temps = itertools.count()

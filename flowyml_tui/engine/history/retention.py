@@ -50,10 +50,11 @@ def forget_time(directory: Path | str, name: str) -> None:
     _record_times.get(os.fspath(directory), {}).pop(name, None)
 
 
-def after_write(directory: str, name: str, keep: int, *, with_folder: bool = True) -> list[Path]:
+def after_write(directory: str, name: str, keep: int, *, with_folder: bool = True) -> list[str]:
     """Prune after this process wrote the record `name` in the runs folder `directory`
     (`with_folder`: its run may have a log folder): lists the folder (`prune`) at its first
-    write and every `LIST_EVERY`th, else drops the oldest records it knows of past `keep`."""
+    write and every `LIST_EVERY`th, else drops the oldest records it knows of past `keep`.
+    Returns the paths removed."""
     cut = max(1, keep)
     with _lock:
         known = _known.get(directory)
@@ -74,19 +75,19 @@ def after_write(directory: str, name: str, keep: int, *, with_folder: bool = Tru
                 dropped.append((oldest, stem in known.folders))
                 known.folders.discard(stem)
     if known is None:
-        return prune(directory, keep)
-    removed: list[Path] = []
+        return [str(path) for path in prune(directory, keep)]
+    removed: list[str] = []
     times = _record_times.get(directory, {})
     for gone, may_have_folder in dropped:
         times.pop(gone, None)
         path = os.path.join(directory, gone)
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
             os.unlink(path)
-            removed.append(Path(path))
+            removed.append(path)
         folder = path[: -len(".json")]
         if may_have_folder and os.path.isdir(folder) and not os.path.islink(folder):
-            remove_run_folder(Path(folder))
-            removed.append(Path(folder))
+            remove_run_folder(folder)
+            removed.append(folder)
     return removed
 
 
@@ -174,6 +175,6 @@ def _idle_seconds(folder: Path, now: float) -> float:
     return now - newest
 
 
-def remove_run_folder(folder: Path) -> None:
+def remove_run_folder(folder: Path | str) -> None:
     """A run's folder (its step logs); never follows a symlink out of runs/."""
     shutil.rmtree(folder, ignore_errors=True)

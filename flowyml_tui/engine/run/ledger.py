@@ -42,6 +42,8 @@ Origin = Callable[[str | None], tuple[str | None, str | None]]
 
 _OFF = CachePolicy.DISABLED
 _EXECUTED, _FAILED, _CACHED = StepStatus.EXECUTED, StepStatus.FAILED, StepStatus.CACHED
+_NO_COUNTS = dict.fromkeys(StepStatus, 0)
+"""Steps per status before any is counted: copied, not rebuilt by walking the enum, each run."""
 
 
 class Replayed(msgspec.Struct, frozen=True, gc=False):
@@ -138,7 +140,7 @@ class RunLedger:
             self._record_usage(self.store)
             if self.meter is not None:
                 flags = self.meter.record(self.warn)
-        counts = {status: 0 for status in StepStatus}
+        counts = dict(_NO_COUNTS)
         saved = 0.0
         replayed = self.replayed
         if replayed is not None:  # the replayed run's results, added up when it was kept
