@@ -19,6 +19,7 @@ from flowyml_tui.engine.cache.local.database import STATS, USED
 from flowyml_tui.engine.load.loader import load_pipelines
 from flowyml_tui.engine.run.breakeven import CostMeter
 from tests.cache.test_prefetch import chain_file
+from tests.cache.test_store_contract import put
 
 
 @pytest.fixture(autouse=True)
@@ -232,8 +233,10 @@ def test_counts_that_could_not_be_committed_wait_for_the_next_commit(
 
 
 def test_a_cold_steps_entry_is_written_without_lookups_or_culls(tmp_path: Path) -> None:
-    """Entry, value and source rows are INSERTed (`_add_row`): no `set` looking each key up
-    first, and no cull looking for expired rows (the store sets no expiry)."""
+    """Entry, value, source and version-list rows are INSERTed (`_add_row`): no `set`
+    looking each key up first, and no cull looking for expired rows (the store sets no
+    expiry). The entry is asked for once, and the version list read in one query each time
+    (`_small_row`), not a second one to tell a missing row from a refused one."""
     pipeline = load_pipelines(chain_file(tmp_path, 3))["chain"]
     pipeline.cache_dir = tmp_path / "cache"
     seen = statements(pipeline.store)
@@ -241,11 +244,17 @@ def test_a_cold_steps_entry_is_written_without_lookups_or_culls(tmp_path: Path) 
     pipeline.run()
 
     assert not [sql for sql in seen if "expire_time IS NOT NULL" in sql]
-    lookups = [sql for sql in seen if sql.startswith("SELECT rowid, filename")]
+    lookups = [
+        sql for sql in seen if sql.startswith(("SELECT rowid, filename", "SELECT rowid FROM"))
+    ]
     looked_up = [sql.split("key = '")[1][:2] for sql in lookups]
-    assert not {"e:", "v:", "s:"} & set(looked_up)  # entries, values, sources
+    assert not {"e:", "v:", "s:", "ve"} & set(looked_up)  # `set`'s look-up, or `in`
+    entry_reads = [sql for sql in seen if sql.startswith("SELECT") and "key = 'e:" in sql]
+    assert len(entry_reads) == 3  # once a step: the full decision asks nothing again
+    version_reads = [sql for sql in seen if "key = 'versions:" in sql and "SELECT" in sql]
+    assert len(version_reads) == 3 * 2  # the miss's explanation, then inside the write
     # one INSERT per row (traced again for each trigger diskcache's counts run)
-    assert len({sql for sql in seen if sql.startswith("INSERT OR IGNORE")}) == 3 * 3
+    assert len({sql for sql in seen if sql.startswith("INSERT OR IGNORE")}) == 3 * 4
 
 
 def files_under(folder: Path) -> set[Path]:
@@ -269,3 +278,22 @@ def test_a_row_written_again_replaces_the_old_one_and_its_file(tmp_path: Path) -
     assert store.database.get("s:h") == "def f(): pass"
     second = files_under(tmp_path / "cache" / "store")
     assert len(second) == 1 and not (first & second)  # the old file gone, no orphan
+
+
+def test_an_entry_another_handle_wrote_after_a_miss_is_found_from_the_next_run_on(
+    tmp_path: Path,
+) -> None:
+    """A miss is remembered for the step's second question within a run only: once a run
+    starts, the entry another process wrote meanwhile is found."""
+    ours, theirs = open_store(tmp_path / "cache"), open_store(tmp_path / "cache")
+    assert ours.get_entry("s-p-t1") is None
+
+    put(theirs, "p", "s", 1, tag="t1")
+
+    assert ours.get_entry("s-p-t1") is None  # the same step's second question
+    ours.begin_run("p")
+    found = ours.get_entry("s-p-t1")
+    assert found is not None and found.key == "s-p-t1"
+    assert ours.get_entry("s-p-t2") is None
+    put(ours, "p", "s", 2, tag="t2")  # this handle's own write is seen at once
+    assert ours.get_entry("s-p-t2") is not None

@@ -87,6 +87,9 @@ def heals_damage(method: Method) -> Method:
     return healing  # type: ignore[return-value]
 
 
+_NO_ROW = object()
+"""What `_small_row` answers for a row that is not there."""
+
 WriteMark = tuple[object, int, int]
 """(what names the connection, its `data_version`, its `total_changes`): `write_mark`."""
 
@@ -117,6 +120,10 @@ class LocalDatabase:
         self.size_limit = size_limit
         open_private(self.path)
         self._l1: dict[str, Entry] = {}
+        self._missed: str | None = None
+        """The last key `get_entry` found no row for: a cold step is asked for twice (the lean
+        hit path, then the full decision), and the second asks SQLite nothing. Forgotten at
+        a run's start (`_refresh`) and whenever this handle writes or deletes entries."""
         self._opened = 0
         """Counts this handle's closes: a connection after one is another, at any address."""
         self._thread = threading.local()
@@ -302,6 +309,7 @@ class LocalDatabase:
 
     def _refresh(self, mark: WriteMark) -> None:
         self._full = False
+        self._missed = None
         generation = self._generation_now(mark)
         if generation != self._generation:
             self._l1.clear()
@@ -312,8 +320,13 @@ class LocalDatabase:
         entry = self._l1.get(key)
         if entry is not None:
             return entry
+        if key == self._missed:
+            return None
         raw = self._cache.get("e:" + key)
-        return None if raw is None else self._read_entry(key, raw)
+        if raw is None:
+            self._missed = key
+            return None
+        return self._read_entry(key, raw)
 
     def _read_entry(self, key: str, raw: Any) -> Entry | None:
         """Stored metadata -> its entry, kept in memory; unreadable or misplaced is absent."""
@@ -330,6 +343,7 @@ class LocalDatabase:
         return entry
 
     def _remember(self, entry: Entry) -> None:
+        self._missed = None
         if len(self._l1) >= _L1_LIMIT:
             self._l1.clear()
         self._l1[entry.key] = entry
@@ -342,12 +356,15 @@ class LocalDatabase:
             self._cache.set(GENERATION, self._generation + 1)
             self._generation += 1
         self._l1.clear()
+        self._missed = None
 
     def _versions(self, pipeline: str, step: str) -> list[str]:
         scope = versions_key(pipeline, step)
-        raw = self._cache.get(scope)
+        raw = self._small_row(scope)
+        if raw is _NO_ROW:
+            return []
         keys, ok = tables.decode(raw, tables.VERSIONS)
-        if not ok or (raw is None and scope in self._cache):  # a row SafeDisk refused
+        if not ok or raw is None:  # a row SafeDisk refused
             keys = self._rebuild_versions(pipeline, step)
             warnings.warn(
                 f"the version list of step {step!r} (pipeline {pipeline!r}) in {self.path} "
@@ -504,6 +521,21 @@ class LocalDatabase:
             cache.disk.remove(filename)
         if replace:
             cache.set(key, value)
+
+    def _small_row(self, name: str) -> Any:
+        """`cache.get(name)` of a row kept inside the database, in one SELECT, or `_NO_ROW`
+        when there is none: diskcache's `get` answers None both for no row and for one
+        SafeDisk refused, and telling those apart took a second query. A row kept in a file
+        or in another mode goes through `get` (None if refused)."""
+        row = self._cache._con.execute(
+            "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1", (name,)
+        ).fetchone()
+        if row is None:
+            return _NO_ROW
+        mode, filename, value = row
+        if mode == MODE_RAW and filename is None:
+            return value
+        return self._cache.get(name)
 
     def _set_text(self, name: str, text: str) -> None:
         """`cache.set(name, text)` of a row every run rewrites (the counters): one UPDATE in

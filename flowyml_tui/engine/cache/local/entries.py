@@ -67,9 +67,14 @@ class LocalEntries(LocalDatabase):
                 for index, blob in enumerate(blobs):
                     self._add_row(f"v:{key}:{index}", blob)
                 self._add_row("e:" + key, encode_entry(meta))
-                versions = [k for k in self._versions(pipeline, step) if k != key]
+                known = self._versions(pipeline, step)
+                versions = [k for k in known if k != key]
                 versions.append(key)
-                cache.set(versions_key(pipeline, step), json.dumps(versions))
+                scope, text = versions_key(pipeline, step), json.dumps(versions)
+                if known:  # the step's list, rewritten in place
+                    self._set_text(scope, text)
+                else:  # nearly always its first entry
+                    self._add_row(scope, text)
         except Exception as exc:
             self._after_failed_write(exc)
             raise
