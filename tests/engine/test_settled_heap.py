@@ -8,6 +8,7 @@ import gc
 
 import pytest
 
+from flowyml_tui.engine.events import Event, StepFinished
 from flowyml_tui.engine.run.settled import FREEZE_FROM_STEPS
 
 
@@ -82,3 +83,31 @@ def test_what_someone_else_froze_stays_frozen(write_file, load, thawed):
 def _collectable(obj: object) -> bool:
     """In one of the collector's generations: frozen objects are in none of them."""
     return any(candidate is obj for candidate in gc.get_objects())
+
+
+def test_the_collection_a_big_replay_defers_runs_with_the_pipeline_frozen(write_file, load, thawed):
+    """A replay pauses the collector while it copies the kept run's results; the collection
+    that pause defers runs as it ends, and must not scan the whole pipeline again."""
+    pipeline = load(write_file("wide.py", wide_source(FREEZE_FROM_STEPS)))
+    pipeline.run()  # cold
+    pipeline.run()  # fully cached: kept for the next one to replay
+    steps, seen = len(pipeline.steps), []
+    finished: list[str] = []
+
+    def step_finished(event: Event) -> None:
+        if isinstance(event, StepFinished):
+            finished.append(event.step)
+
+    def first_collection_after_the_steps(phase: str, info: dict) -> None:
+        if phase == "start" and len(finished) == steps and not seen:
+            seen.append(gc.get_freeze_count())
+
+    gc.callbacks.append(first_collection_after_the_steps)
+    try:
+        result = pipeline.run(on_event=step_finished)
+    finally:
+        gc.callbacks.remove(first_collection_after_the_steps)
+
+    assert result.events[-1].replay_of is not None  # it was a replay
+    assert seen and seen[0] > 0, "the deferred collection scanned the pipeline again"
+    assert gc.get_freeze_count() == 0

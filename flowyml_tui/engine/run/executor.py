@@ -215,12 +215,16 @@ class Executor:
         self.recovery.during_run = True
         capacity = self._runner.capacity
         try:
-            if not self._replayed():
-                with settled_heap(len(self.graph.order)):
+            # A replay too: the collection its pause defers runs when it ends, and would
+            # otherwise scan the whole pipeline again (36 ms of a 66 ms 10,000-step replay).
+            with settled_heap(len(self.graph.order)):
+                replayed = self._replayed()
+                if not replayed:
                     if capacity > 1:
                         self._walk_parallel(capacity)
                     else:
                         self._run_inline()
+            if not replayed:
                 self._memo.keep(
                     results=self._results,
                     events=self.events,
