@@ -35,8 +35,8 @@ def _comparable(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in ("recorded_at", "cache_dir")}
 
 
-def _fully_cached(write_file, load, tmp_path):
-    pipeline = load(write_file("lines.py", CHAIN))
+def _fully_cached(write_file, load, tmp_path, source: str = CHAIN):
+    pipeline = load(write_file("lines.py", source))
     pipeline.run()
     pipeline.run()  # fully cached: kept for the next runs to replay
     return pipeline, load_run(tmp_path / "cache", "latest")["run_id"]
@@ -53,6 +53,32 @@ def test_a_replays_record_is_the_record_its_events_make(write_file, load, tmp_pa
         spliced = load_run(tmp_path / "cache", result.run_id)
         assert _comparable(spliced) == _comparable(load_run(full, result.run_id))
         assert [s["started_at"] for s in spliced["steps"]] == [spliced["started_at"]] * 3
+
+
+def test_the_first_replay_cuts_the_lines_from_the_kept_runs_own_record(write_file, load, tmp_path):
+    """Not encoded again: the lines are views into the record the kept run wrote."""
+    pipeline, _ = _fully_cached(write_file, load, tmp_path)
+    pipeline.run()
+    kept = pipeline._record_lines.kept
+    pieces = kept.steps_json(0.0)
+    assert len(pieces) == 2 * 3 + 1
+    assert all(isinstance(piece, memoryview) for piece in pieces[::2])
+
+
+def test_an_output_named_like_a_lines_start_is_recorded_as_a_full_build_records_it(
+    write_file, load, tmp_path
+):
+    """A line holding the start's key twice (an output named `started_at`) is cut line by
+    line, where each line's own start is the first: the record says the same."""
+    named = CHAIN.replace('"b"', '"started_at"').replace("(b)", "(started_at)")
+    named = named.replace("{b}", "{started_at}").replace("a + 1", "None")
+    pipeline, kept = _fully_cached(write_file, load, tmp_path, named)
+    full = tmp_path / "full"
+    result = pipeline.run(on_event=RunRecorder(full))
+    assert result.events[-1].replay_of == kept
+    spliced = load_run(tmp_path / "cache", result.run_id)
+    assert _comparable(spliced) == _comparable(load_run(full, result.run_id))
+    assert spliced["steps"][1]["output_previews"] == {"started_at": "NoneType\nNone"}
 
 
 def test_a_replay_at_another_rate_records_its_own_savings(write_file, load, tmp_path):

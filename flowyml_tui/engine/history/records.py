@@ -21,7 +21,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -348,7 +348,7 @@ class RunRecorder:
         self._path: str | None = None
         self._error: str | None = None
         self._built: RunRecord | None = None
-        self._written: list[bytes] | None = None
+        self._written: list[bytes | memoryview] | None = None
         self._record: dict[str, Any] | None = None
         self._reset(None)
 
@@ -437,9 +437,14 @@ class RunRecorder:
             if self._written is not None:
                 self._path = _write_parts(self.cache_dir, finished.run_id, self._written)
             else:
+                before = self._lines.kept if self._lines is not None else None
                 self._built = self._build(finished, state)
                 encoded = _encode_reusing_buffer(self._built)
                 self._path = _write_parts(self.cache_dir, finished.run_id, [encoded])
+                kept = self._lines.kept if self._lines is not None else None
+                if kept is not None and kept is not before and isinstance(encoded, bytearray):
+                    _BUFFERS.buffer = None  # given away: the kept lines are cut from it
+                    kept.adopt_record(encoded)
             if self._path is not None:
                 retention.after_write(
                     runs_folder(self.cache_dir),
@@ -502,7 +507,9 @@ class RunRecorder:
             )
         return self._record_of(finished, state, steps, derived)
 
-    def _replayed(self, finished: RunFinished, state: _RunEvents) -> list[bytes] | None:
+    def _replayed(
+        self, finished: RunFinished, state: _RunEvents
+    ) -> list[bytes | memoryview] | None:
         """The record of a run that replayed one whose lines are kept, as pieces to write:
         its own run-wide fields around the kept lines (`replay_lines.py`); None otherwise."""
         kept = self._lines.kept if self._lines is not None else None
@@ -661,14 +668,14 @@ _IOV_MAX = 1024
 
 
 def write_record_parts(
-    cache_dir: Path | str, run_id: str, parts: list[bytes] | list[bytes | bytearray]
+    cache_dir: Path | str, run_id: str, parts: Sequence[bytes | bytearray | memoryview]
 ) -> Path:
     """Write a record given as pieces, one after another, atomically (temp file + rename)."""
     return Path(_write_parts(cache_dir, run_id, parts))
 
 
 def _write_parts(
-    cache_dir: Path | str, run_id: str, parts: list[bytes] | list[bytes | bytearray]
+    cache_dir: Path | str, run_id: str, parts: Sequence[bytes | bytearray | memoryview]
 ) -> str:
     """`write_record_parts`, by plain string paths: each `pathlib` step costs microseconds,
     and a replayed run writes a record every time."""
@@ -712,7 +719,7 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-def _write_all(fd: int, parts: list[bytes] | list[bytes | bytearray]) -> None:
+def _write_all(fd: int, parts: Sequence[bytes | bytearray | memoryview]) -> None:
     for at in range(0, len(parts), _IOV_MAX):
         batch = parts[at : at + _IOV_MAX]
         wrote = os.writev(fd, batch)
