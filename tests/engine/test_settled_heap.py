@@ -111,3 +111,33 @@ def test_the_collection_a_big_replay_defers_runs_with_the_pipeline_frozen(write_
     assert result.events[-1].replay_of is not None  # it was a replay
     assert seen and seen[0] > 0, "the deferred collection scanned the pipeline again"
     assert gc.get_freeze_count() == 0
+
+
+def test_what_a_big_replay_made_is_not_scanned_when_its_collector_comes_back(
+    write_file, load, thawed
+):
+    """A replay's results and events hold no cycle: the collection its pause deferred would
+    free nothing, so they are left out too, and no collection after the steps finds them
+    young (it scanned 30,000 of them in a 10,000-step replay)."""
+    pipeline = load(write_file("wide.py", wide_source(FREEZE_FROM_STEPS)))
+    for _ in range(3):  # cold, fully cached, then a replay that cuts the kept lines
+        pipeline.run()
+    steps, young = len(pipeline.steps), []
+    finished: list[str] = []
+
+    def step_finished(event: Event) -> None:
+        if isinstance(event, StepFinished):
+            finished.append(event.step)
+
+    def young_at_each_collection_after_the_steps(phase: str, info: dict) -> None:
+        if phase == "start" and len(finished) == steps:
+            young.append(len(gc.get_objects(generation=0)))
+
+    gc.callbacks.append(young_at_each_collection_after_the_steps)
+    try:
+        result = pipeline.run(on_event=step_finished)
+    finally:
+        gc.callbacks.remove(young_at_each_collection_after_the_steps)
+
+    assert result.events[-1].replay_of is not None
+    assert all(count < steps for count in young), f"young objects at each collection: {young}"

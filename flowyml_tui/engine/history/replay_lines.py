@@ -157,14 +157,15 @@ _STEPS_ARRAY = b',"steps":['
 
 def _cut_record(steps: list[Any], record: bytearray) -> _Split | None:
     """`_split` from the record these lines were written in, by views into it: no line is
-    encoded again. Each line has exactly one start (the count checks that nothing nested in
-    a line holds the key), a number or null with no comma in it, so a line's next field
-    begins at the first comma after it; where the array ends follows from the last line's
-    tail, encoded alone. None when anything does not match: the caller encodes the lines."""
+    encoded again. A line's start is the first `"started_at":` in it, a number or null with
+    no comma in it, so the line's next field begins at the first comma after it. The key
+    found once more inside a line (an output named so) puts every later cut one key early,
+    and then the last cut is not followed by the last line's tail (encoded alone) and the
+    array's end. None when anything does not match: the caller encodes the lines."""
     begin = record.find(_STEPS_ARRAY)
     if begin < 0 or not steps:
         return None
-    at = begin = begin + len(_STEPS_ARRAY) - 1
+    at = begin + len(_STEPS_ARRAY) - 1
     view = memoryview(record)
     pieces: list[bytes | memoryview] = []
     offsets: list[float] = []
@@ -180,7 +181,7 @@ def _cut_record(steps: list[Any], record: bytearray) -> _Split | None:
     except (ValueError, UnicodeEncodeError):
         return None
     end = at + len(tail)
-    if view[at:end] != tail or record.count(_KEY, begin, end) != len(steps):
+    if view[at:end] != tail or record.find(_KEY, at, end) >= 0:
         return None
     pieces.append(view[at:end])
     return _Split(pieces, offsets, len(set(offsets)) <= 1)

@@ -214,29 +214,29 @@ class Executor:
         self.ledger.started(started_at, self.source_file, self.context)
         self.recovery.during_run = True
         capacity = self._runner.capacity
-        try:
-            # A replay too: the collection its pause defers runs when it ends, and would
-            # otherwise scan the whole pipeline again (36 ms of a 66 ms 10,000-step replay).
-            with settled_heap(len(self.graph.order)):
+        # What existed before the run is left out of the collections it sets off, from its
+        # first step to its record (`settled.py`): a replay's too, whose paused collector
+        # runs as it ends, and the record's, which allocates per step.
+        with settled_heap(len(self.graph.order)):
+            try:
                 replayed = self._replayed()
                 if not replayed:
                     if capacity > 1:
                         self._walk_parallel(capacity)
                     else:
                         self._run_inline()
-            if not replayed:
-                self._memo.keep(
-                    results=self._results,
-                    events=self.events,
-                    located=self._output_entry,
-                    used=self._used,
-                )
-        finally:
-            self.recovery.during_run = False
-            if self._own_runner:  # its async steps' shared loop ends with the run
-                self._runner.close()
-        duration = time.perf_counter() - started
-        self.ledger.finished(started_at, duration)
+                    self._memo.keep(
+                        results=self._results,
+                        events=self.events,
+                        located=self._output_entry,
+                        used=self._used,
+                    )
+            finally:
+                self.recovery.during_run = False
+                if self._own_runner:  # its async steps' shared loop ends with the run
+                    self._runner.close()
+            duration = time.perf_counter() - started
+            self.ledger.finished(started_at, duration)
         results = self._results
         assert isinstance(results, StepResults), "an executor runs once"
         # no cycle through each result's `output`

@@ -39,6 +39,7 @@ from ..step import CachePolicy
 from .decide import WorkspaceSnapshot
 from .keying import Keying
 from .ledger import Replayed
+from .settled import settle_what_exists
 
 _CACHED = StepStatus.CACHED
 _NOT_MEMOISED = (CachePolicy.DISABLED, CachePolicy.KEY_FN)
@@ -134,6 +135,7 @@ class RunMemo:
                 )
         finally:
             if paused:
+                settle_what_exists()  # what it made, no cycle among it, is not scanned
                 gc.enable()
         return memo.replayed
 

@@ -57,3 +57,17 @@ def settled_heap(steps: int) -> Iterator[None]:
             if _FROZEN.holders == 0 and _FROZEN.ours:
                 gc.unfreeze()
                 _FROZEN.ours = False
+
+
+def settle_what_exists() -> None:
+    """Leave out of collection, too, what the run made so far, while a big run holds a
+    freeze of its own; thawed with the rest when it ends.
+
+    A replay calls it before it lets the collector run again: what the replay made (each
+    step's result and event) holds no cycle, so the collection its pause deferred would
+    free nothing, yet scanned it all (30,000 young objects in a 10,000-step replay: 10 to
+    18 ms, against 0.3 ms at 1,000 steps, `bench_scale.py`).
+    """
+    with _FROZEN.lock:
+        if _FROZEN.holders and _FROZEN.ours:
+            gc.freeze()
