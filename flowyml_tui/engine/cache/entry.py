@@ -16,7 +16,7 @@ KEY_FORMAT = 3
 another format never match (the digest includes it) and a store of another layout is emptied."""
 
 
-class StoredRecipe(msgspec.Struct, frozen=True, kw_only=True):
+class StoredRecipe(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # strings only: no cycle
     """The part of a `Recipe` kept with the entry, so a later miss can say what changed."""
 
     policy: str
