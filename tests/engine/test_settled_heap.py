@@ -8,7 +8,7 @@ import gc
 
 import pytest
 
-from flowyml_tui.engine.events import Event, StepFinished
+from flowyml_tui.engine.events import Event, RunFinished, StepFinished
 from flowyml_tui.engine.run.settled import FREEZE_FROM_STEPS
 
 
@@ -85,31 +85,40 @@ def _collectable(obj: object) -> bool:
     return any(candidate is obj for candidate in gc.get_objects())
 
 
+def replay_watching_collections(pipeline, watch) -> tuple[RunFinished, int]:
+    """Replay `pipeline` with `watch(info)` called at the start of each collection after
+    its last step finished; returns the run's `RunFinished` and the number of steps."""
+    steps, finished = len(pipeline.steps), []
+
+    def step_finished(event: Event) -> None:
+        if isinstance(event, StepFinished):
+            finished.append(event.step)
+
+    def after_the_steps(phase: str, info: dict) -> None:
+        if phase == "start" and len(finished) == steps:
+            watch(info)
+
+    gc.callbacks.append(after_the_steps)
+    try:
+        result = pipeline.run(on_event=step_finished)
+    finally:
+        gc.callbacks.remove(after_the_steps)
+    ended = result.events[-1]
+    assert isinstance(ended, RunFinished) and ended.replay_of is not None  # it was a replay
+    return ended, steps
+
+
 def test_the_collection_a_big_replay_defers_runs_with_the_pipeline_frozen(write_file, load, thawed):
     """A replay pauses the collector while it copies the kept run's results; the collection
     that pause defers runs as it ends, and must not scan the whole pipeline again."""
     pipeline = load(write_file("wide.py", wide_source(FREEZE_FROM_STEPS)))
     pipeline.run()  # cold
     pipeline.run()  # fully cached: kept for the next one to replay
-    steps, seen = len(pipeline.steps), []
-    finished: list[str] = []
+    frozen: list[int] = []
 
-    def step_finished(event: Event) -> None:
-        if isinstance(event, StepFinished):
-            finished.append(event.step)
+    replay_watching_collections(pipeline, lambda info: frozen.append(gc.get_freeze_count()))
 
-    def first_collection_after_the_steps(phase: str, info: dict) -> None:
-        if phase == "start" and len(finished) == steps and not seen:
-            seen.append(gc.get_freeze_count())
-
-    gc.callbacks.append(first_collection_after_the_steps)
-    try:
-        result = pipeline.run(on_event=step_finished)
-    finally:
-        gc.callbacks.remove(first_collection_after_the_steps)
-
-    assert result.events[-1].replay_of is not None  # it was a replay
-    assert seen and seen[0] > 0, "the deferred collection scanned the pipeline again"
+    assert frozen and frozen[0] > 0, "the deferred collection scanned the pipeline again"
     assert gc.get_freeze_count() == 0
 
 
@@ -122,22 +131,10 @@ def test_what_a_big_replay_made_is_not_scanned_when_its_collector_comes_back(
     pipeline = load(write_file("wide.py", wide_source(FREEZE_FROM_STEPS)))
     for _ in range(3):  # cold, fully cached, then a replay that cuts the kept lines
         pipeline.run()
-    steps, young = len(pipeline.steps), []
-    finished: list[str] = []
+    young: list[int] = []
 
-    def step_finished(event: Event) -> None:
-        if isinstance(event, StepFinished):
-            finished.append(event.step)
+    _, steps = replay_watching_collections(
+        pipeline, lambda info: young.append(len(gc.get_objects(generation=0)))
+    )
 
-    def young_at_each_collection_after_the_steps(phase: str, info: dict) -> None:
-        if phase == "start" and len(finished) == steps:
-            young.append(len(gc.get_objects(generation=0)))
-
-    gc.callbacks.append(young_at_each_collection_after_the_steps)
-    try:
-        result = pipeline.run(on_event=step_finished)
-    finally:
-        gc.callbacks.remove(young_at_each_collection_after_the_steps)
-
-    assert result.events[-1].replay_of is not None
     assert all(count < steps for count in young), f"young objects at each collection: {young}"
