@@ -114,29 +114,7 @@ class _Split(msgspec.Struct, frozen=True, gc=False):
 
 
 def _split(steps: list[Any]) -> _Split:
-    """The lines cut where each one's start goes: the whole array encoded in one call, with
-    the starts it has, and cut around each. A 10,000-step run's first replay spent 35 ms
-    encoding its lines one by one. Each line has exactly one `started_at` key (nothing
-    nested in a line has one, which the count checks), and its value, a number or null, has
-    no comma in it: the line's next field begins at the first comma after it."""
-    encoded = _ENCODER.encode(steps)
-    if encoded.count(_KEY) != len(steps):
-        return _split_line_by_line(steps)
-    pieces: list[bytes] = []
-    offsets: list[float] = []
-    at = 0
-    find = encoded.index
-    for step in steps:
-        value = find(_KEY, at) + len(_KEY)
-        pieces.append(encoded[at:value])
-        at = find(b",", value)
-        offsets.append(step.offset_seconds or 0.0)
-    pieces.append(encoded[at:])
-    return _Split(pieces, offsets, len(set(offsets)) <= 1)
-
-
-def _split_line_by_line(steps: list[Any]) -> _Split:
-    """`_split`, each line encoded with no start and cut where its start goes."""
+    """Each line encoded once with no start, cut where its start goes."""
     pieces: list[bytes] = []
     offsets: list[float] = []
     carried = b"["
