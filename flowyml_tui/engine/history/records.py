@@ -437,14 +437,14 @@ class RunRecorder:
             if self._written is not None:
                 self._path = _write_parts(self.cache_dir, finished.run_id, self._written)
             else:
-                before = self._lines.kept if self._lines is not None else None
-                self._built = self._build(finished, state)
+                self._built, kept = self._build(finished, state)
                 encoded = _encode_reusing_buffer(self._built)
-                self._path = _write_parts(self.cache_dir, finished.run_id, [encoded])
-                kept = self._lines.kept if self._lines is not None else None
-                if kept is not None and kept is not before and isinstance(encoded, bytearray):
-                    _BUFFERS.buffer = None  # given away: the kept lines are cut from it
+                if kept is not None and self._lines is not None:
+                    self._lines.kept = kept
+                    if encoded is _BUFFERS.buffer:  # given away: the kept lines are cut from it
+                        _BUFFERS.buffer = None
                     kept.adopt_record(encoded)
+                self._path = _write_parts(self.cache_dir, finished.run_id, [encoded])
             if self._path is not None:
                 retention.after_write(
                     runs_folder(self.cache_dir),
@@ -459,8 +459,11 @@ class RunRecorder:
         self._error = message
         warnings.warn(message, RunRecordWarning, stacklevel=3)
 
-    def _build(self, finished: RunFinished, state: _RunEvents) -> RunRecord:
-        """The record of the run that `finished` ends, from that run's events."""
+    def _build(
+        self, finished: RunFinished, state: _RunEvents
+    ) -> tuple[RunRecord, KeptLines | None]:
+        """The record of the run that `finished` ends, from that run's events, and its lines
+        kept for the runs that replay it when every one follows from its step's event."""
         started = state.started
         infos = {info.name: info for info in (started.steps if started else ())}
         order = list(infos) + [name for name in state.finished if name not in infos]
@@ -495,9 +498,9 @@ class RunRecorder:
             sum(step.tier == "shared" for step in steps),
             total(step.savings for step in steps),
         )
+        kept = None
         if plain and self._lines is not None and started is not None:
-            # every line from its step's event alone: a replay of this run can reuse them
-            self._lines.kept = KeptLines(
+            kept = KeptLines(
                 run_id=finished.replay_of or finished.run_id,
                 infos=started.steps,
                 rate=run_rate,
@@ -505,7 +508,7 @@ class RunRecorder:
                 steps=steps,
                 derived=derived,
             )
-        return self._record_of(finished, state, steps, derived)
+        return self._record_of(finished, state, steps, derived), kept
 
     def _replayed(
         self, finished: RunFinished, state: _RunEvents

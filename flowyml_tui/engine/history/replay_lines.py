@@ -60,7 +60,7 @@ class KeptLines:
         self.step_rates = dict(step_rates)
         self.steps = steps
         self.derived = derived
-        self.record: bytearray | None = None
+        self.record: bytes | bytearray | None = None
         """The kept run's own record as written, when its writer handed it over
         (`adopt_record`): the first replay cuts the lines from it instead of encoding them
         again, a third of a 10,000-step run's first replay."""
@@ -78,9 +78,9 @@ class KeptLines:
             and step_rates == self.step_rates
         )
 
-    def adopt_record(self, record: bytearray) -> None:
-        """The kept run's record, encoded by msgspec from `steps` and no longer written to
-        by anyone: its lines are cut from it, by view, not copied."""
+    def adopt_record(self, record: bytes | bytearray) -> None:
+        """The kept run's record, encoded from `steps` and no longer written to by anyone:
+        its lines are cut from it, by view, not copied (`_cut_record` checks they match)."""
         self.record = record
 
     def steps_json(self, run_start: float) -> list[bytes | memoryview]:
@@ -133,7 +133,7 @@ _STEPS_ARRAY = b',"steps":['
 """Where a record's step lines begin: only `totals` comes before, whose `steps` is a count."""
 
 
-def _cut_record(steps: list[Any], record: bytearray) -> _Split | None:
+def _cut_record(steps: list[Any], record: bytes | bytearray) -> _Split | None:
     """`_split` from the record these lines were written in, by views into it: no line is
     encoded again. A line's start is the first `"started_at":` in it, a number or null with
     no comma in it, so the line's next field begins at the first comma after it. The key
