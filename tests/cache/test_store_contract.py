@@ -112,12 +112,12 @@ def put(store, pipeline: str, step: str, value: object, *, tag: str = "") -> Ent
         code_hash="c0de",
         functions={f"m:{step}": "f" + tag},
         recipe=StoredRecipe(policy="code_hash", code_hash="c0de"),
-        outputs=["out"],
-        output_fps=["fp-" + checksum(blob)],
-        sizes=[len(blob)],
-        checksums=[checksum(blob)],
-        formats=["pickle"],
-        previews=[repr(value)[:20]],
+        outputs=("out",),
+        output_fps=("fp-" + checksum(blob),),
+        sizes=(len(blob),),
+        checksums=(checksum(blob),),
+        formats=("pickle",),
+        previews=(repr(value)[:20],),
     )
     store.put_entry(entry, [blob], {"f" + tag: f"def {step}():\n    return {value!r}\n"})
     return entry
@@ -162,7 +162,7 @@ def test_newest_entry_is_per_pipeline_and_step(entries):
 
 def test_a_value_is_verified_before_it_is_unpickled(entries):
     entry = put(entries, "p", "s", "precious")
-    flipped = Entry(**{**_fields(entry), "checksums": ["0" * 16]})
+    flipped = Entry(**{**_fields(entry), "checksums": ("0" * 16,)})
     with pytest.raises(CorruptEntry):  # its checksum, or its signed header, says no
         entries.load_value(flipped, 0)
 

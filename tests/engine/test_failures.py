@@ -306,9 +306,9 @@ def test_a_writer_killed_mid_write_leaves_no_entry_that_loads_wrong(tmp_path):
             key = f"s-{{i}}"
             meta = Entry(key=key, pipeline="p", step="s", created=0, created_ns=0, duration=0,
                          policy="code_hash", code_hash=None, functions={{}},
-                         recipe=StoredRecipe(policy="code_hash"), outputs=["x"],
-                         output_fps=["-"], sizes=[len(blob)], checksums=[checksum(blob)],
-                         formats=["pickle"], previews=[""])
+                         recipe=StoredRecipe(policy="code_hash"), outputs=("x",),
+                         output_fps=("-",), sizes=(len(blob),), checksums=(checksum(blob),),
+                         formats=("pickle",), previews=("",))
             store.put_entry(meta, [blob], {{}})
             i += 1
             if i == 3:

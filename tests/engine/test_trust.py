@@ -211,7 +211,7 @@ def _assert_every_entry_matches_what_it_consumed(store: CacheStore, pipeline) ->
             (consumed,) = [
                 e
                 for e in entries
-                if e.step == "consumer" and e.output_fps == [received["consumer"]]
+                if e.step == "consumer" and e.output_fps == (received["consumer"],)
             ]
             assert store.load_value(consumed, 0)["got"] == value[1]
 

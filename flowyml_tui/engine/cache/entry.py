@@ -46,13 +46,16 @@ class Entry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     functions: dict[str, str]
     """Qualified name -> hash of each function or constant in the code identity (for diffs)."""
     recipe: StoredRecipe
-    outputs: list[str]
-    output_fps: list[str]
-    sizes: list[int]
-    checksums: list[str]
-    formats: list[str]
-    previews: list[str]
-    reads: list[Read] = []
+    # Tuples, not lists: the JSON is the same, and a tuple of strings or ints is one the
+    # collector stops tracking. Lists were 7 of a cold step's 11 objects that lived to the
+    # end of its run, and scanned by every full collection of a big one (`settled.py`).
+    outputs: tuple[str, ...]
+    output_fps: tuple[str, ...]
+    sizes: tuple[int, ...]
+    checksums: tuple[str, ...]
+    formats: tuple[str, ...]
+    previews: tuple[str, ...]
+    reads: tuple[Read, ...] = ()
     """The world the result depends on besides its key: checked before it is served."""
 
     def __post_init__(self) -> None:

@@ -12,10 +12,10 @@ from typing import Annotated, Any
 
 import msgspec
 
-Counts = Annotated[
-    list[Annotated[int, msgspec.Meta(ge=0)]], msgspec.Meta(min_length=2, max_length=2)
-]
-"""[hits, misses] of one step."""
+_Count = Annotated[int, msgspec.Meta(ge=0)]
+Counts = tuple[_Count, _Count]
+"""(hits, misses) of one step, a JSON pair: a tuple, which the collector stops tracking (a
+10,000-step pipeline's lists set off a full collection of their own)."""
 
 PER_STEP_KEY = dict[str, dict[str, str]]
 PER_STEP_TIME = dict[str, dict[str, int]]

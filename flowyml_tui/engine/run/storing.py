@@ -137,13 +137,13 @@ class EntryWriter:
             code_hash=ident.hash if ident else None,
             functions=ident.functions if ident else {},
             recipe=recipe.stored(),
-            outputs=list(step.outputs),
-            output_fps=fps,
-            sizes=[len(b) for b in blobs],
-            checksums=checksums if checksums is not None else [checksum(b) for b in blobs],
-            formats=formats,
-            previews=previews,
-            reads=stored_reads,
+            outputs=tuple(step.outputs),
+            output_fps=tuple(fps),
+            sizes=tuple([len(b) for b in blobs]),
+            checksums=tuple(checksums if checksums is not None else [checksum(b) for b in blobs]),
+            formats=tuple(formats),
+            previews=tuple(previews),
+            reads=tuple(stored_reads),
         )
         sources = dict(texts)
         if ident is not None:

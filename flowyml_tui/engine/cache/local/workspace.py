@@ -37,6 +37,9 @@ COUNT_EVERY_SECONDS = 1.0
 process keeps running: a fully cached re-run in a loop commits once a second, not each time
 (the commit was a fifth of a cached 100-step run, `benchmarks/bench_peers.py`)."""
 
+_NONE_YET = (0, 0)
+"""(hits, misses) of a step not counted before."""
+
 _WAITING: set[LocalWorkspace] = set()
 """Handles with counts waiting, kept until they commit them: at the latest as the process
 exits, so a handle dropped meanwhile loses nothing."""
@@ -286,16 +289,19 @@ class LocalWorkspace(LocalDatabase):
                 mine = table_of(counters.get(name))
                 for hits, n in replays.runs.items():
                     for step in hits:
-                        mine.setdefault(step, [0, 0])[0] += n
+                        hit, missed = mine.get(step, _NONE_YET)
+                        mine[step] = (hit + n, missed)
                 counters[name] = mine
             wrote = False
             if pipeline is not None:
                 moved.use(pipeline, used)
                 mine = table_of(counters.get(pipeline))
                 for step in hits:
-                    mine.setdefault(step, [0, 0])[0] += 1
+                    hit, missed = mine.get(step, _NONE_YET)
+                    mine[step] = (hit + 1, missed)
                 for step in misses:
-                    mine.setdefault(step, [0, 0])[1] += 1
+                    hit, missed = mine.get(step, _NONE_YET)
+                    mine[step] = (hit, missed + 1)
                     wrote = True
                 counters[pipeline] = mine
             if moved.steps:
