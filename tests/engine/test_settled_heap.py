@@ -5,10 +5,12 @@ nothing stays frozen that was not frozen before. Real runs of a 1,000-step pipel
 from __future__ import annotations
 
 import gc
+import traceback
 
 import pytest
 
 from flowyml_tui.engine.events import Event, RunFinished, StepFinished
+from flowyml_tui.engine.hashing.sources import source_file
 from flowyml_tui.engine.run.settled import FREEZE_FROM_STEPS
 
 
@@ -146,11 +148,7 @@ def test_a_cold_run_keeps_few_objects_the_collector_must_scan(write_file, load, 
     a step, enough to set off two of 20-80 ms each. Entries and counts are tuples now, which
     the collector stops tracking."""
     steps = 300
-    lines = ["from flowyml_tui import Pipeline, step", 'pipeline = Pipeline("wide")']
-    for i in range(steps):
-        lines += [f"@step(outputs=['v{i}'])", f"def s{i}():", f"    return {i}"]
-        lines += [f"pipeline.add_step(s{i})"]
-    pipeline = load(write_file("wide.py", "\n".join(lines) + "\n"))
+    pipeline = load(write_file("wide.py", plain_source(steps, tmp_path)))
     pipeline.run()  # whatever a first run in a process makes once
     pipeline.cache_dir = tmp_path / "another"
     gc.collect()
@@ -164,3 +162,47 @@ def test_a_cold_run_keeps_few_objects_the_collector_must_scan(write_file, load, 
 
     assert all(r.status == "executed" for r in result.step_results.values())
     assert kept < 5 * steps, f"{kept / steps:.1f} tracked objects kept a step"
+
+
+def test_a_first_run_keeps_no_syntax_tree_and_parses_without_collecting(
+    write_file, load, tmp_path, thawed
+):
+    """The first run of a pipeline parses its file (when no summary of these bytes is on
+    disk) and keeps each definition's digests. The tree itself (about 50 objects a step)
+    was kept too, as long as the file stayed unchanged; and the collections its parse set
+    off moved it towards the oldest generation, so a 10,000-step file's first run then set
+    off three full collections of 40-100 ms."""
+    steps = 300
+    pipeline = load(write_file("wide.py", plain_source(steps, tmp_path)))
+    during_parse: list[str] = []
+
+    def watch(phase: str, info: dict) -> None:
+        names = {frame.f_code.co_name for frame, _ in traceback.walk_stack(None)}
+        if phase == "start" and names & {"_parse", "_build_summary"}:
+            during_parse.append(f"generation {info['generation']}")
+
+    gc.collect()
+    gc.freeze()
+    gc.callbacks.append(watch)
+    try:
+        result = pipeline.run()
+        gc.collect()
+        kept = len(gc.get_objects())
+    finally:
+        gc.callbacks.remove(watch)
+        gc.unfreeze()
+
+    assert all(r.status == "executed" for r in result.step_results.values())
+    assert source_file(str(tmp_path / "wide.py")).parsed, "the file was not parsed: no test"
+    assert not during_parse, f"collections while the tree was built: {during_parse}"
+    assert kept < 15 * steps, f"{kept / steps:.1f} tracked objects kept a step"
+
+
+def plain_source(steps: int, salt: object) -> str:
+    """`steps` independent trivial steps; `salt` makes the bytes this test's own, so no
+    summary another test stored for them spares the parse."""
+    lines = [f"# {salt}", "from flowyml_tui import Pipeline, step", 'pipeline = Pipeline("wide")']
+    for i in range(steps):
+        lines += [f"@step(outputs=['v{i}'])", f"def s{i}():", f"    return {i}"]
+        lines += [f"pipeline.add_step(s{i})"]
+    return "\n".join(lines) + "\n"

@@ -19,7 +19,14 @@ import types
 from xxhash import xxh3_128
 
 from . import code_cache as codecache
-from .sources import DEF_TYPES, SourceFile, first_line, function_definition, source_file
+from .sources import (
+    DEF_TYPES,
+    SourceFile,
+    first_line,
+    function_definition,
+    no_collection,
+    source_file,
+)
 
 __all__ = [
     "Reads",
@@ -109,6 +116,8 @@ _Summary = tuple[
     dict[str, str],
 ]
 _NO_READS: Reads = (set(), set())
+_UNPARSABLE: _Summary = ({}, {}, {})
+"""The summary of bytes that do not parse: no definition in them has a source to hash."""
 
 
 def function_digest(
@@ -164,8 +173,13 @@ def _summary(source: SourceFile) -> _Summary:
                 summary = None
             source.summary_blob = None
         if not _well_formed(summary):
-            summary = _build_summary(source)
-            if source.key:
+            with no_collection():  # the tree is made, summarised and dropped in one pause
+                try:
+                    summary = _build_summary(source)
+                except (SyntaxError, ValueError):  # saved mid-edit since it was imported
+                    summary = _UNPARSABLE
+                source.forget_tree()
+            if source.key and summary is not _UNPARSABLE:
                 codecache.store("defs", source.key, marshal.dumps(summary))
         source.summary = summary
     return summary  # type: ignore[return-value]

@@ -8,6 +8,7 @@ Inside `one_read_per_file()` (a run, a plan) each file is read at most once.
 from __future__ import annotations
 
 import ast
+import gc
 import os
 import threading
 import time
@@ -25,6 +26,7 @@ __all__ = [
     "SourceFile",
     "first_line",
     "function_definition",
+    "no_collection",
     "one_read_per_file",
     "source_file",
 ]
@@ -38,7 +40,9 @@ SUMMARY_FORMAT = "defs-1"
 
 
 class SourceFile:
-    """One parsed module file with its definitions indexed by first line and name."""
+    """One module file: its text, parsed on first use, with its definitions indexed by first
+    line and name. Bytes that do not parse (a file saved mid-edit since it was imported)
+    raise SyntaxError when the tree is asked for."""
 
     def __init__(self, path: str, text: str, key: str = "", summary: bytes | None = None) -> None:
         self.path = path
@@ -50,15 +54,15 @@ class SourceFile:
         """The persisted digest summary of exactly these bytes, when one was found on disk."""
         self.summary: object = None  # the decoded summary; normalise owns its shape
         self._tree: ast.Module | None = None
+        self._parsed = False
         self._defs: dict[tuple[int, str], Def] | None = None
         self.digests: dict[tuple[int, int, bool, str], str] = {}
         self._lambdas: dict[int, list[ast.Lambda]] | None = None
-        if summary is None:
-            self._parse()  # a file that does not parse has no SourceFile: raise here
 
     def _parse(self) -> ast.Module:
         if self._tree is None:
             self._tree = ast.parse(self.text, filename=self.path)
+            self._parsed = True
         return self._tree
 
     @property
@@ -68,7 +72,15 @@ class SourceFile:
 
     @property
     def parsed(self) -> bool:
-        return self._tree is not None
+        """Whether this file's text was parsed in this process (its tree may be gone since)."""
+        return self._parsed
+
+    def forget_tree(self) -> None:
+        """Drop the AST once the summary holds what definitions need: a 10,000-step file's
+        tree is 500,000 objects, which the process kept as long as the file stayed unchanged.
+        Only a lambda parses the file again."""
+        self._tree = None
+        self._defs = None
 
     @property
     def defs(self) -> dict[tuple[int, str], Def]:
@@ -97,32 +109,6 @@ class SourceFile:
                     self._lambdas.setdefault(node.lineno, []).append(node)
         return self._lambdas.get(line, [])
 
-    def find_class(self, qualname: str) -> ast.ClassDef | None:
-        body: list[ast.stmt] = self.tree.body
-        found: ast.ClassDef | None = None
-        for part in qualname.split("."):
-            found = None
-            for node in body:  # the last definition wins, as at run time
-                if isinstance(node, ast.ClassDef) and node.name == part:
-                    found = node
-            if found is None:
-                return None
-            body = found.body
-        return found
-
-    def assignment(self, name: str) -> str | None:
-        """The source of the module-level statement that last binds `name` (a constant)."""
-        found = None
-        for node in self.tree.body:
-            targets: list[ast.expr] = []
-            if isinstance(node, ast.Assign):
-                targets = node.targets
-            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
-                targets = [node.target]
-            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-                found = node
-        return self.segment(found) if found is not None else None
-
     def segment(self, node: ast.AST) -> str:
         start = first_line(node)
         if isinstance(node, ast.Lambda):
@@ -130,6 +116,23 @@ class SourceFile:
             if node.lineno == node.end_lineno:
                 return line[node.col_offset : node.end_col_offset].decode()
         return "".join(self.lines[start - 1 : node.end_lineno])
+
+
+@contextmanager
+def no_collection() -> Iterator[None]:
+    """Pause the collector while a module's AST is built and summarised. The tree holds no
+    cycle and is dropped once its summary is built, so a collection would free none of it;
+    yet each one the parse set off moved its nodes towards the oldest generation, and a
+    10,000-step file's then set off three full collections (40-100 ms each) later in its
+    first run (`benchmarks/bench_scale.py`). Made and freed while paused, they count for
+    nothing."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def first_line(node: ast.AST) -> int:
@@ -195,11 +198,10 @@ def _read_source_file(path: str) -> SourceFile | None:
     if cached is not None and cached[1] == content:
         parsed = cached[3]
     else:
-        # A summary is only ever written for bytes that parsed, so with one the parse can wait.
         summary = codecache.load("defs", content)
         try:
             parsed = SourceFile(path, data.decode("utf-8"), content, summary)
-        except (SyntaxError, ValueError, UnicodeDecodeError):
+        except UnicodeDecodeError:
             parsed = None
     with _FILES_LOCK:
         _FILES[path] = (stat_key, content, time.time(), parsed)
@@ -213,7 +215,10 @@ def function_definition(func: types.FunctionType) -> tuple[SourceFile, ast.AST] 
     if source is None:
         return None
     if code.co_name == "<lambda>":
-        candidates = source.lambdas(code.co_firstlineno)
+        try:
+            candidates = source.lambdas(code.co_firstlineno)
+        except (SyntaxError, ValueError):  # the file no longer parses: no source to hash
+            return None
         if len(candidates) > 1:
             positions = [p for p in code.co_positions() if p[2]]
             if positions:
