@@ -3,15 +3,19 @@ steps: planned, run cold (empty cache) and run fully cached, in-process, inline.
 
 Target (issue 26): each 10,000-step figure at most 11x its 1,000-step figure. The two sizes are
 interleaved round by round so both see the same machine load; medians printed. Everything is
-counted in one process per shape, so the interpreter's own warm-up is paid once.
+counted in one process per shape, so the interpreter's own warm-up is paid once. The cold
+run's CPU time is also split into user and system time: the system part is mostly the kernel
+taking the store's page writes (SQLite's WAL), which grow faster than the run (README,
+Performance).
 
-    python benchmarks/bench_scale.py [--sizes 1000 10000] [--rounds 3]
+    python benchmarks/bench_scale.py [--sizes 1000 10000] [--rounds 9]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import resource
 import statistics
 import sys
 import tempfile
@@ -44,17 +48,20 @@ def fan_source(steps: int) -> str:
 SHAPES = {"chain": ours_source, "fan-out": fan_source}
 
 
-def timed(fn) -> tuple[float, float]:
-    """(wall, CPU) seconds: on a shared machine the CPU time is the steadier of the two."""
-    wall, cpu = time.perf_counter(), time.process_time()
+def timed(fn) -> tuple[float, float, float, float]:
+    """(wall, CPU, user, system) seconds: on a shared machine the CPU time is the steadier of
+    wall and CPU."""
+    before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     fn()
-    return time.perf_counter() - wall, time.process_time() - cpu
+    wall, after = time.perf_counter() - wall, resource.getrusage(resource.RUSAGE_SELF)
+    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+    return wall, user + system, user, system
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs=2, default=[1000, 10000])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
     small, big = args.sizes
     folder = Path(tempfile.mkdtemp())
@@ -86,6 +93,12 @@ def main() -> int:
                 b = statistics.median(t[kind] for t in times[(big, figure)])
                 cells.append(f"{a * 1e3:11.1f} {b * 1e3:11.1f} {b / a:5.1f}x")
             print(f"{shape:8s} {figure:7s} " + "  ".join(cells))
+        parts = []
+        for kind, name in ((2, "user"), (3, "system")):
+            a = statistics.median(t[kind] for t in times[(small, "cold")])
+            b = statistics.median(t[kind] for t in times[(big, "cold")])
+            parts.append(f"{name} {a * 1e3:.0f} -> {b * 1e3:.0f} ms ({b / a:.1f}x)")
+        print(f"{'':8s} cold CPU: " + ", ".join(parts))
     return 0
 
 

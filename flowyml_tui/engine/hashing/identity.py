@@ -31,8 +31,10 @@ from .sources import source_file
 __all__ = ["CodeIdentity", "code_identity"]
 
 
-class CodeIdentity(msgspec.Struct, frozen=True):
-    """What a step's code is, for the cache key and for "diff since the cached version"."""
+class CodeIdentity(msgspec.Struct, frozen=True, gc=False):
+    """What a step's code is, for the cache key and for "diff since the cached version".
+    Strings only, so never in a cycle: untracked by the collector (`gc=False`), one object
+    fewer a step for each full collection of a big run to scan."""
 
     hash: str
     functions: dict[str, str] = {}

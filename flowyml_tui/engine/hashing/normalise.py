@@ -105,14 +105,16 @@ def ast_reads(node: ast.AST) -> Reads:
     return found, attrs
 
 
-# A file's summary, as marshal writes it (plain tuples, dicts, strings and frozensets):
+# A file's summary, as marshal writes it (plain tuples, dicts and strings; names as sorted
+# tuples, not frozensets: a tuple of strings is one the collector stops tracking, and a
+# 10,000-step file's summary is kept for the process's life):
 #   defs:    (first line, name) -> (first line, last line, ast digest, ast digest without
 #            decorators, names the decorators read, attributes they read)
 #   classes: qualname -> (first line, last line, ast digest, names read, attributes read)
 #   assign:  module-level name -> the source of the statement that last binds it
 _Summary = tuple[
-    dict[tuple[int, str], tuple[int, int, str, str, frozenset[str], frozenset[str]]],
-    dict[str, tuple[int, int, str, frozenset[str], frozenset[str]]],
+    dict[tuple[int, str], tuple[int, int, str, str, tuple[str, ...], tuple[str, ...]]],
+    dict[str, tuple[int, int, str, tuple[str, ...], tuple[str, ...]]],
     dict[str, str],
 ]
 _NO_READS: Reads = (set(), set())
@@ -210,10 +212,10 @@ def _build_summary(source: SourceFile) -> _Summary:
             node.end_lineno or node.lineno,
             full,
             stripped,
-            frozenset(names),
-            frozenset(attrs),
+            tuple(sorted(names)),
+            tuple(sorted(attrs)),
         )
-    classes: dict[str, tuple[int, int, str, frozenset[str], frozenset[str]]] = {}
+    classes: dict[str, tuple[int, int, str, tuple[str, ...], tuple[str, ...]]] = {}
     pending: list[tuple[str, list[ast.stmt]]] = [("", source.tree.body)]
     while pending:
         prefix, body = pending.pop()
@@ -230,8 +232,8 @@ def _build_summary(source: SourceFile) -> _Summary:
                 first_line(node),
                 node.end_lineno or node.lineno,
                 _join_digest(tokens),
-                frozenset(found),
-                frozenset(attrs),
+                tuple(sorted(found)),
+                tuple(sorted(attrs)),
             )
             pending.append((qualname + ".", node.body))
     assign: dict[str, str] = {}

@@ -35,7 +35,7 @@ Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 """A definition whose source is hashed: a function or a class."""
 DEF_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _BODY_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
-SUMMARY_FORMAT = "defs-1"
+SUMMARY_FORMAT = "defs-2"
 """Version of the persisted summary (normalise's digest format): bump it when either changes."""
 
 
