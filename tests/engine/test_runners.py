@@ -629,9 +629,9 @@ def test_the_run_record_and_html_timeline_show_parallel_steps_overlapping(tmp_pa
 
 
 def test_dask_keeps_more_steps_in_flight_than_threads_only_after_quick_steps(tmp_path, dask_client):
-    """Eight steps a thread once the last step was quick (no driver round trip between two
-    short steps); one a thread before anything is known, so long steps never show as running
-    while they wait in Dask's queue."""
+    """Every ready step (`IN_FLIGHT_PER_THREAD` a thread) once the last step was quick (no
+    driver round trip between two short steps); one a thread before anything is known, so
+    long steps never show as running while they wait in Dask's queue."""
     from flowyml_tui.engine.run.dask import IN_FLIGHT_PER_THREAD, DaskRunner
 
     threads = sum(dask_client.nthreads().values())
