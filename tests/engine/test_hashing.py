@@ -736,6 +736,21 @@ def test_two_lambdas_on_one_line_are_told_apart(load) -> None:
     assert first.sources[first.root] == "lambda x: x + 1"
 
 
+def test_a_file_saved_mid_edit_since_its_import_gives_no_source_digest(load) -> None:
+    """The file on disk no longer parses (the user is typing): neither a def nor a lambda
+    in it has a source to hash, and asking is no error. A digest is never made of the bytes
+    of another version than the one that was imported."""
+    from flowyml_tui.engine.hashing.normalise import function_digest
+
+    module = load({"pipeline.py": "def f(x):\n    return x + 1\ng = lambda y: y * 2\n"})
+    assert function_digest(module.f, False, "ast") is not None
+    path = Path(module.__file__)
+    path.write_text("def f(x:\n    return x + 1\ng = lambda y: y * 2\n")
+
+    assert function_digest(module.f, False, "ast") is None
+    assert function_digest(module.g, False, "ast") is None
+
+
 def test_code_without_source_falls_back_to_the_code_object() -> None:
     def make(body: str) -> Any:
         namespace: dict[str, Any] = {}

@@ -75,6 +75,15 @@ class SourceFile:
         """Whether this file's text was parsed in this process (its tree may be gone since)."""
         return self._parsed
 
+    def parses(self) -> bool:
+        """Whether the text parses, parsing it now if need be: a file saved mid-edit since
+        it was imported does not, and has no definition to hash."""
+        try:
+            self._parse()
+        except (SyntaxError, ValueError):
+            return False
+        return True
+
     def forget_tree(self) -> None:
         """Drop the AST once the summary holds what definitions need: a 10,000-step file's
         tree is 500,000 objects, which the process kept as long as the file stayed unchanged.
@@ -212,13 +221,10 @@ def function_definition(func: types.FunctionType) -> tuple[SourceFile, ast.AST] 
     """The parsed file and the `def` (or lambda) node of a function; None without source."""
     code = func.__code__
     source = source_file(code.co_filename)
-    if source is None:
+    if source is None or not source.parses():
         return None
     if code.co_name == "<lambda>":
-        try:
-            candidates = source.lambdas(code.co_firstlineno)
-        except (SyntaxError, ValueError):  # the file no longer parses: no source to hash
-            return None
+        candidates = source.lambdas(code.co_firstlineno)
         if len(candidates) > 1:
             positions = [p for p in code.co_positions() if p[2]]
             if positions:

@@ -192,7 +192,7 @@ QUICK_SECONDS = 0.05
 IN_FLIGHT_PER_THREAD = 128
 """Quick steps submitted per cluster thread at once: in effect every ready one, as a bare
 `client.submit` of the same tasks does, so Dask's scheduler takes them in batches. A 200-step
-fan-out on 2 threads was 2x the bare figure at two a thread, 1.43-1.58x at eight, 1.27-1.33x
+fan-out on 2 threads was 2x the bare figure at two a thread, 1.43-1.58x at eight, 1.20-1.33x
 at this (`benchmarks/bench_fanout.py`, 15 rounds each, interleaved). What stays in the
 driver for them is each task's payload, about 1 kB: big inputs are scattered or held on the
 cluster."""
