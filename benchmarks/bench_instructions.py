@@ -13,7 +13,12 @@ threads, the main one and the pool's reader, counted apart; the workers run outs
 The `--jobs` figure moves by some thousands between counts: how many waits and reads a run
 takes depends on how far ahead the (uncounted, full-speed) workers are.
 
-    python benchmarks/bench_instructions.py [--steps 1000] [--runs 3] [--calls 1000] [--fanout 200]
+`--scale chain fan-out` counts a cold run of `bench_scale.py`'s shapes at 1,000 and 10,000
+steps, after the same plan, and prints the ratio: the part of that benchmark's cold figure
+that does not drift with the machine (the kernel's time for the store's writes is not in it).
+
+    python benchmarks/bench_instructions.py [--steps 1000] [--runs 3] [--calls 1000]
+        [--fanout 200] [--scale chain fan-out]
 """
 
 from __future__ import annotations
@@ -72,6 +77,27 @@ def main():
 
 if __name__ == "__main__":  # the pool's workers import this module again
     main()
+"""
+
+SCALE = """
+import sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+from pathlib import Path
+from bench_scale import SHAPES
+from flowyml_tui.engine.load.loader import load_pipelines
+work = Path(sys.argv[3])
+work.mkdir(parents=True)
+shape, steps = sys.argv[4], int(sys.argv[5])
+pipelines = {}
+for size in (10, steps):
+    path = work / f"p{size}.py"
+    path.write_text(SHAPES[shape](size))
+    pipelines[size] = next(iter(load_pipelines(path).values()))
+    pipelines[size].cache_dir = str(work / f"cache{size}")
+pipelines[10].run()  # what a process's first run pays once
+pipelines[steps].plan()  # as bench_scale's rounds do: the code is identified before the run
+if sys.argv[6] == "1":
+    pipelines[steps].run()
 """
 
 JOBLIB = """
@@ -152,18 +178,47 @@ def fanout(width: int, runs: int) -> None:
         )
 
 
+def scale(shapes: list[str], sizes: tuple[int, int]) -> None:
+    """A cold run's instructions at two sizes (`bench_scale.py`'s shapes): what the time of a
+    run would be on a machine whose speed did not drift, without the kernel's share."""
+    paths = (str(REPO), str(REPO / "benchmarks"))
+    for shape in shapes:
+        counts = []
+        for size in sizes:
+            with tempfile.TemporaryDirectory() as tmp:
+                pair = [
+                    instructions(SCALE, *paths, f"{tmp}/{m}", shape, str(size), str(m))
+                    for m in (0, 1)
+                ]
+            counts.append(pair[1] - pair[0])
+        print(
+            f"flowyml-tui: cold {shape}, {sizes[0]:,} and {sizes[1]:,} steps: "
+            f"{counts[0] / 1e6:,.0f} M and {counts[1] / 1e6:,.0f} M instructions "
+            f"({counts[1] / counts[0]:.2f}x)"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--fanout", type=int, default=0, help="also count a W-step fan-out")
+    parser.add_argument(
+        "--scale",
+        nargs="+",
+        default=[],
+        choices=["chain", "fan-out"],
+        help="also count a cold run of these shapes at 1,000 and 10,000 steps (minutes each)",
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         print("valgrind is not on PATH: install it (Debian: apt-get install valgrind) to count")
         return 0
     if args.fanout:
         fanout(args.fanout, args.runs)
+    if args.scale:
+        scale(args.scale, (1000, 10000))
     paths = (str(REPO), str(REPO / "benchmarks"))
     with tempfile.TemporaryDirectory() as tmp:
         ours = [
