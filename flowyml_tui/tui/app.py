@@ -26,6 +26,7 @@ from textual.widgets import ContentSwitcher, DataTable, Input, Select, TabbedCon
 from textual.worker import Worker, WorkerState
 
 from flowyml_tui.config import keymap_path, settings_path
+from flowyml_tui.engine.collector import collection_paused
 from flowyml_tui.engine.events import (
     RunFinished,
     RunStarted,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from flowyml_tui.runner.session import RunSession
 
 from .commands import palette_commands
-from .heap import build_frozen, built_whole, collection_paused, settle
+from .heap import build_frozen, built_whole, settle
 from .keymap import load_keymap
 from .messages import (
     EstimatesFound,

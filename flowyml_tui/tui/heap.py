@@ -9,9 +9,9 @@ cells a run replaces are freed by their reference counts."""
 from __future__ import annotations
 
 import gc
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+
+from flowyml_tui.engine.collector import collection_paused
 
 FREEZE_FROM_ROWS = 1000
 """Below this a full collection is a few milliseconds: nothing is frozen."""
@@ -42,34 +42,3 @@ def settle(rows: int) -> None:
     """A run over a table of `rows` rows started or ended: what is alive now lives on."""
     if rows >= FREEZE_FROM_ROWS:
         gc.freeze()
-
-
-class _Pause:
-    """Collections off while any worker thread decodes run records (see `collection_paused`)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.holders = 0
-        self.was_enabled = True
-
-
-_PAUSE = _Pause()
-
-
-@contextmanager
-def collection_paused() -> Iterator[None]:
-    """While a worker thread decodes the run records of a big pipeline (hundreds of thousands
-    of dicts, none in a cycle, all freed by their reference counts afterwards), no collection
-    runs: each one it set off held the GIL, and the UI with it, for 250-580 ms."""
-    with _PAUSE.lock:
-        if _PAUSE.holders == 0:
-            _PAUSE.was_enabled = gc.isenabled()
-            gc.disable()
-        _PAUSE.holders += 1
-    try:
-        yield
-    finally:
-        with _PAUSE.lock:
-            _PAUSE.holders -= 1
-            if _PAUSE.holders == 0 and _PAUSE.was_enabled:
-                gc.enable()

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from textual.widgets.data_table import ColumnKey
 
+from flowyml_tui.engine.collector import collection_paused
 from flowyml_tui.engine.events import RunFinished, RunStarted, StepFinished, StepInfo
 from flowyml_tui.tui.app import EVENTS_PER_TURN, FlowymlApp
-from flowyml_tui.tui.heap import FREEZE_FROM_ROWS, collection_paused
+from flowyml_tui.tui.heap import FREEZE_FROM_ROWS
 from flowyml_tui.tui.messages import RunnerUpdate
 from flowyml_tui.tui.state import RunModel
 from flowyml_tui.tui.widgets.step_table import StepTable

@@ -18,15 +18,9 @@ import types
 
 from xxhash import xxh3_128
 
+from ..collector import collection_paused
 from . import code_cache as codecache
-from .sources import (
-    DEF_TYPES,
-    SourceFile,
-    first_line,
-    function_definition,
-    no_collection,
-    source_file,
-)
+from .sources import DEF_TYPES, SourceFile, first_line, function_definition, source_file
 
 __all__ = [
     "Reads",
@@ -175,7 +169,7 @@ def _summary(source: SourceFile) -> _Summary:
                 summary = None
             source.summary_blob = None
         if not _well_formed(summary):
-            with no_collection():  # the tree is made, summarised and dropped in one pause
+            with collection_paused():  # the tree is made, summarised and dropped in one pause
                 try:
                     summary = _build_summary(source)
                 except (SyntaxError, ValueError):  # saved mid-edit since it was imported

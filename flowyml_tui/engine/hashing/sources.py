@@ -8,7 +8,6 @@ Inside `one_read_per_file()` (a run, a plan) each file is read at most once.
 from __future__ import annotations
 
 import ast
-import gc
 import os
 import threading
 import time
@@ -26,7 +25,6 @@ __all__ = [
     "SourceFile",
     "first_line",
     "function_definition",
-    "no_collection",
     "one_read_per_file",
     "source_file",
 ]
@@ -125,23 +123,6 @@ class SourceFile:
             if node.lineno == node.end_lineno:
                 return line[node.col_offset : node.end_col_offset].decode()
         return "".join(self.lines[start - 1 : node.end_lineno])
-
-
-@contextmanager
-def no_collection() -> Iterator[None]:
-    """Pause the collector while a module's AST is built and summarised. The tree holds no
-    cycle and is dropped once its summary is built, so a collection would free none of it;
-    yet each one the parse set off moved its nodes towards the oldest generation, and a
-    10,000-step file's then set off three full collections (40-100 ms each) later in its
-    first run (`benchmarks/bench_scale.py`). Made and freed while paused, they count for
-    nothing."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def first_line(node: ast.AST) -> int:

@@ -663,25 +663,19 @@ def write_record(cache_dir: Path | str, record: RunRecord | dict[str, Any]) -> P
 
 def write_record_bytes(cache_dir: Path | str, run_id: str, encoded: bytes | bytearray) -> Path:
     """Write an encoded record atomically (temp file + rename): no reader sees half of one."""
-    return write_record_parts(cache_dir, run_id, [encoded])
+    return Path(_write_parts(cache_dir, run_id, [encoded]))
 
 
 _IOV_MAX = 1024
 """Buffers per `os.writev` (Linux's IOV_MAX)."""
 
 
-def write_record_parts(
-    cache_dir: Path | str, run_id: str, parts: Sequence[bytes | bytearray | memoryview]
-) -> Path:
-    """Write a record given as pieces, one after another, atomically (temp file + rename)."""
-    return Path(_write_parts(cache_dir, run_id, parts))
-
-
 def _write_parts(
     cache_dir: Path | str, run_id: str, parts: Sequence[bytes | bytearray | memoryview]
 ) -> str:
-    """`write_record_parts`, by plain string paths: each `pathlib` step costs microseconds,
-    and a replayed run writes a record every time."""
+    """Write a record given as pieces, one after another, atomically (temp file + rename),
+    and return its path. By plain string paths: each `pathlib` step costs microseconds, and
+    a replayed run writes a record every time."""
     cache = os.fspath(cache_dir)
     directory = runs_folder(cache)
     ensure_cache_dir(cache)  # never a project root, nor a dir others can write

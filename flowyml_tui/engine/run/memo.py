@@ -23,7 +23,6 @@ the cache off, or a run with any warning are never memoised: they take the full 
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -31,6 +30,7 @@ import msgspec
 
 from ..cache import Store
 from ..cache.entry import Entry
+from ..collector import collection_paused
 from ..define.graph import Graph
 from ..events import Event, RunStarted, StepFinished, StepStatus
 from ..hashing import Unfingerprintable, fingerprint
@@ -113,13 +113,10 @@ class RunMemo:
         located.update(memo.located)
         used.update(memo.used)
         append = events.append
-        paused = gc.isenabled()
         # Nothing below makes a reference cycle, so pausing the collector frees nothing late;
         # left running, each replay paid for collections that walk every object of the
         # pipeline, more the bigger it is (a 10,000-step replay: `bench_scale.py`).
-        if paused:
-            gc.disable()
-        try:
+        with collection_paused():
             for name, finished, result in memo.steps:
                 event = _replace(finished, run_id=run_id)
                 append(event)
@@ -133,10 +130,7 @@ class RunMemo:
                     warnings=[],
                     output_fingerprints=dict(result.output_fingerprints),
                 )
-        finally:
-            if paused:
-                settle_what_exists()  # what it made, no cycle among it, is not scanned
-                gc.enable()
+            settle_what_exists()  # what it made, no cycle among it, is not scanned
         return memo.replayed
 
     def _holds(self, memo: _Replay) -> bool:
