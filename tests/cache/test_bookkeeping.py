@@ -236,7 +236,8 @@ def test_a_cold_steps_entry_is_written_without_lookups_or_culls(tmp_path: Path) 
     """Entry, value, source and version-list rows are INSERTed (`_add_row`): no `set`
     looking each key up first, and no cull looking for expired rows (the store sets no
     expiry). The entry is asked for once, and the version list read in one query each time
-    (`_small_row`), not a second one to tell a missing row from a refused one."""
+    (`_small_row`), not a second one to tell a missing row from a refused one, and only by
+    the miss's explanation: the write INSERTs a new step's first list without reading it."""
     pipeline = load_pipelines(chain_file(tmp_path, 3))["chain"]
     pipeline.cache_dir = tmp_path / "cache"
     seen = statements(pipeline.store)
@@ -252,7 +253,7 @@ def test_a_cold_steps_entry_is_written_without_lookups_or_culls(tmp_path: Path) 
     entry_reads = [sql for sql in seen if sql.startswith("SELECT") and "key = 'e:" in sql]
     assert len(entry_reads) == 3  # once a step: the full decision asks nothing again
     version_reads = [sql for sql in seen if "key = 'versions:" in sql and "SELECT" in sql]
-    assert len(version_reads) == 3 * 2  # the miss's explanation, then inside the write
+    assert len(version_reads) == 3  # the miss's explanation; the write does not read again
     # one INSERT per row (traced again for each trigger diskcache's counts run)
     assert len({sql for sql in seen if sql.startswith("INSERT OR IGNORE")}) == 3 * 4
 
@@ -297,3 +298,22 @@ def test_an_entry_another_handle_wrote_after_a_miss_is_found_from_the_next_run_o
     assert ours.get_entry("s-p-t2") is None
     put(ours, "p", "s", 2, tag="t2")  # this handle's own write is seen at once
     assert ours.get_entry("s-p-t2") is not None
+
+
+def test_a_new_steps_first_version_keeps_one_another_handle_wrote_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """A new step's version list is INSERTed without reading it again (its miss was just
+    explained): a list another writer added in between is found by that INSERT and merged,
+    never replaced."""
+    ours, theirs = open_store(tmp_path / "cache"), open_store(tmp_path / "cache")
+    assert ours.newest_entry("p", "s") is None  # the miss's explanation: no list yet
+
+    put(theirs, "p", "s", 1, tag="t1")
+    put(ours, "p", "s", 2, tag="t2")
+
+    reader = open_store(tmp_path / "cache")
+    assert reader.newest_entry("p", "s").key == "s-p-t2"
+    reader.delete_entry("s-p-t2")
+    newest = reader.newest_entry("p", "s")
+    assert newest is not None and newest.key == "s-p-t1"  # theirs is still listed

@@ -124,6 +124,10 @@ class LocalDatabase:
         """The last key `get_entry` found no row for: a cold step is asked for twice (the lean
         hit path, then the full decision), and the second asks SQLite nothing. Forgotten at
         a run's start (`_refresh`) and whenever this handle writes or deletes entries."""
+        self._no_versions: str | None = None
+        """The last version list `_versions` found no row for: a new step's list is asked for
+        by its miss's explanation, then written by `put_entry`, which then INSERTs it without
+        reading it again. Only a hint: the INSERT itself finds a row another writer added."""
         self._opened = 0
         """Counts this handle's closes: a connection after one is another, at any address."""
         self._thread = threading.local()
@@ -309,7 +313,7 @@ class LocalDatabase:
 
     def _refresh(self, mark: WriteMark) -> None:
         self._full = False
-        self._missed = None
+        self._missed = self._no_versions = None
         generation = self._generation_now(mark)
         if generation != self._generation:
             self._l1.clear()
@@ -356,12 +360,13 @@ class LocalDatabase:
             self._cache.set(GENERATION, self._generation + 1)
             self._generation += 1
         self._l1.clear()
-        self._missed = None
+        self._missed = self._no_versions = None
 
     def _versions(self, pipeline: str, step: str) -> list[str]:
         scope = versions_key(pipeline, step)
         raw = self._small_row(scope)
         if raw is _NO_ROW:
+            self._no_versions = scope
             return []
         keys, ok = tables.decode(raw, tables.VERSIONS)
         if not ok or raw is None:  # a row SafeDisk refused
@@ -501,11 +506,12 @@ class LocalDatabase:
     def _set_meta(self, name: str, table: dict[str, Any]) -> None:
         self._cache.set(name, JSON_ENCODER.encode(table).decode())
 
-    def _add_row(self, key: str, value: bytes | str, *, replace: bool = True) -> None:
+    def _add_row(self, key: str, value: bytes | str, *, replace: bool = True) -> bool:
         """`cache.set` of a row that is nearly always new (an entry, its values, a function's
         source), in the caller's transaction: one INSERT where diskcache's `set` looks the
         key up first, a third of a cold step's statements. A row already there is replaced
-        by `set` (its old file removed), or with `replace=False` kept as it is."""
+        by `set` (its old file removed), or with `replace=False` kept as it is. True when
+        the INSERT added the row."""
         cache = self._cache
         size, mode, filename, stored = cache.disk.store(value, False, key=key)
         now = time.time()
@@ -516,11 +522,12 @@ class LocalDatabase:
             (key, now, now, size, mode, filename, stored),
         ).rowcount
         if added == 1:
-            return
+            return True
         if filename is not None:  # the file this INSERT would have pointed to
             cache.disk.remove(filename)
         if replace:
             cache.set(key, value)
+        return False
 
     def _small_row(self, name: str) -> Any:
         """`cache.get(name)` of a row kept inside the database, in one SELECT, or `_NO_ROW`

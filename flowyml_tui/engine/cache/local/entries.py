@@ -67,19 +67,28 @@ class LocalEntries(LocalDatabase):
                 for index, blob in enumerate(blobs):
                     self._add_row(f"v:{key}:{index}", blob)
                 self._add_row("e:" + key, encode_entry(meta))
-                known = self._versions(pipeline, step)
-                versions = [k for k in known if k != key]
-                versions.append(key)
-                scope, text = versions_key(pipeline, step), json.dumps(versions)
-                if known:  # the step's list, rewritten in place
-                    self._set_text(scope, text)
-                else:  # nearly always its first entry
-                    self._add_row(scope, text)
+                scope = versions_key(pipeline, step)
+                if scope != self._no_versions or not self._add_row(
+                    scope, json.dumps([key]), replace=False
+                ):  # not a new step's first entry (or another writer's came first): merged
+                    self._add_version(scope, pipeline, step, key)
         except Exception as exc:
             self._after_failed_write(exc)
             raise
         self._remember(meta)
+        self._no_versions = None
         self.unreadable.discard(key)
+
+    def _add_version(self, scope: str, pipeline: str, step: str, key: str) -> None:
+        """Append `key` to the step's version list read inside the write's transaction."""
+        known = self._versions(pipeline, step)
+        versions = [k for k in known if k != key]
+        versions.append(key)
+        text = json.dumps(versions)
+        if known:  # the step's list, rewritten in place
+            self._set_text(scope, text)
+        else:
+            self._add_row(scope, text)
 
     def batch(self) -> Any:
         """One transaction around many writes (a shared tier backfilling a whole DAG's entries
