@@ -4,8 +4,12 @@ steps: planned, run cold (empty cache) and run fully cached, in-process, inline.
 Target (issue 26): each 10,000-step figure at most 11x its 1,000-step figure. The two sizes are
 interleaved round by round so both see the same machine load; medians printed. Everything is
 counted in one process per shape, so the interpreter's own warm-up is paid once. The cold
-run's CPU time is also split into user and system time: the system part is mostly the kernel
-taking the store's page writes (SQLite's WAL), which grow faster than the run (README,
+run's CPU time is also split into user and system time (the system part is mostly the kernel
+taking the store's page writes, SQLite's WAL). Beside it, `store` times the store alone
+doing what that cold run asked of it: the same entries, values and sources, written into a
+fresh store with the same questions before each write (the entry, the step's newest
+version) and the run's one commit of counters after them. A store ratio as high as the run's
+says the rest of the engine adds nothing that grows faster than the run (README,
 Performance).
 
     python benchmarks/bench_scale.py [--sizes 1000 10000] [--rounds 9]
@@ -22,7 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from flowyml_tui.engine.cache import open_store
+from flowyml_tui.engine.cache.entry import Entry
 from flowyml_tui.engine.load.loader import load_pipelines
+from flowyml_tui.engine.pipeline import Pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peer_chains import ours_source
@@ -58,6 +65,43 @@ def timed(fn) -> tuple[float, float, float, float]:
     return wall, user + system, user, system
 
 
+Write = tuple[Entry, list[bytes], dict[str, str]]
+
+
+def writes_of(pipeline: Pipeline) -> list[Write]:
+    """What a cold run of `pipeline` wrote, step by step, read back from its store."""
+    store = open_store(pipeline.cache_dir)
+    writes = []
+    for each in pipeline.steps:
+        entry = store.newest_entry(pipeline.name, each.name)
+        assert entry is not None, f"step {each.name} left no entry"
+        blobs = [store.load_blob(entry, index) for index in range(len(entry.sizes))]
+        texts = {fn_hash: store.source(fn_hash) for fn_hash in entry.functions.values()}
+        writes.append((entry, blobs, {h: text for h, text in texts.items() if text is not None}))
+    store.close()
+    return writes
+
+
+def store_alone(writes: list[Write], cache_dir: Path) -> tuple[float, float, float, float]:
+    """The store's share of a cold run, timed alone: a fresh store asked what a cold step asks
+    (its entry, its newest version) and given its entry, then the run's one commit."""
+    store = open_store(cache_dir)
+    name = writes[0][0].pipeline
+
+    def work() -> None:
+        store.begin_run(name)
+        for entry, blobs, sources in writes:
+            store.get_entry(entry.key)
+            store.newest_entry(entry.pipeline, entry.step)
+            store.put_entry(entry, blobs, sources)
+        steps = [entry.step for entry, _, _ in writes]
+        store.record_run(name, {entry.step: entry.key for entry, _, _ in writes}, (), steps)
+
+    spent = timed(work)
+    store.close()
+    return spent
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs=2, default=[1000, 10000])
@@ -76,7 +120,8 @@ def main() -> int:
             path = folder / f"{shape}_{size}.py"
             path.write_text(source(size))
             pipelines[size] = next(iter(load_pipelines(path).values()))
-        times: dict[tuple[int, str], list[tuple[float, float]]] = {}
+        times: dict[tuple[int, str], list[tuple[float, float, float, float]]] = {}
+        writes: dict[int, list[Write]] = {}
         for round_ in range(args.rounds):
             for size, pipeline in pipelines.items():
                 pipeline.cache_dir = str(folder / f"cache_{shape}_{size}_{round_}")
@@ -86,7 +131,14 @@ def main() -> int:
                 result = pipeline.run()
                 assert all(r.cached for r in result.step_results.values())
                 times.setdefault((size, "cached"), []).append(timed(pipeline.run))
-        for figure in ("plan", "cold", "cached"):
+                if size not in writes:  # read back once, from the first round's store
+                    writes[size] = writes_of(pipeline)
+        for round_ in range(args.rounds):  # after the run's rounds: its figures as before
+            for size in pipelines:
+                gc.collect()
+                alone = store_alone(writes[size], folder / f"store_{shape}_{size}_{round_}")
+                times.setdefault((size, "store"), []).append(alone)
+        for figure in ("plan", "cold", "cached", "store"):
             cells = []
             for kind in (0, 1):  # wall, CPU
                 a = statistics.median(t[kind] for t in times[(small, figure)])
