@@ -8,8 +8,9 @@ run's CPU time is also split into user and system time (the system part is mostl
 taking the store's page writes, SQLite's WAL). Beside it, `store` times the store alone
 doing what that cold run asked of it: the same entries, values and sources, written into a
 fresh store with the same questions before each write (the entry, the step's newest
-version) and the run's one commit of counters after them. A store ratio as high as the run's
-says the rest of the engine adds nothing that grows faster than the run (README,
+version) and the run's one commit of counters after them, in rounds of its own after the
+run's (timed between them, its writes disturbed the run's own figures). A store ratio as high
+as the run's says the rest of the engine adds nothing that grows faster than the run (README,
 Performance).
 
     python benchmarks/bench_scale.py [--sizes 1000 10000] [--rounds 9]
@@ -76,8 +77,8 @@ def writes_of(pipeline: Pipeline) -> list[Write]:
         entry = store.newest_entry(pipeline.name, each.name)
         assert entry is not None, f"step {each.name} left no entry"
         blobs = [store.load_blob(entry, index) for index in range(len(entry.sizes))]
-        texts = {fn_hash: store.source(fn_hash) for fn_hash in entry.functions.values()}
-        writes.append((entry, blobs, {h: text for h, text in texts.items() if text is not None}))
+        texts = {h: text for h in entry.functions.values() if (text := store.source(h)) is not None}
+        writes.append((entry, blobs, texts))
     store.close()
     return writes
 
