@@ -150,7 +150,8 @@ def main() -> int:
         for kind, name in ((2, "user"), (3, "system")):
             a = statistics.median(t[kind] for t in times[(small, "cold")])
             b = statistics.median(t[kind] for t in times[(big, "cold")])
-            parts.append(f"{name} {a * 1e3:.0f} -> {b * 1e3:.0f} ms ({b / a:.1f}x)")
+            ratio = f"{b / a:.1f}x" if a else "-"  # tiny sizes: below the clock's tick
+            parts.append(f"{name} {a * 1e3:.0f} -> {b * 1e3:.0f} ms ({ratio})")
         print(f"{'':8s} cold CPU: " + ", ".join(parts))
     return 0
 
